@@ -1,0 +1,91 @@
+# PMLS build. `make` builds the command and the libraries into build/;
+# `make demo` and `make test` install what is missing first (tools/deps.sh).
+PREFIX ?= /usr/local
+CC ?= cc
+BUILD := build
+PKGS := luajit nanomsg
+
+# Error messages are truncated to their buffers on purpose.
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -Iengine/include -fPIC -g $(WARN)
+CFLAGS ?= -O2
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS = $(PKG_LIBS) -ljemalloc -lpthread -ldl -lm
+SAN_LIBS = $(PKG_LIBS) -lpthread -ldl -lm
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC := $(filter-out %_test.c,$(wildcard engine/src/*/*.c))
+LIB_SRC := $(filter-out engine/src/cli/%,$(LIB_SRC))
+TEST_SRC := $(wildcard engine/src/*/*_test.c)
+HDRS := $(wildcard engine/include/*.h engine/src/*/*.h engine/test/*.h)
+
+OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+SAN_OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj-san/%.o,$(LIB_SRC))
+TESTS := $(patsubst engine/src/%_test.c,$(BUILD)/test/%_test,$(TEST_SRC))
+SAN_TESTS := $(patsubst engine/src/%_test.c,$(BUILD)/test-san/%_test,$(TEST_SRC))
+CDEF := $(BUILD)/lua/pmls/cdef.lua
+
+.PHONY: all deps demo test test-c test-spec install clean
+all: $(BUILD)/bin/pmls $(BUILD)/lib/libpmls.a $(BUILD)/lib/libpmls.so $(CDEF)
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/obj/%.o: engine/src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj-san/%.o: engine/src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/lib/libpmls.a: $(OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lib/libpmls.so: $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ $(LIBS)
+
+# -rdynamic exports pmls_* so the Lua package finds them through ffi.C.
+$(BUILD)/bin/pmls: $(BUILD)/obj/cli/main.o $(BUILD)/lib/libpmls.a
+	@mkdir -p $(dir $@)
+	$(CC) -rdynamic -o $@ $(BUILD)/obj/cli/main.o -Wl,--whole-archive $(BUILD)/lib/libpmls.a -Wl,--no-whole-archive $(LIBS)
+
+$(BUILD)/obj/cli/main.o: engine/src/cli/main.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(CDEF): engine/include/pmls.h tools/gen_cdef.lua
+	@mkdir -p $(dir $@)
+	luajit tools/gen_cdef.lua $< $@
+
+$(BUILD)/test/%_test: engine/src/%_test.c $(BUILD)/lib/libpmls.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iengine/test $(PKG_CFLAGS) -o $@ $< $(BUILD)/lib/libpmls.a $(LIBS)
+
+$(BUILD)/test-san/%_test: engine/src/%_test.c $(SAN_OBJ) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -Iengine/test $(PKG_CFLAGS) -o $@ $< $(SAN_OBJ) $(SAN_LIBS)
+
+demo: deps all
+	$(BUILD)/bin/pmls run examples/logreg_demo.lua
+
+# Every C test (plain and sanitized) and every busted spec; the last line is
+# "N passed, N failed" over all of them.
+test: deps all $(TESTS) $(SAN_TESTS)
+	@tools/run-tests.sh $(TESTS) $(SAN_TESTS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls
+	install -m 755 $(BUILD)/bin/pmls $(DESTDIR)$(PREFIX)/bin/pmls
+	install -m 644 $(BUILD)/lib/libpmls.a $(DESTDIR)$(PREFIX)/lib/libpmls.a
+	install -m 755 $(BUILD)/lib/libpmls.so $(DESTDIR)$(PREFIX)/lib/libpmls.so
+	install -m 644 engine/include/pmls.h $(DESTDIR)$(PREFIX)/include/pmls.h
+	install -m 644 lua/pmls/*.lua $(CDEF) $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/pmls.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pmls.pc
+
+clean:
+	rm -rf $(BUILD)

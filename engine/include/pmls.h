@@ -1,0 +1,170 @@
+/*
+ * pmls.h -- the public contract of the PMLS engine.
+ *
+ * This is the only header a host application (or the Lua layer) needs. It is
+ * kept plain C on purpose: the build turns the part between the CDEF markers
+ * into the `ffi.cdef` text of the Lua package, so the C API and the Lua
+ * binding cannot drift apart.
+ *
+ * Conventions
+ *  - Every call takes its handle first (an engine, or a client that belongs to
+ *    an engine). There is no hidden global state.
+ *  - Calls return PMLS_OK (0) or an error code; the message for the last
+ *    failure is kept per handle: pmls_errmsg(engine) for engine calls,
+ *    pmls_client_errmsg(client) for row calls. A client belongs to one thread,
+ *    so its message is never overwritten by another thread.
+ *  - Row and column indices are 0-based. Row payloads use the table's element
+ *    type (double, float, int32_t or int64_t).
+ *  - Nothing reached from here calls back into Lua; the Lua runtime is only
+ *    entered by pmls_run_script, which drives its own lua_States.
+ */
+#ifndef PMLS_H
+#define PMLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* PMLS_CDEF_BEGIN */
+
+enum {
+  PMLS_OK = 0,
+  PMLS_EINVAL = 1,    /* a bad argument: table id, row, column, size, name */
+  PMLS_ENOMEM = 2,    /* allocation failed */
+  PMLS_ENET = 3,      /* the transport failed (socket, bind, connect, send) */
+  PMLS_ETIMEDOUT = 4, /* a peer did not answer in time */
+  PMLS_EUSAGE = 5,    /* a bad command line: unknown option, bad value */
+  PMLS_ESCRIPT = 6,   /* a model script raised an error */
+  PMLS_ESTATE = 7,    /* the call is not allowed now (e.g. run aborted) */
+  PMLS_EIO = 8,       /* a file could not be read or written */
+  PMLS_EPROTO = 9     /* a malformed message or one from another job */
+};
+
+typedef enum {
+  PMLS_F64 = 0,
+  PMLS_F32 = 1,
+  PMLS_I32 = 2,
+  PMLS_I64 = 3
+} pmls_dtype;
+
+typedef enum {
+  PMLS_DENSE = 0,  /* every row holds `cols` elements */
+  PMLS_SPARSE = 1  /* rows map int32 column keys to elements */
+} pmls_layout;
+
+typedef enum {
+  PMLS_AGG_MEAN = 0, /* a clock's value is the mean over workers */
+  PMLS_AGG_SUM = 1   /* a clock's value is the sum over workers; the final
+                        metrics object also carries the sum over clocks */
+} pmls_agg;
+
+typedef struct pmls_engine pmls_engine;
+typedef struct pmls_client pmls_client;
+
+typedef struct pmls_config {
+  int workers;              /* worker threads; 0 = one per online core */
+  int servers;              /* server shards (threads); 0 = 1 */
+  uint64_t seed;            /* base seed handed to scripts */
+  const char *metrics_path; /* append one JSON object per clock; NULL = none */
+  int quiet;                /* no progress lines on stderr */
+  int staleness;            /* default SSP bound for tables (0 = BSP) */
+  int timeout_ms;           /* how long a read may wait for a peer; 0 = 60000 */
+  const char *lua_path;     /* where the pmls Lua package lives; NULL = find it */
+} pmls_config;
+
+typedef struct pmls_table_spec {
+  int64_t rows;
+  int32_t cols;      /* dense: elements per row; sparse: upper bound on keys */
+  pmls_dtype dtype;
+  pmls_layout layout;
+  int staleness;     /* -1 = the engine's default */
+  int init;          /* 0 = zeros, 1 = uniform in [-init_scale, init_scale),
+                        2 = normal(0, init_scale); drawn per row from the
+                        engine seed, so every deployment starts alike */
+  double init_scale;
+} pmls_table_spec;
+
+typedef struct pmls_stats {
+  int64_t clocks;            /* global clocks completed */
+  int64_t rows_read;
+  int64_t rows_incremented;  /* row increments issued by clients */
+  int64_t messages_sent;
+  int64_t bytes_sent;
+  int64_t messages_received;
+  int64_t bytes_received;
+} pmls_stats;
+
+const char *pmls_version(void);
+const char *pmls_strerror(int code);
+size_t pmls_dtype_size(pmls_dtype dtype);
+
+/* Engine lifetime. On failure *out is NULL and err (if given) holds why. */
+void pmls_config_init(pmls_config *cfg);
+void pmls_table_spec_init(pmls_table_spec *spec);
+int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
+                       size_t errlen);
+void pmls_engine_destroy(pmls_engine *e);
+const char *pmls_errmsg(const pmls_engine *e);
+int pmls_engine_workers(const pmls_engine *e);
+uint64_t pmls_engine_seed(const pmls_engine *e);
+int pmls_engine_stats(pmls_engine *e, pmls_stats *out);
+
+/* Tables are declared before the workers that use them start. */
+int pmls_table_create(pmls_engine *e, const char *name,
+                      const pmls_table_spec *spec, int *id_out);
+int pmls_table_find(pmls_engine *e, const char *name, int *id_out);
+int pmls_table_spec_of(pmls_engine *e, int table, pmls_table_spec *out);
+int pmls_table_count(pmls_engine *e);
+const char *pmls_table_name(pmls_engine *e, int table);
+
+/* Metrics: workers report named values per clock; how they combine. */
+int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg);
+
+/* Clients: each thread that touches the store holds its own. worker is
+ * 0..workers-1 for a worker (it takes part in the clocks) or -1 for a host
+ * client that only reads and increments. */
+int pmls_client_open(pmls_engine *e, int worker, pmls_client **out);
+int pmls_client_close(pmls_client *c);
+const char *pmls_client_errmsg(const pmls_client *c);
+int pmls_client_worker(const pmls_client *c);
+int64_t pmls_client_clock(const pmls_client *c);
+
+/* Row access. Reads see every earlier increment of this client. */
+int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out);
+int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
+                    void *vals, int64_t cap, int64_t *n_out);
+int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta);
+int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
+                    double alpha);
+int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
+                   const int32_t *cols, const void *deltas);
+int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
+                 double delta);
+int pmls_report(pmls_client *c, const char *name, double value);
+int pmls_clock(pmls_client *c);
+int pmls_abort(pmls_client *c, const char *why);
+
+/* Runs a model script: its setup and finish on the calling thread, its
+ * worker function on `workers` threads, each with its own lua_State. argv
+ * holds the script's own options. Returns PMLS_EUSAGE for a bad option,
+ * PMLS_ESCRIPT when the script raised an error (pmls_errmsg has it). */
+int pmls_run_script(pmls_engine *e, const char *path, int argc,
+                    const char *const *argv);
+
+/* PMLS_CDEF_END */
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

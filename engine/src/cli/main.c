@@ -1,0 +1,176 @@
+/* main.c -- the `pmls` command: a small C host that embeds LuaJIT.
+ *
+ * It parses the engine's own options (workers, seed, metrics, ...) wherever
+ * they appear after the script, hands every other argument to the script's
+ * option parser, creates an engine and runs the script on it. Exit codes:
+ * 0 success, 1 an error while running, 2 a usage error. Everything else --
+ * the engine, the Lua runtime -- lives in libpmls, which host applications
+ * link the same way. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmls.h"
+
+#define EXIT_USAGE 2
+
+static const char engine_help[] =
+    "Engine options (every run):\n"
+    "  -w, --workers N      worker threads (default: one per core)\n"
+    "      --servers K      server shards (default: 1)\n"
+    "      --staleness S    default SSP staleness bound for tables (default: 0)\n"
+    "      --seed N         base random seed handed to the script (default: 1)\n"
+    "      --metrics PATH   append one JSON object per clock to PATH\n"
+    "      --timeout SECS   how long a read may wait for a peer (default: 60)\n"
+    "  -q, --quiet          no progress lines\n"
+    "  -h, --help           list the script's options and these\n";
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: pmls run SCRIPT.lua [options]   run a model script\n"
+             "       pmls version                    print the version\n"
+             "       pmls help                       this text\n\n%s",
+          engine_help);
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b) {
+  fputs("pmls: ", stderr);
+  fprintf(stderr, fmt, a, b);
+  fputs(" (see 'pmls help')\n", stderr);
+  return EXIT_USAGE;
+}
+
+/* Parses a whole decimal number in [lo, hi]. */
+static int parse_int(const char *s, long long lo, long long hi, long long *out) {
+  if (!s || !*s) return -1;
+  errno = 0;
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Matches "-w N", "--workers N" and "--workers=N"; *val gets the value. */
+static int take(int argc, char **argv, int *i, const char *shrt,
+                const char *lng, const char **val) {
+  const char *a = argv[*i];
+  size_t n = strlen(lng);
+  if ((shrt && strcmp(a, shrt) == 0) || strcmp(a, lng) == 0) {
+    *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+  }
+  if (strncmp(a, lng, n) == 0 && a[n] == '=') {
+    *val = a + n + 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+  if (argc < 1 || argv[0][0] == '-')
+    return usage_error("missing script%s%s: usage: pmls run SCRIPT.lua [options]",
+                       "", "");
+  const char *script = argv[0];
+  FILE *f = fopen(script, "r");
+  if (!f)
+    return usage_error("cannot open script '%s': %s", script, strerror(errno));
+  fclose(f);
+
+  pmls_config cfg;
+  pmls_config_init(&cfg);
+  const char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  int nrest = 0, help = 0, only_script = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL, *opt = argv[i];
+    long long n;
+    if (only_script) {
+      rest[nrest++] = opt;
+    } else if (strcmp(opt, "--") == 0) {
+      only_script = 1;
+    } else if (take(argc, argv, &i, "-w", "--workers", &v)) {
+      if (parse_int(v, 1, 4096, &n))
+        return usage_error("bad value '%s' for %s: a whole number from 1 to 4096 "
+                           "expected", v ? v : "", "--workers");
+      cfg.workers = (int)n;
+    } else if (take(argc, argv, &i, NULL, "--servers", &v)) {
+      if (parse_int(v, 1, 1024, &n))
+        return usage_error("bad value '%s' for %s: a whole number from 1 to 1024 "
+                           "expected", v ? v : "", "--servers");
+      cfg.servers = (int)n;
+    } else if (take(argc, argv, &i, NULL, "--staleness", &v)) {
+      if (parse_int(v, 0, INT_MAX, &n))
+        return usage_error("bad value '%s' for %s: a whole number >= 0 expected",
+                           v ? v : "", "--staleness");
+      cfg.staleness = (int)n;
+    } else if (take(argc, argv, &i, NULL, "--seed", &v)) {
+      if (parse_int(v, 0, LLONG_MAX, &n))
+        return usage_error("bad value '%s' for %s: a whole number >= 0 expected",
+                           v ? v : "", "--seed");
+      cfg.seed = (uint64_t)n;
+    } else if (take(argc, argv, &i, NULL, "--timeout", &v)) {
+      if (parse_int(v, 1, 86400, &n))
+        return usage_error("bad value '%s' for %s: seconds from 1 to 86400 "
+                           "expected", v ? v : "", "--timeout");
+      cfg.timeout_ms = (int)(n * 1000);
+    } else if (take(argc, argv, &i, NULL, "--metrics", &v)) {
+      if (!v || !*v)
+        return usage_error("option %s needs a value%s", "--metrics", "");
+      cfg.metrics_path = v;
+    } else if (strcmp(opt, "-q") == 0 || strcmp(opt, "--quiet") == 0) {
+      cfg.quiet = 1;
+    } else {
+      if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) help = 1;
+      rest[nrest++] = opt;
+    }
+  }
+
+  char err[512];
+  pmls_engine *e;
+  int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
+  if (rc) {
+    free(rest);
+    fprintf(stderr, "pmls: %s\n", err);
+    return rc == PMLS_EINVAL ? EXIT_USAGE : 1;
+  }
+  rc = pmls_run_script(e, script, nrest, rest);
+  free(rest);
+  int status = 0;
+  if (rc == PMLS_EUSAGE) {
+    fprintf(stderr, "pmls: %s (see 'pmls run %s --help')\n", pmls_errmsg(e),
+            script);
+    status = EXIT_USAGE;
+  } else if (rc) {
+    /* One line that names file:line, then the traceback. */
+    const char *msg = pmls_errmsg(e);
+    const char *nl = strchr(msg, '\n');
+    fprintf(stderr, "pmls: error: %.*s\n", nl ? (int)(nl - msg) : (int)strlen(msg),
+            msg);
+    if (nl) fprintf(stderr, "%s\n", nl + 1);
+    status = 1;
+  } else if (help) {
+    printf("\n%s", engine_help);
+  }
+  pmls_engine_destroy(e);
+  return status;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("pmls %s\n", pmls_version());
+    return 0;
+  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  return usage_error("unknown command '%s'%s", cmd, "");
+}

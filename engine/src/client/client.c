@@ -1,0 +1,643 @@
+/* client.c -- the handle a thread uses to read and increment rows.
+ *
+ * Increments are coalesced per row in the client's oplog (commutative adds,
+ * so order does not matter) and leave in batches: at clock(), or earlier
+ * when the oplog grows past a size bound. clock() sends the oplog to every
+ * shard and then a CLOCK message on the same pipes, so a shard always holds a
+ * worker's increments before the clock that closes them; that ordering is
+ * what lets a shard stamp a row copy with the global clock.
+ *
+ * A read asks the owning shard for the row at a minimum clock (the worker's
+ * clock minus the table's staleness) and adds the client's own increments
+ * still waiting in the oplog, so a worker always sees its own updates.
+ * The oplog is per client (not per process) on purpose: if another thread
+ * flushed this worker's increments, they could reach a shard after this
+ * worker's CLOCK and the copy's clock would be a lie. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+#define OPLOG_FLUSH_BYTES (8u << 20)
+#define BATCH_BYTES (4u << 20)
+#define MAX_REPORTS 64
+
+typedef struct {
+  char name[PMI_NAME_MAX];
+  double value;
+} report;
+
+struct pmls_client {
+  pmls_engine *e;
+  int id, worker;
+  int64_t clock;
+  int pull;
+  int *push; /* per shard */
+  char addr[PMI_ADDR_MAX];
+  uint32_t next_req;
+  pmi_rowmap oplog[PMI_MAX_TABLES];
+  size_t oplog_bytes;
+  pmi_buf out;
+  pmi_buf *batch; /* per shard, OPLOG messages being filled */
+  report reports[MAX_REPORTS];
+  int nreports;
+  pmi_kv scratch; /* merges sparse rows on read */
+  pmi_traffic traffic;
+  int64_t rows_read, rows_inc;
+  int failed; /* a shard refused increments: the run cannot be trusted */
+  char err[PMI_ERRLEN];
+};
+
+/* ---- argument checks: errors name the argument and its bad value --------- */
+
+static const pmi_table_meta *table_of(pmls_client *c, int table) {
+  int n = pmi_engine_ntables(c->e);
+  if (table < 0 || table >= n) {
+    pmi_fail(c->err, PMLS_EINVAL, "bad table id %d (%d table%s declared)",
+             table, n, n == 1 ? "" : "s");
+    return NULL;
+  }
+  return &c->e->tables[table];
+}
+
+static const pmi_table_meta *check_row(pmls_client *c, int table, int64_t row) {
+  const pmi_table_meta *t = table_of(c, table);
+  if (t && (row < 0 || row >= t->spec.rows)) {
+    pmi_fail(c->err, PMLS_EINVAL, "row %lld out of range for table '%s' "
+             "(rows 0..%lld)", (long long)row, t->name,
+             (long long)t->spec.rows - 1);
+    return NULL;
+  }
+  return t;
+}
+
+static int check_col(pmls_client *c, const pmi_table_meta *t, int64_t col) {
+  if (col < 0 || col >= t->spec.cols)
+    return pmi_fail(c->err, PMLS_EINVAL, "column %lld out of range for table "
+                    "'%s' (cols 0..%d)", (long long)col, t->name,
+                    t->spec.cols - 1);
+  return PMLS_OK;
+}
+
+static int staleness_of(const pmls_client *c, const pmi_table_meta *t) {
+  return t->spec.staleness >= 0 ? t->spec.staleness : c->e->cfg.staleness;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static int send_shard(pmls_client *c, int shard, pmi_buf *b) {
+  char peer[48];
+  snprintf(peer, sizeof peer, "server %d", shard);
+  return pmi_msg_send(c->push[shard], b, &c->traffic, peer, c->err);
+}
+
+/* Handles an ERR that arrived on its own (req 0): a shard refused increments
+ * or a message. Returns the error code to surface. */
+static int take_async_error(pmls_client *c, pmi_rd *rd) {
+  pmi_get_u32(rd);
+  int code = pmi_get_i32(rd);
+  char msg[PMI_ERRLEN];
+  pmi_get_str(rd, msg, sizeof msg);
+  c->failed = 1;
+  return pmi_fail(c->err, code ? code : PMLS_EPROTO, "%s", msg);
+}
+
+/* Waits for the reply to `req` (a ROW or ACK). The returned message is the
+ * caller's to free. */
+static int await(pmls_client *c, uint32_t req, int want, const char *what,
+                 void **msg_out, pmi_rd *rd_out) {
+  double deadline = pmi_now() + c->e->cfg.timeout_ms / 1000.0;
+  for (;;) {
+    void *msg;
+    size_t len;
+    int rc = pmi_msg_recv(c->pull, &msg, &len, &c->traffic, c->err);
+    if (rc == PMLS_ETIMEDOUT) {
+      if (pmi_now() < deadline) continue;
+      return pmi_fail(c->err, PMLS_ETIMEDOUT, "timed out after %d ms waiting "
+                      "for %s: a peer is dead or too slow (see --timeout)",
+                      c->e->cfg.timeout_ms, what);
+    }
+    if (rc != PMLS_OK) return rc;
+    pmi_hdr h;
+    pmi_rd rd;
+    rc = pmi_msg_open(msg, len, c->e->job, &h, &rd, c->err);
+    if (rc != PMLS_OK) {
+      pmi_msg_free(msg);
+      return rc;
+    }
+    if (h.type == PMI_MSG_ERR) {
+      pmi_rd peek = rd;
+      uint32_t r = pmi_get_u32(&peek);
+      if (r == 0 || r == req) {
+        rc = take_async_error(c, &rd);
+        if (r == req) c->failed = 0; /* a failed read is the caller's error */
+        pmi_msg_free(msg);
+        return rc;
+      }
+    } else if (h.type == want) {
+      pmi_rd peek = rd;
+      if (want == PMI_MSG_ACK || pmi_get_u32(&peek) == req) {
+        *msg_out = msg;
+        *rd_out = rd;
+        return PMLS_OK;
+      }
+    }
+    pmi_msg_free(msg); /* a stale reply to an abandoned request */
+  }
+}
+
+/* ---- the oplog ----------------------------------------------------------- */
+
+static void *oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
+                       int64_t row) {
+  pmi_rowmap *m = &c->oplog[table];
+  void *p = pmi_rowmap_get(m, row);
+  if (p) return p;
+  size_t bytes;
+  if (t->spec.layout == PMLS_SPARSE) {
+    bytes = sizeof(pmi_kv);
+    pmi_kv *kv = malloc(bytes);
+    if (kv) pmi_kv_init(kv, t->spec.dtype);
+    p = kv;
+  } else {
+    bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+    p = calloc(1, bytes);
+  }
+  if (!p || pmi_rowmap_put(m, row, p)) {
+    free(p);
+    pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+    return NULL;
+  }
+  c->oplog_bytes += bytes + 16;
+  return p;
+}
+
+/* Appends one row's delta to the shard's batch, as the whole row or as
+ * (column, value) pairs, whichever is smaller on the wire. */
+static int batch_row(pmls_client *c, int table, const pmi_table_meta *t,
+                     int64_t row, void *delta) {
+  int shard = pmi_shard_of(c->e, table, row);
+  pmi_buf *b = &c->batch[shard];
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  if (b->len == 0) pmi_msg_begin(b, c->e->job, PMI_MSG_OPLOG, c->id);
+  int64_t n = 0;
+  if (t->spec.layout == PMLS_SPARSE) {
+    n = ((pmi_kv *)delta)->count;
+  } else {
+    for (int32_t j = 0; j < t->spec.cols; j++)
+      n += !pmi_is_zero(t->spec.dtype, delta, j);
+  }
+  int dense = t->spec.layout == PMLS_DENSE &&
+              (size_t)n * (4 + elem) >= (size_t)t->spec.cols * elem;
+  int rc = 0;
+  rc |= pmi_put_i32(b, table);
+  rc |= pmi_put_i64(b, row);
+  rc |= pmi_put_u8(b, dense ? 0 : 1);
+  if (dense) {
+    rc |= pmi_put_i32(b, t->spec.cols);
+    rc |= pmi_put_bytes(b, delta, (size_t)t->spec.cols * elem);
+  } else if (t->spec.layout == PMLS_SPARSE) {
+    pmi_kv *kv = delta;
+    rc |= pmi_put_i32(b, (int32_t)n);
+    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) return PMLS_ENOMEM;
+    int32_t *keys = (int32_t *)(b->data + b->len);
+    unsigned char *vals = b->data + b->len + (size_t)n * 4;
+    pmi_kv_export(kv, keys, vals, n);
+    b->len += (size_t)n * (4 + elem);
+  } else {
+    rc |= pmi_put_i32(b, (int32_t)n);
+    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) return PMLS_ENOMEM;
+    int32_t *keys = (int32_t *)(b->data + b->len);
+    unsigned char *vals = b->data + b->len + (size_t)n * 4;
+    int64_t k = 0;
+    for (int32_t j = 0; j < t->spec.cols; j++) {
+      if (pmi_is_zero(t->spec.dtype, delta, j)) continue;
+      memcpy(keys + k, &j, 4);
+      memcpy(vals + (size_t)k * elem, (unsigned char *)delta + (size_t)j * elem,
+             elem);
+      k++;
+    }
+    b->len += (size_t)n * (4 + elem);
+  }
+  if (rc) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a batch");
+  if (b->len >= BATCH_BYTES) {
+    rc = send_shard(c, shard, b);
+    b->len = 0;
+    if (rc) return rc;
+  }
+  return PMLS_OK;
+}
+
+static int oplog_flush(pmls_client *c) {
+  int rc = PMLS_OK;
+  int ntables = pmi_engine_ntables(c->e);
+  for (int t = 0; t < ntables; t++) {
+    pmi_rowmap *m = &c->oplog[t];
+    const pmi_table_meta *meta = &c->e->tables[t];
+    for (size_t i = 0; i < m->cap; i++) {
+      if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+      if (rc == PMLS_OK) rc = batch_row(c, t, meta, m->keys[i], m->vals[i]);
+      if (meta->spec.layout == PMLS_SPARSE) pmi_kv_free(m->vals[i]);
+      free(m->vals[i]);
+    }
+    pmi_rowmap_clear(m);
+  }
+  c->oplog_bytes = 0;
+  for (int s = 0; s < c->e->servers; s++) {
+    if (c->batch[s].len == 0) continue;
+    int r = send_shard(c, s, &c->batch[s]);
+    c->batch[s].len = 0;
+    if (rc == PMLS_OK) rc = r;
+  }
+  return rc;
+}
+
+static int maybe_flush(pmls_client *c) {
+  return c->oplog_bytes >= OPLOG_FLUSH_BYTES ? oplog_flush(c) : PMLS_OK;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
+  *out = NULL;
+  if (worker < -1 || worker >= e->workers)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad worker %d (this engine has "
+                    "workers 0..%d, or -1 for a host client)", worker,
+                    e->workers - 1);
+  pthread_mutex_lock(&e->mu);
+  int id;
+  if (worker >= 0) {
+    if (e->worker_taken[worker]) {
+      pthread_mutex_unlock(&e->mu);
+      return pmi_fail(e->err, PMLS_EINVAL, "worker %d already has a client",
+                      worker);
+    }
+    e->worker_taken[worker] = 1;
+    id = worker;
+  } else {
+    id = e->workers + e->next_host_id++;
+  }
+  pthread_mutex_unlock(&e->mu);
+
+  pmls_client *c = calloc(1, sizeof *c);
+  int rc = PMLS_ENOMEM;
+  if (!c) goto fail;
+  c->e = e;
+  c->id = id;
+  c->worker = worker;
+  c->pull = -1;
+  c->next_req = 1;
+  c->push = malloc((size_t)e->servers * sizeof *c->push);
+  c->batch = calloc((size_t)e->servers, sizeof *c->batch);
+  if (!c->push || !c->batch) goto fail;
+  for (int s = 0; s < e->servers; s++) c->push[s] = -1;
+  pmi_kv_init(&c->scratch, PMLS_F64);
+  snprintf(c->addr, sizeof c->addr, "%s-c%d", e->addr_prefix, id);
+  rc = PMLS_ENET;
+  c->pull = pmi_sock_pull(c->addr, 500, e->err);
+  if (c->pull < 0) goto fail;
+  for (int s = 0; s < e->servers; s++) {
+    c->push[s] = pmi_sock_push(e->server_addr[s], e->cfg.timeout_ms, e->err);
+    if (c->push[s] < 0) goto fail;
+    pmi_msg_begin(&c->out, e->job, PMI_MSG_HELLO, id);
+    pmi_put_str(&c->out, c->addr);
+    rc = send_shard(c, s, &c->out);
+    if (rc) {
+      snprintf(e->err, sizeof e->err, "%s", c->err);
+      goto fail;
+    }
+  }
+  *out = c;
+  return PMLS_OK;
+fail:
+  if (rc == PMLS_ENOMEM) pmi_fail(e->err, rc, "out of memory for a client");
+  if (c) {
+    for (int s = 0; c->push && s < e->servers; s++) pmi_sock_close(c->push[s]);
+    pmi_sock_close(c->pull);
+    free(c->push);
+    free(c->batch);
+    pmi_buf_free(&c->out);
+    free(c);
+  }
+  if (worker >= 0) {
+    pthread_mutex_lock(&e->mu);
+    e->worker_taken[worker] = 0;
+    pthread_mutex_unlock(&e->mu);
+  }
+  return rc;
+}
+
+int pmls_client_close(pmls_client *c) {
+  if (!c) return PMLS_OK;
+  pmls_engine *e = c->e;
+  int rc = oplog_flush(c);
+  /* BYE is acknowledged by every shard, so when close returns every increment
+   * of this client has been applied (nanomsg cannot be trusted to deliver
+   * what is still queued when a socket closes). */
+  for (int s = 0; s < e->servers && rc == PMLS_OK; s++) {
+    pmi_msg_begin(&c->out, e->job, PMI_MSG_BYE, c->id);
+    rc = send_shard(c, s, &c->out);
+  }
+  for (int s = 0; s < e->servers && rc == PMLS_OK; s++) {
+    void *msg;
+    pmi_rd rd;
+    rc = await(c, 0, PMI_MSG_ACK, "the servers to acknowledge close", &msg, &rd);
+    if (rc == PMLS_OK) pmi_msg_free(msg);
+  }
+  if (rc == PMLS_OK && c->failed) rc = PMLS_EINVAL;
+  for (int s = 0; s < e->servers; s++) pmi_sock_close(c->push[s]);
+  pmi_sock_close(c->pull);
+  pthread_mutex_lock(&e->mu);
+  e->closed_traffic.messages_sent += c->traffic.messages_sent;
+  e->closed_traffic.bytes_sent += c->traffic.bytes_sent;
+  e->closed_traffic.messages_received += c->traffic.messages_received;
+  e->closed_traffic.bytes_received += c->traffic.bytes_received;
+  e->closed_rows_read += c->rows_read;
+  e->closed_rows_inc += c->rows_inc;
+  if (c->worker >= 0) e->worker_taken[c->worker] = 0;
+  if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
+  pthread_mutex_unlock(&e->mu);
+  for (int t = 0; t < PMI_MAX_TABLES; t++) pmi_rowmap_free(&c->oplog[t]);
+  for (int s = 0; s < e->servers; s++) pmi_buf_free(&c->batch[s]);
+  free(c->batch);
+  free(c->push);
+  pmi_kv_free(&c->scratch);
+  pmi_buf_free(&c->out);
+  free(c);
+  return rc;
+}
+
+const char *pmls_client_errmsg(const pmls_client *c) { return c->err; }
+int pmls_client_worker(const pmls_client *c) { return c->worker; }
+int64_t pmls_client_clock(const pmls_client *c) { return c->clock; }
+
+/* ---- reads --------------------------------------------------------------- */
+
+static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
+                 int64_t row, void **msg, pmi_rd *rd) {
+  int shard = pmi_shard_of(c->e, table, row);
+  int64_t min_clock = c->worker >= 0 ? c->clock - staleness_of(c, t) : 0;
+  uint32_t req = c->next_req++;
+  if (c->next_req == 0) c->next_req = 1;
+  pmi_msg_begin(&c->out, c->e->job, PMI_MSG_GET, c->id);
+  pmi_put_u32(&c->out, req);
+  pmi_put_i32(&c->out, table);
+  pmi_put_i64(&c->out, row);
+  pmi_put_i64(&c->out, min_clock);
+  int rc = send_shard(c, shard, &c->out);
+  if (rc) return rc;
+  char what[160];
+  snprintf(what, sizeof what, "server %d (row %lld of table '%s' at clock "
+           ">= %lld)", shard, (long long)row, t->name, (long long)min_clock);
+  rc = await(c, req, PMI_MSG_ROW, what, msg, rd);
+  if (rc) return rc;
+  pmi_get_u32(rd);
+  int rt = pmi_get_i32(rd);
+  int64_t rr = pmi_get_i64(rd);
+  pmi_get_i64(rd); /* the copy's clock: recorded by the staleness stats */
+  if (rd->bad || rt != table || rr != row) {
+    pmi_msg_free(*msg);
+    return pmi_fail(c->err, PMLS_EPROTO, "malformed ROW reply from server %d",
+                    shard);
+  }
+  c->rows_read++;
+  return PMLS_OK;
+}
+
+int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (t->spec.layout != PMLS_DENSE)
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: read it with "
+                    "get_sparse", t->name);
+  void *msg;
+  pmi_rd rd;
+  int rc = fetch(c, table, t, row, &msg, &rd);
+  if (rc) return rc;
+  size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+  const void *p = pmi_get_bytes(&rd, bytes);
+  if (!p) {
+    pmi_msg_free(msg);
+    return pmi_fail(c->err, PMLS_EPROTO, "truncated ROW reply for row %lld of "
+                    "table '%s'", (long long)row, t->name);
+  }
+  memcpy(out, p, bytes);
+  pmi_msg_free(msg);
+  void *own = pmi_rowmap_get(&c->oplog[table], row);
+  if (own) pmi_add(t->spec.dtype, out, own, t->spec.cols);
+  return PMLS_OK;
+}
+
+int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
+                    void *vals, int64_t cap, int64_t *n_out) {
+  *n_out = 0;
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (t->spec.layout != PMLS_SPARSE)
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is dense: read it with "
+                    "get_dense", t->name);
+  if (cap < 0)
+    return pmi_fail(c->err, PMLS_EINVAL, "bad capacity %lld", (long long)cap);
+  void *msg;
+  pmi_rd rd;
+  int rc = fetch(c, table, t, row, &msg, &rd);
+  if (rc) return rc;
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  int64_t n = pmi_get_i64(&rd);
+  const int32_t *k = n >= 0 ? pmi_get_bytes(&rd, (size_t)n * 4) : NULL;
+  const unsigned char *v = n >= 0 ? pmi_get_bytes(&rd, (size_t)n * elem) : NULL;
+  if (!k || !v) {
+    pmi_msg_free(msg);
+    return pmi_fail(c->err, PMLS_EPROTO, "truncated ROW reply for row %lld of "
+                    "table '%s'", (long long)row, t->name);
+  }
+  pmi_kv *own = pmi_rowmap_get(&c->oplog[table], row);
+  pmi_kv *merged = &c->scratch;
+  if (merged->dtype != t->spec.dtype) {
+    pmi_kv_free(merged);
+    pmi_kv_init(merged, t->spec.dtype);
+  } else {
+    pmi_kv_clear(merged);
+  }
+  for (int64_t i = 0; i < n; i++) {
+    int32_t key;
+    memcpy(&key, k + i, 4);
+    void *slot = pmi_kv_slot(merged, key);
+    if (!slot) {
+      pmi_msg_free(msg);
+      return pmi_fail(c->err, PMLS_ENOMEM, "out of memory reading a row");
+    }
+    pmi_add(t->spec.dtype, slot, v + (size_t)i * elem, 1);
+  }
+  pmi_msg_free(msg);
+  for (uint32_t i = 0; own && i < own->cap; i++) {
+    if (own->keys[i] < 0) continue;
+    void *slot = pmi_kv_slot(merged, own->keys[i]);
+    if (!slot) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory reading a row");
+    pmi_add(t->spec.dtype, slot, own->vals + (size_t)i * elem, 1);
+  }
+  if ((int64_t)merged->count > cap)
+    return pmi_fail(c->err, PMLS_EINVAL, "row %lld of table '%s' has %u keys, "
+                    "more than the capacity %lld given", (long long)row,
+                    t->name, merged->count, (long long)cap);
+  *n_out = pmi_kv_export(merged, keys, vals, cap);
+  return PMLS_OK;
+}
+
+/* ---- increments ---------------------------------------------------------- */
+
+int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (t->spec.layout != PMLS_DENSE)
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: increment it "
+                    "with (column, delta) pairs", t->name);
+  void *p = oplog_row(c, table, t, row);
+  if (!p) return PMLS_ENOMEM;
+  pmi_add(t->spec.dtype, p, delta, t->spec.cols);
+  c->rows_inc++;
+  return maybe_flush(c);
+}
+
+int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
+                    double alpha) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (t->spec.layout != PMLS_DENSE)
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: inc_scaled "
+                    "needs a dense table", t->name);
+  void *p = oplog_row(c, table, t, row);
+  if (!p) return PMLS_ENOMEM;
+  pmi_add_scaled(t->spec.dtype, p, x, alpha, t->spec.cols);
+  c->rows_inc++;
+  return maybe_flush(c);
+}
+
+int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
+                   const int32_t *cols, const void *deltas) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (n < 0)
+    return pmi_fail(c->err, PMLS_EINVAL, "bad pair count %lld", (long long)n);
+  for (int64_t i = 0; i < n; i++)
+    if (check_col(c, t, cols[i])) return PMLS_EINVAL;
+  void *p = oplog_row(c, table, t, row);
+  if (!p) return PMLS_ENOMEM;
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  const unsigned char *d = deltas;
+  for (int64_t i = 0; i < n; i++) {
+    if (t->spec.layout == PMLS_DENSE) {
+      pmi_add_at_typed(t->spec.dtype, p, cols[i], d + (size_t)i * elem);
+    } else {
+      pmi_kv *kv = p;
+      uint32_t before = kv->cap;
+      void *slot = pmi_kv_slot(kv, cols[i]);
+      if (!slot) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+      c->oplog_bytes += (size_t)(kv->cap - before) * (4 + elem);
+      pmi_add(t->spec.dtype, slot, d + (size_t)i * elem, 1);
+    }
+  }
+  c->rows_inc++;
+  return maybe_flush(c);
+}
+
+int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
+                 double delta) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (check_col(c, t, col)) return PMLS_EINVAL;
+  unsigned char typed[8];
+  memset(typed, 0, sizeof typed);
+  pmi_add_at(t->spec.dtype, typed, 0, delta);
+  return pmls_inc_pairs(c, table, row, 1, &col, typed);
+}
+
+/* ---- clocks, reports, abort ---------------------------------------------- */
+
+int pmls_report(pmls_client *c, const char *name, double value) {
+  size_t len = name ? strlen(name) : 0;
+  if (len == 0 || len >= PMI_NAME_MAX)
+    return pmi_fail(c->err, PMLS_EINVAL, "bad metric name '%s' (1..%d "
+                    "characters)", name ? name : "", PMI_NAME_MAX - 1);
+  if (c->worker < 0) {
+    pthread_mutex_lock(&c->e->mu);
+    pmi_metrics_set_final(c->e->metrics, name, value);
+    pthread_mutex_unlock(&c->e->mu);
+    return PMLS_OK;
+  }
+  for (int i = 0; i < c->nreports; i++) {
+    if (strcmp(c->reports[i].name, name) == 0) {
+      c->reports[i].value = value; /* the last value of a clock counts */
+      return PMLS_OK;
+    }
+  }
+  if (c->nreports == MAX_REPORTS)
+    return pmi_fail(c->err, PMLS_EINVAL, "too many metrics in one clock "
+                    "(at most %d)", MAX_REPORTS);
+  snprintf(c->reports[c->nreports].name, PMI_NAME_MAX, "%s", name);
+  c->reports[c->nreports++].value = value;
+  return PMLS_OK;
+}
+
+int pmls_clock(pmls_client *c) {
+  if (c->worker < 0)
+    return pmi_fail(c->err, PMLS_ESTATE, "a host client does not take part "
+                    "in clocks");
+  if (c->failed) return PMLS_EINVAL;
+  int rc = oplog_flush(c);
+  if (rc) return rc;
+  c->clock++;
+  for (int s = 0; s < c->e->servers; s++) {
+    pmi_msg_begin(&c->out, c->e->job, PMI_MSG_CLOCK, c->id);
+    pmi_put_i64(&c->out, c->clock);
+    int nrep = s == 0 ? c->nreports : 0;
+    pmi_put_u32(&c->out, (uint32_t)nrep);
+    for (int i = 0; i < nrep; i++) {
+      pmi_put_str(&c->out, c->reports[i].name);
+      pmi_put_f64(&c->out, c->reports[i].value);
+    }
+    rc = send_shard(c, s, &c->out);
+    if (rc) return rc;
+  }
+  c->nreports = 0;
+  return PMLS_OK;
+}
+
+int pmls_abort(pmls_client *c, const char *why) {
+  int rc = PMLS_OK;
+  for (int s = 0; s < c->e->servers; s++) {
+    pmi_msg_begin(&c->out, c->e->job, PMI_MSG_ABORT, c->id);
+    pmi_put_str(&c->out, why ? why : "aborted");
+    int r = send_shard(c, s, &c->out);
+    if (rc == PMLS_OK) rc = r;
+  }
+  return rc;
+}
+
+
+/* ---- control ------------------------------------------------------------- */
+
+int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t) {
+  for (int s = 0; s < c->e->servers; s++) {
+    pmi_msg_begin(&c->out, c->e->job, PMI_MSG_TABLE, c->id);
+    pmi_put_i32(&c->out, id);
+    pmi_put_i64(&c->out, t->spec.rows);
+    pmi_put_i32(&c->out, t->spec.cols);
+    pmi_put_i32(&c->out, (int32_t)t->spec.dtype);
+    pmi_put_i32(&c->out, (int32_t)t->spec.layout);
+    pmi_put_i32(&c->out, t->spec.staleness);
+    pmi_put_i32(&c->out, t->spec.init);
+    pmi_put_f64(&c->out, t->spec.init_scale);
+    pmi_put_str(&c->out, t->name);
+    int rc = send_shard(c, s, &c->out);
+    if (rc) return rc;
+  }
+  for (int s = 0; s < c->e->servers; s++) {
+    void *msg;
+    pmi_rd rd;
+    int rc = await(c, 0, PMI_MSG_ACK, "a table declaration", &msg, &rd);
+    if (rc) return rc;
+    pmi_msg_free(msg);
+  }
+  return PMLS_OK;
+}

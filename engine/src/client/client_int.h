@@ -1,0 +1,10 @@
+/* client_int.h -- what the engine needs from a client beyond pmls.h. */
+#ifndef PMI_CLIENT_INT_H
+#define PMI_CLIENT_INT_H
+
+#include "../runtime/engine.h"
+
+/* Sends a TABLE declaration to every shard and waits for each to ack. */
+int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t);
+
+#endif

@@ -1,0 +1,98 @@
+/* net.h -- messages and the nanomsg transport. Every node (server shard,
+ * client) talks through these, whatever the deployment: only the address
+ * scheme changes (inproc://, ipc://, tcp://). */
+#ifndef PMI_NET_H
+#define PMI_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+
+#define PMI_MAGIC 0x534c4d50u /* "PMLS" little-endian */
+
+enum pmi_msg_type {
+  PMI_MSG_HELLO = 1, /* client -> server: reply address */
+  PMI_MSG_TABLE,     /* engine -> server: declare a table */
+  PMI_MSG_GET,       /* client -> server: read a row at a minimum clock */
+  PMI_MSG_ROW,       /* server -> client: a row copy and its clock */
+  PMI_MSG_ERR,       /* server -> client: a request failed */
+  PMI_MSG_OPLOG,     /* client -> server: coalesced increments */
+  PMI_MSG_CLOCK,     /* client -> server: a worker's clock() with reports */
+  PMI_MSG_BYE,       /* client -> server: done, after its last oplog */
+  PMI_MSG_ACK,       /* server -> client: TABLE or BYE processed */
+  PMI_MSG_ABORT,     /* client -> server: the run failed, wake every reader */
+  PMI_MSG_STOP       /* engine -> server: shut down */
+};
+
+const char *pmi_msg_type_name(int type);
+
+typedef struct {
+  uint32_t magic;
+  uint32_t job;  /* messages from another job are refused */
+  uint16_t type;
+  uint16_t flags;
+  int32_t src;   /* sending client id, or -1 */
+  uint32_t len;  /* payload bytes after the header: detects truncation */
+  uint32_t reserved;
+} pmi_hdr;
+
+/* ---- building a message -------------------------------------------------- */
+
+void pmi_msg_begin(pmi_buf *b, uint32_t job, int type, int32_t src);
+int pmi_put_u8(pmi_buf *b, uint8_t v);
+int pmi_put_u16(pmi_buf *b, uint16_t v);
+int pmi_put_u32(pmi_buf *b, uint32_t v);
+int pmi_put_i32(pmi_buf *b, int32_t v);
+int pmi_put_i64(pmi_buf *b, int64_t v);
+int pmi_put_f64(pmi_buf *b, double v);
+int pmi_put_str(pmi_buf *b, const char *s); /* u16 length + bytes */
+static inline int pmi_put_bytes(pmi_buf *b, const void *p, size_t n) {
+  return pmi_buf_put(b, p, n);
+}
+size_t pmi_msg_payload(const pmi_buf *b); /* bytes after the header so far */
+
+/* ---- reading a message --------------------------------------------------- */
+
+/* A bounds-checked cursor: reads past the end set `bad` and return zeros, so
+ * a handler decodes everything and checks `bad` once. */
+typedef struct {
+  const unsigned char *p;
+  size_t len, off;
+  int bad;
+} pmi_rd;
+
+int pmi_msg_open(const void *data, size_t len, uint32_t job, pmi_hdr *h,
+                 pmi_rd *rd, char *err);
+uint8_t pmi_get_u8(pmi_rd *r);
+uint16_t pmi_get_u16(pmi_rd *r);
+uint32_t pmi_get_u32(pmi_rd *r);
+int32_t pmi_get_i32(pmi_rd *r);
+int64_t pmi_get_i64(pmi_rd *r);
+double pmi_get_f64(pmi_rd *r);
+const void *pmi_get_bytes(pmi_rd *r, size_t n); /* NULL when short */
+/* Copies a u16-prefixed string into out (NUL-terminated, truncated). */
+int pmi_get_str(pmi_rd *r, char *out, size_t cap);
+static inline size_t pmi_rd_left(const pmi_rd *r) { return r->len - r->off; }
+
+/* ---- transport ----------------------------------------------------------- */
+
+typedef struct {
+  int64_t messages_sent, bytes_sent, messages_received, bytes_received;
+} pmi_traffic;
+
+/* A PULL socket bound at addr, and a PUSH socket connected to addr. Both lift
+ * NN_RCVMAXSIZE so large rows are never dropped. Return the socket or -1. */
+int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err);
+int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err);
+void pmi_sock_close(int s);
+
+/* Sends the message in b (its header length is filled in here). */
+int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
+                 char *err);
+/* Receives one message (free it with pmi_msg_free). Returns PMLS_OK,
+ * PMLS_ETIMEDOUT, or PMLS_ENET. */
+int pmi_msg_recv(int sock, void **msg, size_t *len, pmi_traffic *t, char *err);
+void pmi_msg_free(void *msg);
+
+#endif

@@ -1,0 +1,98 @@
+/* transport.c -- nanomsg sockets for the nodes. PUSH/PULL pipes carry every
+ * message: each node binds one PULL socket at its address and connects a PUSH
+ * socket to each peer it sends to. On one pipe nanomsg keeps messages in
+ * order, which the consistency protocol relies on: a worker's increments
+ * always reach a server before the clock() that closes them. NN_RCVMAXSIZE
+ * is lifted on every receiving socket because nanomsg otherwise drops
+ * messages over 1 MiB without telling the sender. */
+#include <errno.h>
+#include <string.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+
+#include "net.h"
+
+static int sock_fail(char *err, int s, const char *what, const char *addr) {
+  int e = nn_errno();
+  if (s >= 0) nn_close(s);
+  pmi_fail(err, PMLS_ENET, "%s %s: %s", what, addr, nn_strerror(e));
+  return -1;
+}
+
+int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err) {
+  int s = nn_socket(AF_SP, NN_PULL);
+  if (s < 0) return sock_fail(err, -1, "cannot create a socket for", addr);
+  int unlimited = -1;
+  if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited,
+                    sizeof unlimited) < 0 ||
+      nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rcvtimeo_ms,
+                    sizeof rcvtimeo_ms) < 0)
+    return sock_fail(err, s, "cannot configure socket for", addr);
+  if (nn_bind(s, addr) < 0) {
+    if (nn_errno() == EADDRINUSE) {
+      nn_close(s);
+      pmi_fail(err, PMLS_ENET, "cannot bind %s: address already in use", addr);
+      return -1;
+    }
+    return sock_fail(err, s, "cannot bind", addr);
+  }
+  return s;
+}
+
+int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err) {
+  int s = nn_socket(AF_SP, NN_PUSH);
+  if (s < 0) return sock_fail(err, -1, "cannot create a socket for", addr);
+  if (nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &sndtimeo_ms,
+                    sizeof sndtimeo_ms) < 0)
+    return sock_fail(err, s, "cannot configure socket for", addr);
+  if (nn_connect(s, addr) < 0) return sock_fail(err, s, "cannot connect to", addr);
+  return s;
+}
+
+void pmi_sock_close(int s) {
+  if (s >= 0) nn_close(s);
+}
+
+int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
+                 char *err) {
+  pmi_hdr *h = (pmi_hdr *)b->data;
+  h->len = (uint32_t)(b->len - sizeof *h);
+  int rc = nn_send(sock, b->data, b->len, 0);
+  if (rc < 0) {
+    int e = nn_errno();
+    if (e == ETIMEDOUT || e == EAGAIN)
+      return pmi_fail(err, PMLS_ETIMEDOUT, "sending %s to %s timed out "
+                      "(peer not reading or gone)", pmi_msg_type_name(h->type),
+                      peer);
+    return pmi_fail(err, PMLS_ENET, "sending %s to %s failed: %s",
+                    pmi_msg_type_name(h->type), peer, nn_strerror(e));
+  }
+  if (t) {
+    t->messages_sent++;
+    t->bytes_sent += (int64_t)b->len;
+  }
+  return PMLS_OK;
+}
+
+int pmi_msg_recv(int sock, void **msg, size_t *len, pmi_traffic *t, char *err) {
+  void *p = NULL;
+  int rc = nn_recv(sock, &p, NN_MSG, 0);
+  if (rc < 0) {
+    int e = nn_errno();
+    if (e == ETIMEDOUT || e == EAGAIN)
+      return pmi_fail(err, PMLS_ETIMEDOUT, "timed out waiting for a message");
+    return pmi_fail(err, PMLS_ENET, "receive failed: %s", nn_strerror(e));
+  }
+  *msg = p;
+  *len = (size_t)rc;
+  if (t) {
+    t->messages_received++;
+    t->bytes_received += rc;
+  }
+  return PMLS_OK;
+}
+
+void pmi_msg_free(void *msg) {
+  if (msg) nn_freemsg(msg);
+}

@@ -1,0 +1,289 @@
+/* engine.c -- creating and tearing down an engine, and the table registry.
+ *
+ * An engine is one PMLS process's share of a job: its server shards (threads
+ * bound at their own addresses), the clients its threads open, the metrics
+ * sink. Tables are declared through the engine's own control client: the
+ * declaration travels to every shard as a TABLE message and is acknowledged,
+ * the same path a multi-process job uses, so there is no second code path
+ * for "local" tables. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "../client/client_int.h"
+
+#define PMLS_VERSION_STRING "0.1.0"
+
+const char *pmls_version(void) { return PMLS_VERSION_STRING; }
+
+const char *pmls_strerror(int code) {
+  switch (code) {
+  case PMLS_OK: return "ok";
+  case PMLS_EINVAL: return "invalid argument";
+  case PMLS_ENOMEM: return "out of memory";
+  case PMLS_ENET: return "network error";
+  case PMLS_ETIMEDOUT: return "timed out";
+  case PMLS_EUSAGE: return "usage error";
+  case PMLS_ESCRIPT: return "script error";
+  case PMLS_ESTATE: return "not allowed in this state";
+  case PMLS_EIO: return "i/o error";
+  case PMLS_EPROTO: return "protocol error";
+  }
+  return "unknown error";
+}
+
+void pmls_config_init(pmls_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->seed = 1;
+  cfg->timeout_ms = 60000;
+}
+
+void pmls_table_spec_init(pmls_table_spec *spec) {
+  memset(spec, 0, sizeof *spec);
+  spec->rows = 1;
+  spec->cols = 1;
+  spec->dtype = PMLS_F64;
+  spec->layout = PMLS_DENSE;
+  spec->staleness = -1;
+  spec->init_scale = 1.0;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void engine_free(pmls_engine *e) {
+  pmi_metrics_free(e->metrics);
+  free(e->metrics_path);
+  free(e->lua_path);
+  free(e->srv);
+  free(e->server_addr);
+  free(e->worker_taken);
+  pthread_mutex_destroy(&e->mu);
+  free(e);
+}
+
+static void stop_servers(pmls_engine *e, int started) {
+  for (int s = 0; s < started; s++) {
+    int sock = pmi_sock_push(e->server_addr[s], 1000, NULL);
+    pmi_buf b = {0};
+    pmi_msg_begin(&b, e->job, PMI_MSG_STOP, -1);
+    pmi_msg_send(sock, &b, NULL, "server", NULL);
+    pmi_buf_free(&b);
+    pmi_server_join(e->srv[s]); /* STOP was delivered once the thread ends */
+    pmi_sock_close(sock);
+  }
+}
+
+int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
+                       size_t errlen) {
+  char why[PMI_ERRLEN] = "";
+  int rc = PMLS_EINVAL;
+  *out = NULL;
+  pmls_config def;
+  if (!cfg) {
+    pmls_config_init(&def);
+    cfg = &def;
+  }
+  if (cfg->workers < 0 || cfg->workers > 4096) {
+    pmi_fail(why, rc, "bad workers %d (0..4096; 0 = one per core)", cfg->workers);
+    goto out;
+  }
+  if (cfg->servers < 0 || cfg->servers > 1024) {
+    pmi_fail(why, rc, "bad servers %d (0..1024)", cfg->servers);
+    goto out;
+  }
+  if (cfg->staleness < 0) {
+    pmi_fail(why, rc, "bad staleness %d (must be >= 0)", cfg->staleness);
+    goto out;
+  }
+  if (cfg->timeout_ms < 0) {
+    pmi_fail(why, rc, "bad timeout %d ms", cfg->timeout_ms);
+    goto out;
+  }
+  pmls_engine *e = calloc(1, sizeof *e);
+  if (!e) {
+    rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for an engine");
+    goto out;
+  }
+  pthread_mutex_init(&e->mu, NULL);
+  e->cfg = *cfg;
+  e->metrics_path = dup_or_null(cfg->metrics_path);
+  e->lua_path = dup_or_null(cfg->lua_path);
+  e->cfg.metrics_path = e->metrics_path;
+  e->cfg.lua_path = e->lua_path;
+  if (e->cfg.timeout_ms == 0) e->cfg.timeout_ms = 60000;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  e->workers = cfg->workers ? cfg->workers : (int)(cores > 0 ? cores : 1);
+  e->servers = cfg->servers ? cfg->servers : 1;
+  e->cfg.workers = e->workers;
+  e->cfg.servers = e->servers;
+  e->t0 = pmi_now();
+  /* The job id only has to differ between jobs that could reach each other;
+   * time, pid and the engine's address make collisions negligible. */
+  e->job = (uint32_t)pmi_mix64((uint64_t)(e->t0 * 1e9) ^
+                               ((uint64_t)getpid() << 32) ^ (uintptr_t)e);
+  snprintf(e->addr_prefix, sizeof e->addr_prefix, "inproc://pmls-%08x-%p",
+           e->job, (void *)e);
+  e->srv = calloc((size_t)e->servers, sizeof *e->srv);
+  e->server_addr = calloc((size_t)e->servers, sizeof *e->server_addr);
+  e->worker_taken = calloc((size_t)e->workers, 1);
+  e->metrics = pmi_metrics_new(e->metrics_path, cfg->quiet, e->t0, why);
+  if (!e->srv || !e->server_addr || !e->worker_taken || !e->metrics) {
+    rc = e->metrics ? pmi_fail(why, PMLS_ENOMEM, "out of memory") : PMLS_EIO;
+    engine_free(e);
+    goto out;
+  }
+  for (int s = 0; s < e->servers; s++)
+    snprintf(e->server_addr[s], PMI_ADDR_MAX, "%s-s%d", e->addr_prefix, s);
+  for (int s = 0; s < e->servers; s++) {
+    rc = pmi_server_start(e, s, &e->srv[s], why);
+    if (rc) {
+      stop_servers(e, s);
+      engine_free(e);
+      goto out;
+    }
+  }
+  rc = pmls_client_open(e, -1, &e->ctl);
+  if (rc) {
+    snprintf(why, sizeof why, "%s", e->err);
+    stop_servers(e, e->servers);
+    engine_free(e);
+    goto out;
+  }
+  *out = e;
+  return PMLS_OK;
+out:
+  if (err && errlen) snprintf(err, errlen, "%s", why);
+  return rc;
+}
+
+void pmls_engine_destroy(pmls_engine *e) {
+  if (!e) return;
+  pmls_client_close(e->ctl);
+  stop_servers(e, e->servers);
+  engine_free(e);
+}
+
+const char *pmls_errmsg(const pmls_engine *e) { return e->err; }
+int pmls_engine_workers(const pmls_engine *e) { return e->workers; }
+uint64_t pmls_engine_seed(const pmls_engine *e) { return e->cfg.seed; }
+
+int pmls_engine_stats(pmls_engine *e, pmls_stats *out) {
+  memset(out, 0, sizeof *out);
+  pmi_traffic t = {0};
+  for (int s = 0; s < e->servers; s++) pmi_server_traffic(e->srv[s], &t);
+  pthread_mutex_lock(&e->mu);
+  t.messages_sent += e->closed_traffic.messages_sent;
+  t.bytes_sent += e->closed_traffic.bytes_sent;
+  t.messages_received += e->closed_traffic.messages_received;
+  t.bytes_received += e->closed_traffic.bytes_received;
+  out->rows_read = e->closed_rows_read;
+  out->rows_incremented = e->closed_rows_inc;
+  pthread_mutex_unlock(&e->mu);
+  out->messages_sent = t.messages_sent;
+  out->bytes_sent = t.bytes_sent;
+  out->messages_received = t.messages_received;
+  out->bytes_received = t.bytes_received;
+  out->clocks = pmi_metrics_clocks(e->metrics);
+  return PMLS_OK;
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+static int valid_name(const char *name) {
+  size_t n = name ? strlen(name) : 0;
+  if (n == 0 || n >= PMI_NAME_MAX) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = name[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+int pmls_table_create(pmls_engine *e, const char *name,
+                      const pmls_table_spec *spec, int *id_out) {
+  if (!valid_name(name))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad table name '%s' (1..%d letters, "
+                    "digits, '_', '-' or '.')", name ? name : "",
+                    PMI_NAME_MAX - 1);
+  if (!spec) return pmi_fail(e->err, PMLS_EINVAL, "missing table spec");
+  if (spec->rows < 1)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad rows %lld for table '%s' (must "
+                    "be >= 1)", (long long)spec->rows, name);
+  if (spec->cols < 1)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad cols %d for table '%s' (must be "
+                    ">= 1)", spec->cols, name);
+  if (!pmi_dtype_valid(spec->dtype))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad dtype %d for table '%s'",
+                    (int)spec->dtype, name);
+  if (spec->layout != PMLS_DENSE && spec->layout != PMLS_SPARSE)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad layout %d for table '%s'",
+                    (int)spec->layout, name);
+  if (spec->staleness < -1)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad staleness %d for table '%s'",
+                    spec->staleness, name);
+  if (spec->init < 0 || spec->init > 2 || !(spec->init_scale >= 0))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad init for table '%s'", name);
+  if (spec->init && spec->layout == PMLS_SPARSE)
+    return pmi_fail(e->err, PMLS_EINVAL, "table '%s': random init needs a "
+                    "dense table", name);
+  pthread_mutex_lock(&e->mu);
+  int n = pmi_engine_ntables(e);
+  int rc = PMLS_OK;
+  for (int i = 0; i < n; i++)
+    if (strcmp(e->tables[i].name, name) == 0)
+      rc = pmi_fail(e->err, PMLS_EINVAL, "table '%s' is already declared", name);
+  if (rc == PMLS_OK && n == PMI_MAX_TABLES)
+    rc = pmi_fail(e->err, PMLS_EINVAL, "too many tables (at most %d)",
+                  PMI_MAX_TABLES);
+  if (rc == PMLS_OK) {
+    snprintf(e->tables[n].name, PMI_NAME_MAX, "%s", name);
+    e->tables[n].spec = *spec;
+    rc = pmi_client_declare_table(e->ctl, n, &e->tables[n]);
+    if (rc) snprintf(e->err, sizeof e->err, "%s", pmls_client_errmsg(e->ctl));
+    else atomic_store_explicit(&e->ntables, n + 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (rc == PMLS_OK && id_out) *id_out = n;
+  return rc;
+}
+
+int pmls_table_find(pmls_engine *e, const char *name, int *id_out) {
+  int n = pmi_engine_ntables(e);
+  for (int i = 0; name && i < n; i++) {
+    if (strcmp(e->tables[i].name, name) == 0) {
+      *id_out = i;
+      return PMLS_OK;
+    }
+  }
+  *id_out = -1;
+  return pmi_fail(e->err, PMLS_EINVAL, "no table named '%s'", name ? name : "");
+}
+
+int pmls_table_spec_of(pmls_engine *e, int table, pmls_table_spec *out) {
+  if (table < 0 || table >= pmi_engine_ntables(e))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad table id %d (%d declared)", table,
+                    pmi_engine_ntables(e));
+  *out = e->tables[table].spec;
+  return PMLS_OK;
+}
+
+int pmls_table_count(pmls_engine *e) { return pmi_engine_ntables(e); }
+
+const char *pmls_table_name(pmls_engine *e, int table) {
+  if (table < 0 || table >= pmi_engine_ntables(e)) return NULL;
+  return e->tables[table].name;
+}
+
+int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg) {
+  if (!valid_name(name))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad metric name '%s'", name ? name : "");
+  if (agg != PMLS_AGG_MEAN && agg != PMLS_AGG_SUM)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad aggregation %d for metric '%s'",
+                    (int)agg, name);
+  if (pmi_metrics_declare(e->metrics, name, agg))
+    return pmi_fail(e->err, PMLS_EINVAL, "too many metrics");
+  return PMLS_OK;
+}

@@ -1,0 +1,84 @@
+/* engine.h -- the engine's internal state, shared by the modules that make
+ * up one PMLS process: the server shards (server/), the clients of worker
+ * and host threads (client/), metrics, and the Lua script runtime. */
+#ifndef PMI_ENGINE_H
+#define PMI_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "pmls.h"
+#include "../net/net.h"
+#include "../store/store.h"
+#include "../util/util.h"
+
+#define PMI_MAX_TABLES 256
+#define PMI_NAME_MAX 64
+#define PMI_ADDR_MAX 200
+
+typedef struct {
+  char name[PMI_NAME_MAX];
+  pmls_table_spec spec;
+} pmi_table_meta;
+
+typedef struct pmi_server pmi_server;
+typedef struct pmi_metrics pmi_metrics;
+
+struct pmls_engine {
+  pmls_config cfg;       /* strings below are owned copies */
+  char *metrics_path;
+  char *lua_path;
+  uint32_t job;          /* stamps every message of this run */
+  char addr_prefix[PMI_ADDR_MAX - 40]; /* room for "-s<n>" / "-c<n>" */
+  int workers, servers;
+  double t0;             /* when the engine started, for time_s */
+
+  pthread_mutex_t mu;    /* guards the fields below that are not atomic */
+  /* Tables are appended and never changed, so readers need no lock: they
+   * read `ntables` (acquire) and then only entries below it. */
+  pmi_table_meta tables[PMI_MAX_TABLES];
+  _Atomic int ntables;
+
+  pmi_server **srv;
+  char (*server_addr)[PMI_ADDR_MAX];
+  pmls_client *ctl;      /* the engine's own client: declares tables */
+  unsigned char *worker_taken;
+  int next_host_id;
+
+  pmi_metrics *metrics;
+  pmi_traffic closed_traffic; /* from clients already closed */
+  int64_t closed_rows_read, closed_rows_inc;
+  int ran;               /* a script has run: clocks cannot restart */
+  char err[4096];        /* large enough for a script error's traceback */
+};
+
+static inline int pmi_engine_ntables(const pmls_engine *e) {
+  return atomic_load_explicit(&((pmls_engine *)e)->ntables,
+                              memory_order_acquire);
+}
+
+/* Which server shard owns a row: hashed, so rows spread evenly whatever
+ * their ids (consecutive ids, strided ids, a few hot ids). */
+static inline int pmi_shard_of(const pmls_engine *e, int table, int64_t row) {
+  return (int)(pmi_mix64((uint64_t)row * 0x9e3779b97f4a7c15ULL ^
+                         (uint64_t)table) % (uint64_t)e->servers);
+}
+
+/* ---- server shards (server/server.c) ------------------------------------- */
+int pmi_server_start(pmls_engine *e, int shard, pmi_server **out, char *err);
+void pmi_server_join(pmi_server *s);
+void pmi_server_traffic(pmi_server *s, pmi_traffic *sum);
+
+/* ---- metrics (runtime/metrics.c) ----------------------------------------- */
+pmi_metrics *pmi_metrics_new(const char *path, int quiet, double t0, char *err);
+void pmi_metrics_free(pmi_metrics *m);
+int pmi_metrics_declare(pmi_metrics *m, const char *name, pmls_agg agg);
+void pmi_metrics_report(pmi_metrics *m, int64_t clock, const char *name,
+                        double value);
+void pmi_metrics_complete(pmi_metrics *m, int64_t clock);
+void pmi_metrics_set_final(pmi_metrics *m, const char *name, double value);
+int64_t pmi_metrics_clocks(pmi_metrics *m);
+int pmi_metrics_write_final(pmi_metrics *m, int workers, const pmls_stats *st);
+
+#endif

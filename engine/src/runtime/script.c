@@ -1,0 +1,318 @@
+/* script.c -- runs a model script on the engine.
+ *
+ * A script is loaded once per lua_State: once on the calling thread, which
+ * parses its options and runs its setup (declare tables and metrics) and,
+ * after the workers, its finish; and once on each worker thread, each with
+ * its own lua_State, where the worker function runs. Threads never share a
+ * Lua state, so the JIT compiles each worker's loop independently, and the
+ * only shared object is the engine, reached through the FFI. The Lua side of
+ * this protocol lives in lua/pmls/runtime.lua; this file only creates the
+ * states and threads and turns Lua errors into codes and messages.
+ *
+ * When a worker fails, it aborts the run on every shard before it stops, so
+ * the other workers' blocked reads fail at once instead of waiting for a
+ * clock that will never come; the error reported is the first failure, not
+ * the "run aborted" echoes it causes. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "engine.h"
+
+/* ---- finding the Lua package --------------------------------------------- */
+
+static int has_package(const char *dir) {
+  char p[PATH_MAX];
+  struct stat st;
+  snprintf(p, sizeof p, "%s/pmls/init.lua", dir);
+  return stat(p, &st) == 0;
+}
+
+/* Candidates relative to the library (or executable) holding this code:
+ * the build tree (build/lib -> lua/, build/lua/ for the generated cdef) and
+ * an installed prefix (lib -> share/pmls/lua). */
+static int find_lua_path(pmls_engine *e, char *out, size_t cap) {
+  if (e->lua_path) {
+    snprintf(out, cap, "%s", e->lua_path);
+    return 0;
+  }
+  const char *env = getenv("PMLS_LUA_PATH");
+  if (env && *env) {
+    snprintf(out, cap, "%s", env);
+    return 0;
+  }
+  Dl_info info;
+  char self[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 32], gen[PATH_MAX + 32];
+  if (!dladdr((void *)&pmls_run_script, &info) || !info.dli_fname ||
+      !realpath(info.dli_fname, self))
+    return -1;
+  snprintf(dir, sizeof dir, "%s", self);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return -1;
+  *slash = 0;
+  snprintf(cand, sizeof cand, "%s/../../lua", dir);
+  snprintf(gen, sizeof gen, "%s/../lua", dir);
+  if (has_package(cand)) {
+    snprintf(out, cap, "%s/?.lua;%s/?/init.lua;%s/?.lua", cand, cand, gen);
+    return 0;
+  }
+  snprintf(cand, sizeof cand, "%s/../share/pmls/lua", dir);
+  if (has_package(cand)) {
+    snprintf(out, cap, "%s/?.lua;%s/?/init.lua", cand, cand);
+    return 0;
+  }
+  return -1;
+}
+
+/* ---- Lua states ---------------------------------------------------------- */
+
+/* Keeps usage errors (tables with a `usage` field) as they are, so the
+ * caller can tell them from script errors; adds a traceback to the rest. */
+static int message_handler(lua_State *L) {
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "usage");
+    if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) msg = "(error object is not a string)";
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static lua_State *new_state(pmls_engine *e, char *err) {
+  char path[3 * PATH_MAX + 128];
+  if (find_lua_path(e, path, sizeof path)) {
+    pmi_fail(err, PMLS_EIO, "cannot find the pmls Lua package (set "
+             "PMLS_LUA_PATH to its ?.lua patterns)");
+    return NULL;
+  }
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    pmi_fail(err, PMLS_ENOMEM, "cannot create a Lua state");
+    return NULL;
+  }
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s;%s", path, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+  return L;
+}
+
+/* Calls runtime[fn] with the nargs values on the stack. On failure returns
+ * PMLS_EUSAGE or PMLS_ESCRIPT with a malloc'd message in *msg. */
+static int call_runtime(lua_State *L, const char *fn, int nargs, int nres,
+                        char **msg) {
+  lua_pushcfunction(L, message_handler);
+  int h = lua_gettop(L) - nargs;
+  lua_insert(L, h);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "pmls.runtime");
+  int rc = lua_pcall(L, 1, 1, h);
+  if (rc == 0) {
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_insert(L, h + 1);
+    rc = lua_pcall(L, nargs, nres, h);
+  } else {
+    lua_insert(L, h + 1);
+    lua_settop(L, h + 1);
+  }
+  if (rc == 0) {
+    lua_remove(L, h);
+    return PMLS_OK;
+  }
+  int code = PMLS_ESCRIPT;
+  const char *text;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "usage");
+    text = lua_tostring(L, -1);
+    code = PMLS_EUSAGE;
+  } else {
+    text = lua_tostring(L, -1);
+  }
+  *msg = strdup(text ? text : "unknown error");
+  lua_settop(L, h - 1);
+  return code;
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+typedef struct {
+  pmls_engine *e;
+  pmls_client *c;
+  int worker;
+  const char *path;
+  const char *blob;
+  size_t bloblen;
+  pthread_t thread;
+  int rc;
+  char *msg;
+  double failed_at;
+} worker_job;
+
+static void worker_fail(worker_job *j, int rc, char *msg) {
+  j->rc = rc;
+  j->msg = msg;
+  j->failed_at = pmi_now();
+  char why[PMI_ERRLEN];
+  const char *nl = strchr(msg, '\n');
+  int len = nl ? (int)(nl - msg) : (int)strlen(msg);
+  snprintf(why, sizeof why, "worker %d failed: %.*s", j->worker, len, msg);
+  pmls_abort(j->c, why);
+}
+
+static void *worker_main(void *arg) {
+  worker_job *j = arg;
+  char err[PMI_ERRLEN];
+  lua_State *L = new_state(j->e, err);
+  if (!L) {
+    worker_fail(j, PMLS_ESCRIPT, strdup(err));
+  } else {
+    lua_pushlightuserdata(L, j->c);
+    lua_pushlightuserdata(L, j->e);
+    lua_pushstring(L, j->path);
+    lua_pushlstring(L, j->blob, j->bloblen);
+    char *msg = NULL;
+    int rc = call_runtime(L, "worker", 4, 0, &msg);
+    if (rc) worker_fail(j, rc, msg);
+    lua_close(L);
+  }
+  int rc = pmls_client_close(j->c);
+  if (rc && !j->rc) {
+    j->rc = rc;
+    j->msg = strdup(j->e->err);
+    j->failed_at = pmi_now();
+  }
+  return NULL;
+}
+
+static int is_echo(const char *msg) { return strstr(msg, "run aborted") != NULL; }
+
+/* Picks the root cause: the earliest failure that is not an abort echo. */
+static worker_job *first_failure(worker_job *jobs, int n) {
+  worker_job *best = NULL;
+  for (int i = 0; i < n; i++) {
+    worker_job *j = &jobs[i];
+    if (!j->rc) continue;
+    if (!best || (is_echo(best->msg) && !is_echo(j->msg)) ||
+        (is_echo(best->msg) == is_echo(j->msg) && j->failed_at < best->failed_at))
+      best = j;
+  }
+  return best;
+}
+
+static int run_workers(pmls_engine *e, const char *path, const char *blob,
+                       size_t bloblen) {
+  int n = e->workers;
+  worker_job *jobs = calloc((size_t)n, sizeof *jobs);
+  if (!jobs) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
+  int rc = PMLS_OK, started = 0;
+  for (int w = 0; w < n && rc == PMLS_OK; w++) {
+    jobs[w] = (worker_job){e, NULL, w, path, blob, bloblen, 0, 0, NULL, 0};
+    rc = pmls_client_open(e, w, &jobs[w].c);
+  }
+  for (int w = 0; w < n && rc == PMLS_OK; w++) {
+    if (pthread_create(&jobs[w].thread, NULL, worker_main, &jobs[w])) {
+      rc = pmi_fail(e->err, PMLS_ENOMEM, "cannot start worker thread %d", w);
+      if (jobs[0].c) pmls_abort(jobs[0].c, "could not start every worker");
+      break;
+    }
+    started++;
+  }
+  for (int w = 0; w < started; w++) pthread_join(jobs[w].thread, NULL);
+  for (int w = started; w < n; w++) pmls_client_close(jobs[w].c);
+  worker_job *bad = rc == PMLS_OK ? first_failure(jobs, n) : NULL;
+  if (bad) {
+    rc = bad->rc == PMLS_EUSAGE ? PMLS_ESCRIPT : bad->rc;
+    snprintf(e->err, sizeof e->err, "%s", bad->msg);
+    /* Say which worker, after the first line so file:line stays in front. */
+    char *nl = strchr(e->err, '\n');
+    char tail[PMI_ERRLEN];
+    snprintf(tail, sizeof tail, "%s", nl ? nl : "");
+    if (nl) *nl = 0;
+    size_t len = strlen(e->err);
+    snprintf(e->err + len, sizeof e->err - len, " (in worker %d)%s",
+             bad->worker, tail);
+  }
+  for (int w = 0; w < n; w++) free(jobs[w].msg);
+  free(jobs);
+  return rc;
+}
+
+/* ---- the whole run ------------------------------------------------------- */
+
+static int fail_with(pmls_engine *e, int rc, char *msg) {
+  snprintf(e->err, sizeof e->err, "%s", msg ? msg : "unknown error");
+  free(msg);
+  return rc;
+}
+
+int pmls_run_script(pmls_engine *e, const char *path, int argc,
+                    const char *const *argv) {
+  if (!path) return pmi_fail(e->err, PMLS_EINVAL, "missing script path");
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return pmi_fail(e->err, PMLS_EIO, "cannot open script '%s': %s", path,
+                    strerror(errno));
+  fclose(f);
+  char err[PMI_ERRLEN];
+  lua_State *L = new_state(e, err);
+  if (!L) return pmi_fail(e->err, PMLS_ESCRIPT, "%s", err);
+
+  lua_pushlightuserdata(L, e);
+  lua_pushstring(L, path);
+  lua_createtable(L, argc, 0);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  char *msg = NULL;
+  int rc = call_runtime(L, "prepare", 3, 1, &msg);
+  if (rc) {
+    lua_close(L);
+    return fail_with(e, rc, msg);
+  }
+  if (lua_isnil(L, -1)) { /* --help was shown */
+    lua_close(L);
+    return PMLS_OK;
+  }
+  size_t bloblen;
+  const char *blob = lua_tolstring(L, -1, &bloblen);
+  rc = run_workers(e, path, blob, bloblen);
+  if (rc == PMLS_OK) {
+    pmls_client *host;
+    rc = pmls_client_open(e, -1, &host);
+    if (rc == PMLS_OK) {
+      lua_pushlightuserdata(L, host);
+      lua_pushlightuserdata(L, e);
+      lua_pushstring(L, path);
+      lua_pushlstring(L, blob, bloblen);
+      rc = call_runtime(L, "finish", 4, 0, &msg);
+      int crc = pmls_client_close(host);
+      if (rc) rc = fail_with(e, rc == PMLS_EUSAGE ? PMLS_ESCRIPT : rc, msg);
+      else rc = crc;
+    }
+  }
+  lua_close(L);
+  if (rc == PMLS_OK) {
+    pmls_stats st;
+    pmls_engine_stats(e, &st);
+    rc = pmi_metrics_write_final(e->metrics, e->workers, &st);
+    if (rc) pmi_fail(e->err, rc, "cannot write the metrics file '%s'",
+                     e->metrics_path);
+  }
+  return rc;
+}

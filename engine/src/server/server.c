@@ -1,0 +1,492 @@
+/* server.c -- a server shard: one thread that owns the rows hashed to it.
+ *
+ * It is the authority on clocks. Every worker's clock() reaches every shard
+ * as a CLOCK message on the same pipe as that worker's increments, after
+ * them, so when the shard has seen clock k from every worker it holds every
+ * update made before clock k: the minimum over the vector clock (the global
+ * clock) is the clock of any row copy it sends. A read asks for a minimum
+ * clock (the worker's clock minus the table's staleness); the shard answers
+ * at once when the global clock is there, and otherwise parks the request
+ * until it is, which is how the SSP bound is enforced without any worker
+ * ever waiting on another directly. Shard 0 also combines the per-clock
+ * reports of the workers into metrics, since it sees every CLOCK anyway.
+ *
+ * Everything arrives through one PULL socket; replies go out through a PUSH
+ * socket per client, connected when the client says HELLO. Bad requests (a
+ * table id or row this shard does not know) are answered with an ERR that
+ * names them, never applied. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/engine.h"
+
+typedef struct {
+  int declared;
+  pmls_table_spec spec;
+  char name[PMI_NAME_MAX];
+  pmi_rowmap rows; /* row id -> dense bytes, or pmi_kv* for sparse rows */
+} srv_table;
+
+typedef struct {
+  int client;
+  uint32_t req;
+  int table;
+  int64_t row, min_clock;
+} pending_get;
+
+struct pmi_server {
+  pmls_engine *e;
+  int shard;
+  pthread_t thread;
+  int pull;
+  char addr[PMI_ADDR_MAX];
+  char name[32];
+
+  srv_table tables[PMI_MAX_TABLES];
+  int *reply_sock; /* by client id; -1 = not connected */
+  int nclients;
+
+  int64_t *vclock;        /* clock() calls seen per worker */
+  unsigned char *done;    /* worker said BYE: no longer holds others back */
+  int64_t global_clock;   /* min over workers still running */
+  int64_t max_clock;
+
+  pending_get *pending;
+  size_t npending, cappending;
+
+  int aborted;
+  char abort_msg[PMI_ERRLEN];
+
+  pmi_buf out;
+  pmi_traffic traffic;
+  pthread_mutex_t traffic_mu; /* traffic is read by other threads for stats */
+  char err[PMI_ERRLEN];
+};
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void send_to(pmi_server *s, int client) {
+  if (client < 0 || client >= s->nclients || s->reply_sock[client] < 0) return;
+  char peer[48];
+  snprintf(peer, sizeof peer, "client %d", client);
+  pthread_mutex_lock(&s->traffic_mu);
+  int rc = pmi_msg_send(s->reply_sock[client], &s->out, &s->traffic, peer,
+                        s->err);
+  pthread_mutex_unlock(&s->traffic_mu);
+  if (rc != PMLS_OK && !s->e->cfg.quiet)
+    fprintf(stderr, "pmls: %s: %s\n", s->name, s->err);
+}
+
+static void reply_err(pmi_server *s, int client, uint32_t req, int code,
+                      const char *msg) {
+  pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ERR, -1);
+  pmi_put_u32(&s->out, req);
+  pmi_put_i32(&s->out, code);
+  char full[PMI_ERRLEN + 64];
+  snprintf(full, sizeof full, "%s: %s", s->name, msg);
+  pmi_put_str(&s->out, full);
+  send_to(s, client);
+}
+
+static void reply_ack(pmi_server *s, int client, int what) {
+  pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ACK, -1);
+  pmi_put_i32(&s->out, what);
+  send_to(s, client);
+}
+
+/* The clock a copy sent now is "at": every update before it is included. */
+static int64_t copy_clock(const pmi_server *s) {
+  return s->global_clock == INT64_MAX ? s->max_clock : s->global_clock;
+}
+
+static void *row_storage(pmi_server *s, int table, int64_t row) {
+  srv_table *t = &s->tables[table];
+  void *p = pmi_rowmap_get(&t->rows, row);
+  if (p) return p;
+  if (t->spec.layout == PMLS_SPARSE) {
+    pmi_kv *kv = malloc(sizeof *kv);
+    if (!kv) return NULL;
+    pmi_kv_init(kv, t->spec.dtype);
+    p = kv;
+  } else {
+    p = malloc((size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype));
+    if (!p) return NULL;
+    pmi_row_init(&t->spec, s->e->cfg.seed, table, row, p);
+  }
+  if (pmi_rowmap_put(&t->rows, row, p)) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static void reply_row(pmi_server *s, int client, uint32_t req, int table,
+                      int64_t row) {
+  srv_table *t = &s->tables[table];
+  void *p = row_storage(s, table, row);
+  if (!p) {
+    reply_err(s, client, req, PMLS_ENOMEM, "out of memory for a row");
+    return;
+  }
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ROW, -1);
+  pmi_put_u32(&s->out, req);
+  pmi_put_i32(&s->out, table);
+  pmi_put_i64(&s->out, row);
+  pmi_put_i64(&s->out, copy_clock(s));
+  if (t->spec.layout == PMLS_DENSE) {
+    pmi_put_bytes(&s->out, p, (size_t)t->spec.cols * elem);
+  } else {
+    pmi_kv *kv = p;
+    int64_t n = kv->count;
+    pmi_put_i64(&s->out, n);
+    if (pmi_buf_reserve(&s->out, (size_t)n * (4 + elem))) {
+      reply_err(s, client, req, PMLS_ENOMEM, "out of memory for a reply");
+      return;
+    }
+    int32_t *keys = (int32_t *)(s->out.data + s->out.len);
+    void *vals = s->out.data + s->out.len + (size_t)n * 4;
+    pmi_kv_export(kv, keys, vals, n);
+    s->out.len += (size_t)n * (4 + elem);
+  }
+  send_to(s, client);
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+static int check_row(pmi_server *s, int table, int64_t row, char *why,
+                     size_t whylen) {
+  if (table < 0 || table >= PMI_MAX_TABLES || !s->tables[table].declared) {
+    snprintf(why, whylen, "unknown table id %d", table);
+    return -1;
+  }
+  srv_table *t = &s->tables[table];
+  if (row < 0 || row >= t->spec.rows) {
+    snprintf(why, whylen, "row %lld out of range for table '%s' (rows 0..%lld)",
+             (long long)row, t->name, (long long)t->spec.rows - 1);
+    return -1;
+  }
+  if (pmi_shard_of(s->e, table, row) != s->shard) {
+    snprintf(why, whylen, "row %lld of table '%s' belongs to another shard",
+             (long long)row, t->name);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  char addr[PMI_ADDR_MAX];
+  pmi_get_str(rd, addr, sizeof addr);
+  if (rd->bad || h->src < 0 || h->src > 1 << 20) return;
+  if (h->src >= s->nclients) {
+    int n = h->src + 16;
+    int *p = realloc(s->reply_sock, (size_t)n * sizeof *p);
+    if (!p) return;
+    for (int i = s->nclients; i < n; i++) p[i] = -1;
+    s->reply_sock = p;
+    s->nclients = n;
+  }
+  pmi_sock_close(s->reply_sock[h->src]);
+  int timeout = s->e->cfg.timeout_ms;
+  s->reply_sock[h->src] = pmi_sock_push(addr, timeout, s->err);
+}
+
+static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  int id = pmi_get_i32(rd);
+  pmls_table_spec spec;
+  memset(&spec, 0, sizeof spec);
+  spec.rows = pmi_get_i64(rd);
+  spec.cols = pmi_get_i32(rd);
+  spec.dtype = (pmls_dtype)pmi_get_i32(rd);
+  spec.layout = (pmls_layout)pmi_get_i32(rd);
+  spec.staleness = pmi_get_i32(rd);
+  spec.init = pmi_get_i32(rd);
+  spec.init_scale = pmi_get_f64(rd);
+  char name[PMI_NAME_MAX];
+  pmi_get_str(rd, name, sizeof name);
+  if (rd->bad || id < 0 || id >= PMI_MAX_TABLES || s->tables[id].declared) {
+    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed TABLE message");
+    return;
+  }
+  srv_table *t = &s->tables[id];
+  t->spec = spec;
+  snprintf(t->name, sizeof t->name, "%s", name);
+  pmi_rowmap_init(&t->rows);
+  t->declared = 1;
+  reply_ack(s, h->src, PMI_MSG_TABLE);
+}
+
+static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  uint32_t req = pmi_get_u32(rd);
+  int table = pmi_get_i32(rd);
+  int64_t row = pmi_get_i64(rd);
+  int64_t min_clock = pmi_get_i64(rd);
+  char why[256];
+  if (rd->bad) {
+    reply_err(s, h->src, req, PMLS_EPROTO, "malformed GET message");
+    return;
+  }
+  if (s->aborted) {
+    reply_err(s, h->src, req, PMLS_ESTATE, s->abort_msg);
+    return;
+  }
+  if (check_row(s, table, row, why, sizeof why)) {
+    reply_err(s, h->src, req, PMLS_EINVAL, why);
+    return;
+  }
+  if (min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) {
+    reply_row(s, h->src, req, table, row);
+    return;
+  }
+  if (s->npending == s->cappending) {
+    size_t cap = s->cappending ? s->cappending * 2 : 64;
+    pending_get *p = realloc(s->pending, cap * sizeof *p);
+    if (!p) {
+      reply_err(s, h->src, req, PMLS_ENOMEM, "out of memory for a read");
+      return;
+    }
+    s->pending = p;
+    s->cappending = cap;
+  }
+  s->pending[s->npending++] = (pending_get){h->src, req, table, row, min_clock};
+}
+
+static void apply_entry(pmi_server *s, int table, int64_t row, int kind,
+                        int32_t n, pmi_rd *rd, int client) {
+  srv_table *t = &s->tables[table];
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  char why[256];
+  if (kind == 0) { /* a whole dense row */
+    const void *delta = pmi_get_bytes(rd, (size_t)n * elem);
+    if (!delta || n != t->spec.cols || t->spec.layout != PMLS_DENSE) {
+      rd->bad = 1;
+      return;
+    }
+    void *p = row_storage(s, table, row);
+    if (p) pmi_add(t->spec.dtype, p, delta, n);
+    return;
+  }
+  const int32_t *cols = pmi_get_bytes(rd, (size_t)n * 4);
+  const unsigned char *vals = pmi_get_bytes(rd, (size_t)n * elem);
+  if (!cols || !vals) return;
+  void *p = row_storage(s, table, row);
+  if (!p) return;
+  for (int32_t i = 0; i < n; i++) {
+    int32_t col;
+    memcpy(&col, cols + i, sizeof col);
+    if (col < 0 || col >= t->spec.cols) {
+      snprintf(why, sizeof why, "increment to column %d out of range for "
+               "table '%s' (cols 0..%d) refused", col, t->name, t->spec.cols - 1);
+      reply_err(s, client, 0, PMLS_EINVAL, why);
+      continue;
+    }
+    if (t->spec.layout == PMLS_DENSE) {
+      pmi_add_at_typed(t->spec.dtype, p, col, vals + (size_t)i * elem);
+    } else {
+      void *slot = pmi_kv_slot(p, col);
+      if (slot) pmi_add(t->spec.dtype, slot, vals + (size_t)i * elem, 1);
+    }
+  }
+}
+
+static void on_oplog(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  char why[256];
+  while (pmi_rd_left(rd) > 0 && !rd->bad) {
+    int table = pmi_get_i32(rd);
+    int64_t row = pmi_get_i64(rd);
+    int kind = pmi_get_u8(rd);
+    int32_t n = pmi_get_i32(rd);
+    if (rd->bad || n < 0) break;
+    if (check_row(s, table, row, why, sizeof why)) {
+      /* Refuse loudly: the increments cannot be applied anywhere, and a
+       * silent drop would break "nothing is lost". */
+      char msg[320];
+      snprintf(msg, sizeof msg, "increment refused: %s", why);
+      reply_err(s, h->src, 0, PMLS_EINVAL, msg);
+      return;
+    }
+    apply_entry(s, table, row, kind, n, rd, h->src);
+  }
+  if (rd->bad) reply_err(s, h->src, 0, PMLS_EPROTO, "malformed OPLOG message");
+}
+
+static void serve_pending(pmi_server *s) {
+  size_t keep = 0;
+  for (size_t i = 0; i < s->npending; i++) {
+    pending_get g = s->pending[i];
+    if (s->aborted)
+      reply_err(s, g.client, g.req, PMLS_ESTATE, s->abort_msg);
+    else if (g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX)
+      reply_row(s, g.client, g.req, g.table, g.row);
+    else
+      s->pending[keep++] = g;
+  }
+  s->npending = keep;
+}
+
+static void advance_clock(pmi_server *s) {
+  int64_t g = INT64_MAX;
+  for (int w = 0; w < s->e->workers; w++)
+    if (!s->done[w] && s->vclock[w] < g) g = s->vclock[w];
+  if (g == s->global_clock) return;
+  int64_t upto = g == INT64_MAX ? s->max_clock : g;
+  if (s->shard == 0 && s->e->metrics) {
+    int64_t from = s->global_clock == INT64_MAX ? upto : s->global_clock;
+    for (int64_t k = from + 1; k <= upto; k++)
+      pmi_metrics_complete(s->e->metrics, k);
+  }
+  s->global_clock = g;
+  serve_pending(s);
+}
+
+static void on_clock(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  int64_t clock = pmi_get_i64(rd);
+  uint32_t nrep = pmi_get_u32(rd);
+  int w = h->src;
+  if (rd->bad || w < 0 || w >= s->e->workers) {
+    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed CLOCK message");
+    return;
+  }
+  for (uint32_t i = 0; i < nrep && !rd->bad; i++) {
+    char name[PMI_NAME_MAX];
+    pmi_get_str(rd, name, sizeof name);
+    double v = pmi_get_f64(rd);
+    if (!rd->bad && s->shard == 0 && s->e->metrics)
+      pmi_metrics_report(s->e->metrics, clock, name, v);
+  }
+  if (clock > s->vclock[w]) s->vclock[w] = clock;
+  if (clock > s->max_clock) s->max_clock = clock;
+  advance_clock(s);
+}
+
+static void on_bye(pmi_server *s, const pmi_hdr *h) {
+  if (h->src >= 0 && h->src < s->e->workers) {
+    s->done[h->src] = 1;
+    advance_clock(s);
+  }
+  reply_ack(s, h->src, PMI_MSG_BYE);
+}
+
+static void on_abort(pmi_server *s, pmi_rd *rd) {
+  char why[PMI_ERRLEN - 32];
+  pmi_get_str(rd, why, sizeof why);
+  if (!s->aborted) {
+    s->aborted = 1;
+    snprintf(s->abort_msg, sizeof s->abort_msg, "run aborted: %s", why);
+  }
+  serve_pending(s);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void *server_main(void *arg) {
+  pmi_server *s = arg;
+  for (;;) {
+    void *msg;
+    size_t len;
+    pmi_traffic rx = {0};
+    int rc = pmi_msg_recv(s->pull, &msg, &len, &rx, s->err);
+    if (rc == PMLS_ETIMEDOUT) continue;
+    if (rc != PMLS_OK) {
+      fprintf(stderr, "pmls: %s: %s\n", s->name, s->err);
+      break;
+    }
+    pthread_mutex_lock(&s->traffic_mu);
+    s->traffic.messages_received += rx.messages_received;
+    s->traffic.bytes_received += rx.bytes_received;
+    pthread_mutex_unlock(&s->traffic_mu);
+    pmi_hdr h;
+    pmi_rd rd;
+    if (pmi_msg_open(msg, len, s->e->job, &h, &rd, s->err) != PMLS_OK) {
+      /* The sender is unknown or untrusted, so there is no one to answer. */
+      fprintf(stderr, "pmls: %s: dropped a message: %s\n", s->name, s->err);
+      pmi_msg_free(msg);
+      continue;
+    }
+    int stop = 0;
+    switch (h.type) {
+    case PMI_MSG_HELLO: on_hello(s, &h, &rd); break;
+    case PMI_MSG_TABLE: on_table(s, &h, &rd); break;
+    case PMI_MSG_GET: on_get(s, &h, &rd); break;
+    case PMI_MSG_OPLOG: on_oplog(s, &h, &rd); break;
+    case PMI_MSG_CLOCK: on_clock(s, &h, &rd); break;
+    case PMI_MSG_BYE: on_bye(s, &h); break;
+    case PMI_MSG_ABORT: on_abort(s, &rd); break;
+    case PMI_MSG_STOP: stop = 1; break;
+    default:
+      reply_err(s, h.src, 0, PMLS_EPROTO, "unexpected message type");
+    }
+    pmi_msg_free(msg);
+    if (stop) break;
+  }
+  return NULL;
+}
+
+int pmi_server_start(pmls_engine *e, int shard, pmi_server **out, char *err) {
+  pmi_server *s = calloc(1, sizeof *s);
+  if (!s) return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
+  s->e = e;
+  s->shard = shard;
+  s->pull = -1;
+  snprintf(s->name, sizeof s->name, "server %d", shard);
+  snprintf(s->addr, sizeof s->addr, "%s", e->server_addr[shard]);
+  s->vclock = calloc((size_t)e->workers, sizeof *s->vclock);
+  s->done = calloc((size_t)e->workers, 1);
+  pthread_mutex_init(&s->traffic_mu, NULL);
+  if (!s->vclock || !s->done) {
+    free(s->vclock);
+    free(s->done);
+    free(s);
+    return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
+  }
+  s->pull = pmi_sock_pull(s->addr, 1000, err);
+  if (s->pull < 0) {
+    free(s->vclock);
+    free(s->done);
+    free(s);
+    return PMLS_ENET;
+  }
+  if (pthread_create(&s->thread, NULL, server_main, s)) {
+    pmi_sock_close(s->pull);
+    free(s->vclock);
+    free(s->done);
+    free(s);
+    return pmi_fail(err, PMLS_ENOMEM, "cannot start the server thread");
+  }
+  *out = s;
+  return PMLS_OK;
+}
+
+void pmi_server_join(pmi_server *s) {
+  pthread_join(s->thread, NULL);
+  pmi_sock_close(s->pull);
+  for (int i = 0; i < s->nclients; i++) pmi_sock_close(s->reply_sock[i]);
+  free(s->reply_sock);
+  for (int t = 0; t < PMI_MAX_TABLES; t++) {
+    srv_table *tb = &s->tables[t];
+    if (!tb->declared) continue;
+    for (size_t i = 0; i < tb->rows.cap; i++) {
+      if (tb->rows.keys[i] == PMI_ROWMAP_EMPTY) continue;
+      if (tb->spec.layout == PMLS_SPARSE) pmi_kv_free(tb->rows.vals[i]);
+      free(tb->rows.vals[i]);
+    }
+    pmi_rowmap_free(&tb->rows);
+  }
+  free(s->pending);
+  free(s->vclock);
+  free(s->done);
+  pmi_buf_free(&s->out);
+  pthread_mutex_destroy(&s->traffic_mu);
+  free(s);
+}
+
+void pmi_server_traffic(pmi_server *s, pmi_traffic *sum) {
+  pthread_mutex_lock(&s->traffic_mu);
+  sum->messages_sent += s->traffic.messages_sent;
+  sum->bytes_sent += s->traffic.bytes_sent;
+  sum->messages_received += s->traffic.messages_received;
+  sum->bytes_received += s->traffic.bytes_received;
+  pthread_mutex_unlock(&s->traffic_mu);
+}

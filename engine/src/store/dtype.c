@@ -1,0 +1,131 @@
+/* dtype.c -- arithmetic over the four element types a table may hold.
+ * Increments are additive and commutative, which is what lets the client
+ * coalesce them in an oplog and the server apply them in any order; this file
+ * is the one place that knows how to add each type. Integer tables add in
+ * unsigned arithmetic so overflow wraps instead of being undefined. */
+#include <math.h>
+#include <string.h>
+
+#include "store.h"
+#include "../util/util.h"
+
+int pmi_dtype_valid(int t) { return t >= PMLS_F64 && t <= PMLS_I64; }
+
+const char *pmi_dtype_name(int t) {
+  switch (t) {
+  case PMLS_F64: return "float64";
+  case PMLS_F32: return "float32";
+  case PMLS_I32: return "int32";
+  case PMLS_I64: return "int64";
+  }
+  return "?";
+}
+
+size_t pmls_dtype_size(pmls_dtype t) {
+  return (t == PMLS_F32 || t == PMLS_I32) ? 4 : 8;
+}
+
+void pmi_add(pmls_dtype t, void *dst, const void *src, int64_t n) {
+  switch (t) {
+  case PMLS_F64: {
+    double *d = dst;
+    const double *s = src;
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    break;
+  }
+  case PMLS_F32: {
+    float *d = dst;
+    const float *s = src;
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    break;
+  }
+  case PMLS_I32: {
+    uint32_t *d = dst;
+    const uint32_t *s = src;
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    break;
+  }
+  case PMLS_I64: {
+    uint64_t *d = dst;
+    const uint64_t *s = src;
+    for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    break;
+  }
+  }
+}
+
+static int64_t round_i64(double v) { return (int64_t)llround(v); }
+
+void pmi_add_scaled(pmls_dtype t, void *dst, const double *x, double alpha,
+                    int64_t n) {
+  switch (t) {
+  case PMLS_F64: {
+    double *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] += alpha * x[i];
+    break;
+  }
+  case PMLS_F32: {
+    float *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] += (float)(alpha * x[i]);
+    break;
+  }
+  case PMLS_I32: {
+    uint32_t *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] += (uint32_t)round_i64(alpha * x[i]);
+    break;
+  }
+  case PMLS_I64: {
+    uint64_t *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] += (uint64_t)round_i64(alpha * x[i]);
+    break;
+  }
+  }
+}
+
+void pmi_add_at(pmls_dtype t, void *dst, int64_t i, double delta) {
+  switch (t) {
+  case PMLS_F64: ((double *)dst)[i] += delta; break;
+  case PMLS_F32: ((float *)dst)[i] += (float)delta; break;
+  case PMLS_I32: ((uint32_t *)dst)[i] += (uint32_t)round_i64(delta); break;
+  case PMLS_I64: ((uint64_t *)dst)[i] += (uint64_t)round_i64(delta); break;
+  }
+}
+
+void pmi_add_at_typed(pmls_dtype t, void *dst, int64_t i, const void *delta) {
+  pmi_add(t, (unsigned char *)dst + (size_t)i * pmls_dtype_size(t), delta, 1);
+}
+
+double pmi_get_at(pmls_dtype t, const void *src, int64_t i) {
+  switch (t) {
+  case PMLS_F64: return ((const double *)src)[i];
+  case PMLS_F32: return ((const float *)src)[i];
+  case PMLS_I32: return (double)((const int32_t *)src)[i];
+  case PMLS_I64: return (double)((const int64_t *)src)[i];
+  }
+  return 0;
+}
+
+int pmi_is_zero(pmls_dtype t, const void *src, int64_t i) {
+  switch (t) {
+  case PMLS_F64: return ((const double *)src)[i] == 0.0;
+  case PMLS_F32: return ((const float *)src)[i] == 0.0f;
+  case PMLS_I32: return ((const int32_t *)src)[i] == 0;
+  case PMLS_I64: return ((const int64_t *)src)[i] == 0;
+  }
+  return 1;
+}
+
+void pmi_row_init(const pmls_table_spec *spec, uint64_t seed, int table,
+                  int64_t row, void *dst) {
+  size_t bytes = (size_t)spec->cols * pmls_dtype_size(spec->dtype);
+  memset(dst, 0, bytes);
+  if (spec->init == 0 || spec->layout != PMLS_DENSE) return;
+  pmi_rng r = {pmi_mix64(seed ^ pmi_mix64((uint64_t)table * 0x100000001b3ULL) ^
+                         pmi_mix64((uint64_t)row + 0x51ed27ULL))};
+  for (int32_t j = 0; j < spec->cols; j++) {
+    double v = spec->init == 1
+                   ? (2.0 * pmi_rng_uniform(&r) - 1.0) * spec->init_scale
+                   : pmi_rng_normal(&r) * spec->init_scale;
+    pmi_add_at(spec->dtype, dst, j, v);
+  }
+}

@@ -1,0 +1,169 @@
+/* maps.c -- the two hash maps of the store: row id -> row storage, and the
+ * sparse row (column key -> value). Both use open addressing with linear
+ * probing over power-of-two tables: rows and keys are only ever added or
+ * cleared all at once (an oplog is emptied at each flush; server rows live
+ * as long as the table), so no deletion and no tombstones are needed, and a
+ * probe touches one or two cache lines. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "../util/util.h"
+
+/* ---- row map ------------------------------------------------------------- */
+
+void pmi_rowmap_init(pmi_rowmap *m) { memset(m, 0, sizeof *m); }
+
+void pmi_rowmap_free(pmi_rowmap *m) {
+  free(m->keys);
+  free(m->vals);
+  memset(m, 0, sizeof *m);
+}
+
+static size_t rowmap_index(int64_t key, size_t cap) {
+  return (size_t)pmi_mix64((uint64_t)key) & (cap - 1);
+}
+
+void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key) {
+  if (!m->cap) return NULL;
+  for (size_t i = rowmap_index(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+    if (m->keys[i] == key) return m->vals[i];
+    if (m->keys[i] == PMI_ROWMAP_EMPTY) return NULL;
+  }
+}
+
+static int rowmap_grow(pmi_rowmap *m) {
+  size_t cap = m->cap ? m->cap * 2 : 16;
+  int64_t *keys = malloc(cap * sizeof *keys);
+  void **vals = malloc(cap * sizeof *vals);
+  if (!keys || !vals) {
+    free(keys);
+    free(vals);
+    return -1;
+  }
+  for (size_t i = 0; i < cap; i++) keys[i] = PMI_ROWMAP_EMPTY;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+    size_t j = rowmap_index(m->keys[i], cap);
+    while (keys[j] != PMI_ROWMAP_EMPTY) j = (j + 1) & (cap - 1);
+    keys[j] = m->keys[i];
+    vals[j] = m->vals[i];
+  }
+  free(m->keys);
+  free(m->vals);
+  m->keys = keys;
+  m->vals = vals;
+  m->cap = cap;
+  return 0;
+}
+
+int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val) {
+  if ((m->count + 1) * 4 > m->cap * 3 && rowmap_grow(m)) return -1;
+  size_t i = rowmap_index(key, m->cap);
+  while (m->keys[i] != PMI_ROWMAP_EMPTY && m->keys[i] != key)
+    i = (i + 1) & (m->cap - 1);
+  if (m->keys[i] == PMI_ROWMAP_EMPTY) m->count++;
+  m->keys[i] = key;
+  m->vals[i] = val;
+  return 0;
+}
+
+void pmi_rowmap_clear(pmi_rowmap *m) {
+  for (size_t i = 0; i < m->cap; i++) m->keys[i] = PMI_ROWMAP_EMPTY;
+  m->count = 0;
+}
+
+/* ---- sparse row ---------------------------------------------------------- */
+
+int pmi_kv_init(pmi_kv *m, pmls_dtype t) {
+  memset(m, 0, sizeof *m);
+  m->dtype = (uint8_t)t;
+  m->elem = (uint8_t)pmls_dtype_size(t);
+  return 0;
+}
+
+void pmi_kv_free(pmi_kv *m) {
+  free(m->keys);
+  free(m->vals);
+  m->keys = NULL;
+  m->vals = NULL;
+  m->cap = m->count = 0;
+}
+
+void pmi_kv_clear(pmi_kv *m) {
+  for (uint32_t i = 0; i < m->cap; i++) m->keys[i] = -1;
+  memset(m->vals, 0, (size_t)m->cap * m->elem);
+  m->count = 0;
+}
+
+static uint32_t kv_index(int32_t key, uint32_t cap) {
+  return (uint32_t)(((uint32_t)key * 2654435761u) >> 7) & (cap - 1);
+}
+
+static int kv_grow(pmi_kv *m) {
+  uint32_t cap = m->cap ? m->cap * 2 : 8;
+  int32_t *keys = malloc((size_t)cap * sizeof *keys);
+  unsigned char *vals = calloc(cap, m->elem);
+  if (!keys || !vals) {
+    free(keys);
+    free(vals);
+    return -1;
+  }
+  for (uint32_t i = 0; i < cap; i++) keys[i] = -1;
+  for (uint32_t i = 0; i < m->cap; i++) {
+    if (m->keys[i] < 0) continue;
+    uint32_t j = kv_index(m->keys[i], cap);
+    while (keys[j] >= 0) j = (j + 1) & (cap - 1);
+    keys[j] = m->keys[i];
+    memcpy(vals + (size_t)j * m->elem, m->vals + (size_t)i * m->elem, m->elem);
+  }
+  free(m->keys);
+  free(m->vals);
+  m->keys = keys;
+  m->vals = vals;
+  m->cap = cap;
+  return 0;
+}
+
+void *pmi_kv_slot(pmi_kv *m, int32_t key) {
+  if ((m->count + 1) * 4 > m->cap * 3 && kv_grow(m)) return NULL;
+  uint32_t i = kv_index(key, m->cap);
+  while (m->keys[i] >= 0 && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+  if (m->keys[i] < 0) {
+    m->keys[i] = key;
+    m->count++;
+  }
+  return m->vals + (size_t)i * m->elem;
+}
+
+const void *pmi_kv_find(const pmi_kv *m, int32_t key) {
+  if (!m->cap) return NULL;
+  for (uint32_t i = kv_index(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+    if (m->keys[i] == key) return m->vals + (size_t)i * m->elem;
+    if (m->keys[i] < 0) return NULL;
+  }
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+int64_t pmi_kv_export(const pmi_kv *m, int32_t *keys, void *vals, int64_t cap) {
+  if (m->count == 0 || cap <= 0) return 0;
+  int32_t *all = malloc((size_t)m->count * sizeof *all);
+  if (!all) return -1;
+  int64_t n = 0;
+  for (uint32_t i = 0; i < m->cap; i++)
+    if (m->keys[i] >= 0) all[n++] = m->keys[i];
+  /* Key order makes reads deterministic whatever the insertion history. */
+  qsort(all, (size_t)n, sizeof *all, cmp_i32);
+  if (n > cap) n = cap;
+  for (int64_t k = 0; k < n; k++) {
+    keys[k] = all[k];
+    memcpy((unsigned char *)vals + (size_t)k * m->elem, pmi_kv_find(m, all[k]),
+           m->elem);
+  }
+  free(all);
+  return n;
+}

@@ -1,0 +1,68 @@
+/* store.h -- the in-memory pieces of the parameter store: typed element
+ * arithmetic, a map from row ids to row storage, and the sparse row (a map
+ * from int32 column keys to typed values). Servers keep rows in these; the
+ * client oplog coalesces increments in the same structures. */
+#ifndef PMI_STORE_H
+#define PMI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pmls.h"
+
+/* ---- typed element arithmetic ------------------------------------------ */
+
+int pmi_dtype_valid(int dtype);
+const char *pmi_dtype_name(int dtype);
+/* dst[i] += src[i] for n elements of dtype (integers wrap like C unsigned). */
+void pmi_add(pmls_dtype t, void *dst, const void *src, int64_t n);
+/* dst[i] += alpha * x[i], rounded to nearest for integer types. */
+void pmi_add_scaled(pmls_dtype t, void *dst, const double *x, double alpha,
+                    int64_t n);
+void pmi_add_at(pmls_dtype t, void *dst, int64_t i, double delta);
+void pmi_add_at_typed(pmls_dtype t, void *dst, int64_t i, const void *delta);
+double pmi_get_at(pmls_dtype t, const void *src, int64_t i);
+int pmi_is_zero(pmls_dtype t, const void *src, int64_t i);
+
+/* ---- row map: int64 row id -> pointer ----------------------------------- */
+
+typedef struct {
+  int64_t *keys;
+  void **vals;
+  size_t cap, count; /* cap is a power of two; empty slots hold INT64_MIN */
+} pmi_rowmap;
+
+void pmi_rowmap_init(pmi_rowmap *m);
+void pmi_rowmap_free(pmi_rowmap *m);             /* does not free values */
+void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key);
+int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val); /* 0 or -1 */
+void pmi_rowmap_clear(pmi_rowmap *m);
+#define PMI_ROWMAP_EMPTY INT64_MIN
+
+/* ---- sparse row: int32 key -> typed value -------------------------------- */
+
+typedef struct {
+  int32_t *keys;          /* empty slots hold -1 (column keys are >= 0) */
+  unsigned char *vals;    /* cap * elem bytes */
+  uint32_t cap, count;
+  uint8_t dtype, elem;
+} pmi_kv;
+
+int pmi_kv_init(pmi_kv *m, pmls_dtype t);
+void pmi_kv_free(pmi_kv *m);
+void pmi_kv_clear(pmi_kv *m);
+/* Slot for key, created (zero) if absent; NULL when out of memory. */
+void *pmi_kv_slot(pmi_kv *m, int32_t key);
+const void *pmi_kv_find(const pmi_kv *m, int32_t key);
+/* Writes up to cap (key, value) pairs in key order; returns the count, or
+ * -1 when out of memory. */
+int64_t pmi_kv_export(const pmi_kv *m, int32_t *keys, void *vals, int64_t cap);
+
+/* ---- row initialisation -------------------------------------------------- */
+
+/* Fills a dense row per the table's init rule, reproducibly from the seed,
+ * table id and row id (so the row does not depend on which server owns it). */
+void pmi_row_init(const pmls_table_spec *spec, uint64_t seed, int table,
+                  int64_t row, void *dst);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages PMLS needs, only those missing; a no-op when
+# all are there. Runs apt-get as root, or through sudo.
+set -eu
+PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev lua-busted"
+missing=""
+for p in $PKGS; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+echo "pmls: installing$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+  echo "pmls: need root (or sudo) to install:$missing" >&2; exit 1; fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet: update once and retry.
+$SUDO apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {
+  $SUDO apt-get update -qq && $SUDO apt-get install -y --no-install-recommends $missing; }
