@@ -1,0 +1,47 @@
+-- pmls.app: what a model script returns. It carries the script's options,
+-- metric declarations and the three hooks the runtime calls:
+--   app:setup(ctx)   once, before the workers: declare tables and metrics;
+--                    may return a plain table that every worker gets as
+--                    ctx.shared;
+--   app:worker(ctx)  on every worker thread, each in its own Lua state;
+--   app:finish(ctx)  once, after every worker has ended: read the model
+--                    back and report final values.
+local options = require "pmls.options"
+
+local M = {}
+local App = {}
+App.__index = App
+
+function M.new(name, description)
+  if type(name) ~= "string" or name == "" then
+    error("bad argument 'name' to pmls.app (string expected, got " .. type(name) .. ")", 2)
+  end
+  return setmetatable({ name = name, description = description,
+                        options = {}, metrics = {} }, App)
+end
+
+function M.is_app(v)
+  return getmetatable(v) == App
+end
+
+-- app:option(name, default, help [, {type=, short=, required=}])
+function App:option(name, default, help, opts)
+  options.declare(self.options, name, default, help, opts)
+  return self
+end
+
+-- app:metric(name, "mean" | "sum"): how a reported value combines over
+-- workers at each clock (undeclared metrics are averaged).
+function App:metric(name, how)
+  if type(name) ~= "string" then
+    error("bad argument 'name' to metric (string expected, got " .. type(name) .. ")", 2)
+  end
+  if how ~= "mean" and how ~= "sum" then
+    error(("bad argument 'how' to metric (%q: \"mean\" or \"sum\" expected)"):format(tostring(how)), 2)
+  end
+  self.metrics[#self.metrics + 1] = { name = name, how = how }
+  return self
+end
+
+M.App = App
+return M

@@ -1,0 +1,146 @@
+-- pmls.context: the `ctx` a script's hooks receive. It names what the hook
+-- may do: declare tables (setup), read and increment rows and call clock()
+-- (worker), read rows back and report final values (finish).
+local core = require "pmls.core"
+local tablemod = require "pmls.table"
+local ffi, C = core.ffi, core.C
+
+local M = {}
+local Context = {}
+Context.__index = Context
+
+local INITS = { zeros = 0, uniform = 1, normal = 2 }
+local SPEC_FIELDS = { rows = true, cols = true, dtype = true, sparse = true,
+                      staleness = true, init = true, scale = true }
+
+local function new(kind, engine, client, opt, shared)
+  return setmetatable({
+    kind = kind, engine = engine, client = client, opt = opt, shared = shared,
+    workers = C.pmls_engine_workers(engine),
+    seed = tonumber(C.pmls_engine_seed(engine)),
+    worker = client ~= nil and kind == "worker" and C.pmls_client_worker(client) or nil,
+    tables = {},
+  }, Context)
+end
+
+function M.setup(engine, opt) return new("setup", engine, nil, opt, nil) end
+function M.worker(engine, client, opt, shared) return new("worker", engine, client, opt, shared) end
+function M.finish(engine, client, opt, shared) return new("finish", engine, client, opt, shared) end
+
+local function declare(self, name, spec)
+  if type(spec) ~= "table" then
+    error("bad argument 'spec' to table (table expected, got " .. type(spec) .. ")", 3)
+  end
+  for k in pairs(spec) do
+    if not SPEC_FIELDS[k] then
+      error(("bad argument 'spec' to table (unknown field '%s')"):format(tostring(k)), 3)
+    end
+  end
+  local s = ffi.new("pmls_table_spec")
+  C.pmls_table_spec_init(s)
+  local function number_field(field, default)
+    local v = spec[field]
+    if v == nil then return default end
+    if type(v) ~= "number" or v % 1 ~= 0 then
+      error(("bad argument 'spec.%s' to table (whole number expected, got %s)"):format(field, tostring(v)), 4)
+    end
+    return v
+  end
+  s.rows = number_field("rows", 1)
+  s.cols = number_field("cols", 1)
+  s.staleness = number_field("staleness", -1)
+  local dtype = core.dtypes[spec.dtype or "float64"]
+  if not dtype then
+    error(("bad argument 'spec.dtype' to table (%q: float64, float32, int32 or int64)"):format(tostring(spec.dtype)), 3)
+  end
+  s.dtype = dtype
+  s.layout = spec.sparse and C.PMLS_SPARSE or C.PMLS_DENSE
+  local init = INITS[spec.init or "zeros"]
+  if not init then
+    error(("bad argument 'spec.init' to table (%q: zeros, uniform or normal)"):format(tostring(spec.init)), 3)
+  end
+  s.init = init
+  s.init_scale = spec.scale or 1.0
+  local id = ffi.new("int[1]")
+  if C.pmls_table_create(self.engine, name, s, id) ~= 0 then
+    error("bad argument 'spec' to table (" .. core.engine_error(self.engine) .. ")", 3)
+  end
+  return id[0]
+end
+
+-- setup: ctx:table(name, spec) declares a table and returns its id.
+-- worker / finish: ctx:table(name) returns a handle bound to this thread.
+function Context:table(name, spec)
+  if type(name) ~= "string" then
+    error("bad argument 'name' to table (string expected, got " .. type(name) .. ")", 2)
+  end
+  if self.kind == "setup" then
+    if spec == nil then
+      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
+    end
+    return declare(self, name, spec)
+  end
+  if spec ~= nil then
+    error("bad argument 'spec' to table (tables are declared in app:setup)", 2)
+  end
+  local t = self.tables[name]
+  if t then return t end
+  local id = ffi.new("int[1]")
+  if C.pmls_table_find(self.engine, name, id) ~= 0 then
+    error(("bad argument 'name' to table (no table named '%s')"):format(name), 2)
+  end
+  t = tablemod.new(self.client, self.engine, id[0])
+  self.tables[name] = t
+  return t
+end
+
+-- Reports named values: with this clock's values in a worker (sent at the
+-- next clock()), as final values in finish.
+function Context:report(values)
+  if type(values) ~= "table" then
+    error("bad argument 'values' to report (table expected, got " .. type(values) .. ")", 2)
+  end
+  if self.client == nil then
+    error("report is not available in setup", 2)
+  end
+  for name, v in pairs(values) do
+    if type(v) ~= "number" then
+      error(("bad argument 'values' to report (%s is %s, number expected)"):format(tostring(name), type(v)), 2)
+    end
+    if C.pmls_report(self.client, tostring(name), v) ~= 0 then
+      error("bad argument 'values' to report (" .. core.client_error(self.client) .. ")", 2)
+    end
+  end
+end
+
+-- Ends this worker's clock: sends its increments and reports. Returns true,
+-- or nil and a message when the run failed.
+function Context:clock()
+  if self.kind ~= "worker" then
+    error("clock is only available in app:worker", 2)
+  end
+  if C.pmls_clock(self.client) ~= 0 then
+    return nil, core.client_error(self.client)
+  end
+  return true
+end
+
+-- The number of clock() calls this worker has made.
+function Context:clock_count()
+  if self.client == nil then return 0 end
+  return tonumber(C.pmls_client_clock(self.client))
+end
+
+function Context:metric(name, how)
+  if self.kind ~= "setup" then error("metric is only available in app:setup", 2) end
+  local agg = how == "sum" and C.PMLS_AGG_SUM or C.PMLS_AGG_MEAN
+  if how ~= "sum" and how ~= "mean" then
+    error(("bad argument 'how' to metric (%q: \"mean\" or \"sum\")"):format(tostring(how)), 2)
+  end
+  if C.pmls_metric_declare(self.engine, name, agg) ~= 0 then
+    error("bad argument 'name' to metric (" .. core.engine_error(self.engine) .. ")", 2)
+  end
+end
+
+M.Context = Context
+return M

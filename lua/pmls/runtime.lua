@@ -1,0 +1,108 @@
+-- pmls.runtime: the Lua half of pmls_run_script (engine/src/runtime/
+-- script.c). C calls prepare() on the calling thread, worker() on each
+-- worker thread (each in a fresh lua_State) and finish() back on the calling
+-- thread. Values cross from prepare to the workers as a serialized blob:
+-- the typed options and whatever app:setup returned (plain data only).
+local core = require "pmls.core"
+local appmod = require "pmls.app"
+local options = require "pmls.options"
+local context = require "pmls.context"
+local ffi = core.ffi
+
+local M = {}
+
+local function load_app(path)
+  local chunk, err = loadfile(path)
+  if not chunk then error(err, 0) end
+  local app = chunk()
+  if not appmod.is_app(app) then
+    error(path .. ": the script must return an app (local app = pmls.app \"name\" ... return app)", 0)
+  end
+  return app
+end
+
+-- ---- serialization of plain data ----------------------------------------
+
+local function serialize(v, out, depth)
+  local t = type(v)
+  if t == "number" then
+    if v ~= v then out[#out + 1] = "0/0"
+    elseif v == math.huge then out[#out + 1] = "math.huge"
+    elseif v == -math.huge then out[#out + 1] = "-math.huge"
+    else out[#out + 1] = ("%.17g"):format(v) end
+  elseif t == "string" then out[#out + 1] = ("%q"):format(v)
+  elseif t == "boolean" or t == "nil" then out[#out + 1] = tostring(v)
+  elseif t == "table" then
+    if depth > 32 then error("app:setup returned data nested too deep", 0) end
+    out[#out + 1] = "{"
+    for k, x in pairs(v) do
+      out[#out + 1] = "["
+      serialize(k, out, depth + 1)
+      out[#out + 1] = "]="
+      serialize(x, out, depth + 1)
+      out[#out + 1] = ","
+    end
+    out[#out + 1] = "}"
+  else
+    error("app:setup may only return plain data (numbers, strings, booleans, tables); got a " .. t, 0)
+  end
+end
+
+local function encode(v)
+  local out = { "return " }
+  serialize(v, out, 0)
+  return table.concat(out)
+end
+
+local function decode(blob)
+  local chunk = assert(loadstring(blob, "=shared"))
+  setfenv(chunk, { math = { huge = math.huge } })
+  return chunk()
+end
+
+-- ---- the three phases ----------------------------------------------------
+
+local main_app -- prepare and finish run in the same state
+
+function M.prepare(engine_ud, path, argv)
+  local engine = ffi.cast("pmls_engine *", engine_ud)
+  local app = load_app(path)
+  local opt = options.parse(app.options, argv)
+  if not opt then
+    print(options.help(app.options, path, app.description))
+    return nil
+  end
+  for _, m in ipairs(app.metrics) do
+    local agg = m.how == "sum" and core.C.PMLS_AGG_SUM or core.C.PMLS_AGG_MEAN
+    if core.C.pmls_metric_declare(engine, m.name, agg) ~= 0 then
+      error(path .. ": " .. core.engine_error(engine), 0)
+    end
+  end
+  local shared
+  if app.setup then shared = app:setup(context.setup(engine, opt)) end
+  main_app = app
+  return encode({ opt = opt, shared = shared })
+end
+
+function M.worker(client_ud, engine_ud, path, blob)
+  local engine = ffi.cast("pmls_engine *", engine_ud)
+  local client = ffi.cast("pmls_client *", client_ud)
+  local state = decode(blob)
+  local app = load_app(path)
+  if not app.worker then
+    error(path .. ": the script defines no app:worker(ctx)", 0)
+  end
+  app:worker(context.worker(engine, client, state.opt, state.shared))
+end
+
+function M.finish(client_ud, engine_ud, path, blob)
+  local app = main_app or load_app(path)
+  if not app.finish then return end
+  local engine = ffi.cast("pmls_engine *", engine_ud)
+  local client = ffi.cast("pmls_client *", client_ud)
+  local state = decode(blob)
+  app:finish(context.finish(engine, client, state.opt, state.shared))
+end
+
+M.encode, M.decode = encode, decode
+return M

@@ -1,0 +1,94 @@
+-- pmls.table: a handle on one table of the store, bound to the client of
+-- the thread that holds it. Reads and increments are single FFI calls into
+-- libpmls, so they stay inside JIT traces; the error branches are not taken
+-- on the hot path. Misuse (a bad row or column) raises an error naming the
+-- argument; a runtime failure (a timeout, an aborted run) returns nil, err.
+local core = require "pmls.core"
+local ffi, C = core.ffi, core.C
+
+local M = {}
+local Table = {}
+Table.__index = Table
+
+local EINVAL = tonumber(C.PMLS_EINVAL)
+
+-- Builds the error for a failed call: misuse raises, the rest returns.
+local function failed(self, rc, fn, arg)
+  local msg = core.client_error(self.client)
+  if rc == EINVAL then
+    error(("bad argument '%s' to %s (%s)"):format(arg, fn, msg), 3)
+  end
+  return nil, msg
+end
+
+function M.new(client, engine, id)
+  local spec = ffi.new("pmls_table_spec")
+  assert(C.pmls_table_spec_of(engine, id, spec) == 0)
+  local ctype = core.ctypes[tonumber(spec.dtype)]
+  local self = setmetatable({
+    client = client, id = id, name = ffi.string(C.pmls_table_name(engine, id)),
+    rows = tonumber(spec.rows), cols = tonumber(spec.cols),
+    dtype = core.dtype_names[tonumber(spec.dtype)],
+    sparse = spec.layout == C.PMLS_SPARSE,
+    array_type = ffi.typeof(ctype .. "[?]"),
+  }, Table)
+  if self.sparse then
+    self.keys = ffi.new("int32_t[?]", self.cols)
+    self.vals = self.array_type(self.cols)
+    self.count = ffi.new("int64_t[1]")
+  end
+  return self
+end
+
+-- A zeroed buffer of one dense row (0-based, `cols` elements).
+function Table:row_buffer()
+  return self.array_type(self.cols)
+end
+
+-- Dense tables: fills buf (or a new buffer) with the row and returns it.
+-- Sparse tables: returns keys, values, n (buffers reused by the next get).
+function Table:get(row, buf)
+  if self.sparse then
+    local rc = C.pmls_get_sparse(self.client, self.id, row, self.keys,
+                                 self.vals, self.cols, self.count)
+    if rc ~= 0 then return failed(self, rc, "get", "row") end
+    return self.keys, self.vals, tonumber(self.count[0])
+  end
+  buf = buf or self.array_type(self.cols)
+  local rc = C.pmls_get_dense(self.client, self.id, row, buf)
+  if rc ~= 0 then return failed(self, rc, "get", "row") end
+  return buf
+end
+
+-- inc(row, col, delta): one element. inc(row, deltas): a whole dense row
+-- (a buffer of the table's type with `cols` elements).
+function Table:inc(row, col, delta)
+  local rc
+  if delta ~= nil then
+    rc = C.pmls_inc_one(self.client, self.id, row, col, delta)
+  else
+    if type(col) ~= "cdata" then
+      core.bad_argument("deltas", "inc", "a row buffer or (col, delta) expected")
+    end
+    rc = C.pmls_inc_dense(self.client, self.id, row, col)
+  end
+  if rc ~= 0 then return failed(self, rc, "inc", delta ~= nil and "col" or "row") end
+  return true
+end
+
+-- row += alpha * x, where x is a double[cols] buffer (dense tables).
+function Table:inc_scaled(row, x, alpha)
+  local rc = C.pmls_inc_scaled(self.client, self.id, row, x, alpha)
+  if rc ~= 0 then return failed(self, rc, "inc_scaled", "row") end
+  return true
+end
+
+-- n (column, delta) pairs: cols is int32_t[n], deltas has the table's type.
+function Table:inc_pairs(row, n, cols, deltas)
+  local rc = C.pmls_inc_pairs(self.client, self.id, row, n, cols, deltas)
+  if rc ~= 0 then return failed(self, rc, "inc_pairs", "row or cols") end
+  return true
+end
+
+M.Table = Table
+return M
