@@ -56,7 +56,8 @@ local function convert(o, raw)
   end
   local v = tonumber(raw)
   if not v or v ~= v then
-    usage("bad value '%s' for %s: a number expected", raw, o.flag)
+    usage("bad value '%s' for %s: %s expected", raw, o.flag,
+          o.type == "int" and "a whole number" or "a number")
   end
   if o.type == "int" and v % 1 ~= 0 then
     usage("bad value '%s' for %s: a whole number expected", raw, o.flag)

@@ -131,6 +131,10 @@ static int cmd_run(int argc, char **argv) {
   int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
   if (rc) {
     free(rest);
+    if (rc == PMLS_EIO && cfg.metrics_path) {
+      fprintf(stderr, "pmls: bad value for --metrics: %s\n", err);
+      return EXIT_USAGE;
+    }
     fprintf(stderr, "pmls: %s\n", err);
     return rc == PMLS_EINVAL ? EXIT_USAGE : 1;
   }
