@@ -65,6 +65,13 @@ typedef enum {
                         metrics object also carries the sum over clocks */
 } pmls_agg;
 
+typedef enum {
+  PMLS_SSP = 0,  /* reads at most `staleness` clocks old (0 = BSP) */
+  PMLS_BSP = 1,  /* staleness 0 whatever the table says */
+  PMLS_ESSP = 2, /* the SSP bound, with servers pushing fresh rows */
+  PMLS_ASYNC = 3 /* no bound on reads; the write path loses nothing */
+} pmls_consistency;
+
 typedef struct pmls_engine pmls_engine;
 typedef struct pmls_client pmls_client;
 
@@ -75,6 +82,7 @@ typedef struct pmls_config {
   const char *metrics_path; /* append one JSON object per clock; NULL = none */
   int quiet;                /* no progress lines on stderr */
   int staleness;            /* default SSP bound for tables (0 = BSP) */
+  int consistency;          /* default pmls_consistency for tables */
   int timeout_ms;           /* how long a read may wait for a peer; 0 = 60000 */
   const char *lua_path;     /* where the pmls Lua package lives; NULL = find it */
 } pmls_config;
@@ -85,6 +93,7 @@ typedef struct pmls_table_spec {
   pmls_dtype dtype;
   pmls_layout layout;
   int staleness;     /* -1 = the engine's default */
+  int consistency;   /* a pmls_consistency, or -1 = the engine's default */
   int init;          /* 0 = zeros, 1 = uniform in [-init_scale, init_scale),
                         2 = normal(0, init_scale); drawn per row from the
                         engine seed, so every deployment starts alike */
@@ -115,6 +124,17 @@ const char *pmls_errmsg(const pmls_engine *e);
 int pmls_engine_workers(const pmls_engine *e);
 uint64_t pmls_engine_seed(const pmls_engine *e);
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out);
+
+/* What reads of one table observed: staleness = the reader's clock minus the
+ * clock of the copy it read (host reads are not counted). */
+typedef struct pmls_table_stats {
+  int64_t reads, increments, cache_hits;
+  int64_t staleness_max;
+  double staleness_mean, staleness_var;
+  int64_t staleness_hist[17]; /* staleness 0..15, then 16 or more */
+  int64_t bytes_sent, bytes_received;
+} pmls_table_stats;
+int pmls_table_stats_of(pmls_engine *e, int table, pmls_table_stats *out);
 
 /* Tables are declared before the workers that use them start. */
 int pmls_table_create(pmls_engine *e, const char *name,

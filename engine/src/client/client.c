@@ -16,11 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "client_int.h"
 
 #define OPLOG_FLUSH_BYTES (8u << 20)
 #define BATCH_BYTES (4u << 20)
 #define MAX_REPORTS 64
+/* Async tables have no read bound, but a worker keeps its sent increments
+ * only this many clocks; a copy older than that is refetched. */
+#define ASYNC_HORIZON 64
+
+typedef struct hist_entry {
+  struct hist_entry *next;
+  int64_t seq;      /* the OPLOG message (to the row's shard) that carried it */
+  int64_t interval; /* the clock interval the increments were made in */
+  void *delta;      /* dense bytes, or a pmi_kv for sparse tables */
+} hist_entry;
 
 typedef struct {
   char name[PMI_NAME_MAX];
@@ -37,6 +48,14 @@ struct pmls_client {
   uint32_t next_req;
   pmi_rowmap oplog[PMI_MAX_TABLES];
   size_t oplog_bytes;
+  /* Increments already sent, per row, newest first, until a copy that holds
+   * them is read or the staleness bound guarantees every copy does. */
+  pmi_rowmap hist[PMI_MAX_TABLES];
+  int64_t *shard_seq;   /* OPLOG messages sent to each shard */
+  int64_t *stamps;      /* scratch for a reply's stamps */
+  pmi_table_acc *acc;   /* per-table statistics, merged into the engine */
+  int64_t clock_reads;  /* reads in the current clock, for the progress line */
+  double clock_staleness;
   pmi_buf out;
   pmi_buf *batch; /* per shard, OPLOG messages being filled */
   report reports[MAX_REPORTS];
@@ -79,8 +98,18 @@ static int check_col(pmls_client *c, const pmi_table_meta *t, int64_t col) {
   return PMLS_OK;
 }
 
-static int staleness_of(const pmls_client *c, const pmi_table_meta *t) {
+/* The read bound of a table: how many clocks old a copy may be. */
+static int64_t bound_of(const pmls_client *c, const pmi_table_meta *t) {
+  int model = t->spec.consistency >= 0 ? t->spec.consistency
+                                       : c->e->cfg.consistency;
+  if (model == PMLS_BSP) return 0;
+  if (model == PMLS_ASYNC) return ASYNC_HORIZON;
   return t->spec.staleness >= 0 ? t->spec.staleness : c->e->cfg.staleness;
+}
+
+static void free_delta(const pmi_table_meta *t, void *delta) {
+  if (t->spec.layout == PMLS_SPARSE) pmi_kv_free(delta);
+  free(delta);
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -179,7 +208,21 @@ static int batch_row(pmls_client *c, int table, const pmi_table_meta *t,
   int shard = pmi_shard_of(c->e, table, row);
   pmi_buf *b = &c->batch[shard];
   size_t elem = pmls_dtype_size(t->spec.dtype);
-  if (b->len == 0) pmi_msg_begin(b, c->e->job, PMI_MSG_OPLOG, c->id);
+  if (b->len == 0) {
+    pmi_msg_begin(b, c->e->job, PMI_MSG_OPLOG, c->id);
+    pmi_put_i64(b, c->shard_seq[shard] + 1);
+  }
+  size_t start = b->len;
+  hist_entry *h = malloc(sizeof *h);
+  if (!h) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  h->seq = c->shard_seq[shard] + 1;
+  h->interval = c->clock;
+  h->delta = delta;
+  h->next = pmi_rowmap_get(&c->hist[table], row);
+  if (pmi_rowmap_put(&c->hist[table], row, h)) {
+    free(h);
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  }
   int64_t n = 0;
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
@@ -220,9 +263,11 @@ static int batch_row(pmls_client *c, int table, const pmi_table_meta *t,
     b->len += (size_t)n * (4 + elem);
   }
   if (rc) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a batch");
+  c->acc[table].bytes_sent += (int64_t)(b->len - start);
   if (b->len >= BATCH_BYTES) {
     rc = send_shard(c, shard, b);
     b->len = 0;
+    c->shard_seq[shard]++;
     if (rc) return rc;
   }
   return PMLS_OK;
@@ -236,9 +281,9 @@ static int oplog_flush(pmls_client *c) {
     const pmi_table_meta *meta = &c->e->tables[t];
     for (size_t i = 0; i < m->cap; i++) {
       if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+      /* On success the delta moves into the history. */
       if (rc == PMLS_OK) rc = batch_row(c, t, meta, m->keys[i], m->vals[i]);
-      if (meta->spec.layout == PMLS_SPARSE) pmi_kv_free(m->vals[i]);
-      free(m->vals[i]);
+      else free_delta(meta, m->vals[i]);
     }
     pmi_rowmap_clear(m);
   }
@@ -247,6 +292,7 @@ static int oplog_flush(pmls_client *c) {
     if (c->batch[s].len == 0) continue;
     int r = send_shard(c, s, &c->batch[s]);
     c->batch[s].len = 0;
+    c->shard_seq[s]++;
     if (rc == PMLS_OK) rc = r;
   }
   return rc;
@@ -254,6 +300,76 @@ static int oplog_flush(pmls_client *c) {
 
 static int maybe_flush(pmls_client *c) {
   return c->oplog_bytes >= OPLOG_FLUSH_BYTES ? oplog_flush(c) : PMLS_OK;
+}
+
+/* Drops the sent increments of `table` that every copy a read may still use
+ * holds: those made before clock interval `before`, or carried by an OPLOG
+ * message up to `upto_seq` (for one row, when the map has one entry). */
+static void hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_seq) {
+  pmi_rowmap *m = &c->hist[table];
+  if (!m->cap) return;
+  const pmi_table_meta *t = &c->e->tables[table];
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+    hist_entry **link = (hist_entry **)&m->vals[i];
+    while (*link) {
+      hist_entry *h = *link;
+      if (h->interval < before || h->seq <= upto_seq) {
+        *link = h->next;
+        free_delta(t, h->delta);
+        free(h);
+      } else {
+        link = &h->next;
+      }
+    }
+  }
+}
+
+/* For one row read from a copy holding this client's OPLOG messages up to
+ * `stamp`: forgets what the copy holds and adds the rest into out (dense) or
+ * merged (sparse). The copy and every later one hold the forgotten part. */
+static int hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
+                      int64_t row, int64_t stamp, void *out, pmi_kv *merged) {
+  void **slot = pmi_rowmap_ref(&c->hist[table], row);
+  if (!slot) return PMLS_OK;
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  hist_entry **link = (hist_entry **)slot;
+  while (*link) {
+    hist_entry *h = *link;
+    if (h->seq <= stamp) {
+      *link = h->next;
+      free_delta(t, h->delta);
+      free(h);
+      continue;
+    }
+    if (t->spec.layout == PMLS_DENSE) {
+      pmi_add(t->spec.dtype, out, h->delta, t->spec.cols);
+    } else {
+      pmi_kv *kv = h->delta;
+      for (uint32_t k = 0; k < kv->cap; k++) {
+        if (kv->keys[k] < 0) continue;
+        void *v = pmi_kv_slot(merged, kv->keys[k]);
+        if (!v) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory reading a row");
+        pmi_add(t->spec.dtype, v, kv->vals + (size_t)k * elem, 1);
+      }
+    }
+    link = &h->next;
+  }
+  return PMLS_OK;
+}
+
+static void record_staleness(pmls_client *c, int table, int64_t copy_clock) {
+  if (c->worker < 0) return;
+  int64_t st = c->clock - copy_clock;
+  if (st < 0) st = 0;
+  pmi_table_acc *a = &c->acc[table];
+  a->stale_n++;
+  a->stale_sum += (double)st;
+  a->stale_sumsq += (double)st * (double)st;
+  if (st > a->stale_max) a->stale_max = st;
+  a->stale_hist[st < 16 ? st : 16]++;
+  c->clock_reads++;
+  c->clock_staleness += (double)st;
 }
 
 /* ---- open and close ------------------------------------------------------ */
@@ -289,7 +405,10 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->next_req = 1;
   c->push = malloc((size_t)e->servers * sizeof *c->push);
   c->batch = calloc((size_t)e->servers, sizeof *c->batch);
-  if (!c->push || !c->batch) goto fail;
+  c->shard_seq = calloc((size_t)e->servers, sizeof *c->shard_seq);
+  c->stamps = calloc((size_t)e->workers + 1, sizeof *c->stamps);
+  c->acc = calloc(PMI_MAX_TABLES, sizeof *c->acc);
+  if (!c->push || !c->batch || !c->shard_seq || !c->stamps || !c->acc) goto fail;
   for (int s = 0; s < e->servers; s++) c->push[s] = -1;
   pmi_kv_init(&c->scratch, PMLS_F64);
   snprintf(c->addr, sizeof c->addr, "%s-c%d", e->addr_prefix, id);
@@ -316,6 +435,9 @@ fail:
     pmi_sock_close(c->pull);
     free(c->push);
     free(c->batch);
+    free(c->shard_seq);
+    free(c->stamps);
+    free(c->acc);
     pmi_buf_free(&c->out);
     free(c);
   }
@@ -354,12 +476,21 @@ int pmls_client_close(pmls_client *c) {
   e->closed_traffic.bytes_received += c->traffic.bytes_received;
   e->closed_rows_read += c->rows_read;
   e->closed_rows_inc += c->rows_inc;
+  for (int t = 0; t < PMI_MAX_TABLES; t++)
+    pmi_table_acc_merge(&e->table_acc[t], &c->acc[t]);
   if (c->worker >= 0) e->worker_taken[c->worker] = 0;
   if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
   pthread_mutex_unlock(&e->mu);
-  for (int t = 0; t < PMI_MAX_TABLES; t++) pmi_rowmap_free(&c->oplog[t]);
+  for (int t = 0; t < PMI_MAX_TABLES; t++) {
+    pmi_rowmap_free(&c->oplog[t]);
+    hist_drop(c, t, INT64_MAX, INT64_MAX);
+    pmi_rowmap_free(&c->hist[t]);
+  }
   for (int s = 0; s < e->servers; s++) pmi_buf_free(&c->batch[s]);
   free(c->batch);
+  free(c->shard_seq);
+  free(c->stamps);
+  free(c->acc);
   free(c->push);
   pmi_kv_free(&c->scratch);
   pmi_buf_free(&c->out);
@@ -373,17 +504,24 @@ int64_t pmls_client_clock(const pmls_client *c) { return c->clock; }
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* Asks the row's shard for a copy at min_clock or later. On success the
+ * reader is positioned at the row data; *copy_clock and *stamp (this
+ * client's OPLOG messages the copy holds) are filled, and c->stamps holds
+ * the stamps of the process's workers when `for_cache`. */
 static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
-                 int64_t row, void **msg, pmi_rd *rd) {
+                 int64_t row, int64_t min_clock, int for_cache, void **msg,
+                 pmi_rd *rd, int64_t *copy_clock, int64_t *stamp) {
   int shard = pmi_shard_of(c->e, table, row);
-  int64_t min_clock = c->worker >= 0 ? c->clock - staleness_of(c, t) : 0;
   uint32_t req = c->next_req++;
   if (c->next_req == 0) c->next_req = 1;
+  int32_t nstamps = for_cache ? c->e->workers : 0;
   pmi_msg_begin(&c->out, c->e->job, PMI_MSG_GET, c->id);
   pmi_put_u32(&c->out, req);
   pmi_put_i32(&c->out, table);
   pmi_put_i64(&c->out, row);
   pmi_put_i64(&c->out, min_clock);
+  pmi_put_i32(&c->out, 0);
+  pmi_put_i32(&c->out, nstamps);
   int rc = send_shard(c, shard, &c->out);
   if (rc) return rc;
   char what[160];
@@ -391,16 +529,20 @@ static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
            ">= %lld)", shard, (long long)row, t->name, (long long)min_clock);
   rc = await(c, req, PMI_MSG_ROW, what, msg, rd);
   if (rc) return rc;
+  size_t total = rd->len;
   pmi_get_u32(rd);
   int rt = pmi_get_i32(rd);
   int64_t rr = pmi_get_i64(rd);
-  pmi_get_i64(rd); /* the copy's clock: recorded by the staleness stats */
-  if (rd->bad || rt != table || rr != row) {
+  *copy_clock = pmi_get_i64(rd);
+  *stamp = pmi_get_i64(rd);
+  int32_t n = pmi_get_i32(rd);
+  for (int32_t i = 0; i < n && i < nstamps; i++) c->stamps[i] = pmi_get_i64(rd);
+  if (rd->bad || rt != table || rr != row || n != nstamps) {
     pmi_msg_free(*msg);
     return pmi_fail(c->err, PMLS_EPROTO, "malformed ROW reply from server %d",
                     shard);
   }
-  c->rows_read++;
+  c->acc[table].bytes_received += (int64_t)total;
   return PMLS_OK;
 }
 
@@ -410,19 +552,38 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: read it with "
                     "get_sparse", t->name);
-  void *msg;
-  pmi_rd rd;
-  int rc = fetch(c, table, t, row, &msg, &rd);
-  if (rc) return rc;
-  size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
-  const void *p = pmi_get_bytes(&rd, bytes);
-  if (!p) {
+  int worker = c->worker >= 0;
+  int64_t min_clock = worker ? c->clock - bound_of(c, t) : 0;
+  int64_t copy_clock, stamp;
+  c->rows_read++;
+  c->acc[table].reads++;
+  /* Workers share the process cache; a host client always asks the shard,
+   * since it has no clock to bound how old a copy may be. */
+  if (worker && pmi_cache_get(c->e->cache, table, &t->spec, row, min_clock,
+                              c->worker, out, &copy_clock, &stamp)) {
+    c->acc[table].cache_hits++;
+  } else {
+    void *msg;
+    pmi_rd rd;
+    int rc = fetch(c, table, t, row, min_clock, worker, &msg, &rd, &copy_clock,
+                   &stamp);
+    if (rc) return rc;
+    size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+    const void *p = pmi_get_bytes(&rd, bytes);
+    if (!p) {
+      pmi_msg_free(msg);
+      return pmi_fail(c->err, PMLS_EPROTO, "truncated ROW reply for row %lld "
+                      "of table '%s'", (long long)row, t->name);
+    }
+    memcpy(out, p, bytes);
     pmi_msg_free(msg);
-    return pmi_fail(c->err, PMLS_EPROTO, "truncated ROW reply for row %lld of "
-                    "table '%s'", (long long)row, t->name);
+    if (worker)
+      pmi_cache_put(c->e->cache, table, &t->spec, row, copy_clock, c->stamps,
+                    out);
   }
-  memcpy(out, p, bytes);
-  pmi_msg_free(msg);
+  record_staleness(c, table, copy_clock);
+  int rc = hist_apply(c, table, t, row, stamp, out, NULL);
+  if (rc) return rc;
   void *own = pmi_rowmap_get(&c->oplog[table], row);
   if (own) pmi_add(t->spec.dtype, out, own, t->spec.cols);
   return PMLS_OK;
@@ -438,10 +599,15 @@ int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
                     "get_dense", t->name);
   if (cap < 0)
     return pmi_fail(c->err, PMLS_EINVAL, "bad capacity %lld", (long long)cap);
+  /* Sparse rows are not cached yet: every read asks the shard. */
+  int64_t min_clock = c->worker >= 0 ? c->clock - bound_of(c, t) : 0;
+  int64_t copy_clock, stamp;
   void *msg;
   pmi_rd rd;
-  int rc = fetch(c, table, t, row, &msg, &rd);
+  int rc = fetch(c, table, t, row, min_clock, 0, &msg, &rd, &copy_clock, &stamp);
   if (rc) return rc;
+  c->rows_read++;
+  c->acc[table].reads++;
   size_t elem = pmls_dtype_size(t->spec.dtype);
   int64_t n = pmi_get_i64(&rd);
   const int32_t *k = n >= 0 ? pmi_get_bytes(&rd, (size_t)n * 4) : NULL;
@@ -451,7 +617,6 @@ int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
     return pmi_fail(c->err, PMLS_EPROTO, "truncated ROW reply for row %lld of "
                     "table '%s'", (long long)row, t->name);
   }
-  pmi_kv *own = pmi_rowmap_get(&c->oplog[table], row);
   pmi_kv *merged = &c->scratch;
   if (merged->dtype != t->spec.dtype) {
     pmi_kv_free(merged);
@@ -470,6 +635,10 @@ int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
     pmi_add(t->spec.dtype, slot, v + (size_t)i * elem, 1);
   }
   pmi_msg_free(msg);
+  record_staleness(c, table, copy_clock);
+  rc = hist_apply(c, table, t, row, stamp, NULL, merged);
+  if (rc) return rc;
+  pmi_kv *own = pmi_rowmap_get(&c->oplog[table], row);
   for (uint32_t i = 0; own && i < own->cap; i++) {
     if (own->keys[i] < 0) continue;
     void *slot = pmi_kv_slot(merged, own->keys[i]);
@@ -496,6 +665,7 @@ int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
   if (!p) return PMLS_ENOMEM;
   pmi_add(t->spec.dtype, p, delta, t->spec.cols);
   c->rows_inc++;
+  c->acc[table].increments++;
   return maybe_flush(c);
 }
 
@@ -510,6 +680,7 @@ int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
   if (!p) return PMLS_ENOMEM;
   pmi_add_scaled(t->spec.dtype, p, x, alpha, t->spec.cols);
   c->rows_inc++;
+  c->acc[table].increments++;
   return maybe_flush(c);
 }
 
@@ -538,6 +709,7 @@ int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
     }
   }
   c->rows_inc++;
+  c->acc[table].increments++;
   return maybe_flush(c);
 }
 
@@ -587,6 +759,17 @@ int pmls_clock(pmls_client *c) {
   int rc = oplog_flush(c);
   if (rc) return rc;
   c->clock++;
+  if (c->clock_reads > 0) {
+    int have = 0;
+    for (int i = 0; i < c->nreports; i++)
+      have |= strcmp(c->reports[i].name, "staleness") == 0;
+    if (!have) pmls_report(c, "staleness", c->clock_staleness / (double)c->clock_reads);
+  }
+  c->clock_reads = 0;
+  c->clock_staleness = 0;
+  int ntables = pmi_engine_ntables(c->e);
+  for (int t = 0; t < ntables; t++)
+    hist_drop(c, t, c->clock - bound_of(c, &c->e->tables[t]), INT64_MIN);
   for (int s = 0; s < c->e->servers; s++) {
     pmi_msg_begin(&c->out, c->e->job, PMI_MSG_CLOCK, c->id);
     pmi_put_i64(&c->out, c->clock);
@@ -601,6 +784,19 @@ int pmls_clock(pmls_client *c) {
   }
   c->nreports = 0;
   return PMLS_OK;
+}
+
+void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from) {
+  into->reads += from->reads;
+  into->increments += from->increments;
+  into->cache_hits += from->cache_hits;
+  into->stale_n += from->stale_n;
+  if (from->stale_max > into->stale_max) into->stale_max = from->stale_max;
+  for (int i = 0; i < 17; i++) into->stale_hist[i] += from->stale_hist[i];
+  into->stale_sum += from->stale_sum;
+  into->stale_sumsq += from->stale_sumsq;
+  into->bytes_sent += from->bytes_sent;
+  into->bytes_received += from->bytes_received;
 }
 
 int pmls_abort(pmls_client *c, const char *why) {

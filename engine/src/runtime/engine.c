@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "../client/cache.h"
 #include "../client/client_int.h"
 
 #define PMLS_VERSION_STRING "0.1.0"
@@ -46,6 +47,7 @@ void pmls_table_spec_init(pmls_table_spec *spec) {
   spec->dtype = PMLS_F64;
   spec->layout = PMLS_DENSE;
   spec->staleness = -1;
+  spec->consistency = -1;
   spec->init_scale = 1.0;
 }
 
@@ -53,6 +55,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static void engine_free(pmls_engine *e) {
   pmi_metrics_free(e->metrics);
+  pmi_cache_free(e->cache);
   free(e->metrics_path);
   free(e->lua_path);
   free(e->srv);
@@ -96,6 +99,10 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     pmi_fail(why, rc, "bad staleness %d (must be >= 0)", cfg->staleness);
     goto out;
   }
+  if (cfg->consistency < PMLS_SSP || cfg->consistency > PMLS_ASYNC) {
+    pmi_fail(why, rc, "bad consistency %d", cfg->consistency);
+    goto out;
+  }
   if (cfg->timeout_ms < 0) {
     pmi_fail(why, rc, "bad timeout %d ms", cfg->timeout_ms);
     goto out;
@@ -128,7 +135,9 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->server_addr = calloc((size_t)e->servers, sizeof *e->server_addr);
   e->worker_taken = calloc((size_t)e->workers, 1);
   e->metrics = pmi_metrics_new(e->metrics_path, cfg->quiet, e->t0, why);
-  if (!e->srv || !e->server_addr || !e->worker_taken || !e->metrics) {
+  e->cache = pmi_cache_new(e->workers);
+  if (!e->srv || !e->server_addr || !e->worker_taken || !e->metrics ||
+      !e->cache) {
     rc = e->metrics ? pmi_fail(why, PMLS_ENOMEM, "out of memory") : PMLS_EIO;
     engine_free(e);
     goto out;
@@ -224,6 +233,9 @@ int pmls_table_create(pmls_engine *e, const char *name,
   if (spec->staleness < -1)
     return pmi_fail(e->err, PMLS_EINVAL, "bad staleness %d for table '%s'",
                     spec->staleness, name);
+  if (spec->consistency < -1 || spec->consistency > PMLS_ASYNC)
+    return pmi_fail(e->err, PMLS_EINVAL, "bad consistency %d for table '%s'",
+                    spec->consistency, name);
   if (spec->init < 0 || spec->init > 2 || !(spec->init_scale >= 0))
     return pmi_fail(e->err, PMLS_EINVAL, "bad init for table '%s'", name);
   if (spec->init && spec->layout == PMLS_SPARSE)
@@ -271,6 +283,30 @@ int pmls_table_spec_of(pmls_engine *e, int table, pmls_table_spec *out) {
 }
 
 int pmls_table_count(pmls_engine *e) { return pmi_engine_ntables(e); }
+
+int pmls_table_stats_of(pmls_engine *e, int table, pmls_table_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (table < 0 || table >= pmi_engine_ntables(e))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad table id %d (%d declared)", table,
+                    pmi_engine_ntables(e));
+  pthread_mutex_lock(&e->mu);
+  const pmi_table_acc *a = &e->table_acc[table];
+  out->reads = a->reads;
+  out->increments = a->increments;
+  out->cache_hits = a->cache_hits;
+  out->staleness_max = a->stale_max;
+  if (a->stale_n > 0) {
+    double n = (double)a->stale_n, mean = a->stale_sum / n;
+    out->staleness_mean = mean;
+    out->staleness_var = a->stale_sumsq / n - mean * mean;
+    if (out->staleness_var < 0) out->staleness_var = 0;
+  }
+  memcpy(out->staleness_hist, a->stale_hist, sizeof out->staleness_hist);
+  out->bytes_sent = a->bytes_sent;
+  out->bytes_received = a->bytes_received;
+  pthread_mutex_unlock(&e->mu);
+  return PMLS_OK;
+}
 
 const char *pmls_table_name(pmls_engine *e, int table) {
   if (table < 0 || table >= pmi_engine_ntables(e)) return NULL;

@@ -22,7 +22,18 @@ typedef struct {
   pmls_table_spec spec;
 } pmi_table_meta;
 
+/* Per-table counters a client keeps and merges into its engine on close. */
+typedef struct {
+  int64_t reads, increments, cache_hits;
+  int64_t stale_n, stale_max, stale_hist[17];
+  double stale_sum, stale_sumsq;
+  int64_t bytes_sent, bytes_received;
+} pmi_table_acc;
+
+void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from);
+
 typedef struct pmi_server pmi_server;
+typedef struct pmi_cache pmi_cache;
 typedef struct pmi_metrics pmi_metrics;
 
 struct pmls_engine {
@@ -49,6 +60,8 @@ struct pmls_engine {
   pmi_metrics *metrics;
   pmi_traffic closed_traffic; /* from clients already closed */
   int64_t closed_rows_read, closed_rows_inc;
+  pmi_table_acc table_acc[PMI_MAX_TABLES]; /* from clients already closed */
+  pmi_cache *cache;      /* rows shared by this process's workers */
   int ran;               /* a script has run: clocks cannot restart */
   char err[4096];        /* large enough for a script error's traceback */
 };
@@ -79,6 +92,6 @@ void pmi_metrics_report(pmi_metrics *m, int64_t clock, const char *name,
 void pmi_metrics_complete(pmi_metrics *m, int64_t clock);
 void pmi_metrics_set_final(pmi_metrics *m, const char *name, double value);
 int64_t pmi_metrics_clocks(pmi_metrics *m);
-int pmi_metrics_write_final(pmi_metrics *m, int workers, const pmls_stats *st);
+int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st);
 
 #endif

@@ -173,7 +173,30 @@ int64_t pmi_metrics_clocks(pmi_metrics *m) {
   return n;
 }
 
-int pmi_metrics_write_final(pmi_metrics *m, int workers, const pmls_stats *st) {
+/* Per table: reads, increments, staleness statistics and traffic. */
+static void write_tables(FILE *f, pmls_engine *e) {
+  fputs(",\"tables\":{", f);
+  int n = pmls_table_count(e);
+  for (int t = 0; t < n; t++) {
+    pmls_table_stats ts;
+    pmls_table_stats_of(e, t, &ts);
+    fprintf(f, "%s\"%s\":{\"rows_read\":%lld,\"rows_incremented\":%lld,"
+            "\"cache_hits\":%lld,\"staleness_mean\":%.6g,"
+            "\"staleness_var\":%.6g,\"staleness_max\":%lld,"
+            "\"staleness_hist\":[", t ? "," : "", pmls_table_name(e, t),
+            (long long)ts.reads, (long long)ts.increments,
+            (long long)ts.cache_hits, ts.staleness_mean, ts.staleness_var,
+            (long long)ts.staleness_max);
+    for (int i = 0; i < 17; i++)
+      fprintf(f, "%s%lld", i ? "," : "", (long long)ts.staleness_hist[i]);
+    fprintf(f, "],\"bytes_sent\":%lld,\"bytes_received\":%lld}",
+            (long long)ts.bytes_sent, (long long)ts.bytes_received);
+  }
+  fputs("}", f);
+}
+
+int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st) {
+  int workers = pmls_engine_workers(e);
   pthread_mutex_lock(&m->mu);
   double t = pmi_now() - m->t0;
   if (!m->quiet) {
@@ -204,10 +227,12 @@ int pmi_metrics_write_final(pmi_metrics *m, int workers, const pmls_stats *st) {
     }
     fprintf(f, ",\"rows_read\":%lld,\"rows_incremented\":%lld,"
             "\"messages_sent\":%lld,\"bytes_sent\":%lld,"
-            "\"messages_received\":%lld,\"bytes_received\":%lld}\n",
+            "\"messages_received\":%lld,\"bytes_received\":%lld",
             (long long)st->rows_read, (long long)st->rows_incremented,
             (long long)st->messages_sent, (long long)st->bytes_sent,
             (long long)st->messages_received, (long long)st->bytes_received);
+    write_tables(f, e);
+    fputs("}\n", f);
     if (fflush(f) != 0) rc = PMLS_EIO;
   }
   pthread_mutex_unlock(&m->mu);

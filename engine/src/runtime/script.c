@@ -310,7 +310,7 @@ int pmls_run_script(pmls_engine *e, const char *path, int argc,
   if (rc == PMLS_OK) {
     pmls_stats st;
     pmls_engine_stats(e, &st);
-    rc = pmi_metrics_write_final(e->metrics, e->workers, &st);
+    rc = pmi_metrics_write_final(e->metrics, e, &st);
     if (rc) pmi_fail(e->err, rc, "cannot write the metrics file '%s'",
                      e->metrics_path);
   }

@@ -32,6 +32,7 @@ typedef struct {
   uint32_t req;
   int table;
   int64_t row, min_clock;
+  int32_t stamp_lo, stamp_n;
 } pending_get;
 
 struct pmi_server {
@@ -44,6 +45,7 @@ struct pmi_server {
 
   srv_table tables[PMI_MAX_TABLES];
   int *reply_sock; /* by client id; -1 = not connected */
+  int64_t *last_seq; /* by client id: the last OPLOG message applied */
   int nclients;
 
   int64_t *vclock;        /* clock() calls seen per worker */
@@ -120,8 +122,16 @@ static void *row_storage(pmi_server *s, int table, int64_t row) {
   return p;
 }
 
+static int64_t seq_of(const pmi_server *s, int client) {
+  return client >= 0 && client < s->nclients ? s->last_seq[client] : 0;
+}
+
+/* A ROW carries, besides the copy's clock, how many of each client's OPLOG
+ * messages it includes (its stamps): the reader's own, and those of the
+ * workers [stamp_lo, stamp_lo + stamp_n) that share the reader's cache. A
+ * client adds back exactly its increments the copy does not hold yet. */
 static void reply_row(pmi_server *s, int client, uint32_t req, int table,
-                      int64_t row) {
+                      int64_t row, int32_t stamp_lo, int32_t stamp_n) {
   srv_table *t = &s->tables[table];
   void *p = row_storage(s, table, row);
   if (!p) {
@@ -134,6 +144,10 @@ static void reply_row(pmi_server *s, int client, uint32_t req, int table,
   pmi_put_i32(&s->out, table);
   pmi_put_i64(&s->out, row);
   pmi_put_i64(&s->out, copy_clock(s));
+  pmi_put_i64(&s->out, seq_of(s, client));
+  pmi_put_i32(&s->out, stamp_n);
+  for (int32_t i = 0; i < stamp_n; i++)
+    pmi_put_i64(&s->out, seq_of(s, stamp_lo + i));
   if (t->spec.layout == PMLS_DENSE) {
     pmi_put_bytes(&s->out, p, (size_t)t->spec.cols * elem);
   } else {
@@ -184,8 +198,14 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     int n = h->src + 16;
     int *p = realloc(s->reply_sock, (size_t)n * sizeof *p);
     if (!p) return;
-    for (int i = s->nclients; i < n; i++) p[i] = -1;
     s->reply_sock = p;
+    int64_t *q = realloc(s->last_seq, (size_t)n * sizeof *q);
+    if (!q) return;
+    s->last_seq = q;
+    for (int i = s->nclients; i < n; i++) {
+      p[i] = -1;
+      q[i] = 0;
+    }
     s->nclients = n;
   }
   pmi_sock_close(s->reply_sock[h->src]);
@@ -223,7 +243,9 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int table = pmi_get_i32(rd);
   int64_t row = pmi_get_i64(rd);
   int64_t min_clock = pmi_get_i64(rd);
+  int32_t stamp_lo = pmi_get_i32(rd), stamp_n = pmi_get_i32(rd);
   char why[256];
+  if (stamp_n < 0 || stamp_n > 1 << 16) rd->bad = 1;
   if (rd->bad) {
     reply_err(s, h->src, req, PMLS_EPROTO, "malformed GET message");
     return;
@@ -237,7 +259,7 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     return;
   }
   if (min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) {
-    reply_row(s, h->src, req, table, row);
+    reply_row(s, h->src, req, table, row, stamp_lo, stamp_n);
     return;
   }
   if (s->npending == s->cappending) {
@@ -250,7 +272,9 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     s->pending = p;
     s->cappending = cap;
   }
-  s->pending[s->npending++] = (pending_get){h->src, req, table, row, min_clock};
+  s->pending[s->npending++] = (pending_get){h->src,     req,      table,
+                                               row,        min_clock, stamp_lo,
+                                               stamp_n};
 }
 
 static void apply_entry(pmi_server *s, int table, int64_t row, int kind,
@@ -293,6 +317,9 @@ static void apply_entry(pmi_server *s, int table, int64_t row, int kind,
 
 static void on_oplog(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   char why[256];
+  int64_t seq = pmi_get_i64(rd);
+  if (h->src >= 0 && h->src < s->nclients && seq > s->last_seq[h->src])
+    s->last_seq[h->src] = seq;
   while (pmi_rd_left(rd) > 0 && !rd->bad) {
     int table = pmi_get_i32(rd);
     int64_t row = pmi_get_i64(rd);
@@ -319,7 +346,7 @@ static void serve_pending(pmi_server *s) {
     if (s->aborted)
       reply_err(s, g.client, g.req, PMLS_ESTATE, s->abort_msg);
     else if (g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX)
-      reply_row(s, g.client, g.req, g.table, g.row);
+      reply_row(s, g.client, g.req, g.table, g.row, g.stamp_lo, g.stamp_n);
     else
       s->pending[keep++] = g;
   }
@@ -464,6 +491,7 @@ void pmi_server_join(pmi_server *s) {
   pmi_sock_close(s->pull);
   for (int i = 0; i < s->nclients; i++) pmi_sock_close(s->reply_sock[i]);
   free(s->reply_sock);
+  free(s->last_seq);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     srv_table *tb = &s->tables[t];
     if (!tb->declared) continue;

@@ -32,6 +32,14 @@ void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key) {
   }
 }
 
+void **pmi_rowmap_ref(pmi_rowmap *m, int64_t key) {
+  if (!m->cap) return NULL;
+  for (size_t i = rowmap_index(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+    if (m->keys[i] == key) return &m->vals[i];
+    if (m->keys[i] == PMI_ROWMAP_EMPTY) return NULL;
+  }
+}
+
 static int rowmap_grow(pmi_rowmap *m) {
   size_t cap = m->cap ? m->cap * 2 : 16;
   int64_t *keys = malloc(cap * sizeof *keys);

@@ -35,6 +35,8 @@ typedef struct {
 void pmi_rowmap_init(pmi_rowmap *m);
 void pmi_rowmap_free(pmi_rowmap *m);             /* does not free values */
 void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key);
+/* The value slot of key, to update in place; NULL when absent. */
+void **pmi_rowmap_ref(pmi_rowmap *m, int64_t key);
 int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val); /* 0 or -1 */
 void pmi_rowmap_clear(pmi_rowmap *m);
 #define PMI_ROWMAP_EMPTY INT64_MIN
