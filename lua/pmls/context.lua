@@ -11,7 +11,8 @@ Context.__index = Context
 
 local INITS = { zeros = 0, uniform = 1, normal = 2 }
 local SPEC_FIELDS = { rows = true, cols = true, dtype = true, sparse = true,
-                      staleness = true, init = true, scale = true }
+                      staleness = true, consistency = true, init = true, scale = true }
+local CONSISTENCY = { ssp = 0, bsp = 1, essp = 2, async = 3 }
 
 local function new(kind, engine, client, opt, shared)
   return setmetatable({
@@ -60,6 +61,13 @@ local function declare(self, name, spec)
     error(("bad argument 'spec.init' to table (%q: zeros, uniform or normal)"):format(tostring(spec.init)), 3)
   end
   s.init = init
+  if spec.consistency ~= nil then
+    local model = CONSISTENCY[spec.consistency]
+    if not model then
+      error(("bad argument 'spec.consistency' to table (%q: ssp, bsp, essp or async)"):format(tostring(spec.consistency)), 3)
+    end
+    s.consistency = model
+  end
   s.init_scale = spec.scale or 1.0
   local id = ffi.new("int[1]")
   if C.pmls_table_create(self.engine, name, s, id) ~= 0 then

@@ -21,6 +21,8 @@ static const char engine_help[] =
     "  -w, --workers N      worker threads (default: one per core)\n"
     "      --servers K      server shards (default: 1)\n"
     "      --staleness S    default SSP staleness bound for tables (default: 0)\n"
+    "      --consistency M  default model for tables: ssp, bsp, essp or async\n"
+    "                       (default: ssp; see docs/consistency.md)\n"
     "      --seed N         base random seed handed to the script (default: 1)\n"
     "      --metrics PATH   append one JSON object per clock to PATH\n"
     "      --timeout SECS   how long a read may wait for a peer (default: 60)\n"
@@ -104,6 +106,15 @@ static int cmd_run(int argc, char **argv) {
         return usage_error("bad value '%s' for %s: a whole number >= 0 expected",
                            v ? v : "", "--staleness");
       cfg.staleness = (int)n;
+    } else if (take(argc, argv, &i, NULL, "--consistency", &v)) {
+      static const char *const models[] = {"ssp", "bsp", "essp", "async"};
+      int found = -1;
+      for (int m = 0; m < 4; m++)
+        if (v && strcmp(v, models[m]) == 0) found = m;
+      if (found < 0)
+        return usage_error("bad value '%s' for %s: ssp, bsp, essp or async "
+                           "expected", v ? v : "", "--consistency");
+      cfg.consistency = found;
     } else if (take(argc, argv, &i, NULL, "--seed", &v)) {
       if (parse_int(v, 0, LLONG_MAX, &n))
         return usage_error("bad value '%s' for %s: a whole number >= 0 expected",

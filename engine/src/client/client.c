@@ -98,13 +98,24 @@ static int check_col(pmls_client *c, const pmi_table_meta *t, int64_t col) {
   return PMLS_OK;
 }
 
-/* The read bound of a table: how many clocks old a copy may be. */
+static int model_of(const pmls_client *c, const pmi_table_meta *t) {
+  return t->spec.consistency >= 0 ? t->spec.consistency : c->e->cfg.consistency;
+}
+
+/* How many clocks old a copy a read waits for may be. */
 static int64_t bound_of(const pmls_client *c, const pmi_table_meta *t) {
-  int model = t->spec.consistency >= 0 ? t->spec.consistency
-                                       : c->e->cfg.consistency;
+  int model = model_of(c, t);
   if (model == PMLS_BSP) return 0;
   if (model == PMLS_ASYNC) return ASYNC_HORIZON;
   return t->spec.staleness >= 0 ? t->spec.staleness : c->e->cfg.staleness;
+}
+
+/* How many clocks old a cached copy may be before a read refreshes it.
+ * Async reads do not wait (up to the horizon) but still refresh once per
+ * clock, or a worker would never see the others' progress. */
+static int64_t cache_bound_of(const pmls_client *c, const pmi_table_meta *t) {
+  int64_t b = bound_of(c, t);
+  return model_of(c, t) == PMLS_ASYNC ? 1 : b;
 }
 
 static void free_delta(const pmi_table_meta *t, void *delta) {
@@ -554,12 +565,13 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
                     "get_sparse", t->name);
   int worker = c->worker >= 0;
   int64_t min_clock = worker ? c->clock - bound_of(c, t) : 0;
+  int64_t cache_min = worker ? c->clock - cache_bound_of(c, t) : 0;
   int64_t copy_clock, stamp;
   c->rows_read++;
   c->acc[table].reads++;
   /* Workers share the process cache; a host client always asks the shard,
    * since it has no clock to bound how old a copy may be. */
-  if (worker && pmi_cache_get(c->e->cache, table, &t->spec, row, min_clock,
+  if (worker && pmi_cache_get(c->e->cache, table, &t->spec, row, cache_min,
                               c->worker, out, &copy_clock, &stamp)) {
     c->acc[table].cache_hits++;
   } else {
