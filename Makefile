@@ -44,9 +44,12 @@ $(BUILD)/lib/libpmls.a: $(OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The shared library leaves malloc to its host: Debian's jemalloc needs
+# static TLS, so a library linked with it cannot be dlopen'ed (by luajit's
+# ffi.load, say). The pmls command and the C tests link jemalloc themselves.
 $(BUILD)/lib/libpmls.so: $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LIBS)
+	$(CC) -shared -o $@ $^ $(SAN_LIBS)
 
 # -rdynamic exports pmls_* so the Lua package finds them through ffi.C.
 $(BUILD)/bin/pmls: $(BUILD)/obj/cli/main.o $(BUILD)/lib/libpmls.a

@@ -167,6 +167,22 @@ describe("the pmls command", function()
       assert.are.equal("", res.out)
     end)
 
+    it("names the script line of a bad table spec in setup", function()
+      local path = F .. "/misuse.lua"
+      local res = pmls({ "run", path, "--what", "spec", "-w", "1" }, "stderr")
+      assert.are.equal(1, res.rc)
+      assert.matches("bad argument 'spec.rows' to table", res.lines[1])
+      assert.is_truthy(res.lines[1]:find(path .. ":8:", 1, true), res.lines[1])
+    end)
+
+    it("names the script line of a row out of range in a worker", function()
+      local path = F .. "/misuse.lua"
+      local res = pmls({ "run", path, "--what", "row", "-w", "1" }, "stderr")
+      assert.are.equal(1, res.rc)
+      assert.matches("bad argument 'row' to get", res.lines[1])
+      assert.is_truthy(res.lines[1]:find(path .. ":13:", 1, true), res.lines[1])
+    end)
+
     it("exits 1 naming file:line of a syntax error", function()
       local path = F .. "/syntax_error.lua"
       local res = pmls({ "run", path }, "stderr")
@@ -233,14 +249,15 @@ describe("the pmls command", function()
       assert.are.equal(true, rows[6].final)
     end)
 
-    it("keeps every metrics line valid JSON whatever the metric names", function()
+    it("refuses metric names that could not be JSON keys, naming the metric", function()
       local file = helpers.tempdir() .. "/m.jsonl"
       local res = pmls({ "run", F .. "/odd_metric.lua", "-w", "1", "-q", "--metrics", file })
-      assert.are.equal(0, res.rc, res.out)
-      local rows = helpers.read_metrics(file)
-      assert.are.equal(1, rows[1]['say "hi"'])
-      assert.are.equal(2, rows[1]["back\\slash"])
-      assert.are.equal(3, rows[2]['final "q"'])
+      assert.are.equal(1, res.rc, res.out)
+      assert.matches("odd_metric.lua:7: bad argument 'values' to report", res.out, 1, true)
+      assert.matches("bad metric name 'say \"hi\"'", res.out, 1, true)
+      for _, row in ipairs(helpers.read_metrics(file)) do
+        assert.is_nil(row['say "hi"'], "an unsafe metric name reached the metrics file")
+      end
     end)
 
     it("prints one progress line per clock on stderr, then a summary", function()

@@ -13,8 +13,11 @@ local App = {}
 App.__index = App
 
 function M.new(name, description)
-  if type(name) ~= "string" or name == "" then
+  if type(name) ~= "string" then
     error("bad argument 'name' to pmls.app (string expected, got " .. type(name) .. ")", 2)
+  end
+  if name == "" then
+    error("bad argument 'name' to pmls.app (the name is empty)", 2)
   end
   return setmetatable({ name = name, description = description,
                         options = {}, metrics = {} }, App)
@@ -35,6 +38,9 @@ end
 function App:metric(name, how)
   if type(name) ~= "string" then
     error("bad argument 'name' to metric (string expected, got " .. type(name) .. ")", 2)
+  end
+  if not name:match("^[%w_%.%-]+$") or #name > 63 then
+    error(("bad argument 'name' to metric (%q: 1..63 letters, digits, '_', '-' or '.')"):format(name), 2)
   end
   if how ~= "mean" and how ~= "sum" then
     error(("bad argument 'how' to metric (%q: \"mean\" or \"sum\" expected)"):format(tostring(how)), 2)

@@ -86,7 +86,8 @@ function Context:table(name, spec)
     if spec == nil then
       error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
     end
-    return declare(self, name, spec)
+    local id = declare(self, name, spec)
+    return id
   end
   if spec ~= nil then
     error("bad argument 'spec' to table (tables are declared in app:setup)", 2)

@@ -35,9 +35,9 @@ local function load_library()
   for _, path in ipairs(library_candidates()) do
     local ok, lib = pcall(ffi.load, path)
     if ok and has_symbols(lib) then return lib end
-    tried[#tried + 1] = path
+    tried[#tried + 1] = path .. (ok and " (no pmls symbols)" or (": " .. tostring(lib)))
   end
-  error("pmls: cannot load libpmls (tried " .. table.concat(tried, ", ") ..
+  error("pmls: cannot load libpmls (tried " .. table.concat(tried, "; ") ..
         "; set PMLS_LIB)", 0)
 end
 

@@ -39,8 +39,15 @@ function M.declare(list, name, default, help, opts)
   if typ == "int" and default ~= nil and (type(default) ~= "number" or default % 1 ~= 0) then
     error(("bad argument 'default' to option (%s is an int option)"):format(name), 3)
   end
+  if (typ == "number" or typ == "boolean") and default ~= nil and type(default) ~= typ then
+    error(("bad argument 'default' to option (%s is a %s option, got a %s)"):format(
+          name, typ, type(default)), 3)
+  end
   for _, o in ipairs(list) do
     if o.key == key then error(("option '%s' declared twice"):format(name), 3) end
+    if opts.short and o.short == opts.short then
+      error(("bad argument 'short' to option (-%s is already %s)"):format(opts.short, o.flag), 3)
+    end
   end
   list[#list + 1] = { key = key, flag = flag_name(key), default = default,
                       help = help or "", type = typ, short = opts.short,

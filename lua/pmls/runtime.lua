@@ -23,7 +23,7 @@ end
 
 -- ---- serialization of plain data ----------------------------------------
 
-local function serialize(v, out, depth)
+local function serialize(v, out, depth, path)
   local t = type(v)
   if t == "number" then
     if v ~= v then out[#out + 1] = "0/0"
@@ -36,21 +36,22 @@ local function serialize(v, out, depth)
     if depth > 32 then error("app:setup returned data nested too deep", 0) end
     out[#out + 1] = "{"
     for k, x in pairs(v) do
+      local where = path .. (type(k) == "string" and ("." .. k) or ("[" .. tostring(k) .. "]"))
       out[#out + 1] = "["
-      serialize(k, out, depth + 1)
+      serialize(k, out, depth + 1, where)
       out[#out + 1] = "]="
-      serialize(x, out, depth + 1)
+      serialize(x, out, depth + 1, where)
       out[#out + 1] = ","
     end
     out[#out + 1] = "}"
   else
-    error("app:setup may only return plain data (numbers, strings, booleans, tables); got a " .. t, 0)
+    error(("app:setup may only return plain data (numbers, strings, booleans, tables); %s is a %s"):format(path, t), 0)
   end
 end
 
 local function encode(v)
   local out = { "return " }
-  serialize(v, out, 0)
+  serialize(v, out, 0, "shared")
   return table.concat(out)
 end
 

@@ -8,14 +8,23 @@ local ffi, C = core.ffi, core.C
 
 local M = {}
 local Table = {}
+
+local function bad_row(fn, row)
+  error(("bad argument 'row' to %s (whole number expected, got %s)"):format(fn, type(row)), 3)
+end
 Table.__index = Table
 
 local EINVAL = tonumber(C.PMLS_EINVAL)
 
 -- Builds the error for a failed call: misuse raises, the rest returns.
+-- Callers must not tail-call it (`local a, b = failed(...)`), or the level
+-- would skip the method's frame and blame the wrong line.
 local function failed(self, rc, fn, arg)
   local msg = core.client_error(self.client)
   if rc == EINVAL then
+    if msg:find("^row ") then arg = "row"
+    elseif msg:find("^bad pair count") then arg = "n"
+    elseif msg:find("^column ") then arg = arg == "row or cols" and "cols" or "col" end
     error(("bad argument '%s' to %s (%s)"):format(arg, fn, msg), 3)
   end
   return nil, msg
@@ -31,6 +40,7 @@ function M.new(client, engine, id)
     dtype = core.dtype_names[tonumber(spec.dtype)],
     sparse = spec.layout == C.PMLS_SPARSE,
     array_type = ffi.typeof(ctype .. "[?]"),
+    row_type = ffi.typeof(ctype .. "[$]", tonumber(spec.cols)),
   }, Table)
   if self.sparse then
     self.keys = ffi.new("int32_t[?]", self.cols)
@@ -42,51 +52,62 @@ end
 
 -- A zeroed buffer of one dense row (0-based, `cols` elements).
 function Table:row_buffer()
-  return self.array_type(self.cols)
+  return self.row_type()
 end
 
 -- Dense tables: fills buf (or a new buffer) with the row and returns it.
 -- Sparse tables: returns keys, values, n (buffers reused by the next get).
 function Table:get(row, buf)
+  if type(row) ~= "number" then bad_row("get", row) end
   if self.sparse then
     local rc = C.pmls_get_sparse(self.client, self.id, row, self.keys,
                                  self.vals, self.cols, self.count)
-    if rc ~= 0 then return failed(self, rc, "get", "row") end
+    if rc ~= 0 then local a, b = failed(self, rc, "get", "row"); return a, b end
     return self.keys, self.vals, tonumber(self.count[0])
   end
-  buf = buf or self.array_type(self.cols)
+  if buf == nil then buf = self.array_type(self.cols)
+  elseif not ffi.istype(self.row_type, buf) then
+    core.bad_argument("buf", "get", "a row buffer from row_buffer() expected")
+  end
   local rc = C.pmls_get_dense(self.client, self.id, row, buf)
-  if rc ~= 0 then return failed(self, rc, "get", "row") end
+  if rc ~= 0 then local a, b = failed(self, rc, "get", "row"); return a, b end
   return buf
 end
 
 -- inc(row, col, delta): one element. inc(row, deltas): a whole dense row
 -- (a buffer of the table's type with `cols` elements).
 function Table:inc(row, col, delta)
+  if type(row) ~= "number" then bad_row("inc", row) end
   local rc
   if delta ~= nil then
+    if type(col) ~= "number" or col % 1 ~= 0 then
+      core.bad_argument("col", "inc", "whole number expected, got " .. tostring(col))
+    end
+    if type(delta) ~= "number" then
+      core.bad_argument("delta", "inc", "number expected, got " .. type(delta))
+    end
     rc = C.pmls_inc_one(self.client, self.id, row, col, delta)
   else
-    if type(col) ~= "cdata" then
-      core.bad_argument("deltas", "inc", "a row buffer or (col, delta) expected")
+    if not ffi.istype(self.row_type, col) then
+      core.bad_argument("deltas", "inc", "a row buffer from row_buffer() or (col, delta) expected")
     end
     rc = C.pmls_inc_dense(self.client, self.id, row, col)
   end
-  if rc ~= 0 then return failed(self, rc, "inc", delta ~= nil and "col" or "row") end
+  if rc ~= 0 then local a, b = failed(self, rc, "inc", delta ~= nil and "col" or "row"); return a, b end
   return true
 end
 
 -- row += alpha * x, where x is a double[cols] buffer (dense tables).
 function Table:inc_scaled(row, x, alpha)
   local rc = C.pmls_inc_scaled(self.client, self.id, row, x, alpha)
-  if rc ~= 0 then return failed(self, rc, "inc_scaled", "row") end
+  if rc ~= 0 then local a, b = failed(self, rc, "inc_scaled", "row"); return a, b end
   return true
 end
 
 -- n (column, delta) pairs: cols is int32_t[n], deltas has the table's type.
 function Table:inc_pairs(row, n, cols, deltas)
   local rc = C.pmls_inc_pairs(self.client, self.id, row, n, cols, deltas)
-  if rc ~= 0 then return failed(self, rc, "inc_pairs", "row or cols") end
+  if rc ~= 0 then local a, b = failed(self, rc, "inc_pairs", "row or cols"); return a, b end
   return true
 end
 

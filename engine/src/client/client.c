@@ -740,9 +740,16 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
 
 int pmls_report(pmls_client *c, const char *name, double value) {
   size_t len = name ? strlen(name) : 0;
-  if (len == 0 || len >= PMI_NAME_MAX)
-    return pmi_fail(c->err, PMLS_EINVAL, "bad metric name '%s' (1..%d "
-                    "characters)", name ? name : "", PMI_NAME_MAX - 1);
+  int ok = len > 0 && len < PMI_NAME_MAX;
+  for (size_t i = 0; ok && i < len; i++) {
+    char ch = name[i];
+    ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+  }
+  /* Names go into the metrics JSON as keys, so they are kept to a safe set. */
+  if (!ok)
+    return pmi_fail(c->err, PMLS_EINVAL, "bad metric name '%s' (1..%d letters, "
+                    "digits, '_', '-' or '.')", name ? name : "", PMI_NAME_MAX - 1);
   if (c->worker < 0) {
     pthread_mutex_lock(&c->e->mu);
     pmi_metrics_set_final(c->e->metrics, name, value);
