@@ -26,7 +26,10 @@ TESTS := $(patsubst engine/src/%_test.c,$(BUILD)/test/%_test,$(TEST_SRC))
 SAN_TESTS := $(patsubst engine/src/%_test.c,$(BUILD)/test-san/%_test,$(TEST_SRC))
 CDEF := $(BUILD)/lua/pmls/cdef.lua
 
-.PHONY: all deps demo test test-c test-spec install clean
+.PHONY: all deps demo test install clean
+# Keep the sanitizer objects between runs (make would delete them as
+# intermediates of the test binaries).
+.SECONDARY: $(SAN_OBJ)
 all: $(BUILD)/bin/pmls $(BUILD)/lib/libpmls.a $(BUILD)/lib/libpmls.so $(CDEF)
 
 deps:

@@ -396,8 +396,13 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   if (worker >= 0) {
     if (e->worker_taken[worker]) {
       pthread_mutex_unlock(&e->mu);
-      return pmi_fail(e->err, PMLS_EINVAL, "worker %d already has a client",
-                      worker);
+      /* A closed worker's clocks are final on the servers: a new client
+       * starting again at clock 0 would break the read bound. */
+      int open_now = e->worker_taken[worker] == 1;
+      return pmi_fail(e->err, open_now ? PMLS_EINVAL : PMLS_ESTATE, open_now
+                      ? "worker %d already has a client"
+                      : "worker %d has already run in this engine (clocks "
+                        "cannot restart)", worker);
     }
     e->worker_taken[worker] = 1;
     id = worker;
@@ -489,7 +494,7 @@ int pmls_client_close(pmls_client *c) {
   e->closed_rows_inc += c->rows_inc;
   for (int t = 0; t < PMI_MAX_TABLES; t++)
     pmi_table_acc_merge(&e->table_acc[t], &c->acc[t]);
-  if (c->worker >= 0) e->worker_taken[c->worker] = 0;
+  if (c->worker >= 0) e->worker_taken[c->worker] = 2; /* ran: see open */
   if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
   pthread_mutex_unlock(&e->mu);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {

@@ -98,6 +98,7 @@ int pmi_get_str(pmi_rd *r, char *out, size_t cap) {
     if (cap) out[0] = 0;
     return -1;
   }
+  if (cap == 0) return 0;
   size_t k = n < cap - 1 ? n : cap - 1;
   memcpy(out, p, k);
   out[k] = 0;

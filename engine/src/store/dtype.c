@@ -25,34 +25,28 @@ size_t pmls_dtype_size(pmls_dtype t) {
   return (t == PMLS_F32 || t == PMLS_I32) ? 4 : 8;
 }
 
+/* src may sit anywhere inside a message payload, so it is read through
+ * memcpy (a plain load on x86, and no misaligned access anywhere). */
+#define ADD_LOOP(T)                                                            \
+  do {                                                                         \
+    T *d = dst;                                                                \
+    const unsigned char *s = src;                                              \
+    for (int64_t i = 0; i < n; i++) {                                          \
+      T v;                                                                     \
+      memcpy(&v, s + (size_t)i * sizeof v, sizeof v);                          \
+      d[i] += v;                                                               \
+    }                                                                          \
+  } while (0)
+
 void pmi_add(pmls_dtype t, void *dst, const void *src, int64_t n) {
   switch (t) {
-  case PMLS_F64: {
-    double *d = dst;
-    const double *s = src;
-    for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    break;
-  }
-  case PMLS_F32: {
-    float *d = dst;
-    const float *s = src;
-    for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    break;
-  }
-  case PMLS_I32: {
-    uint32_t *d = dst;
-    const uint32_t *s = src;
-    for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    break;
-  }
-  case PMLS_I64: {
-    uint64_t *d = dst;
-    const uint64_t *s = src;
-    for (int64_t i = 0; i < n; i++) d[i] += s[i];
-    break;
-  }
+  case PMLS_F64: ADD_LOOP(double); break;
+  case PMLS_F32: ADD_LOOP(float); break;
+  case PMLS_I32: ADD_LOOP(uint32_t); break;
+  case PMLS_I64: ADD_LOOP(uint64_t); break;
   }
 }
+#undef ADD_LOOP
 
 static int64_t round_i64(double v) { return (int64_t)llround(v); }
 

@@ -99,6 +99,7 @@ void pmi_kv_free(pmi_kv *m) {
 }
 
 void pmi_kv_clear(pmi_kv *m) {
+  if (!m->cap) return;
   for (uint32_t i = 0; i < m->cap; i++) m->keys[i] = -1;
   memset(m->vals, 0, (size_t)m->cap * m->elem);
   m->count = 0;
@@ -168,7 +169,7 @@ int64_t pmi_kv_export(const pmi_kv *m, int32_t *keys, void *vals, int64_t cap) {
   qsort(all, (size_t)n, sizeof *all, cmp_i32);
   if (n > cap) n = cap;
   for (int64_t k = 0; k < n; k++) {
-    keys[k] = all[k];
+    memcpy(keys + k, &all[k], sizeof all[k]); /* keys may be unaligned */
     memcpy((unsigned char *)vals + (size_t)k * m->elem, pmi_kv_find(m, all[k]),
            m->elem);
   }
