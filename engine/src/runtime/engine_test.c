@@ -1040,6 +1040,126 @@ static void t_table_stats(void) {
   pmls_engine_destroy(e);
 }
 
+/* A read that waits for a worker that does not clock gives up after the
+ * configured timeout and says what it waited for; the late reply to the
+ * abandoned request must not be taken for the answer to the next one. */
+static void t_read_timeout_then_recover(void) {
+  pmls_config cfg = config(2, 2);
+  cfg.timeout_ms = 300;
+  pmls_engine *e = NULL;
+  char err[256];
+  CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);
+  CHECK_EQ_INT(table(e, "t", dense(3, 2, PMLS_I64)), 0);
+  pmls_client *w0 = NULL, *w1 = NULL;
+  CHECK_EQ_INT(pmls_client_open(e, 0, &w0), PMLS_OK);
+  CHECK_EQ_INT(pmls_client_open(e, 1, &w1), PMLS_OK);
+  int64_t out[2] = {-1, -1};
+  CHECK_EQ_INT(pmls_inc_one(w0, 0, 2, 0, 1), PMLS_OK);
+  CHECK_EQ_INT(pmls_clock(w0), PMLS_OK);
+  double t0 = now_s();
+  int rc = pmls_get_dense(w0, 0, 2, out); /* worker 1 is still at clock 0 */
+  double took = now_s() - t0;
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s", pmls_client_errmsg(w0));
+  /* worker 1 catches up; the parked request is answered late */
+  int rc1 = pmls_inc_one(w1, 0, 2, 1, 5);
+  if (!rc1) rc1 = pmls_clock(w1);
+  sleep_ms(50);
+  int64_t again[2] = {-1, -1};
+  int rc2 = pmls_get_dense(w0, 0, 2, again);
+  int64_t other[2] = {-1, -1};
+  int rc3 = pmls_get_dense(w0, 0, 1, other); /* a different row next */
+  pmls_client_close(w0);
+  pmls_client_close(w1);
+  pmls_engine_destroy(e);
+  CHECK_EQ_INT(rc, PMLS_ETIMEDOUT);
+  CHECK(took >= 0.25 && took < 2.0);
+  CHECK_STR_CONTAINS(msg, "timed out");
+  CHECK_STR_CONTAINS(msg, "table 't'");
+  CHECK_EQ_INT(rc1, PMLS_OK);
+  CHECK_EQ_INT(rc2, PMLS_OK);
+  CHECK_EQ_INT(again[0], 1);
+  CHECK_EQ_INT(again[1], 5);
+  CHECK_EQ_INT(rc3, PMLS_OK);
+  CHECK_EQ_INT(other[0], 0);
+  CHECK_EQ_INT(other[1], 0);
+}
+
+static void t_engine_defaults(void) {
+  pmls_config cfg;
+  pmls_config_init(&cfg);
+  CHECK_EQ_INT(cfg.workers, 0);
+  CHECK_EQ_INT(cfg.staleness, 0);
+  CHECK(cfg.metrics_path == NULL && cfg.lua_path == NULL);
+  cfg.quiet = 1;
+  pmls_engine *e = NULL;
+  char err[256];
+  CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  CHECK_EQ_INT(pmls_engine_workers(e), cores > 0 ? cores : 1);
+  pmls_engine_destroy(e);
+  CHECK_EQ_INT(pmls_engine_create(&e, NULL, err, sizeof err), PMLS_OK);
+  CHECK(pmls_engine_workers(e) >= 1);
+  pmls_engine_destroy(e);
+  pmls_table_spec s;
+  pmls_table_spec_init(&s);
+  CHECK_EQ_INT(s.rows, 1);
+  CHECK_EQ_INT(s.cols, 1);
+  CHECK_EQ_INT(s.dtype, PMLS_F64);
+  CHECK_EQ_INT(s.layout, PMLS_DENSE);
+  CHECK_EQ_INT(s.staleness, -1);
+  CHECK_EQ_INT(s.init, 0);
+}
+
+/* Workers' reports combine per clock (mean or sum, as declared) into one
+ * JSON line per completed clock in the metrics file. */
+static void t_metrics_file_per_clock(void) {
+  char path[] = "/tmp/pmls-engine-metrics-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  pmls_config cfg = config(2, 2);
+  cfg.metrics_path = path;
+  pmls_engine *e = NULL;
+  char err[256];
+  int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
+  if (rc) unlink(path);
+  CHECK_EQ_INT(rc, PMLS_OK);
+  CHECK_EQ_INT(pmls_metric_declare(e, "loss", PMLS_AGG_MEAN), PMLS_OK);
+  CHECK_EQ_INT(pmls_metric_declare(e, "n", PMLS_AGG_SUM), PMLS_OK);
+  CHECK_EQ_INT(pmls_metric_declare(e, "bad name", PMLS_AGG_SUM), PMLS_EINVAL);
+  CHECK_STR_CONTAINS(pmls_errmsg(e), "bad metric name");
+  CHECK_EQ_INT(pmls_metric_declare(e, "x", (pmls_agg)7), PMLS_EINVAL);
+  pmls_client *w[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++) CHECK_EQ_INT(pmls_client_open(e, i, &w[i]), PMLS_OK);
+  for (int k = 1; k <= 3; k++)
+    for (int i = 0; i < 2; i++) {
+      CHECK_EQ_INT(pmls_report(w[i], "loss", k * (i + 1)), PMLS_OK);
+      CHECK_EQ_INT(pmls_report(w[i], "n", 10 * (i + 1)), PMLS_OK);
+      CHECK_EQ_INT(pmls_clock(w[i]), PMLS_OK);
+    }
+  for (int i = 0; i < 2; i++) CHECK_EQ_INT(pmls_client_close(w[i]), PMLS_OK);
+  pmls_stats st;
+  pmls_engine_stats(e, &st);
+  pmls_engine_destroy(e);
+  FILE *f = fopen(path, "r");
+  char text[4096] = "";
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  text[n] = 0;
+  if (f) fclose(f);
+  unlink(path);
+  CHECK_EQ_INT(st.clocks, 3);
+  /* loss: mean of k and 2k = 1.5k; n: 10 + 20 */
+  static const char *const want[] = {
+      "\"clock\":1,", "\"loss\":1.5", "\"clock\":2,", "\"loss\":3,",
+      "\"clock\":3,", "\"loss\":4.5", "\"n\":30"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    CHECK_STR_CONTAINS(text, want[i]);
+  int lines = 0;
+  for (char *p = text; *p; p++) lines += *p == '\n';
+  CHECK_EQ_INT(lines, 3);
+}
+
 static void t_stats_count_reads_and_increments(void) {
   pmls_engine *e = engine(1, 1);
   CHECK(e != NULL);
@@ -1089,6 +1209,9 @@ static const th_case cases[] = {
     {"own increments exact through the shared cache (SSP/BSP/ESSP/async)", t_own_increments_exact_through_cache},
     {"oplog over the flush threshold: nothing lost mid-clock", t_large_oplog_flushes_mid_clock},
     {"pmls_abort wakes a blocked reader with the reason", t_abort_wakes_blocked_reader},
+    {"a read times out, then a late reply is not mistaken for the next", t_read_timeout_then_recover},
+    {"defaults: config, table spec, one worker per core", t_engine_defaults},
+    {"metrics file: one line per clock, mean and sum over workers", t_metrics_file_per_clock},
     {"stats count rows read and incremented after close", t_stats_count_reads_and_increments},
     {"per-table stats: reads, increments, staleness", t_table_stats},
 };
