@@ -406,6 +406,44 @@ static void t_host_sparse_roundtrip(void) {
   pmls_engine_destroy(e);
 }
 
+/* Row ids up to 2^40, integer wrap-around through the shards, and two
+ * engines side by side in one process (no hidden global state). */
+static void t_host_huge_rows_wrap_and_two_engines(void) {
+  pmls_engine *e1 = engine(1, 3), *e2 = engine(1, 2);
+  CHECK(e1 && e2);
+  int64_t big = (int64_t)1 << 40;
+  CHECK_EQ_INT(table(e1, "t", dense(big, 1, PMLS_I32)), 0);
+  CHECK_EQ_INT(table(e2, "t", dense(big, 1, PMLS_I32)), 0);
+  pmls_client *c1 = NULL, *c2 = NULL;
+  CHECK_EQ_INT(pmls_client_open(e1, -1, &c1), PMLS_OK);
+  CHECK_EQ_INT(pmls_client_open(e2, -1, &c2), PMLS_OK);
+  static const int64_t ids[] = {0, 1, 4096, 1000000007, ((int64_t)1 << 40) - 1};
+  int32_t max = INT32_MAX, one = 1, seven = 7, out = 0;
+  for (size_t i = 0; i < 5; i++) {
+    CHECK_EQ_INT(pmls_inc_dense(c1, 0, ids[i], &max), PMLS_OK);
+    CHECK_EQ_INT(pmls_inc_dense(c2, 0, ids[i], &seven), PMLS_OK);
+  }
+  CHECK_EQ_INT(pmls_client_close(c1), PMLS_OK); /* flushed to the shards */
+  CHECK_EQ_INT(pmls_client_open(e1, -1, &c1), PMLS_OK);
+  for (size_t i = 0; i < 5; i++) CHECK_EQ_INT(pmls_inc_dense(c1, 0, ids[i], &one), PMLS_OK);
+  CHECK_EQ_INT(pmls_client_close(c1), PMLS_OK);
+  CHECK_EQ_INT(pmls_client_open(e1, -1, &c1), PMLS_OK);
+  for (size_t i = 0; i < 5; i++) {
+    CHECK_EQ_INT(pmls_get_dense(c1, 0, ids[i], &out), PMLS_OK);
+    CHECK_EQ_INT(out, INT32_MIN); /* INT32_MAX + 1 wraps */
+    CHECK_EQ_INT(pmls_get_dense(c2, 0, ids[i], &out), PMLS_OK);
+    CHECK_EQ_INT(out, 7); /* the other engine's table is its own */
+  }
+  CHECK_EQ_INT(pmls_get_dense(c1, 0, 2, &out), PMLS_OK);
+  CHECK_EQ_INT(out, 0);
+  CHECK_EQ_INT(pmls_get_dense(c1, 0, big, &out), PMLS_EINVAL);
+  CHECK_STR_CONTAINS(pmls_client_errmsg(c1), "row 1099511627776 out of range");
+  CHECK_EQ_INT(pmls_client_close(c1), PMLS_OK);
+  CHECK_EQ_INT(pmls_client_close(c2), PMLS_OK);
+  pmls_engine_destroy(e1);
+  pmls_engine_destroy(e2);
+}
+
 /* ---- argument errors name the argument ----------------------------------- */
 
 static void t_client_argument_errors(void) {
@@ -814,11 +852,23 @@ enum { OW = 3, OC = 25, OROWS = 4 };
 
 typedef struct {
   pmls_engine *e;
-  int worker, table;
+  int worker, table, sparse;
   int64_t bound; /* a read at clock c holds the others' clocks < c - bound */
   int rc;
   char why[512];
 } own_job;
+
+/* Reads row r of an OW-column table (dense, or sparse with keys = columns)
+ * into out[OW]. */
+static int own_read(pmls_client *c, const own_job *j, int64_t r, int64_t *out) {
+  if (!j->sparse) return pmls_get_dense(c, j->table, r, out);
+  int32_t keys[OW];
+  int64_t vals[OW], n = 0;
+  int rc = pmls_get_sparse(c, j->table, r, keys, vals, OW, &n);
+  for (int o = 0; o < OW; o++) out[o] = 0;
+  for (int64_t i = 0; !rc && i < n; i++) out[keys[i]] = vals[i];
+  return rc;
+}
 
 /* Worker w adds w+1 to column w of every row in each clock interval, and
  * reads every row before and after each clock(). Its own column must always
@@ -842,7 +892,7 @@ static void *own_main(void *arg) {
       int64_t clk = pmls_client_clock(c);
       for (int64_t r = 0; r < OROWS && !j->rc; r++) {
         int64_t out[OW];
-        if ((j->rc = pmls_get_dense(c, j->table, r, out))) break;
+        if ((j->rc = own_read(c, j, r, out))) break;
         int64_t own = (int64_t)(k + 1) * (w + 1);
         if (out[w] != own) {
           j->rc = -1;
@@ -881,12 +931,13 @@ static void *own_main(void *arg) {
 static void t_own_increments_exact_through_cache(void) {
   static const struct {
     const char *label;
-    int staleness, consistency;
+    int staleness, consistency, sparse;
     int64_t bound; /* -1: no bound checked (async) */
   } rows[] = {
-      {"SSP(0)", 0, PMLS_SSP, 0},   {"SSP(2)", 2, PMLS_SSP, 2},
-      {"BSP", 5, PMLS_BSP, 0},      {"ESSP(1)", 1, PMLS_ESSP, 1},
-      {"async", 0, PMLS_ASYNC, -1},
+      {"SSP(0)", 0, PMLS_SSP, 0, 0},       {"SSP(2)", 2, PMLS_SSP, 0, 2},
+      {"BSP", 5, PMLS_BSP, 0, 0},          {"ESSP(1)", 1, PMLS_ESSP, 0, 1},
+      {"async", 0, PMLS_ASYNC, 0, -1},     {"sparse SSP(0)", 0, PMLS_SSP, 1, 0},
+      {"sparse SSP(2)", 2, PMLS_SSP, 1, 2}, {"sparse async", 0, PMLS_ASYNC, 1, -1},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     pmls_engine *e = engine(OW, 2);
@@ -894,12 +945,13 @@ static void t_own_increments_exact_through_cache(void) {
     pmls_table_spec s = dense(OROWS, OW, PMLS_I64);
     s.staleness = rows[i].staleness;
     s.consistency = rows[i].consistency;
+    s.layout = rows[i].sparse ? PMLS_SPARSE : PMLS_DENSE;
     int t = table(e, "own", s);
     own_job jobs[OW];
     pthread_t th[OW];
     for (int w = 0; w < OW; w++) {
-      jobs[w] = (own_job){e, w, t, rows[i].bound < 0 ? 1 << 30 : rows[i].bound,
-                          0, ""};
+      jobs[w] = (own_job){e, w, t, rows[i].sparse,
+                          rows[i].bound < 0 ? 1 << 30 : rows[i].bound, 0, ""};
       pthread_create(&th[w], NULL, own_main, &jobs[w]);
     }
     for (int w = 0; w < OW; w++) pthread_join(th[w], NULL);
@@ -1200,13 +1252,14 @@ static const th_case cases[] = {
     {"uniform init is reproducible from the seed", t_table_init_reproducible},
     {"host client: dense get/inc roundtrip for all dtypes", t_host_dense_roundtrip},
     {"host client: sparse get/inc roundtrip for all dtypes", t_host_sparse_roundtrip},
+    {"row ids up to 2^40, int32 wrap through the shards, two engines", t_host_huge_rows_wrap_and_two_engines},
     {"bad table id, row, column, layout: PMLS_EINVAL naming them", t_client_argument_errors},
     {"client open errors: bad worker, worker taken", t_client_open_errors},
     {"no lost increments: 4 workers, 2 shards, int64/float64/sparse", t_no_lost_increments},
     {"read bound: BSP and SSP wait for the slow worker's clocks", t_read_bound},
     {"reopened worker clients keep the read bound (or are refused)", t_reopened_workers_keep_bound},
     {"a worker sees its own and a host's increments", t_worker_sees_own_and_host_increments},
-    {"own increments exact through the shared cache (SSP/BSP/ESSP/async)", t_own_increments_exact_through_cache},
+    {"own increments exact, others within the bound: dense and sparse, SSP/BSP/ESSP/async", t_own_increments_exact_through_cache},
     {"oplog over the flush threshold: nothing lost mid-clock", t_large_oplog_flushes_mid_clock},
     {"pmls_abort wakes a blocked reader with the reason", t_abort_wakes_blocked_reader},
     {"a read times out, then a late reply is not mistaken for the next", t_read_timeout_then_recover},
