@@ -69,11 +69,11 @@ $(CDEF): engine/include/pmls.h tools/gen_cdef.lua
 
 $(BUILD)/test/%_test: engine/src/%_test.c $(BUILD)/lib/libpmls.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iengine/test $(PKG_CFLAGS) -o $@ $< $(BUILD)/lib/libpmls.a $(LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -rdynamic -Iengine/test $(PKG_CFLAGS) -o $@ $< -Wl,--whole-archive $(BUILD)/lib/libpmls.a -Wl,--no-whole-archive $(LIBS)
 
 $(BUILD)/test-san/%_test: engine/src/%_test.c $(SAN_OBJ) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -Iengine/test $(PKG_CFLAGS) -o $@ $< $(SAN_OBJ) $(SAN_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -rdynamic -Iengine/test $(PKG_CFLAGS) -o $@ $< $(SAN_OBJ) $(SAN_LIBS)
 
 demo: deps all
 	$(BUILD)/bin/pmls run examples/logreg_demo.lua

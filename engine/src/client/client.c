@@ -150,6 +150,10 @@ static int await(pmls_client *c, uint32_t req, int want, const char *what,
   for (;;) {
     void *msg;
     size_t len;
+    /* Wait at most the time left, so a timeout is honoured to the ms. */
+    int left_ms = (int)((deadline - pmi_now()) * 1000.0) + 1;
+    if (left_ms < 1) left_ms = 1;
+    pmi_sock_set_rcvtimeo(c->pull, left_ms);
     int rc = pmi_msg_recv(c->pull, &msg, &len, &c->traffic, c->err);
     if (rc == PMLS_ETIMEDOUT) {
       if (pmi_now() < deadline) continue;
@@ -572,8 +576,6 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
   int64_t min_clock = worker ? c->clock - bound_of(c, t) : 0;
   int64_t cache_min = worker ? c->clock - cache_bound_of(c, t) : 0;
   int64_t copy_clock, stamp;
-  c->rows_read++;
-  c->acc[table].reads++;
   /* Workers share the process cache; a host client always asks the shard,
    * since it has no clock to bound how old a copy may be. */
   if (worker && pmi_cache_get(c->e->cache, table, &t->spec, row, cache_min,
@@ -598,6 +600,8 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
       pmi_cache_put(c->e->cache, table, &t->spec, row, copy_clock, c->stamps,
                     out);
   }
+  c->rows_read++;
+  c->acc[table].reads++;
   record_staleness(c, table, copy_clock);
   int rc = hist_apply(c, table, t, row, stamp, out, NULL);
   if (rc) return rc;
@@ -735,7 +739,7 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
   const pmi_table_meta *t = check_row(c, table, row);
   if (!t) return PMLS_EINVAL;
   if (check_col(c, t, col)) return PMLS_EINVAL;
-  unsigned char typed[8];
+  _Alignas(8) unsigned char typed[8];
   memset(typed, 0, sizeof typed);
   pmi_add_at(t->spec.dtype, typed, 0, delta);
   return pmls_inc_pairs(c, table, row, 1, &col, typed);

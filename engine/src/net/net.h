@@ -86,6 +86,7 @@ typedef struct {
 int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err);
 int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err);
 void pmi_sock_close(int s);
+void pmi_sock_set_rcvtimeo(int s, int ms);
 
 /* Sends the message in b (its header length is filled in here). */
 int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,

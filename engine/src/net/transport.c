@@ -50,6 +50,10 @@ int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err) {
   return s;
 }
 
+void pmi_sock_set_rcvtimeo(int s, int ms) {
+  nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms);
+}
+
 void pmi_sock_close(int s) {
   if (s >= 0) nn_close(s);
 }

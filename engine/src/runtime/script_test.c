@@ -6,7 +6,9 @@
  *
  * Run from the repository root: the Lua package is taken from ./lua and
  * ./build/lua (the test binary links libpmls statically, so the package's
- * own search relative to the library does not apply). */
+ * own search relative to the library does not apply). The binary does not
+ * export pmls_* either, so the package's FFI calls go to a second copy of
+ * the engine code, build/lib/libpmls.so (not sanitized in the -san build). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -394,6 +394,13 @@ static void on_bye(pmi_server *s, const pmi_hdr *h) {
     advance_clock(s);
   }
   reply_ack(s, h->src, PMI_MSG_BYE);
+  /* A closed client reads nothing more: answering its parked reads would
+   * block this shard on a send to nobody. Its ACK was sent above; the socket
+   * stays open (nanomsg may still be delivering it) but is never used again. */
+  size_t keep = 0;
+  for (size_t i = 0; i < s->npending; i++)
+    if (s->pending[i].client != h->src) s->pending[keep++] = s->pending[i];
+  s->npending = keep;
 }
 
 static void on_abort(pmi_server *s, pmi_rd *rd) {
