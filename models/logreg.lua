@@ -16,11 +16,8 @@ app:option("l2", 1e-5, "L2 regularisation")
 app:metric("loss", "mean")
 app:metric("examples", "sum")
 
-local function read(path, opts)
-  local ds, err = pmls.data.read_libsvm(path, opts)
-  if not ds then error(err, 0) end
-  return ds
-end
+-- A data error ("path:LINE: ...") ends the run with that message.
+local function read(path, opts) return assert(pmls.data.read_libsvm(path, opts)) end
 
 function app:setup(ctx)
   local opt = ctx.opt

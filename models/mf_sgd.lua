@@ -24,11 +24,8 @@ app:option("lambda", 0.05, "L2 regularisation")
 app:option("init", 0.1, "initial values uniform in [-init, init)")
 app:metric("train_rmse", "mean")
 
-local function read(path, opts)
-  local ds, err = pmls.data.read_triplets(path, opts)
-  if not ds then error(err, 0) end
-  return ds
-end
+-- A data error ("path:LINE: ...") ends the run with that message.
+local function read(path, opts) return assert(pmls.data.read_triplets(path, opts)) end
 
 function app:setup(ctx)
   local opt = ctx.opt

@@ -676,6 +676,13 @@ int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
 
 /* ---- increments ---------------------------------------------------------- */
 
+/* Every increment call ends here: count it, flush if the oplog is full. */
+static int counted(pmls_client *c, int table) {
+  c->rows_inc++;
+  c->acc[table].increments++;
+  return maybe_flush(c);
+}
+
 int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
   const pmi_table_meta *t = check_row(c, table, row);
   if (!t) return PMLS_EINVAL;
@@ -685,9 +692,7 @@ int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
   void *p = oplog_row(c, table, t, row);
   if (!p) return PMLS_ENOMEM;
   pmi_add(t->spec.dtype, p, delta, t->spec.cols);
-  c->rows_inc++;
-  c->acc[table].increments++;
-  return maybe_flush(c);
+  return counted(c, table);
 }
 
 int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
@@ -700,19 +705,13 @@ int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
   void *p = oplog_row(c, table, t, row);
   if (!p) return PMLS_ENOMEM;
   pmi_add_scaled(t->spec.dtype, p, x, alpha, t->spec.cols);
-  c->rows_inc++;
-  c->acc[table].increments++;
-  return maybe_flush(c);
+  return counted(c, table);
 }
 
-int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
-                   const int32_t *cols, const void *deltas) {
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
-  if (n < 0)
-    return pmi_fail(c->err, PMLS_EINVAL, "bad pair count %lld", (long long)n);
-  for (int64_t i = 0; i < n; i++)
-    if (check_col(c, t, cols[i])) return PMLS_EINVAL;
+/* Adds already-checked (column, delta) pairs to the row's oplog entry. */
+static int add_pairs(pmls_client *c, int table, const pmi_table_meta *t,
+                     int64_t row, int64_t n, const int32_t *cols,
+                     const void *deltas) {
   void *p = oplog_row(c, table, t, row);
   if (!p) return PMLS_ENOMEM;
   size_t elem = pmls_dtype_size(t->spec.dtype);
@@ -729,9 +728,18 @@ int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
       pmi_add(t->spec.dtype, slot, d + (size_t)i * elem, 1);
     }
   }
-  c->rows_inc++;
-  c->acc[table].increments++;
-  return maybe_flush(c);
+  return counted(c, table);
+}
+
+int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
+                   const int32_t *cols, const void *deltas) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (n < 0)
+    return pmi_fail(c->err, PMLS_EINVAL, "bad pair count %lld", (long long)n);
+  for (int64_t i = 0; i < n; i++)
+    if (check_col(c, t, cols[i])) return PMLS_EINVAL;
+  return add_pairs(c, table, t, row, n, cols, deltas);
 }
 
 int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
@@ -742,7 +750,7 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
   _Alignas(8) unsigned char typed[8];
   memset(typed, 0, sizeof typed);
   pmi_add_at(t->spec.dtype, typed, 0, delta);
-  return pmls_inc_pairs(c, table, row, 1, &col, typed);
+  return add_pairs(c, table, t, row, 1, &col, typed);
 }
 
 /* ---- clocks, reports, abort ---------------------------------------------- */
@@ -760,9 +768,7 @@ int pmls_report(pmls_client *c, const char *name, double value) {
     return pmi_fail(c->err, PMLS_EINVAL, "bad metric name '%s' (1..%d letters, "
                     "digits, '_', '-' or '.')", name ? name : "", PMI_NAME_MAX - 1);
   if (c->worker < 0) {
-    pthread_mutex_lock(&c->e->mu);
-    pmi_metrics_set_final(c->e->metrics, name, value);
-    pthread_mutex_unlock(&c->e->mu);
+    pmi_metrics_set_final(c->e->metrics, name, value); /* has its own lock */
     return PMLS_OK;
   }
   for (int i = 0; i < c->nreports; i++) {

@@ -62,7 +62,6 @@ struct pmls_engine {
   int64_t closed_rows_read, closed_rows_inc;
   pmi_table_acc table_acc[PMI_MAX_TABLES]; /* from clients already closed */
   pmi_cache *cache;      /* rows shared by this process's workers */
-  int ran;               /* a script has run: clocks cannot restart */
   char err[4096];        /* large enough for a script error's traceback */
 };
 
