@@ -95,3 +95,8 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmarks: ratios against references measured in the same run (bench/).
+.PHONY: bench
+bench: deps all
+	@bench/run.sh

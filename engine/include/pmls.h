@@ -85,6 +85,18 @@ typedef struct pmls_config {
   int consistency;          /* default pmls_consistency for tables */
   int timeout_ms;           /* how long a read may wait for a peer; 0 = 60000 */
   const char *lua_path;     /* where the pmls Lua package lives; NULL = find it */
+  /* A job of several processes (see docs/architecture.md, "Rendezvous"):
+   * procs processes, this one being `rank`, each with `workers` worker
+   * threads, meet at rank 0's `master` address ("ipc:///path" or
+   * "tcp://host:port"). procs <= 1 with master NULL is a one-process job on
+   * inproc://; a master address makes even a one-process job use its
+   * transport (ipc or tcp), which is how tests and benchmarks exercise it. */
+  int procs;                /* processes in the job; 0 = 1 */
+  int rank;                 /* this process, 0..procs-1 */
+  const char *master;       /* rank 0's rendezvous address; NULL = inproc */
+  const char *bind_host;    /* tcp: the address this process binds and
+                               announces; NULL = the one that reaches master */
+  int heartbeat_ms;         /* a peer silent this long is dead; 0 = 10000 */
 } pmls_config;
 
 typedef struct pmls_table_spec {
@@ -121,7 +133,11 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
                        size_t errlen);
 void pmls_engine_destroy(pmls_engine *e);
 const char *pmls_errmsg(const pmls_engine *e);
-int pmls_engine_workers(const pmls_engine *e);
+int pmls_engine_workers(const pmls_engine *e);  /* in the whole job */
+int pmls_engine_procs(const pmls_engine *e);
+int pmls_engine_rank(const pmls_engine *e);
+/* This process's workers are first_worker .. first_worker + local - 1. */
+int pmls_engine_local_workers(const pmls_engine *e, int *first_worker);
 uint64_t pmls_engine_seed(const pmls_engine *e);
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out);
 
@@ -155,6 +171,9 @@ int pmls_client_close(pmls_client *c);
 const char *pmls_client_errmsg(const pmls_client *c);
 int pmls_client_worker(const pmls_client *c);
 int64_t pmls_client_clock(const pmls_client *c);
+/* The clock of the copy the client's last successful read came from (every
+ * update made before that clock is in it); -1 before any read. */
+int64_t pmls_client_last_copy_clock(const pmls_client *c);
 
 /* Row access. Reads see every earlier increment of this client. */
 int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out);
@@ -169,6 +188,9 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
                  double delta);
 int pmls_report(pmls_client *c, const char *name, double value);
 int pmls_clock(pmls_client *c);
+/* clock(), then wait until every worker of the job has reached this clock:
+ * after it returns, reads at staleness 0 see every update made before. */
+int pmls_barrier(pmls_client *c);
 int pmls_abort(pmls_client *c, const char *why);
 
 /* Runs a model script: its setup and finish on the calling thread, its

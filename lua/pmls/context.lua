@@ -18,6 +18,8 @@ local function new(kind, engine, client, opt, shared)
   return setmetatable({
     kind = kind, engine = engine, client = client, opt = opt, shared = shared,
     workers = C.pmls_engine_workers(engine),
+    procs = C.pmls_engine_procs(engine),
+    rank = C.pmls_engine_rank(engine),
     seed = tonumber(C.pmls_engine_seed(engine)),
     worker = client ~= nil and kind == "worker" and C.pmls_client_worker(client) or nil,
     tables = {},
@@ -132,6 +134,25 @@ function Context:clock()
     return nil, core.client_error(self.client)
   end
   return true
+end
+
+-- clock(), then waits until every worker of the job has reached this clock.
+-- Returns true, or nil and a message when the run failed.
+function Context:barrier()
+  if self.kind ~= "worker" then
+    error("barrier is only available in app:worker", 2)
+  end
+  if C.pmls_barrier(self.client) ~= 0 then
+    return nil, core.client_error(self.client)
+  end
+  return true
+end
+
+-- The clock of the copy the last read came from (-1 before any read): it
+-- holds every update made before that clock.
+function Context:last_copy_clock()
+  if self.client == nil then return -1 end
+  return tonumber(C.pmls_client_last_copy_clock(self.client))
 end
 
 -- The number of clock() calls this worker has made.

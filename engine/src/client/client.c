@@ -54,6 +54,7 @@ struct pmls_client {
   int64_t *shard_seq;   /* OPLOG messages sent to each shard */
   int64_t *stamps;      /* scratch for a reply's stamps */
   pmi_table_acc *acc;   /* per-table statistics, merged into the engine */
+  int64_t last_copy_clock; /* of the last successful read, -1 before */
   int64_t clock_reads;  /* reads in the current clock, for the progress line */
   double clock_staleness;
   pmi_buf out;
@@ -374,6 +375,7 @@ static int hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
 }
 
 static void record_staleness(pmls_client *c, int table, int64_t copy_clock) {
+  c->last_copy_clock = copy_clock;
   if (c->worker < 0) return;
   int64_t st = c->clock - copy_clock;
   if (st < 0) st = 0;
@@ -423,6 +425,7 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->worker = worker;
   c->pull = -1;
   c->next_req = 1;
+  c->last_copy_clock = -1;
   c->push = malloc((size_t)e->servers * sizeof *c->push);
   c->batch = calloc((size_t)e->servers, sizeof *c->batch);
   c->shard_seq = calloc((size_t)e->servers, sizeof *c->shard_seq);
@@ -521,6 +524,9 @@ int pmls_client_close(pmls_client *c) {
 const char *pmls_client_errmsg(const pmls_client *c) { return c->err; }
 int pmls_client_worker(const pmls_client *c) { return c->worker; }
 int64_t pmls_client_clock(const pmls_client *c) { return c->clock; }
+int64_t pmls_client_last_copy_clock(const pmls_client *c) {
+  return c->last_copy_clock;
+}
 
 /* ---- reads --------------------------------------------------------------- */
 
@@ -818,6 +824,22 @@ int pmls_clock(pmls_client *c) {
   }
   c->nreports = 0;
   return PMLS_OK;
+}
+
+int pmls_barrier(pmls_client *c) {
+  int rc = pmls_clock(c);
+  if (rc) return rc;
+  /* Every shard sees every worker's CLOCK, so one shard's global clock is
+   * the job's: shard 0 answers once it reaches this worker's clock. */
+  pmi_msg_begin(&c->out, c->e->job, PMI_MSG_WAIT, c->id);
+  pmi_put_i64(&c->out, c->clock);
+  rc = send_shard(c, 0, &c->out);
+  if (rc) return rc;
+  void *msg;
+  pmi_rd rd;
+  rc = await(c, 0, PMI_MSG_ACK, "the other workers at a barrier", &msg, &rd);
+  if (rc == PMLS_OK) pmi_msg_free(msg);
+  return rc;
 }
 
 void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from) {

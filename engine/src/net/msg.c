@@ -11,8 +11,10 @@
 const char *pmi_msg_type_name(int type) {
   static const char *const names[] = {"?",     "HELLO", "TABLE", "GET",
                                       "ROW",   "ERR",   "OPLOG", "CLOCK",
-                                      "BYE",   "ACK",   "ABORT", "STOP"};
-  return (type > 0 && type <= PMI_MSG_STOP) ? names[type] : "unknown";
+                                      "BYE",   "ACK",   "ABORT", "STOP",
+                                      "WAIT",  "PUSH",  "JOIN",  "DIR",
+                                      "BEAT",  "DONE",  "FINISH"};
+  return (type > 0 && type <= PMI_MSG_LAST) ? names[type] : "unknown";
 }
 
 void pmi_msg_begin(pmi_buf *b, uint32_t job, int type, int32_t src) {
@@ -52,7 +54,7 @@ int pmi_msg_open(const void *data, size_t len, uint32_t job, pmi_hdr *h,
   if (h->job != job)
     return pmi_fail(err, PMLS_EPROTO, "message from another job (job %08x, "
                     "this job is %08x)", h->job, job);
-  if (h->type < PMI_MSG_HELLO || h->type > PMI_MSG_STOP)
+  if (h->type < PMI_MSG_HELLO || h->type > PMI_MSG_LAST)
     return pmi_fail(err, PMLS_EPROTO, "malformed message: unknown type %u",
                     h->type);
   if ((size_t)h->len != len - sizeof *h)

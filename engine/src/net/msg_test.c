@@ -119,7 +119,7 @@ static void t_type_names(void) {
   static const struct { int type; const char *name; } rows[] = {
       {PMI_MSG_HELLO, "HELLO"}, {PMI_MSG_GET, "GET"},   {PMI_MSG_ROW, "ROW"},
       {PMI_MSG_OPLOG, "OPLOG"}, {PMI_MSG_STOP, "STOP"}, {0, "unknown"},
-      {PMI_MSG_STOP + 1, "unknown"}, {-3, "unknown"},
+      {PMI_MSG_LAST + 1, "unknown"}, {-3, "unknown"},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
     CHECK(strcmp(pmi_msg_type_name(rows[i].type), rows[i].name) == 0);
@@ -143,7 +143,7 @@ static void t_open_rejects(void) {
       {"zero magic", MAGIC, 0, "bad magic"},
       {"another job", JOBID, JOB + 1, "another job"},
       {"type 0", TYPE, 0, "unknown type 0"},
-      {"type past the last", TYPE, PMI_MSG_STOP + 1, "unknown type"},
+      {"type past the last", TYPE, PMI_MSG_LAST + 1, "unknown type"},
       {"type 65535", TYPE, 65535, "unknown type 65535"},
       {"payload cut by a byte", CUT, sizeof(pmi_hdr) + 11, "truncated GET"},
       {"payload missing", CUT, sizeof(pmi_hdr), "truncated GET"},

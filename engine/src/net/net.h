@@ -22,7 +22,15 @@ enum pmi_msg_type {
   PMI_MSG_BYE,       /* client -> server: done, after its last oplog */
   PMI_MSG_ACK,       /* server -> client: TABLE or BYE processed */
   PMI_MSG_ABORT,     /* client -> server: the run failed, wake every reader */
-  PMI_MSG_STOP       /* engine -> server: shut down */
+  PMI_MSG_STOP,      /* engine -> server: shut down */
+  PMI_MSG_WAIT,      /* client -> server: ACK once the global clock is k */
+  PMI_MSG_PUSH,      /* server -> process: fresh copies of rows it holds */
+  PMI_MSG_JOIN,      /* rank -> master: here I am, these are my shards */
+  PMI_MSG_DIR,       /* master -> rank: the job id and every shard's address */
+  PMI_MSG_BEAT,      /* rank <-> master: still alive */
+  PMI_MSG_DONE,      /* rank -> master: workers finished, with statistics */
+  PMI_MSG_FINISH,    /* master -> rank: the job is over, shut down */
+  PMI_MSG_LAST = PMI_MSG_FINISH
 };
 
 const char *pmi_msg_type_name(int type);

@@ -123,6 +123,10 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->workers = cfg->workers ? cfg->workers : (int)(cores > 0 ? cores : 1);
   e->servers = cfg->servers ? cfg->servers : 1;
   e->cfg.workers = e->workers;
+  e->procs = 1;
+  e->rank = 0;
+  e->local_workers = e->workers;
+  e->first_worker = 0;
   e->cfg.servers = e->servers;
   e->t0 = pmi_now();
   /* The job id only has to differ between jobs that could reach each other;
@@ -175,6 +179,12 @@ void pmls_engine_destroy(pmls_engine *e) {
 
 const char *pmls_errmsg(const pmls_engine *e) { return e->err; }
 int pmls_engine_workers(const pmls_engine *e) { return e->workers; }
+int pmls_engine_procs(const pmls_engine *e) { return e->procs; }
+int pmls_engine_rank(const pmls_engine *e) { return e->rank; }
+int pmls_engine_local_workers(const pmls_engine *e, int *first_worker) {
+  if (first_worker) *first_worker = e->first_worker;
+  return e->local_workers;
+}
 uint64_t pmls_engine_seed(const pmls_engine *e) { return e->cfg.seed; }
 
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out) {

@@ -42,7 +42,9 @@ struct pmls_engine {
   char *lua_path;
   uint32_t job;          /* stamps every message of this run */
   char addr_prefix[PMI_ADDR_MAX - 40]; /* room for "-s<n>" / "-c<n>" */
-  int workers, servers;
+  int workers, servers;  /* in the whole job */
+  int procs, rank;       /* processes in the job, and which one this is */
+  int local_workers, first_worker; /* this process's slice of the workers */
   double t0;             /* when the engine started, for time_s */
 
   pthread_mutex_t mu;    /* guards the fields below that are not atomic */

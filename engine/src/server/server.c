@@ -29,7 +29,7 @@ typedef struct {
 
 typedef struct {
   int client;
-  uint32_t req;
+  uint32_t req;  /* 0 with table -1: a barrier WAIT, answered with an ACK */
   int table;
   int64_t row, min_clock;
   int32_t stamp_lo, stamp_n;
@@ -238,6 +238,21 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   reply_ack(s, h->src, PMI_MSG_TABLE);
 }
 
+/* Holds a read (or barrier) until the global clock reaches its minimum. */
+static void park(pmi_server *s, pending_get g) {
+  if (s->npending == s->cappending) {
+    size_t cap = s->cappending ? s->cappending * 2 : 64;
+    pending_get *p = realloc(s->pending, cap * sizeof *p);
+    if (!p) {
+      reply_err(s, g.client, g.req, PMLS_ENOMEM, "out of memory for a read");
+      return;
+    }
+    s->pending = p;
+    s->cappending = cap;
+  }
+  s->pending[s->npending++] = g;
+}
+
 static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   uint32_t req = pmi_get_u32(rd);
   int table = pmi_get_i32(rd);
@@ -262,19 +277,7 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     reply_row(s, h->src, req, table, row, stamp_lo, stamp_n);
     return;
   }
-  if (s->npending == s->cappending) {
-    size_t cap = s->cappending ? s->cappending * 2 : 64;
-    pending_get *p = realloc(s->pending, cap * sizeof *p);
-    if (!p) {
-      reply_err(s, h->src, req, PMLS_ENOMEM, "out of memory for a read");
-      return;
-    }
-    s->pending = p;
-    s->cappending = cap;
-  }
-  s->pending[s->npending++] = (pending_get){h->src,     req,      table,
-                                               row,        min_clock, stamp_lo,
-                                               stamp_n};
+  park(s, (pending_get){h->src, req, table, row, min_clock, stamp_lo, stamp_n});
 }
 
 static void apply_entry(pmi_server *s, int table, int64_t row, int kind,
@@ -345,6 +348,9 @@ static void serve_pending(pmi_server *s) {
     pending_get g = s->pending[i];
     if (s->aborted)
       reply_err(s, g.client, g.req, PMLS_ESTATE, s->abort_msg);
+    else if ((g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) &&
+             g.table < 0)
+      reply_ack(s, g.client, PMI_MSG_WAIT);
     else if (g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX)
       reply_row(s, g.client, g.req, g.table, g.row, g.stamp_lo, g.stamp_n);
     else
@@ -403,6 +409,16 @@ static void on_bye(pmi_server *s, const pmi_hdr *h) {
   s->npending = keep;
 }
 
+static void on_wait(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  int64_t k = pmi_get_i64(rd);
+  if (rd->bad) {
+    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed WAIT message");
+    return;
+  }
+  park(s, (pending_get){h->src, 0, -1, 0, k, 0, 0});
+  serve_pending(s);
+}
+
 static void on_abort(pmi_server *s, pmi_rd *rd) {
   char why[PMI_ERRLEN - 32];
   pmi_get_str(rd, why, sizeof why);
@@ -448,6 +464,7 @@ static void *server_main(void *arg) {
     case PMI_MSG_CLOCK: on_clock(s, &h, &rd); break;
     case PMI_MSG_BYE: on_bye(s, &h); break;
     case PMI_MSG_ABORT: on_abort(s, &rd); break;
+    case PMI_MSG_WAIT: on_wait(s, &h, &rd); break;
     case PMI_MSG_STOP: stop = 1; break;
     default:
       reply_err(s, h.src, 0, PMLS_EPROTO, "unexpected message type");
