@@ -55,11 +55,12 @@ $(BUILD)/lib/libpmls.so: $(OBJ)
 	$(CC) -shared -o $@ $^ $(SAN_LIBS)
 
 # -rdynamic exports pmls_* so the Lua package finds them through ffi.C.
-$(BUILD)/bin/pmls: $(BUILD)/obj/cli/main.o $(BUILD)/lib/libpmls.a
+CLI_OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj/%.o,$(wildcard engine/src/cli/*.c))
+$(BUILD)/bin/pmls: $(CLI_OBJ) $(BUILD)/lib/libpmls.a
 	@mkdir -p $(dir $@)
-	$(CC) -rdynamic -o $@ $(BUILD)/obj/cli/main.o -Wl,--whole-archive $(BUILD)/lib/libpmls.a -Wl,--no-whole-archive $(LIBS)
+	$(CC) -rdynamic -o $@ $(CLI_OBJ) -Wl,--whole-archive $(BUILD)/lib/libpmls.a -Wl,--no-whole-archive $(LIBS)
 
-$(BUILD)/obj/cli/main.o: engine/src/cli/main.c $(HDRS)
+$(BUILD)/obj/cli/%.o: engine/src/cli/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 

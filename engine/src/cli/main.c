@@ -6,20 +6,34 @@
  * 0 success, 1 an error while running, 2 a usage error. Everything else --
  * the engine, the Lua runtime -- lives in libpmls, which host applications
  * link the same way. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pmls.h"
+#include "launch.h"
 
 #define EXIT_USAGE 2
 
 static const char engine_help[] =
     "Engine options (every run):\n"
-    "  -w, --workers N      worker threads (default: one per core)\n"
-    "      --servers K      server shards (default: 1)\n"
+    "  -w, --workers N      worker threads per process (default: one per core)\n"
+    "  -p, --procs P        processes on this host, over ipc:// (default: 1)\n"
+    "      --transport T    ipc or tcp (on 127.0.0.1) for -p (default: ipc)\n"
+    "      --hostfile FILE  start processes on the hosts listed (one per line,\n"
+    "                       'HOST [SLOTS]'), over ssh and tcp://; rank 0 is\n"
+    "                       this process and takes the first slot\n"
+    "      --master ADDR    rank 0's address (tcp://HOST:PORT or ipc:///DIR/NAME)\n"
+    "                       for ranks started by mpirun or srun (or PMLS_MASTER)\n"
+    "      --bind HOST      the address this process listens on (tcp)\n"
+    "      --heartbeat-timeout SECS  a silent peer is dead after this (default: 10)\n"
+    "      --servers K      server shards (default: one per process)\n"
     "      --staleness S    default SSP staleness bound for tables (default: 0)\n"
     "      --consistency M  default model for tables: ssp, bsp, essp or async\n"
     "                       (default: ssp; see docs/consistency.md)\n"
@@ -83,7 +97,8 @@ static int cmd_run(int argc, char **argv) {
   pmls_config cfg;
   pmls_config_init(&cfg);
   const char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0, help = 0, only_script = 0;
+  int nrest = 0, help = 0, only_script = 0, procs = 0;
+  const char *transport = "ipc", *hostfile = NULL, *master = NULL;
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
     long long n;
@@ -96,6 +111,32 @@ static int cmd_run(int argc, char **argv) {
         return usage_error("bad value '%s' for %s: a whole number from 1 to 4096 "
                            "expected", v ? v : "", "--workers");
       cfg.workers = (int)n;
+    } else if (take(argc, argv, &i, "-p", "--procs", &v)) {
+      if (parse_int(v, 1, 4096, &n))
+        return usage_error("bad value '%s' for %s: a whole number from 1 to 4096 "
+                           "expected", v ? v : "", "--procs");
+      procs = (int)n;
+    } else if (take(argc, argv, &i, NULL, "--transport", &v)) {
+      if (!v || (strcmp(v, "ipc") != 0 && strcmp(v, "tcp") != 0))
+        return usage_error("bad value '%s' for %s: ipc or tcp expected",
+                           v ? v : "", "--transport");
+      transport = v;
+    } else if (take(argc, argv, &i, NULL, "--hostfile", &v)) {
+      if (!v || !*v) return usage_error("option %s needs a value%s", "--hostfile", "");
+      hostfile = v;
+    } else if (take(argc, argv, &i, NULL, "--master", &v)) {
+      if (!v || (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "ipc://", 6) != 0))
+        return usage_error("bad value '%s' for %s: tcp://HOST:PORT or "
+                           "ipc:///DIR/NAME expected", v ? v : "", "--master");
+      master = v;
+    } else if (take(argc, argv, &i, NULL, "--bind", &v)) {
+      if (!v || !*v) return usage_error("option %s needs a value%s", "--bind", "");
+      cfg.bind_host = v;
+    } else if (take(argc, argv, &i, NULL, "--heartbeat-timeout", &v)) {
+      if (parse_int(v, 1, 86400, &n))
+        return usage_error("bad value '%s' for %s: seconds from 1 to 86400 "
+                           "expected", v ? v : "", "--heartbeat-timeout");
+      cfg.heartbeat_ms = (int)(n * 1000);
     } else if (take(argc, argv, &i, NULL, "--servers", &v)) {
       if (parse_int(v, 1, 1024, &n))
         return usage_error("bad value '%s' for %s: a whole number from 1 to 1024 "
@@ -137,37 +178,134 @@ static int cmd_run(int argc, char **argv) {
     }
   }
 
-  char err[512];
+  /* Which process of which job is this? */
+  pl_job job = {0};
+  int env_rank, env_size, launched = 0;
+  const char *who;
+  char err[512], master_buf[300];
+  if (help) {
+    /* --help needs no job: this process alone lists the options. */
+  } else if (pl_env_rank(&env_rank, &env_size, &who)) {
+    if (env_size < 1 || env_rank < 0 || env_rank >= env_size)
+      return usage_error("bad rank from %s: %s", who, "rank must be in 0..size-1");
+    if (procs && procs != env_size) {
+      fprintf(stderr, "pmls: -p %d, but %s started %d processes (see 'pmls "
+              "help')\n", procs, who, env_size);
+      return EXIT_USAGE;
+    }
+    cfg.procs = env_size;
+    cfg.rank = env_rank;
+    cfg.master = master ? master : getenv("PMLS_MASTER");
+    if (cfg.master && !*cfg.master) cfg.master = NULL;
+    if (env_size > 1 && !cfg.master) {
+      fprintf(stderr, "pmls: rank %d of %d, started by %s, does not know where "
+              "rank 0 is: set PMLS_MASTER=tcp://HOST:PORT (rank 0's host and a "
+              "free port) or give --master (see docs/architecture.md)\n",
+              env_rank, env_size, who);
+      return EXIT_USAGE;
+    }
+  } else if (procs > 1 || hostfile) {
+    pl_host *hosts = NULL;
+    int nhosts = 0, slots = 0;
+    if (hostfile) {
+      if (pl_read_hostfile(hostfile, &hosts, &nhosts, err, sizeof err)) {
+        fprintf(stderr, "pmls: %s\n", err);
+        return EXIT_USAGE;
+      }
+      for (int h = 0; h < nhosts; h++) slots += hosts[h].slots;
+      if (!procs) procs = slots;
+      transport = "tcp";
+    }
+    /* A tcp master must be reachable from the other hosts: take the address
+     * this host uses to reach the first of them. */
+    char host[64] = "127.0.0.1";
+    if (cfg.bind_host) {
+      snprintf(host, sizeof host, "%s", cfg.bind_host);
+    } else {
+      for (int h = 0; h < nhosts; h++)
+        if (pl_route_to(hosts[h].host, host, sizeof host) == 0 &&
+            strncmp(host, "127.", 4) != 0)
+          break;
+    }
+    if (master) {
+      snprintf(master_buf, sizeof master_buf, "%s", master);
+    } else if (pl_master(&job, transport, host, master_buf, sizeof master_buf,
+                         err, sizeof err)) {
+      fprintf(stderr, "pmls: %s\n", err);
+      free(hosts);
+      return 1;
+    }
+    job.procs = procs;
+    job.pids = calloc((size_t)procs, sizeof *job.pids);
+    /* The other ranks start now, before this process opens any socket. */
+    if (!job.pids || pl_spawn(&job, argv - 2, master_buf, hosts, nhosts, err,
+                              sizeof err)) {
+      fprintf(stderr, "pmls: %s\n", job.pids ? err : "out of memory");
+      int st;
+      if (job.pids) pl_wait(&job, 1, &st);
+      free(job.pids);
+      free(hosts);
+      return 1;
+    }
+    free(hosts);
+    launched = 1;
+    cfg.procs = procs;
+    cfg.rank = 0;
+    cfg.master = master_buf;
+  } else if (master) {
+    cfg.master = master; /* a one-process job on that transport */
+  }
+  const char *quiet_usage = getenv("PMLS_RANK"); /* rank 0 says it */
+
   pmls_engine *e;
   int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
   if (rc) {
     free(rest);
+    int status = rc == PMLS_EINVAL ? EXIT_USAGE : 1;
     if (rc == PMLS_EIO && cfg.metrics_path) {
       fprintf(stderr, "pmls: bad value for --metrics: %s\n", err);
-      return EXIT_USAGE;
+      status = EXIT_USAGE;
+    } else {
+      fprintf(stderr, "pmls: %s\n", err);
     }
-    fprintf(stderr, "pmls: %s\n", err);
-    return rc == PMLS_EINVAL ? EXIT_USAGE : 1;
+    if (launched) {
+      int st;
+      pl_wait(&job, 1, &st);
+      free(job.pids);
+    }
+    return status;
   }
   rc = pmls_run_script(e, script, nrest, rest);
   free(rest);
   int status = 0;
+  char who_prefix[32] = "";
+  if (cfg.rank > 0) snprintf(who_prefix, sizeof who_prefix, "rank %d: ", cfg.rank);
   if (rc == PMLS_EUSAGE) {
-    fprintf(stderr, "pmls: %s (see 'pmls run %s --help')\n", pmls_errmsg(e),
-            script);
+    if (!(quiet_usage && cfg.rank > 0))
+      fprintf(stderr, "pmls: %s (see 'pmls run %s --help')\n", pmls_errmsg(e),
+              script);
     status = EXIT_USAGE;
   } else if (rc) {
     /* One line that names file:line, then the traceback. */
     const char *msg = pmls_errmsg(e);
     const char *nl = strchr(msg, '\n');
-    fprintf(stderr, "pmls: error: %.*s\n", nl ? (int)(nl - msg) : (int)strlen(msg),
-            msg);
+    fprintf(stderr, "pmls: %serror: %.*s\n", who_prefix,
+            nl ? (int)(nl - msg) : (int)strlen(msg), msg);
     if (nl) fprintf(stderr, "%s\n", nl + 1);
     status = 1;
   } else if (help) {
     printf("\n%s", engine_help);
   }
   pmls_engine_destroy(e);
+  if (launched) {
+    int st;
+    int bad = pl_wait(&job, 0, &st);
+    if (bad && status == 0) {
+      fprintf(stderr, "pmls: rank %d exited with status %d\n", bad, st);
+      status = st == EXIT_USAGE ? EXIT_USAGE : 1;
+    }
+    free(job.pids);
+  }
   return status;
 }
 

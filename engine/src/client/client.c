@@ -127,6 +127,9 @@ static void free_delta(const pmi_table_meta *t, void *delta) {
 /* ---- sending ------------------------------------------------------------- */
 
 static int send_shard(pmls_client *c, int shard, pmi_buf *b) {
+  /* Once the job is dead a send could block on a peer that is gone. */
+  if (atomic_load(&c->e->dead))
+    return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", c->e->dead_why);
   char peer[48];
   snprintf(peer, sizeof peer, "server %d", shard);
   return pmi_msg_send(c->push[shard], b, &c->traffic, peer, c->err);
@@ -393,27 +396,30 @@ static void record_staleness(pmls_client *c, int table, int64_t copy_clock) {
 
 int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   *out = NULL;
-  if (worker < -1 || worker >= e->workers)
-    return pmi_fail(e->err, PMLS_EINVAL, "bad worker %d (this engine has "
-                    "workers 0..%d, or -1 for a host client)", worker,
-                    e->workers - 1);
+  int local = worker - e->first_worker;
+  if (worker < -1 || (worker >= 0 && (local < 0 || local >= e->local_workers)))
+    return pmi_fail(e->err, PMLS_EINVAL, "bad worker %d (this process has "
+                    "workers %d..%d, or -1 for a host client)", worker,
+                    e->first_worker, e->first_worker + e->local_workers - 1);
   pthread_mutex_lock(&e->mu);
   int id;
   if (worker >= 0) {
-    if (e->worker_taken[worker]) {
+    if (e->worker_taken[local]) {
       pthread_mutex_unlock(&e->mu);
       /* A closed worker's clocks are final on the servers: a new client
        * starting again at clock 0 would break the read bound. */
-      int open_now = e->worker_taken[worker] == 1;
+      int open_now = e->worker_taken[local] == 1;
       return pmi_fail(e->err, open_now ? PMLS_EINVAL : PMLS_ESTATE, open_now
                       ? "worker %d already has a client"
                       : "worker %d has already run in this engine (clocks "
                         "cannot restart)", worker);
     }
-    e->worker_taken[worker] = 1;
+    e->worker_taken[local] = 1;
     id = worker;
   } else {
-    id = e->workers + e->next_host_id++;
+    /* Host clients of different processes interleave: ids stay unique
+     * across the job without asking anyone. */
+    id = e->workers + e->next_host_id++ * e->procs + e->rank;
   }
   pthread_mutex_unlock(&e->mu);
 
@@ -429,14 +435,15 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->push = malloc((size_t)e->servers * sizeof *c->push);
   c->batch = calloc((size_t)e->servers, sizeof *c->batch);
   c->shard_seq = calloc((size_t)e->servers, sizeof *c->shard_seq);
-  c->stamps = calloc((size_t)e->workers + 1, sizeof *c->stamps);
+  c->stamps = calloc((size_t)e->local_workers + 1, sizeof *c->stamps);
   c->acc = calloc(PMI_MAX_TABLES, sizeof *c->acc);
   if (!c->push || !c->batch || !c->shard_seq || !c->stamps || !c->acc) goto fail;
   for (int s = 0; s < e->servers; s++) c->push[s] = -1;
   pmi_kv_init(&c->scratch, PMLS_F64);
-  snprintf(c->addr, sizeof c->addr, "%s-c%d", e->addr_prefix, id);
+  char name[32];
+  snprintf(name, sizeof name, "c%d", id);
   rc = PMLS_ENET;
-  c->pull = pmi_sock_pull(c->addr, 500, e->err);
+  c->pull = pmi_job_bind(e, name, 500, c->addr, e->err);
   if (c->pull < 0) goto fail;
   for (int s = 0; s < e->servers; s++) {
     c->push[s] = pmi_sock_push(e->server_addr[s], e->cfg.timeout_ms, e->err);
@@ -449,6 +456,7 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
       goto fail;
     }
   }
+  pmi_job_register(e, id, c->addr);
   *out = c;
   return PMLS_OK;
 fail:
@@ -466,7 +474,7 @@ fail:
   }
   if (worker >= 0) {
     pthread_mutex_lock(&e->mu);
-    e->worker_taken[worker] = 0;
+    e->worker_taken[local] = 0;
     pthread_mutex_unlock(&e->mu);
   }
   return rc;
@@ -475,7 +483,8 @@ fail:
 int pmls_client_close(pmls_client *c) {
   if (!c) return PMLS_OK;
   pmls_engine *e = c->e;
-  int rc = oplog_flush(c);
+  pmi_job_unregister(e, c->id);
+  int rc = atomic_load(&e->dead) ? PMLS_OK : oplog_flush(c);
   /* BYE is acknowledged by every shard, so when close returns every increment
    * of this client has been applied (nanomsg cannot be trusted to deliver
    * what is still queued when a socket closes). */
@@ -490,6 +499,8 @@ int pmls_client_close(pmls_client *c) {
     if (rc == PMLS_OK) pmi_msg_free(msg);
   }
   if (rc == PMLS_OK && c->failed) rc = PMLS_EINVAL;
+  if (rc == PMLS_OK && atomic_load(&e->dead))
+    rc = pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
   for (int s = 0; s < e->servers; s++) pmi_sock_close(c->push[s]);
   pmi_sock_close(c->pull);
   pthread_mutex_lock(&e->mu);
@@ -501,7 +512,7 @@ int pmls_client_close(pmls_client *c) {
   e->closed_rows_inc += c->rows_inc;
   for (int t = 0; t < PMI_MAX_TABLES; t++)
     pmi_table_acc_merge(&e->table_acc[t], &c->acc[t]);
-  if (c->worker >= 0) e->worker_taken[c->worker] = 2; /* ran: see open */
+  if (c->worker >= 0) e->worker_taken[c->worker - e->first_worker] = 2; /* ran: see open */
   if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
   pthread_mutex_unlock(&e->mu);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
@@ -540,13 +551,13 @@ static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
   int shard = pmi_shard_of(c->e, table, row);
   uint32_t req = c->next_req++;
   if (c->next_req == 0) c->next_req = 1;
-  int32_t nstamps = for_cache ? c->e->workers : 0;
+  int32_t nstamps = for_cache ? c->e->local_workers : 0;
   pmi_msg_begin(&c->out, c->e->job, PMI_MSG_GET, c->id);
   pmi_put_u32(&c->out, req);
   pmi_put_i32(&c->out, table);
   pmi_put_i64(&c->out, row);
   pmi_put_i64(&c->out, min_clock);
-  pmi_put_i32(&c->out, 0);
+  pmi_put_i32(&c->out, c->e->first_worker);
   pmi_put_i32(&c->out, nstamps);
   int rc = send_shard(c, shard, &c->out);
   if (rc) return rc;
@@ -585,7 +596,8 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
   /* Workers share the process cache; a host client always asks the shard,
    * since it has no clock to bound how old a copy may be. */
   if (worker && pmi_cache_get(c->e->cache, table, &t->spec, row, cache_min,
-                              c->worker, out, &copy_clock, &stamp)) {
+                              c->worker - c->e->first_worker, out,
+                              &copy_clock, &stamp)) {
     c->acc[table].cache_hits++;
   } else {
     void *msg;
@@ -857,6 +869,7 @@ void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from) {
 
 int pmls_abort(pmls_client *c, const char *why) {
   int rc = PMLS_OK;
+  if (atomic_load(&c->e->dead)) return PMLS_OK; /* already over */
   for (int s = 0; s < c->e->servers; s++) {
     pmi_msg_begin(&c->out, c->e->job, PMI_MSG_ABORT, c->id);
     pmi_put_str(&c->out, why ? why : "aborted");
@@ -880,6 +893,7 @@ int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t) {
     pmi_put_i32(&c->out, t->spec.staleness);
     pmi_put_i32(&c->out, t->spec.init);
     pmi_put_f64(&c->out, t->spec.init_scale);
+    pmi_put_i32(&c->out, t->spec.consistency);
     pmi_put_str(&c->out, t->name);
     int rc = send_shard(c, s, &c->out);
     if (rc) return rc;

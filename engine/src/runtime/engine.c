@@ -58,6 +58,8 @@ static void engine_free(pmls_engine *e) {
   pmi_cache_free(e->cache);
   free(e->metrics_path);
   free(e->lua_path);
+  free(e->master);
+  free(e->bind_host);
   free(e->srv);
   free(e->server_addr);
   free(e->worker_taken);
@@ -65,14 +67,16 @@ static void engine_free(pmls_engine *e) {
   free(e);
 }
 
-static void stop_servers(pmls_engine *e, int started) {
-  for (int s = 0; s < started; s++) {
+static void stop_servers(pmls_engine *e) {
+  for (int s = 0; s < e->servers; s++) {
+    if (!e->srv[s]) continue; /* hosted by another process */
     int sock = pmi_sock_push(e->server_addr[s], 1000, NULL);
     pmi_buf b = {0};
     pmi_msg_begin(&b, e->job, PMI_MSG_STOP, -1);
     pmi_msg_send(sock, &b, NULL, "server", NULL);
     pmi_buf_free(&b);
     pmi_server_join(e->srv[s]); /* STOP was delivered once the thread ends */
+    e->srv[s] = NULL;
     pmi_sock_close(sock);
   }
 }
@@ -107,6 +111,15 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     pmi_fail(why, rc, "bad timeout %d ms", cfg->timeout_ms);
     goto out;
   }
+  int procs = cfg->procs ? cfg->procs : 1;
+  if (procs < 1 || procs > 4096 || cfg->rank < 0 || cfg->rank >= procs) {
+    pmi_fail(why, rc, "bad rank %d of %d processes", cfg->rank, cfg->procs);
+    goto out;
+  }
+  if (cfg->heartbeat_ms < 0) {
+    pmi_fail(why, rc, "bad heartbeat timeout %d ms", cfg->heartbeat_ms);
+    goto out;
+  }
   pmls_engine *e = calloc(1, sizeof *e);
   if (!e) {
     rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for an engine");
@@ -114,52 +127,78 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   }
   pthread_mutex_init(&e->mu, NULL);
   e->cfg = *cfg;
-  e->metrics_path = dup_or_null(cfg->metrics_path);
+  e->procs = procs;
+  e->rank = cfg->rank;
+  /* Only rank 0 speaks: it completes the clocks and writes the metrics. */
+  e->metrics_path = e->rank == 0 ? dup_or_null(cfg->metrics_path) : NULL;
+  if (e->rank != 0) e->cfg.quiet = 1;
   e->lua_path = dup_or_null(cfg->lua_path);
+  e->master = dup_or_null(cfg->master);
+  e->bind_host = dup_or_null(cfg->bind_host);
   e->cfg.metrics_path = e->metrics_path;
   e->cfg.lua_path = e->lua_path;
+  e->cfg.master = e->master;
+  e->cfg.bind_host = e->bind_host;
   if (e->cfg.timeout_ms == 0) e->cfg.timeout_ms = 60000;
+  if (e->cfg.heartbeat_ms == 0) e->cfg.heartbeat_ms = 10000;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  e->workers = cfg->workers ? cfg->workers : (int)(cores > 0 ? cores : 1);
-  e->servers = cfg->servers ? cfg->servers : 1;
-  e->cfg.workers = e->workers;
-  e->procs = 1;
-  e->rank = 0;
-  e->local_workers = e->workers;
-  e->first_worker = 0;
+  e->local_workers = cfg->workers ? cfg->workers : (int)(cores > 0 ? cores : 1);
+  e->workers = e->local_workers * procs;
+  e->first_worker = e->local_workers * e->rank;
+  e->servers = cfg->servers ? cfg->servers : procs;
+  e->cfg.workers = e->local_workers;
   e->cfg.servers = e->servers;
+  e->cfg.procs = procs;
   e->t0 = pmi_now();
   /* The job id only has to differ between jobs that could reach each other;
-   * time, pid and the engine's address make collisions negligible. */
+   * time, pid and the engine's address make collisions negligible. In a job
+   * of several processes, rank 0's id reaches the others in the DIR. */
   e->job = (uint32_t)pmi_mix64((uint64_t)(e->t0 * 1e9) ^
                                ((uint64_t)getpid() << 32) ^ (uintptr_t)e);
   snprintf(e->addr_prefix, sizeof e->addr_prefix, "inproc://pmls-%08x-%p",
            e->job, (void *)e);
   e->srv = calloc((size_t)e->servers, sizeof *e->srv);
   e->server_addr = calloc((size_t)e->servers, sizeof *e->server_addr);
-  e->worker_taken = calloc((size_t)e->workers, 1);
-  e->metrics = pmi_metrics_new(e->metrics_path, cfg->quiet, e->t0, why);
-  e->cache = pmi_cache_new(e->workers);
+  e->worker_taken = calloc((size_t)e->local_workers, 1);
+  int *shard_sock = malloc((size_t)e->servers * sizeof *shard_sock);
+  e->metrics = pmi_metrics_new(e->metrics_path, e->cfg.quiet, e->t0, why);
+  e->cache = pmi_cache_new(e->local_workers);
   if (!e->srv || !e->server_addr || !e->worker_taken || !e->metrics ||
-      !e->cache) {
+      !e->cache || !shard_sock) {
     rc = e->metrics ? pmi_fail(why, PMLS_ENOMEM, "out of memory") : PMLS_EIO;
+    free(shard_sock);
     engine_free(e);
     goto out;
   }
-  for (int s = 0; s < e->servers; s++)
-    snprintf(e->server_addr[s], PMI_ADDR_MAX, "%s-s%d", e->addr_prefix, s);
-  for (int s = 0; s < e->servers; s++) {
-    rc = pmi_server_start(e, s, &e->srv[s], why);
-    if (rc) {
-      stop_servers(e, s);
-      engine_free(e);
-      goto out;
+  for (int s = 0; s < e->servers; s++) shard_sock[s] = -1;
+  if (e->cfg.master) {
+    rc = pmi_job_start(e, shard_sock, why);
+  } else if (procs > 1) {
+    rc = pmi_fail(why, PMLS_EINVAL, "a job of %d processes needs a master "
+                  "address (ipc:// or tcp://)", procs);
+  } else {
+    rc = PMLS_OK;
+    for (int s = 0; s < e->servers && rc == PMLS_OK; s++) {
+      char name[32];
+      snprintf(name, sizeof name, "s%d", s);
+      shard_sock[s] = pmi_job_bind(e, name, 1000, e->server_addr[s], why);
+      if (shard_sock[s] < 0) rc = PMLS_ENET;
     }
   }
-  rc = pmls_client_open(e, -1, &e->ctl);
+  for (int s = 0; s < e->servers && rc == PMLS_OK; s++) {
+    if (shard_sock[s] < 0) continue; /* another process hosts it */
+    rc = pmi_server_start(e, s, shard_sock[s], &e->srv[s], why);
+    if (rc == PMLS_OK) shard_sock[s] = -1; /* the shard owns it now */
+  }
+  for (int s = 0; s < e->servers; s++) pmi_sock_close(shard_sock[s]);
+  free(shard_sock);
+  if (rc == PMLS_OK) {
+    rc = pmls_client_open(e, -1, &e->ctl);
+    if (rc) snprintf(why, sizeof why, "%s", e->err);
+  }
   if (rc) {
-    snprintf(why, sizeof why, "%s", e->err);
-    stop_servers(e, e->servers);
+    pmi_job_end(e);
+    stop_servers(e);
     engine_free(e);
     goto out;
   }
@@ -173,7 +212,8 @@ out:
 void pmls_engine_destroy(pmls_engine *e) {
   if (!e) return;
   pmls_client_close(e->ctl);
-  stop_servers(e, e->servers);
+  pmi_job_end(e); /* waits for the other processes to be done with ours */
+  stop_servers(e);
   engine_free(e);
 }
 
@@ -190,7 +230,8 @@ uint64_t pmls_engine_seed(const pmls_engine *e) { return e->cfg.seed; }
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out) {
   memset(out, 0, sizeof *out);
   pmi_traffic t = {0};
-  for (int s = 0; s < e->servers; s++) pmi_server_traffic(e->srv[s], &t);
+  for (int s = 0; s < e->servers; s++)
+    if (e->srv[s]) pmi_server_traffic(e->srv[s], &t);
   pthread_mutex_lock(&e->mu);
   t.messages_sent += e->closed_traffic.messages_sent;
   t.bytes_sent += e->closed_traffic.bytes_sent;

@@ -33,6 +33,7 @@ typedef struct {
 void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from);
 
 typedef struct pmi_server pmi_server;
+typedef struct pmi_job pmi_job;
 typedef struct pmi_cache pmi_cache;
 typedef struct pmi_metrics pmi_metrics;
 
@@ -40,6 +41,7 @@ struct pmls_engine {
   pmls_config cfg;       /* strings below are owned copies */
   char *metrics_path;
   char *lua_path;
+  char *master, *bind_host;
   uint32_t job;          /* stamps every message of this run */
   char addr_prefix[PMI_ADDR_MAX - 40]; /* room for "-s<n>" / "-c<n>" */
   int workers, servers;  /* in the whole job */
@@ -64,6 +66,10 @@ struct pmls_engine {
   int64_t closed_rows_read, closed_rows_inc;
   pmi_table_acc table_acc[PMI_MAX_TABLES]; /* from clients already closed */
   pmi_cache *cache;      /* rows shared by this process's workers */
+  pmi_job *jobst;        /* the other processes; NULL for inproc */
+  char ctl_addr[PMI_ADDR_MAX]; /* where rank 0 reaches this process */
+  _Atomic int dead;      /* the job was aborted: a peer died or failed */
+  char dead_why[PMI_ERRLEN];
   char err[4096];        /* large enough for a script error's traceback */
 };
 
@@ -79,8 +85,30 @@ static inline int pmi_shard_of(const pmls_engine *e, int table, int64_t row) {
                          (uint64_t)table) % (uint64_t)e->servers);
 }
 
+/* Which process hosts a shard. */
+static inline int pmi_owner_of(const pmls_engine *e, int shard) {
+  return shard % e->procs;
+}
+
+/* ---- the job: addresses, rendezvous, peers (runtime/job.c) --------------- */
+/* Binds a PULL socket named `name` on this process's transport; returns it
+ * (or -1) and its address in addr. */
+int pmi_job_bind(pmls_engine *e, const char *name, int rcvtimeo_ms,
+                 char addr[PMI_ADDR_MAX], char *err);
+/* Binds the shards this process hosts (shard_sock) and meets the others. */
+int pmi_job_start(pmls_engine *e, int *shard_sock, char *why);
+void pmi_job_register(pmls_engine *e, int client, const char *addr);
+void pmi_job_unregister(pmls_engine *e, int client);
+void pmi_job_abort(pmls_engine *e, const char *why);
+/* This process's workers are done (status: how they ended). On rank 0 it
+ * waits for every rank and returns the first failure among them. */
+int pmi_job_workers_done(pmls_engine *e, int status, const char *msg);
+void pmi_job_end(pmls_engine *e);
+
 /* ---- server shards (server/server.c) ------------------------------------- */
-int pmi_server_start(pmls_engine *e, int shard, pmi_server **out, char *err);
+/* Starts the shard's thread on its already-bound PULL socket. */
+int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
+                     char *err);
 void pmi_server_join(pmi_server *s);
 void pmi_server_traffic(pmi_server *s, pmi_traffic *sum);
 

@@ -216,13 +216,14 @@ static worker_job *first_failure(worker_job *jobs, int n) {
 
 static int run_workers(pmls_engine *e, const char *path, const char *blob,
                        size_t bloblen) {
-  int n = e->workers;
+  int n = e->local_workers;
   worker_job *jobs = calloc((size_t)n, sizeof *jobs);
   if (!jobs) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
   int rc = PMLS_OK, started = 0;
   for (int w = 0; w < n && rc == PMLS_OK; w++) {
-    jobs[w] = (worker_job){e, NULL, w, path, blob, bloblen, 0, 0, NULL, 0};
-    rc = pmls_client_open(e, w, &jobs[w].c);
+    jobs[w] = (worker_job){e, NULL, e->first_worker + w, path, blob, bloblen,
+                           0, 0, NULL, 0};
+    rc = pmls_client_open(e, jobs[w].worker, &jobs[w].c);
   }
   for (int w = 0; w < n && rc == PMLS_OK; w++) {
     if (pthread_create(&jobs[w].thread, NULL, worker_main, &jobs[w])) {
@@ -283,16 +284,24 @@ int pmls_run_script(pmls_engine *e, const char *path, int argc,
   int rc = call_runtime(L, "prepare", 3, 1, &msg);
   if (rc) {
     lua_close(L);
-    return fail_with(e, rc, msg);
+    rc = fail_with(e, rc, msg);
+    pmi_job_workers_done(e, rc, e->err); /* the other ranks must not wait */
+    return rc;
   }
   if (lua_isnil(L, -1)) { /* --help was shown */
     lua_close(L);
+    pmi_job_workers_done(e, PMLS_OK, NULL);
     return PMLS_OK;
   }
   size_t bloblen;
   const char *blob = lua_tolstring(L, -1, &bloblen);
   rc = run_workers(e, path, blob, bloblen);
-  if (rc == PMLS_OK) {
+  /* In a job of several processes, rank 0 runs the script's finish once
+   * every rank's workers are done; the others' part ends here (their shards
+   * keep serving until rank 0 says FINISH, in pmls_engine_destroy). */
+  int others = pmi_job_workers_done(e, rc, e->err);
+  if (rc == PMLS_OK) rc = others;
+  if (rc == PMLS_OK && e->rank == 0) {
     pmls_client *host;
     rc = pmls_client_open(e, -1, &host);
     if (rc == PMLS_OK) {
@@ -307,7 +316,7 @@ int pmls_run_script(pmls_engine *e, const char *path, int argc,
     }
   }
   lua_close(L);
-  if (rc == PMLS_OK) {
+  if (rc == PMLS_OK && e->rank == 0) {
     pmls_stats st;
     pmls_engine_stats(e, &st);
     rc = pmi_metrics_write_final(e->metrics, e, &st);

@@ -224,13 +224,29 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   spec.staleness = pmi_get_i32(rd);
   spec.init = pmi_get_i32(rd);
   spec.init_scale = pmi_get_f64(rd);
+  spec.consistency = pmi_get_i32(rd);
   char name[PMI_NAME_MAX];
   pmi_get_str(rd, name, sizeof name);
-  if (rd->bad || id < 0 || id >= PMI_MAX_TABLES || s->tables[id].declared) {
+  if (rd->bad || id < 0 || id >= PMI_MAX_TABLES) {
     reply_err(s, h->src, 0, PMLS_EPROTO, "malformed TABLE message");
     return;
   }
   srv_table *t = &s->tables[id];
+  /* Every process declares the tables its script declares; they must agree,
+   * or the ranks run different scripts or options. */
+  if (t->declared) {
+    if (strcmp(t->name, name) != 0 || memcmp(&t->spec, &spec, sizeof spec) != 0) {
+      char why[256];
+      snprintf(why, sizeof why, "table %d is '%s' here, but client %d "
+               "declares it as '%s' with another shape (every process must "
+               "run the same script with the same options)", id, t->name,
+               h->src, name);
+      reply_err(s, h->src, 0, PMLS_EINVAL, why);
+      return;
+    }
+    reply_ack(s, h->src, PMI_MSG_TABLE);
+    return;
+  }
   t->spec = spec;
   snprintf(t->name, sizeof t->name, "%s", name);
   pmi_rowmap_init(&t->rows);
@@ -475,7 +491,8 @@ static void *server_main(void *arg) {
   return NULL;
 }
 
-int pmi_server_start(pmls_engine *e, int shard, pmi_server **out, char *err) {
+int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
+                     char *err) {
   pmi_server *s = calloc(1, sizeof *s);
   if (!s) return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
   s->e = e;
@@ -492,15 +509,8 @@ int pmi_server_start(pmls_engine *e, int shard, pmi_server **out, char *err) {
     free(s);
     return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
   }
-  s->pull = pmi_sock_pull(s->addr, 1000, err);
-  if (s->pull < 0) {
-    free(s->vclock);
-    free(s->done);
-    free(s);
-    return PMLS_ENET;
-  }
+  s->pull = sock;
   if (pthread_create(&s->thread, NULL, server_main, s)) {
-    pmi_sock_close(s->pull);
     free(s->vclock);
     free(s->done);
     free(s);

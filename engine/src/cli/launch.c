@@ -1,0 +1,307 @@
+/* launch.c -- how `pmls run` becomes a job of several processes.
+ *
+ * Every process of a job runs the same command line; what differs is its
+ * rank, the job size and rank 0's (master) address, which reach it through
+ * the environment: PMLS_RANK / PMLS_SIZE / PMLS_MASTER when pmls started it,
+ * or the variables mpirun and srun set (the master then comes from
+ * PMLS_MASTER or --master). With -p or --hostfile this process is rank 0 and
+ * starts the others itself: fork/exec on this host (before any nanomsg
+ * socket exists here, since nanomsg does not survive a fork), ssh for other
+ * hosts. The engine's rendezvous (runtime/job.c) does the rest. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "launch.h"
+
+int pl_env_rank(int *rank, int *size, const char **who) {
+  static const char *const vars[][3] = {
+      {"PMLS_RANK", "PMLS_SIZE", "pmls"},
+      {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "mpirun (Open MPI)"},
+      {"PMI_RANK", "PMI_SIZE", "mpirun (PMI)"},
+      {"SLURM_PROCID", "SLURM_NTASKS", "srun (Slurm)"},
+  };
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *r = getenv(vars[i][0]), *s = getenv(vars[i][1]);
+    if (!r || !s || !*r || !*s) continue;
+    *rank = atoi(r);
+    *size = atoi(s);
+    *who = vars[i][2];
+    return 1;
+  }
+  return 0;
+}
+
+int pl_read_hostfile(const char *path, pl_host **hosts, int *n, char *err,
+                     size_t errlen) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, errlen, "cannot open hostfile '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  pl_host *list = NULL;
+  int count = 0, line = 0, rc = 0;
+  char buf[1024];
+  while (rc == 0 && fgets(buf, sizeof buf, f)) {
+    line++;
+    char *hash = strchr(buf, '#');
+    if (hash) *hash = 0;
+    char host[256], extra[64], more[8];
+    int k = sscanf(buf, "%255s %63s %7s", host, extra, more);
+    if (k <= 0) continue;
+    int slots = 1;
+    if (k == 3) {
+      snprintf(err, errlen, "%s:%d: too many fields (HOST [SLOTS] expected)",
+               path, line);
+      rc = -1;
+      break;
+    }
+    if (k == 2) {
+      const char *v = strncmp(extra, "slots=", 6) == 0 ? extra + 6 : extra;
+      char *end;
+      long s = strtol(v, &end, 10);
+      if (!*v || *end || s < 1 || s > 4096) {
+        snprintf(err, errlen, "%s:%d: bad slot count '%s' (a number from 1 to "
+                 "4096, or slots=N)", path, line, extra);
+        rc = -1;
+        break;
+      }
+      slots = (int)s;
+    }
+    pl_host *p = realloc(list, (size_t)(count + 1) * sizeof *p);
+    if (!p) {
+      snprintf(err, errlen, "out of memory reading '%s'", path);
+      rc = -1;
+      break;
+    }
+    list = p;
+    snprintf(list[count].host, sizeof list[count].host, "%s", host);
+    list[count++].slots = slots;
+  }
+  fclose(f);
+  if (rc == 0 && count == 0) {
+    snprintf(err, errlen, "%s: no hosts listed", path);
+    rc = -1;
+  }
+  if (rc) {
+    free(list);
+    return -1;
+  }
+  *hosts = list;
+  *n = count;
+  return 0;
+}
+
+/* ---- addresses ----------------------------------------------------------- */
+
+static int resolve(const char *host, struct sockaddr_in *a) {
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_INET;
+  if (getaddrinfo(host, NULL, &hints, &res) || !res) return -1;
+  *a = *(struct sockaddr_in *)res->ai_addr;
+  freeaddrinfo(res);
+  return 0;
+}
+
+int pl_route_to(const char *host, char *out, size_t outlen) {
+  struct sockaddr_in a;
+  if (resolve(host, &a)) return -1;
+  a.sin_port = htons(9);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return -1;
+  socklen_t len = sizeof a;
+  int rc = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+                   getsockname(fd, (struct sockaddr *)&a, &len) == 0
+               ? 0
+               : -1;
+  if (rc == 0) inet_ntop(AF_INET, &a.sin_addr, out, (socklen_t)outlen);
+  close(fd);
+  return rc;
+}
+
+int pl_master(pl_job *job, const char *transport, const char *host, char *out,
+              size_t outlen, char *err, size_t errlen) {
+  if (strcmp(transport, "ipc") == 0) {
+    char dir[] = "/tmp/pmls-XXXXXX";
+    if (!mkdtemp(dir)) {
+      snprintf(err, errlen, "cannot make a directory for the job's sockets: %s",
+               strerror(errno));
+      return -1;
+    }
+    snprintf(job->ipc_dir, sizeof job->ipc_dir, "%s", dir);
+    snprintf(out, outlen, "ipc://%s/master", dir);
+    return 0;
+  }
+  struct sockaddr_in a;
+  if (resolve(host, &a)) {
+    snprintf(err, errlen, "cannot resolve '%s'", host);
+    return -1;
+  }
+  a.sin_port = 0;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+      getsockname(fd, (struct sockaddr *)&a, &len)) {
+    snprintf(err, errlen, "cannot find a free tcp port on %s: %s", host,
+             strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  char ip[64];
+  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+  snprintf(out, outlen, "tcp://%s:%d", ip, ntohs(a.sin_port));
+  return 0;
+}
+
+/* ---- starting ranks ------------------------------------------------------ */
+
+static int is_local(const char *host) {
+  char me[256] = "";
+  gethostname(me, sizeof me - 1);
+  return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+         strcmp(host, me) == 0;
+}
+
+/* Appends s to the command in single quotes, safe for any shell. */
+static int shell_quote(char *cmd, size_t cap, size_t *len, const char *s) {
+  if (*len + 3 >= cap) return -1;
+  cmd[(*len)++] = '\'';
+  for (; *s; s++) {
+    if (*s == '\'') {
+      if (*len + 5 >= cap) return -1;
+      memcpy(cmd + *len, "'\\''", 4);
+      *len += 4;
+    } else {
+      if (*len + 2 >= cap) return -1;
+      cmd[(*len)++] = *s;
+    }
+  }
+  cmd[(*len)++] = '\'';
+  cmd[(*len)++] = ' ';
+  cmd[*len] = 0;
+  return 0;
+}
+
+static void set_rank_env(int rank, int procs, const char *master) {
+  char r[16], p[16];
+  snprintf(r, sizeof r, "%d", rank);
+  snprintf(p, sizeof p, "%d", procs);
+  setenv("PMLS_RANK", r, 1);
+  setenv("PMLS_SIZE", p, 1);
+  setenv("PMLS_MASTER", master, 1);
+}
+
+int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
+             int nhosts, char *err, size_t errlen) {
+  char exe[PATH_MAX], cwd[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0 || !getcwd(cwd, sizeof cwd)) {
+    snprintf(err, errlen, "cannot tell where the pmls command lives: %s",
+             strerror(errno));
+    return -1;
+  }
+  exe[n] = 0;
+  fflush(NULL); /* or buffered output would be written twice */
+  int host = 0, used = 1; /* rank 0 (this process) takes the first slot */
+  for (int r = 1; r < job->procs; r++) {
+    const char *where = NULL;
+    if (hosts) {
+      while (host < nhosts && used >= hosts[host].slots) {
+        host++;
+        used = 0;
+      }
+      if (host == nhosts) {
+        snprintf(err, errlen, "the hostfile has fewer slots than %d processes",
+                 job->procs);
+        return -1;
+      }
+      used++;
+      where = is_local(hosts[host].host) ? NULL : hosts[host].host;
+    }
+    char cmd[16384];
+    size_t len = 0;
+    if (where) {
+      len = (size_t)snprintf(cmd, sizeof cmd, "cd ");
+      int bad = shell_quote(cmd, sizeof cmd, &len, cwd);
+      len += (size_t)snprintf(cmd + len, sizeof cmd - len,
+                              "&& PMLS_RANK=%d PMLS_SIZE=%d PMLS_MASTER=", r,
+                              job->procs);
+      bad |= shell_quote(cmd, sizeof cmd, &len, master);
+      bad |= shell_quote(cmd, sizeof cmd, &len, exe);
+      for (int i = 1; argv[i] && !bad; i++)
+        bad |= shell_quote(cmd, sizeof cmd, &len, argv[i]);
+      if (bad) {
+        snprintf(err, errlen, "the command line is too long to send over ssh");
+        return -1;
+      }
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      snprintf(err, errlen, "cannot start rank %d: %s", r, strerror(errno));
+      return -1;
+    }
+    if (pid == 0) {
+      if (where) {
+        const char *ssh = getenv("PMLS_SSH");
+        if (!ssh || !*ssh) ssh = "ssh";
+        execlp(ssh, ssh, where, cmd, (char *)NULL);
+        fprintf(stderr, "pmls: cannot run '%s' to start rank %d on %s: %s\n",
+                ssh, r, where, strerror(errno));
+      } else {
+        set_rank_env(r, job->procs, master);
+        execv(exe, argv);
+        fprintf(stderr, "pmls: cannot start rank %d: %s\n", r, strerror(errno));
+      }
+      _exit(127);
+    }
+    job->pids[r] = pid;
+  }
+  return 0;
+}
+
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  char path[PATH_MAX];
+  while ((ent = readdir(d)) != NULL) {
+    if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+int pl_wait(pl_job *job, int kill_first, int *status) {
+  int bad = 0;
+  *status = 0;
+  for (int r = 1; r < job->procs; r++)
+    if (kill_first && job->pids[r] > 0) kill(job->pids[r], SIGTERM);
+  for (int r = 1; r < job->procs; r++) {
+    if (job->pids[r] <= 0) continue;
+    int st;
+    while (waitpid(job->pids[r], &st, 0) < 0 && errno == EINTR) {
+    }
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code && !bad) {
+      bad = r;
+      *status = code;
+    }
+  }
+  if (job->ipc_dir[0]) remove_dir(job->ipc_dir);
+  return bad;
+}

@@ -1,0 +1,47 @@
+/* launch.h -- starting the processes of a job from the `pmls` command. */
+#ifndef PMLS_LAUNCH_H
+#define PMLS_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A rank and job size handed down by a launcher (pmls itself, mpirun,
+ * srun); returns 1 when found, with the launcher's name in *who. */
+int pl_env_rank(int *rank, int *size, const char **who);
+
+typedef struct {
+  char host[256];
+  int slots;
+} pl_host;
+
+/* Reads a hostfile: "HOST [SLOTS]" or "HOST slots=N" per line, '#'
+ * comments. Errors name the file and line. */
+int pl_read_hostfile(const char *path, pl_host **hosts, int *n, char *err,
+                     size_t errlen);
+
+typedef struct {
+  pid_t *pids; /* by rank; 0 for rank 0 (this process) */
+  int procs;
+  char ipc_dir[256]; /* made for an ipc job, removed at the end */
+} pl_job;
+
+/* Picks the master address for a job this process launches: an ipc
+ * directory of its own, or a free tcp port on `host`. */
+int pl_master(pl_job *job, const char *transport, const char *host,
+              char *out, size_t outlen, char *err, size_t errlen);
+
+/* Starts ranks 1..procs-1 running `argv` again (this very command line),
+ * told their rank, the job size and the master through the environment:
+ * locally with fork/exec, or on hosts[] with $PMLS_SSH (default ssh). No
+ * nanomsg socket may exist yet in this process. */
+int pl_spawn(pl_job *job, char **argv, const char *master,
+             const pl_host *hosts, int nhosts, char *err, size_t errlen);
+
+/* Waits for the ranks started; returns the first failing rank (its exit
+ * status in *status) or 0. With kill_first the ranks are told to stop. */
+int pl_wait(pl_job *job, int kill_first, int *status);
+
+/* The local address that routes to host (for a tcp master). */
+int pl_route_to(const char *host, char *out, size_t outlen);
+
+#endif

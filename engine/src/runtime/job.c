@@ -1,0 +1,781 @@
+/* job.c -- one process's part in a job of several: where its sockets live,
+ * how it meets the others (the rendezvous), and the node thread that watches
+ * them until the job ends.
+ *
+ * Every process binds its sockets first -- one PULL per server shard it
+ * hosts, one control PULL -- and only then says JOIN to rank 0 at the master
+ * address, naming those addresses. When every rank has joined, rank 0 sends
+ * each a DIR: the job id and the address of every shard. Because nothing is
+ * announced before it is bound, a rank may connect to any address in the DIR
+ * at once. The same code serves ipc:// (one host) and tcp:// (several); a
+ * one-process job with no master stays on inproc:// and skips all of this.
+ *
+ * After the rendezvous a node thread per process exchanges heartbeats with
+ * rank 0. A peer silent for longer than the heartbeat timeout is dead: the
+ * job is aborted on every live shard, and every local client waiting for a
+ * reply is woken with the cause, so no one waits for a peer that is gone.
+ * The end of a run has two steps, each reported to rank 0 with a DONE: the
+ * workers have finished (with the process's statistics; rank 0 then runs
+ * the script's finish, which may still read rows held by other ranks), and
+ * the process has closed its clients. Rank 0 then sends FINISH and every
+ * process stops its shards. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+enum { T_INPROC, T_IPC, T_TCP };
+enum { DONE_WORKERS = 1, DONE_CLOSED = 2, DONE_FINISHED = 3 };
+
+typedef struct {
+  int id;
+  int sock; /* PUSH to the client, connected only when the job dies */
+  char addr[PMI_ADDR_MAX];
+} local_client;
+
+struct pmi_job {
+  int transport;
+  char ipc_dir[PMI_ADDR_MAX]; /* ipc: the directory of the job's sockets */
+  char host[128];             /* tcp: the numeric address this process binds */
+  char master[PMI_ADDR_MAX];
+  int master_sock;            /* rank 0: PULL at master; others: PUSH to it */
+  int ctl_pull;               /* rank > 0: where rank 0 reaches this process */
+  int *peer_push;             /* rank 0: PUSH to each rank's control socket */
+  int *shard_push;            /* to every shard, for aborting the job */
+  int beat_ms, timeout_ms;
+  int npeers;
+
+  pthread_t thread;
+  int running;
+  _Atomic int stop;
+  pthread_mutex_t mu; /* guards everything below */
+  pthread_cond_t cv;
+  double *last_heard;         /* per rank, by the node thread */
+  unsigned char *phase;       /* rank 0: the last DONE phase of each rank */
+  int *status;                /* rank 0: each rank's result */
+  char (*why)[PMI_ERRLEN];
+  int finished;               /* rank > 0: FINISH came */
+  int sent_phase;             /* the DONE phases this process has sent */
+  local_client *clients;
+  int nclients, capclients;
+  pmi_buf out;
+};
+
+/* ---- addresses ----------------------------------------------------------- */
+
+/* Asks the kernel for a free TCP port on host. Another process could take
+ * it before nanomsg binds it; pmi_job_bind then just tries again. */
+static int free_port(const char *host) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, host, &a.sin_addr);
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+int pmi_job_bind(pmls_engine *e, const char *name, int rcvtimeo_ms,
+                 char addr[PMI_ADDR_MAX], char *err) {
+  pmi_job *j = e->jobst;
+  if (!j || j->transport == T_INPROC) {
+    snprintf(addr, PMI_ADDR_MAX, "%s-%s", e->addr_prefix, name);
+    return pmi_sock_pull(addr, rcvtimeo_ms, err);
+  }
+  if (j->transport == T_IPC) {
+    snprintf(addr, PMI_ADDR_MAX, "ipc://%s/%s", j->ipc_dir, name);
+    unlink(addr + 6); /* a socket file left by a crashed run of this job */
+    return pmi_sock_pull(addr, rcvtimeo_ms, err);
+  }
+  for (int attempt = 0; attempt < 20; attempt++) {
+    int port = free_port(j->host);
+    if (port < 0)
+      return pmi_fail(err, PMLS_ENET, "cannot find a free tcp port on %s: %s",
+                      j->host, strerror(errno)), -1;
+    snprintf(addr, PMI_ADDR_MAX, "tcp://%s:%d", j->host, port);
+    int s = pmi_sock_pull(addr, rcvtimeo_ms, err);
+    if (s >= 0 || !strstr(err, "already in use")) return s;
+  }
+  return -1;
+}
+
+/* Splits "tcp://host:port" and resolves host to a numeric IPv4 address. */
+static int parse_tcp(const char *addr, char *ip, size_t iplen, int *port,
+                     char *err) {
+  const char *h = addr + 6, *colon = strrchr(h, ':');
+  if (!colon || colon == h || !colon[1])
+    return pmi_fail(err, PMLS_EINVAL, "bad master address '%s' (tcp://HOST:PORT "
+                    "expected)", addr);
+  char *end;
+  long p = strtol(colon + 1, &end, 10);
+  if (*end || p < 1 || p > 65535)
+    return pmi_fail(err, PMLS_EINVAL, "bad port in master address '%s'", addr);
+  *port = (int)p;
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)(colon - h), h);
+  if (strcmp(name, "*") == 0) snprintf(name, sizeof name, "127.0.0.1");
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_INET;
+  int rc = getaddrinfo(name, NULL, &hints, &res);
+  if (rc || !res)
+    return pmi_fail(err, PMLS_ENET, "cannot resolve master host '%s': %s", name,
+                    gai_strerror(rc));
+  inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip,
+            (socklen_t)iplen);
+  freeaddrinfo(res);
+  return PMLS_OK;
+}
+
+/* The local address that routes to ip: what peers must use to reach us. */
+static int route_to(const char *ip, int port, char *out, size_t outlen) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, ip, &a.sin_addr);
+  socklen_t len = sizeof a;
+  int rc = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+                   getsockname(fd, (struct sockaddr *)&a, &len) == 0
+               ? 0
+               : -1;
+  if (rc == 0) inet_ntop(AF_INET, &a.sin_addr, out, (socklen_t)outlen);
+  close(fd);
+  return rc;
+}
+
+/* ---- the rendezvous ------------------------------------------------------ */
+
+static int send_to_sock(pmi_job *j, int sock, const char *peer, char *err) {
+  return pmi_msg_send(sock, &j->out, NULL, peer, err);
+}
+
+/* Rank 0: waits for every other rank's JOIN, then sends each the DIR. */
+static int gather_joins(pmls_engine *e, char *why) {
+  pmi_job *j = e->jobst;
+  int P = e->procs;
+  char (*ctl)[PMI_ADDR_MAX] = calloc((size_t)P, sizeof *ctl);
+  unsigned char *joined = calloc((size_t)P, 1);
+  if (!ctl || !joined) {
+    free(ctl);
+    free(joined);
+    return pmi_fail(why, PMLS_ENOMEM, "out of memory for the rendezvous");
+  }
+  int njoined = 1, rc = PMLS_OK;
+  double deadline = pmi_now() + j->timeout_ms / 1000.0;
+  while (njoined < P && rc == PMLS_OK) {
+    int left = (int)((deadline - pmi_now()) * 1000.0);
+    if (left <= 0) {
+      char missing[256] = "";
+      size_t n = 0;
+      for (int r = 1; r < P && n + 12 < sizeof missing; r++)
+        if (!joined[r]) n += (size_t)snprintf(missing + n, sizeof missing - n,
+                                              "%s%d", n ? ", " : "", r);
+      rc = pmi_fail(why, PMLS_ETIMEDOUT, "rank 0: rank%s %s of %d did not join "
+                    "at %s within %d ms (not started, or cannot reach this "
+                    "address)", strchr(missing, ',') ? "s" : "", missing, P,
+                    j->master, j->timeout_ms);
+      break;
+    }
+    pmi_sock_set_rcvtimeo(j->master_sock, left < 200 ? left : 200);
+    void *msg;
+    size_t len;
+    char err[PMI_ERRLEN];
+    if (pmi_msg_recv(j->master_sock, &msg, &len, NULL, err) != PMLS_OK) continue;
+    pmi_hdr h;
+    pmi_rd rd;
+    if (pmi_msg_open(msg, len, 0, &h, &rd, err) != PMLS_OK ||
+        h.type != PMI_MSG_JOIN) {
+      fprintf(stderr, "pmls: rank 0: ignored a message at %s during the "
+              "rendezvous: %s\n", j->master, err);
+      pmi_msg_free(msg);
+      continue;
+    }
+    int r = pmi_get_i32(&rd), procs = pmi_get_i32(&rd);
+    int workers = pmi_get_i32(&rd), servers = pmi_get_i32(&rd);
+    char addr[PMI_ADDR_MAX];
+    pmi_get_str(&rd, addr, sizeof addr);
+    int n = pmi_get_i32(&rd);
+    for (int i = 0; i < n && !rd.bad; i++) {
+      int s = pmi_get_i32(&rd);
+      char saddr[PMI_ADDR_MAX];
+      pmi_get_str(&rd, saddr, sizeof saddr);
+      if (s < 0 || s >= e->servers) rd.bad = 1;
+      else snprintf(e->server_addr[s], PMI_ADDR_MAX, "%s", saddr);
+    }
+    pmi_msg_free(msg);
+    if (rd.bad || r < 1 || r >= P) {
+      rc = pmi_fail(why, PMLS_EPROTO, "rank 0: malformed JOIN (rank %d) at %s",
+                    r, j->master);
+    } else if (joined[r]) {
+      rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d joined twice (two "
+                    "processes were given the same rank)", r);
+    } else if (procs != P || workers != e->local_workers ||
+               servers != e->servers) {
+      rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d was started with %d "
+                    "processes, %d workers, %d servers; rank 0 with %d, %d, %d "
+                    "(every rank needs the same options)", r, procs, workers,
+                    servers, P, e->local_workers, e->servers);
+    } else {
+      joined[r] = 1;
+      njoined++;
+      snprintf(ctl[r], PMI_ADDR_MAX, "%s", addr);
+    }
+  }
+  /* Every rank that joined hears the outcome, so none waits for nothing. */
+  for (int r = 1; r < P; r++) {
+    if (!joined[r]) continue;
+    j->peer_push[r] = pmi_sock_push(ctl[r], j->timeout_ms, why);
+    if (j->peer_push[r] < 0) {
+      if (rc == PMLS_OK) rc = PMLS_ENET;
+      continue;
+    }
+    pmi_msg_begin(&j->out, 0, PMI_MSG_DIR, 0);
+    pmi_put_i32(&j->out, rc);
+    pmi_put_str(&j->out, rc ? why : "");
+    pmi_put_u32(&j->out, e->job);
+    pmi_put_i32(&j->out, e->servers);
+    for (int s = 0; s < e->servers; s++) pmi_put_str(&j->out, e->server_addr[s]);
+    char peer[32];
+    snprintf(peer, sizeof peer, "rank %d", r);
+    char err[PMI_ERRLEN];
+    if (send_to_sock(j, j->peer_push[r], peer, err) && rc == PMLS_OK)
+      rc = pmi_fail(why, PMLS_ENET, "rank 0: %s", err);
+  }
+  free(ctl);
+  free(joined);
+  return rc;
+}
+
+/* Rank > 0: says JOIN to the master and waits for the DIR. */
+static int join_master(pmls_engine *e, char *why) {
+  pmi_job *j = e->jobst;
+  char ctl_addr[PMI_ADDR_MAX];
+  pmi_msg_begin(&j->out, 0, PMI_MSG_JOIN, e->rank);
+  pmi_put_i32(&j->out, e->rank);
+  pmi_put_i32(&j->out, e->procs);
+  pmi_put_i32(&j->out, e->local_workers);
+  pmi_put_i32(&j->out, e->servers);
+  snprintf(ctl_addr, sizeof ctl_addr, "%s", e->ctl_addr);
+  pmi_put_str(&j->out, ctl_addr);
+  int n = 0;
+  for (int s = 0; s < e->servers; s++) n += pmi_owner_of(e, s) == e->rank;
+  pmi_put_i32(&j->out, n);
+  for (int s = 0; s < e->servers; s++) {
+    if (pmi_owner_of(e, s) != e->rank) continue;
+    pmi_put_i32(&j->out, s);
+    pmi_put_str(&j->out, e->server_addr[s]);
+  }
+  char err[PMI_ERRLEN];
+  if (send_to_sock(j, j->master_sock, "the master", err))
+    return pmi_fail(why, PMLS_ETIMEDOUT, "rank %d: cannot reach the master at "
+                    "%s within %d ms (is rank 0 running there?)", e->rank,
+                    j->master, j->timeout_ms);
+  double deadline = pmi_now() + j->timeout_ms / 1000.0;
+  for (;;) {
+    int left = (int)((deadline - pmi_now()) * 1000.0);
+    if (left <= 0)
+      return pmi_fail(why, PMLS_ETIMEDOUT, "rank %d: no answer from the master "
+                      "at %s within %d ms (some rank did not start, or rank 0 "
+                      "cannot reach %s)", e->rank, j->master, j->timeout_ms,
+                      ctl_addr);
+    pmi_sock_set_rcvtimeo(j->ctl_pull, left);
+    void *msg;
+    size_t len;
+    if (pmi_msg_recv(j->ctl_pull, &msg, &len, NULL, err) != PMLS_OK) continue;
+    pmi_hdr h;
+    pmi_rd rd;
+    if (pmi_msg_open(msg, len, 0, &h, &rd, err) != PMLS_OK ||
+        h.type != PMI_MSG_DIR) {
+      pmi_msg_free(msg);
+      continue;
+    }
+    int status = pmi_get_i32(&rd);
+    char text[PMI_ERRLEN];
+    pmi_get_str(&rd, text, sizeof text);
+    e->job = pmi_get_u32(&rd);
+    int servers = pmi_get_i32(&rd);
+    for (int s = 0; s < servers && s < e->servers; s++)
+      pmi_get_str(&rd, e->server_addr[s], PMI_ADDR_MAX);
+    int bad = rd.bad || servers != e->servers;
+    pmi_msg_free(msg);
+    if (status) return pmi_fail(why, status, "rank %d: the job failed to start: "
+                                "%s", e->rank, text);
+    if (bad) return pmi_fail(why, PMLS_EPROTO, "rank %d: malformed DIR from the "
+                             "master", e->rank);
+    return PMLS_OK;
+  }
+}
+
+/* ---- the node thread ----------------------------------------------------- */
+
+static void wake_clients(pmls_engine *e, const char *why) {
+  pmi_job *j = e->jobst;
+  for (int i = 0; i < j->nclients; i++) {
+    local_client *c = &j->clients[i];
+    if (c->sock < 0) c->sock = pmi_sock_push(c->addr, 200, NULL);
+    if (c->sock < 0) continue;
+    pmi_msg_begin(&j->out, e->job, PMI_MSG_ERR, -1);
+    pmi_put_u32(&j->out, 0);
+    pmi_put_i32(&j->out, PMLS_ESTATE);
+    pmi_put_str(&j->out, why);
+    send_to_sock(j, c->sock, "a local client", NULL);
+  }
+}
+
+/* Ends the job for everyone: a rank died, or a rank said ABORT. Called with
+ * j->mu held. */
+static void abort_locked(pmls_engine *e, const char *why, int from_rank) {
+  pmi_job *j = e->jobst;
+  if (atomic_load(&e->dead)) return;
+  snprintf(e->dead_why, sizeof e->dead_why, "%s", why);
+  atomic_store(&e->dead, 1);
+  pmi_msg_begin(&j->out, e->job, PMI_MSG_ABORT, -1);
+  pmi_put_str(&j->out, why);
+  for (int s = 0; s < e->servers; s++)
+    if (j->shard_push[s] >= 0) send_to_sock(j, j->shard_push[s], "a shard", NULL);
+  if (e->rank == 0) {
+    for (int r = 1; r < e->procs; r++)
+      if (r != from_rank && j->peer_push[r] >= 0)
+        send_to_sock(j, j->peer_push[r], "a rank", NULL);
+  } else if (from_rank != 0) {
+    send_to_sock(j, j->master_sock, "the master", NULL);
+  }
+  wake_clients(e, why);
+  pthread_cond_broadcast(&j->cv);
+}
+
+void pmi_job_abort(pmls_engine *e, const char *why) {
+  pmi_job *j = e->jobst;
+  if (!j || !j->running) return;
+  pthread_mutex_lock(&j->mu);
+  abort_locked(e, why, -1);
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void merge_done(pmls_engine *e, pmi_rd *rd) {
+  pmi_traffic t;
+  t.messages_sent = pmi_get_i64(rd);
+  t.bytes_sent = pmi_get_i64(rd);
+  t.messages_received = pmi_get_i64(rd);
+  t.bytes_received = pmi_get_i64(rd);
+  int64_t rows_read = pmi_get_i64(rd), rows_inc = pmi_get_i64(rd);
+  int n = pmi_get_i32(rd);
+  pmi_table_acc acc[PMI_MAX_TABLES];
+  memset(acc, 0, sizeof acc);
+  for (int i = 0; i < n && i < PMI_MAX_TABLES && !rd->bad; i++) {
+    const void *p = pmi_get_bytes(rd, sizeof acc[i]);
+    if (p) memcpy(&acc[i], p, sizeof acc[i]);
+  }
+  if (rd->bad) return;
+  pthread_mutex_lock(&e->mu);
+  e->closed_traffic.messages_sent += t.messages_sent;
+  e->closed_traffic.bytes_sent += t.bytes_sent;
+  e->closed_traffic.messages_received += t.messages_received;
+  e->closed_traffic.bytes_received += t.bytes_received;
+  e->closed_rows_read += rows_read;
+  e->closed_rows_inc += rows_inc;
+  for (int i = 0; i < n && i < PMI_MAX_TABLES; i++)
+    pmi_table_acc_merge(&e->table_acc[i], &acc[i]);
+  pthread_mutex_unlock(&e->mu);
+}
+
+static void handle(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd) {
+  pmi_job *j = e->jobst;
+  int from = h->src;
+  if (from < 0 || from >= e->procs) return;
+  pthread_mutex_lock(&j->mu);
+  j->last_heard[from] = pmi_now();
+  if (h->type == PMI_MSG_DONE && e->rank == 0) {
+    int phase = pmi_get_u8(rd), status = pmi_get_i32(rd);
+    char text[PMI_ERRLEN];
+    pmi_get_str(rd, text, sizeof text);
+    if (phase == DONE_WORKERS) merge_done(e, rd);
+    if (!rd->bad && phase > j->phase[from]) {
+      j->phase[from] = (unsigned char)phase;
+      if (status && !j->status[from]) {
+        j->status[from] = status;
+        snprintf(j->why[from], PMI_ERRLEN, "%s", text);
+      }
+    }
+    pthread_cond_broadcast(&j->cv);
+  } else if (h->type == PMI_MSG_FINISH && e->rank != 0) {
+    j->finished = 1;
+    pthread_cond_broadcast(&j->cv);
+  } else if (h->type == PMI_MSG_ABORT) {
+    char why[PMI_ERRLEN - 32];
+    pmi_get_str(rd, why, sizeof why);
+    abort_locked(e, why, from);
+  }
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* Rank 0 stops watching a rank once it acknowledged FINISH (it exits right
+ * after); a rank stops watching rank 0 once FINISH came. */
+static int watched(const pmls_engine *e, int r) {
+  const pmi_job *j = e->jobst;
+  if (r == e->rank) return 0;
+  if (e->rank == 0) return j->phase[r] < DONE_FINISHED;
+  return r == 0 && !j->finished;
+}
+
+static void *node_main(void *arg) {
+  pmls_engine *e = arg;
+  pmi_job *j = e->jobst;
+  int in = e->rank == 0 ? j->master_sock : j->ctl_pull;
+  pmi_buf beat = {0};
+  double next_beat = 0;
+  while (!atomic_load(&j->stop)) {
+    double now = pmi_now();
+    if (now >= next_beat) {
+      pmi_msg_begin(&beat, e->job, PMI_MSG_BEAT, e->rank);
+      pmi_hdr *bh = (pmi_hdr *)beat.data;
+      bh->len = 0;
+      /* Beats go out without blocking: a dead peer must not stall this
+       * thread, which is the one that notices the death. */
+      if (e->rank == 0) {
+        for (int r = 1; r < e->procs; r++)
+          if (j->peer_push[r] >= 0) pmi_msg_send(j->peer_push[r], &beat, NULL, "", NULL);
+      } else {
+        pmi_msg_send(j->master_sock, &beat, NULL, "", NULL);
+      }
+      next_beat = now + j->beat_ms / 1000.0;
+      pthread_mutex_lock(&j->mu);
+      for (int r = 0; r < e->procs; r++) {
+        double silent = now - j->last_heard[r];
+        if (!watched(e, r) || silent * 1000.0 < e->cfg.heartbeat_ms) continue;
+        char why[PMI_ERRLEN];
+        snprintf(why, sizeof why, "rank %d is dead: no heartbeat for %.1f s "
+                 "(heartbeat timeout %.1f s)", r, silent,
+                 e->cfg.heartbeat_ms / 1000.0);
+        abort_locked(e, why, r);
+        j->last_heard[r] = now; /* said once */
+      }
+      pthread_mutex_unlock(&j->mu);
+    }
+    /* Short waits, so the thread notices `stop` quickly at the end. */
+    pmi_sock_set_rcvtimeo(in, j->beat_ms < 50 ? j->beat_ms : 50);
+    void *msg;
+    size_t len;
+    char err[PMI_ERRLEN];
+    if (pmi_msg_recv(in, &msg, &len, NULL, err) != PMLS_OK) continue;
+    pmi_hdr h;
+    pmi_rd rd;
+    if (pmi_msg_open(msg, len, e->job, &h, &rd, err) != PMLS_OK) {
+      fprintf(stderr, "pmls: rank %d: dropped a message: %s\n", e->rank, err);
+    } else {
+      handle(e, &h, &rd);
+    }
+    pmi_msg_free(msg);
+  }
+  pmi_buf_free(&beat);
+  return NULL;
+}
+
+/* ---- start and end ------------------------------------------------------- */
+
+static void job_free(pmi_job *j, int servers) {
+  if (!j) return;
+  pmi_sock_close(j->master_sock);
+  pmi_sock_close(j->ctl_pull);
+  /* A message still queued when its socket closes can be lost (nanomsg has
+   * no linger), which is why the end of a job is acknowledged step by step. */
+  if (j->peer_push)
+    for (int r = 0; r < j->npeers; r++) pmi_sock_close(j->peer_push[r]);
+  free(j->peer_push);
+  if (j->shard_push)
+    for (int s = 0; s < servers; s++) pmi_sock_close(j->shard_push[s]);
+  free(j->shard_push);
+  for (int i = 0; i < j->nclients; i++) pmi_sock_close(j->clients[i].sock);
+  free(j->clients);
+  free(j->last_heard);
+  free(j->phase);
+  free(j->status);
+  free(j->why);
+  pmi_buf_free(&j->out);
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+  free(j);
+}
+
+int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
+  const char *master = e->cfg.master;
+  if (!master) {
+    if (e->procs > 1)
+      return pmi_fail(why, PMLS_EINVAL, "a job of %d processes needs a master "
+                      "address (ipc:// or tcp://)", e->procs);
+    return PMLS_OK; /* inproc: the engine's own prefix does */
+  }
+  pmi_job *j = calloc(1, sizeof *j);
+  if (!j) return pmi_fail(why, PMLS_ENOMEM, "out of memory for the job");
+  e->jobst = j;
+  j->master_sock = j->ctl_pull = -1;
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  snprintf(j->master, sizeof j->master, "%s", master);
+  j->timeout_ms = e->cfg.timeout_ms;
+  j->beat_ms = e->cfg.heartbeat_ms / 5;
+  if (j->beat_ms > 500) j->beat_ms = 500;
+  if (j->beat_ms < 10) j->beat_ms = 10;
+  int P = e->procs, rc = PMLS_OK;
+  j->peer_push = malloc((size_t)P * sizeof *j->peer_push);
+  j->shard_push = malloc((size_t)e->servers * sizeof *j->shard_push);
+  j->last_heard = calloc((size_t)P, sizeof *j->last_heard);
+  j->phase = calloc((size_t)P, 1);
+  j->status = calloc((size_t)P, sizeof *j->status);
+  j->why = calloc((size_t)P, sizeof *j->why);
+  if (!j->peer_push || !j->shard_push || !j->last_heard || !j->phase ||
+      !j->status || !j->why) {
+    rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for the job");
+    goto fail;
+  }
+  for (int r = 0; r < P; r++) j->peer_push[r] = -1;
+  j->npeers = P;
+  for (int s = 0; s < e->servers; s++) j->shard_push[s] = -1;
+
+  char master_bind[PMI_ADDR_MAX];
+  snprintf(master_bind, sizeof master_bind, "%s", master);
+  if (strncmp(master, "ipc://", 6) == 0) {
+    j->transport = T_IPC;
+    snprintf(j->ipc_dir, sizeof j->ipc_dir, "%s", master + 6);
+    char *slash = strrchr(j->ipc_dir, '/');
+    if (!slash || slash == j->ipc_dir) {
+      rc = pmi_fail(why, PMLS_EINVAL, "bad master address '%s' (ipc:///DIR/NAME "
+                    "expected: the job's sockets go into DIR)", master);
+      goto fail;
+    }
+    *slash = 0;
+  } else if (strncmp(master, "tcp://", 6) == 0) {
+    j->transport = T_TCP;
+    char ip[64];
+    int port = 0;
+    rc = parse_tcp(master, ip, sizeof ip, &port, why);
+    if (rc) goto fail;
+    if (e->cfg.bind_host && *e->cfg.bind_host) {
+      snprintf(j->host, sizeof j->host, "%s", e->cfg.bind_host);
+    } else if (e->rank == 0) {
+      snprintf(j->host, sizeof j->host, "%s", ip);
+    } else if (route_to(ip, port, j->host, sizeof j->host)) {
+      rc = pmi_fail(why, PMLS_ENET, "rank %d: no route to the master %s",
+                    e->rank, master);
+      goto fail;
+    }
+    /* Rank 0 listens on every interface: the master's name may resolve to
+     * an address other than the one the others reach it by. */
+    snprintf(master_bind, sizeof master_bind, "tcp://*:%d", port);
+  } else {
+    rc = pmi_fail(why, PMLS_EINVAL, "bad master address '%s' (ipc:// or tcp:// "
+                  "expected)", master);
+    goto fail;
+  }
+
+  /* Bind everything this process offers before anyone hears of it. */
+  for (int s = 0; s < e->servers; s++) {
+    if (pmi_owner_of(e, s) != e->rank) continue;
+    char name[32];
+    snprintf(name, sizeof name, "s%d", s);
+    shard_sock[s] = pmi_job_bind(e, name, 1000, e->server_addr[s], why);
+    if (shard_sock[s] < 0) {
+      rc = PMLS_ENET;
+      goto fail;
+    }
+  }
+  if (e->rank == 0) {
+    j->master_sock = pmi_sock_pull(master_bind, 200, why);
+    if (j->master_sock < 0) {
+      rc = PMLS_ENET;
+      char tmp[PMI_ERRLEN];
+      snprintf(tmp, sizeof tmp, "%s", why);
+      pmi_fail(why, rc, "rank 0: cannot listen at the master address: %s", tmp);
+      goto fail;
+    }
+    rc = gather_joins(e, why);
+  } else {
+    char name[32];
+    snprintf(name, sizeof name, "r%d", e->rank);
+    j->ctl_pull = pmi_job_bind(e, name, 200, e->ctl_addr, why);
+    if (j->ctl_pull < 0) {
+      rc = PMLS_ENET;
+      goto fail;
+    }
+    j->master_sock = pmi_sock_push(master, j->timeout_ms, why);
+    if (j->master_sock < 0) {
+      rc = PMLS_ENET;
+      goto fail;
+    }
+    rc = join_master(e, why);
+  }
+  if (rc) goto fail;
+  for (int s = 0; s < e->servers; s++) {
+    j->shard_push[s] = pmi_sock_push(e->server_addr[s], 200, why);
+    if (j->shard_push[s] < 0) {
+      rc = PMLS_ENET;
+      goto fail;
+    }
+  }
+  double now = pmi_now();
+  for (int r = 0; r < P; r++) j->last_heard[r] = now;
+  if (P > 1) {
+    if (pthread_create(&j->thread, NULL, node_main, e)) {
+      rc = pmi_fail(why, PMLS_ENOMEM, "cannot start the node thread");
+      goto fail;
+    }
+    j->running = 1;
+  }
+  return PMLS_OK;
+fail:
+  job_free(j, e->servers);
+  e->jobst = NULL;
+  return rc;
+}
+
+void pmi_job_register(pmls_engine *e, int id, const char *addr) {
+  pmi_job *j = e->jobst;
+  if (!j) return;
+  pthread_mutex_lock(&j->mu);
+  if (j->nclients == j->capclients) {
+    int cap = j->capclients ? 2 * j->capclients : 16;
+    local_client *p = realloc(j->clients, (size_t)cap * sizeof *p);
+    if (p) {
+      j->clients = p;
+      j->capclients = cap;
+    }
+  }
+  if (j->nclients < j->capclients) {
+    local_client *c = &j->clients[j->nclients++];
+    c->id = id;
+    c->sock = -1;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+  }
+  pthread_mutex_unlock(&j->mu);
+}
+
+void pmi_job_unregister(pmls_engine *e, int id) {
+  pmi_job *j = e->jobst;
+  if (!j) return;
+  pthread_mutex_lock(&j->mu);
+  for (int i = 0; i < j->nclients; i++) {
+    if (j->clients[i].id != id) continue;
+    pmi_sock_close(j->clients[i].sock);
+    j->clients[i] = j->clients[--j->nclients];
+    break;
+  }
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void send_done(pmls_engine *e, int phase, int status, const char *msg) {
+  pmi_job *j = e->jobst;
+  pmi_msg_begin(&j->out, e->job, PMI_MSG_DONE, e->rank);
+  pmi_put_u8(&j->out, (uint8_t)phase);
+  pmi_put_i32(&j->out, status);
+  pmi_put_str(&j->out, msg ? msg : "");
+  if (phase == DONE_WORKERS) {
+    pmls_stats st;
+    pmls_engine_stats(e, &st);
+    pmi_put_i64(&j->out, st.messages_sent);
+    pmi_put_i64(&j->out, st.bytes_sent);
+    pmi_put_i64(&j->out, st.messages_received);
+    pmi_put_i64(&j->out, st.bytes_received);
+    pmi_put_i64(&j->out, st.rows_read);
+    pmi_put_i64(&j->out, st.rows_incremented);
+    int n = pmi_engine_ntables(e);
+    pmi_put_i32(&j->out, n);
+    pthread_mutex_lock(&e->mu);
+    for (int i = 0; i < n; i++)
+      pmi_put_bytes(&j->out, &e->table_acc[i], sizeof e->table_acc[i]);
+    pthread_mutex_unlock(&e->mu);
+  }
+  char err[PMI_ERRLEN];
+  if (send_to_sock(j, j->master_sock, "the master", err))
+    fprintf(stderr, "pmls: rank %d: %s\n", e->rank, err);
+  j->sent_phase = phase;
+}
+
+/* Rank 0: waits until every rank reached `phase` or the job died. */
+static int wait_phase(pmls_engine *e, int phase) {
+  pmi_job *j = e->jobst;
+  for (;;) {
+    int all = 1;
+    for (int r = 1; r < e->procs; r++) all &= j->phase[r] >= phase;
+    if (all || atomic_load(&e->dead)) return all;
+    pthread_cond_wait(&j->cv, &j->mu);
+  }
+}
+
+int pmi_job_workers_done(pmls_engine *e, int status, const char *msg) {
+  pmi_job *j = e->jobst;
+  if (!j || !j->running) return PMLS_OK;
+  if (status) {
+    char why[PMI_ERRLEN];
+    const char *nl = strchr(msg ? msg : "", '\n');
+    snprintf(why, sizeof why, "rank %d failed: %.*s", e->rank,
+             nl ? (int)(nl - msg) : (int)strlen(msg ? msg : ""), msg ? msg : "");
+    pmi_job_abort(e, why);
+  }
+  pthread_mutex_lock(&j->mu);
+  int rc = PMLS_OK;
+  if (e->rank != 0) {
+    send_done(e, DONE_WORKERS, status, msg);
+  } else {
+    wait_phase(e, DONE_WORKERS);
+    for (int r = 1; r < e->procs && rc == PMLS_OK; r++) {
+      if (!j->status[r]) continue;
+      rc = j->status[r] == PMLS_EUSAGE ? PMLS_ESCRIPT : j->status[r];
+      if (!status) pmi_fail(e->err, rc, "%s (on rank %d)", j->why[r], r);
+    }
+    if (rc == PMLS_OK && atomic_load(&e->dead)) {
+      rc = PMLS_ESTATE;
+      if (!status) pmi_fail(e->err, rc, "%s", e->dead_why);
+    }
+  }
+  pthread_mutex_unlock(&j->mu);
+  return rc;
+}
+
+void pmi_job_end(pmls_engine *e) {
+  pmi_job *j = e->jobst;
+  if (!j) return;
+  if (j->running) {
+    pthread_mutex_lock(&j->mu);
+    if (e->rank != 0) {
+      if (!atomic_load(&e->dead)) send_done(e, DONE_CLOSED, 0, "");
+      while (!j->finished && !atomic_load(&e->dead))
+        pthread_cond_wait(&j->cv, &j->mu);
+      if (j->finished) send_done(e, DONE_FINISHED, 0, "");
+    } else {
+      wait_phase(e, DONE_CLOSED);
+      pmi_msg_begin(&j->out, e->job, PMI_MSG_FINISH, 0);
+      for (int r = 1; r < e->procs; r++)
+        if (j->peer_push[r] >= 0) send_to_sock(j, j->peer_push[r], "a rank", NULL);
+      /* Rank 0 leaves last, once every rank has its FINISH; an answer lost
+       * in a closing socket costs this wait at most. */
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 2;
+      for (;;) {
+        int all = 1;
+        for (int r = 1; r < e->procs; r++) all &= j->phase[r] >= DONE_FINISHED;
+        if (all || atomic_load(&e->dead) ||
+            pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT)
+          break;
+      }
+    }
+    pthread_mutex_unlock(&j->mu);
+    atomic_store(&j->stop, 1);
+    pthread_join(j->thread, NULL);
+  }
+  job_free(j, e->servers);
+  e->jobst = NULL;
+}
