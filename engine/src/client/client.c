@@ -450,6 +450,10 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
     if (c->push[s] < 0) goto fail;
     pmi_msg_begin(&c->out, e->job, PMI_MSG_HELLO, id);
     pmi_put_str(&c->out, c->addr);
+    pmi_put_i32(&c->out, e->rank);
+    pmi_put_i32(&c->out, e->first_worker);
+    pmi_put_i32(&c->out, e->local_workers);
+    pmi_put_str(&c->out, e->feed_addr);
     rc = send_shard(c, s, &c->out);
     if (rc) {
       snprintf(e->err, sizeof e->err, "%s", c->err);

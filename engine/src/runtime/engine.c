@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "../client/cache.h"
 #include "../client/client_int.h"
+#include "../client/feed.h"
 
 #define PMLS_VERSION_STRING "0.1.0"
 
@@ -193,12 +194,17 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   for (int s = 0; s < e->servers; s++) pmi_sock_close(shard_sock[s]);
   free(shard_sock);
   if (rc == PMLS_OK) {
+    e->feed = pmi_feed_start(e, e->feed_addr, why);
+    if (!e->feed) rc = PMLS_ENET;
+  }
+  if (rc == PMLS_OK) {
     rc = pmls_client_open(e, -1, &e->ctl);
     if (rc) snprintf(why, sizeof why, "%s", e->err);
   }
   if (rc) {
     pmi_job_end(e);
     stop_servers(e);
+    pmi_feed_stop(e->feed);
     engine_free(e);
     goto out;
   }
@@ -214,6 +220,7 @@ void pmls_engine_destroy(pmls_engine *e) {
   pmls_client_close(e->ctl);
   pmi_job_end(e); /* waits for the other processes to be done with ours */
   stop_servers(e);
+  pmi_feed_stop(e->feed);
   engine_free(e);
 }
 

@@ -34,6 +34,7 @@ void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from);
 
 typedef struct pmi_server pmi_server;
 typedef struct pmi_job pmi_job;
+typedef struct pmi_feed pmi_feed;
 typedef struct pmi_cache pmi_cache;
 typedef struct pmi_metrics pmi_metrics;
 
@@ -67,6 +68,8 @@ struct pmls_engine {
   pmi_table_acc table_acc[PMI_MAX_TABLES]; /* from clients already closed */
   pmi_cache *cache;      /* rows shared by this process's workers */
   pmi_job *jobst;        /* the other processes; NULL for inproc */
+  pmi_feed *feed;        /* receives ESSP pushes into the cache */
+  char feed_addr[PMI_ADDR_MAX];
   char ctl_addr[PMI_ADDR_MAX]; /* where rank 0 reaches this process */
   _Atomic int dead;      /* the job was aborted: a peer died or failed */
   char dead_why[PMI_ERRLEN];

@@ -25,6 +25,8 @@ typedef struct {
   pmls_table_spec spec;
   char name[PMI_NAME_MAX];
   pmi_rowmap rows; /* row id -> dense bytes, or pmi_kv* for sparse rows */
+  int essp;        /* dense and ESSP: rows are pushed to their holders */
+  pmi_rowmap subs; /* ESSP: row id -> bitset of the processes holding it */
 } srv_table;
 
 typedef struct {
@@ -45,6 +47,10 @@ struct pmi_server {
 
   srv_table tables[PMI_MAX_TABLES];
   int *reply_sock; /* by client id; -1 = not connected */
+  int *client_rank; /* by client id: its process */
+  int *feed_sock;   /* by process: its push receiver (ESSP); -1 = none */
+  int *feed_lo, *feed_n; /* by process: its workers, for a push's stamps */
+  int nsubs;        /* ESSP rows subscribed, over all tables */
   int64_t *last_seq; /* by client id: the last OPLOG message applied */
   int nclients;
 
@@ -61,6 +67,7 @@ struct pmi_server {
 
   pmi_buf out;
   pmi_traffic traffic;
+  int64_t pushes;             /* PUSH messages sent */
   pthread_mutex_t traffic_mu; /* traffic is read by other threads for stats */
   char err[PMI_ERRLEN];
 };
@@ -191,26 +198,45 @@ static int check_row(pmi_server *s, int table, int64_t row, char *why,
 /* ---- handlers ------------------------------------------------------------ */
 
 static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
-  char addr[PMI_ADDR_MAX];
+  char addr[PMI_ADDR_MAX], feed[PMI_ADDR_MAX];
   pmi_get_str(rd, addr, sizeof addr);
-  if (rd->bad || h->src < 0 || h->src > 1 << 20) return;
+  int rank = pmi_get_i32(rd), lo = pmi_get_i32(rd), n = pmi_get_i32(rd);
+  pmi_get_str(rd, feed, sizeof feed);
+  if (rd->bad || h->src < 0 || h->src > 1 << 20 || rank < 0 ||
+      rank >= s->e->procs) {
+    fprintf(stderr, "pmls: %s: dropped a malformed HELLO from client %d\n",
+            s->name, h->src);
+    return;
+  }
   if (h->src >= s->nclients) {
-    int n = h->src + 16;
-    int *p = realloc(s->reply_sock, (size_t)n * sizeof *p);
+    int cap = h->src + 16;
+    int *p = realloc(s->reply_sock, (size_t)cap * sizeof *p);
     if (!p) return;
     s->reply_sock = p;
-    int64_t *q = realloc(s->last_seq, (size_t)n * sizeof *q);
+    int *r = realloc(s->client_rank, (size_t)cap * sizeof *r);
+    if (!r) return;
+    s->client_rank = r;
+    int64_t *q = realloc(s->last_seq, (size_t)cap * sizeof *q);
     if (!q) return;
     s->last_seq = q;
-    for (int i = s->nclients; i < n; i++) {
+    for (int i = s->nclients; i < cap; i++) {
       p[i] = -1;
+      r[i] = -1;
       q[i] = 0;
     }
-    s->nclients = n;
+    s->nclients = cap;
   }
   pmi_sock_close(s->reply_sock[h->src]);
   int timeout = s->e->cfg.timeout_ms;
   s->reply_sock[h->src] = pmi_sock_push(addr, timeout, s->err);
+  s->client_rank[h->src] = rank;
+  if (s->feed_sock[rank] < 0 && feed[0]) {
+    /* Pushes are offers: a receiver that is slow or gone must not hold
+     * this shard up, so the wait for it is short. */
+    s->feed_sock[rank] = pmi_sock_push(feed, 100, s->err);
+    s->feed_lo[rank] = lo;
+    s->feed_n[rank] = n;
+  }
 }
 
 static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
@@ -232,6 +258,7 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     return;
   }
   srv_table *t = &s->tables[id];
+  int model = spec.consistency >= 0 ? spec.consistency : s->e->cfg.consistency;
   /* Every process declares the tables its script declares; they must agree,
    * or the ranks run different scripts or options. */
   if (t->declared) {
@@ -250,8 +277,73 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   t->spec = spec;
   snprintf(t->name, sizeof t->name, "%s", name);
   pmi_rowmap_init(&t->rows);
+  pmi_rowmap_init(&t->subs);
+  t->essp = model == PMLS_ESSP && spec.layout == PMLS_DENSE;
   t->declared = 1;
   reply_ack(s, h->src, PMI_MSG_TABLE);
+}
+
+/* ---- ESSP pushes --------------------------------------------------------- */
+
+/* Notes that the reader's process caches the row: it gets every fresh copy. */
+static void subscribe(pmi_server *s, int table, int64_t row, int client) {
+  if (client < 0 || client >= s->nclients || s->client_rank[client] < 0) return;
+  int rank = s->client_rank[client];
+  srv_table *t = &s->tables[table];
+  unsigned char *bits = pmi_rowmap_get(&t->subs, row);
+  if (!bits) {
+    bits = calloc((size_t)(s->e->procs + 7) / 8, 1);
+    if (!bits || pmi_rowmap_put(&t->subs, row, bits)) {
+      free(bits);
+      return; /* no push for this row: reads still fetch it */
+    }
+    s->nsubs++;
+  }
+  bits[rank / 8] |= (unsigned char)(1u << (rank % 8));
+}
+
+static int rank_running(const pmi_server *s, int rank) {
+  for (int i = 0; i < s->feed_n[rank]; i++) {
+    int w = s->feed_lo[rank] + i;
+    if (w >= 0 && w < s->e->workers && !s->done[w]) return 1;
+  }
+  return 0;
+}
+
+/* The global clock advanced: every process gets, in one message, a fresh
+ * copy of each ESSP row it holds, stamped like a reply to its workers. */
+static void push_fresh(pmi_server *s) {
+  if (!s->nsubs || s->aborted) return;
+  int64_t clock = copy_clock(s);
+  for (int r = 0; r < s->e->procs; r++) {
+    if (s->feed_sock[r] < 0 || !rank_running(s, r)) continue;
+    pmi_msg_begin(&s->out, s->e->job, PMI_MSG_PUSH, -1);
+    pmi_put_i64(&s->out, clock);
+    pmi_put_i32(&s->out, s->feed_n[r]);
+    for (int i = 0; i < s->feed_n[r]; i++)
+      pmi_put_i64(&s->out, seq_of(s, s->feed_lo[r] + i));
+    size_t head = s->out.len;
+    for (int id = 0; id < PMI_MAX_TABLES; id++) {
+      srv_table *t = &s->tables[id];
+      if (!t->declared || !t->essp) continue;
+      size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+      for (size_t i = 0; i < t->subs.cap; i++) {
+        if (t->subs.keys[i] == PMI_ROWMAP_EMPTY) continue;
+        const unsigned char *bits = t->subs.vals[i];
+        if (!(bits[r / 8] & (1u << (r % 8)))) continue;
+        void *p = row_storage(s, id, t->subs.keys[i]);
+        if (!p) continue;
+        pmi_put_i32(&s->out, id);
+        pmi_put_i64(&s->out, t->subs.keys[i]);
+        pmi_put_bytes(&s->out, p, bytes);
+      }
+    }
+    if (s->out.len == head) continue;
+    pthread_mutex_lock(&s->traffic_mu);
+    int rc = pmi_msg_send(s->feed_sock[r], &s->out, &s->traffic, "", NULL);
+    s->pushes += rc == PMLS_OK;
+    pthread_mutex_unlock(&s->traffic_mu);
+  }
 }
 
 /* Holds a read (or barrier) until the global clock reaches its minimum. */
@@ -289,6 +381,7 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     reply_err(s, h->src, req, PMLS_EINVAL, why);
     return;
   }
+  if (s->tables[table].essp && stamp_n > 0) subscribe(s, table, row, h->src);
   if (min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) {
     reply_row(s, h->src, req, table, row, stamp_lo, stamp_n);
     return;
@@ -388,6 +481,7 @@ static void advance_clock(pmi_server *s) {
   }
   s->global_clock = g;
   serve_pending(s);
+  push_fresh(s);
 }
 
 static void on_clock(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
@@ -502,15 +596,25 @@ int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
   snprintf(s->addr, sizeof s->addr, "%s", e->server_addr[shard]);
   s->vclock = calloc((size_t)e->workers, sizeof *s->vclock);
   s->done = calloc((size_t)e->workers, 1);
+  s->feed_sock = malloc((size_t)e->procs * sizeof *s->feed_sock);
+  s->feed_lo = calloc((size_t)e->procs, sizeof *s->feed_lo);
+  s->feed_n = calloc((size_t)e->procs, sizeof *s->feed_n);
+  for (int r = 0; s->feed_sock && r < e->procs; r++) s->feed_sock[r] = -1;
   pthread_mutex_init(&s->traffic_mu, NULL);
-  if (!s->vclock || !s->done) {
+  if (!s->vclock || !s->done || !s->feed_sock || !s->feed_lo || !s->feed_n) {
     free(s->vclock);
     free(s->done);
+    free(s->feed_sock);
+    free(s->feed_lo);
+    free(s->feed_n);
     free(s);
     return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
   }
   s->pull = sock;
   if (pthread_create(&s->thread, NULL, server_main, s)) {
+    free(s->feed_sock);
+    free(s->feed_lo);
+    free(s->feed_n);
     free(s->vclock);
     free(s->done);
     free(s);
@@ -525,7 +629,12 @@ void pmi_server_join(pmi_server *s) {
   pmi_sock_close(s->pull);
   for (int i = 0; i < s->nclients; i++) pmi_sock_close(s->reply_sock[i]);
   free(s->reply_sock);
+  free(s->client_rank);
   free(s->last_seq);
+  for (int r = 0; r < s->e->procs; r++) pmi_sock_close(s->feed_sock[r]);
+  free(s->feed_sock);
+  free(s->feed_lo);
+  free(s->feed_n);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     srv_table *tb = &s->tables[t];
     if (!tb->declared) continue;
@@ -535,6 +644,9 @@ void pmi_server_join(pmi_server *s) {
       free(tb->rows.vals[i]);
     }
     pmi_rowmap_free(&tb->rows);
+    for (size_t i = 0; i < tb->subs.cap; i++)
+      if (tb->subs.keys[i] != PMI_ROWMAP_EMPTY) free(tb->subs.vals[i]);
+    pmi_rowmap_free(&tb->subs);
   }
   free(s->pending);
   free(s->vclock);

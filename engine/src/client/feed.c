@@ -1,0 +1,105 @@
+/* feed.c -- the process's receiver of ESSP pushes.
+ *
+ * Under ESSP a server sends fresh copies of the rows a process holds as soon
+ * as its global clock advances, instead of waiting to be asked. They arrive
+ * here, on one PULL socket per process (its address travels in every HELLO),
+ * and a thread puts them into the process cache, where the workers' next
+ * reads find them. A push is only an offer: the cache keeps whichever copy is
+ * newer, so a late push never replaces a fresher reply, and a lost push costs
+ * a cache miss, never a wrong value. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "feed.h"
+
+struct pmi_feed {
+  pmls_engine *e;
+  int pull;
+  pthread_t thread;
+  _Atomic int stop;
+  _Atomic int64_t rows; /* copies received, for tests and statistics */
+};
+
+static void apply_push(pmi_feed *f, pmi_rd *rd) {
+  pmls_engine *e = f->e;
+  int64_t clock = pmi_get_i64(rd);
+  int32_t nstamps = pmi_get_i32(rd);
+  if (rd->bad || nstamps != e->local_workers) return;
+  const int64_t *stamps_raw = pmi_get_bytes(rd, (size_t)nstamps * 8);
+  if (!stamps_raw) return;
+  int64_t stamps_buf[64], *stamps = stamps_buf;
+  if (nstamps > 64) stamps = malloc((size_t)nstamps * 8);
+  if (!stamps) return;
+  memcpy(stamps, stamps_raw, (size_t)nstamps * 8);
+  int ntables = pmi_engine_ntables(e);
+  while (pmi_rd_left(rd) > 0 && !rd->bad) {
+    int table = pmi_get_i32(rd);
+    int64_t row = pmi_get_i64(rd);
+    if (rd->bad || table < 0 || table >= ntables) break;
+    const pmls_table_spec *spec = &e->tables[table].spec;
+    if (spec->layout != PMLS_DENSE || row < 0 || row >= spec->rows) break;
+    const void *data =
+        pmi_get_bytes(rd, (size_t)spec->cols * pmls_dtype_size(spec->dtype));
+    if (!data) break;
+    pmi_cache_put(e->cache, table, spec, row, clock, stamps, data);
+    atomic_fetch_add(&f->rows, 1);
+  }
+  if (stamps != stamps_buf) free(stamps);
+}
+
+static void *feed_main(void *arg) {
+  pmi_feed *f = arg;
+  char err[PMI_ERRLEN];
+  while (!atomic_load(&f->stop)) {
+    void *msg;
+    size_t len;
+    if (pmi_msg_recv(f->pull, &msg, &len, NULL, err) != PMLS_OK) continue;
+    pmi_hdr h;
+    pmi_rd rd;
+    if (pmi_msg_open(msg, len, f->e->job, &h, &rd, err) != PMLS_OK) {
+      fprintf(stderr, "pmls: rank %d: push receiver dropped a message: %s\n",
+              f->e->rank, err);
+    } else if (h.type == PMI_MSG_PUSH) {
+      apply_push(f, &rd);
+    }
+    pmi_msg_free(msg);
+  }
+  return NULL;
+}
+
+pmi_feed *pmi_feed_start(pmls_engine *e, char addr[PMI_ADDR_MAX], char *err) {
+  pmi_feed *f = calloc(1, sizeof *f);
+  if (!f) {
+    pmi_fail(err, PMLS_ENOMEM, "out of memory for the push receiver");
+    return NULL;
+  }
+  f->e = e;
+  char name[32];
+  snprintf(name, sizeof name, "f%d", e->rank);
+  /* Short receive waits, so the thread notices `stop` at the end. */
+  f->pull = pmi_job_bind(e, name, 50, addr, err);
+  if (f->pull < 0) {
+    free(f);
+    return NULL;
+  }
+  if (pthread_create(&f->thread, NULL, feed_main, f)) {
+    pmi_sock_close(f->pull);
+    free(f);
+    pmi_fail(err, PMLS_ENOMEM, "cannot start the push receiver");
+    return NULL;
+  }
+  return f;
+}
+
+void pmi_feed_stop(pmi_feed *f) {
+  if (!f) return;
+  atomic_store(&f->stop, 1);
+  pthread_join(f->thread, NULL);
+  pmi_sock_close(f->pull);
+  free(f);
+}
+
+int64_t pmi_feed_rows(const pmi_feed *f) {
+  return f ? atomic_load(&((pmi_feed *)f)->rows) : 0;
+}
