@@ -99,5 +99,6 @@ clean:
 
 # Benchmarks: ratios against references measured in the same run (bench/).
 .PHONY: bench
-bench: deps all
+bench: all
+	@tools/deps.sh bench
 	@bench/run.sh
