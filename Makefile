@@ -99,6 +99,6 @@ clean:
 
 # Benchmarks: ratios against references measured in the same run (bench/).
 .PHONY: bench
-bench: all
+bench: deps all
 	@tools/deps.sh bench
 	@bench/run.sh
