@@ -845,16 +845,19 @@ int pmls_clock(pmls_client *c) {
 int pmls_barrier(pmls_client *c) {
   int rc = pmls_clock(c);
   if (rc) return rc;
-  /* Every shard sees every worker's CLOCK, so one shard's global clock is
-   * the job's: shard 0 answers once it reaches this worker's clock. */
-  pmi_msg_begin(&c->out, c->e->job, PMI_MSG_WAIT, c->id);
-  pmi_put_i64(&c->out, c->clock);
-  rc = send_shard(c, 0, &c->out);
-  if (rc) return rc;
-  void *msg;
-  pmi_rd rd;
-  rc = await(c, 0, PMI_MSG_ACK, "the other workers at a barrier", &msg, &rd);
-  if (rc == PMLS_OK) pmi_msg_free(msg);
+  /* Every shard must have seen every worker's CLOCK before any read after
+   * the barrier, whichever shard it asks: each answers when it has. */
+  for (int s = 0; s < c->e->servers && rc == PMLS_OK; s++) {
+    pmi_msg_begin(&c->out, c->e->job, PMI_MSG_WAIT, c->id);
+    pmi_put_i64(&c->out, c->clock);
+    rc = send_shard(c, s, &c->out);
+  }
+  for (int s = 0; s < c->e->servers && rc == PMLS_OK; s++) {
+    void *msg;
+    pmi_rd rd;
+    rc = await(c, 0, PMI_MSG_ACK, "the other workers at a barrier", &msg, &rd);
+    if (rc == PMLS_OK) pmi_msg_free(msg);
+  }
   return rc;
 }
 
