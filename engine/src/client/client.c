@@ -905,12 +905,21 @@ int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t) {
     int rc = send_shard(c, s, &c->out);
     if (rc) return rc;
   }
+  /* Every shard answers: take every answer, so none is left behind to be
+   * mistaken for the answer to a later request; report the first error. */
+  int first = PMLS_OK;
+  char why[PMI_ERRLEN];
   for (int s = 0; s < c->e->servers; s++) {
     void *msg;
     pmi_rd rd;
     int rc = await(c, 0, PMI_MSG_ACK, "a table declaration", &msg, &rd);
-    if (rc) return rc;
-    pmi_msg_free(msg);
+    if (rc == PMLS_OK) pmi_msg_free(msg);
+    else if (first == PMLS_OK) {
+      first = rc;
+      snprintf(why, sizeof why, "%s", c->err);
+    }
+    if (rc == PMLS_ETIMEDOUT || rc == PMLS_ENET) break;
   }
-  return PMLS_OK;
+  if (first) snprintf(c->err, sizeof c->err, "%s", why);
+  return first;
 }

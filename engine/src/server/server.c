@@ -93,6 +93,12 @@ static void reply_err(pmi_server *s, int client, uint32_t req, int code,
   pmi_put_i32(&s->out, code);
   char full[PMI_ERRLEN + 64];
   snprintf(full, sizeof full, "%s: %s", s->name, msg);
+  if (client < 0 || client >= s->nclients || s->reply_sock[client] < 0) {
+    /* No one to answer: the error must still show somewhere. */
+    fprintf(stderr, "pmls: %s: cannot answer client %d (no HELLO from it): "
+            "%s\n", s->name, client, msg);
+    return;
+  }
   pmi_put_str(&s->out, full);
   send_to(s, client);
 }
@@ -203,7 +209,7 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int rank = pmi_get_i32(rd), lo = pmi_get_i32(rd), n = pmi_get_i32(rd);
   pmi_get_str(rd, feed, sizeof feed);
   if (rd->bad || h->src < 0 || h->src > 1 << 20 || rank < 0 ||
-      rank >= s->e->procs) {
+      rank >= s->e->procs || lo < 0 || n < 0 || lo > s->e->workers - n) {
     fprintf(stderr, "pmls: %s: dropped a malformed HELLO from client %d\n",
             s->name, h->src);
     return;
@@ -229,6 +235,9 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   pmi_sock_close(s->reply_sock[h->src]);
   int timeout = s->e->cfg.timeout_ms;
   s->reply_sock[h->src] = pmi_sock_push(addr, timeout, s->err);
+  if (s->reply_sock[h->src] < 0)
+    fprintf(stderr, "pmls: %s: cannot answer client %d: %s\n", s->name,
+            h->src, s->err);
   s->client_rank[h->src] = rank;
   if (s->feed_sock[rank] < 0 && feed[0]) {
     /* Pushes are offers: a receiver that is slow or gone must not hold
@@ -389,35 +398,68 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   park(s, (pending_get){h->src, req, table, row, min_clock, stamp_lo, stamp_n});
 }
 
-static void apply_entry(pmi_server *s, int table, int64_t row, int kind,
-                        int32_t n, pmi_rd *rd, int client) {
+/* Checks the OPLOG entry at rd and steps past it. Returns 0, or the error
+ * code with why filled (a bad entry may leave rd anywhere). */
+static int check_entry(pmi_server *s, pmi_rd *rd, char *why, size_t whylen) {
+  int table = pmi_get_i32(rd);
+  int64_t row = pmi_get_i64(rd);
+  int kind = pmi_get_u8(rd);
+  int32_t n = pmi_get_i32(rd);
+  if (rd->bad || n < 0 || (kind != 0 && kind != 1)) {
+    snprintf(why, whylen, "malformed OPLOG message (entry kind %d, %d "
+             "elements)", kind, n);
+    return PMLS_EPROTO;
+  }
+  if (check_row(s, table, row, why, whylen)) return PMLS_EINVAL;
   srv_table *t = &s->tables[table];
   size_t elem = pmls_dtype_size(t->spec.dtype);
-  char why[256];
-  if (kind == 0) { /* a whole dense row */
-    const void *delta = pmi_get_bytes(rd, (size_t)n * elem);
-    if (!delta || n != t->spec.cols || t->spec.layout != PMLS_DENSE) {
-      rd->bad = 1;
-      return;
+  if (kind == 0) {
+    if (n != t->spec.cols || t->spec.layout != PMLS_DENSE ||
+        !pmi_get_bytes(rd, (size_t)n * elem)) {
+      snprintf(why, whylen, "malformed OPLOG message (a dense entry of %d "
+               "elements for row %lld of table '%s')", n, (long long)row,
+               t->name);
+      return PMLS_EPROTO;
     }
-    void *p = row_storage(s, table, row);
+    return 0;
+  }
+  const int32_t *cols = pmi_get_bytes(rd, (size_t)n * 4);
+  if (!cols || !pmi_get_bytes(rd, (size_t)n * elem)) {
+    snprintf(why, whylen, "malformed OPLOG message (%d pairs past its end "
+             "for row %lld of table '%s')", n, (long long)row, t->name);
+    return PMLS_EPROTO;
+  }
+  for (int32_t i = 0; i < n; i++) {
+    int32_t col;
+    memcpy(&col, cols + i, sizeof col);
+    if (col < 0 || col >= t->spec.cols) {
+      snprintf(why, whylen, "increment to column %d out of range for table "
+               "'%s' (cols 0..%d) refused", col, t->name, t->spec.cols - 1);
+      return PMLS_EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* Applies a checked entry. */
+static void apply_entry(pmi_server *s, pmi_rd *rd) {
+  int table = pmi_get_i32(rd);
+  int64_t row = pmi_get_i64(rd);
+  int kind = pmi_get_u8(rd);
+  int32_t n = pmi_get_i32(rd);
+  srv_table *t = &s->tables[table];
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  void *p = row_storage(s, table, row);
+  if (kind == 0) {
+    const void *delta = pmi_get_bytes(rd, (size_t)n * elem);
     if (p) pmi_add(t->spec.dtype, p, delta, n);
     return;
   }
   const int32_t *cols = pmi_get_bytes(rd, (size_t)n * 4);
   const unsigned char *vals = pmi_get_bytes(rd, (size_t)n * elem);
-  if (!cols || !vals) return;
-  void *p = row_storage(s, table, row);
-  if (!p) return;
-  for (int32_t i = 0; i < n; i++) {
+  for (int32_t i = 0; p && i < n; i++) {
     int32_t col;
     memcpy(&col, cols + i, sizeof col);
-    if (col < 0 || col >= t->spec.cols) {
-      snprintf(why, sizeof why, "increment to column %d out of range for "
-               "table '%s' (cols 0..%d) refused", col, t->name, t->spec.cols - 1);
-      reply_err(s, client, 0, PMLS_EINVAL, why);
-      continue;
-    }
     if (t->spec.layout == PMLS_DENSE) {
       pmi_add_at_typed(t->spec.dtype, p, col, vals + (size_t)i * elem);
     } else {
@@ -427,28 +469,31 @@ static void apply_entry(pmi_server *s, int table, int64_t row, int kind,
   }
 }
 
+/* An OPLOG is applied whole or not at all: every entry is checked first, so
+ * a refusal never leaves part of a message applied. */
 static void on_oplog(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   char why[256];
   int64_t seq = pmi_get_i64(rd);
+  if (rd->bad) {
+    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed OPLOG message");
+    return;
+  }
   if (h->src >= 0 && h->src < s->nclients && seq > s->last_seq[h->src])
     s->last_seq[h->src] = seq;
-  while (pmi_rd_left(rd) > 0 && !rd->bad) {
-    int table = pmi_get_i32(rd);
-    int64_t row = pmi_get_i64(rd);
-    int kind = pmi_get_u8(rd);
-    int32_t n = pmi_get_i32(rd);
-    if (rd->bad || n < 0) break;
-    if (check_row(s, table, row, why, sizeof why)) {
-      /* Refuse loudly: the increments cannot be applied anywhere, and a
-       * silent drop would break "nothing is lost". */
-      char msg[320];
-      snprintf(msg, sizeof msg, "increment refused: %s", why);
-      reply_err(s, h->src, 0, PMLS_EINVAL, msg);
+  pmi_rd check = *rd;
+  int entries = 0;
+  while (pmi_rd_left(&check) > 0) {
+    int code = check_entry(s, &check, why, sizeof why);
+    if (code) {
+      char msg[400];
+      snprintf(msg, sizeof msg, "increment refused: %s (none of the %d+ "
+               "entries of this OPLOG applied)", why, entries + 1);
+      reply_err(s, h->src, 0, code, msg);
       return;
     }
-    apply_entry(s, table, row, kind, n, rd, h->src);
+    entries++;
   }
-  if (rd->bad) reply_err(s, h->src, 0, PMLS_EPROTO, "malformed OPLOG message");
+  while (pmi_rd_left(rd) > 0) apply_entry(s, rd);
 }
 
 static void serve_pending(pmi_server *s) {
@@ -576,8 +621,12 @@ static void *server_main(void *arg) {
     case PMI_MSG_ABORT: on_abort(s, &rd); break;
     case PMI_MSG_WAIT: on_wait(s, &h, &rd); break;
     case PMI_MSG_STOP: stop = 1; break;
-    default:
-      reply_err(s, h.src, 0, PMLS_EPROTO, "unexpected message type");
+    default: {
+      char why[64];
+      snprintf(why, sizeof why, "unexpected %s message",
+               pmi_msg_type_name(h.type));
+      reply_err(s, h.src, 0, PMLS_EPROTO, why);
+    }
     }
     pmi_msg_free(msg);
     if (stop) break;
