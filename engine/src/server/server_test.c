@@ -1179,7 +1179,52 @@ static void t_two_ranks_disagree_on_a_table(void) {
 
 /* ---- the cases ------------------------------------------------------------ */
 
+/* ---- sharding ------------------------------------------------------------ */
+
+/* Rows must spread evenly over the shards whatever their ids: consecutive,
+ * strided by the shard count or a power of two, huge, or clustered. Each
+ * shard's count must stay within 6 standard deviations of n/K (a binomial
+ * spread), which an id-modulo sharding fails at once on strided ids. */
+static void t_rows_spread_evenly_over_shards(void) {
+  static const int ks[] = {2, 3, 7, 16};
+  static const struct {
+    const char *name;
+    int64_t start, stride;
+  } patterns[] = {{"consecutive", 0, 1},          {"stride K", 0, -1},
+                  {"stride 1024", 0, 1024},        {"stride 2^32", 0, 1LL << 32},
+                  {"near 2^40", 1LL << 40, 1},     {"stride 7919", 123, 7919}};
+  const int64_t n = 20000;
+  for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+    pmls_engine layout;
+    memset(&layout, 0, sizeof layout);
+    layout.servers = ks[ki];
+    for (size_t pi = 0; pi < sizeof patterns / sizeof patterns[0]; pi++) {
+      int64_t count[16] = {0};
+      int64_t stride = patterns[pi].stride < 0 ? ks[ki] : patterns[pi].stride;
+      for (int table = 0; table < 2; table++) {
+        memset(count, 0, sizeof count);
+        for (int64_t i = 0; i < n; i++) {
+          int s = pmi_shard_of(&layout, table, patterns[pi].start + i * stride);
+          CHECK(s >= 0 && s < ks[ki]);
+          count[s]++;
+        }
+        double mean = (double)n / ks[ki];
+        double sd = sqrt(mean * (1.0 - 1.0 / ks[ki]));
+        for (int s = 0; s < ks[ki]; s++) {
+          if (fabs((double)count[s] - mean) <= 6 * sd) continue;
+          th_fail(__FILE__, __LINE__, "%s ids, K=%d, table %d: shard %d holds "
+                  "%lld of %lld rows (expected %.0f +- %.0f)",
+                  patterns[pi].name, ks[ki], table, s, (long long)count[s],
+                  (long long)n, mean, 6 * sd);
+          return;
+        }
+      }
+    }
+  }
+}
+
 static const th_case cases[] = {
+    {"rows spread evenly over shards whatever their ids", t_rows_spread_evenly_over_shards},
     {"malformed messages are dropped with 'server 0' and the cause on stderr", t_malformed_messages_dropped_with_cause},
     {"errors for a sender without HELLO still show on stderr", t_unanswerable_errors_not_silent},
     {"bad table ids, rows, columns: ERR naming them, nothing applied", t_bad_rows_and_tables_answered_with_err},
