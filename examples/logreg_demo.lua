@@ -42,7 +42,7 @@ function app:worker(ctx)
   local W = ctx:table("w")
   local w, grad = W:row_buffer(), W:row_buffer()
   for _ = 1, opt.epochs do
-    local loss = linear.sgd_pass(shard, W, w, grad, opt.d, opt, opt.lr)
+    local loss = linear.sgd_pass(shard, W, w, grad, opt.d, opt, opt.lr, ctx.workers)
     ctx:report { loss = loss / math.max(shard.n, 1), examples = shard.n }
     assert(ctx:clock())
   end

@@ -95,10 +95,15 @@ int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err);
 int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err);
 void pmi_sock_close(int s);
 void pmi_sock_set_rcvtimeo(int s, int ms);
+void pmi_sock_set_sndtimeo(int s, int ms);
 
 /* Sends the message in b (its header length is filled in here). */
 int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
                  char *err);
+/* Sends without waiting: 0 when nanomsg took the message, -1 when the peer
+ * is gone or its queue is full. For messages that may be lost (heartbeats,
+ * best-effort notices), where blocking on a dead peer would be worse. */
+int pmi_msg_offer(int sock, pmi_buf *b);
 /* Receives one message (free it with pmi_msg_free). Returns PMLS_OK,
  * PMLS_ETIMEDOUT, or PMLS_ENET. */
 int pmi_msg_recv(int sock, void **msg, size_t *len, pmi_traffic *t, char *err);

@@ -54,6 +54,16 @@ void pmi_sock_set_rcvtimeo(int s, int ms) {
   nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof ms);
 }
 
+void pmi_sock_set_sndtimeo(int s, int ms) {
+  nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms);
+}
+
+int pmi_msg_offer(int sock, pmi_buf *b) {
+  pmi_hdr *h = (pmi_hdr *)b->data;
+  h->len = (uint32_t)(b->len - sizeof *h);
+  return nn_send(sock, b->data, b->len, NN_DONTWAIT) < 0 ? -1 : 0;
+}
+
 void pmi_sock_close(int s) {
   if (s >= 0) nn_close(s);
 }

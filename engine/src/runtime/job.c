@@ -331,7 +331,7 @@ static void wake_clients(pmls_engine *e, const char *why) {
     pmi_put_u32(&j->out, 0);
     pmi_put_i32(&j->out, PMLS_ESTATE);
     pmi_put_str(&j->out, why);
-    send_to_sock(j, c->sock, "a local client", NULL);
+    pmi_msg_offer(c->sock, &j->out);
   }
 }
 
@@ -345,13 +345,15 @@ static void abort_locked(pmls_engine *e, const char *why, int from_rank) {
   pmi_msg_begin(&j->out, e->job, PMI_MSG_ABORT, -1);
   pmi_put_str(&j->out, why);
   for (int s = 0; s < e->servers; s++)
-    if (j->shard_push[s] >= 0) send_to_sock(j, j->shard_push[s], "a shard", NULL);
+    if (j->shard_push[s] >= 0) pmi_msg_offer(j->shard_push[s], &j->out);
+  /* Offers only: a peer may be the one that died, and waiting on it would
+   * stall this thread, the one that must tell everyone else. */
   if (e->rank == 0) {
     for (int r = 1; r < e->procs; r++)
       if (r != from_rank && j->peer_push[r] >= 0)
-        send_to_sock(j, j->peer_push[r], "a rank", NULL);
+        pmi_msg_offer(j->peer_push[r], &j->out);
   } else if (from_rank != 0) {
-    send_to_sock(j, j->master_sock, "the master", NULL);
+    pmi_msg_offer(j->master_sock, &j->out);
   }
   wake_clients(e, why);
   pthread_cond_broadcast(&j->cv);
@@ -441,15 +443,13 @@ static void *node_main(void *arg) {
     double now = pmi_now();
     if (now >= next_beat) {
       pmi_msg_begin(&beat, e->job, PMI_MSG_BEAT, e->rank);
-      pmi_hdr *bh = (pmi_hdr *)beat.data;
-      bh->len = 0;
       /* Beats go out without blocking: a dead peer must not stall this
        * thread, which is the one that notices the death. */
       if (e->rank == 0) {
         for (int r = 1; r < e->procs; r++)
-          if (j->peer_push[r] >= 0) pmi_msg_send(j->peer_push[r], &beat, NULL, "", NULL);
+          if (j->peer_push[r] >= 0) pmi_msg_offer(j->peer_push[r], &beat);
       } else {
-        pmi_msg_send(j->master_sock, &beat, NULL, "", NULL);
+        pmi_msg_offer(j->master_sock, &beat);
       }
       next_beat = now + j->beat_ms / 1000.0;
       pthread_mutex_lock(&j->mu);
@@ -625,6 +625,13 @@ int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
       goto fail;
     }
   }
+  /* From now on a send to a peer waits at most a heartbeat timeout: past
+   * that the peer counts as dead anyway. */
+  int send_ms = e->cfg.heartbeat_ms < j->timeout_ms ? e->cfg.heartbeat_ms
+                                                    : j->timeout_ms;
+  for (int r = 0; r < P; r++)
+    if (j->peer_push[r] >= 0) pmi_sock_set_sndtimeo(j->peer_push[r], send_ms);
+  if (e->rank != 0) pmi_sock_set_sndtimeo(j->master_sock, send_ms);
   double now = pmi_now();
   for (int r = 0; r < P; r++) j->last_heard[r] = now;
   if (P > 1) {
