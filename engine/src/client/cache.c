@@ -70,12 +70,11 @@ int pmi_cache_get(pmi_cache *c, int table, const pmls_table_spec *spec,
   return hit;
 }
 
-void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
-                   int64_t row, int64_t clock, const int64_t *stamps,
-                   const void *data) {
-  cache_table *ct = &c->tables[table];
+/* Keeps the copy if it is newer; the caller holds the table's write lock. */
+static void put_locked(pmi_cache *c, cache_table *ct, const pmls_table_spec *spec,
+                       int64_t row, int64_t clock, const int64_t *stamps,
+                       const void *data) {
   size_t stamp_bytes = (size_t)c->nworkers * sizeof(int64_t);
-  pthread_rwlock_wrlock(&ct->lock);
   entry *en = pmi_rowmap_get(&ct->rows, row);
   if (!en) {
     en = malloc(sizeof *en + stamp_bytes + row_bytes(spec));
@@ -98,5 +97,23 @@ void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
       memcpy(en->stamps + c->nworkers, data, row_bytes(spec));
     }
   }
+}
+
+void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
+                   int64_t row, int64_t clock, const int64_t *stamps,
+                   const void *data) {
+  cache_table *ct = &c->tables[table];
+  pthread_rwlock_wrlock(&ct->lock);
+  put_locked(c, ct, spec, row, clock, stamps, data);
+  pthread_rwlock_unlock(&ct->lock);
+}
+
+void pmi_cache_put_many(pmi_cache *c, int table, const pmls_table_spec *spec,
+                        int64_t n, const int64_t *rows, int64_t clock,
+                        const int64_t *stamps, const void *const *data) {
+  cache_table *ct = &c->tables[table];
+  pthread_rwlock_wrlock(&ct->lock);
+  for (int64_t i = 0; i < n; i++)
+    put_locked(c, ct, spec, rows[i], clock, stamps, data[i]);
   pthread_rwlock_unlock(&ct->lock);
 }

@@ -20,4 +20,11 @@ void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
                    int64_t row, int64_t clock, const int64_t *stamps,
                    const void *data);
 
+/* The same for n rows of one table at one clock, under one lock: an ESSP
+ * push refreshes many rows, and taking the lock per row would make the
+ * workers' reads wait (and sleep) once per row. */
+void pmi_cache_put_many(pmi_cache *c, int table, const pmls_table_spec *spec,
+                        int64_t n, const int64_t *rows, int64_t clock,
+                        const int64_t *stamps, const void *const *data);
+
 #endif

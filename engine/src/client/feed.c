@@ -21,6 +21,23 @@ struct pmi_feed {
   _Atomic int64_t rows; /* copies received, for tests and statistics */
 };
 
+/* Rows of one table put together, under one lock. */
+typedef struct {
+  int table;
+  int64_t n, cap;
+  int64_t *rows;
+  const void **data;
+} run;
+
+static void flush_run(pmi_feed *f, run *r, int64_t clock, const int64_t *stamps) {
+  if (r->n == 0) return;
+  pmls_engine *e = f->e;
+  pmi_cache_put_many(e->cache, r->table, &e->tables[r->table].spec, r->n,
+                     r->rows, clock, stamps, r->data);
+  atomic_fetch_add(&f->rows, r->n);
+  r->n = 0;
+}
+
 static void apply_push(pmi_feed *f, pmi_rd *rd) {
   pmls_engine *e = f->e;
   int64_t clock = pmi_get_i64(rd);
@@ -28,11 +45,11 @@ static void apply_push(pmi_feed *f, pmi_rd *rd) {
   if (rd->bad || nstamps != e->local_workers) return;
   const int64_t *stamps_raw = pmi_get_bytes(rd, (size_t)nstamps * 8);
   if (!stamps_raw) return;
-  int64_t stamps_buf[64], *stamps = stamps_buf;
-  if (nstamps > 64) stamps = malloc((size_t)nstamps * 8);
+  int64_t *stamps = malloc((size_t)nstamps * 8 + 8);
   if (!stamps) return;
   memcpy(stamps, stamps_raw, (size_t)nstamps * 8);
   int ntables = pmi_engine_ntables(e);
+  run r = {-1, 0, 0, NULL, NULL};
   while (pmi_rd_left(rd) > 0 && !rd->bad) {
     int table = pmi_get_i32(rd);
     int64_t row = pmi_get_i64(rd);
@@ -42,10 +59,26 @@ static void apply_push(pmi_feed *f, pmi_rd *rd) {
     const void *data =
         pmi_get_bytes(rd, (size_t)spec->cols * pmls_dtype_size(spec->dtype));
     if (!data) break;
-    pmi_cache_put(e->cache, table, spec, row, clock, stamps, data);
-    atomic_fetch_add(&f->rows, 1);
+    if (table != r.table) {
+      flush_run(f, &r, clock, stamps);
+      r.table = table;
+    }
+    if (r.n == r.cap) {
+      int64_t cap = r.cap ? 2 * r.cap : 256;
+      int64_t *rows = realloc(r.rows, (size_t)cap * sizeof *rows);
+      if (rows) r.rows = rows;
+      const void **d = realloc(r.data, (size_t)cap * sizeof *d);
+      if (d) r.data = d;
+      if (!rows || !d) break; /* a lost push costs misses, not values */
+      r.cap = cap;
+    }
+    r.rows[r.n] = row;
+    r.data[r.n++] = data;
   }
-  if (stamps != stamps_buf) free(stamps);
+  flush_run(f, &r, clock, stamps);
+  free(r.rows);
+  free(r.data);
+  free(stamps);
 }
 
 static void *feed_main(void *arg) {
