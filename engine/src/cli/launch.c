@@ -286,15 +286,29 @@ static void remove_dir(const char *dir) {
   rmdir(dir);
 }
 
-int pl_wait(pl_job *job, int kill_first, int *status) {
+int pl_wait(pl_job *job, int grace_ms, int *status) {
   int bad = 0;
   *status = 0;
-  for (int r = 1; r < job->procs; r++)
-    if (kill_first && job->pids[r] > 0) kill(job->pids[r], SIGTERM);
+  /* After a failure the others get a grace period to end on their own (the
+   * job's abort reaches them); one that does not -- a worker stuck in its
+   * script, a process stopped -- is killed, so nothing is left behind. */
+  double give_up = grace_ms < 0 ? -1 : (double)time(NULL) + grace_ms / 1000.0;
   for (int r = 1; r < job->procs; r++) {
     if (job->pids[r] <= 0) continue;
-    int st;
-    while (waitpid(job->pids[r], &st, 0) < 0 && errno == EINTR) {
+    int st = 0;
+    for (;;) {
+      pid_t got = waitpid(job->pids[r], &st, grace_ms < 0 ? 0 : WNOHANG);
+      if (got == job->pids[r]) break;
+      if (got < 0 && errno != EINTR) break;
+      if (got == 0 && give_up >= 0 && (double)time(NULL) >= give_up) {
+        /* The grace period is over for every rank still running. */
+        for (int q = r; q < job->procs; q++)
+          if (job->pids[q] > 0) kill(job->pids[q], SIGKILL);
+        grace_ms = -1; /* now wait for them to be reaped */
+        give_up = -1;
+        continue;
+      }
+      if (got == 0) usleep(20000);
     }
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (code && !bad) {

@@ -38,8 +38,9 @@ int pl_spawn(pl_job *job, char **argv, const char *master,
              const pl_host *hosts, int nhosts, char *err, size_t errlen);
 
 /* Waits for the ranks started; returns the first failing rank (its exit
- * status in *status) or 0. With kill_first the ranks are told to stop. */
-int pl_wait(pl_job *job, int kill_first, int *status);
+ * status in *status) or 0. grace_ms >= 0: ranks still running after that
+ * long are killed; -1: wait as long as they run. */
+int pl_wait(pl_job *job, int grace_ms, int *status);
 
 /* The local address that routes to host (for a tcp master). */
 int pl_route_to(const char *host, char *out, size_t outlen);

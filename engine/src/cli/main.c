@@ -242,7 +242,7 @@ static int cmd_run(int argc, char **argv) {
                               sizeof err)) {
       fprintf(stderr, "pmls: %s\n", job.pids ? err : "out of memory");
       int st;
-      if (job.pids) pl_wait(&job, 1, &st);
+      if (job.pids) pl_wait(&job, 0, &st);
       free(job.pids);
       free(hosts);
       return 1;
@@ -270,7 +270,7 @@ static int cmd_run(int argc, char **argv) {
     }
     if (launched) {
       int st;
-      pl_wait(&job, 1, &st);
+      pl_wait(&job, 0, &st);
       free(job.pids);
     }
     return status;
@@ -299,7 +299,7 @@ static int cmd_run(int argc, char **argv) {
   pmls_engine_destroy(e);
   if (launched) {
     int st;
-    int bad = pl_wait(&job, 0, &st);
+    int bad = pl_wait(&job, status ? 3000 : -1, &st);
     if (bad && status == 0) {
       fprintf(stderr, "pmls: rank %d exited with status %d\n", bad, st);
       status = st == EXIT_USAGE ? EXIT_USAGE : 1;

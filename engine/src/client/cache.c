@@ -54,14 +54,17 @@ static size_t row_bytes(const pmls_table_spec *spec) {
 }
 
 int pmi_cache_get(pmi_cache *c, int table, const pmls_table_spec *spec,
-                  int64_t row, int64_t min_clock, int worker, void *out,
-                  int64_t *clock_out, int64_t *stamp_out) {
+                  int64_t row, int64_t min_clock, int worker, const void *plus,
+                  void *out, int64_t *clock_out, int64_t *stamp_out) {
   cache_table *ct = &c->tables[table];
   int hit = 0;
   pthread_rwlock_rdlock(&ct->lock);
   entry *en = pmi_rowmap_get(&ct->rows, row);
   if (en && en->clock >= min_clock) {
-    memcpy(out, en->stamps + c->nworkers, row_bytes(spec));
+    if (plus)
+      pmi_sum(spec->dtype, out, en->stamps + c->nworkers, plus, spec->cols);
+    else
+      memcpy(out, en->stamps + c->nworkers, row_bytes(spec));
     *clock_out = en->clock;
     *stamp_out = en->stamps[worker];
     hit = 1;

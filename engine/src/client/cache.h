@@ -11,10 +11,11 @@ typedef struct pmi_cache pmi_cache;
 pmi_cache *pmi_cache_new(int nworkers);
 void pmi_cache_free(pmi_cache *c);
 /* Copies the dense row into out when the cached copy is at min_clock or
- * later; returns 1 on a hit with its clock and the stamp of `worker`. */
+ * later; returns 1 on a hit with its clock and the stamp of `worker`. With
+ * `plus` (a row of the same table), out gets the copy plus it, in one pass. */
 int pmi_cache_get(pmi_cache *c, int table, const pmls_table_spec *spec,
-                  int64_t row, int64_t min_clock, int worker, void *out,
-                  int64_t *clock_out, int64_t *stamp_out);
+                  int64_t row, int64_t min_clock, int worker, const void *plus,
+                  void *out, int64_t *clock_out, int64_t *stamp_out);
 /* Keeps the copy if it is newer than the one cached. */
 void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
                    int64_t row, int64_t clock, const int64_t *stamps,

@@ -126,13 +126,22 @@ static void free_delta(const pmi_table_meta *t, void *delta) {
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* A send to a peer that died blocks until its timeout. It is tried in short
+ * slices so that the job's death (which the node thread notices within the
+ * heartbeat timeout) ends it early, with that cause instead of a timeout. */
+#define SEND_SLICE_MS 100
+
 static int send_shard(pmls_client *c, int shard, pmi_buf *b) {
-  /* Once the job is dead a send could block on a peer that is gone. */
-  if (atomic_load(&c->e->dead))
-    return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", c->e->dead_why);
+  pmls_engine *e = c->e;
   char peer[48];
   snprintf(peer, sizeof peer, "server %d", shard);
-  return pmi_msg_send(c->push[shard], b, &c->traffic, peer, c->err);
+  double deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
+  for (;;) {
+    if (atomic_load(&e->dead))
+      return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
+    int rc = pmi_msg_send(c->push[shard], b, &c->traffic, peer, c->err);
+    if (rc != PMLS_ETIMEDOUT || pmi_now() >= deadline) return rc;
+  }
 }
 
 /* Handles an ERR that arrived on its own (req 0): a shard refused increments
@@ -154,9 +163,14 @@ static int await(pmls_client *c, uint32_t req, int want, const char *what,
   for (;;) {
     void *msg;
     size_t len;
-    /* Wait at most the time left, so a timeout is honoured to the ms. */
+    /* Wait at most the time left, so a timeout is honoured to the ms, and
+     * in slices, so a job that died (a peer that will never answer) ends
+     * the wait with that cause. */
+    if (atomic_load(&c->e->dead))
+      return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", c->e->dead_why);
     int left_ms = (int)((deadline - pmi_now()) * 1000.0) + 1;
     if (left_ms < 1) left_ms = 1;
+    if (left_ms > 200) left_ms = 200;
     pmi_sock_set_rcvtimeo(c->pull, left_ms);
     int rc = pmi_msg_recv(c->pull, &msg, &len, &c->traffic, c->err);
     if (rc == PMLS_ETIMEDOUT) {
@@ -446,7 +460,9 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->pull = pmi_job_bind(e, name, 500, c->addr, e->err);
   if (c->pull < 0) goto fail;
   for (int s = 0; s < e->servers; s++) {
-    c->push[s] = pmi_sock_push(e->server_addr[s], e->cfg.timeout_ms, e->err);
+    int slice = e->cfg.timeout_ms < SEND_SLICE_MS ? e->cfg.timeout_ms
+                                                  : SEND_SLICE_MS;
+    c->push[s] = pmi_sock_push(e->server_addr[s], slice, e->err);
     if (c->push[s] < 0) goto fail;
     pmi_msg_begin(&c->out, e->job, PMI_MSG_HELLO, id);
     pmi_put_str(&c->out, c->addr);
@@ -598,10 +614,15 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
   int64_t cache_min = worker ? c->clock - cache_bound_of(c, t) : 0;
   int64_t copy_clock, stamp;
   /* Workers share the process cache; a host client always asks the shard,
-   * since it has no clock to bound how old a copy may be. */
-  if (worker && pmi_cache_get(c->e->cache, table, &t->spec, row, cache_min,
-                              c->worker - c->e->first_worker, out,
-                              &copy_clock, &stamp)) {
+   * since it has no clock to bound how old a copy may be. When none of this
+   * worker's sent increments wait to be added back, its unsent ones are
+   * added while copying (one pass; the same sum in the same order). */
+  void *own = pmi_rowmap_get(&c->oplog[table], row);
+  const void *plus = own && !pmi_rowmap_get(&c->hist[table], row) ? own : NULL;
+  int hit = worker && pmi_cache_get(c->e->cache, table, &t->spec, row,
+                                    cache_min, c->worker - c->e->first_worker,
+                                    plus, out, &copy_clock, &stamp);
+  if (hit) {
     c->acc[table].cache_hits++;
   } else {
     void *msg;
@@ -625,9 +646,9 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
   c->rows_read++;
   c->acc[table].reads++;
   record_staleness(c, table, copy_clock);
+  if (hit && plus) return PMLS_OK; /* own increments already added */
   int rc = hist_apply(c, table, t, row, stamp, out, NULL);
   if (rc) return rc;
-  void *own = pmi_rowmap_get(&c->oplog[table], row);
   if (own) pmi_add(t->spec.dtype, out, own, t->spec.cols);
   return PMLS_OK;
 }

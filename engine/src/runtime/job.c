@@ -59,6 +59,7 @@ struct pmi_job {
   pthread_cond_t cv;
   double *last_heard;         /* per rank, by the node thread */
   unsigned char *phase;       /* rank 0: the last DONE phase of each rank */
+  unsigned char *gone;        /* ranks found dead: no one waits for them */
   int *status;                /* rank 0: each rank's result */
   char (*why)[PMI_ERRLEN];
   int finished;               /* rank > 0: FINISH came */
@@ -87,8 +88,22 @@ static int free_port(const char *host) {
   return port;
 }
 
+static int bind_on_transport(pmls_engine *e, const char *name, int rcvtimeo_ms,
+                             char addr[PMI_ADDR_MAX], char *err);
+
 int pmi_job_bind(pmls_engine *e, const char *name, int rcvtimeo_ms,
                  char addr[PMI_ADDR_MAX], char *err) {
+  int s = bind_on_transport(e, name, rcvtimeo_ms, addr, err);
+  if (s < 0 && e->jobst) { /* say which process could not bind */
+    char tmp[PMI_ERRLEN];
+    snprintf(tmp, sizeof tmp, "%s", err);
+    pmi_fail(err, PMLS_ENET, "rank %d: %s", e->rank, tmp);
+  }
+  return s;
+}
+
+static int bind_on_transport(pmls_engine *e, const char *name, int rcvtimeo_ms,
+                             char addr[PMI_ADDR_MAX], char *err) {
   pmi_job *j = e->jobst;
   if (!j || j->transport == T_INPROC) {
     snprintf(addr, PMI_ADDR_MAX, "%s-%s", e->addr_prefix, name);
@@ -219,7 +234,7 @@ static int gather_joins(pmls_engine *e, char *why) {
     if (rd.bad || r < 1 || r >= P) {
       rc = pmi_fail(why, PMLS_EPROTO, "rank 0: malformed JOIN (rank %d) at %s",
                     r, j->master);
-    } else if (joined[r]) {
+    } else if (joined[r] && strcmp(ctl[r], addr) != 0) {
       rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d joined twice (two "
                     "processes were given the same rank)", r);
     } else if (procs != P || workers != e->local_workers ||
@@ -231,6 +246,11 @@ static int gather_joins(pmls_engine *e, char *why) {
     } else {
       joined[r] = 1;
       njoined++;
+      snprintf(ctl[r], PMI_ADDR_MAX, "%s", addr);
+    }
+    /* A rank that was refused still hears why (below), at once. */
+    if (rc != PMLS_OK && !rd.bad && r >= 1 && r < P && !ctl[r][0]) {
+      joined[r] = 1;
       snprintf(ctl[r], PMI_ADDR_MAX, "%s", addr);
     }
   }
@@ -325,13 +345,14 @@ static void wake_clients(pmls_engine *e, const char *why) {
   pmi_job *j = e->jobst;
   for (int i = 0; i < j->nclients; i++) {
     local_client *c = &j->clients[i];
-    if (c->sock < 0) c->sock = pmi_sock_push(c->addr, 200, NULL);
     if (c->sock < 0) continue;
     pmi_msg_begin(&j->out, e->job, PMI_MSG_ERR, -1);
     pmi_put_u32(&j->out, 0);
     pmi_put_i32(&j->out, PMLS_ESTATE);
     pmi_put_str(&j->out, why);
-    pmi_msg_offer(c->sock, &j->out);
+    /* The client is in this process: a short wait is safe, and it must get
+     * the news, or it would sit out its whole read timeout. */
+    pmi_msg_send(c->sock, &j->out, NULL, "a local client", NULL);
   }
 }
 
@@ -342,7 +363,7 @@ static void abort_locked(pmls_engine *e, const char *why, int from_rank) {
   if (atomic_load(&e->dead)) return;
   snprintf(e->dead_why, sizeof e->dead_why, "%s", why);
   atomic_store(&e->dead, 1);
-  pmi_msg_begin(&j->out, e->job, PMI_MSG_ABORT, -1);
+  pmi_msg_begin(&j->out, e->job, PMI_MSG_ABORT, e->rank); /* ranks drop src < 0 */
   pmi_put_str(&j->out, why);
   for (int s = 0; s < e->servers; s++)
     if (j->shard_push[s] >= 0) pmi_msg_offer(j->shard_push[s], &j->out);
@@ -461,6 +482,7 @@ static void *node_main(void *arg) {
                  "(heartbeat timeout %.1f s)", r, silent,
                  e->cfg.heartbeat_ms / 1000.0);
         abort_locked(e, why, r);
+        j->gone[r] = 1;
         j->last_heard[r] = now; /* said once */
       }
       pthread_mutex_unlock(&j->mu);
@@ -502,6 +524,7 @@ static void job_free(pmi_job *j, int servers) {
   free(j->clients);
   free(j->last_heard);
   free(j->phase);
+  free(j->gone);
   free(j->status);
   free(j->why);
   pmi_buf_free(&j->out);
@@ -534,10 +557,11 @@ int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
   j->shard_push = malloc((size_t)e->servers * sizeof *j->shard_push);
   j->last_heard = calloc((size_t)P, sizeof *j->last_heard);
   j->phase = calloc((size_t)P, 1);
+  j->gone = calloc((size_t)P, 1);
   j->status = calloc((size_t)P, sizeof *j->status);
   j->why = calloc((size_t)P, sizeof *j->why);
   if (!j->peer_push || !j->shard_push || !j->last_heard || !j->phase ||
-      !j->status || !j->why) {
+      !j->status || !j->why || !j->gone) {
     rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for the job");
     goto fail;
   }
@@ -663,7 +687,8 @@ void pmi_job_register(pmls_engine *e, int id, const char *addr) {
   if (j->nclients < j->capclients) {
     local_client *c = &j->clients[j->nclients++];
     c->id = id;
-    c->sock = -1;
+    /* Connected now, so the pipe exists by the time the job may die. */
+    c->sock = pmi_sock_push(addr, 200, NULL);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
   }
   pthread_mutex_unlock(&j->mu);
@@ -711,13 +736,25 @@ static void send_done(pmls_engine *e, int phase, int status, const char *msg) {
 }
 
 /* Rank 0: waits until every rank reached `phase` or the job died. */
+/* Rank 0: waits until every rank reached `phase`. Once the job is dead it
+ * waits only a little longer (the others' reports still tell the cause),
+ * since a dead rank never answers. */
 static int wait_phase(pmls_engine *e, int phase) {
   pmi_job *j = e->jobst;
+  struct timespec until = {0, 0};
   for (;;) {
     int all = 1;
-    for (int r = 1; r < e->procs; r++) all &= j->phase[r] >= phase;
-    if (all || atomic_load(&e->dead)) return all;
-    pthread_cond_wait(&j->cv, &j->mu);
+    for (int r = 1; r < e->procs; r++) all &= j->phase[r] >= phase || j->gone[r];
+    if (all) return 1;
+    if (!atomic_load(&e->dead)) {
+      pthread_cond_wait(&j->cv, &j->mu);
+      continue;
+    }
+    if (until.tv_sec == 0) {
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 2;
+    }
+    if (pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT) return 0;
   }
 }
 
@@ -737,10 +774,20 @@ int pmi_job_workers_done(pmls_engine *e, int status, const char *msg) {
     send_done(e, DONE_WORKERS, status, msg);
   } else {
     wait_phase(e, DONE_WORKERS);
-    for (int r = 1; r < e->procs && rc == PMLS_OK; r++) {
-      if (!j->status[r]) continue;
-      rc = j->status[r] == PMLS_EUSAGE ? PMLS_ESCRIPT : j->status[r];
-      if (!status) pmi_fail(e->err, rc, "%s (on rank %d)", j->why[r], r);
+    /* Report the root cause: this rank's own error unless it only echoes
+     * another's failure ("run aborted: ..."); then the first rank whose
+     * error is not an echo; then any. */
+    int own_echo = status && msg && strstr(msg, "run aborted") != NULL;
+    int pick = -1;
+    for (int pass = 0; pass < 2 && pick < 0 && (!status || own_echo); pass++)
+      for (int r = 1; r < e->procs && pick < 0; r++)
+        if (j->status[r] && (pass == 1 || !strstr(j->why[r], "run aborted")))
+          pick = r;
+    if (pick > 0 && !(status && own_echo && strstr(j->why[pick], "run aborted"))) {
+      rc = j->status[pick] == PMLS_EUSAGE ? PMLS_ESCRIPT : j->status[pick];
+      char first[PMI_ERRLEN];
+      snprintf(first, sizeof first, "%s", j->why[pick]);
+      pmi_fail(e->err, rc, "%s (on rank %d)", first, pick);
     }
     if (rc == PMLS_OK && atomic_load(&e->dead)) {
       rc = PMLS_ESTATE;
@@ -762,10 +809,17 @@ void pmi_job_end(pmls_engine *e) {
         pthread_cond_wait(&j->cv, &j->mu);
       if (j->finished) send_done(e, DONE_FINISHED, 0, "");
     } else {
-      wait_phase(e, DONE_CLOSED);
+      /* After a failure the others are only told to go: they have nothing
+       * left that rank 0 needs. */
+      if (!atomic_load(&e->dead)) wait_phase(e, DONE_CLOSED);
       pmi_msg_begin(&j->out, e->job, PMI_MSG_FINISH, 0);
-      for (int r = 1; r < e->procs; r++)
-        if (j->peer_push[r] >= 0) send_to_sock(j, j->peer_push[r], "a rank", NULL);
+      for (int r = 1; r < e->procs; r++) {
+        if (j->peer_push[r] < 0) continue;
+        if (atomic_load(&e->dead) || j->gone[r])
+          pmi_msg_offer(j->peer_push[r], &j->out); /* it may be the dead one */
+        else
+          send_to_sock(j, j->peer_push[r], "a rank", NULL);
+      }
       /* Rank 0 leaves last, once every rank has its FINISH; an answer lost
        * in a closing socket costs this wait at most. */
       struct timespec until;
@@ -773,7 +827,8 @@ void pmi_job_end(pmls_engine *e) {
       until.tv_sec += 2;
       for (;;) {
         int all = 1;
-        for (int r = 1; r < e->procs; r++) all &= j->phase[r] >= DONE_FINISHED;
+        for (int r = 1; r < e->procs; r++)
+          all &= j->phase[r] >= DONE_FINISHED || j->gone[r];
         if (all || atomic_load(&e->dead) ||
             pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT)
           break;

@@ -29,8 +29,8 @@ size_t pmls_dtype_size(pmls_dtype t) {
  * memcpy (a plain load on x86, and no misaligned access anywhere). */
 #define ADD_LOOP(T)                                                            \
   do {                                                                         \
-    T *d = dst;                                                                \
-    const unsigned char *s = src;                                              \
+    T *restrict d = dst;                                                       \
+    const unsigned char *restrict s = src;                                     \
     for (int64_t i = 0; i < n; i++) {                                          \
       T v;                                                                     \
       memcpy(&v, s + (size_t)i * sizeof v, sizeof v);                          \
@@ -38,7 +38,10 @@ size_t pmls_dtype_size(pmls_dtype t) {
     }                                                                          \
   } while (0)
 
-void pmi_add(pmls_dtype t, void *dst, const void *src, int64_t n) {
+/* dst and src never overlap (a row and a delta), hence restrict: it lets
+ * the compiler vectorize without checking for overlap. */
+void pmi_add(pmls_dtype t, void *restrict dst, const void *restrict src,
+             int64_t n) {
   switch (t) {
   case PMLS_F64: ADD_LOOP(double); break;
   case PMLS_F32: ADD_LOOP(float); break;
@@ -48,13 +51,32 @@ void pmi_add(pmls_dtype t, void *dst, const void *src, int64_t n) {
 }
 #undef ADD_LOOP
 
+/* a and out are rows of the same table (aligned); b may be any oplog row. */
+#define SUM_LOOP(T)                                                            \
+  do {                                                                         \
+    T *restrict o = out;                                                       \
+    const T *restrict x = a, *restrict y = b;                                  \
+    for (int64_t i = 0; i < n; i++) o[i] = x[i] + y[i];                        \
+  } while (0)
+
+void pmi_sum(pmls_dtype t, void *restrict out, const void *restrict a,
+             const void *restrict b, int64_t n) {
+  switch (t) {
+  case PMLS_F64: SUM_LOOP(double); break;
+  case PMLS_F32: SUM_LOOP(float); break;
+  case PMLS_I32: SUM_LOOP(uint32_t); break;
+  case PMLS_I64: SUM_LOOP(uint64_t); break;
+  }
+}
+#undef SUM_LOOP
+
 static int64_t round_i64(double v) { return (int64_t)llround(v); }
 
-void pmi_add_scaled(pmls_dtype t, void *dst, const double *x, double alpha,
-                    int64_t n) {
+void pmi_add_scaled(pmls_dtype t, void *restrict dst,
+                    const double *restrict x, double alpha, int64_t n) {
   switch (t) {
   case PMLS_F64: {
-    double *d = dst;
+    double *restrict d = dst;
     for (int64_t i = 0; i < n; i++) d[i] += alpha * x[i];
     break;
   }

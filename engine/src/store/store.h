@@ -15,10 +15,14 @@
 int pmi_dtype_valid(int dtype);
 const char *pmi_dtype_name(int dtype);
 /* dst[i] += src[i] for n elements of dtype (integers wrap like C unsigned). */
-void pmi_add(pmls_dtype t, void *dst, const void *src, int64_t n);
+void pmi_add(pmls_dtype t, void *restrict dst, const void *restrict src,
+             int64_t n);
+/* out[i] = a[i] + b[i]: a copy and an add in one pass. */
+void pmi_sum(pmls_dtype t, void *restrict out, const void *restrict a,
+             const void *restrict b, int64_t n);
 /* dst[i] += alpha * x[i], rounded to nearest for integer types. */
-void pmi_add_scaled(pmls_dtype t, void *dst, const double *x, double alpha,
-                    int64_t n);
+void pmi_add_scaled(pmls_dtype t, void *restrict dst,
+                    const double *restrict x, double alpha, int64_t n);
 void pmi_add_at(pmls_dtype t, void *dst, int64_t i, double delta);
 void pmi_add_at_typed(pmls_dtype t, void *dst, int64_t i, const void *delta);
 double pmi_get_at(pmls_dtype t, const void *src, int64_t i);
