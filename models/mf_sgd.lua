@@ -2,13 +2,31 @@
 --   r(u, i) ≈ mu + b_u + b_i + L[u]·R[i]
 --
 -- L (users × rank+1) and R (items × rank+1) live in the store (the last
--- column holds the user's / item's bias), initialised
--- uniformly from the run's seed; each worker streams over its shard of the
--- ratings, reads the two rows it needs (cache hits within the staleness
--- bound) and increments them by their SGD steps. mu is the global mean of
--- the training ratings. One clock = one pass over the worker's shard.
+-- column holds the user's / item's bias), initialised uniformly from the
+-- run's seed. mu is the global mean of the training ratings. Each worker
+-- owns the users u with u % workers == its id, and takes their ratings:
+-- only it ever changes their rows of L, which it reads from the store and
+-- increments rating by rating. Item rows are shared by every worker, so
+-- they are updated by model averaging: in each clock a worker runs SGD on
+-- its own copy of each item row it touches (read once per clock, within
+-- the staleness bound) with the step lr × workers, and at clock() adds the
+-- copy's change divided by the number of workers. The store's item rows
+-- thus move by the mean of the workers' moves, which stays stable however
+-- many workers update the same item at once (their full moves, added up,
+-- overshoot and diverge from about four workers on). With one worker this
+-- is plain serial SGD. A clock is a slice of the worker's ratings
+-- (--clocks-per-epoch).
 -- Rating files: `user item rating [timestamp]`, whitespace separated
 -- (MovieLens u.data / ua.base); ids are used as row numbers.
+--
+-- Straggler injection (off by default; bench/straggler.sh uses it): with
+-- --slow-worker W, worker W computes --slow-factor F times slower. After each
+-- clock's work it sleeps (F - 1) times the CPU time its thread spent on that
+-- work (thread CPU time, so time spent waiting for rows is not stretched;
+-- --slow-basis wall stretches the wall time instead), and with probability
+-- --pause-prob it then pauses --pause-ms more (every worker does, with
+-- --pause-on all). The pauses are drawn from the run's seed, so a run
+-- repeats. The slowed worker reports the seconds it slept as slowed_s.
 local pmls = require "pmls"
 local ffi = require "ffi"
 
@@ -22,7 +40,37 @@ app:option("lr", 0.015, "learning rate")
 app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)")
 app:option("lambda", 0.05, "L2 regularisation")
 app:option("init", 0.1, "initial values uniform in [-init, init)")
+app:option("slow_worker", -1, "straggler: the worker to slow down (-1 = none)", { type = "int" })
+app:option("slow_factor", 1, "straggler: its work takes this many times longer")
+app:option("pause_prob", 0, "straggler: chance per clock of an extra pause")
+app:option("pause_ms", 0, "straggler: length of a pause, in ms")
+app:option("pause_on", "slow", "straggler: who pauses: the slow worker (slow) or every worker (all)")
+app:option("slow_basis", "cpu", "straggler: stretch the thread's CPU time (cpu) or the work's wall time, waits included (wall)")
 app:metric("train_rmse", "mean")
+app:metric("slowed_s", "sum")   -- seconds slept by slowed workers (reported only by them)
+
+-- Thread CPU time and sleeping, for the straggler. Declared one at a time
+-- under pcall: another module may have declared them already.
+pcall(ffi.cdef, "struct timespec { long tv_sec; long tv_nsec; };")
+pcall(ffi.cdef, "int clock_gettime(int clk_id, struct timespec *tp);")
+pcall(ffi.cdef, "int nanosleep(const struct timespec *req, struct timespec *rem);")
+local CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID = 1, 3 -- Linux
+
+local function clock_s(id, ts)
+  ffi.C.clock_gettime(id, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+local function sleep_s(sec, req, rem)
+  if sec <= 0 then return end
+  req.tv_sec = math.floor(sec)
+  req.tv_nsec = math.floor((sec - math.floor(sec)) * 1e9)
+  -- nanosleep returns early on a signal; sleep what is left.
+  while ffi.C.nanosleep(req, rem) ~= 0 do
+    if ffi.errno() ~= 4 then break end -- EINTR
+    req.tv_sec, req.tv_nsec = rem.tv_sec, rem.tv_nsec
+  end
+end
 
 -- A data error ("path:LINE: ...") ends the run with that message.
 local function read(path, opts) return assert(pmls.data.read_triplets(path, opts)) end
@@ -31,6 +79,15 @@ function app:setup(ctx)
   local opt = ctx.opt
   if opt.rank < 1 or opt.epochs < 1 or opt.clocks_per_epoch < 1 then
     error("need --rank, --epochs and --clocks-per-epoch >= 1", 0)
+  end
+  if opt.slow_factor < 1 or opt.pause_prob < 0 or opt.pause_prob > 1 or opt.pause_ms < 0 then
+    error("need --slow-factor >= 1, --pause-prob in [0, 1] and --pause-ms >= 0", 0)
+  end
+  if opt.slow_basis ~= "cpu" and opt.slow_basis ~= "wall" then
+    error("--slow-basis is cpu or wall", 0)
+  end
+  if opt.pause_on ~= "slow" and opt.pause_on ~= "all" then
+    error("--pause-on is slow or all", 0)
   end
   local all = read(opt.data)
   local users, items = all.max_user + 1, all.max_item + 1
@@ -48,44 +105,83 @@ end
 
 function app:worker(ctx)
   local opt, k, mu = ctx.opt, ctx.opt.rank, ctx.shared.mu
-  local ds = read(opt.data, { shard = { index = ctx.worker, count = ctx.workers } })
+  local P = ctx.workers
+  local all = read(opt.data)
+  local ds = pmls.data.subset(all, function(n) return all.user[n] % P == ctx.worker end)
   local L, R = ctx:table("L"), ctx:table("R")
-  local lu, ri = L:row_buffer(), R:row_buffer()
-  local dl, dr = L:row_buffer(), R:row_buffer()
+  local lu, dl = L:row_buffer(), L:row_buffer()
+  local width = k + 1
+  -- This clock's copies of the item rows (mine) and what they were when
+  -- read (base); loaded[i] says in which clock item i was read.
+  local mine = ffi.new("double[?]", R.rows * width)
+  local base = ffi.new("double[?]", R.rows * width)
+  local loaded = ffi.new("int32_t[?]", R.rows)
+  local touched = ffi.new("int32_t[?]", R.rows)
+  for i = 0, R.rows - 1 do loaded[i] = -1 end
+  local row = R:row_buffer()
   local user, item, rating = ds.user, ds.item, ds.rating
   -- Rating files are sorted by user; SGD wants them in random order.
   local order = ffi.new("int32_t[?]", math.max(ds.n, 1))
   local rng = pmls.data.new_rng(ctx.seed * 7919 + ctx.worker)
   for n = 0, ds.n - 1 do order[n] = n end
+  local is_slow = ctx.worker == opt.slow_worker
+  local pausing = (is_slow or opt.pause_on == "all") and opt.pause_prob > 0 and opt.pause_ms > 0
+  local factor = is_slow and opt.slow_factor or 1
+  local slowed = factor > 1 or pausing
+  local ts, rem = ffi.new("struct timespec"), ffi.new("struct timespec")
+  local pauses = slowed and pmls.data.new_rng(ctx.seed * 104729 + 7 + ctx.worker)
+  local basis = opt.slow_basis == "wall" and CLOCK_MONOTONIC or CLOCK_THREAD_CPUTIME_ID
+  local clock = 0
   for epoch = 0, opt.epochs - 1 do
     for n = ds.n - 1, 1, -1 do
       local j = rng.below(n + 1)
       order[n], order[j] = order[j], order[n]
     end
     local lr, lambda = opt.lr / (1 + opt.decay * epoch), opt.lambda
+    local lr_item = lr * P
     for slice = 0, opt.clocks_per_epoch - 1 do
     local first = math.floor(ds.n * slice / opt.clocks_per_epoch)
     local last = math.floor(ds.n * (slice + 1) / opt.clocks_per_epoch)
-    local se = 0
+    local se, ntouched = 0, 0
+    local t0 = slowed and clock_s(basis, ts)
     for m = first, last - 1 do
       local n = order[m]
       local u, i = user[n], item[n]
+      local off = i * width
+      if loaded[i] ~= clock then
+        assert(R:get(i, row))
+        for f = 0, k do mine[off + f] = row[f]; base[off + f] = row[f] end
+        loaded[i] = clock
+        touched[ntouched] = i
+        ntouched = ntouched + 1
+      end
       assert(L:get(u, lu))
-      assert(R:get(i, ri))
-      local pred = mu + lu[k] + ri[k]
-      for f = 0, k - 1 do pred = pred + lu[f] * ri[f] end
+      local pred = mu + lu[k] + mine[off + k]
+      for f = 0, k - 1 do pred = pred + lu[f] * mine[off + f] end
       local e = rating[n] - pred
       se = se + e * e
       for f = 0, k - 1 do
-        dl[f] = lr * (e * ri[f] - lambda * lu[f])
-        dr[f] = lr * (e * lu[f] - lambda * ri[f])
+        local rf = mine[off + f]
+        dl[f] = lr * (e * rf - lambda * lu[f])
+        mine[off + f] = rf + lr_item * (e * lu[f] - lambda * rf)
       end
       dl[k] = lr * (e - lambda * lu[k])
-      dr[k] = lr * (e - lambda * ri[k])
+      mine[off + k] = mine[off + k] + lr_item * (e - lambda * mine[off + k])
       L:inc(u, dl)
-      R:inc(i, dr)
     end
+    for t = 0, ntouched - 1 do
+      local off = touched[t] * width
+      for f = 0, k do row[f] = (mine[off + f] - base[off + f]) / P end
+      R:inc(touched[t], row)
+    end
+    clock = clock + 1
     ctx:report { train_rmse = math.sqrt(se / math.max(last - first, 1)) }
+    if slowed then
+      local nap = (factor - 1) * (clock_s(basis, ts) - t0)
+      if pausing and pauses.uniform() < opt.pause_prob then nap = nap + opt.pause_ms * 1e-3 end
+      sleep_s(nap, ts, rem)
+      ctx:report { slowed_s = nap }
+    end
     assert(ctx:clock())
     end
   end

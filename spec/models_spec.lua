@@ -263,11 +263,13 @@ describe("models/mf_sgd.lua on generated data", function()
                           "--lambda", "0.001", "--lr", "0.05", "--epochs", "30" }, deploy))
   end
 
-  -- Not with more than two workers: mf_sgd sums every worker's full SGD
-  -- moves, which diverges on so dense a matrix (-w 4 --staleness 2 ends
-  -- in NaN).
+  -- Four and eight workers too: item rows move by the mean of the workers'
+  -- moves (summing their full moves diverged from four workers on).
   each_deploy({ DEPLOYS[1], DEPLOYS[3], DEPLOYS[5],
-                { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", bound = 2, procs = true } },
+                { "-w", "4", "--consistency", "ssp", "--staleness", "2", bound = 2 },
+                { "-w", "8", "--consistency", "async" },
+                { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", bound = 2, procs = true },
+                { "-w", "2", "-p", "2", "--consistency", "essp", "--staleness", "2", bound = 2, procs = true } },
               function(deploy, name)
     it("recovers the exact low-rank ratings (" .. name .. ")", function()
       assert.is_true(std > 0.6, "ratings std " .. std)
@@ -328,6 +330,15 @@ describe("models/mf_sgd.lua on MovieLens-100K", function()
   it("reaches ua.test RMSE <= 0.94 under SSP with s = 2, reads never older than 2 clocks", function()
     local final = run(MF, { "--data", dir .. "/ua.base", "--test", dir .. "/ua.test", "--rank", "32",
                             "--epochs", "20", "-w", "2", "--consistency", "ssp", "--staleness", "2" })
+    assert.is_true(final.test_rmse <= 0.94, "test RMSE " .. final.test_rmse)
+    assert_staleness(final, { "L", "R" }, 2)
+  end)
+
+  -- The issue's command: two processes, each with one worker per core.
+  it("reaches it with -p 2 (ipc, one worker per core in each), reads never older than 2 clocks", function()
+    if not procs_supported() then pending("this pmls has no --procs") return end
+    local final = run(MF, { "--data", dir .. "/ua.base", "--test", dir .. "/ua.test", "--rank", "32",
+                            "--epochs", "20", "-p", "2", "--consistency", "ssp", "--staleness", "2" })
     assert.is_true(final.test_rmse <= 0.94, "test RMSE " .. final.test_rmse)
     assert_staleness(final, { "L", "R" }, 2)
   end)
