@@ -1,0 +1,120 @@
+#!/bin/sh
+# The micro-benchmarks of `make bench` (see docs/benchmarks.md).
+#
+# Each benchmark times a reference in the same run, interleaved with the
+# subject, and reports the median ratio over repeats against the issue's
+# target: one line per result, build/bench/<name>.json, and a row in the
+# summary table printed at the end. A ratio below target is reported as
+# BELOW and does not fail the run; a benchmark that cannot run at all
+# (build error, crash) is reported as ERROR and makes the exit status 1.
+#
+# Environment: PMLS_BENCH_REPEATS (default 7), PMLS_BENCH_MF_REPEATS
+# (default 5), PMLS_DATA (default ../shared/data: where ml-100k.tar.xz is).
+# A later benchmark (bench/straggler.sh, run last when it exists) adds its
+# rows to the table by appending "name<TAB>ratio<TAB>op<TAB>target<TAB>status
+# <TAB>note" lines to $PMLS_BENCH_SUMMARY and its JSON to $PMLS_BENCH_OUT.
+set -u
+cd "$(dirname "$0")/.."
+
+OUT=build/bench
+BIN=$OUT/bin
+export PMLS_BENCH_OUT="$OUT"
+export PMLS_BENCH_SUMMARY="$OUT/summary.tsv"
+mkdir -p "$BIN"
+rm -f "$OUT"/*.json "$PMLS_BENCH_SUMMARY"
+errors=0
+
+error_row() { # name why
+  printf '%s\t-\t-\t-\tERROR\t%s\n' "$1" "$2" >> "$PMLS_BENCH_SUMMARY"
+  errors=$((errors + 1))
+}
+
+if [ ! -f build/lib/libpmls.a ]; then
+  echo "bench: build/lib/libpmls.a is missing: run 'make bench' (or make) first" >&2
+  exit 1
+fi
+
+# The test binaries' flags (Makefile): the whole static library, exported
+# symbols, LuaJIT and nanomsg from pkg-config, jemalloc.
+CC=${CC:-cc}
+WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation"
+PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg)
+PKG_LIBS=$(pkg-config --libs luajit nanomsg)
+build() { # name -> builds $BIN/name from bench/name.c
+  if ! $CC -std=c11 -D_GNU_SOURCE -Iengine/include -Ibench -O2 -g $WARN \
+      -rdynamic $PKG_CFLAGS -o "$BIN/$1" "bench/$1.c" \
+      -Wl,--whole-archive build/lib/libpmls.a -Wl,--no-whole-archive \
+      $PKG_LIBS -ljemalloc -lpthread -ldl -lm; then
+    echo "bench: cannot build bench/$1.c" >&2
+    return 1
+  fi
+}
+
+run() { # title name [args...]
+  title=$1
+  name=$2
+  shift 2
+  echo "== $title"
+  if ! build "$name"; then
+    error_row "$name" "build failed"
+    return
+  fi
+  t0=$(date +%s)
+  if ! "$BIN/$name" "$@"; then
+    error_row "$name" "exited with an error (see above)"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+}
+
+started=$(date +%s)
+run "cached get + inc vs C axpy (target >= 0.5)" bench_cache
+run "streaming increments vs raw PUSH/PULL (target >= 0.7)" bench_stream
+run "cache-miss read vs raw round trip (target <= 1.5)" bench_miss
+
+# MovieLens-100K is extracted into build/data (never into the repository).
+DATA=${PMLS_DATA:-../shared/data}
+ML=build/data/ml-100k
+if [ ! -f "$ML/ua.base" ] && [ -f "$DATA/ml-100k.tar.xz" ]; then
+  mkdir -p build/data && tar -xJf "$DATA/ml-100k.tar.xz" -C build/data
+fi
+run "mf_sgd scaling, -p 2 over -p 1 (target >= 1.7)" bench_mfsgd \
+  build/bin/pmls models/mf_sgd.lua "$ML/ua.base" "$ML/ua.test"
+
+if [ -x bench/straggler.sh ]; then
+  echo "== straggler (bench/straggler.sh)"
+  t0=$(date +%s)
+  if ! bench/straggler.sh; then
+    error_row straggler "bench/straggler.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
+# build/bench/results.json: every benchmark's JSON under its name.
+{
+  printf '{"date":"%s","host":"%s","cores":%s,"git":"%s","seconds":%s,"results":{' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -n)" "$(nproc)" \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "$(($(date +%s) - started))"
+  sep=""
+  for f in "$OUT"/*.json; do
+    [ -f "$f" ] || continue
+    case "$f" in */results.json) continue ;; esac
+    printf '%s"%s":' "$sep" "$(basename "$f" .json)"
+    tr -d '\n' < "$f"
+    sep=","
+  done
+  printf '}}\n'
+} > "$OUT/results.json.tmp" && mv "$OUT/results.json.tmp" "$OUT/results.json"
+
+echo
+echo "Summary (median ratios of one run; they vary by machine and by run):"
+if [ -f "$PMLS_BENCH_SUMMARY" ]; then
+  awk -F '\t' '
+    BEGIN { printf "%-36s %8s  %-8s %-6s %s\n", "benchmark", "ratio", "target", "status", "notes" }
+    { tgt = ($3 == "-") ? "-" : $3 " " $4
+      printf "%-36s %8s  %-8s %-6s %s\n", $1, $2, tgt, $5, $6 }' "$PMLS_BENCH_SUMMARY"
+  below=$(awk -F '\t' '$5 == "BELOW"' "$PMLS_BENCH_SUMMARY" | wc -l)
+  passed=$(awk -F '\t' '$5 == "PASS"' "$PMLS_BENCH_SUMMARY" | wc -l)
+  echo "$passed at target, $below below target, $errors errors; JSON in $OUT/results.json"
+fi
+[ "$errors" -eq 0 ]
