@@ -38,6 +38,13 @@ typedef struct {
   double value;
 } report;
 
+typedef struct {
+  void **items;
+  int n, cap;
+} spare_list;
+
+#define SPARE_BYTES_MAX (32u << 20)
+
 struct pmls_client {
   pmls_engine *e;
   int id, worker;
@@ -62,6 +69,16 @@ struct pmls_client {
   report reports[MAX_REPORTS];
   int nreports;
   pmi_kv scratch; /* merges sparse rows on read */
+  /* Dense rows of each table that got (column, delta) pairs since the last
+   * flush: only those are scanned for the cheaper encoding, the rest (whole
+   * row increments) go out as whole rows without looking. */
+  pmi_rowmap pairs[PMI_MAX_TABLES];
+  /* Delta buffers and history records come back here when dropped and are
+   * reused, so a clock's oplog does not cost a malloc and fresh pages per
+   * row. */
+  spare_list spare[PMI_MAX_TABLES];
+  size_t spare_bytes;
+  hist_entry *free_hist;
   pmi_traffic traffic;
   int64_t rows_read, rows_inc;
   int failed; /* a shard refused increments: the run cannot be trusted */
@@ -119,9 +136,50 @@ static int64_t cache_bound_of(const pmls_client *c, const pmi_table_meta *t) {
   return model_of(c, t) == PMLS_ASYNC ? 1 : b;
 }
 
-static void free_delta(const pmi_table_meta *t, void *delta) {
-  if (t->spec.layout == PMLS_SPARSE) pmi_kv_free(delta);
+static size_t row_bytes_of(const pmi_table_meta *t) {
+  return (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+}
+
+/* A delta is done with: a dense one is kept for reuse (up to a bound). */
+static void drop_delta(pmls_client *c, int table, const pmi_table_meta *t,
+                       void *delta) {
+  if (t->spec.layout == PMLS_SPARSE) {
+    pmi_kv_free(delta);
+    free(delta);
+    return;
+  }
+  spare_list *l = &c->spare[table];
+  size_t bytes = row_bytes_of(t);
+  if (c->spare_bytes + bytes <= SPARE_BYTES_MAX) {
+    if (l->n == l->cap) {
+      int cap = l->cap ? 2 * l->cap : 64;
+      void **p = realloc(l->items, (size_t)cap * sizeof *p);
+      if (p) {
+        l->items = p;
+        l->cap = cap;
+      }
+    }
+    if (l->n < l->cap) {
+      l->items[l->n++] = delta;
+      c->spare_bytes += bytes;
+      return;
+    }
+  }
   free(delta);
+}
+
+static hist_entry *hist_new(pmls_client *c) {
+  hist_entry *h = c->free_hist;
+  if (h) {
+    c->free_hist = h->next;
+    return h;
+  }
+  return malloc(sizeof *h);
+}
+
+static void hist_release(pmls_client *c, hist_entry *h) {
+  h->next = c->free_hist;
+  c->free_hist = h;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -222,8 +280,15 @@ static void *oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
     if (kv) pmi_kv_init(kv, t->spec.dtype);
     p = kv;
   } else {
-    bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
-    p = calloc(1, bytes);
+    bytes = row_bytes_of(t);
+    spare_list *l = &c->spare[table];
+    if (l->n > 0) {
+      p = l->items[--l->n];
+      c->spare_bytes -= bytes;
+      memset(p, 0, bytes);
+    } else {
+      p = calloc(1, bytes);
+    }
   }
   if (!p || pmi_rowmap_put(m, row, p)) {
     free(p);
@@ -246,19 +311,21 @@ static int batch_row(pmls_client *c, int table, const pmi_table_meta *t,
     pmi_put_i64(b, c->shard_seq[shard] + 1);
   }
   size_t start = b->len;
-  hist_entry *h = malloc(sizeof *h);
+  hist_entry *h = hist_new(c);
   if (!h) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   h->seq = c->shard_seq[shard] + 1;
   h->interval = c->clock;
   h->delta = delta;
   h->next = pmi_rowmap_get(&c->hist[table], row);
   if (pmi_rowmap_put(&c->hist[table], row, h)) {
-    free(h);
+    hist_release(c, h);
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   }
   int64_t n = 0;
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
+  } else if (!pmi_rowmap_get(&c->pairs[table], row)) {
+    n = t->spec.cols; /* whole-row increments only: send the whole row */
   } else {
     for (int32_t j = 0; j < t->spec.cols; j++)
       n += !pmi_is_zero(t->spec.dtype, delta, j);
@@ -316,9 +383,10 @@ static int oplog_flush(pmls_client *c) {
       if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
       /* On success the delta moves into the history. */
       if (rc == PMLS_OK) rc = batch_row(c, t, meta, m->keys[i], m->vals[i]);
-      else free_delta(meta, m->vals[i]);
+      else drop_delta(c, t, meta, m->vals[i]);
     }
     pmi_rowmap_clear(m);
+    if (c->pairs[t].cap) pmi_rowmap_clear(&c->pairs[t]);
   }
   c->oplog_bytes = 0;
   for (int s = 0; s < c->e->servers; s++) {
@@ -349,8 +417,8 @@ static void hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_se
       hist_entry *h = *link;
       if (h->interval < before || h->seq <= upto_seq) {
         *link = h->next;
-        free_delta(t, h->delta);
-        free(h);
+        drop_delta(c, table, t, h->delta);
+        hist_release(c, h);
       } else {
         link = &h->next;
       }
@@ -371,8 +439,8 @@ static int hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
     hist_entry *h = *link;
     if (h->seq <= stamp) {
       *link = h->next;
-      free_delta(t, h->delta);
-      free(h);
+      drop_delta(c, table, t, h->delta);
+      hist_release(c, h);
       continue;
     }
     if (t->spec.layout == PMLS_DENSE) {
@@ -536,9 +604,20 @@ int pmls_client_close(pmls_client *c) {
   if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
   pthread_mutex_unlock(&e->mu);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
-    pmi_rowmap_free(&c->oplog[t]);
+    pmi_rowmap *m = &c->oplog[t];
+    for (size_t i = 0; i < m->cap; i++) /* left unsent only when the job died */
+      if (m->keys[i] != PMI_ROWMAP_EMPTY) drop_delta(c, t, &e->tables[t], m->vals[i]);
+    pmi_rowmap_free(m);
     hist_drop(c, t, INT64_MAX, INT64_MAX);
     pmi_rowmap_free(&c->hist[t]);
+    pmi_rowmap_free(&c->pairs[t]);
+    for (int i = 0; i < c->spare[t].n; i++) free(c->spare[t].items[i]);
+    free(c->spare[t].items);
+  }
+  while (c->free_hist) {
+    hist_entry *h = c->free_hist;
+    c->free_hist = h->next;
+    free(h);
   }
   for (int s = 0; s < e->servers; s++) pmi_buf_free(&c->batch[s]);
   free(c->batch);
@@ -757,6 +836,9 @@ static int add_pairs(pmls_client *c, int table, const pmi_table_meta *t,
                      const void *deltas) {
   void *p = oplog_row(c, table, t, row);
   if (!p) return PMLS_ENOMEM;
+  if (t->spec.layout == PMLS_DENSE && !pmi_rowmap_get(&c->pairs[table], row) &&
+      pmi_rowmap_put(&c->pairs[table], row, (void *)1))
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   size_t elem = pmls_dtype_size(t->spec.dtype);
   const unsigned char *d = deltas;
   for (int64_t i = 0; i < n; i++) {
