@@ -37,7 +37,7 @@ static char log_path[600];
 
 /* Runs one training; returns its wall time, and its test RMSE (NAN when the
  * metrics file does not carry it). Exits on a failed or hung run. */
-static double run_once(int procs, int serial, double *rmse) {
+static double run_once(int procs, int serial, double *rmse, double *train) {
   char metrics[600], p_arg[16];
   snprintf(metrics, sizeof metrics, "%s/mf_sgd-p%d-%d.jsonl", bench_out_dir(),
            procs, serial);
@@ -82,15 +82,27 @@ static double run_once(int procs, int serial, double *rmse) {
     bench_die("mf_sgd -p %d failed (status %d; see %s)", procs, status,
               log_path);
   *rmse = NAN;
+  *train = NAN;
+  /* Training time: from the end of clock 1 to the end of the last clock
+   * (what the metrics lines say), so start-up, data loading and the final
+   * evaluation are left out. */
+  double first = NAN, last = NAN;
   FILE *f = fopen(metrics, "r");
   if (f) {
     char line[8192];
     while (fgets(line, sizeof line, f)) {
       const char *k = strstr(line, "\"test_rmse\":");
       if (k) *rmse = strtod(k + 12, NULL);
+      const char *c = strstr(line, "{\"clock\":"), *ts = strstr(line, "\"time_s\":");
+      if (c == line && ts) {
+        double when = strtod(ts + 9, NULL);
+        if (strtol(c + 9, NULL, 10) == 1) first = when;
+        last = when;
+      }
     }
     fclose(f);
   }
+  *train = last - first;
   return t;
 }
 
@@ -154,8 +166,11 @@ int main(int argc, char **argv) {
   double *ratio = calloc((size_t)R, sizeof(double));
   double *rmse1 = calloc((size_t)R, sizeof(double));
   double *rmse2 = calloc((size_t)R, sizeof(double));
-  double warm_rmse;
-  run_once(1, 0, &warm_rmse);
+  double *tr1 = calloc((size_t)R, sizeof(double));
+  double *tr2 = calloc((size_t)R, sizeof(double));
+  double *wall_ratio = calloc((size_t)R, sizeof(double));
+  double warm_rmse, warm_train;
+  run_once(1, 0, &warm_rmse, &warm_train);
   double started = bench_now();
   int R_max = R;
   for (int r = 0; r < R; r++) {
@@ -166,33 +181,35 @@ int main(int argc, char **argv) {
       break;
     }
     if (r % 2 == 0) {
-      t1[r] = run_once(1, r + 1, &rmse1[r]);
-      t2[r] = run_once(2, r + 1, &rmse2[r]);
+      t1[r] = run_once(1, r + 1, &rmse1[r], &tr1[r]);
+      t2[r] = run_once(2, r + 1, &rmse2[r], &tr2[r]);
     } else {
-      t2[r] = run_once(2, r + 1, &rmse2[r]);
-      t1[r] = run_once(1, r + 1, &rmse1[r]);
+      t2[r] = run_once(2, r + 1, &rmse2[r], &tr2[r]);
+      t1[r] = run_once(1, r + 1, &rmse1[r], &tr1[r]);
     }
-    ratio[r] = t1[r] / t2[r];
+    ratio[r] = tr1[r] / tr2[r];
+    wall_ratio[r] = t1[r] / t2[r];
   }
-  double m = bench_median(ratio, R), m1 = bench_median(t1, R),
-         m2 = bench_median(t2, R);
+  double m = bench_median(ratio, R), m1 = bench_median(tr1, R),
+         m2 = bench_median(tr2, R), mw = bench_median(wall_ratio, R);
   double r1 = bench_median(rmse1, R), r2 = bench_median(rmse2, R);
-  double work = (double)ratings * 20;
+  double work = (double)ratings * 20 * 79 / 80; /* clocks 2..80 */
   const char *verdict = bench_verdict(m, ">=", 1.7);
-  char note[160];
-  snprintf(note, sizeof note, "%.2f s -p 1, %.2f s -p 2; test RMSE %.3f / %.3f",
-           m1, m2, r1, r2);
-  printf("%-34s ratio %.3f (-p 1 %.2f s, %.0f ratings/s / -p 2 %.2f s, %.0f "
-         "ratings/s; test RMSE %.4f vs %.4f) target >= 1.7 %s\n",
-         "mf_sgd scaling p2/p1", m, m1, work / m1, m2, work / m2, r1, r2,
-         verdict);
+  char note[200];
+  snprintf(note, sizeof note, "training %.2f s -p 1, %.2f s -p 2 (wall ratio "
+           "%.2f); test RMSE %.3f / %.3f", m1, m2, mw, r1, r2);
+  printf("%-34s ratio %.3f (training: -p 1 %.2f s, %.0f ratings/s / -p 2 "
+         "%.2f s, %.0f ratings/s; wall time ratio %.3f; test RMSE %.4f vs "
+         "%.4f) target >= 1.7 %s\n", "mf_sgd scaling p2/p1", m, m1, work / m1,
+         m2, work / m2, mw, r1, r2, verdict);
   bench_summary("mf_sgd scaling p2/p1", m, ">=", 1.7, verdict, note);
   bench_json j;
   bj_open(&j, "mf_sgd_scaling");
   bj_str(&j, "name", "mf_sgd_scaling");
-  bj_str(&j, "what", "mf_sgd on ua.base, rank 32, 20 epochs, -w 1: ratings "
-                     "per second with -p 2 over -p 1 (wall time, spawn to "
-                     "exit)");
+  bj_str(&j, "what", "mf_sgd on ua.base, rank 32, 20 epochs, -w 1, essp s=2: "
+                     "training ratings per second (clock 1 to the last "
+                     "clock) with -p 2 over -p 1; wall_ratio: spawn to exit");
+  bj_num(&j, "wall_ratio", mw);
   bj_str(&j, "op", ">=");
   bj_num(&j, "target", 1.7);
   bj_int(&j, "repeats", R);
@@ -200,8 +217,8 @@ int main(int argc, char **argv) {
   bj_int(&j, "train_ratings", ratings);
   bj_num(&j, "ratio", m);
   bj_str(&j, "status", verdict);
-  bj_num(&j, "p1_wall_s", m1);
-  bj_num(&j, "p2_wall_s", m2);
+  bj_num(&j, "p1_train_s", m1);
+  bj_num(&j, "p2_train_s", m2);
   bj_num(&j, "p1_ratings_per_s", work / m1);
   bj_num(&j, "p2_ratings_per_s", work / m2);
   bj_num(&j, "p1_test_rmse", r1);
@@ -213,6 +230,9 @@ int main(int argc, char **argv) {
   free(t1);
   free(t2);
   free(ratio);
+  free(tr1);
+  free(tr2);
+  free(wall_ratio);
   free(rmse1);
   free(rmse2);
   return 0;
