@@ -8,23 +8,20 @@
  * starts the others itself: fork/exec on this host (before any nanomsg
  * socket exists here, since nanomsg does not survive a fork), ssh for other
  * hosts. The engine's rendezvous (runtime/job.c) does the rest. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "launch.h"
+#include "../net/net.h"
 
 int pl_env_rank(int *rank, int *size, const char **who) {
   static const char *const vars[][3] = {
@@ -106,29 +103,10 @@ int pl_read_hostfile(const char *path, pl_host **hosts, int *n, char *err,
 
 /* ---- addresses ----------------------------------------------------------- */
 
-static int resolve(const char *host, struct sockaddr_in *a) {
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_family = AF_INET;
-  if (getaddrinfo(host, NULL, &hints, &res) || !res) return -1;
-  *a = *(struct sockaddr_in *)res->ai_addr;
-  freeaddrinfo(res);
-  return 0;
-}
-
 int pl_route_to(const char *host, char *out, size_t outlen) {
-  struct sockaddr_in a;
-  if (resolve(host, &a)) return -1;
-  a.sin_port = htons(9);
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) return -1;
-  socklen_t len = sizeof a;
-  int rc = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-                   getsockname(fd, (struct sockaddr *)&a, &len) == 0
-               ? 0
-               : -1;
-  if (rc == 0) inet_ntop(AF_INET, &a.sin_addr, out, (socklen_t)outlen);
-  close(fd);
-  return rc;
+  char ip[64];
+  return pmi_resolve_ipv4(host, ip, sizeof ip) ? -1
+                                               : pmi_route_to(ip, out, outlen);
 }
 
 int pl_master(pl_job *job, const char *transport, const char *host, char *out,
@@ -144,25 +122,18 @@ int pl_master(pl_job *job, const char *transport, const char *host, char *out,
     snprintf(out, outlen, "ipc://%s/master", dir);
     return 0;
   }
-  struct sockaddr_in a;
-  if (resolve(host, &a)) {
+  char ip[64];
+  if (pmi_resolve_ipv4(host, ip, sizeof ip)) {
     snprintf(err, errlen, "cannot resolve '%s'", host);
     return -1;
   }
-  a.sin_port = 0;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-      getsockname(fd, (struct sockaddr *)&a, &len)) {
+  int port = pmi_free_tcp_port(ip);
+  if (port < 0) {
     snprintf(err, errlen, "cannot find a free tcp port on %s: %s", host,
              strerror(errno));
-    if (fd >= 0) close(fd);
     return -1;
   }
-  close(fd);
-  char ip[64];
-  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
-  snprintf(out, outlen, "tcp://%s:%d", ip, ntohs(a.sin_port));
+  snprintf(out, outlen, "tcp://%s:%d", ip, port);
   return 0;
 }
 

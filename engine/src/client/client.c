@@ -69,10 +69,6 @@ struct pmls_client {
   report reports[MAX_REPORTS];
   int nreports;
   pmi_kv scratch; /* merges sparse rows on read */
-  /* Dense rows of each table that got (column, delta) pairs since the last
-   * flush: only those are scanned for the cheaper encoding, the rest (whole
-   * row increments) go out as whole rows without looking. */
-  pmi_rowmap pairs[PMI_MAX_TABLES];
   /* Delta buffers and history records come back here when dropped and are
    * reused, so a clock's oplog does not cost a malloc and fresh pages per
    * row. */
@@ -184,22 +180,18 @@ static void hist_release(pmls_client *c, hist_entry *h) {
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* A send to a peer that died blocks until its timeout. It is tried in short
- * slices so that the job's death (which the node thread notices within the
- * heartbeat timeout) ends it early, with that cause instead of a timeout. */
-#define SEND_SLICE_MS 100
-
 static int send_shard(pmls_client *c, int shard, pmi_buf *b) {
   pmls_engine *e = c->e;
   char peer[48];
   snprintf(peer, sizeof peer, "server %d", shard);
-  double deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
-  for (;;) {
-    if (atomic_load(&e->dead))
-      return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
-    int rc = pmi_msg_send(c->push[shard], b, &c->traffic, peer, c->err);
-    if (rc != PMLS_ETIMEDOUT || pmi_now() >= deadline) return rc;
-  }
+  int rc = atomic_load(&e->dead)
+               ? PMLS_ESTATE
+               : pmi_msg_send_until(c->push[shard], b, &c->traffic, peer,
+                                    c->err, e->cfg.timeout_ms, &e->dead);
+  /* A send cut short by the job's death reports the death, its cause. */
+  if (rc != PMLS_OK && atomic_load(&e->dead))
+    return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
+  return rc;
 }
 
 /* Handles an ERR that arrived on its own (req 0): a shard refused increments
@@ -268,11 +260,23 @@ static int await(pmls_client *c, uint32_t req, int want, const char *what,
 
 /* ---- the oplog ----------------------------------------------------------- */
 
-static void *oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
-                       int64_t row) {
+/* An oplog entry of a dense table carries a tag in its pointer's low bit
+ * (buffers are at least 8-byte aligned): set when the row got (column,
+ * delta) pairs since the last flush. Only such rows are scanned for the
+ * cheaper encoding; the rest, incremented whole, go out whole unscanned. */
+#define OPLOG_PAIRS ((uintptr_t)1)
+
+static void *oplog_data(void *entry) {
+  return (void *)((uintptr_t)entry & ~OPLOG_PAIRS);
+}
+
+/* The slot of the row's oplog entry, made (zeroed) when missing. */
+static void **oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
+                        int64_t row) {
   pmi_rowmap *m = &c->oplog[table];
-  void *p = pmi_rowmap_get(m, row);
-  if (p) return p;
+  void **slot = pmi_rowmap_ref(m, row);
+  if (slot) return slot;
+  void *p;
   size_t bytes;
   if (t->spec.layout == PMLS_SPARSE) {
     bytes = sizeof(pmi_kv);
@@ -296,13 +300,14 @@ static void *oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
     return NULL;
   }
   c->oplog_bytes += bytes + 16;
-  return p;
+  return pmi_rowmap_ref(m, row);
 }
 
 /* Appends one row's delta to the shard's batch, as the whole row or as
  * (column, value) pairs, whichever is smaller on the wire. */
 static int batch_row(pmls_client *c, int table, const pmi_table_meta *t,
-                     int64_t row, void *delta) {
+                     int64_t row, void *entry) {
+  void *delta = oplog_data(entry);
   int shard = pmi_shard_of(c->e, table, row);
   pmi_buf *b = &c->batch[shard];
   size_t elem = pmls_dtype_size(t->spec.dtype);
@@ -324,7 +329,7 @@ static int batch_row(pmls_client *c, int table, const pmi_table_meta *t,
   int64_t n = 0;
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
-  } else if (!pmi_rowmap_get(&c->pairs[table], row)) {
+  } else if (!((uintptr_t)entry & OPLOG_PAIRS)) {
     n = t->spec.cols; /* whole-row increments only: send the whole row */
   } else {
     for (int32_t j = 0; j < t->spec.cols; j++)
@@ -383,10 +388,9 @@ static int oplog_flush(pmls_client *c) {
       if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
       /* On success the delta moves into the history. */
       if (rc == PMLS_OK) rc = batch_row(c, t, meta, m->keys[i], m->vals[i]);
-      else drop_delta(c, t, meta, m->vals[i]);
+      else drop_delta(c, t, meta, oplog_data(m->vals[i]));
     }
     pmi_rowmap_clear(m);
-    if (c->pairs[t].cap) pmi_rowmap_clear(&c->pairs[t]);
   }
   c->oplog_bytes = 0;
   for (int s = 0; s < c->e->servers; s++) {
@@ -528,9 +532,8 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->pull = pmi_job_bind(e, name, 500, c->addr, e->err);
   if (c->pull < 0) goto fail;
   for (int s = 0; s < e->servers; s++) {
-    int slice = e->cfg.timeout_ms < SEND_SLICE_MS ? e->cfg.timeout_ms
-                                                  : SEND_SLICE_MS;
-    c->push[s] = pmi_sock_push(e->server_addr[s], slice, e->err);
+    c->push[s] = pmi_sock_push(e->server_addr[s],
+                               pmi_send_slice(e->cfg.timeout_ms), e->err);
     if (c->push[s] < 0) goto fail;
     pmi_msg_begin(&c->out, e->job, PMI_MSG_HELLO, id);
     pmi_put_str(&c->out, c->addr);
@@ -606,11 +609,11 @@ int pmls_client_close(pmls_client *c) {
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     pmi_rowmap *m = &c->oplog[t];
     for (size_t i = 0; i < m->cap; i++) /* left unsent only when the job died */
-      if (m->keys[i] != PMI_ROWMAP_EMPTY) drop_delta(c, t, &e->tables[t], m->vals[i]);
+      if (m->keys[i] != PMI_ROWMAP_EMPTY)
+        drop_delta(c, t, &e->tables[t], oplog_data(m->vals[i]));
     pmi_rowmap_free(m);
     hist_drop(c, t, INT64_MAX, INT64_MAX);
     pmi_rowmap_free(&c->hist[t]);
-    pmi_rowmap_free(&c->pairs[t]);
     for (int i = 0; i < c->spare[t].n; i++) free(c->spare[t].items[i]);
     free(c->spare[t].items);
   }
@@ -696,7 +699,7 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
    * since it has no clock to bound how old a copy may be. When none of this
    * worker's sent increments wait to be added back, its unsent ones are
    * added while copying (one pass; the same sum in the same order). */
-  void *own = pmi_rowmap_get(&c->oplog[table], row);
+  void *own = oplog_data(pmi_rowmap_get(&c->oplog[table], row));
   const void *plus = own && !pmi_rowmap_get(&c->hist[table], row) ? own : NULL;
   int hit = worker && pmi_cache_get(c->e->cache, table, &t->spec, row,
                                     cache_min, c->worker - c->e->first_worker,
@@ -811,9 +814,9 @@ int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: increment it "
                     "with (column, delta) pairs", t->name);
-  void *p = oplog_row(c, table, t, row);
-  if (!p) return PMLS_ENOMEM;
-  pmi_add(t->spec.dtype, p, delta, t->spec.cols);
+  void **slot = oplog_row(c, table, t, row);
+  if (!slot) return PMLS_ENOMEM;
+  pmi_add(t->spec.dtype, oplog_data(*slot), delta, t->spec.cols);
   return counted(c, table);
 }
 
@@ -824,9 +827,9 @@ int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: inc_scaled "
                     "needs a dense table", t->name);
-  void *p = oplog_row(c, table, t, row);
-  if (!p) return PMLS_ENOMEM;
-  pmi_add_scaled(t->spec.dtype, p, x, alpha, t->spec.cols);
+  void **slot = oplog_row(c, table, t, row);
+  if (!slot) return PMLS_ENOMEM;
+  pmi_add_scaled(t->spec.dtype, oplog_data(*slot), x, alpha, t->spec.cols);
   return counted(c, table);
 }
 
@@ -834,11 +837,10 @@ int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
 static int add_pairs(pmls_client *c, int table, const pmi_table_meta *t,
                      int64_t row, int64_t n, const int32_t *cols,
                      const void *deltas) {
-  void *p = oplog_row(c, table, t, row);
-  if (!p) return PMLS_ENOMEM;
-  if (t->spec.layout == PMLS_DENSE && !pmi_rowmap_get(&c->pairs[table], row) &&
-      pmi_rowmap_put(&c->pairs[table], row, (void *)1))
-    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  void **entry = oplog_row(c, table, t, row);
+  if (!entry) return PMLS_ENOMEM;
+  void *p = oplog_data(*entry);
+  if (t->spec.layout == PMLS_DENSE) *entry = (void *)((uintptr_t)p | OPLOG_PAIRS);
   size_t elem = pmls_dtype_size(t->spec.dtype);
   const unsigned char *d = deltas;
   for (int64_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
 #ifndef PMI_NET_H
 #define PMI_NET_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,6 +101,17 @@ void pmi_sock_set_sndtimeo(int s, int ms);
 /* Sends the message in b (its header length is filled in here). */
 int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
                  char *err);
+/* Sockets to peers that may die are made with this send timeout, and a send
+ * is retried slice by slice (pmi_msg_send_until): a wait for a dead peer
+ * then ends as soon as the job knows it is dead, not at the full timeout. */
+#define PMI_SEND_SLICE_MS 100
+static inline int pmi_send_slice(int timeout_ms) {
+  return timeout_ms < PMI_SEND_SLICE_MS ? timeout_ms : PMI_SEND_SLICE_MS;
+}
+/* pmi_msg_send, retried while it times out, for at most timeout_ms and
+ * until *give_up is set (then the last timeout error is returned). */
+int pmi_msg_send_until(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
+                       char *err, int timeout_ms, const _Atomic int *give_up);
 /* Sends without waiting: 0 when nanomsg took the message, -1 when the peer
  * is gone or its queue is full. For messages that may be lost (heartbeats,
  * best-effort notices), where blocking on a dead peer would be worse. */
@@ -108,5 +120,16 @@ int pmi_msg_offer(int sock, pmi_buf *b);
  * PMLS_ETIMEDOUT, or PMLS_ENET. */
 int pmi_msg_recv(int sock, void **msg, size_t *len, pmi_traffic *t, char *err);
 void pmi_msg_free(void *msg);
+
+/* ---- IPv4 addresses (addr.c) -------------------------------------------- */
+
+/* host name or address -> numeric address; 0 or a getaddrinfo error code
+ * (gai_strerror tells it). */
+int pmi_resolve_ipv4(const char *host, char *ip, size_t iplen);
+/* The local address that routes to the numeric address ip; 0 or -1. */
+int pmi_route_to(const char *ip, char *out, size_t outlen);
+/* A port free on the local numeric address ip right now, or -1. Another
+ * process may take it before it is bound: callers retry. */
+int pmi_free_tcp_port(const char *ip);
 
 #endif

@@ -58,6 +58,16 @@ void pmi_sock_set_sndtimeo(int s, int ms) {
   nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof ms);
 }
 
+int pmi_msg_send_until(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
+                       char *err, int timeout_ms, const _Atomic int *give_up) {
+  int rc = pmi_msg_send(sock, b, t, peer, err);
+  if (rc != PMLS_ETIMEDOUT) return rc;
+  double deadline = pmi_now() + timeout_ms / 1000.0;
+  while (rc == PMLS_ETIMEDOUT && !atomic_load(give_up) && pmi_now() < deadline)
+    rc = pmi_msg_send(sock, b, t, peer, err);
+  return rc;
+}
+
 int pmi_msg_offer(int sock, pmi_buf *b) {
   pmi_hdr *h = (pmi_hdr *)b->data;
   h->len = (uint32_t)(b->len - sizeof *h);

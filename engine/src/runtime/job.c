@@ -14,18 +14,15 @@
  * rank 0. A peer silent for longer than the heartbeat timeout is dead: the
  * job is aborted on every live shard, and every local client waiting for a
  * reply is woken with the cause, so no one waits for a peer that is gone.
- * The end of a run has two steps, each reported to rank 0 with a DONE: the
- * workers have finished (with the process's statistics; rank 0 then runs
- * the script's finish, which may still read rows held by other ranks), and
- * the process has closed its clients. Rank 0 then sends FINISH and every
- * process stops its shards. */
-#include <arpa/inet.h>
+ * The end of a run is acknowledged step by step, each step a DONE to rank
+ * 0: the workers have finished (with the process's statistics; rank 0 then
+ * runs the script's finish, which may still read rows held by other ranks);
+ * the process has closed its clients; and, after rank 0's FINISH, that the
+ * FINISH came. Then every process stops its shards. */
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,8 +33,7 @@ enum { DONE_WORKERS = 1, DONE_CLOSED = 2, DONE_FINISHED = 3 };
 
 typedef struct {
   int id;
-  int sock; /* PUSH to the client, connected only when the job dies */
-  char addr[PMI_ADDR_MAX];
+  int sock; /* PUSH to the client's reply address, for waking it */
 } local_client;
 
 struct pmi_job {
@@ -50,7 +46,6 @@ struct pmi_job {
   int *peer_push;             /* rank 0: PUSH to each rank's control socket */
   int *shard_push;            /* to every shard, for aborting the job */
   int beat_ms, timeout_ms;
-  int npeers;
 
   pthread_t thread;
   int running;
@@ -63,30 +58,12 @@ struct pmi_job {
   int *status;                /* rank 0: each rank's result */
   char (*why)[PMI_ERRLEN];
   int finished;               /* rank > 0: FINISH came */
-  int sent_phase;             /* the DONE phases this process has sent */
   local_client *clients;
   int nclients, capclients;
   pmi_buf out;
 };
 
 /* ---- addresses ----------------------------------------------------------- */
-
-/* Asks the kernel for a free TCP port on host. Another process could take
- * it before nanomsg binds it; pmi_job_bind then just tries again. */
-static int free_port(const char *host) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  inet_pton(AF_INET, host, &a.sin_addr);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 static int bind_on_transport(pmls_engine *e, const char *name, int rcvtimeo_ms,
                              char addr[PMI_ADDR_MAX], char *err);
@@ -115,7 +92,7 @@ static int bind_on_transport(pmls_engine *e, const char *name, int rcvtimeo_ms,
     return pmi_sock_pull(addr, rcvtimeo_ms, err);
   }
   for (int attempt = 0; attempt < 20; attempt++) {
-    int port = free_port(j->host);
+    int port = pmi_free_tcp_port(j->host);
     if (port < 0)
       return pmi_fail(err, PMLS_ENET, "cannot find a free tcp port on %s: %s",
                       j->host, strerror(errno)), -1;
@@ -141,34 +118,11 @@ static int parse_tcp(const char *addr, char *ip, size_t iplen, int *port,
   char name[256];
   snprintf(name, sizeof name, "%.*s", (int)(colon - h), h);
   if (strcmp(name, "*") == 0) snprintf(name, sizeof name, "127.0.0.1");
-  struct addrinfo hints = {0}, *res = NULL;
-  hints.ai_family = AF_INET;
-  int rc = getaddrinfo(name, NULL, &hints, &res);
-  if (rc || !res)
+  int rc = pmi_resolve_ipv4(name, ip, iplen);
+  if (rc)
     return pmi_fail(err, PMLS_ENET, "cannot resolve master host '%s': %s", name,
                     gai_strerror(rc));
-  inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip,
-            (socklen_t)iplen);
-  freeaddrinfo(res);
   return PMLS_OK;
-}
-
-/* The local address that routes to ip: what peers must use to reach us. */
-static int route_to(const char *ip, int port, char *out, size_t outlen) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) return -1;
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
-  socklen_t len = sizeof a;
-  int rc = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-                   getsockname(fd, (struct sockaddr *)&a, &len) == 0
-               ? 0
-               : -1;
-  if (rc == 0) inet_ntop(AF_INET, &a.sin_addr, out, (socklen_t)outlen);
-  close(fd);
-  return rc;
 }
 
 /* ---- the rendezvous ------------------------------------------------------ */
@@ -282,14 +236,12 @@ static int gather_joins(pmls_engine *e, char *why) {
 /* Rank > 0: says JOIN to the master and waits for the DIR. */
 static int join_master(pmls_engine *e, char *why) {
   pmi_job *j = e->jobst;
-  char ctl_addr[PMI_ADDR_MAX];
   pmi_msg_begin(&j->out, 0, PMI_MSG_JOIN, e->rank);
   pmi_put_i32(&j->out, e->rank);
   pmi_put_i32(&j->out, e->procs);
   pmi_put_i32(&j->out, e->local_workers);
   pmi_put_i32(&j->out, e->servers);
-  snprintf(ctl_addr, sizeof ctl_addr, "%s", e->ctl_addr);
-  pmi_put_str(&j->out, ctl_addr);
+  pmi_put_str(&j->out, e->ctl_addr);
   int n = 0;
   for (int s = 0; s < e->servers; s++) n += pmi_owner_of(e, s) == e->rank;
   pmi_put_i32(&j->out, n);
@@ -310,7 +262,7 @@ static int join_master(pmls_engine *e, char *why) {
       return pmi_fail(why, PMLS_ETIMEDOUT, "rank %d: no answer from the master "
                       "at %s within %d ms (some rank did not start, or rank 0 "
                       "cannot reach %s)", e->rank, j->master, j->timeout_ms,
-                      ctl_addr);
+                      e->ctl_addr);
     pmi_sock_set_rcvtimeo(j->ctl_pull, left);
     void *msg;
     size_t len;
@@ -343,17 +295,15 @@ static int join_master(pmls_engine *e, char *why) {
 
 static void wake_clients(pmls_engine *e, const char *why) {
   pmi_job *j = e->jobst;
-  for (int i = 0; i < j->nclients; i++) {
-    local_client *c = &j->clients[i];
-    if (c->sock < 0) continue;
-    pmi_msg_begin(&j->out, e->job, PMI_MSG_ERR, -1);
-    pmi_put_u32(&j->out, 0);
-    pmi_put_i32(&j->out, PMLS_ESTATE);
-    pmi_put_str(&j->out, why);
-    /* The client is in this process: a short wait is safe, and it must get
-     * the news, or it would sit out its whole read timeout. */
-    pmi_msg_send(c->sock, &j->out, NULL, "a local client", NULL);
-  }
+  pmi_msg_begin(&j->out, e->job, PMI_MSG_ERR, -1);
+  pmi_put_u32(&j->out, 0);
+  pmi_put_i32(&j->out, PMLS_ESTATE);
+  pmi_put_str(&j->out, why);
+  /* The clients are in this process: a short wait is safe, and each must
+   * get the news, or it would sit out its whole read timeout. */
+  for (int i = 0; i < j->nclients; i++)
+    if (j->clients[i].sock >= 0)
+      pmi_msg_send(j->clients[i].sock, &j->out, NULL, "a local client", NULL);
 }
 
 /* Ends the job for everyone: a rank died, or a rank said ABORT. Called with
@@ -508,17 +458,17 @@ static void *node_main(void *arg) {
 
 /* ---- start and end ------------------------------------------------------- */
 
-static void job_free(pmi_job *j, int servers) {
+static void job_free(pmi_job *j, const pmls_engine *e) {
   if (!j) return;
   pmi_sock_close(j->master_sock);
   pmi_sock_close(j->ctl_pull);
   /* A message still queued when its socket closes can be lost (nanomsg has
    * no linger), which is why the end of a job is acknowledged step by step. */
   if (j->peer_push)
-    for (int r = 0; r < j->npeers; r++) pmi_sock_close(j->peer_push[r]);
+    for (int r = 0; r < e->procs; r++) pmi_sock_close(j->peer_push[r]);
   free(j->peer_push);
   if (j->shard_push)
-    for (int s = 0; s < servers; s++) pmi_sock_close(j->shard_push[s]);
+    for (int s = 0; s < e->servers; s++) pmi_sock_close(j->shard_push[s]);
   free(j->shard_push);
   for (int i = 0; i < j->nclients; i++) pmi_sock_close(j->clients[i].sock);
   free(j->clients);
@@ -566,7 +516,6 @@ int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
     goto fail;
   }
   for (int r = 0; r < P; r++) j->peer_push[r] = -1;
-  j->npeers = P;
   for (int s = 0; s < e->servers; s++) j->shard_push[s] = -1;
 
   char master_bind[PMI_ADDR_MAX];
@@ -591,7 +540,7 @@ int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
       snprintf(j->host, sizeof j->host, "%s", e->cfg.bind_host);
     } else if (e->rank == 0) {
       snprintf(j->host, sizeof j->host, "%s", ip);
-    } else if (route_to(ip, port, j->host, sizeof j->host)) {
+    } else if (pmi_route_to(ip, j->host, sizeof j->host)) {
       rc = pmi_fail(why, PMLS_ENET, "rank %d: no route to the master %s",
                     e->rank, master);
       goto fail;
@@ -667,7 +616,7 @@ int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
   }
   return PMLS_OK;
 fail:
-  job_free(j, e->servers);
+  job_free(j, e);
   e->jobst = NULL;
   return rc;
 }
@@ -689,7 +638,6 @@ void pmi_job_register(pmls_engine *e, int id, const char *addr) {
     c->id = id;
     /* Connected now, so the pipe exists by the time the job may die. */
     c->sock = pmi_sock_push(addr, 200, NULL);
-    snprintf(c->addr, sizeof c->addr, "%s", addr);
   }
   pthread_mutex_unlock(&j->mu);
 }
@@ -732,7 +680,6 @@ static void send_done(pmls_engine *e, int phase, int status, const char *msg) {
   char err[PMI_ERRLEN];
   if (send_to_sock(j, j->master_sock, "the master", err))
     fprintf(stderr, "pmls: rank %d: %s\n", e->rank, err);
-  j->sent_phase = phase;
 }
 
 /* Rank 0: waits until every rank reached `phase` or the job died. */
@@ -838,6 +785,6 @@ void pmi_job_end(pmls_engine *e) {
     atomic_store(&j->stop, 1);
     pthread_join(j->thread, NULL);
   }
-  job_free(j, e->servers);
+  job_free(j, e);
   e->jobst = NULL;
 }

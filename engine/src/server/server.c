@@ -74,21 +74,15 @@ struct pmi_server {
 
 /* ---- replies ------------------------------------------------------------- */
 
-/* Replies are sent in short slices: a client whose process died must not
- * hold this shard for a whole timeout once the job is known to be dead. */
-#define REPLY_SLICE_MS 100
-
+/* Replies wait for a slow client up to the timeout, but not for one whose
+ * process is known to be dead: the shard must go on serving the others. */
 static void send_to(pmi_server *s, int client) {
   if (client < 0 || client >= s->nclients || s->reply_sock[client] < 0) return;
   char peer[48];
   snprintf(peer, sizeof peer, "client %d", client);
   pmi_traffic sent = {0};
-  double deadline = pmi_now() + s->e->cfg.timeout_ms / 1000.0;
-  int rc;
-  do {
-    rc = pmi_msg_send(s->reply_sock[client], &s->out, &sent, peer, s->err);
-  } while (rc == PMLS_ETIMEDOUT && !atomic_load(&s->e->dead) &&
-           pmi_now() < deadline);
+  int rc = pmi_msg_send_until(s->reply_sock[client], &s->out, &sent, peer,
+                              s->err, s->e->cfg.timeout_ms, &s->e->dead);
   pthread_mutex_lock(&s->traffic_mu);
   s->traffic.messages_sent += sent.messages_sent;
   s->traffic.bytes_sent += sent.bytes_sent;
@@ -245,8 +239,7 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   }
   pmi_sock_close(s->reply_sock[h->src]);
   int timeout = s->e->cfg.timeout_ms;
-  s->reply_sock[h->src] = pmi_sock_push(
-      addr, timeout < REPLY_SLICE_MS ? timeout : REPLY_SLICE_MS, s->err);
+  s->reply_sock[h->src] = pmi_sock_push(addr, pmi_send_slice(timeout), s->err);
   if (s->reply_sock[h->src] < 0)
     fprintf(stderr, "pmls: %s: cannot answer client %d: %s\n", s->name,
             h->src, s->err);
