@@ -14,8 +14,7 @@
  * the median of the paired ratios. The test RMSE of each run is read from
  * its metrics file and recorded, so a faster run that learns less is seen.
  *
- * Usage: bench_mfsgd PMLS SCRIPT BASE TEST. When the command does not list
- * --procs in `pmls help` the benchmark is reported as skipped. Repeats:
+ * Usage: bench_mfsgd PMLS SCRIPT BASE TEST. Repeats:
  * PMLS_BENCH_MF_REPEATS (default 5 pairs; after 3 pairs, no new pair starts
  * once 60 s have gone, which keeps `make bench` within its time budget). */
 #include <fcntl.h>
@@ -120,18 +119,6 @@ static int64_t count_lines(const char *path) {
   return n;
 }
 
-static int has_procs_option(void) {
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "'%s' help 2>&1", pmls_cmd);
-  FILE *p = popen(cmd, "r");
-  if (!p) return 0;
-  char line[512];
-  int found = 0;
-  while (fgets(line, sizeof line, p)) found |= strstr(line, "--procs") != NULL;
-  pclose(p);
-  return found;
-}
-
 static void skip(const char *why) {
   printf("mf_sgd scaling: skipped (%s)\n", why);
   bench_summary("mf_sgd scaling p2/p1", NAN, ">=", 1.7, "SKIP", why);
@@ -155,7 +142,6 @@ int main(int argc, char **argv) {
   if (access(pmls_cmd, X_OK) != 0) skip("no pmls command built");
   if (access(base, R_OK) != 0 || access(test, R_OK) != 0)
     skip("MovieLens-100K ua.base/ua.test not found");
-  if (!has_procs_option()) skip("no -p yet");
   int R = bench_env_int("PMLS_BENCH_MF_REPEATS", 5, 1, 51);
   bench_mkdirs(bench_out_dir());
   snprintf(log_path, sizeof log_path, "%s/mf_sgd.log", bench_out_dir());

@@ -362,15 +362,6 @@ end
 
 local function discard(run) os.execute("rm -rf " .. helpers.quote(run.dir)) end
 
-local has_procs
-local function procs_supported()
-  if has_procs == nil then
-    local rc, out = helpers.sh("build/bin/pmls help 2>&1")
-    has_procs = rc == 0 and out:find("--procs", 1, true) ~= nil
-  end
-  return has_procs
-end
-
 -- ---- the checker, against corrupted logs ----------------------------------------
 
 describe("the consistency checker", function()
@@ -562,9 +553,7 @@ local seed_counter = 0
 
 describe("the consistency definition (docs/consistency.md), over random schedules", function()
   for _, deploy in ipairs(DEPLOYS) do
-    if deploy.procs > 1 and not procs_supported() then
-      pending(deploy.name .. ": `pmls help` does not mention --procs yet, multi-process runs are not implemented")
-    else
+    do
       describe(deploy.name, function()
         for _, model in ipairs(MODELS) do
           describe(model.name, function()

@@ -15,15 +15,6 @@ local ffi = require "ffi"
 local DATA = os.getenv("PMLS_DATA") or (helpers.root .. "/../shared/data")
 local LOGREG, MF = "models/logreg.lua", "models/mf_sgd.lua"
 
-local has_procs
-local function procs_supported()
-  if has_procs == nil then
-    local rc, out = helpers.sh("build/bin/pmls help 2>&1")
-    has_procs = rc == 0 and out:find("--procs", 1, true) ~= nil
-  end
-  return has_procs
-end
-
 -- Runs `pmls run script args... --metrics FILE -q` and returns the final
 -- metrics object, after checking the exit code and that it is the last line.
 local function run(script, args)
@@ -55,23 +46,16 @@ local DEPLOYS = {
   { "-w", "2", "--consistency", "essp", "--staleness", "4", bound = 4 },
   { "-w", "2", "--consistency", "async" },
   { "-w", "4", "--consistency", "ssp", "--staleness", "3", bound = 3 },
-  { "-w", "2", "-p", "2", "--consistency", "ssp", "--staleness", "1", bound = 1, procs = true },
+  { "-w", "2", "-p", "2", "--consistency", "ssp", "--staleness", "1", bound = 1 },
 }
 
 local function deploy_name(args)
   return table.concat(args, " ")
 end
 
--- Calls define(deploy, name) for each deployment, or marks it pending.
+-- Calls define(deploy, name) for each deployment.
 local function each_deploy(deploys, define)
-  for _, deploy in ipairs(deploys) do
-    local name = deploy_name(deploy)
-    if deploy.procs and not procs_supported() then
-      pending(name .. ": `pmls help` does not mention --procs yet")
-    else
-      define(deploy, name)
-    end
-  end
+  for _, deploy in ipairs(deploys) do define(deploy, deploy_name(deploy)) end
 end
 
 local function assert_staleness(final, tables, bound)
@@ -268,8 +252,8 @@ describe("models/mf_sgd.lua on generated data", function()
   each_deploy({ DEPLOYS[1], DEPLOYS[3], DEPLOYS[5],
                 { "-w", "4", "--consistency", "ssp", "--staleness", "2", bound = 2 },
                 { "-w", "8", "--consistency", "async" },
-                { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", bound = 2, procs = true },
-                { "-w", "2", "-p", "2", "--consistency", "essp", "--staleness", "2", bound = 2, procs = true } },
+                { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", bound = 2 },
+                { "-w", "2", "-p", "2", "--consistency", "essp", "--staleness", "2", bound = 2 } },
               function(deploy, name)
     it("recovers the exact low-rank ratings (" .. name .. ")", function()
       assert.is_true(std > 0.6, "ratings std " .. std)
@@ -336,7 +320,6 @@ describe("models/mf_sgd.lua on MovieLens-100K", function()
 
   -- The issue's command: two processes, each with one worker per core.
   it("reaches it with -p 2 (ipc, one worker per core in each), reads never older than 2 clocks", function()
-    if not procs_supported() then pending("this pmls has no --procs") return end
     local final = run(MF, { "--data", dir .. "/ua.base", "--test", dir .. "/ua.test", "--rank", "32",
                             "--epochs", "20", "-p", "2", "--consistency", "ssp", "--staleness", "2" })
     assert.is_true(final.test_rmse <= 0.94, "test RMSE " .. final.test_rmse)
