@@ -209,15 +209,7 @@ describe("a job of several processes, when something goes wrong", function()
         return
       end
       finally(function() U.netns_down(net) end)
-      local dir = helpers.tempdir()
-      local hf, map = dir .. "/hosts", dir .. "/netns"
-      local fh, fm = assert(io.open(hf, "w")), assert(io.open(map, "w"))
-      for _, h in ipairs(net.hosts) do
-        fh:write(h.ip, "\n")
-        fm:write(h.ip, " ", h.ns, "\n")
-      end
-      fh:close()
-      fm:close()
+      local hf, map = U.netns_hostfile(net)
       -- The third host loses its link to the bridge after 1.5 s.
       local cut = ("sleep 1.5; ip netns exec %s ip link set p3 down"):format(net.sw)
       local res = U.run({ args = { "run", FAULT, "--how", "none", "--clocks", "200", "--sleep", "50",

@@ -375,16 +375,8 @@ describe("a job of several processes", function()
         return
       end
       finally(function() U.netns_down(net) end)
+      local hf, map = U.netns_hostfile(net)
       local dir = helpers.tempdir()
-      local hf = dir .. "/hosts"
-      local map = dir .. "/netns"
-      local fh, fm = assert(io.open(hf, "w")), assert(io.open(map, "w"))
-      for _, h in ipairs(net.hosts) do
-        fh:write(h.ip, "\n")
-        fm:write(h.ip, " ", h.ns, "\n")
-      end
-      fh:close()
-      fm:close()
       local args, metrics = sum_args { "--hostfile", hf, "-w", "1" }
       local res = U.run { args = args, wrap = "ip netns exec " .. net.hosts[1].ns, timeout = 60,
                           env = { PMLS_SSH = U.fake_ssh, FAKE_SSH_NETNS = map,
