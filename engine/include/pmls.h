@@ -97,6 +97,8 @@ typedef struct pmls_config {
   const char *bind_host;    /* tcp: the address this process binds and
                                announces; NULL = the one that reaches master */
   int heartbeat_ms;         /* a peer silent this long is dead; 0 = 10000 */
+  int schedulers;           /* scheduler nodes (model parallelism); node k
+                               lives in process k mod procs; 0 = 1 */
 } pmls_config;
 
 typedef struct pmls_table_spec {
@@ -199,6 +201,105 @@ int pmls_abort(pmls_client *c, const char *why);
  * PMLS_ESCRIPT when the script raised an error (pmls_errmsg has it). */
 int pmls_run_script(pmls_engine *e, const char *path, int argc,
                     const char *const *argv);
+
+
+/* ---- scheduled model parallelism (STRADS; docs/scheduling.md) -----------
+ *
+ * A model of `vars` variables, each `width` doubles, is updated in rounds:
+ * a scheduler node picks variables (schedule), every worker computes a
+ * partial update for them from its data (push), the scheduler combines the
+ * partials and commits new values (pull), and the commits reach every
+ * worker's copy of the model before its next push (at most `pipeline`
+ * rounds late). Scheduler node k owns the variables of range k of the
+ * schedulable range and runs rounds k, k + K, k + 2K, ... for K nodes. */
+typedef struct pmls_model_spec {
+  int64_t vars;       /* model variables 0..vars-1 */
+  int32_t width;      /* doubles per variable, in the model and a partial */
+  int32_t extra;      /* doubles every partial adds, summed over workers */
+  int64_t per_round;  /* most variables in one round */
+  int pipeline;       /* rounds a push may miss the commits of (0 = none) */
+  int64_t sched_lo, sched_hi; /* the variables schedulers pick from;
+                                 both 0 = all */
+  int agnostic;       /* a worker done with its share early keeps pushing
+                         until every worker is done (block scheduling) */
+} pmls_model_spec;
+
+/* Declares the model (in setup, before the workers start). */
+int pmls_model_declare(pmls_engine *e, const pmls_model_spec *spec);
+int pmls_model_spec_of(pmls_engine *e, pmls_model_spec *out);
+/* After a run: the final model (vars * width values) as the workers of
+ * this process last saw it, or NULL. */
+const double *pmls_model_values(pmls_engine *e);
+int pmls_engine_schedulers(const pmls_engine *e);
+
+/* The scheduler node's side. */
+typedef struct pmls_sched pmls_sched;
+typedef struct pmls_collected {
+  int64_t round;
+  int64_t n;
+  const int64_t *vars;
+  const double *sum;  /* n * width values, then extra: the workers' sum */
+} pmls_collected;
+
+/* Opens node `node` of this process and waits for every worker's hello. */
+int pmls_sched_open(pmls_engine *e, int node, pmls_sched **out);
+int pmls_sched_close(pmls_sched *s);
+const char *pmls_sched_errmsg(const pmls_sched *s);
+int pmls_sched_node(const pmls_sched *s);
+void pmls_sched_range(const pmls_sched *s, int64_t *lo, int64_t *hi);
+/* The model (vars * width); its range is this node's to change. Values set
+ * before the first dispatch are the workers' initial model. */
+double *pmls_sched_model(pmls_sched *s);
+/* Sends a round of n variables to the workers: with nseg = 0 every worker
+ * gets them all; otherwise segment g gives worker seg_worker[g] the
+ * variables vars[seg_lo[g] .. seg_hi[g]-1] and the block (seg_row[g],
+ * seg_col[g]). */
+int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
+                        int nseg, const int32_t *seg_worker,
+                        const int64_t *seg_lo, const int64_t *seg_hi,
+                        const int32_t *seg_row, const int32_t *seg_col,
+                        int64_t *round_out);
+int pmls_sched_outstanding(const pmls_sched *s); /* dispatched, uncommitted */
+/* Waits for every worker's partial of the oldest outstanding round. */
+int pmls_sched_collect(pmls_sched *s, pmls_collected *out);
+/* Worker w's own partial of the collected round (zeros outside its share). */
+const double *pmls_sched_partial(pmls_sched *s, int worker);
+/* Commits the collected round: values holds the new n * width values. The
+ * changes (new - old) are then in pmls_sched_deltas until the next commit. */
+int pmls_sched_commit(pmls_sched *s, const double *values);
+const double *pmls_sched_deltas(const pmls_sched *s);
+/* Adds delta (width values) to any variable, sent with the next commit. */
+int pmls_sched_add(pmls_sched *s, int64_t var, const double *delta);
+/* A named figure for the final metrics (the scheduler's own counters). */
+int pmls_sched_note(pmls_sched *s, const char *name, double value);
+/* No more rounds from this node: sends the last commits and the end. */
+int pmls_sched_stop(pmls_sched *s);
+
+/* The worker's side, on its client. */
+typedef struct pmls_round {
+  int64_t round;        /* -1: every scheduler has stopped */
+  int64_t n;
+  const int64_t *vars;
+  int nseg;             /* this worker's share of vars */
+  const int64_t *seg_lo, *seg_hi;
+  const int32_t *seg_row, *seg_col;
+  int64_t nchanged;     /* commits applied since the last round */
+  const int64_t *changed;
+  const double *deltas; /* nchanged * width */
+  int64_t staleness;    /* earlier rounds whose commits this push misses */
+  int agnostic;
+} pmls_round;
+
+int pmls_round_join(pmls_client *c);
+/* Waits for the next round, first applying the commits that came. */
+int pmls_round_next(pmls_client *c, pmls_round *out);
+const double *pmls_round_model(pmls_client *c);   /* this worker's copy */
+double *pmls_round_partial(pmls_client *c);  /* n * width + extra, zeroed */
+/* Agnostic rounds: ready says this worker finished its first pass; over
+ * is 1 once the scheduler has ended the round (every worker was ready). */
+int pmls_round_ready(pmls_client *c);
+int pmls_round_over(pmls_client *c);
+int pmls_round_send(pmls_client *c, int passes);
 
 /* PMLS_CDEF_END */
 

@@ -27,6 +27,11 @@ local function new(kind, engine, client, opt, shared)
 end
 
 function M.setup(engine, opt) return new("setup", engine, nil, opt, nil) end
+function M.scheduler(engine, client, opt, shared, node)
+  local ctx = new("scheduler", engine, client, opt, shared)
+  ctx.node = node
+  return ctx
+end
 function M.worker(engine, client, opt, shared) return new("worker", engine, client, opt, shared) end
 function M.finish(engine, client, opt, shared) return new("finish", engine, client, opt, shared) end
 
@@ -169,6 +174,67 @@ function Context:metric(name, how)
   end
   if C.pmls_metric_declare(self.engine, name, agg) ~= 0 then
     error("bad argument 'name' to metric (" .. core.engine_error(self.engine) .. ")", 2)
+  end
+end
+
+-- ---- scheduled models (see pmls.rounds and docs/scheduling.md) -------------
+
+-- setup: declares the model that scheduler nodes and workers update in
+-- rounds (schedule / push / pull). `app` is the script's app.
+function Context:schedule(spec, app)
+  if self.kind ~= "setup" then error("schedule is only available in app:setup", 2) end
+  if self.schedule_spec then error("schedule: the model is already declared", 2) end
+  if type(app) ~= "table" then
+    error("bad argument 'app' to schedule (the script's app expected: ctx:schedule(spec, app))", 2)
+  end
+  self.schedule_spec = require("pmls.rounds").declare(self.engine, spec, app, 2)
+end
+
+local function in_scheduler(self, fn)
+  if self.kind ~= "scheduler" then error(fn .. " is only available on a scheduler node (app:pull)", 3) end
+end
+
+-- pull: adds delta (a number, or `width` numbers in a double array) to any
+-- variable; it reaches the workers with the round's commit.
+function Context:add(var, delta)
+  in_scheduler(self, "add")
+  if type(var) ~= "number" or var % 1 ~= 0 then
+    core.bad_argument("var", "add", "whole number expected, got " .. tostring(var))
+  end
+  local buf = delta
+  if type(delta) == "number" then
+    if self.width ~= 1 then core.bad_argument("delta", "add", "width " .. self.width .. ": a double array expected") end
+    buf = ffi.new("double[1]", delta)
+  end
+  if C.pmls_sched_add(self.sched, var, buf) ~= 0 then
+    core.bad_argument("var", "add", ffi.string(C.pmls_sched_errmsg(self.sched)))
+  end
+end
+
+-- pull: worker w's own partial of the round being pulled.
+function Context:partial(w)
+  in_scheduler(self, "partial")
+  local p = C.pmls_sched_partial(self.sched, w)
+  if p == nil then core.bad_argument("w", "partial", "worker 0.." .. (self.workers - 1) .. " expected") end
+  return p
+end
+
+-- scheduler: a named figure for the final metrics.
+function Context:note(name, value)
+  in_scheduler(self, "note")
+  if C.pmls_sched_note(self.sched, name, value) ~= 0 then
+    core.bad_argument("name", "note", ffi.string(C.pmls_sched_errmsg(self.sched)))
+  end
+end
+
+-- push (block rounds): this worker's blocks, as an iterator of
+-- (row block, variable block, first index, last index + 1) into vars.
+function Context:blocks()
+  local share, g = self.share, -1
+  return function()
+    g = g + 1
+    if share == nil or g >= share.nseg then return nil end
+    return share.seg_row[g], share.seg_col[g], tonumber(share.seg_lo[g]), tonumber(share.seg_hi[g])
   end
 end
 

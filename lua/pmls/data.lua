@@ -1,8 +1,10 @@
 -- pmls.data: the training sets that PMLS model scripts, examples and benchmarks feed to the engine.
 --
--- It reads libsvm/svmlight files into a CSR matrix and rating files (MovieLens style
--- `user item rating [timestamp]`) into coordinate arrays, plain or gzip-compressed, and it generates
--- a deterministic synthetic logistic-regression set. Everything lands in FFI arrays, not Lua tables:
+-- It reads libsvm/svmlight and Matrix Market files into a CSR matrix and rating files (MovieLens
+-- style `user item rating [timestamp]`) into coordinate arrays, plain or gzip-compressed (a missing
+-- `name` is read from `name.gz` when that exists), and it generates deterministic synthetic
+-- logistic-regression and Lasso sets. `to_csc` gives the column-major copy that coordinate-descent
+-- solvers walk. Everything lands in FFI arrays, not Lua tables:
 -- model scripts and the C engine walk these arrays in hot loops, and a million boxed Lua numbers
 -- would cost both memory and GC time. Data-parallel workers each load only their shard
 -- (`opts.shard`, `data.shard`), yet every worker validates the whole file and sees the same
@@ -27,6 +29,7 @@ local INT32_MAX = 2147483647
 
 -- Byte values the scanners test against.
 local TAB, CR, SPACE, HASH, PLUS, MINUS, DOT, COLON = 9, 13, 32, 35, 43, 45, 46, 58
+local PERCENT = 37
 local DIGIT_0, DIGIT_9, LOWER_E, UPPER_E = 48, 57, 101, 69
 
 -- 10^k is exact in a double for k <= 22; a mantissa below 2^53 times or divided by such a power is a
@@ -77,6 +80,13 @@ local function check_shard_spec(index, count, level)
   return index, count
 end
 
+local function check_d_option(d)
+  if d ~= nil and not (is_integer(d) and d >= 0 and d <= INT32_MAX) then
+    error("bad option 'd' (non-negative integer expected, got " .. describe_value(d) .. ")", 3)
+  end
+  return d
+end
+
 local function check_shard_option(shard)
   if shard == nil then return 0, 1 end
   if type(shard) ~= "table" then
@@ -96,6 +106,24 @@ local function strip_path_prefix(message, path)
   local prefix = path .. ": "
   if message and message:sub(1, #prefix) == prefix then return message:sub(#prefix + 1) end
   return message or "unknown error"
+end
+
+-- When `path` does not exist but `path .. ".gz"` does, the compressed copy is the one to read, so
+-- that a command line may name a staged set without its .gz suffix. Only a missing file falls back
+-- (ENOENT), not one that exists but cannot be opened.
+local ENOENT = 2
+
+local function resolve_path(path)
+  local file, _, code = io.open(path, "rb")
+  if file then
+    file:close()
+    return path
+  end
+  if code ~= ENOENT or path:sub(-3) == ".gz" then return path end
+  local compressed = io.open(path .. ".gz", "rb")
+  if not compressed then return path end
+  compressed:close()
+  return path .. ".gz"
 end
 
 -- Returns a source {file=, status_path=} or nil, message. A compressed file is recognised by its
@@ -150,8 +178,10 @@ local function close_source(source, stopped_early)
   return string.format("gzip -dc failed (exit status %s): %s", tostring(status), gzip_message)
 end
 
--- Runs parse(file) -> result | nil, line, message and turns every failure into "path:LINE: ...".
+-- Runs parse(file) -> result | nil, line, message and turns every failure into "path:LINE: ...",
+-- where path is the file actually read (path.gz for a missing path, see resolve_path).
 local function read_with(path, parse)
+  path = resolve_path(path)
   local source, open_error = open_source(path)
   if not source then return nil, open_error end
   local result, line, message = parse(source.file)
@@ -292,7 +322,8 @@ end
 
 local function token_text(line, i, j) return string.sub(line, i + 1, j) end
 
-local function parse_libsvm(file, wanted_d, shard_index, shard_count)
+-- `lines` is a line iterator (file:lines(), or lines_after when the first line was already read).
+local function parse_libsvm(lines, wanted_d, shard_index, shard_count)
   local row_capacity, nnz_capacity = 1024, 16384
   local y = double_array(row_capacity)
   local rowptr = int64_array(row_capacity + 1)
@@ -300,7 +331,7 @@ local function parse_libsvm(file, wanted_d, shard_index, shard_count)
   local val = double_array(nnz_capacity)
   local n, nnz, file_row, max_index, line_number = 0, 0, 0, 0, 0
 
-  for line in file:lines() do
+  for line in lines do
     line_number = line_number + 1
     local len = #line
     local p = ffi.cast(byte_ptr, line)
@@ -393,13 +424,10 @@ local LIBSVM_OPTIONS = { d = true, shard = true }
 function data.read_libsvm(path, opts)
   check_path(path)
   opts = check_options(opts, LIBSVM_OPTIONS, "read_libsvm")
-  local wanted_d = opts.d
-  if wanted_d ~= nil and not (is_integer(wanted_d) and wanted_d >= 0 and wanted_d <= INT32_MAX) then
-    error("bad option 'd' (non-negative integer expected, got " .. describe_value(wanted_d) .. ")", 2)
-  end
+  local wanted_d = check_d_option(opts.d)
   local shard_index, shard_count = check_shard_option(opts.shard)
   return read_with(path, function(file)
-    return parse_libsvm(file, wanted_d, shard_index, shard_count)
+    return parse_libsvm(file:lines(), wanted_d, shard_index, shard_count)
   end)
 end
 
@@ -554,11 +582,12 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Synthetic logistic-regression data
 
-local function check_field(spec, name, predicate, expected, default)
+local function check_field(spec, name, predicate, expected, default, function_name)
   local value = spec[name]
   if value == nil then value = default end
   if value == nil or not predicate(value) then
-    error("bad field '" .. name .. "' to synthetic_logistic (" .. expected .. " expected, got "
+    error("bad field '" .. name .. "' to " .. (function_name or "synthetic_logistic") .. " ("
+      .. expected .. " expected, got "
       .. describe_value(spec[name]) .. ")", 3)
   end
   return value
@@ -765,6 +794,617 @@ function data.shard(ds, index, count)
   local rows, taken = int32_array(math.floor(ds.n / count) + 1), 0
   for r = index, ds.n - 1, count do rows[taken] = r; taken = taken + 1 end
   return select_rows(ds, kind, rows, taken)
+end
+
+
+---------------------------------------------------------------------------------------------------
+-- Matrix Market
+
+-- Returns an iterator that yields `first` and then the rest of `lines`: the readers that look at
+-- a file's first line to decide how to parse it hand the line back this way.
+local function lines_after(first, lines)
+  local pending = first
+  return function()
+    if pending ~= nil then
+      local line = pending
+      pending = nil
+      return line
+    end
+    return lines()
+  end
+end
+
+local MM_BANNER = "%%matrixmarket"
+local MM_HEADER = "'%%MatrixMarket matrix coordinate|array real|integer|pattern"
+  .. " general|symmetric|skew-symmetric'"
+local MM_FORMATS = { coordinate = true, array = true }
+local MM_FIELDS = { real = true, integer = true, pattern = true }
+local MM_SYMMETRIES = { general = true, symmetric = true, ["skew-symmetric"] = true }
+-- File name extensions (before any .gz) that mean Matrix Market to read_matrix.
+local MM_EXTENSIONS = { mtx = true, mm = true, mmt = true }
+
+local function is_mm_banner(line)
+  return line ~= nil and line:sub(1, #MM_BANNER):lower() == MM_BANNER
+end
+
+local function trimmed(line)
+  return (line:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- Returns format, field, symmetry (lower case) or nil, message.
+local function parse_mm_header(line)
+  local words = {}
+  for word in line:gmatch("%S+") do words[#words + 1] = word:lower() end
+  if words[1] ~= MM_BANNER then
+    return nil, "not a Matrix Market file (first line " .. MM_HEADER .. " expected)"
+  end
+  if #words ~= 5 then
+    return nil, "malformed header '" .. trimmed(line) .. "' (" .. MM_HEADER .. " expected)"
+  end
+  local object, format, field, symmetry = words[2], words[3], words[4], words[5]
+  if object ~= "matrix" then
+    return nil, "unsupported object '" .. object .. "' in the header (only 'matrix' is read)"
+  end
+  if not MM_FORMATS[format] then
+    return nil, "unknown format '" .. format .. "' in the header ('coordinate' or 'array' expected)"
+  end
+  if not MM_FIELDS[field] then
+    return nil, "unsupported field '" .. field .. "' in the header ('real', 'integer' or 'pattern'"
+      .. " expected)"
+  end
+  if field == "pattern" and format ~= "coordinate" then
+    return nil, "field 'pattern' needs format 'coordinate', not '" .. format .. "'"
+  end
+  if not MM_SYMMETRIES[symmetry] then
+    return nil, "unsupported symmetry '" .. symmetry .. "' in the header ('general', 'symmetric'"
+      .. " or 'skew-symmetric' expected)"
+  end
+  return format, field, symmetry
+end
+
+-- Splits p[0..len) at whitespace; the first `max` fields go to starts/ends (0-based half-open).
+-- Returns the number of fields.
+local function split_fields(p, len, starts, ends, max)
+  local fields, i = 0, skip_spaces(p, 0, len)
+  while i < len do
+    local j = i
+    while j < len and not is_space(p[j]) do j = j + 1 end
+    fields = fields + 1
+    if fields <= max then starts[fields], ends[fields] = i, j end
+    i = skip_spaces(p, j, len)
+  end
+  return fields
+end
+
+-- Shellsort of the row entries [first, last) by column, moving the values along.
+local function sort_pairs(col, val, first, last)
+  local count = last - first
+  local gap = 1
+  while gap * 3 + 1 < count do gap = gap * 3 + 1 end
+  while gap >= 1 do
+    for i = first + gap, last - 1 do
+      local c, v = col[i], val[i]
+      local k = i
+      while k - gap >= first and col[k - gap] > c do
+        col[k], val[k] = col[k - gap], val[k - gap]
+        k = k - gap
+      end
+      col[k], val[k] = c, v
+    end
+    gap = (gap - 1) / 3
+  end
+end
+
+-- Parses a Matrix Market matrix into a CSR set of all its rows (y zero). `label_rows`, when given,
+-- makes it a label file: it must be label_rows x 1 (`target` names the data file in messages).
+-- Returns csr, line_number | nil, line, message.
+local function parse_mm(lines, wanted_d, label_rows, target)
+  local header = lines()
+  if header == nil then
+    return nil, 0, "empty file (Matrix Market header " .. MM_HEADER .. " expected)"
+  end
+  local line_number = 1
+  local format, field, symmetry = parse_mm_header(header)
+  if not format then return nil, 1, field end
+  local coordinate = format == "coordinate"
+  local starts, ends = { 0, 0, 0, 0 }, { 0, 0, 0, 0 }
+
+  -- The size line: "rows columns entries" (coordinate) or "rows columns" (array).
+  local size_fields = coordinate and 3 or 2
+  local size_text = coordinate and "'rows columns entries'" or "'rows columns'"
+  local rows, cols, declared, size_line
+  for line in lines do
+    line_number = line_number + 1
+    local len = #line
+    local p = ffi.cast(byte_ptr, line)
+    local i = skip_spaces(p, 0, len)
+    if i < len and p[i] ~= PERCENT then
+      local fields = split_fields(p, len, starts, ends, 4)
+      if fields == size_fields then
+        rows = parse_count(p, starts[1], ends[1])
+        cols = parse_count(p, starts[2], ends[2])
+        declared = 0
+        if coordinate then declared = parse_count(p, starts[3], ends[3]) end
+      end
+      if not (rows and cols and declared) then
+        return nil, line_number, "bad size line '" .. trimmed(line) .. "' (" .. size_text
+          .. " as non-negative integers expected)"
+      end
+      size_line = line_number
+      break
+    end
+  end
+  if not size_line then
+    return nil, line_number, "missing size line " .. size_text .. " after the header"
+  end
+  local general = symmetry == "general"
+  local skew = symmetry == "skew-symmetric"
+  if not general and rows ~= cols then
+    return nil, size_line, "a " .. symmetry .. " matrix must be square, got " .. rows .. " x "
+      .. cols
+  end
+  if wanted_d and cols > wanted_d then
+    return nil, size_line, "matrix has " .. cols .. " columns, more than opts.d = " .. wanted_d
+  end
+  if label_rows then
+    if cols ~= 1 then
+      return nil, size_line, "labels must be an n x 1 matrix, got " .. rows .. " x " .. cols
+    end
+    if rows ~= label_rows then
+      return nil, size_line, rows .. " labels (a " .. rows .. " x 1 matrix) for the " .. label_rows
+        .. " rows of " .. target
+    end
+  end
+  -- How many entries the file may hold: all of them, or a (strictly) lower triangle.
+  local holds = rows * cols
+  if not general then holds = skew and rows * (rows - 1) / 2 or rows * (rows + 1) / 2 end
+  local expected = declared
+  if coordinate then
+    if declared > holds then
+      return nil, size_line, "declares " .. declared .. " entries, more than a " .. symmetry .. " "
+        .. rows .. " x " .. cols .. " matrix holds (" .. holds .. ")"
+    end
+  else
+    expected = holds
+  end
+
+  -- The entries in file order (mirrors of symmetric ones right after them), with their lines.
+  local capacity = math.max(16, math.min(expected * (general and 1 or 2), 65536))
+  local erow, ecol = int32_array(capacity), int32_array(capacity)
+  local eval, eline = double_array(capacity), int32_array(capacity)
+  local stored, count = 0, 0
+  local pattern, integer_field = field == "pattern", field == "integer"
+  local want_fields = coordinate and (pattern and 2 or 3) or 1
+  local entry_text = coordinate and (pattern and "'row column'" or "'row column value'")
+    or "one value per line"
+  local entry_name = coordinate and "entries" or "values"
+  -- Array files list column by column, each column from its first stored row down.
+  local array_row, array_col = skew and 1 or 0, 0
+  for line in lines do
+    line_number = line_number + 1
+    local len = #line
+    local p = ffi.cast(byte_ptr, line)
+    local i = skip_spaces(p, 0, len)
+    if i < len and p[i] ~= PERCENT then
+      local fields = split_fields(p, len, starts, ends, 4)
+      if fields ~= want_fields then
+        return nil, line_number, "expected " .. entry_text .. ", got " .. fields .. " fields"
+      end
+      if count == expected then
+        return nil, line_number, "more " .. entry_name .. " than the " .. expected
+          .. " the size line (line " .. size_line .. ") declares"
+      end
+      local r, c
+      if coordinate then
+        r = parse_count(p, starts[1], ends[1])
+        if not r or r < 1 or r > rows then
+          return nil, line_number, "row index '" .. token_text(line, starts[1], ends[1])
+            .. "' out of range (integer in [1, " .. rows .. "] expected)"
+        end
+        c = parse_count(p, starts[2], ends[2])
+        if not c or c < 1 or c > cols then
+          return nil, line_number, "column index '" .. token_text(line, starts[2], ends[2])
+            .. "' out of range (integer in [1, " .. cols .. "] expected)"
+        end
+        if not general and (r < c or (skew and r == c)) then
+          return nil, line_number, "entry (" .. r .. ", " .. c .. ") is not in the "
+            .. (skew and "strictly " or "") .. "lower triangle, the only part a " .. symmetry
+            .. " matrix stores"
+        end
+        r, c = r - 1, c - 1
+      else
+        r, c = array_row, array_col
+        array_row = array_row + 1
+        if array_row == rows then
+          array_col = array_col + 1
+          array_row = general and 0 or (skew and array_col + 1 or array_col)
+        end
+      end
+      local value = 1
+      if not pattern then
+        local k = want_fields
+        value = parse_number(p, starts[k], ends[k], line)
+        if not value then
+          return nil, line_number, "bad value '" .. token_text(line, starts[k], ends[k])
+            .. "' (finite number expected)"
+        end
+        if integer_field and value ~= math.floor(value) then
+          return nil, line_number, "bad value '" .. token_text(line, starts[k], ends[k])
+            .. "' (integer expected in an 'integer' matrix)"
+        end
+      end
+      if stored + 2 > capacity then
+        local grown = capacity * 2
+        erow = resized(int32_array, 4, erow, stored, grown)
+        ecol = resized(int32_array, 4, ecol, stored, grown)
+        eval = resized(double_array, 8, eval, stored, grown)
+        eline = resized(int32_array, 4, eline, stored, grown)
+        capacity = grown
+      end
+      erow[stored], ecol[stored], eval[stored], eline[stored] = r, c, value, line_number
+      stored = stored + 1
+      if not general and r ~= c then
+        erow[stored], ecol[stored], eline[stored] = c, r, line_number
+        eval[stored] = skew and -value or value
+        stored = stored + 1
+      end
+      count = count + 1
+    end
+  end
+  if count < expected then
+    return nil, line_number, "expected " .. expected .. " " .. entry_name .. " (size line, line "
+      .. size_line .. "), got " .. count
+  end
+
+  -- Counting sort by row; it is stable, so row-major and column-major files both come out with
+  -- their rows sorted, and only other orders need sort_pairs.
+  local rowptr = int64_array(rows + 1)
+  local next_slot = double_array(rows + 1)
+  for t = 0, stored - 1 do
+    local r = erow[t] + 1
+    next_slot[r] = next_slot[r] + 1
+  end
+  for r = 1, rows do next_slot[r] = next_slot[r] + next_slot[r - 1] end
+  for r = 0, rows do rowptr[r] = next_slot[r] end
+  local col, val = int32_array(stored), double_array(stored)
+  for t = 0, stored - 1 do
+    local r = erow[t]
+    local slot = next_slot[r]
+    col[slot], val[slot] = ecol[t], eval[t]
+    next_slot[r] = slot + 1
+  end
+  for r = 0, rows - 1 do
+    local first, last = tonumber(rowptr[r]), tonumber(rowptr[r + 1])
+    local in_order = true
+    for t = first + 1, last - 1 do
+      if col[t] <= col[t - 1] then in_order = false; break end
+    end
+    if not in_order then
+      sort_pairs(col, val, first, last)
+      for t = first + 1, last - 1 do
+        if col[t] == col[t - 1] then
+          -- Report the entry as written (a mirror lies above the diagonal) at its second line.
+          local i, j = r, col[t]
+          if not general and i < j then i, j = j, i end
+          local seen, where = 0, line_number
+          for e = 0, stored - 1 do
+            if erow[e] == i and ecol[e] == j then
+              seen = seen + 1
+              if seen == 2 then where = eline[e]; break end
+            end
+          end
+          return nil, where, "duplicate entry (" .. (i + 1) .. ", " .. (j + 1) .. ")"
+        end
+      end
+    end
+  end
+
+  local d = cols
+  if wanted_d and wanted_d > d then d = wanted_d end
+  return {
+    kind = "csr",
+    n = rows,
+    d = d,
+    nnz = stored,
+    y = double_array(rows),
+    rowptr = rowptr,
+    col = col,
+    val = val,
+  }, line_number
+end
+
+-- Parses a label file for a set of n rows: Matrix Market n x 1 (coordinate or array), or plain
+-- text with one number per line (blank lines and lines starting with '#' or '%' skipped).
+-- Returns double[n], line_number | nil, line, message.
+local function parse_labels(lines, n, target)
+  local first = lines()
+  if is_mm_banner(first) then
+    local ds, line, message = parse_mm(lines_after(first, lines), nil, n, target)
+    if not ds then return nil, line, message end
+    -- A coordinate file may leave rows out: their label is 0.
+    local y = double_array(n)
+    for r = 0, n - 1 do
+      if ds.rowptr[r + 1] > ds.rowptr[r] then y[r] = ds.val[ds.rowptr[r]] end
+    end
+    return y, line
+  end
+  local y = double_array(n)
+  local starts, ends = { 0, 0 }, { 0, 0 }
+  local count, line_number = 0, 0
+  for line in lines_after(first, lines) do
+    line_number = line_number + 1
+    local len = #line
+    local p = ffi.cast(byte_ptr, line)
+    local i = skip_spaces(p, 0, len)
+    if i < len and p[i] ~= HASH and p[i] ~= PERCENT then
+      local fields = split_fields(p, len, starts, ends, 2)
+      if fields ~= 1 then
+        return nil, line_number, "expected one label per line, got " .. fields .. " fields"
+      end
+      local value = parse_number(p, starts[1], ends[1], line)
+      if not value then
+        return nil, line_number, "bad label '" .. token_text(line, starts[1], ends[1])
+          .. "' (finite number expected)"
+      end
+      if count == n then
+        return nil, line_number, "more labels than the " .. n .. " rows of " .. target
+      end
+      y[count] = value
+      count = count + 1
+    end
+  end
+  if count < n then
+    return nil, line_number, count .. " labels for the " .. n .. " rows of " .. target
+  end
+  return y, line_number
+end
+
+local function check_labels_option(labels)
+  if labels ~= nil and type(labels) ~= "string" then
+    error("bad option 'labels' (path string expected, got " .. type(labels) .. ")", 3)
+  end
+  return labels
+end
+
+-- Adds the labels from `labels_path` (if any) to a whole Matrix Market set read from `path`, then
+-- keeps the shard's rows.
+local function finish_mm(ds, path, labels_path, shard_index, shard_count)
+  if labels_path then
+    local y, message = read_with(labels_path, function(file)
+      return parse_labels(file:lines(), ds.n, path)
+    end)
+    if not y then return nil, message end
+    ds.y = y
+  end
+  if shard_count > 1 then ds = data.shard(ds, shard_index, shard_count) end
+  return ds
+end
+
+local MM_OPTIONS = { d = true, shard = true, labels = true }
+
+-- data.read_mm(path [, {d=, shard={index=, count=}, labels=path}]) -> csr | nil, "path:LINE: ..."
+--
+-- Reads a Matrix Market `matrix` file, `coordinate` or `array`, field `real`, `integer` or
+-- `pattern` (every value 1), symmetry `general`, or `symmetric` / `skew-symmetric` expanded to
+-- the full matrix (the file must then hold only the lower, resp. strictly lower, triangle).
+-- Lines starting with '%' and blank lines after the header are skipped. The result has the shape
+-- read_libsvm returns: kind = "csr", n = rows, d = columns (or opts.d when larger), nnz, rowptr
+-- (int64[n+1]), col (int32, 0-based, sorted within each row), val (double) and y (double[n]),
+-- which is all zeros unless opts.labels names a label file.
+--
+-- An `array` file is dense: every value is stored, zeros included, so for an n x d array nnz is
+-- n * d and row i holds columns 0..d-1 in order. For an n x 1 array (the usual label or response
+-- file) that makes rowptr[i] = i and val[i] the i-th value, in file order.
+--
+-- opts.labels: a label file for the n rows: a Matrix Market n x 1 matrix (coordinate, rows it
+-- leaves out are 0, or array) or plain text with one number per line ('#'/'%' comments and blank
+-- lines skipped); its length must be n. opts.shard keeps the rows i (0-based) with
+-- i % count == index, as read_libsvm does, after validating the whole file (and label file): n is
+-- then the shard's row count, while d stays the whole matrix's.
+function data.read_mm(path, opts)
+  check_path(path)
+  opts = check_options(opts, MM_OPTIONS, "read_mm")
+  local wanted_d = check_d_option(opts.d)
+  local shard_index, shard_count = check_shard_option(opts.shard)
+  local labels_path = check_labels_option(opts.labels)
+  local resolved = resolve_path(path)
+  local ds, message = read_with(resolved, function(file)
+    return parse_mm(file:lines(), wanted_d)
+  end)
+  if not ds then return nil, message end
+  return finish_mm(ds, resolved, labels_path, shard_index, shard_count)
+end
+
+local MATRIX_OPTIONS = { d = true, shard = true, labels = true }
+
+-- data.read_matrix(path [, {d=, shard=, labels=}]) -> csr | nil, "path:LINE: message"
+--
+-- Reads either format, so that a model's --data accepts both: Matrix Market when the first line
+-- starts with '%%MatrixMarket' or the name ends in .mtx, .mm or .mmt (before any .gz), libsvm
+-- otherwise. opts as for read_mm; opts.labels is refused (nil, "path:1: ...") for a libsvm file,
+-- whose labels are its first column.
+function data.read_matrix(path, opts)
+  check_path(path)
+  opts = check_options(opts, MATRIX_OPTIONS, "read_matrix")
+  local wanted_d = check_d_option(opts.d)
+  local shard_index, shard_count = check_shard_option(opts.shard)
+  local labels_path = check_labels_option(opts.labels)
+  local resolved = resolve_path(path)
+  local extension = resolved:gsub("%.[gG][zZ]$", ""):match("%.([^./]+)$")
+  local by_name = extension ~= nil and MM_EXTENSIONS[extension:lower()] == true
+  local matrix_market = false
+  local ds, message = read_with(resolved, function(file)
+    local lines = file:lines()
+    local first = lines()
+    if by_name or is_mm_banner(first) then
+      matrix_market = true
+      return parse_mm(lines_after(first, lines), wanted_d)
+    end
+    if labels_path then
+      return nil, first and 1 or 0, "option 'labels' is for Matrix Market input; this is a libsvm"
+        .. " file, whose labels are its first column"
+    end
+    return parse_libsvm(lines_after(first, lines), wanted_d, shard_index, shard_count)
+  end)
+  if not ds then return nil, message end
+  if matrix_market then return finish_mm(ds, resolved, labels_path, shard_index, shard_count) end
+  return ds
+end
+
+---------------------------------------------------------------------------------------------------
+-- Column-major copy
+
+-- data.to_csc(ds) -> {kind = "csc", n, d, nnz, colptr = int64[d+1], row = int32[nnz],
+--                     val = double[nnz], y = ds.y}
+--
+-- The column-major copy of a CSR set by a counting sort over columns, O(nnz + d): column j holds
+-- colptr[j]..colptr[j+1]-1, with its rows in increasing order. y is ds.y itself, not a copy.
+function data.to_csc(ds)
+  if dataset_kind(ds, 3) ~= "csr" then
+    error("bad argument 'ds' (CSR data set expected, got a triplet set)", 2)
+  end
+  local n, d = ds.n, ds.d
+  if not (is_integer(d) and d >= 0 and d <= INT32_MAX) then
+    error("bad argument 'ds' (field d: non-negative integer expected, got " .. describe_value(d)
+      .. ")", 2)
+  end
+  local rowptr, col, val = ds.rowptr, ds.col, ds.val
+  local nnz = tonumber(rowptr[n])
+  local next_slot = double_array(d + 1)
+  for t = 0, nnz - 1 do
+    local c = col[t]
+    if c < 0 or c >= d then
+      error("bad argument 'ds' (column index " .. c .. " at entry " .. t .. " outside [0, " .. d
+        .. "))", 2)
+    end
+    next_slot[c + 1] = next_slot[c + 1] + 1
+  end
+  local colptr = int64_array(d + 1)
+  for c = 1, d do next_slot[c] = next_slot[c] + next_slot[c - 1] end
+  for c = 0, d do colptr[c] = next_slot[c] end
+  local row, out_val = int32_array(nnz), double_array(nnz)
+  for r = 0, n - 1 do
+    for t = tonumber(rowptr[r]), tonumber(rowptr[r + 1]) - 1 do
+      local c = col[t]
+      local slot = next_slot[c]
+      row[slot], out_val[slot] = r, val[t]
+      next_slot[c] = slot + 1
+    end
+  end
+  return {
+    kind = "csc",
+    n = n,
+    d = d,
+    nnz = nnz,
+    colptr = colptr,
+    row = row,
+    val = out_val,
+    y = ds.y,
+  }
+end
+
+---------------------------------------------------------------------------------------------------
+-- Synthetic Lasso data
+
+-- data.synthetic_lasso{n=, p=, rho=0, k=min(p, 10), noise=0.1, density=1, seed=1}
+--   -> csr (d = p) with w_true (double[p])
+--
+-- Row i is x_i = sqrt(rho) * z_i * (1, ..., 1) + sqrt(1 - rho) * e_i with z_i and the e_ij
+-- standard normal, so every feature has mean 0, variance 1, and every two features correlation
+-- rho. With density < 1 each entry is kept with probability density, independently, and dropped
+-- otherwise (the correlation of two columns then becomes density * rho); with density = 1 every
+-- entry is stored. y_i = x_i . w_true + noise * eps_i. w_true has k non-zeros at distinct random
+-- positions, each with a random sign and a magnitude uniform in [0.5, 1.5).
+--
+-- Draw order (part of the contract, since it fixes the data): the k positions (Floyd's algorithm),
+-- then for each position in increasing order a uniform for the sign (< 0.5: negative) and one for
+-- the magnitude; then per row: z_i, for each column j in order e_ij followed (only when
+-- density < 1) by the uniform that keeps it (< density) or drops it, and last eps_i. Rows
+-- therefore do not depend on n: a smaller n yields a prefix of a larger one.
+function data.synthetic_lasso(spec)
+  if type(spec) ~= "table" then
+    error("bad argument to synthetic_lasso (table expected, got " .. type(spec) .. ")", 2)
+  end
+  local name = "synthetic_lasso"
+  local n = check_field(spec, "n", positive_int32, "positive integer", nil, name)
+  local p = check_field(spec, "p", positive_int32, "positive integer", nil, name)
+  local rho = check_field(spec, "rho", function(v)
+    return type(v) == "number" and v >= 0 and v < 1
+  end, "number in [0, 1)", 0, name)
+  local k = check_field(spec, "k", function(v)
+    return is_integer(v) and v >= 0 and v <= p
+  end, "integer in [0, p = " .. p .. "]", math.min(p, 10), name)
+  local noise = check_field(spec, "noise", function(v)
+    return type(v) == "number" and v >= 0 and v < HUGE
+  end, "finite number >= 0", 0.1, name)
+  local density = check_field(spec, "density", function(v)
+    return type(v) == "number" and v > 0 and v <= 1
+  end, "number in (0, 1]", 1, name)
+  local seed = check_field(spec, "seed", function(v)
+    return is_integer(v) and v >= 0 and v < TWO_POW_53
+  end, "integer in [0, 2^53)", 1, name)
+
+  local rng = data.new_rng(seed)
+  local normal, uniform, below = rng.normal, rng.uniform, rng.below
+
+  local w_true = double_array(p)
+  local chosen = ffi.new("uint8_t[?]", p)
+  for j = p - k, p - 1 do
+    local t = below(j + 1)
+    if chosen[t] ~= 0 then t = j end
+    chosen[t] = 1
+  end
+  for j = 0, p - 1 do
+    if chosen[j] ~= 0 then
+      local sign = uniform() < 0.5 and -1 or 1
+      w_true[j] = sign * (0.5 + uniform())
+    end
+  end
+
+  local shared, own = math.sqrt(rho), math.sqrt(1 - rho)
+  local sparse = density < 1
+  local total = n * p
+  local capacity = total
+  if sparse then capacity = math.min(total, math.ceil(total * density * 1.05) + 1024) end
+  local col, val = int32_array(capacity), double_array(capacity)
+  local rowptr, y = int64_array(n + 1), double_array(n)
+  local position = 0
+  for r = 0, n - 1 do
+    if position + p > capacity then
+      local grown = math.min(total, math.max(capacity * 2, position + p))
+      col = resized(int32_array, 4, col, position, grown)
+      val = resized(double_array, 8, val, position, grown)
+      capacity = grown
+    end
+    local common = shared * normal()
+    local response = 0
+    for j = 0, p - 1 do
+      local x = common + own * normal()
+      if not sparse or uniform() < density then
+        col[position], val[position] = j, x
+        position = position + 1
+        response = response + x * w_true[j]
+      end
+    end
+    y[r] = response + noise * normal()
+    rowptr[r + 1] = position
+  end
+  if position < capacity then
+    col = resized(int32_array, 4, col, position, position)
+    val = resized(double_array, 8, val, position, position)
+  end
+
+  return {
+    kind = "csr",
+    n = n,
+    d = p,
+    nnz = position,
+    y = y,
+    rowptr = rowptr,
+    col = col,
+    val = val,
+    w_true = w_true,
+  }
 end
 
 return data

@@ -79,10 +79,10 @@ function M.prepare(engine_ud, path, argv)
       error(path .. ": " .. core.engine_error(engine), 0)
     end
   end
-  local shared
-  if app.setup then shared = app:setup(context.setup(engine, opt)) end
+  local shared, ctx = nil, context.setup(engine, opt)
+  if app.setup then shared = app:setup(ctx) end
   main_app = app
-  return encode({ opt = opt, shared = shared })
+  return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec })
 end
 
 function M.worker(client_ud, engine_ud, path, blob)
@@ -90,10 +90,25 @@ function M.worker(client_ud, engine_ud, path, blob)
   local client = ffi.cast("pmls_client *", client_ud)
   local state = decode(blob)
   local app = load_app(path)
+  local ctx = context.worker(engine, client, state.opt, state.shared)
+  if state.schedule then
+    return require("pmls.rounds").worker(app, ctx, state.schedule)
+  end
   if not app.worker then
     error(path .. ": the script defines no app:worker(ctx)", 0)
   end
-  app:worker(context.worker(engine, client, state.opt, state.shared))
+  app:worker(ctx)
+end
+
+function M.scheduler(node_ud, client_ud, engine_ud, path, blob)
+  local engine = ffi.cast("pmls_engine *", engine_ud)
+  local client = ffi.cast("pmls_client *", client_ud)
+  local node = ffi.cast("pmls_sched *", node_ud)
+  local state = decode(blob)
+  local app = load_app(path)
+  local ctx = context.scheduler(engine, client, state.opt, state.shared,
+                                core.C.pmls_sched_node(node))
+  return require("pmls.rounds").scheduler(app, ctx, state.schedule, node)
 end
 
 function M.finish(client_ud, engine_ud, path, blob)
@@ -102,7 +117,11 @@ function M.finish(client_ud, engine_ud, path, blob)
   local engine = ffi.cast("pmls_engine *", engine_ud)
   local client = ffi.cast("pmls_client *", client_ud)
   local state = decode(blob)
-  app:finish(context.finish(engine, client, state.opt, state.shared))
+  local ctx = context.finish(engine, client, state.opt, state.shared)
+  if state.schedule then
+    ctx.model, ctx.width = core.C.pmls_model_values(engine), state.schedule.width
+  end
+  app:finish(ctx)
 end
 
 M.encode, M.decode = encode, decode

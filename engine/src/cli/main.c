@@ -34,6 +34,8 @@ static const char engine_help[] =
     "      --bind HOST      the address this process listens on (tcp)\n"
     "      --heartbeat-timeout SECS  a silent peer is dead after this (default: 10)\n"
     "      --servers K      server shards (default: one per process)\n"
+    "      --schedulers K   scheduler nodes for scheduled (push/pull) models;\n"
+    "                       node k runs in process k mod P (default: 1)\n"
     "      --staleness S    default SSP staleness bound for tables (default: 0)\n"
     "      --consistency M  default model for tables: ssp, bsp, essp or async\n"
     "                       (default: ssp; see docs/consistency.md)\n"
@@ -142,6 +144,11 @@ static int cmd_run(int argc, char **argv) {
         return usage_error("bad value '%s' for %s: a whole number from 1 to 1024 "
                            "expected", v ? v : "", "--servers");
       cfg.servers = (int)n;
+    } else if (take(argc, argv, &i, NULL, "--schedulers", &v)) {
+      if (parse_int(v, 1, 1024, &n))
+        return usage_error("bad value '%s' for %s: a whole number from 1 to 1024 "
+                           "expected", v ? v : "", "--schedulers");
+      cfg.schedulers = (int)n;
     } else if (take(argc, argv, &i, NULL, "--staleness", &v)) {
       if (parse_int(v, 0, INT_MAX, &n))
         return usage_error("bad value '%s' for %s: a whole number >= 0 expected",

@@ -13,7 +13,9 @@ const char *pmi_msg_type_name(int type) {
                                       "ROW",   "ERR",   "OPLOG", "CLOCK",
                                       "BYE",   "ACK",   "ABORT", "STOP",
                                       "WAIT",  "PUSH",  "JOIN",  "DIR",
-                                      "BEAT",  "DONE",  "FINISH"};
+                                      "BEAT",  "DONE",  "FINISH",
+                                      "SHELLO", "ROUND", "PARTIAL",
+                                      "READY", "ENDROUND", "SBYE"};
   return (type > 0 && type <= PMI_MSG_LAST) ? names[type] : "unknown";
 }
 

@@ -31,7 +31,13 @@ enum pmi_msg_type {
   PMI_MSG_BEAT,      /* rank <-> master: still alive */
   PMI_MSG_DONE,      /* rank -> master: workers finished, with statistics */
   PMI_MSG_FINISH,    /* master -> rank: the job is over, shut down */
-  PMI_MSG_LAST = PMI_MSG_FINISH
+  PMI_MSG_SHELLO,    /* worker -> scheduler node: my round address */
+  PMI_MSG_ROUND,     /* scheduler -> worker: commits, then a round (or end) */
+  PMI_MSG_PARTIAL,   /* worker -> scheduler: its partial update of a round */
+  PMI_MSG_READY,     /* worker -> scheduler: first pass of an agnostic round */
+  PMI_MSG_ENDROUND,  /* scheduler -> worker: every worker is ready */
+  PMI_MSG_SBYE,      /* worker -> scheduler: got the node's last ROUND */
+  PMI_MSG_LAST = PMI_MSG_SBYE
 };
 
 const char *pmi_msg_type_name(int type);

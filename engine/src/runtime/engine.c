@@ -63,6 +63,12 @@ static void engine_free(pmls_engine *e) {
   free(e->bind_host);
   free(e->srv);
   free(e->server_addr);
+  if (e->sched_sock)
+    for (int k = 0; k < e->schedulers; k++) pmi_sock_close(e->sched_sock[k]);
+  free(e->sched_sock);
+  for (int i = 0; i < e->nparked; i++) pmi_sock_close(e->parked[i]);
+  free(e->parked);
+  pmi_model_free(e);
   free(e->worker_taken);
   pthread_mutex_destroy(&e->mu);
   free(e);
@@ -117,6 +123,10 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     pmi_fail(why, rc, "bad rank %d of %d processes", cfg->rank, cfg->procs);
     goto out;
   }
+  if (cfg->schedulers < 0 || cfg->schedulers > 1024) {
+    pmi_fail(why, rc, "bad schedulers %d (0..1024)", cfg->schedulers);
+    goto out;
+  }
   if (cfg->heartbeat_ms < 0) {
     pmi_fail(why, rc, "bad heartbeat timeout %d ms", cfg->heartbeat_ms);
     goto out;
@@ -147,6 +157,8 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->workers = e->local_workers * procs;
   e->first_worker = e->local_workers * e->rank;
   e->servers = cfg->servers ? cfg->servers : procs;
+  e->schedulers = cfg->schedulers ? cfg->schedulers : 1;
+  e->cfg.schedulers = e->schedulers;
   e->cfg.workers = e->local_workers;
   e->cfg.servers = e->servers;
   e->cfg.procs = procs;
@@ -159,40 +171,47 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   snprintf(e->addr_prefix, sizeof e->addr_prefix, "inproc://pmls-%08x-%p",
            e->job, (void *)e);
   e->srv = calloc((size_t)e->servers, sizeof *e->srv);
-  e->server_addr = calloc((size_t)e->servers, sizeof *e->server_addr);
+  int naddr = pmi_addr_count(e);
+  e->server_addr = calloc((size_t)naddr, sizeof *e->server_addr);
+  e->sched_sock = malloc((size_t)e->schedulers * sizeof *e->sched_sock);
   e->worker_taken = calloc((size_t)e->local_workers, 1);
-  int *shard_sock = malloc((size_t)e->servers * sizeof *shard_sock);
+  int *socks = malloc((size_t)naddr * sizeof *socks);
   e->metrics = pmi_metrics_new(e->metrics_path, e->cfg.quiet, e->t0, why);
   e->cache = pmi_cache_new(e->local_workers);
   if (!e->srv || !e->server_addr || !e->worker_taken || !e->metrics ||
-      !e->cache || !shard_sock) {
+      !e->cache || !socks || !e->sched_sock) {
     rc = e->metrics ? pmi_fail(why, PMLS_ENOMEM, "out of memory") : PMLS_EIO;
-    free(shard_sock);
+    free(socks);
     engine_free(e);
     goto out;
   }
-  for (int s = 0; s < e->servers; s++) shard_sock[s] = -1;
+  for (int i = 0; i < naddr; i++) socks[i] = -1;
+  for (int k = 0; k < e->schedulers; k++) e->sched_sock[k] = -1;
   if (e->cfg.master) {
-    rc = pmi_job_start(e, shard_sock, why);
+    rc = pmi_job_start(e, socks, why);
   } else if (procs > 1) {
     rc = pmi_fail(why, PMLS_EINVAL, "a job of %d processes needs a master "
                   "address (ipc:// or tcp://)", procs);
   } else {
     rc = PMLS_OK;
-    for (int s = 0; s < e->servers && rc == PMLS_OK; s++) {
+    for (int i = 0; i < naddr && rc == PMLS_OK; i++) {
       char name[32];
-      snprintf(name, sizeof name, "s%d", s);
-      shard_sock[s] = pmi_job_bind(e, name, 1000, e->server_addr[s], why);
-      if (shard_sock[s] < 0) rc = PMLS_ENET;
+      pmi_addr_name(e, i, name, sizeof name);
+      socks[i] = pmi_job_bind(e, name, 1000, e->server_addr[i], why);
+      if (socks[i] < 0) rc = PMLS_ENET;
     }
   }
   for (int s = 0; s < e->servers && rc == PMLS_OK; s++) {
-    if (shard_sock[s] < 0) continue; /* another process hosts it */
-    rc = pmi_server_start(e, s, shard_sock[s], &e->srv[s], why);
-    if (rc == PMLS_OK) shard_sock[s] = -1; /* the shard owns it now */
+    if (socks[s] < 0) continue; /* another process hosts it */
+    rc = pmi_server_start(e, s, socks[s], &e->srv[s], why);
+    if (rc == PMLS_OK) socks[s] = -1; /* the shard owns it now */
   }
-  for (int s = 0; s < e->servers; s++) pmi_sock_close(shard_sock[s]);
-  free(shard_sock);
+  for (int k = 0; k < e->schedulers; k++) { /* the nodes open them later */
+    e->sched_sock[k] = socks[e->servers + k];
+    socks[e->servers + k] = -1;
+  }
+  for (int i = 0; i < naddr; i++) pmi_sock_close(socks[i]);
+  free(socks);
   if (rc == PMLS_OK) {
     e->feed = pmi_feed_start(e, e->feed_addr, why);
     if (!e->feed) rc = PMLS_ENET;
@@ -228,6 +247,33 @@ const char *pmls_errmsg(const pmls_engine *e) { return e->err; }
 int pmls_engine_workers(const pmls_engine *e) { return e->workers; }
 int pmls_engine_procs(const pmls_engine *e) { return e->procs; }
 int pmls_engine_rank(const pmls_engine *e) { return e->rank; }
+int pmls_engine_schedulers(const pmls_engine *e) { return e->schedulers; }
+
+void pmi_engine_park(pmls_engine *e, int sock) {
+  if (sock < 0) return;
+  pthread_mutex_lock(&e->mu);
+  if (e->nparked == e->capparked) {
+    int cap = e->capparked ? 2 * e->capparked : 16;
+    int *p = realloc(e->parked, (size_t)cap * sizeof *p);
+    if (p) {
+      e->parked = p;
+      e->capparked = cap;
+    }
+  }
+  if (e->nparked < e->capparked) e->parked[e->nparked++] = sock;
+  else pmi_sock_close(sock); /* out of memory: risk the last message */
+  pthread_mutex_unlock(&e->mu);
+}
+
+void pmi_engine_abort(pmls_engine *e, const char *why) {
+  pmi_job_abort(e, why); /* tells the other processes, if any */
+  pthread_mutex_lock(&e->mu);
+  if (!atomic_load(&e->dead)) {
+    snprintf(e->dead_why, sizeof e->dead_why, "%s", why);
+    atomic_store(&e->dead, 1);
+  }
+  pthread_mutex_unlock(&e->mu);
+}
 int pmls_engine_local_workers(const pmls_engine *e, int *first_worker) {
   if (first_worker) *first_worker = e->first_worker;
   return e->local_workers;

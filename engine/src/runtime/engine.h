@@ -32,6 +32,18 @@ typedef struct {
 
 void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from);
 
+/* The scheduled model (sched/rounds.c): its spec, and what the run's
+ * schedulers and workers tell about it for the final metrics. */
+typedef struct {
+  int declared;
+  pmls_model_spec spec;
+  double *final;              /* a local worker's copy when it ended */
+  int64_t rounds, updates, pushes, stale_max, stale_hist[17];
+  double stale_sum, stale_sumsq;
+  int64_t *passes;            /* per worker of the job (agnostic rounds) */
+  int have_stats;
+} pmi_model;
+
 typedef struct pmi_server pmi_server;
 typedef struct pmi_job pmi_job;
 typedef struct pmi_feed pmi_feed;
@@ -46,6 +58,7 @@ struct pmls_engine {
   uint32_t job;          /* stamps every message of this run */
   char addr_prefix[PMI_ADDR_MAX - 40]; /* room for "-s<n>" / "-c<n>" */
   int workers, servers;  /* in the whole job */
+  int schedulers;        /* scheduler nodes in the job */
   int procs, rank;       /* processes in the job, and which one this is */
   int local_workers, first_worker; /* this process's slice of the workers */
   double t0;             /* when the engine started, for time_s */
@@ -57,7 +70,15 @@ struct pmls_engine {
   _Atomic int ntables;
 
   pmi_server **srv;
+  /* The job's directory: the shards' addresses, then the scheduler nodes'
+   * (entry servers + k); see pmi_addr_owner. */
   char (*server_addr)[PMI_ADDR_MAX];
+  int *sched_sock;       /* bound PULL sockets of this process's nodes, or -1 */
+  /* Sockets whose last message may still be queued: nanomsg drops what is
+   * unsent when a socket closes, so they close with the engine. */
+  int *parked;
+  int nparked, capparked;
+  pmi_model model;
   pmls_client *ctl;      /* the engine's own client: declares tables */
   unsigned char *worker_taken;
   int next_host_id;
@@ -93,13 +114,30 @@ static inline int pmi_owner_of(const pmls_engine *e, int shard) {
   return shard % e->procs;
 }
 
+/* Directory entries: shards first, then scheduler nodes; entry i lives in
+ * process (i or i - servers) mod procs. */
+static inline int pmi_addr_count(const pmls_engine *e) {
+  return e->servers + e->schedulers;
+}
+static inline int pmi_addr_owner(const pmls_engine *e, int i) {
+  return (i < e->servers ? i : i - e->servers) % e->procs;
+}
+static inline int pmi_addr_name(const pmls_engine *e, int i, char *out,
+                                size_t cap) {
+  return i < e->servers ? snprintf(out, cap, "s%d", i)
+                        : snprintf(out, cap, "k%d", i - e->servers);
+}
+
 /* ---- the job: addresses, rendezvous, peers (runtime/job.c) --------------- */
 /* Binds a PULL socket named `name` on this process's transport; returns it
  * (or -1) and its address in addr. */
 int pmi_job_bind(pmls_engine *e, const char *name, int rcvtimeo_ms,
                  char addr[PMI_ADDR_MAX], char *err);
-/* Binds the shards this process hosts (shard_sock) and meets the others. */
-int pmi_job_start(pmls_engine *e, int *shard_sock, char *why);
+/* Binds the directory entries this process hosts (socks, one per entry,
+ * -1 for the others' entries) and meets the other processes. */
+int pmi_job_start(pmls_engine *e, int *socks, char *why);
+/* Ends the run for every node: the scheduled rounds cannot go on. */
+void pmi_engine_abort(pmls_engine *e, const char *why);
 void pmi_job_register(pmls_engine *e, int client, const char *addr);
 void pmi_job_unregister(pmls_engine *e, int client);
 void pmi_job_abort(pmls_engine *e, const char *why);
@@ -114,6 +152,12 @@ int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
                      char *err);
 void pmi_server_join(pmi_server *s);
 void pmi_server_traffic(pmi_server *s, pmi_traffic *sum);
+
+/* ---- scheduled rounds (sched/rounds.c) ---------------------------------- */
+void pmi_rounds_free(pmls_client *c);  /* on client close */
+void pmi_model_finals(pmls_engine *e); /* rank 0: into the final metrics */
+void pmi_model_free(pmls_engine *e);
+void pmi_engine_park(pmls_engine *e, int sock); /* close it at the end */
 
 /* ---- metrics (runtime/metrics.c) ----------------------------------------- */
 pmi_metrics *pmi_metrics_new(const char *path, int quiet, double t0, char *err);

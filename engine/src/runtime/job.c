@@ -174,6 +174,7 @@ static int gather_joins(pmls_engine *e, char *why) {
     }
     int r = pmi_get_i32(&rd), procs = pmi_get_i32(&rd);
     int workers = pmi_get_i32(&rd), servers = pmi_get_i32(&rd);
+    int schedulers = pmi_get_i32(&rd);
     char addr[PMI_ADDR_MAX];
     pmi_get_str(&rd, addr, sizeof addr);
     int n = pmi_get_i32(&rd);
@@ -181,7 +182,7 @@ static int gather_joins(pmls_engine *e, char *why) {
       int s = pmi_get_i32(&rd);
       char saddr[PMI_ADDR_MAX];
       pmi_get_str(&rd, saddr, sizeof saddr);
-      if (s < 0 || s >= e->servers) rd.bad = 1;
+      if (s < 0 || s >= pmi_addr_count(e)) rd.bad = 1;
       else snprintf(e->server_addr[s], PMI_ADDR_MAX, "%s", saddr);
     }
     pmi_msg_free(msg);
@@ -192,11 +193,12 @@ static int gather_joins(pmls_engine *e, char *why) {
       rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d joined twice (two "
                     "processes were given the same rank)", r);
     } else if (procs != P || workers != e->local_workers ||
-               servers != e->servers) {
+               servers != e->servers || schedulers != e->schedulers) {
       rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d was started with %d "
-                    "processes, %d workers, %d servers; rank 0 with %d, %d, %d "
-                    "(every rank needs the same options)", r, procs, workers,
-                    servers, P, e->local_workers, e->servers);
+                    "processes, %d workers, %d servers, %d schedulers; rank 0 "
+                    "with %d, %d, %d, %d (every rank needs the same options)",
+                    r, procs, workers, servers, schedulers, P,
+                    e->local_workers, e->servers, e->schedulers);
     } else {
       joined[r] = 1;
       njoined++;
@@ -220,8 +222,9 @@ static int gather_joins(pmls_engine *e, char *why) {
     pmi_put_i32(&j->out, rc);
     pmi_put_str(&j->out, rc ? why : "");
     pmi_put_u32(&j->out, e->job);
-    pmi_put_i32(&j->out, e->servers);
-    for (int s = 0; s < e->servers; s++) pmi_put_str(&j->out, e->server_addr[s]);
+    pmi_put_i32(&j->out, pmi_addr_count(e));
+    for (int s = 0; s < pmi_addr_count(e); s++)
+      pmi_put_str(&j->out, e->server_addr[s]);
     char peer[32];
     snprintf(peer, sizeof peer, "rank %d", r);
     char err[PMI_ERRLEN];
@@ -241,12 +244,13 @@ static int join_master(pmls_engine *e, char *why) {
   pmi_put_i32(&j->out, e->procs);
   pmi_put_i32(&j->out, e->local_workers);
   pmi_put_i32(&j->out, e->servers);
+  pmi_put_i32(&j->out, e->schedulers);
   pmi_put_str(&j->out, e->ctl_addr);
-  int n = 0;
-  for (int s = 0; s < e->servers; s++) n += pmi_owner_of(e, s) == e->rank;
+  int n = 0, naddr = pmi_addr_count(e);
+  for (int s = 0; s < naddr; s++) n += pmi_addr_owner(e, s) == e->rank;
   pmi_put_i32(&j->out, n);
-  for (int s = 0; s < e->servers; s++) {
-    if (pmi_owner_of(e, s) != e->rank) continue;
+  for (int s = 0; s < naddr; s++) {
+    if (pmi_addr_owner(e, s) != e->rank) continue;
     pmi_put_i32(&j->out, s);
     pmi_put_str(&j->out, e->server_addr[s]);
   }
@@ -278,10 +282,10 @@ static int join_master(pmls_engine *e, char *why) {
     char text[PMI_ERRLEN];
     pmi_get_str(&rd, text, sizeof text);
     e->job = pmi_get_u32(&rd);
-    int servers = pmi_get_i32(&rd);
-    for (int s = 0; s < servers && s < e->servers; s++)
+    int got = pmi_get_i32(&rd);
+    for (int s = 0; s < got && s < pmi_addr_count(e); s++)
       pmi_get_str(&rd, e->server_addr[s], PMI_ADDR_MAX);
-    int bad = rd.bad || servers != e->servers;
+    int bad = rd.bad || got != pmi_addr_count(e);
     pmi_msg_free(msg);
     if (status) return pmi_fail(why, status, "rank %d: the job failed to start: "
                                 "%s", e->rank, text);
@@ -483,7 +487,7 @@ static void job_free(pmi_job *j, const pmls_engine *e) {
   free(j);
 }
 
-int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
+int pmi_job_start(pmls_engine *e, int *socks, char *why) {
   const char *master = e->cfg.master;
   if (!master) {
     if (e->procs > 1)
@@ -555,12 +559,12 @@ int pmi_job_start(pmls_engine *e, int *shard_sock, char *why) {
   }
 
   /* Bind everything this process offers before anyone hears of it. */
-  for (int s = 0; s < e->servers; s++) {
-    if (pmi_owner_of(e, s) != e->rank) continue;
+  for (int s = 0; s < pmi_addr_count(e); s++) {
+    if (pmi_addr_owner(e, s) != e->rank) continue;
     char name[32];
-    snprintf(name, sizeof name, "s%d", s);
-    shard_sock[s] = pmi_job_bind(e, name, 1000, e->server_addr[s], why);
-    if (shard_sock[s] < 0) {
+    pmi_addr_name(e, s, name, sizeof name);
+    socks[s] = pmi_job_bind(e, name, 1000, e->server_addr[s], why);
+    if (socks[s] < 0) {
       rc = PMLS_ENET;
       goto fail;
     }

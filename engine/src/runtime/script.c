@@ -154,6 +154,7 @@ typedef struct {
   pmls_engine *e;
   pmls_client *c;
   int worker;
+  int node;          /* a scheduler node's thread: its index; else -1 */
   const char *path;
   const char *blob;
   size_t bloblen;
@@ -170,27 +171,46 @@ static void worker_fail(worker_job *j, int rc, char *msg) {
   char why[PMI_ERRLEN];
   const char *nl = strchr(msg, '\n');
   int len = nl ? (int)(nl - msg) : (int)strlen(msg);
-  snprintf(why, sizeof why, "worker %d failed: %.*s", j->worker, len, msg);
+  if (j->node >= 0)
+    snprintf(why, sizeof why, "scheduler node %d failed: %.*s", j->node, len,
+             msg);
+  else
+    snprintf(why, sizeof why, "worker %d failed: %.*s", j->worker, len, msg);
   pmls_abort(j->c, why);
+  /* Rounds wait on the scheduler nodes and workers directly, not on the
+   * shards that the abort wakes: they learn of it from the engine. */
+  if (j->e->model.declared) pmi_engine_abort(j->e, why);
 }
 
 static void *worker_main(void *arg) {
   worker_job *j = arg;
   char err[PMI_ERRLEN];
   lua_State *L = new_state(j->e, err);
+  pmls_sched *node = NULL;
+  int rc = L ? PMLS_OK : PMLS_ESCRIPT;
   if (!L) {
-    worker_fail(j, PMLS_ESCRIPT, strdup(err));
+    worker_fail(j, rc, strdup(err));
+  } else if (j->node >= 0 &&
+             (rc = pmls_sched_open(j->e, j->node, &node)) != PMLS_OK) {
+    worker_fail(j, rc, strdup(j->e->err));
   } else {
+    if (node) lua_pushlightuserdata(L, node);
     lua_pushlightuserdata(L, j->c);
     lua_pushlightuserdata(L, j->e);
     lua_pushstring(L, j->path);
     lua_pushlstring(L, j->blob, j->bloblen);
     char *msg = NULL;
-    int rc = call_runtime(L, "worker", 4, 0, &msg);
+    rc = node ? call_runtime(L, "scheduler", 5, 0, &msg)
+              : call_runtime(L, "worker", 4, 0, &msg);
     if (rc) worker_fail(j, rc, msg);
-    lua_close(L);
   }
-  int rc = pmls_client_close(j->c);
+  if (L) lua_close(L);
+  pmls_sched_close(node);
+  if (j->node >= 0) { /* a host client: only the abort path used it */
+    pmls_client_close(j->c);
+    return NULL;
+  }
+  rc = pmls_client_close(j->c);
   if (rc && !j->rc) {
     j->rc = rc;
     j->msg = strdup(j->e->err);
@@ -214,16 +234,28 @@ static worker_job *first_failure(worker_job *jobs, int n) {
   return best;
 }
 
+/* Runs the workers of this process and, for a scheduled model, the
+ * scheduler nodes it hosts (each on a thread of its own). */
 static int run_workers(pmls_engine *e, const char *path, const char *blob,
                        size_t bloblen) {
   int n = e->local_workers;
+  if (e->model.declared)
+    for (int k = 0; k < e->schedulers; k++)
+      n += pmi_addr_owner(e, e->servers + k) == e->rank;
   worker_job *jobs = calloc((size_t)n, sizeof *jobs);
   if (!jobs) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
-  int rc = PMLS_OK, started = 0;
+  int rc = PMLS_OK, started = 0, k = 0;
   for (int w = 0; w < n && rc == PMLS_OK; w++) {
-    jobs[w] = (worker_job){e, NULL, e->first_worker + w, path, blob, bloblen,
+    int worker = -1, node = -1;
+    if (w < e->local_workers) {
+      worker = e->first_worker + w;
+    } else {
+      while (pmi_addr_owner(e, e->servers + k) != e->rank) k++;
+      node = k++;
+    }
+    jobs[w] = (worker_job){e, NULL, worker, node, path, blob, bloblen,
                            0, 0, NULL, 0};
-    rc = pmls_client_open(e, jobs[w].worker, &jobs[w].c);
+    rc = pmls_client_open(e, worker, &jobs[w].c);
   }
   for (int w = 0; w < n && rc == PMLS_OK; w++) {
     if (pthread_create(&jobs[w].thread, NULL, worker_main, &jobs[w])) {
@@ -245,8 +277,12 @@ static int run_workers(pmls_engine *e, const char *path, const char *blob,
     snprintf(tail, sizeof tail, "%s", nl ? nl : "");
     if (nl) *nl = 0;
     size_t len = strlen(e->err);
-    snprintf(e->err + len, sizeof e->err - len, " (in worker %d)%s",
-             bad->worker, tail);
+    if (bad->node >= 0)
+      snprintf(e->err + len, sizeof e->err - len, " (in scheduler node %d)%s",
+               bad->node, tail);
+    else
+      snprintf(e->err + len, sizeof e->err - len, " (in worker %d)%s",
+               bad->worker, tail);
   }
   for (int w = 0; w < n; w++) free(jobs[w].msg);
   free(jobs);
@@ -317,6 +353,7 @@ int pmls_run_script(pmls_engine *e, const char *path, int argc,
   }
   lua_close(L);
   if (rc == PMLS_OK && e->rank == 0) {
+    pmi_model_finals(e);
     pmls_stats st;
     pmls_engine_stats(e, &st);
     rc = pmi_metrics_write_final(e->metrics, e, &st);

@@ -1,0 +1,227 @@
+-- pmls.rounds: the Lua half of scheduled models (STRADS schedule / push /
+-- pull; engine/src/sched/rounds.c is the C half). A script that declares
+-- ctx:schedule{...} in setup runs, instead of app:worker,
+--   on every worker:         app:load, then per round app:sync (the commits
+--                            that came) and app:push;
+--   on every scheduler node: app:load, then per round the schedule (a
+--                            shipped scheduler or app:schedule) and app:pull.
+-- Each round is one clock of the store, so the progress line, --metrics and
+-- the SSP tables a script also keeps all count rounds.
+local core = require "pmls.core"
+local ffi, C = core.ffi, core.C
+
+local M = {}
+
+local KINDS = { uniform = true, cyclic = true, priority = true, block = true, custom = true }
+local FIELDS = {
+  vars = true, width = true, extra = true, scheduler = true, per_round = true,
+  candidates = true, eta = true, dependency = true, pipeline = true,
+  range = true, blocks = true, rows = true, agnostic = true, max_rounds = true,
+}
+
+local function whole(spec, field, lo, default, level)
+  local v = spec[field]
+  if v == nil then return default end
+  if type(v) ~= "number" or v % 1 ~= 0 or v < lo then
+    error(("bad argument 'spec.%s' to schedule (whole number >= %d expected, got %s)")
+          :format(field, lo, tostring(v)), level + 1)
+  end
+  return v
+end
+
+-- Checks a schedule spec and fills in its defaults; returns the plain
+-- table every node gets, and declares the model with the engine.
+function M.declare(engine, spec, app, level)
+  level = level + 1
+  if type(spec) ~= "table" then
+    error("bad argument 'spec' to schedule (table expected, got " .. type(spec) .. ")", level)
+  end
+  for k in pairs(spec) do
+    if not FIELDS[k] then
+      error(("bad argument 'spec' to schedule (unknown field '%s')"):format(tostring(k)), level)
+    end
+  end
+  local s = {}
+  s.vars = whole(spec, "vars", 1, nil, level)
+  if not s.vars then error("bad argument 'spec.vars' to schedule (required)", level) end
+  s.width = whole(spec, "width", 1, 1, level)
+  s.extra = whole(spec, "extra", 0, 0, level)
+  s.scheduler = spec.scheduler or (app.schedule and "custom" or "cyclic")
+  if not KINDS[s.scheduler] then
+    error(("bad argument 'spec.scheduler' to schedule (%q: uniform, cyclic, priority, block or custom)")
+          :format(tostring(s.scheduler)), level)
+  end
+  if s.scheduler == "custom" and not app.schedule then
+    error("bad argument 'spec.scheduler' to schedule (custom needs app:schedule(ctx, vars, cap))", level)
+  end
+  local lo, hi = 0, s.vars
+  if spec.range ~= nil then
+    local r = spec.range
+    if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number"
+       or r[1] % 1 ~= 0 or r[2] % 1 ~= 0 or r[1] < 0 or r[2] > s.vars or r[1] >= r[2] then
+      error(("bad argument 'spec.range' to schedule ({lo, hi} with 0 <= lo < hi <= %d expected)")
+            :format(s.vars), level)
+    end
+    lo, hi = r[1], r[2]
+  end
+  s.range = { lo, hi }
+  s.per_round = whole(spec, "per_round", 1, math.min(hi - lo, 64), level)
+  s.candidates = whole(spec, "candidates", 1, nil, level)
+  s.pipeline = whole(spec, "pipeline", 0, 0, level)
+  s.blocks = whole(spec, "blocks", 1, nil, level)
+  s.rows = whole(spec, "rows", 1, nil, level)
+  s.max_rounds = whole(spec, "max_rounds", 1, nil, level)
+  if spec.eta ~= nil and (type(spec.eta) ~= "number" or not (spec.eta > 0)) then
+    error("bad argument 'spec.eta' to schedule (number > 0 expected)", level)
+  end
+  s.eta = spec.eta
+  if spec.dependency ~= nil then
+    if type(spec.dependency) ~= "number" or not (spec.dependency >= 0) then
+      error("bad argument 'spec.dependency' to schedule (threshold >= 0 expected)", level)
+    end
+    if not app.dependency then
+      error("bad argument 'spec.dependency' to schedule (needs app:dependency(ctx, j, k))", level)
+    end
+  end
+  s.dependency = spec.dependency
+  if s.scheduler == "block" then
+    if not s.rows then error("bad argument 'spec.rows' to schedule (block needs the data rows)", level) end
+    s.agnostic = spec.agnostic ~= false
+  else
+    if spec.agnostic then
+      error("bad argument 'spec.agnostic' to schedule (only block rounds are agnostic)", level)
+    end
+    s.agnostic = false
+  end
+  local cap = s.scheduler == "block" and (hi - lo) or s.per_round
+  local m = ffi.new("pmls_model_spec")
+  m.vars, m.width, m.extra, m.per_round = s.vars, s.width, s.extra, cap
+  m.pipeline, m.sched_lo, m.sched_hi = s.pipeline, lo, hi
+  m.agnostic = s.agnostic and 1 or 0
+  if C.pmls_model_declare(engine, m) ~= 0 then
+    error("bad argument 'spec' to schedule (" .. core.engine_error(engine) .. ")", level)
+  end
+  return s
+end
+
+local function check(rc, what, errmsg)
+  if rc ~= 0 then error(what .. ": " .. errmsg(), 0) end
+end
+
+-- ---- workers ----------------------------------------------------------------
+
+function M.worker(app, ctx, s)
+  local client = ctx.client
+  local function client_error() return core.client_error(client) end
+  if type(app.push) ~= "function" then
+    error("the script declares a schedule but no app:push(ctx, vars, n, out)", 0)
+  end
+  check(C.pmls_round_join(client), "cannot join the scheduler nodes", client_error)
+  ctx.model, ctx.width = C.pmls_round_model(client), s.width
+  if app.load then app:load(ctx) end
+  local info = ffi.new("pmls_round")
+  ctx.share = info
+  local push, sync = app.push, app.sync
+  while true do
+    check(C.pmls_round_next(client, info), "round", client_error)
+    local round = tonumber(info.round)
+    if info.nchanged > 0 and sync then
+      sync(app, ctx, info.changed, tonumber(info.nchanged), info.deltas)
+    end
+    if round < 0 then break end
+    ctx.round, ctx.staleness = round, tonumber(info.staleness)
+    local n, out = tonumber(info.n), C.pmls_round_partial(client)
+    push(app, ctx, info.vars, n, out, 1)
+    local passes = 1
+    if info.agnostic ~= 0 then
+      -- Slow-worker agnostic: keep improving this share until every
+      -- worker has finished its first pass.
+      check(C.pmls_round_ready(client), "round", client_error)
+      while C.pmls_round_over(client) == 0 do
+        passes = passes + 1
+        push(app, ctx, info.vars, n, out, passes)
+      end
+    end
+    check(C.pmls_round_send(client, passes), "round", client_error)
+    local ok, err = ctx:clock()
+    if not ok then error(err, 0) end
+  end
+end
+
+-- ---- scheduler nodes ----------------------------------------------------------
+
+function M.scheduler(app, ctx, s, node)
+  local function node_error() return ffi.string(C.pmls_sched_errmsg(node)) end
+  if type(app.pull) ~= "function" then
+    error("the script declares a schedule but no app:pull(ctx, vars, n, sum, values)", 0)
+  end
+  local lo, hi = ffi.new("int64_t[1]"), ffi.new("int64_t[1]")
+  C.pmls_sched_range(node, lo, hi)
+  ctx.lo, ctx.hi = tonumber(lo[0]), tonumber(hi[0])
+  ctx.model, ctx.width, ctx.sched = C.pmls_sched_model(node), s.width, node
+  if app.load then app:load(ctx) end
+  local width, kind = s.width, s.scheduler
+  local picker, cap
+  if kind == "custom" then
+    cap = s.per_round
+  else
+    local schedulers = require "pmls.schedulers"
+    local depfn
+    if s.dependency then
+      local dependency = app.dependency
+      depfn = function(j, k) return dependency(app, ctx, j, k) end
+    end
+    picker = schedulers.new(kind, {
+      lo = ctx.lo, hi = ctx.hi, per_round = kind ~= "block" and s.per_round or nil,
+      candidates = kind ~= "block" and s.candidates or nil, eta = kind == "priority" and s.eta or nil,
+      dependency = s.dependency, depfn = depfn, seed = ctx.seed * 1000003 + ctx.node,
+      workers = kind == "block" and ctx.workers or nil,
+      blocks = kind == "block" and s.blocks or nil, rows = kind == "block" and s.rows or nil,
+    })
+    cap = picker.capacity
+    ctx.picker = picker
+  end
+  local vars = ffi.new("int64_t[?]", cap)
+  local values = ffi.new("double[?]", cap * width)
+  local got = ffi.new("pmls_collected")
+  local depth, max_rounds = s.pipeline, s.max_rounds
+  local stopping = false
+  while true do
+    while not stopping and C.pmls_sched_outstanding(node) <= depth do
+      local n
+      if picker then n = picker:next(vars) else n = app:schedule(ctx, vars, cap) end
+      if type(n) ~= "number" or n % 1 ~= 0 or n < 0 or n > cap then
+        error(("schedule returned %s variables (0..%d expected)"):format(tostring(n), cap), 0)
+      end
+      if n == 0 then stopping = true break end
+      local rc
+      if kind == "block" then
+        rc = C.pmls_sched_dispatch(node, vars, n, picker.nseg, picker.seg_worker, picker.seg_lo,
+                                   picker.seg_hi, picker.seg_rowblock, picker.seg_colblock, nil)
+      else
+        rc = C.pmls_sched_dispatch(node, vars, n, 0, nil, nil, nil, nil, nil, nil)
+      end
+      check(rc, "dispatch", node_error)
+    end
+    if C.pmls_sched_outstanding(node) == 0 then break end
+    check(C.pmls_sched_collect(node, got), "collect", node_error)
+    local n, gv, model = tonumber(got.n), got.vars, ctx.model
+    for k = 0, n - 1 do
+      local base = tonumber(gv[k]) * width
+      for c = 0, width - 1 do values[k * width + c] = model[base + c] end
+    end
+    ctx.round = tonumber(got.round)
+    local stop = app:pull(ctx, gv, n, got.sum, values)
+    check(C.pmls_sched_commit(node, values), "commit", node_error)
+    if picker then picker:update(gv, n, C.pmls_sched_deltas(node), width) end
+    if stop or (max_rounds and ctx.round + 1 >= max_rounds) then stopping = true end
+  end
+  if picker and picker.stats then
+    for name, v in pairs(picker.stats) do
+      if type(v) == "number" then C.pmls_sched_note(node, "sched_" .. name, v) end
+    end
+  end
+  check(C.pmls_sched_stop(node), "stop", node_error)
+end
+
+return M
