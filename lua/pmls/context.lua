@@ -219,6 +219,15 @@ function Context:partial(w)
   return p
 end
 
+-- pull: sets the priorities of vars[0..n-1] from deltas (n * width values)
+-- instead of the round's committed changes (e.g. from the changes a check
+-- round found possible but did not make).
+function Context:prioritize(vars, n, deltas)
+  in_scheduler(self, "prioritize")
+  if self.picker then self.picker:update(vars, n, deltas, self.width) end
+  self.prioritized = true
+end
+
 -- scheduler: a named figure for the final metrics.
 function Context:note(name, value)
   in_scheduler(self, "note")

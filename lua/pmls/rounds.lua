@@ -17,6 +17,7 @@ local FIELDS = {
   vars = true, width = true, extra = true, scheduler = true, per_round = true,
   candidates = true, eta = true, dependency = true, pipeline = true,
   range = true, blocks = true, rows = true, agnostic = true, max_rounds = true,
+  round_max = true,
 }
 
 local function whole(spec, field, lo, default, level)
@@ -94,6 +95,8 @@ function M.declare(engine, spec, app, level)
     s.agnostic = false
   end
   local cap = s.scheduler == "block" and (hi - lo) or s.per_round
+  s.round_max = whole(spec, "round_max", cap, cap, level)
+  cap = s.round_max
   local m = ffi.new("pmls_model_spec")
   m.vars, m.width, m.extra, m.per_round = s.vars, s.width, s.extra, cap
   m.pipeline, m.sched_lo, m.sched_hi = s.pipeline, lo, hi
@@ -161,10 +164,8 @@ function M.scheduler(app, ctx, s, node)
   ctx.model, ctx.width, ctx.sched = C.pmls_sched_model(node), s.width, node
   if app.load then app:load(ctx) end
   local width, kind = s.width, s.scheduler
-  local picker, cap
-  if kind == "custom" then
-    cap = s.per_round
-  else
+  local picker, cap = nil, s.round_max
+  if kind ~= "custom" then
     local schedulers = require "pmls.schedulers"
     local depfn
     if s.dependency then
@@ -178,9 +179,11 @@ function M.scheduler(app, ctx, s, node)
       workers = kind == "block" and ctx.workers or nil,
       blocks = kind == "block" and s.blocks or nil, rows = kind == "block" and s.rows or nil,
     })
-    cap = picker.capacity
     ctx.picker = picker
   end
+  -- app:schedule, when the script has one, picks every round (it may ask
+  -- ctx.picker, the shipped scheduler, for its choice).
+  local schedule = app.schedule
   local vars = ffi.new("int64_t[?]", cap)
   local values = ffi.new("double[?]", cap * width)
   local got = ffi.new("pmls_collected")
@@ -189,13 +192,13 @@ function M.scheduler(app, ctx, s, node)
   while true do
     while not stopping and C.pmls_sched_outstanding(node) <= depth do
       local n
-      if picker then n = picker:next(vars) else n = app:schedule(ctx, vars, cap) end
+      if schedule then n = schedule(app, ctx, vars, cap) else n = picker:next(vars) end
       if type(n) ~= "number" or n % 1 ~= 0 or n < 0 or n > cap then
         error(("schedule returned %s variables (0..%d expected)"):format(tostring(n), cap), 0)
       end
       if n == 0 then stopping = true break end
       local rc
-      if kind == "block" then
+      if kind == "block" and not schedule then
         rc = C.pmls_sched_dispatch(node, vars, n, picker.nseg, picker.seg_worker, picker.seg_lo,
                                    picker.seg_hi, picker.seg_rowblock, picker.seg_colblock, nil)
       else
@@ -210,10 +213,12 @@ function M.scheduler(app, ctx, s, node)
       local base = tonumber(gv[k]) * width
       for c = 0, width - 1 do values[k * width + c] = model[base + c] end
     end
-    ctx.round = tonumber(got.round)
+    ctx.round, ctx.prioritized = tonumber(got.round), false
     local stop = app:pull(ctx, gv, n, got.sum, values)
     check(C.pmls_sched_commit(node, values), "commit", node_error)
-    if picker then picker:update(gv, n, C.pmls_sched_deltas(node), width) end
+    if picker and not ctx.prioritized then
+      picker:update(gv, n, C.pmls_sched_deltas(node), width)
+    end
     if stop or (max_rounds and ctx.round + 1 >= max_rounds) then stopping = true end
   end
   if picker and picker.stats then

@@ -1,0 +1,300 @@
+-- Lasso by scheduled coordinate descent (STRADS schedule / push / pull). It
+-- minimises, over the weights w and the intercept b,
+--   1/(2n) |y - X w - b|^2 + alpha |w|_1
+-- (the scikit-learn / glmnet form; --no-intercept drops b).
+--
+-- Data rows are sharded over the workers; each keeps the residuals
+-- r = y - X w - b of its rows. A round updates a set of coordinates at once:
+--   schedule  the scheduler node picks them: priority sampling (weights
+--             (delta w_j)^2 + eta) filtered by dependency (|cos(x_j, x_k)|
+--             below --dependency for every pair kept), or uniform / cyclic;
+--   push      each worker returns g_j = sum_i x_ij r_i over its rows;
+--   pull      the node sums them and sets w_j = S(c_j w_j + g_j, n alpha) / c_j
+--             (S the soft threshold, c_j = |x_j - mean x_j|^2), and moves b
+--             so that b = mean(y) - mean(X) . w stays optimal;
+--   sync      each worker applies the changes to its residuals.
+-- Every --check-every rounds a check round asks for g_j of every variable:
+-- it changes nothing, but gives the duality gap (the run stops when the gap
+-- is below --tol times the objective: the objective is then within --tol of
+-- the optimum, relatively) and resets the priorities to the changes each
+-- variable would make, so the next rounds work where the optimum is not yet.
+local pmls = require "pmls"
+local ffi = require "ffi"
+local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
+
+local app = pmls.app("lasso", [[Lasso by coordinate descent on the STRADS scheduler.
+Minimises 1/(2n) |y - Xw - b|^2 + alpha |w|_1 (libsvm or Matrix Market data).]])
+app:option("data", nil, "training data: libsvm, or Matrix Market (.mtx/.mmt; .gz allowed)",
+           { type = "string", required = true })
+app:option("labels", nil, "y as a separate file (Matrix Market or one number per line)", { type = "string" })
+app:option("lambda", nil, "alpha, the L1 weight", { type = "number" })
+app:option("lambda_ratio", nil, "alpha as a fraction of alpha_max = |X'(y - mean y)|_inf / n", { type = "number" })
+app:option("intercept", true, "fit the unpenalised intercept b")
+app:option("scheduler", "priority", "uniform, cyclic or priority")
+app:option("per_round", 64, "coordinates updated per round", { type = "int" })
+app:option("candidates", 0, "coordinates sampled before the dependency check (0: 2 x per-round)", { type = "int" })
+app:option("dependency", 0.1, "largest |cos(x_j, x_k)| of two coordinates in one round (>= 1: no check)")
+app:option("eta", 1e-12, "priority floor: every coordinate keeps this weight")
+app:option("pipeline", 0, "rounds a push may miss the commits of", { type = "int" })
+app:option("check_every", 20, "rounds between check rounds (duality gap, priorities)", { type = "int" })
+app:option("max_rounds", 100000, "stop after this many rounds", { type = "int" })
+app:option("tol", 1e-7, "stop when the duality gap is below tol x the objective")
+app:metric("objective", "sum")
+app:metric("nnz", "mean")
+
+local double_array = ffi.typeof("double[?]")
+
+local function read(opt, more)
+  local o = { labels = opt.labels }
+  for k, v in pairs(more or {}) do o[k] = v end
+  return assert(pmls.data.read_matrix(opt.data, o))
+end
+
+function app:setup(ctx)
+  local opt = ctx.opt
+  if (opt.lambda == nil) == (opt.lambda_ratio == nil) then
+    error("give exactly one of --lambda and --lambda-ratio", 0)
+  end
+  if opt.per_round < 1 or opt.check_every < 1 or opt.max_rounds < 1 or opt.pipeline < 0 then
+    error("need --per-round, --check-every, --max-rounds >= 1 and --pipeline >= 0", 0)
+  end
+  if not (opt.tol > 0 and opt.eta > 0 and opt.dependency >= 0) then
+    error("need --tol > 0, --eta > 0 and --dependency >= 0", 0)
+  end
+  local sched = opt.scheduler
+  if sched ~= "uniform" and sched ~= "cyclic" and sched ~= "priority" then
+    error(("bad --scheduler '%s' (uniform, cyclic or priority)"):format(sched), 0)
+  end
+  local ds = read(opt)
+  local n, p = ds.n, ds.d
+  if n < 1 or p < 1 then error(opt.data .. ": no data", 0) end
+  local ybar = 0
+  if opt.intercept then
+    for i = 0, n - 1 do ybar = ybar + ds.y[i] end
+    ybar = ybar / n
+  end
+  -- alpha_max = |X_c'(y - ybar)|_inf / n; with the intercept the centring of
+  -- X drops out, since sum(y - ybar) = 0.
+  local g = double_array(p)
+  for i = 0, n - 1 do
+    local yi = ds.y[i] - ybar
+    for k = tonumber(ds.rowptr[i]), tonumber(ds.rowptr[i + 1]) - 1 do
+      g[ds.col[k]] = g[ds.col[k]] + ds.val[k] * yi
+    end
+  end
+  local gmax = 0
+  for j = 0, p - 1 do gmax = max(gmax, abs(g[j])) end
+  local alpha_max = gmax / n
+  local alpha = opt.lambda or opt.lambda_ratio * alpha_max
+  if not (alpha >= 0) then error("need alpha >= 0", 0) end
+  local per = min(opt.per_round, p)
+  ctx:schedule({
+    vars = p + 1, extra = 3, scheduler = sched, per_round = per,
+    candidates = opt.dependency < 1 and max(per, opt.candidates > 0 and opt.candidates or 2 * per) or nil,
+    dependency = opt.dependency < 1 and opt.dependency or nil,
+    eta = sched == "priority" and opt.eta or nil,
+    range = { 0, p }, round_max = p, pipeline = opt.pipeline,
+  }, self)
+  return { n = n, p = p, alpha = alpha, alpha_max = alpha_max, ybar = ybar }
+end
+
+-- ---- workers: residuals of their rows ------------------------------------
+
+function app:load(ctx)
+  local sh, opt = ctx.shared, ctx.opt
+  if ctx.kind == "worker" then
+    local ds = read(opt, { d = sh.p, shard = { index = ctx.worker, count = ctx.workers } })
+    self.csc = pmls.data.to_csc(ds)
+    self.m = ds.n
+    self.r = double_array(math.max(ds.n, 1))
+    self.yc = double_array(math.max(ds.n, 1))
+    for i = 0, ds.n - 1 do
+      self.r[i] = ds.y[i]
+      self.yc[i] = ds.y[i] - sh.ybar
+    end
+    self.l1, self.nnz = 0, 0
+    return
+  end
+  -- A scheduler node: the whole X by columns, for the column statistics
+  -- and the dependency check.
+  local ds = read(opt, { d = sh.p })
+  local csc = pmls.data.to_csc(ds)
+  local n, p = sh.n, sh.p
+  local mean, c, norm = double_array(p), double_array(p), double_array(p)
+  for j = 0, p - 1 do
+    local s, s2 = 0, 0
+    for k = tonumber(csc.colptr[j]), tonumber(csc.colptr[j + 1]) - 1 do
+      local v = csc.val[k]
+      s, s2 = s + v, s2 + v * v
+    end
+    norm[j] = sqrt(s2)
+    if opt.intercept then
+      mean[j] = s / n
+      c[j] = max(s2 - n * mean[j] * mean[j], 0)
+    else
+      c[j] = s2
+    end
+  end
+  self.csc, self.mean, self.c, self.norm = csc, mean, c, norm
+  self.scatter = double_array(n)
+  self.scattered = -1
+  self.pot = double_array(p)
+  self.kinds = {}        -- kinds of the rounds in flight, oldest first
+  self.since_check = 0
+  self.l1 = 0
+  -- node 0 speaks for the intercept: workers start from r = y - mean(y)
+  if ctx.node == 0 and opt.intercept then ctx.model[p] = sh.ybar end
+end
+
+function app:sync(ctx, changed, nchanged, deltas)
+  local p, r, csc, model = ctx.shared.p, self.r, self.csc, ctx.model
+  local colptr, row, val = csc.colptr, csc.row, csc.val
+  for i = 0, nchanged - 1 do
+    local j, d = tonumber(changed[i]), deltas[i]
+    if j == p then
+      for q = 0, self.m - 1 do r[q] = r[q] - d end
+    else
+      for k = tonumber(colptr[j]), tonumber(colptr[j + 1]) - 1 do
+        local q = row[k]
+        r[q] = r[q] - val[k] * d
+      end
+      local new = model[j]
+      local old = new - d
+      self.l1 = self.l1 + abs(new) - abs(old)
+      self.nnz = self.nnz + (new ~= 0 and 1 or 0) - (old ~= 0 and 1 or 0)
+    end
+  end
+end
+
+function app:push(ctx, vars, n, out)
+  local csc, r = self.csc, self.r
+  local colptr, row, val = csc.colptr, csc.row, csc.val
+  for k = 0, n - 1 do
+    local j = tonumber(vars[k])
+    local s = 0
+    for q = tonumber(colptr[j]), tonumber(colptr[j + 1]) - 1 do s = s + val[q] * r[row[q]] end
+    out[k] = s
+  end
+  local ss, s1, sy, yc = 0, 0, 0, self.yc
+  for q = 0, self.m - 1 do
+    local v = r[q]
+    ss, s1, sy = ss + v * v, s1 + v, sy + v * yc[q]
+  end
+  out[n], out[n + 1], out[n + 2] = ss, s1, sy
+  local sh = ctx.shared
+  ctx:report({ objective = ss / (2 * sh.n) + sh.alpha * self.l1 / ctx.workers, nnz = self.nnz })
+end
+
+-- ---- the scheduler node ----------------------------------------------------
+
+-- |cos(x_j, x_k)|: column j is scattered once into a dense vector, then
+-- each kept k costs only its own non-zeros.
+function app:dependency(ctx, j, k)
+  local csc, buf = self.csc, self.scatter
+  local colptr, row, val = csc.colptr, csc.row, csc.val
+  if self.scattered ~= j then
+    local old = self.scattered
+    if old >= 0 then
+      for q = tonumber(colptr[old]), tonumber(colptr[old + 1]) - 1 do buf[row[q]] = 0 end
+    end
+    for q = tonumber(colptr[j]), tonumber(colptr[j + 1]) - 1 do buf[row[q]] = val[q] end
+    self.scattered = j
+  end
+  local s = 0
+  for q = tonumber(colptr[k]), tonumber(colptr[k + 1]) - 1 do s = s + val[q] * buf[row[q]] end
+  local d = self.norm[j] * self.norm[k]
+  return d > 0 and abs(s) / d or 0
+end
+
+function app:schedule(ctx, vars, cap)
+  local kinds = self.kinds
+  if self.stopping then return 0 end
+  self.dispatched = (self.dispatched or 0) + 1
+  local check = self.since_check == 0 or self.since_check >= ctx.opt.check_every
+                or self.dispatched >= ctx.opt.max_rounds
+  if check then
+    local n = 0
+    for j = ctx.lo, ctx.hi - 1 do vars[n] = j; n = n + 1 end
+    kinds[#kinds + 1] = "check"
+    self.since_check = 1
+    return n
+  end
+  self.since_check = self.since_check + 1
+  kinds[#kinds + 1] = "update"
+  return ctx.picker:next(vars)
+end
+
+local function soft(z, t)
+  if z > t then return z - t elseif z < -t then return z + t end
+  return 0
+end
+
+function app:pull(ctx, vars, n, sum, values)
+  if table.remove(self.kinds, 1) == "check" then return self:check(ctx, vars, n, sum) end
+  local sh, opt = ctx.shared, ctx.opt
+  local p, na, mean, c = sh.p, sh.n * sh.alpha, self.mean, self.c
+  local sr = opt.intercept and sum[n + 1] or 0
+  local db = 0
+  for k = 0, n - 1 do
+    local j = tonumber(vars[k])
+    local w, cj = values[k], c[j]
+    local wn = 0
+    if cj > 0 then wn = soft(cj * w + (sum[k] - mean[j] * sr), na) / cj end
+    values[k] = wn
+    db = db - mean[j] * (wn - w)
+    self.l1 = self.l1 + abs(wn) - abs(w)
+  end
+  if opt.intercept and db ~= 0 then ctx:add(p, db) end
+end
+
+-- A check round: g_j of every variable of this node at one residual. It
+-- measures the duality gap (one node) or the largest step any coordinate
+-- would take (several nodes), and sets the priorities to those steps.
+function app:check(ctx, vars, n, sum)
+  local sh, opt = ctx.shared, ctx.opt
+  local N, na = sh.n, sh.n * sh.alpha
+  local mean, c, model, pot = self.mean, self.c, ctx.model, self.pot
+  local sr = opt.intercept and sum[n + 1] or 0
+  local rr, ry = sum[n], sum[n + 2]
+  local gmax, step = 0, 0
+  for k = 0, n - 1 do
+    local j = tonumber(vars[k])
+    local g = sum[k] - mean[j] * sr
+    gmax = max(gmax, abs(g))
+    local w, cj = model[j], c[j]
+    local wn = cj > 0 and soft(cj * w + g, na) / cj or 0
+    pot[k] = wn - w
+    step = max(step, abs(wn - w) * sqrt(cj))
+  end
+  ctx:prioritize(vars, n, pot)
+  local primal = rr / 2 + na * self.l1
+  local s = gmax > 0 and min(1, na / gmax) or 1
+  local dual = s * ry - s * s * rr / 2
+  local objective, gap = primal / N, (primal - dual) / N
+  self.checks = (self.checks or 0) + 1
+  local done
+  if ctx.hi - ctx.lo == sh.p then -- one node: it sees every coordinate
+    done = gap <= opt.tol * objective
+    ctx:note("objective", objective)
+    ctx:note("duality_gap", gap)
+  else
+    done = step <= opt.tol * sqrt(rr)
+    ctx:note("largest_step", step)
+  end
+  ctx:note("checks", self.checks)
+  ctx:note("alpha", sh.alpha)
+  if done or ctx.round + 1 >= opt.max_rounds then self.stopping = true end
+  return done or ctx.round + 1 >= opt.max_rounds
+end
+
+function app:finish(ctx)
+  local p, model = ctx.shared.p, ctx.model
+  local nnz, l1 = 0, 0
+  for j = 0, p - 1 do
+    if model[j] ~= 0 then nnz = nnz + 1 end
+    l1 = l1 + abs(model[j])
+  end
+  ctx:report({ nnz = nnz, l1 = l1, intercept = ctx.opt.intercept and model[p] or 0 })
+end
+
+return app
