@@ -39,6 +39,7 @@ app:option("pipeline", 0, "rounds a push may miss the commits of", { type = "int
 app:option("check_every", 20, "rounds between check rounds (duality gap, priorities)", { type = "int" })
 app:option("max_rounds", 100000, "stop after this many rounds", { type = "int" })
 app:option("tol", 1e-7, "stop when the duality gap is below tol x the objective")
+app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then 'intercept b'", { type = "string" })
 app:metric("objective", "sum")
 app:metric("nnz", "mean")
 
@@ -187,8 +188,9 @@ end
 
 -- ---- the scheduler node ----------------------------------------------------
 
--- |cos(x_j, x_k)|: column j is scattered once into a dense vector, then
--- each kept k costs only its own non-zeros.
+-- The dependency of two coordinates, |cos(x_j, x_k)|: column j is
+-- scattered once into a dense vector (the filter asks about one candidate j
+-- against every kept k in a row), then each k costs only its non-zeros.
 function app:dependency(ctx, j, k)
   local csc, buf = self.csc, self.scatter
   local colptr, row, val = csc.colptr, csc.row, csc.val
@@ -240,6 +242,16 @@ function app:pull(ctx, vars, n, sum, values)
     local w, cj = values[k], c[j]
     local wn = 0
     if cj > 0 then wn = soft(cj * w + (sum[k] - mean[j] * sr), na) / cj end
+    if not (abs(wn - w) < 1e150) then
+      -- Parallel updates of coupled coordinates can blow up (Shotgun past
+      -- its safe parallelism): end the run, keeping the last finite model.
+      io.stderr:write(("lasso: diverged at round %d (coordinate %d); fewer --per-round or a "
+                       .. "--dependency threshold keeps rounds safe\n"):format(ctx.round, j))
+      ctx:note("diverged", 1)
+      for q = 0, n - 1 do values[q] = ctx.model[tonumber(vars[q])] end
+      self.stopping = true
+      return true
+    end
     values[k] = wn
     db = db - mean[j] * (wn - w)
     self.l1 = self.l1 + abs(wn) - abs(w)
@@ -295,6 +307,14 @@ function app:finish(ctx)
     l1 = l1 + abs(model[j])
   end
   ctx:report({ nnz = nnz, l1 = l1, intercept = ctx.opt.intercept and model[p] or 0 })
+  if ctx.opt.out then
+    local f = assert(io.open(ctx.opt.out, "w"))
+    for j = 0, p - 1 do
+      if model[j] ~= 0 then f:write(("%d %.17g\n"):format(j, model[j])) end
+    end
+    f:write(("intercept %.17g\n"):format(ctx.opt.intercept and model[p] or 0))
+    f:close()
+  end
 end
 
 return app

@@ -270,6 +270,9 @@ int pmls_sched_commit(pmls_sched *s, const double *values);
 const double *pmls_sched_deltas(const pmls_sched *s);
 /* Adds delta (width values) to any variable, sent with the next commit. */
 int pmls_sched_add(pmls_sched *s, int64_t var, const double *delta);
+/* Sends the commits made since the last round now, not with the next round:
+ * for a node that dispatches no more rounds while others still run. */
+int pmls_sched_flush(pmls_sched *s);
 /* A named figure for the final metrics (the scheduler's own counters). */
 int pmls_sched_note(pmls_sched *s, const char *name, double value);
 /* No more rounds from this node: sends the last commits and the end. */

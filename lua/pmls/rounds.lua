@@ -125,6 +125,8 @@ function M.worker(app, ctx, s)
   local info = ffi.new("pmls_round")
   ctx.share = info
   local push, sync = app.push, app.sync
+  local prof = os.getenv("PMLS_PROFILE")
+  if prof and ctx.worker == 99 then require("jit.p").start("fl", prof .. ".w0") end
   while true do
     check(C.pmls_round_next(client, info), "round", client_error)
     local round = tonumber(info.round)
@@ -149,6 +151,7 @@ function M.worker(app, ctx, s)
     local ok, err = ctx:clock()
     if not ok then error(err, 0) end
   end
+  if prof and ctx.worker == 0 then require("jit.p").stop() end
 end
 
 -- ---- scheduler nodes ----------------------------------------------------------
@@ -189,6 +192,8 @@ function M.scheduler(app, ctx, s, node)
   local got = ffi.new("pmls_collected")
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
+  local prof = os.getenv("PMLS_PROFILE")
+  if prof then require("jit.p").start("fl", prof .. ".sched") end
   while true do
     while not stopping and C.pmls_sched_outstanding(node) <= depth do
       local n
@@ -207,11 +212,18 @@ function M.scheduler(app, ctx, s, node)
       check(rc, "dispatch", node_error)
     end
     if C.pmls_sched_outstanding(node) == 0 then break end
+    -- A node that sends no more rounds still owes the workers its commits:
+    -- other nodes' rounds may be waiting on them.
+    if stopping then check(C.pmls_sched_flush(node), "flush", node_error) end
     check(C.pmls_sched_collect(node, got), "collect", node_error)
     local n, gv, model = tonumber(got.n), got.vars, ctx.model
-    for k = 0, n - 1 do
-      local base = tonumber(gv[k]) * width
-      for c = 0, width - 1 do values[k * width + c] = model[base + c] end
+    if width == 1 then
+      for k = 0, n - 1 do values[k] = model[gv[k]] end
+    else
+      for k = 0, n - 1 do
+        local base = tonumber(gv[k]) * width
+        for c = 0, width - 1 do values[k * width + c] = model[base + c] end
+      end
     end
     ctx.round, ctx.prioritized = tonumber(got.round), false
     local stop = app:pull(ctx, gv, n, got.sum, values)
@@ -226,6 +238,7 @@ function M.scheduler(app, ctx, s, node)
       if type(v) == "number" then C.pmls_sched_note(node, "sched_" .. name, v) end
     end
   end
+  if prof then require("jit.p").stop() end
   check(C.pmls_sched_stop(node), "stop", node_error)
 end
 

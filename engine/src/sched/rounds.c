@@ -20,7 +20,7 @@
 #include "../client/client_int.h"
 #include "../runtime/engine.h"
 
-enum { ROUND_STOP = 1, ROUND_AGNOSTIC = 2 };
+enum { ROUND_STOP = 1, ROUND_AGNOSTIC = 2, ROUND_COMMITS = 4 };
 #define MAX_NOTES 32
 
 /* ---- the model spec ------------------------------------------------------ */
@@ -138,7 +138,7 @@ struct pmls_sched {
   size_t capdeltas;
   slot *slots;
   int first, count, collected;
-  int64_t next_round, through;
+  int64_t next_round, through, sent_through;
   int sent_initial, stopped;
   pmi_buf pend; /* commits since the last ROUND: (var, width deltas) */
   int64_t npend;
@@ -309,7 +309,7 @@ int pmls_sched_open(pmls_engine *e, int node, pmls_sched **out) {
   s->sock = e->sched_sock[node];
   e->sched_sock[node] = -1;
   s->next_round = node;
-  s->through = -1;
+  s->through = s->sent_through = -1;
   s->push = malloc((size_t)s->P * sizeof *s->push);
   s->model = calloc((size_t)(s->vars * s->width), sizeof *s->model);
   s->slots = calloc((size_t)s->depth + 1, sizeof *s->slots);
@@ -359,6 +359,7 @@ static void begin_round(pmls_sched *s, int flags, int64_t round) {
   pmi_put_i32(&s->out, s->node);
   pmi_put_i64(&s->out, round);
   pmi_put_i64(&s->out, s->through);
+  s->sent_through = s->through;
   pmi_put_i64(&s->out, s->npend);
   pmi_buf_put(&s->out, s->pend.data, s->pend.len);
 }
@@ -659,6 +660,18 @@ int pmls_sched_add(pmls_sched *s, int64_t var, const double *delta) {
   for (int c = 0; c < s->width; c++) x[c] += delta[c];
   if (pend_change(s, var, delta))
     return pmi_fail(s->err, PMLS_ENOMEM, "out of memory");
+  return PMLS_OK;
+}
+
+int pmls_sched_flush(pmls_sched *s) {
+  if (s->stopped)
+    return pmi_fail(s->err, PMLS_ESTATE, "flush after stop");
+  if (!s->npend && s->through == s->sent_through) return PMLS_OK;
+  begin_round(s, ROUND_COMMITS, -1);
+  int rc = send_all(s);
+  if (rc) return rc;
+  s->pend.len = 0;
+  s->npend = 0;
   return PMLS_OK;
 }
 
@@ -963,6 +976,10 @@ static int take_message(pmls_client *c, pmi_rounds *r, void *msg, size_t len) {
                     "ROUND from node %d", r->worker, node);
   }
   if (through > r->through[node]) r->through[node] = through;
+  if (h.flags & ROUND_COMMITS) {
+    pmi_msg_free(msg);
+    return PMLS_OK;
+  }
   if (h.flags & ROUND_STOP) {
     r->stopped[node] = 1;
     r->last[node] = round;
