@@ -125,8 +125,6 @@ function M.worker(app, ctx, s)
   local info = ffi.new("pmls_round")
   ctx.share = info
   local push, sync = app.push, app.sync
-  local prof = os.getenv("PMLS_PROFILE")
-  if prof and ctx.worker == 99 then require("jit.p").start("fl", prof .. ".w0") end
   while true do
     check(C.pmls_round_next(client, info), "round", client_error)
     local round = tonumber(info.round)
@@ -151,7 +149,6 @@ function M.worker(app, ctx, s)
     local ok, err = ctx:clock()
     if not ok then error(err, 0) end
   end
-  if prof and ctx.worker == 0 then require("jit.p").stop() end
 end
 
 -- ---- scheduler nodes ----------------------------------------------------------
@@ -192,8 +189,6 @@ function M.scheduler(app, ctx, s, node)
   local got = ffi.new("pmls_collected")
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
-  local prof = os.getenv("PMLS_PROFILE")
-  if prof then require("jit.p").start("fl", prof .. ".sched") end
   while true do
     while not stopping and C.pmls_sched_outstanding(node) <= depth do
       local n
@@ -238,7 +233,6 @@ function M.scheduler(app, ctx, s, node)
       if type(v) == "number" then C.pmls_sched_note(node, "sched_" .. name, v) end
     end
   end
-  if prof then require("jit.p").stop() end
   check(C.pmls_sched_stop(node), "stop", node_error)
 end
 
