@@ -155,6 +155,22 @@ describe("pmls.schedulers", function()
       assert.are.same({ 2, 3 }, (round_of(s, out)))
       assert.are.same({ 4, 5 }, (round_of(s, out)))
     end)
+
+    it("with a filter, gives every variable its turn however coupled they are", function()
+      -- Everything conflicts, so each round keeps one: the first candidate. The sweep must then
+      -- restart at the first rejected one, or (16 candidates, 30 variables) only the even
+      -- variables would ever be kept.
+      local s, out = new_with_out("cyclic", {
+        lo = 0, hi = 30, per_round = 8, candidates = 16, seed = 1, dependency = 0.5,
+        depfn = function() return 1 end })
+      local seen = {}
+      for _ = 1, 30 do
+        local got = round_of(s, out)
+        assert.are.equal(1, #got)
+        seen[got[1]] = true
+      end
+      for j = 0, 29 do assert.is_true(seen[j] == true, "variable " .. j .. " never kept") end
+    end)
   end)
 
   describe("priority", function()

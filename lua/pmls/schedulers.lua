@@ -179,7 +179,7 @@ end
 -- however expensive the script's dependency is. Returns the number kept and the number examined.
 local function filter(self, cand, drawn, out)
   local depfn, theta, per_round = self.depfn, self.theta, self.per_round
-  local kept, examined = 0, 0
+  local kept, examined, first_rejected = 0, 0, -1
   for i = 0, drawn - 1 do
     local j = tonumber(cand[i])
     examined = examined + 1
@@ -198,12 +198,14 @@ local function filter(self, cand, drawn, out)
       out[kept] = j
       kept = kept + 1
       if kept == per_round then break end
+    elseif first_rejected < 0 then
+      first_rejected = i
     end
   end
   local stats = self.stats
   stats.kept = stats.kept + kept
   stats.rejected = stats.rejected + (examined - kept)
-  return kept, examined
+  return kept, examined, first_rejected < 0 and examined or first_rejected
 end
 
 -- Shared tail of next() for the sampling kinds: draw into out directly without a filter, or into
@@ -214,10 +216,10 @@ local function finish_round(self, drawn, out)
   stats.candidates = stats.candidates + drawn
   if not self.depfn then
     stats.kept = stats.kept + drawn
-    return drawn, drawn
+    return drawn, drawn, drawn
   end
-  local kept, examined = filter(self, self.cand, drawn, out)
-  return kept, examined
+  local kept, examined, advance = filter(self, self.cand, drawn, out)
+  return kept, examined, advance -- not a tail call: error levels count this frame
 end
 
 -- Argument checks of update(), shared by every kind (levels: check_update, update, its caller).
@@ -259,9 +261,12 @@ function Uniform:next(out)
 end
 
 ---------------------------------------------------------------------------------------------------
--- cyclic: lo, lo+1, ..., hi-1, lo, ... With a dependency filter the sweep moves on past the
--- candidates that were examined (kept or rejected) and no further: candidates left unexamined
--- because the round was already full come first in the next round instead of being skipped.
+-- cyclic: lo, lo+1, ..., hi-1, lo, ... With a dependency filter the sweep moves on only up to
+-- the first candidate it rejected (or past every candidate examined, when none was): a rejected
+-- variable comes first in the next round, where nothing kept before it can reject it, so every
+-- variable gets its turn however coupled the variables are. (Jumping past rejected ones could skip
+-- some for ever: with 30 variables that all conflict and 16 candidates a round, only the even ones
+-- would ever be kept.)
 
 local Cyclic = {}
 Cyclic.__index = Cyclic
@@ -275,8 +280,8 @@ function Cyclic:next(out)
     if v >= p then v = v - p end
     dst[i] = lo + v
   end
-  local n, examined = finish_round(self, k, out)
-  pos = pos + examined
+  local n, _, advance = finish_round(self, k, out)
+  pos = pos + advance
   if pos >= p then pos = pos - p end
   self.pos = pos
   return n
