@@ -187,6 +187,8 @@ function M.scheduler(app, ctx, s, node)
   local vars = ffi.new("int64_t[?]", cap)
   local values = ffi.new("double[?]", cap * width)
   local got = ffi.new("pmls_collected")
+  local sent = ffi.new("int64_t[1]")
+  ctx.K = C.pmls_engine_schedulers(ctx.engine)
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
   while true do
@@ -200,11 +202,13 @@ function M.scheduler(app, ctx, s, node)
       local rc
       if kind == "block" and not schedule then
         rc = C.pmls_sched_dispatch(node, vars, n, picker.nseg, picker.seg_worker, picker.seg_lo,
-                                   picker.seg_hi, picker.seg_rowblock, picker.seg_colblock, nil)
+                                   picker.seg_hi, picker.seg_rowblock, picker.seg_colblock, sent)
       else
-        rc = C.pmls_sched_dispatch(node, vars, n, 0, nil, nil, nil, nil, nil, nil)
+        rc = C.pmls_sched_dispatch(node, vars, n, 0, nil, nil, nil, nil, nil, sent)
       end
       check(rc, "dispatch", node_error)
+      -- With a pipeline, rounds past max_rounds must not even be sent.
+      if max_rounds and sent[0] + ctx.K >= max_rounds then stopping = true end
     end
     if C.pmls_sched_outstanding(node) == 0 then break end
     -- A node that sends no more rounds still owes the workers its commits:

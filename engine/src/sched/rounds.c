@@ -755,6 +755,11 @@ typedef struct pmi_rounds {
   double *model;
   queued *q;      /* ROUNDs whose commits are applied, waiting their turn */
   size_t nq, capq;
+  /* Messages received during a push (while polling for ENDROUND): their
+   * commits wait for the next pmls_round_next, so a push sees one model. */
+  void **held;
+  size_t *heldlen;
+  size_t nheld, capheld, capheldlen;
   int64_t *through, *last;
   unsigned char *stopped;
   int64_t next_t, ended_round;
@@ -857,6 +862,9 @@ void pmi_rounds_free(pmls_client *c) {
     for (int k = 0; k < r->K; k++) pmi_engine_park(e, r->push[k]);
   pmi_sock_close(r->sock);
   for (size_t i = 0; i < r->nq; i++) pmi_msg_free(r->q[i].msg);
+  for (size_t i = 0; i < r->nheld; i++) pmi_msg_free(r->held[i]);
+  free(r->held);
+  free(r->heldlen);
   free(r->q);
   free(r->push);
   free(r->model);
@@ -1069,6 +1077,16 @@ int pmls_round_next(pmls_client *c, pmls_round *out) {
   if (!r) return pmi_fail(cerr(c), PMLS_ESTATE, "round_next before join");
   pmls_engine *e = r->e;
   r->nchanged = 0;
+  for (size_t i = 0; i < r->nheld; i++) { /* in the order they came */
+    int rc = take_message(c, r, r->held[i], r->heldlen[i]);
+    r->held[i] = NULL;
+    if (rc) {
+      for (size_t k = i + 1; k < r->nheld; k++) pmi_msg_free(r->held[k]);
+      r->nheld = 0;
+      return rc;
+    }
+  }
+  r->nheld = 0;
   double deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
   memset(out, 0, sizeof *out);
   for (;;) {
@@ -1159,9 +1177,31 @@ int pmls_round_over(pmls_client *c) {
   if (!r || r->round < 0) return 1;
   if (atomic_load(&r->e->dead)) return 1; /* the send will say why */
   while (r->ended_round < r->round) {
-    int rc = receive_one(c, r, 0);
+    void *msg;
+    size_t len;
+    pmi_sock_set_rcvtimeo(r->sock, 0);
+    int rc = pmi_msg_recv(r->sock, &msg, &len, &r->traffic, cerr(c));
     if (rc == PMLS_ETIMEDOUT) return 0;
     if (rc) return 1;
+    pmi_hdr h;
+    pmi_rd rd;
+    if (pmi_msg_open(msg, len, r->e->job, &h, &rd, cerr(c)) == PMLS_OK &&
+        h.type == PMI_MSG_ENDROUND) {
+      int64_t round = pmi_get_i64(&rd);
+      if (!rd.bad && round > r->ended_round) r->ended_round = round;
+      pmi_msg_free(msg);
+      continue;
+    }
+    /* Anything else waits for pmls_round_next (which also reports it if
+     * it is malformed). */
+    if (grow((void **)&r->held, &r->capheld, r->nheld + 1, sizeof *r->held) ||
+        grow((void **)&r->heldlen, &r->capheldlen, r->nheld + 1,
+             sizeof *r->heldlen)) {
+      pmi_msg_free(msg);
+      return 1; /* the send will fail and say so */
+    }
+    r->held[r->nheld] = msg;
+    r->heldlen[r->nheld++] = len;
   }
   return 1;
 }
