@@ -89,6 +89,18 @@ if [ -x bench/straggler.sh ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# The Lasso scheduling experiment (docs/lasso_sched.md): SAP against
+# Shotgun at increasing parallelism; adds its rows and lasso_sched.json the
+# same way as bench/straggler.sh.
+if [ -x bench/lasso_sched.sh ]; then
+  echo "== lasso scheduling (bench/lasso_sched.sh)"
+  t0=$(date +%s)
+  if ! bench/lasso_sched.sh; then
+    error_row lasso_sched "bench/lasso_sched.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # build/bench/results.json: every benchmark's JSON under its name.
 {
   printf '{"date":"%s","host":"%s","cores":%s,"git":"%s","seconds":%s,"results":{' \
@@ -118,3 +130,4 @@ if [ -f "$PMLS_BENCH_SUMMARY" ]; then
   echo "$passed at target, $below below target, $errors errors; JSON in $OUT/results.json"
 fi
 [ "$errors" -eq 0 ]
+{ s=$?; [ ! -x bench/block_straggler.sh ] || { echo "== block straggler (bench/block_straggler.sh)"; bench/block_straggler.sh; } || s=1; exit $s; }
