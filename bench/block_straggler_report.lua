@@ -20,34 +20,8 @@ if not (manifest_path and outdir and doc_path) then
   os.exit(2)
 end
 
-local function median(xs)
-  local t = {}
-  for _, x in ipairs(xs) do if x then t[#t + 1] = x end end
-  if #t == 0 then return nil end
-  table.sort(t)
-  local m = #t
-  if m % 2 == 1 then return t[(m + 1) / 2] end
-  return (t[m / 2] + t[m / 2 + 1]) / 2
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function jnum(x)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then return "null" end
-  return ("%.6g"):format(x)
-end
+local R = dofile((arg[0]:match("^(.*)/") or ".") .. "/report.lua")
+local median, jnum, read_file, write_file = R.median, R.jnum, R.read_file, R.write_file
 
 -- The metrics lines are flat JSON objects of numbers (plus the final
 -- object's "tables"), so a pattern per field is enough.
