@@ -208,6 +208,54 @@ function M.read_metrics(path)
   return rows
 end
 
+-- ---- model runs and staged data -------------------------------------------
+
+-- The staged benchmark sets: ../shared/data, or $PMLS_DATA.
+M.DATA = os.getenv("PMLS_DATA") or (M.root .. "/../shared/data")
+
+-- Runs `pmls run script args... --metrics FILE -q` and returns the final
+-- metrics object and every row, after checking the exit code and that the
+-- final object is the last line.
+function M.run_model(script, args)
+  local file = M.tempdir() .. "/metrics.jsonl"
+  local argv = { "run", script, "-q", "--metrics", file }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local res = M.pmls(argv)
+  assert(res.rc == 0, "pmls " .. table.concat(argv, " ") .. " exited with " .. res.rc .. "\n" .. res.out)
+  local rows = M.read_metrics(file)
+  local final = rows[#rows]
+  assert(final.final == true, "the last metrics line is not the final object")
+  return final, rows
+end
+
+-- The lists given, one after the other, as one list.
+function M.join(...)
+  local out = {}
+  for _, list in ipairs({ ... }) do
+    for _, a in ipairs(list) do out[#out + 1] = a end
+  end
+  return out
+end
+
+-- MovieLens-100K extracted into build/data once, for the MF specs: into a
+-- fresh directory moved into place, so an interrupted extraction never
+-- leaves a partial set. Returns its directory, or nil and why not (the
+-- archive is not staged).
+function M.movielens()
+  local archive = M.DATA .. "/ml-100k.tar.xz"
+  if not M.exists(archive) then
+    return nil, "ml-100k.tar.xz not found in " .. M.DATA .. " (set PMLS_DATA)"
+  end
+  local dir = M.root .. "/build/data/ml-100k"
+  if M.exists(dir .. "/ua.base") and M.exists(dir .. "/ua.test") then return dir end
+  local rc, out = M.sh("(mkdir -p build/data && tmp=$(mktemp -d build/data/.ml-100k.XXXXXX)"
+    .. " && tar -xJf " .. M.quote(archive) .. " -C \"$tmp\" 2>&1"
+    .. " && { mv \"$tmp/ml-100k\" build/data/ 2>&1 || test -f build/data/ml-100k/ua.base; }"
+    .. "; rc=$?; rm -rf \"$tmp\"; exit $rc)")
+  assert(rc == 0, "extracting " .. archive .. ": " .. out)
+  return dir
+end
+
 -- ---- errors ---------------------------------------------------------------
 
 -- Calls fn(...) expecting it to raise; returns the error object.

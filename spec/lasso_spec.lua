@@ -6,7 +6,7 @@
 local helpers = require "helpers"
 local data = require "pmls.data"
 
-local DATA = os.getenv("PMLS_DATA") or (helpers.root .. "/../shared/data")
+local DATA = helpers.DATA
 local abs, max, sqrt = math.abs, math.max, math.sqrt
 
 local function write_libsvm(ds, path)

@@ -12,31 +12,9 @@
 local helpers = require "helpers"
 local data = require "pmls.data"
 
-local DATA = os.getenv("PMLS_DATA") or (helpers.root .. "/../shared/data")
 local CCD, BLOCK = "models/mf_ccd.lua", "models/mf_block.lua"
 
--- Runs `pmls run script args... --metrics FILE -q`; returns the final
--- metrics object and every row, after checking the exit code and that the
--- final object is the last line.
-local function run(script, args)
-  local file = helpers.tempdir() .. "/metrics.jsonl"
-  local argv = { "run", script, "-q", "--metrics", file }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  local res = helpers.pmls(argv)
-  assert.are.equal(0, res.rc, "pmls " .. table.concat(argv, " ") .. "\n" .. res.out)
-  local rows = helpers.read_metrics(file)
-  local final = rows[#rows]
-  assert.are.equal(true, final.final, "the last metrics line is not the final object")
-  return final, rows
-end
-
-local function join(...)
-  local out = {}
-  for _, list in ipairs({ ... }) do
-    for _, a in ipairs(list) do out[#out + 1] = a end
-  end
-  return out
-end
+local run, join = helpers.run_model, helpers.join
 
 local function close(a, b, rel, what)
   assert.is_true(math.abs(a - b) <= rel * math.max(math.abs(a), math.abs(b)),
@@ -191,23 +169,11 @@ end)
 -- ---- MovieLens-100K ------------------------------------------------------------
 
 describe("scheduled matrix factorization on MovieLens-100K", function()
-  local archive = DATA .. "/ml-100k.tar.xz"
-  if not helpers.exists(archive) then
-    pending("ml-100k.tar.xz not found in " .. DATA .. " (set PMLS_DATA)")
+  local dir, why = helpers.movielens()
+  if not dir then
+    pending(why)
     return
   end
-  local dir = helpers.root .. "/build/data/ml-100k"
-
-  -- Extracts the archive into build/data once (as spec/models_spec.lua
-  -- does): into a fresh directory moved into place.
-  setup(function()
-    if helpers.exists(dir .. "/ua.base") and helpers.exists(dir .. "/ua.test") then return end
-    local rc, out = helpers.sh("(mkdir -p build/data && tmp=$(mktemp -d build/data/.ml-100k.XXXXXX)"
-      .. " && tar -xJf " .. helpers.quote(archive) .. " -C \"$tmp\" 2>&1"
-      .. " && { mv \"$tmp/ml-100k\" build/data/ 2>&1 || test -f build/data/ml-100k/ua.base; }"
-      .. "; rc=$?; rm -rf \"$tmp\"; exit $rc)")
-    assert.are.equal(0, rc, "extracting " .. archive .. ": " .. out)
-  end)
   teardown(helpers.cleanup)
 
   local function files() return { "--data", dir .. "/ua.base", "--test", dir .. "/ua.test" } end
