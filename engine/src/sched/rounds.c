@@ -117,15 +117,13 @@ void pmi_model_finals(pmls_engine *e) {
 typedef struct {
   int64_t round, n;
   int64_t *vars;
-  size_t capvars;
   int nseg;
   int32_t *seg_worker;
   int64_t *seg_lo, *seg_hi;
-  size_t capseg;
   unsigned char *have, *ready;
   int got, nready, ended;
   double *sum, *parts; /* parts: P rows of n * width + extra */
-  size_t capvals;
+  size_t capvars, capseg; /* what vars/sum/parts and the segments hold */
 } slot;
 
 struct pmls_sched {
@@ -364,6 +362,36 @@ static void begin_round(pmls_sched *s, int flags, int64_t round) {
   pmi_buf_put(&s->out, s->pend.data, s->pend.len);
 }
 
+/* Grows *p to n elements of size elem (realloc keeps the old ones). */
+static int resize(void *p, size_t n, size_t elem) {
+  void *q = realloc(*(void **)p, (n ? n : 1) * elem);
+  if (!q) return -1;
+  *(void **)p = q;
+  return 0;
+}
+
+/* Makes room in a slot for a round of n variables and nseg segments. */
+static int slot_reserve(const pmls_sched *s, slot *sl, int64_t n, int nseg) {
+  if ((size_t)n > sl->capvars) {
+    size_t row = (size_t)n * (size_t)s->width + (size_t)s->extra;
+    if (resize(&sl->vars, (size_t)n, sizeof *sl->vars) ||
+        resize(&sl->sum, row, sizeof *sl->sum) ||
+        resize(&sl->parts, row * (size_t)s->P, sizeof *sl->parts))
+      return -1;
+    sl->capvars = (size_t)n;
+  }
+  if ((size_t)nseg > sl->capseg) {
+    if (resize(&sl->seg_worker, (size_t)nseg, sizeof *sl->seg_worker) ||
+        resize(&sl->seg_lo, (size_t)nseg, sizeof *sl->seg_lo) ||
+        resize(&sl->seg_hi, (size_t)nseg, sizeof *sl->seg_hi))
+      return -1;
+    sl->capseg = (size_t)nseg;
+  }
+  if (!sl->have && !(sl->have = calloc((size_t)s->P, 1))) return -1;
+  if (!sl->ready && !(sl->ready = calloc((size_t)s->P, 1))) return -1;
+  return 0;
+}
+
 /* Sends the message in s->out to every worker. */
 static int send_all(pmls_sched *s) {
   for (int w = 0; w < s->P; w++) {
@@ -417,25 +445,8 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
     s->sent_initial = 1;
   }
   slot *sl = &s->slots[(s->first + s->count) % (s->depth + 1)];
-  size_t vals = (size_t)n * (size_t)s->width + (size_t)s->extra;
-  size_t capv = sl->capvals, capseg = sl->capseg;
-  if (grow((void **)&sl->vars, &sl->capvars, (size_t)n, sizeof *sl->vars) ||
-      grow((void **)&sl->sum, &capv, vals, sizeof *sl->sum) ||
-      grow((void **)&sl->parts, &sl->capvals, vals * (size_t)s->P,
-           sizeof *sl->parts) ||
-      grow((void **)&sl->seg_worker, &capseg, (size_t)nseg + 1,
-           sizeof *sl->seg_worker) ||
-      grow((void **)&sl->seg_lo, &sl->capseg, (size_t)nseg + 1,
-           sizeof *sl->seg_lo) ||
-      !(sl->seg_hi = realloc(sl->seg_hi, sl->capseg * sizeof *sl->seg_hi)) ||
-      (!sl->have && !(sl->have = calloc((size_t)s->P, 1))) ||
-      (!sl->ready && !(sl->ready = calloc((size_t)s->P, 1))))
+  if (slot_reserve(s, sl, n, nseg))
     return pmi_fail(s->err, PMLS_ENOMEM, "out of memory for a round");
-  if (capv > sl->capvals / (size_t)s->P) { /* keep sum sized with parts */
-    double *q = realloc(sl->sum, sl->capvals * sizeof *q);
-    if (!q) return pmi_fail(s->err, PMLS_ENOMEM, "out of memory for a round");
-    sl->sum = q;
-  }
   sl->round = s->next_round;
   sl->n = n;
   sl->nseg = nseg;
@@ -770,7 +781,7 @@ typedef struct pmi_rounds {
   int nseg;
   int64_t *seg_lo, *seg_hi;
   int32_t *seg_row, *seg_col;
-  size_t capseg, capseg2, capseg3, capseg4;
+  size_t capseg;
   double *partial;
   size_t cappartial, nvalues;
   int agnostic;
@@ -883,18 +894,20 @@ void pmi_rounds_free(pmls_client *c) {
   free(r);
 }
 
-static int note_change(pmi_rounds *r, int64_t var, const double *delta) {
+/* Appends a commit to the changes handed to the script and applies it to
+ * the model copy. src points into a message, maybe unaligned: it is copied
+ * bytewise first. */
+static int note_change(pmi_rounds *r, int64_t var, const void *src) {
   if (grow((void **)&r->changed, &r->capchanged, (size_t)r->nchanged + 1,
            sizeof *r->changed) ||
       grow((void **)&r->deltas, &r->capdeltas,
            (size_t)(r->nchanged + 1) * (size_t)r->width, sizeof *r->deltas))
     return -1;
-  r->changed[r->nchanged] = var;
-  memcpy(r->deltas + r->nchanged * r->width, delta,
-         (size_t)r->width * sizeof *delta);
-  r->nchanged++;
+  double *d = r->deltas + r->nchanged * r->width;
+  memcpy(d, src, (size_t)r->width * sizeof *d);
+  r->changed[r->nchanged++] = var;
   double *x = r->model + var * r->width;
-  for (int c = 0; c < r->width; c++) x[c] += delta[c];
+  for (int c = 0; c < r->width; c++) x[c] += d[c];
   return 0;
 }
 
@@ -965,15 +978,7 @@ static int take_message(pmls_client *c, pmi_rounds *r, void *msg, size_t len) {
       rd.bad = 1;
       break;
     }
-    double d[64], *dp = d;
-    if (r->width > 64 && !(dp = malloc((size_t)r->width * sizeof *dp))) {
-      pmi_msg_free(msg);
-      return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-    }
-    memcpy(dp, p, (size_t)r->width * sizeof *dp); /* p may be unaligned */
-    int bad = note_change(r, var, dp);
-    if (dp != d) free(dp);
-    if (bad) {
+    if (note_change(r, var, p)) {
       pmi_msg_free(msg);
       return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
     }
@@ -1033,12 +1038,14 @@ static int open_round(pmls_client *c, pmi_rounds *r, queued *qm) {
   if (rd.bad || nseg < 0 || nseg > (int)(pmi_rd_left(&rd) / 24))
     return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: malformed round share",
                     r->worker);
-  size_t need = (size_t)nseg + 1;
-  if (grow((void **)&r->seg_lo, &r->capseg, need, sizeof *r->seg_lo) ||
-      grow((void **)&r->seg_hi, &r->capseg2, need, sizeof *r->seg_hi) ||
-      grow((void **)&r->seg_row, &r->capseg3, need, sizeof *r->seg_row) ||
-      grow((void **)&r->seg_col, &r->capseg4, need, sizeof *r->seg_col))
-    return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
+  if ((size_t)nseg > r->capseg) {
+    if (resize(&r->seg_lo, (size_t)nseg, sizeof *r->seg_lo) ||
+        resize(&r->seg_hi, (size_t)nseg, sizeof *r->seg_hi) ||
+        resize(&r->seg_row, (size_t)nseg, sizeof *r->seg_row) ||
+        resize(&r->seg_col, (size_t)nseg, sizeof *r->seg_col))
+      return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
+    r->capseg = (size_t)nseg;
+  }
   size_t values = (size_t)r->extra;
   for (int g = 0; g < nseg; g++) {
     r->seg_lo[g] = pmi_get_i64(&rd);
