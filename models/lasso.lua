@@ -38,12 +38,22 @@ app:option("eta", 1e-12, "priority floor: every coordinate keeps this weight")
 app:option("pipeline", 0, "rounds a push may miss the commits of", { type = "int" })
 app:option("check_every", 20, "rounds between check rounds (duality gap, priorities)", { type = "int" })
 app:option("max_rounds", 100000, "stop after this many rounds", { type = "int" })
+app:option("working_set", 4096, "largest working set the scheduler node solves exactly with its Gram matrix "
+           .. "(0: rounds of --per-round parallel updates only)", { type = "int" })
 app:option("tol", 1e-7, "stop when the duality gap is below tol x the objective")
 app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then 'intercept b'", { type = "string" })
 app:metric("objective", "sum")
 app:metric("nnz", "mean")
 
 local double_array = ffi.typeof("double[?]")
+local lasso_ws = require "pmls.lasso_ws"
+
+pcall(ffi.cdef, "struct pmls_lasso_ts { long sec, nsec; }; int clock_gettime(int, struct pmls_lasso_ts *);")
+local ts = ffi.new("struct pmls_lasso_ts")
+local function now() -- seconds on the monotonic clock
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.sec) + tonumber(ts.nsec) * 1e-9
+end
 
 local function read(opt, more)
   local o = { labels = opt.labels }
@@ -56,8 +66,9 @@ function app:setup(ctx)
   if (opt.lambda == nil) == (opt.lambda_ratio == nil) then
     error("give exactly one of --lambda and --lambda-ratio", 0)
   end
-  if opt.per_round < 1 or opt.check_every < 1 or opt.max_rounds < 1 or opt.pipeline < 0 then
-    error("need --per-round, --check-every, --max-rounds >= 1 and --pipeline >= 0", 0)
+  if opt.per_round < 1 or opt.check_every < 1 or opt.max_rounds < 1 or opt.pipeline < 0
+     or opt.working_set < 0 then
+    error("need --per-round, --check-every, --max-rounds >= 1 and --pipeline, --working-set >= 0", 0)
   end
   if not (opt.tol > 0 and opt.eta > 0 and opt.dependency >= 0) then
     error("need --tol > 0, --eta > 0 and --dependency >= 0", 0)
@@ -120,6 +131,7 @@ function app:load(ctx)
   -- and the dependency check.
   local ds = read(opt, { d = sh.p })
   local csc = pmls.data.to_csc(ds)
+  self.rows = ds
   local n, p = sh.n, sh.p
   local mean, c, norm = double_array(p), double_array(p), double_array(p)
   for j = 0, p - 1 do
@@ -143,6 +155,14 @@ function app:load(ctx)
   self.kinds = {}        -- kinds of the rounds in flight, oldest first
   self.since_check = 0
   self.l1 = 0
+  -- One node that sees every coordinate, with no pipeline (a check's
+  -- gradients must be those of the current weights), solves working sets;
+  -- with the priority scheduler only, so that the other schedulers stay
+  -- what they are named.
+  if opt.working_set > 0 and ctx.hi - ctx.lo == p and opt.pipeline == 0 and opt.scheduler == "priority" then
+    self.ws_max = opt.working_set
+    self.grad, self.xty, self.prio = double_array(p), double_array(p), double_array(p)
+  end
   -- node 0 speaks for the intercept: workers start from r = y - mean(y)
   if ctx.node == 0 and opt.intercept then ctx.model[p] = sh.ybar end
 end
@@ -212,7 +232,7 @@ function app:schedule(ctx, vars, cap)
   local kinds = self.kinds
   if self.stopping then return 0 end
   self.dispatched = (self.dispatched or 0) + 1
-  local check = self.since_check == 0 or self.since_check >= ctx.opt.check_every
+  local check = self.ws_max or self.since_check == 0 or self.since_check >= ctx.opt.check_every
                 or self.dispatched >= ctx.opt.max_rounds
   if check then
     local n = 0
@@ -232,7 +252,9 @@ local function soft(z, t)
 end
 
 function app:pull(ctx, vars, n, sum, values)
-  if table.remove(self.kinds, 1) == "check" then return self:check(ctx, vars, n, sum) end
+  -- solve_s counts from here: the first partials mean every worker has loaded
+  if not self.started then self.started = now() end
+  if table.remove(self.kinds, 1) == "check" then return self:check(ctx, vars, n, sum, values) end
   local sh, opt = ctx.shared, ctx.opt
   local p, na, mean, c = sh.p, sh.n * sh.alpha, self.mean, self.c
   local sr = opt.intercept and sum[n + 1] or 0
@@ -262,7 +284,7 @@ end
 -- A check round: g_j of every variable of this node at one residual. It
 -- measures the duality gap (one node) or the largest step any coordinate
 -- would take (several nodes), and sets the priorities to those steps.
-function app:check(ctx, vars, n, sum)
+function app:check(ctx, vars, n, sum, values)
   local sh, opt = ctx.shared, ctx.opt
   local N, na = sh.n, sh.n * sh.alpha
   local mean, c, model, pot = self.mean, self.c, ctx.model, self.pot
@@ -277,6 +299,7 @@ function app:check(ctx, vars, n, sum)
     local wn = cj > 0 and soft(cj * w + g, na) / cj or 0
     pot[k] = wn - w
     step = max(step, abs(wn - w) * sqrt(cj))
+    if self.ws_max then self.grad[j] = g end
   end
   ctx:prioritize(vars, n, pot)
   local primal = rr / 2 + na * self.l1
@@ -295,8 +318,70 @@ function app:check(ctx, vars, n, sum)
   end
   ctx:note("checks", self.checks)
   ctx:note("alpha", sh.alpha)
-  if done or ctx.round + 1 >= opt.max_rounds then self.stopping = true end
-  return done or ctx.round + 1 >= opt.max_rounds
+  local last = done or ctx.round + 1 >= opt.max_rounds
+  if last then
+    self.stopping = true
+    ctx:note("solve_s", now() - self.started)
+  elseif self.ws_max then
+    self:solve_working_set(ctx, vars, n, sum, values, gap / objective)
+  end
+  return last
+end
+
+-- A round of the working-set solver (pmls.lasso_ws): W grows by the
+-- coordinates whose single step would lower the objective most (at most
+-- doubling, so that it stays near the support), then the problem on W is
+-- solved at the residuals the check round measured, to a precision that
+-- follows the whole problem's duality gap.
+function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
+  local sh, opt = ctx.shared, ctx.opt
+  local p, N, na = sh.p, sh.n, sh.n * sh.alpha
+  local grad, c, pot, prio = self.grad, self.c, self.pot, self.prio
+  if not self.ws then
+    -- the first round is at w = 0, where the gradient is Xc'yc
+    ffi.copy(self.xty, grad, p * 8)
+    self.ws = lasso_ws.new({
+      n = N, p = p, rowptr = self.rows.rowptr, col = self.rows.col, val = self.rows.val,
+      mean = opt.intercept and self.mean or nil, max_size = self.ws_max,
+    })
+  end
+  local ws = self.ws
+  for k = 0, n - 1 do
+    local j = tonumber(vars[k])
+    prio[j] = c[j] * pot[k] * pot[k]
+  end
+  local nnz = 0
+  for a = 0, ws.m - 1 do
+    if ws.w[a] ~= 0 then nnz = nnz + 1 end
+  end
+  local new = self.new_ids or ffi.new("int32_t[?]", p)
+  self.new_ids = new
+  local count = ws:pick(prio, max(100, nnz), new)
+  if count == 0 and ws.m >= ws.max_size then
+    -- W is full and cannot take what is still off: parallel rounds from here
+    ctx:note("working_set_full", 1)
+    self.ws_max, self.since_check = nil, 1
+    return
+  end
+  local t0 = now()
+  ws:add(new, count, self.xty)
+  ws.stats.gram_s = ws.stats.gram_s + (now() - t0)
+  local sr = opt.intercept and sum[n + 1] or 0
+  local rr = sum[n] - (opt.intercept and sr * sr / N or 0)
+  -- W need not be solved much better than the whole problem stands (Celer's
+  -- rule): early rounds, far from the optimum, stay cheap
+  ws:solve(ctx.model, grad, rr, sum[n + 2], na, max(0.1 * opt.tol, 0.3 * rel_gap))
+  local db, mean, model, lo = 0, self.mean, ctx.model, ctx.lo
+  for a = 0, ws.m - 1 do
+    local j = ws.ws[a]
+    local d = ws.w[a] - model[j]
+    values[j - lo] = ws.w[a]
+    db = db - mean[j] * d
+  end
+  self.l1 = ws.l1
+  if opt.intercept and db ~= 0 then ctx:add(p, db) end
+  ctx:note("working_set", ws.m)
+  for name, v in pairs(ws.stats) do ctx:note("ws_" .. name, v) end
 end
 
 function app:finish(ctx)
