@@ -46,6 +46,7 @@ $(BUILD)/obj-san/%.o: engine/src/%.c $(HDRS)
 # The element loops (dtype.c) are the engine's inner loops over row bytes:
 # -O3 lets GCC vectorize them, which -O2's cheap cost model does not.
 $(BUILD)/obj/store/dtype.o: CFLAGS += -O3
+$(BUILD)/obj/numeric/kernels.o: CFLAGS += -O3
 
 $(BUILD)/lib/libpmls.a: $(OBJ)
 	@mkdir -p $(dir $@)

@@ -369,8 +369,12 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
   local sr = opt.intercept and sum[n + 1] or 0
   local rr = sum[n] - (opt.intercept and sr * sr / N or 0)
   -- W need not be solved much better than the whole problem stands (Celer's
-  -- rule): early rounds, far from the optimum, stay cheap
-  ws:solve(ctx.model, grad, rr, sum[n + 2], na, max(0.1 * opt.tol, 0.3 * rel_gap))
+  -- rule): early rounds, far from the optimum, stay cheap. A W that did not
+  -- grow holds the support, and is solved to the end at once.
+  t0 = now()
+  local tol = count == 0 and 0.1 * opt.tol or max(0.1 * opt.tol, 0.3 * rel_gap)
+  ws:solve(ctx.model, grad, rr, sum[n + 2], na, tol)
+  ws.stats.solve_s = (ws.stats.solve_s or 0) + (now() - t0)
   local db, mean, model, lo = 0, self.mean, ctx.model, ctx.lo
   for a = 0, ws.m - 1 do
     local j = ws.ws[a]

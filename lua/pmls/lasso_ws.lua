@@ -17,11 +17,13 @@
 -- W's non-zeros stop changing, the node solves for them directly, with one
 -- Cholesky factorisation of G on the support (a Newton step on the
 -- objective with those signs, cut short where a weight would change sign).
-local ffi = require "ffi"
+local core = require "pmls.core"
+local ffi, C = core.ffi, core.C
 
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
 local double_array = ffi.typeof("double[?]")
 local int_array = ffi.typeof("int32_t[?]")
+local axpy = C.pmls_axpy
 
 local M = {}
 M.__index = M
@@ -66,7 +68,8 @@ function M:reserve(cap)
 end
 
 -- Adds the coordinates new[0..count-1] to W and computes their Gram rows
--- over the rows of X: each row costs its entries in W times its new ones.
+-- over the rows of X: each row costs its entries in W times its new ones
+-- (pmls_gram_add fills the lower triangle; the upper is mirrored here).
 function M:add(new, count, xty)
   local m0 = self.m
   if m0 + count > self.cap then
@@ -83,40 +86,20 @@ function M:add(new, count, xty)
   local m, cap, G = m0 + count, self.cap, self.G
   self.m = m
   for a = m0, m - 1 do ffi.fill(G + a * cap, cap * 8) end
-  local rowptr, col, val = self.rowptr, self.col, self.val
   local ia, va = self.scratch_i, self.scratch_v
-  if not ia or self.scratch_n < self.p then
+  if not ia then
     ia, va = int_array(self.p), double_array(self.p)
-    self.scratch_i, self.scratch_v, self.scratch_n = ia, va, self.p
+    self.scratch_i, self.scratch_v = ia, va
   end
-  for i = 0, self.n - 1 do
-    local cnt, fresh = 0, false
-    for k = tonumber(rowptr[i]), tonumber(rowptr[i + 1]) - 1 do
-      local a = pos[col[k]]
-      if a >= 0 then
-        ia[cnt], va[cnt] = a, val[k]
-        cnt = cnt + 1
-        if a >= m0 then fresh = true end
-      end
-    end
-    if fresh then
-      for u = 0, cnt - 1 do
-        local a = ia[u]
-        if a >= m0 then
-          local x, base = va[u], a * cap
-          for v = 0, cnt - 1 do G[base + ia[v]] = G[base + ia[v]] + x * va[v] end
-        end
-      end
-    end
-  end
+  C.pmls_gram_add(self.n, self.rowptr, self.col, self.val, pos, m0, G, cap, ia, va)
   local mean, n = self.mean, self.n
   for a = m0, m - 1 do
     local base = a * cap
     if mean then
       local ma = n * mean[ws[a]]
-      for b = 0, m - 1 do G[base + b] = G[base + b] - ma * mean[ws[b]] end
+      for b = 0, a do G[base + b] = G[base + b] - ma * mean[ws[b]] end
     end
-    for b = 0, m0 - 1 do G[b * cap + a] = G[base + b] end
+    for b = 0, a - 1 do G[b * cap + a] = G[base + b] end
   end
 end
 
@@ -142,7 +125,7 @@ function M:sweep(list, nl, na)
         rr = rr - 2 * d * ga + d * d * caa
         ry = ry - d * yc[a]
         l1 = l1 + abs(wn) - abs(wa)
-        for b = 0, m - 1 do g[b] = g[b] - G[base + b] * d end
+        axpy(m, -d, G + base, g)
         largest = max(largest, abs(d) * sqrt(caa))
       end
     end
@@ -238,7 +221,7 @@ function M:newton(na)
       w[a] = wn
       l1 = l1 + abs(wn) - abs(wa)
       ry = ry - d * self.yc[a]
-      for b = 0, m - 1 do g[b] = g[b] - G[base + b] * d end
+      axpy(m, -d, G + base, g)
     end
   end
   self.rr, self.ry, self.l1 = rr - 2 * gs + sgs, ry, l1
@@ -282,9 +265,7 @@ function M:extrapolate(S, ns, na)
   ffi.fill(Gd, m * 8)
   for u = 0, ns - 1 do
     local d, base = delta[u], S[u] * cap
-    if d ~= 0 then
-      for b = 0, m - 1 do Gd[b] = Gd[b] + G[base + b] * d end
-    end
+    if d ~= 0 then axpy(m, d, G + base, Gd) end
   end
   self.work = self.work + ns * m
   local dq, dl1, dy = 0, 0, 0
@@ -296,7 +277,7 @@ function M:extrapolate(S, ns, na)
   end
   if not (dq + na * dl1 < 0) then return false end
   for u = 0, ns - 1 do w[S[u]] = w[S[u]] + delta[u] end
-  for b = 0, m - 1 do g[b] = g[b] - Gd[b] end
+  axpy(m, -1, Gd, g)
   self.rr, self.ry, self.l1 = self.rr + 2 * dq, self.ry - dy, self.l1 + dl1
   self.stats.extrapolated = self.stats.extrapolated + 1
   return true
@@ -365,7 +346,6 @@ function M:solve(model, grad, rr, ry, na, tol)
       since_newton = self.work
     end
   end
-  if os.getenv("WSDEBUG") then io.stderr:write(("solve m=%d sweeps=%d newton=%d extra=%d work=%.3g gap=%.3g\n"):format(m, sweeps, self.stats.newton, self.stats.extrapolated, self.work, (self:gap(na)))) end
   self.stats.sweeps = self.stats.sweeps + sweeps
   return sweeps
 end
