@@ -356,8 +356,8 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
   end
   local new = self.new_ids or ffi.new("int32_t[?]", p)
   self.new_ids = new
-  local count = ws:pick(prio, max(100, nnz), new)
-  if count == 0 and ws.m >= ws.max_size then
+  local count, full = ws:pick(prio, max(100, nnz), new)
+  if full then
     -- W is full and cannot take what is still off: parallel rounds from here
     ctx:note("working_set_full", 1)
     self.ws_max, self.since_check = nil, 1

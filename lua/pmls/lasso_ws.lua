@@ -179,7 +179,8 @@ end
 -- The Newton step on the support S of w with its signs fixed: solves
 -- G_SS step = g_S - na sign(w_S), then moves along it as far as 1, or to
 -- where the first weight reaches zero. The objective with fixed signs is a
--- quadratic that this direction minimises, so any such move descends.
+-- quadratic that this direction minimises, so any such move descends; the
+-- step is still taken only when the objective it gives is lower.
 function M:newton(na)
   local m, cap, G, w, g = self.m, self.cap, self.G, self.w, self.g
   local S, k = self.list, 0
@@ -204,24 +205,31 @@ function M:newton(na)
     local wa, d = w[S[u]], step[u]
     if wa * (wa + d) < 0 and -wa / d < t then t, hit = -wa / d, u end
   end
-  local rr, ry, l1 = self.rr, self.ry, self.l1
-  local gs, sgs = 0, 0
+  -- the objective's change, first: a factorisation that lost too much
+  -- precision must not make things worse
+  local gs, sgs, dl1 = 0, 0, 0
   for u = 0, k - 1 do
-    local d = t * step[u]
+    local d, a = t * step[u], S[u]
     step[u] = d
-    gs = gs + d * g[S[u]]
+    gs = gs + d * g[a]
+    dl1 = dl1 + (u == hit and 0 or abs(w[a] + d)) - abs(w[a])
   end
+  for u = 0, k - 1 do
+    local base, s = S[u] * cap, 0
+    for v = 0, k - 1 do s = s + G[base + S[v]] * step[v] end
+    sgs = sgs + step[u] * s
+  end
+  if not (sgs / 2 - gs + na * dl1 < 0) then return false end
+  local rr, ry, l1 = self.rr, self.ry, self.l1
   for u = 0, k - 1 do
     local d, a = step[u], S[u]
     if d ~= 0 then
-      local base = a * cap
-      for v = 0, k - 1 do sgs = sgs + d * G[base + S[v]] * step[v] end
       local wa = w[a]
       local wn = u == hit and 0 or wa + d
       w[a] = wn
       l1 = l1 + abs(wn) - abs(wa)
       ry = ry - d * self.yc[a]
-      axpy(m, -d, G + base, g)
+      axpy(m, -d, G + a * cap, g)
     end
   end
   self.rr, self.ry, self.l1 = rr - 2 * gs + sgs, ry, l1
@@ -351,7 +359,8 @@ function M:solve(model, grad, rr, ry, na, tol)
 end
 
 -- Picks up to count coordinates outside W with the highest priority
--- prio[j] > 0 (j in [0, p)), into out; returns how many.
+-- prio[j] > 0 (j in [0, p)), into out; returns how many, and whether some
+-- were left out because W is full.
 function M:pick(prio, count, out)
   local p, pos = self.p, self.pos
   count = min(count, self.max_size - self.m)
@@ -360,7 +369,8 @@ function M:pick(prio, count, out)
   for j = 0, p - 1 do
     if pos[j] < 0 and prio[j] > 0 then cand[nc] = prio[j]; nc = nc + 1 end
   end
-  if nc == 0 or count <= 0 then return 0 end
+  if nc == 0 then return 0, false end
+  if count <= 0 then return 0, true end
   local threshold = 0
   if nc > count then
     -- the count-th largest priority, by quickselect on the copies
@@ -384,7 +394,7 @@ function M:pick(prio, count, out)
       got = got + 1
     end
   end
-  return got
+  return got, false
 end
 
 return M
