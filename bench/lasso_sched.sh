@@ -69,8 +69,8 @@ fi
 # scheduler config name -> lasso.lua flags
 flags() {
   case $1 in
-    sap) echo "--scheduler priority --dependency $THETA" ;;
-    sap*) echo "--scheduler priority --dependency 0.${1#sap}" ;;   # sap05: theta 0.05
+    sap) echo "--scheduler priority --dependency $THETA --working-set 0" ;;
+    sap*) echo "--scheduler priority --dependency 0.${1#sap} --working-set 0" ;;   # sap05: theta 0.05
     shotgun) echo "--scheduler uniform --dependency 1" ;;
   esac
 }

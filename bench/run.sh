@@ -101,6 +101,17 @@ if [ -x bench/lasso_sched.sh ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# models/lasso.lua against glmnet on BASELINES.md's problems, both timed
+# here (docs/lasso_glmnet.md); adds a summary row per problem.
+if [ -f bench/lasso_glmnet.lua ]; then
+  echo "== lasso against glmnet (bench/lasso_glmnet.lua)"
+  t0=$(date +%s)
+  if ! luajit bench/lasso_glmnet.lua; then
+    error_row lasso_glmnet "bench/lasso_glmnet.lua exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # build/bench/results.json: every benchmark's JSON under its name.
 {
   printf '{"date":"%s","host":"%s","cores":%s,"git":"%s","seconds":%s,"results":{' \
