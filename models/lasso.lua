@@ -4,20 +4,27 @@
 -- (the scikit-learn / glmnet form; --no-intercept drops b).
 --
 -- Data rows are sharded over the workers; each keeps the residuals
--- r = y - X w - b of its rows. A round updates a set of coordinates at once:
---   schedule  the scheduler node picks them: priority sampling (weights
---             (delta w_j)^2 + eta) filtered by dependency (|cos(x_j, x_k)|
---             below --dependency for every pair kept), or uniform / cyclic;
---   push      each worker returns g_j = sum_i x_ij r_i over its rows;
---   pull      the node sums them and sets w_j = S(c_j w_j + g_j, n alpha) / c_j
---             (S the soft threshold, c_j = |x_j - mean x_j|^2), and moves b
---             so that b = mean(y) - mean(X) . w stays optimal;
---   sync      each worker applies the changes to its residuals.
--- Every --check-every rounds a check round asks for g_j of every variable:
--- it changes nothing, but gives the duality gap (the run stops when the gap
--- is below --tol times the objective: the objective is then within --tol of
--- the optimum, relatively) and resets the priorities to the changes each
--- variable would make, so the next rounds work where the optimum is not yet.
+-- r = y - X w - b of its rows, and its push returns g_j = sum_i x_ij r_i
+-- over its rows for the round's coordinates (sync applies the commits).
+-- Rounds come in two kinds:
+--   working-set rounds (the default, with one scheduler node and no
+--             pipeline): every round asks for every g_j; the node measures
+--             the duality gap, grows a working set by priority (the
+--             objective decrease one step of each coordinate would bring)
+--             and solves the problem restricted to it exactly with its
+--             Gram matrix (pmls.lasso_ws), then commits the changes;
+--   SAP rounds (--working-set 0, other schedulers, several nodes or a
+--             pipeline): the node picks --per-round coordinates (priority
+--             sampling, weights (delta w_j)^2 + eta, filtered by dependency
+--             |cos(x_j, x_k)| below --dependency for every pair kept; or
+--             uniform / cyclic) and the pull sets
+--             w_j = S(c_j w_j + g_j, n alpha) / c_j (S the soft threshold,
+--             c_j = |x_j - mean x_j|^2); every --check-every rounds a check
+--             round asks for every g_j and resets the priorities to the
+--             changes each coordinate would make.
+-- Either way b moves so that b = mean(y) - mean(X) . w stays optimal, and
+-- the run stops when the duality gap is below --tol times the objective
+-- (the objective is then within --tol of the optimum, relatively).
 local pmls = require "pmls"
 local ffi = require "ffi"
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
