@@ -106,12 +106,11 @@ for _, p in ipairs(PROBLEMS) do
   end
 end
 
-local f = io.popen("date -u +%Y-%m-%d"):read("*l")
 R.write_file("docs/lasso_glmnet.md", table.concat({
   "# Lasso: models/lasso.lua against glmnet",
   "",
   ("Measured by `make bench` (`luajit bench/lasso_glmnet.lua`) on %s, on this 2-core machine, "
-   .. "`-w %d`; medians of %d runs of each."):format(f, WORKERS, REPEATS),
+   .. "`-w %d`; medians of %d runs of each."):format(os.date("!%Y-%m-%d"), WORKERS, REPEATS),
   "glmnet 4.1 (Debian's r-cran-glmnet) fits with `standardize=FALSE, thresh=1e-12`, one λ, the time",
   "of `glmnet()` alone on a matrix already in memory, as in ../shared/data/BASELINES.md.",
   "PMLS's *solve* counts from the first round's gradients (every worker has parsed its shard) to",

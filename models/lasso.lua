@@ -54,13 +54,7 @@ app:metric("nnz", "mean")
 
 local double_array = ffi.typeof("double[?]")
 local lasso_ws = require "pmls.lasso_ws"
-
-pcall(ffi.cdef, "struct pmls_lasso_ts { long sec, nsec; }; int clock_gettime(int, struct pmls_lasso_ts *);")
-local ts = ffi.new("struct pmls_lasso_ts")
-local function now() -- seconds on the monotonic clock
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.sec) + tonumber(ts.nsec) * 1e-9
-end
+local now, soft = require("pmls.core").C.pmls_now, lasso_ws.soft
 
 local function read(opt, more)
   local o = { labels = opt.labels }
@@ -253,11 +247,6 @@ function app:schedule(ctx, vars, cap)
   return ctx.picker:next(vars)
 end
 
-local function soft(z, t)
-  if z > t then return z - t elseif z < -t then return z + t end
-  return 0
-end
-
 function app:pull(ctx, vars, n, sum, values)
   -- solve_s counts from here: the first partials mean every worker has loaded
   if not self.started then self.started = now() end
@@ -381,7 +370,7 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
   t0 = now()
   local tol = count == 0 and 0.1 * opt.tol or max(0.1 * opt.tol, 0.3 * rel_gap)
   ws:solve(ctx.model, grad, rr, sum[n + 2], na, tol)
-  ws.stats.solve_s = (ws.stats.solve_s or 0) + (now() - t0)
+  ws.stats.solve_s = ws.stats.solve_s + (now() - t0)
   local db, mean, model, lo = 0, self.mean, ctx.model, ctx.lo
   for a = 0, ws.m - 1 do
     local j = ws.ws[a]

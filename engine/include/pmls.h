@@ -304,9 +304,12 @@ int pmls_round_ready(pmls_client *c);
 int pmls_round_over(pmls_client *c);
 int pmls_round_send(pmls_client *c, int passes);
 
-/* ---- Numeric kernels for model scripts ----
- * Inner loops a script reaches through the FFI: they take the caller's
- * memory, never allocate and never call back. */
+/* ---- For model scripts ----
+ * What a script reaches through the FFI besides the API above: they take
+ * the caller's memory, never allocate and never call back. */
+
+/* Seconds on the monotonic clock (the engine's own timer). */
+double pmls_now(void);
 
 /* y[i] += a * x[i] for i < n (x and y do not overlap). */
 void pmls_axpy(int64_t n, double a, const double *x, double *y);

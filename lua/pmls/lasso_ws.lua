@@ -28,10 +28,12 @@ local axpy = C.pmls_axpy
 local M = {}
 M.__index = M
 
+-- The soft threshold S(z, t) = sign(z) max(|z| - t, 0).
 local function soft(z, t)
   if z > t then return z - t elseif z < -t then return z + t end
   return 0
 end
+M.soft = soft
 
 -- o: n, p, the node's rows (rowptr, col, val: CSR over all n rows), mean
 -- (column means, or nil without an intercept), xty (Xc'yc: the first
@@ -40,7 +42,7 @@ function M.new(o)
   local self = setmetatable({
     n = o.n, p = o.p, rowptr = o.rowptr, col = o.col, val = o.val, mean = o.mean,
     max_size = min(o.max_size, o.p), m = 0, cap = 0,
-    pos = int_array(o.p), stats = { sweeps = 0, newton = 0, extrapolated = 0, gram_s = 0 },
+    pos = int_array(o.p), stats = { sweeps = 0, newton = 0, extrapolated = 0, gram_s = 0, solve_s = 0 },
   }, M)
   for j = 0, o.p - 1 do self.pos[j] = -1 end
   self:reserve(min(256, self.max_size))
@@ -64,7 +66,6 @@ function M:reserve(cap)
   self.G, self.cap = G, cap
   self.list = int_array(cap)
   self.rhs, self.step = double_array(cap), double_array(cap)
-  self.chol = nil
 end
 
 -- Adds the coordinates new[0..count-1] to W and computes their Gram rows

@@ -5,7 +5,7 @@
  * sparse Gram accumulation is here because its pair loop is branchy and
  * indirect, which the JIT handles poorly. Both are reached through the FFI
  * from compiled Lua, take caller-owned memory, and neither allocate nor
- * call back. Reductions are left in source order (no -ffast-math), so
+ * call back. No -ffast-math and no contraction into FMA (-std=c11), so
  * results match the plain loops they replace bit for bit. */
 #include "../../include/pmls.h"
 

@@ -24,6 +24,8 @@ double pmi_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double pmls_now(void) { return pmi_now(); }
+
 double pmi_rng_normal(pmi_rng *r) {
   /* Box-Muller; one draw per call keeps the stream position simple to
    * reason about (each row init consumes a fixed number of draws). */
