@@ -28,37 +28,11 @@ RANK=32
 OUT=build/bench
 PMLS=build/bin/pmls
 
-# MovieLens-100K is extracted into build/data (never into the repository).
 DATA=${PMLS_DATA:-../shared/data}
-ML=build/data/ml-100k
-if [ ! -f "$ML/ua.base" ] && [ -f "$DATA/ml-100k.tar.xz" ]; then
-  mkdir -p build/data && tmp=$(mktemp -d build/data/.ml-100k.XXXXXX) \
-    && tar -xJf "$DATA/ml-100k.tar.xz" -C "$tmp" \
-    && { mv "$tmp/ml-100k" build/data/ 2>/dev/null || test -f "$ML/ua.base"; }
-  rm -rf "${tmp:-build/data/.ml-100k.none}"
-fi
-if [ ! -f "$ML/ua.base" ] || [ ! -f "$ML/ua.test" ]; then
-  echo "block_straggler: skipped: MovieLens-100K not found ($ML/ua.base, or $DATA/ml-100k.tar.xz; set PMLS_DATA)"
-  exit 0
-fi
-if [ ! -x "$PMLS" ]; then
-  echo "block_straggler: $PMLS is missing: run 'make' first" >&2
-  exit 1
-fi
-if ! command -v luajit >/dev/null; then
-  echo "block_straggler: luajit is missing (tools/deps.sh installs it)" >&2
-  exit 1
-fi
-mkdir -p "$OUT"
-
-# Two runs at once would share the metrics files and slow each other down.
-if command -v flock >/dev/null; then
-  exec 9>"$OUT/.block_straggler.lock"
-  if ! flock -n 9; then
-    echo "block_straggler: another bench/block_straggler.sh is running; waiting for it"
-    flock 9
-  fi
-fi
+NAME=block_straggler
+. bench/common.sh
+bench_movielens
+bench_prepare
 
 MANIFEST=$OUT/block_straggler-manifest.tsv
 {

@@ -41,25 +41,9 @@ NEWS=$DATA/20news.tfidf.binary.train.svm.gz
 # ~0.05 here), k = 50 true non-zeros.
 SYN_SPEC="n=2000 p=2000 k=50 noise=0.1 density=0.1 seed=1"
 
-if [ ! -x "$PMLS" ]; then
-  echo "lasso_sched: $PMLS is missing: run 'make' first" >&2
-  exit 1
-fi
-if ! command -v luajit >/dev/null; then
-  echo "lasso_sched: luajit is missing (tools/deps.sh installs it)" >&2
-  exit 1
-fi
-mkdir -p "$OUT"
-
-# Two runs at once would share the metrics files and the manifest, and
-# each would slow the other down: wait for the one in progress.
-if command -v flock >/dev/null; then
-  exec 9>"$OUT/.lasso_sched.lock"
-  if ! flock -n 9; then
-    echo "lasso_sched: another bench/lasso_sched.sh is running; waiting for it"
-    flock 9
-  fi
-fi
+NAME=lasso_sched
+. bench/common.sh
+bench_prepare
 if command -v timeout >/dev/null; then
   limit() { timeout -k 5 "$TIMEOUT" "$@"; }
 else

@@ -30,35 +30,11 @@ RANK=32
 OUT=build/bench
 PMLS=build/bin/pmls
 
-# MovieLens-100K is extracted into build/data (never into the repository).
 DATA=${PMLS_DATA:-../shared/data}
-ML=build/data/ml-100k
-if [ ! -f "$ML/ua.base" ] && [ -f "$DATA/ml-100k.tar.xz" ]; then
-  mkdir -p build/data && tar -xJf "$DATA/ml-100k.tar.xz" -C build/data
-fi
-if [ ! -f "$ML/ua.base" ] || [ ! -f "$ML/ua.test" ]; then
-  echo "straggler: skipped: MovieLens-100K not found ($ML/ua.base, or $DATA/ml-100k.tar.xz; set PMLS_DATA)"
-  exit 0
-fi
-if [ ! -x "$PMLS" ]; then
-  echo "straggler: $PMLS is missing: run 'make' first" >&2
-  exit 1
-fi
-if ! command -v luajit >/dev/null; then
-  echo "straggler: luajit is missing (tools/deps.sh installs it)" >&2
-  exit 1
-fi
-mkdir -p "$OUT"
-
-# Two runs at once would share the metrics files and the manifest, and
-# each would slow the other down: wait for the one in progress.
-if command -v flock >/dev/null; then
-  exec 9>"$OUT/.straggler.lock"
-  if ! flock -n 9; then
-    echo "straggler: another bench/straggler.sh is running; waiting for it"
-    flock 9
-  fi
-fi
+NAME=straggler
+. bench/common.sh
+bench_movielens
+bench_prepare
 
 # model name -> engine flags
 flags() {
