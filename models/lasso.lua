@@ -56,8 +56,11 @@ local double_array = ffi.typeof("double[?]")
 local lasso_ws = require "pmls.lasso_ws"
 local now, soft = require("pmls.core").C.pmls_now, lasso_ws.soft
 
-local function read(opt, more)
-  local o = { labels = opt.labels }
+-- Through the engine: setup, the workers and the scheduler nodes of one
+-- process share one parse of a libsvm file.
+local function read(ctx, more)
+  local opt = ctx.opt
+  local o = { labels = opt.labels, engine = ctx.engine }
   for k, v in pairs(more or {}) do o[k] = v end
   return assert(pmls.data.read_matrix(opt.data, o))
 end
@@ -78,7 +81,7 @@ function app:setup(ctx)
   if sched ~= "uniform" and sched ~= "cyclic" and sched ~= "priority" then
     error(("bad --scheduler '%s' (uniform, cyclic or priority)"):format(sched), 0)
   end
-  local ds = read(opt)
+  local ds = read(ctx)
   local n, p = ds.n, ds.d
   if n < 1 or p < 1 then error(opt.data .. ": no data", 0) end
   local ybar = 0
@@ -116,7 +119,7 @@ end
 function app:load(ctx)
   local sh, opt = ctx.shared, ctx.opt
   if ctx.kind == "worker" then
-    local ds = read(opt, { d = sh.p, shard = { index = ctx.worker, count = ctx.workers } })
+    local ds = read(ctx, { d = sh.p, shard = { index = ctx.worker, count = ctx.workers } })
     self.csc = pmls.data.to_csc(ds)
     self.m = ds.n
     self.r = double_array(math.max(ds.n, 1))
@@ -130,7 +133,7 @@ function app:load(ctx)
   end
   -- A scheduler node: the whole X by columns, for the column statistics
   -- and the dependency check.
-  local ds = read(opt, { d = sh.p })
+  local ds = read(ctx, { d = sh.p })
   local csc = pmls.data.to_csc(ds)
   self.rows = ds
   local n, p = sh.n, sh.p

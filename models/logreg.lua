@@ -37,8 +37,14 @@ app:option("average", 0.5, "fraction of the training, at its end, whose iterates
 app:metric("loss", "mean")
 app:metric("examples", "sum")
 
--- A data error ("path:LINE: ...") ends the run with that message.
-local function read(path, opts) return assert(pmls.data.read_libsvm(path, opts)) end
+-- A data error ("path:LINE: ...") ends the run with that message. Reads go
+-- through the engine, so setup, the workers and finish of one process parse
+-- each file once.
+local function read(ctx, path, opts)
+  opts = opts or {}
+  opts.engine = ctx.engine
+  return assert(pmls.data.read_libsvm(path, opts))
+end
 
 function app:setup(ctx)
   local opt = ctx.opt
@@ -48,8 +54,8 @@ function app:setup(ctx)
   if not (opt.lr > 0 and opt.l2 >= 0 and opt.average >= 0 and opt.average <= 1) then
     error("need --lr > 0, --l2 >= 0 and 0 <= --average <= 1", 0)
   end
-  local d = read(opt.data).d
-  if opt.test then d = math.max(d, read(opt.test).d) end
+  local d = read(ctx, opt.data).d
+  if opt.test then d = math.max(d, read(ctx, opt.test).d) end
   ctx:table("w", { rows = 1, cols = d + 1 })
   if opt.average > 0 then ctx:table("avg", { rows = 1, cols = d + 2 }) end
   return { d = d }
@@ -57,7 +63,7 @@ end
 
 function app:worker(ctx)
   local opt, d, P = ctx.opt, ctx.shared.d, ctx.workers
-  local shard = read(opt.data, { d = d, shard = { index = ctx.worker, count = P } })
+  local shard = read(ctx, opt.data, { d = d, shard = { index = ctx.worker, count = P } })
   local W = ctx:table("w")
   local w, grad = W:row_buffer(), W:row_buffer()
   local n, slices = shard.n, opt.clocks_per_epoch
@@ -102,9 +108,9 @@ end
 function app:finish(ctx)
   local opt, d = ctx.opt, ctx.shared.d
   local w = model(ctx, d)
-  ctx:report { objective = linear.objective(read(opt.data, { d = d }), w, d, opt.l2) }
+  ctx:report { objective = linear.objective(read(ctx, opt.data, { d = d }), w, d, opt.l2) }
   if not opt.test then return end
-  local accuracy, loss = linear.evaluate(read(opt.test, { d = d }), w, d)
+  local accuracy, loss = linear.evaluate(read(ctx, opt.test, { d = d }), w, d)
   ctx:report { test_accuracy = accuracy, test_loss = loss }
 end
 

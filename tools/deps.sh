@@ -5,7 +5,7 @@
 # the Lasso reference). iproute2 gives the multi-host spec its network
 # namespaces.
 set -eu
-PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev lua-busted iproute2"
+PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet"
 missing=""
 for p in $PKGS; do

@@ -325,6 +325,47 @@ void pmls_gram_add(int64_t nrows, const int64_t *rowptr, const int32_t *col,
                    double *G, int64_t stride, int32_t *scratch_pos,
                    double *scratch_val);
 
+/* ---- Data files ----
+ * Text files are read plain or gzip-compressed (inflated in process: no
+ * child, so reading is safe once the transport runs). pmls_text_line
+ * sets *line to the next line (without its newline; valid until the next
+ * call) or to NULL at the end; on failure it returns an error code with
+ * "path:LINE: what" in pmls_text_errmsg: a truncated or corrupt archive is
+ * an error, never a short file. */
+typedef struct pmls_text pmls_text;
+int pmls_text_open(const char *path, pmls_text **out, char *err,
+                   size_t errlen);
+int pmls_text_line(pmls_text *t, const char **line, size_t *len);
+const char *pmls_text_errmsg(const pmls_text *t);
+int64_t pmls_text_lineno(const pmls_text *t); /* lines returned so far */
+void pmls_text_close(pmls_text *t);
+
+/* A libsvm / svmlight file (`label index:value ...`, indices from 1) as a
+ * CSR matrix with one label per row. Plain or gzip-compressed; '#' starts a
+ * comment, `qid:` tokens are skipped, a row's indices are sorted. */
+typedef struct pmls_csr {
+  int64_t n;              /* rows */
+  int64_t d;              /* columns: the largest index in the file */
+  int64_t nnz;            /* entries */
+  const double *y;        /* n labels */
+  const int64_t *rowptr;  /* n + 1 offsets into col and val */
+  const int32_t *col;     /* 0-based, increasing within a row */
+  const double *val;
+  const int64_t *line;    /* the file line each row came from */
+} pmls_csr;
+
+/* Reads a file into a matrix the caller frees with pmls_csr_free. On
+ * failure returns PMLS_EIO (cannot open, read or decompress), PMLS_EINVAL
+ * (a malformed line) or PMLS_ENOMEM, with "path:LINE: what" in err. */
+int pmls_csr_read_libsvm(const char *path, pmls_csr **out, char *err,
+                         size_t errlen);
+void pmls_csr_free(pmls_csr *m);
+/* The same, kept by the engine until it is destroyed: every thread of the
+ * process that asks for the same file (same device, inode, size and
+ * modification time) gets the same read-only matrix, parsed once. */
+int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
+                            const pmls_csr **out, char *err, size_t errlen);
+
 /* PMLS_CDEF_END */
 
 #if defined(__GNUC__)

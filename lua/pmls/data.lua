@@ -98,16 +98,6 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Opening plain or gzip-compressed input.
 
-local function shell_quote(s)
-  return "'" .. (s:gsub("'", "'\\''")) .. "'"
-end
-
-local function strip_path_prefix(message, path)
-  local prefix = path .. ": "
-  if message and message:sub(1, #prefix) == prefix then return message:sub(#prefix + 1) end
-  return message or "unknown error"
-end
-
 -- When `path` does not exist but `path .. ".gz"` does, the compressed copy is the one to read, so
 -- that a command line may name a staged set without its .gz suffix. Only a missing file falls back
 -- (ENOENT), not one that exists but cannot be opened.
@@ -126,67 +116,62 @@ local function resolve_path(path)
   return path .. ".gz"
 end
 
--- Returns a source {file=, status_path=} or nil, message. A compressed file is recognised by its
--- name or its magic bytes. io.popen():close() in LuaJIT does not report the exit status, so the
--- shell writes gzip's stderr and exit code to a temporary file that close_source inspects: without
--- that, a truncated or corrupt .gz would silently load as a shorter data set.
+-- The engine's reader (engine/src/data/text.c) inflates gzip in process and reports a damaged
+-- archive as an error at the line reached, never as a shorter file. Loaded on first use, so
+-- the synthetic generators work without the library.
+local core
+local ERROR_BYTES = 1024
+local function engine_c()
+  core = core or require("pmls.core")
+  return core.C
+end
+
+-- A source: source:lines() iterates over the file's lines as Lua strings; it stops early when
+-- reading fails, and source:close() then returns the message ("path:LINE: ...").
+local Source = {}
+Source.__index = Source
+
 local function open_source(path)
-  local file, message = io.open(path, "rb")
-  if not file then return nil, path .. ":0: cannot open: " .. strip_path_prefix(message, path) end
-  local magic, read_error = file:read(2)
-  if not magic and read_error then
-    file:close()
-    return nil, path .. ":0: cannot read: " .. strip_path_prefix(read_error, path)
-  end
-  if magic ~= "\31\139" and path:sub(-3) ~= ".gz" then
-    file:seek("set", 0)
-    return { file = file }
-  end
-  file:close()
-  local status_path = os.tmpname()
-  local command = "gzip -dc -- " .. shell_quote(path) .. " 2>" .. shell_quote(status_path)
-    .. "; echo \"exit status $?\" >>" .. shell_quote(status_path)
-  local pipe, popen_error = io.popen(command, "r")
-  if not pipe then
-    os.remove(status_path)
-    return nil, path .. ":0: cannot start gzip: " .. tostring(popen_error)
-  end
-  return { file = pipe, status_path = status_path }
+  local C = engine_c()
+  local out, err = ffi.new("pmls_text *[1]"), ffi.new("char[?]", ERROR_BYTES)
+  if C.pmls_text_open(path, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+  return setmetatable({ text = ffi.gc(out[0], C.pmls_text_close), C = C,
+                        line = ffi.new("const char *[1]"), len = ffi.new("size_t[1]") }, Source)
 end
 
--- Closes the source; for gzip input returns a message when gzip failed. When parsing stopped early
--- the rest is drained first, so that a corrupt archive is reported as such rather than as whatever
--- garbage line it happened to produce, and so that gzip does not die of SIGPIPE.
-local function close_source(source, stopped_early)
-  if not source.status_path then
-    source.file:close()
-    return nil
+function Source:lines()
+  local C, text, line, len = self.C, self.text, self.line, self.len
+  return function()
+    if self.failure then return nil end
+    if C.pmls_text_line(text, line, len) ~= 0 then
+      self.failure = ffi.string(C.pmls_text_errmsg(text))
+      return nil
+    end
+    if line[0] == nil then return nil end
+    return ffi.string(line[0], len[0])
   end
-  if stopped_early then
-    while source.file:read(65536) do end
-  end
-  source.file:close()
-  local status_file = io.open(source.status_path, "rb")
-  local report = status_file and status_file:read("*a") or ""
-  if status_file then status_file:close() end
-  os.remove(source.status_path)
-  local status = tonumber(report:match("exit status (%d+)%s*$"))
-  if status == 0 then return nil end
-  local gzip_message = report:gsub("exit status %d+%s*$", ""):gsub("%s+$", "")
-  gzip_message = gzip_message:match("[^\n]*$") -- the last line carries the reason
-  if gzip_message == "" then gzip_message = "no message" end
-  return string.format("gzip -dc failed (exit status %s): %s", tostring(status), gzip_message)
 end
 
--- Runs parse(file) -> result | nil, line, message and turns every failure into "path:LINE: ...",
+-- Closes the source and returns the read failure, if any. When parsing stopped early the rest
+-- is read first, so that a damaged archive is reported as such rather than as whatever garbage
+-- line it happened to produce.
+function Source:close(stopped_early)
+  if stopped_early and not self.failure then
+    for _ in self:lines() do end
+  end
+  self.C.pmls_text_close(ffi.gc(self.text, nil))
+  return self.failure
+end
+
+-- Runs parse(source) -> result | nil, line, message and turns every failure into "path:LINE: ...",
 -- where path is the file actually read (path.gz for a missing path, see resolve_path).
 local function read_with(path, parse)
   path = resolve_path(path)
   local source, open_error = open_source(path)
   if not source then return nil, open_error end
-  local result, line, message = parse(source.file)
-  local gzip_failure = close_source(source, result == nil)
-  if gzip_failure then return nil, string.format("%s:%d: %s", path, line, gzip_failure) end
+  local result, line, message = parse(source)
+  local read_failure = source:close(result == nil)
+  if read_failure then return nil, read_failure end
   if result == nil then return nil, string.format("%s:%d: %s", path, line, message) end
   return result
 end
@@ -288,11 +273,6 @@ local function parse_count(p, i, j)
   return value
 end
 
--- True for a "qid:..." token: svmlight ranking files group rows by query id, which is no feature.
-local function is_qid(p, i, j)
-  return j - i > 3 and p[i] == 113 and p[i + 1] == 105 and p[i + 2] == 100 and p[i + 3] == COLON
-end
-
 -- Copies the first `count` elements of an FFI array into a new one with room for `capacity`: used
 -- both to grow (geometrically, so appends stay amortised O(1)) and to trim to the final size.
 local function resized(array_type, element_size, array, count, capacity)
@@ -301,134 +281,99 @@ local function resized(array_type, element_size, array, count, capacity)
   return out
 end
 
--- Sorts row entries [first, last) by column and reports the first duplicated column, if any.
--- Rows are almost always written sorted, so this runs rarely and may use Lua tables.
-local function sort_row(col, val, first, last)
-  local entries = {}
-  for t = first, last - 1 do entries[#entries + 1] = { col[t], val[t] } end
-  table.sort(entries, function(a, b) return a[1] < b[1] end)
-  for t = 2, #entries do
-    if entries[t][1] == entries[t - 1][1] then return entries[t][1] end
-  end
-  for t = 1, #entries do
-    col[first + t - 1] = entries[t][1]
-    val[first + t - 1] = entries[t][2]
-  end
-  return nil
-end
-
 ---------------------------------------------------------------------------------------------------
 -- libsvm / svmlight
 
 local function token_text(line, i, j) return string.sub(line, i + 1, j) end
 
--- `lines` is a line iterator (file:lines(), or lines_after when the first line was already read).
-local function parse_libsvm(lines, wanted_d, shard_index, shard_count)
-  local row_capacity, nnz_capacity = 1024, 16384
-  local y = double_array(row_capacity)
-  local rowptr = int64_array(row_capacity + 1)
-  local col = int32_array(nnz_capacity)
-  local val = double_array(nnz_capacity)
-  local n, nnz, file_row, max_index, line_number = 0, 0, 0, 0, 0
-
-  for line in lines do
-    line_number = line_number + 1
-    local len = #line
-    local p = ffi.cast(byte_ptr, line)
-    local i = skip_spaces(p, 0, len)
-    if i < len and p[i] ~= HASH then
-      local j = token_end(p, i, len)
-      local label = parse_number(p, i, j, line)
-      if not label then
-        return nil, line_number, "bad label '" .. token_text(line, i, j) .. "' (finite number expected)"
-      end
-      local row_start, last_index, in_order = nnz, 0, true
-      i = skip_spaces(p, j, len)
-      while i < len and p[i] ~= HASH do
-        j = token_end(p, i, len)
-        if not is_qid(p, i, j) then
-          local colon = i
-          while colon < j and p[colon] ~= COLON do colon = colon + 1 end
-          if colon == j then
-            return nil, line_number, "missing ':' in feature '" .. token_text(line, i, j) .. "'"
-          end
-          local index = parse_count(p, i, colon)
-          if not index or index == 0 then
-            return nil, line_number, "bad feature index '" .. token_text(line, i, colon) .. "' in '"
-              .. token_text(line, i, j) .. "' (integer in [1, " .. INT32_MAX .. "] expected)"
-          end
-          if wanted_d and index > wanted_d then
-            return nil, line_number, "feature index " .. index .. " exceeds opts.d = " .. wanted_d
-          end
-          if colon + 1 == j then
-            return nil, line_number, "missing value in '" .. token_text(line, i, j) .. "'"
-          end
-          local value = parse_number(p, colon + 1, j, line)
-          if not value then
-            return nil, line_number, "bad feature value '" .. token_text(line, colon + 1, j)
-              .. "' in '" .. token_text(line, i, j) .. "' (finite number expected)"
-          end
-          if nnz == nnz_capacity then
-            nnz_capacity = nnz_capacity * 2
-            col = resized(int32_array, 4, col, nnz, nnz_capacity)
-            val = resized(double_array, 8, val, nnz, nnz_capacity)
-          end
-          col[nnz] = index - 1
-          val[nnz] = value
-          nnz = nnz + 1
-          if index <= last_index then in_order = false end
-          last_index = index
-          if index > max_index then max_index = index end
-        end
-        i = skip_spaces(p, j, len)
-      end
-      if not in_order then
-        local duplicate = sort_row(col, val, row_start, nnz)
-        if duplicate then
-          return nil, line_number, "duplicate feature index " .. (duplicate + 1)
-        end
-      end
-      if file_row % shard_count == shard_index then
-        if n == row_capacity then
-          row_capacity = row_capacity * 2
-          y = resized(double_array, 8, y, n, row_capacity)
-          rowptr = resized(int64_array, 8, rowptr, n + 1, row_capacity + 1)
-        end
-        y[n] = label
-        n = n + 1
-        rowptr[n] = nnz
-      else
-        nnz = row_start -- validated, but another worker keeps this row
-      end
-      file_row = file_row + 1
-    end
+local function check_engine_option(engine)
+  if engine ~= nil and not (type(engine) == "cdata" and engine_c() and ffi.istype("pmls_engine *", engine)) then
+    error("bad option 'engine' (pmls_engine * expected, got " .. describe_value(engine) .. ")", 3)
   end
-
-  local d = max_index
-  if wanted_d and wanted_d > d then d = wanted_d end
-  return {
-    kind = "csr",
-    n = n,
-    d = d,
-    nnz = nnz,
-    y = resized(double_array, 8, y, n, n),
-    rowptr = resized(int64_array, 8, rowptr, n + 1, n + 1),
-    col = resized(int32_array, 4, col, nnz, nnz),
-    val = resized(double_array, 8, val, nnz, nnz),
-  }, line_number
+  return engine
 end
 
-local LIBSVM_OPTIONS = { d = true, shard = true }
+-- The rows r of m with r % count == index, copied into arrays the caller owns.
+local function copy_rows(m, d, index, count)
+  local n = 0
+  local nnz = 0
+  for r = index, tonumber(m.n) - 1, count do
+    n = n + 1
+    nnz = nnz + tonumber(m.rowptr[r + 1] - m.rowptr[r])
+  end
+  local y, rowptr = double_array(n), int64_array(n + 1)
+  local col, val = int32_array(nnz), double_array(nnz)
+  local t, at = 0, 0
+  for r = index, tonumber(m.n) - 1, count do
+    local first = tonumber(m.rowptr[r])
+    local length = tonumber(m.rowptr[r + 1]) - first
+    if length > 0 then
+      ffi.copy(col + at, m.col + first, length * 4)
+      ffi.copy(val + at, m.val + first, length * 8)
+    end
+    y[t] = m.y[r]
+    at = at + length
+    t = t + 1
+    rowptr[t] = at
+  end
+  return { kind = "csr", n = n, d = d, nnz = nnz, y = y, rowptr = rowptr, col = col, val = val }
+end
 
--- data.read_libsvm(path [, {d=, shard={index=, count=}}]) -> csr | nil, "path:LINE: message"
+-- The first row (in file order) holding an index above d: nil, "path:LINE: ...".
+local function exceeds_d(m, path, d)
+  for r = 0, tonumber(m.n) - 1 do
+    local first, last = tonumber(m.rowptr[r]), tonumber(m.rowptr[r + 1]) - 1
+    if last >= first and m.col[last] >= d then
+      local k = first
+      while m.col[k] < d do k = k + 1 end
+      return nil, string.format("%s:%d: feature index %d exceeds opts.d = %d", path,
+        tonumber(m.line[r]), m.col[k] + 1, d)
+    end
+  end
+end
+
+local LIBSVM_OPTIONS = { d = true, shard = true, engine = true }
+
+-- data.read_libsvm(path [, {d=, shard={index=, count=}, engine=}]) -> csr | nil, "path:LINE: ..."
+--
+-- Parsed by the engine (engine/src/data/libsvm.c). With opts.engine (a pmls_engine *, ctx.engine
+-- in a model script) the engine keeps the matrix, so setup, workers and scheduler nodes of one
+-- process parse the file once: without a shard the result then holds the engine's own arrays,
+-- read-only (const; writing raises) and valid until the engine is destroyed. Otherwise the
+-- arrays are the caller's. Every row is validated whatever the shard.
 function data.read_libsvm(path, opts)
   check_path(path)
   opts = check_options(opts, LIBSVM_OPTIONS, "read_libsvm")
   local wanted_d = check_d_option(opts.d)
   local shard_index, shard_count = check_shard_option(opts.shard)
-  return read_with(path, function(file)
-    return parse_libsvm(file:lines(), wanted_d, shard_index, shard_count)
-  end)
+  local engine = check_engine_option(opts.engine)
+  path = resolve_path(path)
+  local C = engine_c()
+  local err = ffi.new("char[?]", ERROR_BYTES)
+  local m
+  if engine then
+    local out = ffi.new("const pmls_csr *[1]")
+    if C.pmls_engine_read_libsvm(engine, path, out, err, ERROR_BYTES) ~= 0 then
+      return nil, ffi.string(err)
+    end
+    m = out[0]
+  else
+    local out = ffi.new("pmls_csr *[1]")
+    if C.pmls_csr_read_libsvm(path, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+    m = ffi.gc(out[0], C.pmls_csr_free)
+  end
+  local d = tonumber(m.d)
+  if wanted_d then
+    if d > wanted_d then return exceeds_d(m, path, wanted_d) end
+    d = wanted_d
+  end
+  if engine and shard_count == 1 then
+    return { kind = "csr", n = tonumber(m.n), d = d, nnz = tonumber(m.nnz), y = m.y,
+             rowptr = m.rowptr, col = m.col, val = m.val, shared = true }
+  end
+  local ds = copy_rows(m, d, shard_index, shard_count)
+  if not engine then C.pmls_csr_free(ffi.gc(m, nil)) end
+  return ds
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -1215,40 +1160,50 @@ function data.read_mm(path, opts)
   return finish_mm(ds, resolved, labels_path, shard_index, shard_count)
 end
 
-local MATRIX_OPTIONS = { d = true, shard = true, labels = true }
+local MATRIX_OPTIONS = { d = true, shard = true, labels = true, engine = true }
 
--- data.read_matrix(path [, {d=, shard=, labels=}]) -> csr | nil, "path:LINE: message"
+-- The file's first line (false for an empty file), or nil, "path:LINE: ..." when it cannot be read.
+local function first_line(path)
+  local source, open_error = open_source(path)
+  if not source then return nil, open_error end
+  local line = source:lines()()
+  local failure = source.failure
+  source.C.pmls_text_close(ffi.gc(source.text, nil))
+  if failure then return nil, failure end
+  return line or false
+end
+
+-- data.read_matrix(path [, {d=, shard=, labels=, engine=}]) -> csr | nil, "path:LINE: message"
 --
 -- Reads either format, so that a model's --data accepts both: Matrix Market when the first line
 -- starts with '%%MatrixMarket' or the name ends in .mtx, .mm or .mmt (before any .gz), libsvm
--- otherwise. opts as for read_mm; opts.labels is refused (nil, "path:1: ...") for a libsvm file,
+-- otherwise. opts as for read_mm and read_libsvm (opts.engine shares a libsvm parse and is
+-- ignored for Matrix Market); opts.labels is refused (nil, "path:1: ...") for a libsvm file,
 -- whose labels are its first column.
 function data.read_matrix(path, opts)
   check_path(path)
   opts = check_options(opts, MATRIX_OPTIONS, "read_matrix")
-  local wanted_d = check_d_option(opts.d)
-  local shard_index, shard_count = check_shard_option(opts.shard)
+  check_d_option(opts.d)
+  check_shard_option(opts.shard)
   local labels_path = check_labels_option(opts.labels)
+  check_engine_option(opts.engine)
   local resolved = resolve_path(path)
   local extension = resolved:gsub("%.[gG][zZ]$", ""):match("%.([^./]+)$")
-  local by_name = extension ~= nil and MM_EXTENSIONS[extension:lower()] == true
-  local matrix_market = false
-  local ds, message = read_with(resolved, function(file)
-    local lines = file:lines()
-    local first = lines()
-    if by_name or is_mm_banner(first) then
-      matrix_market = true
-      return parse_mm(lines_after(first, lines), wanted_d)
+  local matrix_market = extension ~= nil and MM_EXTENSIONS[extension:lower()] == true
+  if not matrix_market then
+    local first, message = first_line(resolved)
+    if first == nil then return nil, message end
+    matrix_market = first and is_mm_banner(first)
+    if not matrix_market and labels_path then
+      return nil, string.format("%s:%d: %s", resolved, first and 1 or 0,
+        "option 'labels' is for Matrix Market input; this is a libsvm file, whose labels are its"
+        .. " first column")
     end
-    if labels_path then
-      return nil, first and 1 or 0, "option 'labels' is for Matrix Market input; this is a libsvm"
-        .. " file, whose labels are its first column"
-    end
-    return parse_libsvm(lines_after(first, lines), wanted_d, shard_index, shard_count)
-  end)
-  if not ds then return nil, message end
-  if matrix_market then return finish_mm(ds, resolved, labels_path, shard_index, shard_count) end
-  return ds
+  end
+  if matrix_market then
+    return data.read_mm(resolved, { d = opts.d, shard = opts.shard, labels = labels_path })
+  end
+  return data.read_libsvm(resolved, { d = opts.d, shard = opts.shard, engine = opts.engine })
 end
 
 ---------------------------------------------------------------------------------------------------

@@ -95,6 +95,8 @@ static void *feed_main(void *arg) {
               f->e->rank, err);
     } else if (h.type == PMI_MSG_PUSH) {
       apply_push(f, &rd);
+    } else if (h.type == PMI_MSG_STOP) {
+      atomic_store(&f->stop, 1);
     }
     pmi_msg_free(msg);
   }
@@ -110,8 +112,9 @@ pmi_feed *pmi_feed_start(pmls_engine *e, char addr[PMI_ADDR_MAX], char *err) {
   f->e = e;
   char name[32];
   snprintf(name, sizeof name, "f%d", e->rank);
-  /* Short receive waits, so the thread notices `stop` at the end. */
-  f->pull = pmi_job_bind(e, name, 50, addr, err);
+  /* pmi_feed_stop wakes the thread with a STOP; the timeout only bounds
+   * the wait should that message be lost. */
+  f->pull = pmi_job_bind(e, name, 1000, addr, err);
   if (f->pull < 0) {
     free(f);
     return NULL;
@@ -128,7 +131,16 @@ pmi_feed *pmi_feed_start(pmls_engine *e, char addr[PMI_ADDR_MAX], char *err) {
 void pmi_feed_stop(pmi_feed *f) {
   if (!f) return;
   atomic_store(&f->stop, 1);
+  /* Without the wake-up every run would end waiting out a receive. */
+  int sock = pmi_sock_push(f->e->feed_addr, 100, NULL);
+  if (sock >= 0) {
+    pmi_buf b = {0};
+    pmi_msg_begin(&b, f->e->job, PMI_MSG_STOP, -1);
+    pmi_msg_send(sock, &b, NULL, "push receiver", NULL);
+    pmi_buf_free(&b);
+  }
   pthread_join(f->thread, NULL);
+  pmi_sock_close(sock);
   pmi_sock_close(f->pull);
   free(f);
 }

@@ -70,6 +70,8 @@ static void engine_free(pmls_engine *e) {
   free(e->parked);
   pmi_model_free(e);
   free(e->worker_taken);
+  pmi_datasets_free(e);
+  pthread_mutex_destroy(&e->data_mu);
   pthread_mutex_destroy(&e->mu);
   free(e);
 }
@@ -137,6 +139,7 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     goto out;
   }
   pthread_mutex_init(&e->mu, NULL);
+  pthread_mutex_init(&e->data_mu, NULL);
   e->cfg = *cfg;
   e->procs = procs;
   e->rank = cfg->rank;

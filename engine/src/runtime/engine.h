@@ -49,6 +49,7 @@ typedef struct pmi_job pmi_job;
 typedef struct pmi_feed pmi_feed;
 typedef struct pmi_cache pmi_cache;
 typedef struct pmi_metrics pmi_metrics;
+typedef struct pmi_dataset pmi_dataset;
 
 struct pmls_engine {
   pmls_config cfg;       /* strings below are owned copies */
@@ -88,6 +89,10 @@ struct pmls_engine {
   int64_t closed_rows_read, closed_rows_inc;
   pmi_table_acc table_acc[PMI_MAX_TABLES]; /* from clients already closed */
   pmi_cache *cache;      /* rows shared by this process's workers */
+  /* Data files read through the engine (data/libsvm.c), shared read-only
+   * by the process's threads until the engine is destroyed. */
+  pthread_mutex_t data_mu;
+  pmi_dataset *datasets;
   pmi_job *jobst;        /* the other processes; NULL for inproc */
   pmi_feed *feed;        /* receives ESSP pushes into the cache */
   char feed_addr[PMI_ADDR_MAX];
@@ -158,6 +163,9 @@ void pmi_rounds_free(pmls_client *c);  /* on client close */
 void pmi_model_finals(pmls_engine *e); /* rank 0: into the final metrics */
 void pmi_model_free(pmls_engine *e);
 void pmi_engine_park(pmls_engine *e, int sock); /* close it at the end */
+
+/* ---- data files (data/libsvm.c) ----------------------------------------- */
+void pmi_datasets_free(pmls_engine *e);
 
 /* ---- metrics (runtime/metrics.c) ----------------------------------------- */
 pmi_metrics *pmi_metrics_new(const char *path, int quiet, double t0, char *err);
