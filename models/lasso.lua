@@ -131,28 +131,30 @@ function app:load(ctx)
     self.l1, self.nnz = 0, 0
     return
   end
-  -- A scheduler node: the whole X by columns, for the column statistics
-  -- and the dependency check.
+  -- A scheduler node: the whole X (the engine's read-only copy), for the
+  -- column statistics, the working sets' Gram rows and, by columns, the
+  -- dependency check (the column copy is made on the first check).
   local ds = read(ctx, { d = sh.p })
-  local csc = pmls.data.to_csc(ds)
   self.rows = ds
   local n, p = sh.n, sh.p
   local mean, c, norm = double_array(p), double_array(p), double_array(p)
+  local s2 = double_array(p)
+  local col, val = ds.col, ds.val
+  -- Row order, so each column's sums add up as they would by columns.
+  for k = 0, ds.nnz - 1 do
+    local j, v = col[k], val[k]
+    mean[j], s2[j] = mean[j] + v, s2[j] + v * v
+  end
   for j = 0, p - 1 do
-    local s, s2 = 0, 0
-    for k = tonumber(csc.colptr[j]), tonumber(csc.colptr[j + 1]) - 1 do
-      local v = csc.val[k]
-      s, s2 = s + v, s2 + v * v
-    end
-    norm[j] = sqrt(s2)
+    norm[j] = sqrt(s2[j])
     if opt.intercept then
-      mean[j] = s / n
-      c[j] = max(s2 - n * mean[j] * mean[j], 0)
+      mean[j] = mean[j] / n
+      c[j] = max(s2[j] - n * mean[j] * mean[j], 0)
     else
-      c[j] = s2
+      mean[j], c[j] = 0, s2[j]
     end
   end
-  self.csc, self.mean, self.c, self.norm = csc, mean, c, norm
+  self.mean, self.c, self.norm = mean, c, norm
   self.scatter = double_array(n)
   self.scattered = -1
   self.pot = double_array(p)
@@ -216,6 +218,7 @@ end
 -- scattered once into a dense vector (the filter asks about one candidate j
 -- against every kept k in a row), then each k costs only its non-zeros.
 function app:dependency(ctx, j, k)
+  if not self.csc then self.csc = pmls.data.to_csc(self.rows) end
   local csc, buf = self.csc, self.scatter
   local colptr, row, val = csc.colptr, csc.row, csc.val
   if self.scattered ~= j then

@@ -6,9 +6,16 @@
  * child, which cost a fork per read, in every worker thread, after the
  * transport had started, and needed a side file to learn gzip's exit
  * status. Here a damaged archive is reported where it is found, with the
- * line reached, so it can never load as a shorter data set. */
+ * line reached, so it can never load as a shorter data set.
+ *
+ * Inflating costs about twice what parsing does (20news: 40 ms against
+ * 22 ms), so a thread of the reader's own inflates ahead into a few
+ * blocks while the caller parses the lines of the previous ones: the read
+ * then takes about as long as inflating alone. Only that thread touches
+ * the gzFile until it is joined. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +23,28 @@
 
 #include "../util/util.h"
 
-#define TEXT_CHUNK (1 << 20)
+#define TEXT_BLOCK (1 << 20)
+#define TEXT_BLOCKS 4 /* inflated ahead of the parser at most */
+
+typedef struct {
+  char *data;
+  size_t len;
+} block;
 
 struct pmls_text {
+  /* The inflating thread and what it hands over, under mu. */
   gzFile in;
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mu;
+  pthread_cond_t filled, emptied;
+  block blocks[TEXT_BLOCKS];
+  int head, count;        /* filled blocks: head, head + 1, ... */
+  int done, cancel;       /* done: no more blocks will come */
+  int read_rc;            /* how the reading ended (PMLS_OK at the end) */
+  char read_what[32], read_why[PMI_ERRLEN];
+
+  /* The caller's side. */
   char *buf;
   size_t cap, start, end; /* unread bytes are buf[start, end) */
   int eof;
@@ -42,6 +67,61 @@ static int has_gz_suffix(const char *path) {
   return len > 3 && strcmp(path + len - 3, ".gz") == 0;
 }
 
+/* Why gzread failed, as the message to show. */
+static void read_failure(pmls_text *t, char *what, size_t whatlen, char *why,
+                         size_t whylen) {
+  int zerr = Z_OK;
+  const char *msg = gzerror(t->in, &zerr);
+  if (zerr == Z_ERRNO) {
+    snprintf(what, whatlen, "cannot read");
+    snprintf(why, whylen, "%s", strerror(errno));
+    return;
+  }
+  /* zlib says "PATH: unexpected end of file" for a truncated archive; the
+   * path is already at the front of our message. */
+  size_t plen = strlen(t->path);
+  if (msg && strncmp(msg, t->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+    msg += plen + 2;
+  snprintf(what, whatlen, "cannot decompress");
+  snprintf(why, whylen, "%s", msg && *msg ? msg : "unknown error");
+}
+
+static void *inflater(void *arg) {
+  pmls_text *t = arg;
+  for (;;) {
+    pthread_mutex_lock(&t->mu);
+    while (t->count == TEXT_BLOCKS && !t->cancel)
+      pthread_cond_wait(&t->emptied, &t->mu);
+    int slot = (t->head + t->count) % TEXT_BLOCKS;
+    int cancel = t->cancel;
+    pthread_mutex_unlock(&t->mu);
+    if (cancel) break;
+    block *b = &t->blocks[slot];
+    int got = gzread(t->in, b->data, TEXT_BLOCK);
+    int zerr = Z_OK;
+    if (got <= 0) gzerror(t->in, &zerr);
+    char what[32] = "", why[PMI_ERRLEN] = "";
+    if (got < 0 || zerr != Z_OK) read_failure(t, what, sizeof what, why, sizeof why);
+    pthread_mutex_lock(&t->mu);
+    if (got > 0) {
+      b->len = (size_t)got;
+      t->count++;
+    } else {
+      t->done = 1;
+      if (*what) {
+        t->read_rc = PMLS_EIO;
+        snprintf(t->read_what, sizeof t->read_what, "%s", what);
+        snprintf(t->read_why, sizeof t->read_why, "%s", why);
+      }
+    }
+    pthread_cond_signal(&t->filled);
+    int finished = t->done;
+    pthread_mutex_unlock(&t->mu);
+    if (finished) break;
+  }
+  return NULL;
+}
+
 int pmls_text_open(const char *path, pmls_text **out, char *err,
                    size_t errlen) {
   if (out) *out = NULL;
@@ -50,18 +130,23 @@ int pmls_text_open(const char *path, pmls_text **out, char *err,
     return PMLS_EINVAL;
   }
   pmls_text *t = calloc(1, sizeof *t);
-  if (t) t->path = strdup(path);
-  if (t) t->buf = malloc(TEXT_CHUNK);
-  if (!t || !t->path || !t->buf) {
-    if (t) {
-      free(t->path);
-      free(t->buf);
-      free(t);
-    }
+  int ok = t != NULL;
+  if (ok) {
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->filled, NULL);
+    pthread_cond_init(&t->emptied, NULL);
+    t->path = strdup(path);
+    t->buf = malloc(TEXT_BLOCK);
+    t->cap = TEXT_BLOCK;
+    ok = t->path && t->buf;
+    for (int i = 0; ok && i < TEXT_BLOCKS; i++)
+      ok = (t->blocks[i].data = malloc(TEXT_BLOCK)) != NULL;
+  }
+  if (!ok) {
+    pmls_text_close(t);
     if (err && errlen) snprintf(err, errlen, "%s:0: out of memory", path);
     return PMLS_ENOMEM;
   }
-  t->cap = TEXT_CHUNK;
   errno = 0;
   t->in = gzopen(path, "rb");
   int rc = PMLS_OK;
@@ -72,6 +157,10 @@ int pmls_text_open(const char *path, pmls_text **out, char *err,
     /* gzread passes data that is not gzip through as text; a file named
      * .gz that is not gzip is a damaged archive, not a data set. */
     rc = text_fail(t, PMLS_EIO, "cannot decompress", "not in gzip format");
+  else if (pthread_create(&t->thread, NULL, inflater, t) != 0)
+    rc = text_fail(t, PMLS_ENOMEM, "cannot read", "cannot start a thread");
+  else
+    t->started = 1;
   if (rc != PMLS_OK) {
     if (err && errlen) snprintf(err, errlen, "%s", t->err);
     pmls_text_close(t);
@@ -81,35 +170,39 @@ int pmls_text_open(const char *path, pmls_text **out, char *err,
   return PMLS_OK;
 }
 
-/* Reads more input after the unread bytes, growing the buffer when a
- * line fills it. */
+/* Appends the next inflated block after the unread bytes, making room
+ * (and growing the buffer when a line spans more than it holds). */
 static int refill(pmls_text *t) {
+  pthread_mutex_lock(&t->mu);
+  while (t->count == 0 && !t->done) pthread_cond_wait(&t->filled, &t->mu);
+  if (t->count == 0) { /* done, and every block taken */
+    int rc = t->read_rc;
+    pthread_mutex_unlock(&t->mu);
+    if (rc != PMLS_OK) return text_fail(t, rc, t->read_what, t->read_why);
+    t->eof = 1;
+    return PMLS_OK;
+  }
+  block *b = &t->blocks[t->head];
+  pthread_mutex_unlock(&t->mu);
   if (t->start > 0) {
     memmove(t->buf, t->buf + t->start, t->end - t->start);
     t->end -= t->start;
     t->start = 0;
   }
-  if (t->end == t->cap) {
-    char *bigger = t->cap < (size_t)INT_MAX ? realloc(t->buf, 2 * t->cap) : NULL;
+  if (t->cap - t->end < b->len) {
+    size_t want = t->cap * 2 > t->end + b->len ? t->cap * 2 : t->end + b->len;
+    char *bigger = realloc(t->buf, want);
     if (!bigger) return text_fail(t, PMLS_ENOMEM, "line too long", "out of memory");
     t->buf = bigger;
-    t->cap *= 2;
+    t->cap = want;
   }
-  size_t room = t->cap - t->end;
-  int got = gzread(t->in, t->buf + t->end, room > INT_MAX ? INT_MAX : (unsigned)room);
-  int zerr = Z_OK;
-  const char *why = got <= 0 ? gzerror(t->in, &zerr) : NULL;
-  if (got < 0 || zerr != Z_OK) {
-    if (zerr == Z_ERRNO) return text_fail(t, PMLS_EIO, "cannot read", strerror(errno));
-    /* zlib says "PATH: unexpected end of file" for a truncated archive;
-     * the path is already at the front of the message. */
-    size_t plen = strlen(t->path);
-    if (why && strncmp(why, t->path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
-      why += plen + 2;
-    return text_fail(t, PMLS_EIO, "cannot decompress", why ? why : "unknown error");
-  }
-  if (got == 0) t->eof = 1;
-  t->end += (size_t)got;
+  memcpy(t->buf + t->end, b->data, b->len);
+  t->end += b->len;
+  pthread_mutex_lock(&t->mu);
+  t->head = (t->head + 1) % TEXT_BLOCKS;
+  t->count--;
+  pthread_cond_signal(&t->emptied);
+  pthread_mutex_unlock(&t->mu);
   return PMLS_OK;
 }
 
@@ -141,7 +234,18 @@ int64_t pmls_text_lineno(const pmls_text *t) { return t ? t->line : 0; }
 
 void pmls_text_close(pmls_text *t) {
   if (!t) return;
+  if (t->started) {
+    pthread_mutex_lock(&t->mu);
+    t->cancel = 1;
+    pthread_cond_signal(&t->emptied);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+  }
   if (t->in) gzclose_r(t->in);
+  for (int i = 0; i < TEXT_BLOCKS; i++) free(t->blocks[i].data);
+  pthread_cond_destroy(&t->filled);
+  pthread_cond_destroy(&t->emptied);
+  pthread_mutex_destroy(&t->mu);
   free(t->buf);
   free(t->path);
   free(t);
