@@ -6,9 +6,12 @@
 -- logistic-regression and Lasso sets. `to_csc` gives the column-major copy that coordinate-descent
 -- solvers walk. Everything lands in FFI arrays, not Lua tables:
 -- model scripts and the C engine walk these arrays in hot loops, and a million boxed Lua numbers
--- would cost both memory and GC time. Data-parallel workers each load only their shard
--- (`opts.shard`, `data.shard`), yet every worker validates the whole file and sees the same
--- dimensions, so all workers agree on table sizes without talking to each other.
+-- would cost both memory and GC time. Files are read through the engine (engine/src/data/):
+-- its line reader inflates gzip in process, and libsvm, the large files, is parsed in C and may
+-- be kept by the engine (opts.engine) so that the threads of a process share one parse.
+-- Data-parallel workers each keep only their shard (`opts.shard`, `data.shard`), yet every
+-- worker validates the whole file and sees the same dimensions, so all workers agree on table
+-- sizes without talking to each other.
 --
 -- Conventions: a file problem (missing file, malformed line) is a runtime failure and returns
 -- `nil, "path:LINE: what is wrong"`; calling a function the wrong way is a programming error and raises.
