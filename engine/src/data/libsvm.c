@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "../runtime/engine.h"
+#include "data.h"
 
 #define TOKEN_SHOWN 80 /* longest token quoted in a message */
 
@@ -81,16 +82,19 @@ static int parse_number(const char *s, const char *end, double *out) {
     }
   }
   /* Long mantissas, large exponents, hex: strtod on a terminated copy. */
-  char buf[128];
+  char small[128];
   size_t len = (size_t)(end - s);
-  if (len == 0 || len >= sizeof buf) return 0;
+  if (len == 0) return 0;
+  char *buf = len < sizeof small ? small : malloc(len + 1);
+  if (!buf) return 0;
   memcpy(buf, s, len);
   buf[len] = 0;
   char *stop;
   double v = strtod(buf, &stop);
-  if (stop != buf + len || !isfinite(v)) return 0;
-  *out = v;
-  return 1;
+  int ok = stop == buf + len && isfinite(v);
+  if (buf != small) free(buf);
+  if (ok) *out = v;
+  return ok;
 }
 
 /* A decimal integer in [1, INT32_MAX] (0 when it is not one). */
@@ -322,6 +326,9 @@ int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
   struct stat st;
   if (stat(path, &st) != 0)
     return fail_at(&f, PMLS_EIO, "cannot open: %s", strerror(errno));
+  /* The cache knows files by content; the .gz rule is about the name. */
+  int named = pmi_text_check_name(path, err, errlen);
+  if (named != PMLS_OK) return named;
   pthread_mutex_lock(&e->data_mu);
   pmi_dataset *d = e->datasets;
   for (; d; d = d->next)

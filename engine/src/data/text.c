@@ -12,19 +12,27 @@
  * 22 ms), so a thread of the reader's own inflates ahead into a few
  * blocks while the caller parses the lines of the previous ones: the read
  * then takes about as long as inflating alone. Only that thread touches
- * the gzFile until it is joined. */
+ * the file until it is joined.
+ *
+ * zlib's inflate is driven directly rather than through gzread, which
+ * skips whatever follows the last gzip member when it is not gzip: a
+ * damaged or appended-to archive would load short without a word. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "../util/util.h"
+#include "data.h"
 
 #define TEXT_BLOCK (1 << 20)
 #define TEXT_BLOCKS 4 /* inflated ahead of the parser at most */
+#define RAW_CHUNK (256 * 1024)
 
 typedef struct {
   char *data;
@@ -32,8 +40,16 @@ typedef struct {
 } block;
 
 struct pmls_text {
+  /* The file, which only the inflating thread reads once it started. */
+  int fd;
+  int gzip;               /* the content is gzip (else it is passed through) */
+  unsigned char *raw;     /* bytes read from the file */
+  size_t raw_len, raw_pos;
+  int raw_eof;
+  z_stream zs;
+  int zs_ready, in_member;
+
   /* The inflating thread and what it hands over, under mu. */
-  gzFile in;
   pthread_t thread;
   int started;
   pthread_mutex_t mu;
@@ -67,23 +83,101 @@ static int has_gz_suffix(const char *path) {
   return len > 3 && strcmp(path + len - 3, ".gz") == 0;
 }
 
-/* Why gzread failed, as the message to show. */
-static void read_failure(pmls_text *t, char *what, size_t whatlen, char *why,
-                         size_t whylen) {
-  int zerr = Z_OK;
-  const char *msg = gzerror(t->in, &zerr);
-  if (zerr == Z_ERRNO) {
-    snprintf(what, whatlen, "cannot read");
-    snprintf(why, whylen, "%s", strerror(errno));
-    return;
+/* A failure of the reading thread, to be reported after the lines that
+ * came before it. */
+typedef struct {
+  const char *what;
+  char why[PMI_ERRLEN];
+} read_error;
+
+static int read_fail(read_error *re, const char *what, const char *why) {
+  re->what = what;
+  snprintf(re->why, sizeof re->why, "%s", why);
+  return PMLS_EIO;
+}
+
+/* Reads more raw bytes (after the unconsumed ones); raw_eof at the end. */
+static int read_raw(pmls_text *t, read_error *re) {
+  if (t->raw_pos < t->raw_len) {
+    memmove(t->raw, t->raw + t->raw_pos, t->raw_len - t->raw_pos);
+    t->raw_len -= t->raw_pos;
+  } else {
+    t->raw_len = 0;
   }
-  /* zlib says "PATH: unexpected end of file" for a truncated archive; the
-   * path is already at the front of our message. */
-  size_t plen = strlen(t->path);
-  if (msg && strncmp(msg, t->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
-    msg += plen + 2;
-  snprintf(what, whatlen, "cannot decompress");
-  snprintf(why, whylen, "%s", msg && *msg ? msg : "unknown error");
+  t->raw_pos = 0;
+  ssize_t got;
+  do got = read(t->fd, t->raw + t->raw_len, RAW_CHUNK - t->raw_len);
+  while (got < 0 && errno == EINTR);
+  if (got < 0) return read_fail(re, "cannot read", strerror(errno));
+  if (got == 0) t->raw_eof = 1;
+  t->raw_len += (size_t)got;
+  return PMLS_OK;
+}
+
+static int is_gzip_magic(const unsigned char *p, size_t len) {
+  return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+/* Fills out with up to cap bytes of text; *got = 0 at the end. */
+static int produce(pmls_text *t, char *out, size_t cap, size_t *got,
+                   read_error *re) {
+  *got = 0;
+  if (!t->gzip) {
+    while (*got < cap) {
+      if (t->raw_pos == t->raw_len) {
+        if (t->raw_eof) break;
+        int rc = read_raw(t, re);
+        if (rc != PMLS_OK) return rc;
+        continue;
+      }
+      size_t n = t->raw_len - t->raw_pos;
+      if (n > cap - *got) n = cap - *got;
+      memcpy(out + *got, t->raw + t->raw_pos, n);
+      t->raw_pos += n;
+      *got += n;
+    }
+    return PMLS_OK;
+  }
+  z_stream *zs = &t->zs;
+  zs->next_out = (unsigned char *)out;
+  zs->avail_out = (uInt)cap;
+  int rc = PMLS_OK;
+  while (rc == PMLS_OK && zs->avail_out > 0) {
+    if (!t->in_member) {
+      /* Between members: another one, or the end of the file. */
+      if (t->raw_len - t->raw_pos < 2 && !t->raw_eof) {
+        rc = read_raw(t, re);
+        continue;
+      }
+      if (t->raw_pos == t->raw_len) break;
+      if (!is_gzip_magic(t->raw + t->raw_pos, t->raw_len - t->raw_pos)) {
+        rc = read_fail(re, "cannot decompress",
+                       "trailing garbage after the compressed data");
+        break;
+      }
+      if (inflateReset(zs) != Z_OK) {
+        rc = read_fail(re, "cannot decompress", "cannot reset zlib");
+        break;
+      }
+      t->in_member = 1;
+    }
+    if (t->raw_pos == t->raw_len) {
+      rc = t->raw_eof ? read_fail(re, "cannot decompress", "unexpected end of file")
+                      : read_raw(t, re);
+      continue;
+    }
+    zs->next_in = t->raw + t->raw_pos;
+    zs->avail_in = (uInt)(t->raw_len - t->raw_pos);
+    int ret = inflate(zs, Z_NO_FLUSH);
+    t->raw_pos = t->raw_len - zs->avail_in;
+    if (ret == Z_STREAM_END) t->in_member = 0;
+    else if (ret == Z_MEM_ERROR) rc = read_fail(re, "cannot decompress", "out of memory");
+    else if (ret != Z_OK && ret != Z_BUF_ERROR)
+      rc = read_fail(re, "cannot decompress", zs->msg ? zs->msg : "corrupt data");
+  }
+  /* What was inflated before a failure still counts: its lines come first. */
+  *got = cap - zs->avail_out;
+  return rc;
 }
 
 static void *inflater(void *arg) {
@@ -97,21 +191,21 @@ static void *inflater(void *arg) {
     pthread_mutex_unlock(&t->mu);
     if (cancel) break;
     block *b = &t->blocks[slot];
-    int got = gzread(t->in, b->data, TEXT_BLOCK);
-    int zerr = Z_OK;
-    if (got <= 0) gzerror(t->in, &zerr);
-    char what[32] = "", why[PMI_ERRLEN] = "";
-    if (got < 0 || zerr != Z_OK) read_failure(t, what, sizeof what, why, sizeof why);
+    read_error re = {NULL, ""};
+    size_t got = 0;
+    int rc = produce(t, b->data, TEXT_BLOCK, &got, &re);
     pthread_mutex_lock(&t->mu);
+    /* Lines inflated before a failure are delivered before it. */
     if (got > 0) {
-      b->len = (size_t)got;
+      b->len = got;
       t->count++;
-    } else {
+    }
+    if (rc != PMLS_OK || got == 0) {
       t->done = 1;
-      if (*what) {
-        t->read_rc = PMLS_EIO;
-        snprintf(t->read_what, sizeof t->read_what, "%s", what);
-        snprintf(t->read_why, sizeof t->read_why, "%s", why);
+      if (rc != PMLS_OK) {
+        t->read_rc = rc;
+        snprintf(t->read_what, sizeof t->read_what, "%s", re.what);
+        snprintf(t->read_why, sizeof t->read_why, "%s", re.why);
       }
     }
     pthread_cond_signal(&t->filled);
@@ -135,10 +229,12 @@ int pmls_text_open(const char *path, pmls_text **out, char *err,
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->filled, NULL);
     pthread_cond_init(&t->emptied, NULL);
+    t->fd = -1;
     t->path = strdup(path);
     t->buf = malloc(TEXT_BLOCK);
     t->cap = TEXT_BLOCK;
-    ok = t->path && t->buf;
+    t->raw = malloc(RAW_CHUNK);
+    ok = t->path && t->buf && t->raw;
     for (int i = 0; ok && i < TEXT_BLOCKS; i++)
       ok = (t->blocks[i].data = malloc(TEXT_BLOCK)) != NULL;
   }
@@ -147,20 +243,30 @@ int pmls_text_open(const char *path, pmls_text **out, char *err,
     if (err && errlen) snprintf(err, errlen, "%s:0: out of memory", path);
     return PMLS_ENOMEM;
   }
-  errno = 0;
-  t->in = gzopen(path, "rb");
   int rc = PMLS_OK;
-  if (!t->in)
-    rc = text_fail(t, PMLS_EIO, "cannot open",
-                   errno ? strerror(errno) : "out of memory");
-  else if (gzbuffer(t->in, 256 * 1024), has_gz_suffix(path) && gzdirect(t->in))
-    /* gzread passes data that is not gzip through as text; a file named
-     * .gz that is not gzip is a damaged archive, not a data set. */
+  read_error re = {NULL, ""};
+  t->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (t->fd < 0) {
+    rc = text_fail(t, PMLS_EIO, "cannot open", strerror(errno));
+  } else if (read_raw(t, &re) != PMLS_OK) {
+    rc = text_fail(t, PMLS_EIO, re.what, re.why);
+  } else if (is_gzip_magic(t->raw, t->raw_len)) {
+    t->gzip = 1;
+    if (inflateInit2(&t->zs, 15 + 16) != Z_OK) /* gzip wrapper only */
+      rc = text_fail(t, PMLS_ENOMEM, "cannot decompress", "out of memory");
+    else
+      t->zs_ready = 1;
+  } else if (has_gz_suffix(path)) {
+    /* A file named .gz that is not gzip is a damaged archive, not a data
+     * set to read as text. */
     rc = text_fail(t, PMLS_EIO, "cannot decompress", "not in gzip format");
-  else if (pthread_create(&t->thread, NULL, inflater, t) != 0)
-    rc = text_fail(t, PMLS_ENOMEM, "cannot read", "cannot start a thread");
-  else
-    t->started = 1;
+  }
+  if (rc == PMLS_OK) {
+    if (pthread_create(&t->thread, NULL, inflater, t) != 0)
+      rc = text_fail(t, PMLS_ENOMEM, "cannot read", "cannot start a thread");
+    else
+      t->started = 1;
+  }
   if (rc != PMLS_OK) {
     if (err && errlen) snprintf(err, errlen, "%s", t->err);
     pmls_text_close(t);
@@ -229,6 +335,21 @@ int pmls_text_line(pmls_text *t, const char **line, size_t *len) {
   }
 }
 
+int pmi_text_check_name(const char *path, char *err, size_t errlen) {
+  if (!has_gz_suffix(path)) return PMLS_OK;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  unsigned char magic[2];
+  ssize_t got = fd < 0 ? -1 : read(fd, magic, sizeof magic);
+  const char *what = fd < 0 ? "cannot open" : got < 0 ? "cannot read" : NULL;
+  const char *why = what ? strerror(errno) : NULL;
+  if (fd >= 0) close(fd);
+  if (!what && is_gzip_magic(magic, got < 0 ? 0 : (size_t)got)) return PMLS_OK;
+  if (err && errlen)
+    snprintf(err, errlen, "%s:0: %s: %s", path, what ? what : "cannot decompress",
+             what ? why : "not in gzip format");
+  return PMLS_EIO;
+}
+
 const char *pmls_text_errmsg(const pmls_text *t) { return t ? t->err : ""; }
 int64_t pmls_text_lineno(const pmls_text *t) { return t ? t->line : 0; }
 
@@ -241,7 +362,9 @@ void pmls_text_close(pmls_text *t) {
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
   }
-  if (t->in) gzclose_r(t->in);
+  if (t->zs_ready) inflateEnd(&t->zs);
+  if (t->fd >= 0) close(t->fd);
+  free(t->raw);
   for (int i = 0; i < TEXT_BLOCKS; i++) free(t->blocks[i].data);
   pthread_cond_destroy(&t->filled);
   pthread_cond_destroy(&t->emptied);
