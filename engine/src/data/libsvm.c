@@ -280,6 +280,17 @@ int pmls_csr_read_libsvm(const char *path, pmls_csr **out, char *err,
       rc = parse_line(b, line, line + len, &f);
       if (rc != PMLS_OK) break;
     }
+    /* A damaged archive can inflate to a garbage line before zlib finds
+     * the damage (often only at the checksum): read on, and blame the
+     * archive if it is one. */
+    if (rc == PMLS_EINVAL) {
+      while (pmls_text_line(in, &line, &len) == PMLS_OK && line) {
+      }
+      if (*pmls_text_errmsg(in)) {
+        rc = PMLS_EIO;
+        if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
+      }
+    }
   }
   pmls_text_close(in);
   if (rc != PMLS_OK) {
