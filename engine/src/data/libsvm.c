@@ -3,10 +3,10 @@
  * Parsing is where a short Lasso or logistic-regression job spends most of
  * its time: 20news's 16 MB of text took the LuaJIT reader 0.09 s of CPU plus
  * a gzip child, and every worker thread, scheduler node and the setup read
- * the file again. So the engine reads it in C, inflates gzip in process with
- * zlib (gzread passes plain files through unchanged, and nothing forks once
- * nanomsg runs), and keeps what it read (pmls_engine_read_libsvm): the
- * threads of one process share one parse, read-only.
+ * the file again. So the engine parses it in C, from the lines of its own
+ * reader (text.c: plain or gzip, inflated in process), and keeps what it
+ * read (pmls_engine_read_libsvm): the threads of one process share one
+ * parse, read-only.
  *
  * The format and the messages are those of the Lua reader this replaces:
  * `label index:value ...` per line, indices from 1, '#' starts a comment,
@@ -14,7 +14,10 @@
  * indices in any order (they are sorted; a repeated index is an error).
  * Numbers take an exact fast path (a mantissa below 2^53 times or over an
  * exact power of ten is one correctly rounded operation) and strtod
- * otherwise, so both readers give the same doubles. */
+ * otherwise, so both readers give the same doubles (checked on every
+ * libsvm file of ../shared/data). strtod follows the C locale's decimal
+ * point, which the engine never changes; a host that sets LC_NUMERIC to a
+ * comma locale would see its slow-path numbers refused. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
