@@ -35,11 +35,11 @@ if [ ! -f build/lib/libpmls.a ]; then
 fi
 
 # The test binaries' flags (Makefile): the whole static library, exported
-# symbols, LuaJIT and nanomsg from pkg-config, jemalloc.
+# symbols, LuaJIT, nanomsg and zlib from pkg-config, jemalloc.
 CC=${CC:-cc}
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation"
-PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg)
-PKG_LIBS=$(pkg-config --libs luajit nanomsg)
+PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg zlib)
+PKG_LIBS=$(pkg-config --libs luajit nanomsg zlib)
 build() { # name -> builds $BIN/name from bench/name.c
   if ! $CC -std=c11 -D_GNU_SOURCE -Iengine/include -Ibench -O2 -g $WARN \
       -rdynamic $PKG_CFLAGS -o "$BIN/$1" "bench/$1.c" \
