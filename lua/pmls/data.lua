@@ -1170,8 +1170,7 @@ local function first_line(path)
   local source, open_error = open_source(path)
   if not source then return nil, open_error end
   local line = source:lines()()
-  local failure = source.failure
-  source.C.pmls_text_close(ffi.gc(source.text, nil))
+  local failure = source:close(false)
   if failure then return nil, failure end
   return line or false
 end
