@@ -16,7 +16,6 @@
 -- one takes over 5 s]; PMLS_DATA [../shared/data]; PMLS_BENCH_SUMMARY
 -- (append the summary rows there).
 local R = dofile((arg[0]:match("^(.*)/") or ".") .. "/report.lua")
-local ffi = require("ffi")
 
 local REPEATS = tonumber(os.getenv("LASSO_GLMNET_REPEATS") or "5")
 local DATA = os.getenv("PMLS_DATA") or "../shared/data"
@@ -46,16 +45,10 @@ local function exists(path)
   return f ~= nil
 end
 
--- Wall-clock of whole processes: monotonic, unlike date or /usr/bin/time.
-ffi.cdef[[
-struct timespec { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, struct timespec *ts);
-]]
-local CLOCK_MONOTONIC, ts = 1, ffi.new("struct timespec")
-local function now()
-  ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+-- Wall-clock of whole processes: the engine's monotonic clock, unlike date
+-- or /usr/bin/time.
+package.path = "./lua/?.lua;./lua/?/init.lua;./build/lua/?.lua;" .. package.path
+local now = require("pmls.core").C.pmls_now
 
 -- One Rscript process fitting `repeats` times; .wall is its wall-clock.
 local function rscript(p, repeats)

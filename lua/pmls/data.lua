@@ -296,32 +296,6 @@ local function check_engine_option(engine)
   return engine
 end
 
--- The rows r of m with r % count == index, copied into arrays the caller owns.
-local function copy_rows(m, d, index, count)
-  local n = 0
-  local nnz = 0
-  for r = index, tonumber(m.n) - 1, count do
-    n = n + 1
-    nnz = nnz + tonumber(m.rowptr[r + 1] - m.rowptr[r])
-  end
-  local y, rowptr = double_array(n), int64_array(n + 1)
-  local col, val = int32_array(nnz), double_array(nnz)
-  local t, at = 0, 0
-  for r = index, tonumber(m.n) - 1, count do
-    local first = tonumber(m.rowptr[r])
-    local length = tonumber(m.rowptr[r + 1]) - first
-    if length > 0 then
-      ffi.copy(col + at, m.col + first, length * 4)
-      ffi.copy(val + at, m.val + first, length * 8)
-    end
-    y[t] = m.y[r]
-    at = at + length
-    t = t + 1
-    rowptr[t] = at
-  end
-  return { kind = "csr", n = n, d = d, nnz = nnz, y = y, rowptr = rowptr, col = col, val = val }
-end
-
 -- The first row (in file order) holding an index above d: nil, "path:LINE: ...".
 local function exceeds_d(m, path, d)
   for r = 0, tonumber(m.n) - 1 do
@@ -370,11 +344,13 @@ function data.read_libsvm(path, opts)
     if d > wanted_d then return exceeds_d(m, path, wanted_d) end
     d = wanted_d
   end
+  local view = { kind = "csr", n = tonumber(m.n), d = d, nnz = tonumber(m.nnz), y = m.y,
+                  rowptr = m.rowptr, col = m.col, val = m.val }
   if engine and shard_count == 1 then
-    return { kind = "csr", n = tonumber(m.n), d = d, nnz = tonumber(m.nnz), y = m.y,
-             rowptr = m.rowptr, col = m.col, val = m.val, shared = true }
+    view.shared = true
+    return view
   end
-  local ds = copy_rows(m, d, shard_index, shard_count)
+  local ds = data.shard(view, shard_index, shard_count) -- arrays of the caller's own
   if not engine then C.pmls_csr_free(ffi.gc(m, nil)) end
   return ds
 end
