@@ -19,7 +19,6 @@
  * damaged or appended-to archive would load short without a word. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,19 +122,22 @@ static int produce(pmls_text *t, char *out, size_t cap, size_t *got,
                    read_error *re) {
   *got = 0;
   if (!t->gzip) {
-    while (*got < cap) {
-      if (t->raw_pos == t->raw_len) {
-        if (t->raw_eof) break;
-        int rc = read_raw(t, re);
-        if (rc != PMLS_OK) return rc;
-        continue;
+    /* Plain text: what open() read to sniff the format, then straight
+     * into the block. */
+    size_t n = t->raw_len - t->raw_pos < cap ? t->raw_len - t->raw_pos : cap;
+    memcpy(out, t->raw + t->raw_pos, n);
+    t->raw_pos += n;
+    while (n < cap && !t->raw_eof) {
+      ssize_t r = read(t->fd, out + n, cap - n);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        *got = n;
+        return read_fail(re, "cannot read", strerror(errno));
       }
-      size_t n = t->raw_len - t->raw_pos;
-      if (n > cap - *got) n = cap - *got;
-      memcpy(out + *got, t->raw + t->raw_pos, n);
-      t->raw_pos += n;
-      *got += n;
+      if (r == 0) t->raw_eof = 1;
+      n += (size_t)r;
     }
+    *got = n;
     return PMLS_OK;
   }
   z_stream *zs = &t->zs;
