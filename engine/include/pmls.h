@@ -44,7 +44,10 @@ enum {
   PMLS_ESCRIPT = 6,   /* a model script raised an error */
   PMLS_ESTATE = 7,    /* the call is not allowed now (e.g. run aborted) */
   PMLS_EIO = 8,       /* a file could not be read or written */
-  PMLS_EPROTO = 9     /* a malformed message or one from another job */
+  PMLS_EPROTO = 9,    /* a malformed message or one from another job */
+  PMLS_ERANGE = 10,   /* a row or column index outside its table */
+  PMLS_EABORTED = 11, /* the run was aborted because another node failed */
+  PMLS_EDEAD = 12     /* a peer process died (no heartbeat) */
 };
 
 typedef enum {
@@ -195,10 +198,37 @@ int pmls_clock(pmls_client *c);
 int pmls_barrier(pmls_client *c);
 int pmls_abort(pmls_client *c, const char *why);
 
-/* Runs a model script: its setup and finish on the calling thread, its
- * worker function on `workers` threads, each with its own lua_State. argv
- * holds the script's own options. Returns PMLS_EUSAGE for a bad option,
- * PMLS_ESCRIPT when the script raised an error (pmls_errmsg has it). */
+/* A run of this process's part of a job, with the work given as C
+ * functions (pmls_run). Every function returns PMLS_OK or an error code
+ * and may write why into err (errlen bytes). NULL functions are skipped.
+ *  - setup: on the calling thread of every rank, before any worker starts
+ *    (declare tables and metrics, fill tables through a host client).
+ *    Returning PMLS_SKIP ends the run at once, successfully, with nothing
+ *    run (a --help, say).
+ *  - worker: on one thread per local worker, with that worker's client.
+ *  - scheduler: for a declared model, on one thread per scheduler node this
+ *    process hosts, with the node's handle (see pmls_sched_open).
+ *  - finish: on rank 0 only, once every rank's workers are done, with a host
+ *    client that can read every row.
+ * The first failure ends the run on every node of the job; the run returns
+ * its root cause (never the PMLS_EABORTED echoes it caused), with the
+ * message in pmls_errmsg. On rank 0 the final metrics are written last. */
+enum { PMLS_SKIP = -1 };
+typedef struct pmls_sched pmls_sched;
+typedef struct pmls_run_fns {
+  int (*setup)(pmls_engine *e, void *ud, char *err, size_t errlen);
+  int (*worker)(pmls_client *c, void *ud, char *err, size_t errlen);
+  int (*scheduler)(pmls_sched *s, pmls_client *c, void *ud, char *err,
+                   size_t errlen);
+  int (*finish)(pmls_client *c, void *ud, char *err, size_t errlen);
+} pmls_run_fns;
+int pmls_run(pmls_engine *e, const pmls_run_fns *fns, void *ud);
+
+/* Runs a model script through pmls_run: its setup and finish on the calling
+ * thread, its worker function on `workers` threads, each with its own
+ * lua_State. argv holds the script's own options. Returns PMLS_EUSAGE for a
+ * bad option, PMLS_ESCRIPT when the script raised an error (pmls_errmsg has
+ * it), or the code of the failure that ended the run. */
 int pmls_run_script(pmls_engine *e, const char *path, int argc,
                     const char *const *argv);
 
@@ -232,8 +262,7 @@ int pmls_model_spec_of(pmls_engine *e, pmls_model_spec *out);
 const double *pmls_model_values(pmls_engine *e);
 int pmls_engine_schedulers(const pmls_engine *e);
 
-/* The scheduler node's side. */
-typedef struct pmls_sched pmls_sched;
+/* The scheduler node's side (pmls_sched is declared with pmls_run). */
 typedef struct pmls_collected {
   int64_t round;
   int64_t n;

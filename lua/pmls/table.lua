@@ -14,17 +14,18 @@ local function bad_row(fn, row)
 end
 Table.__index = Table
 
-local EINVAL = tonumber(C.PMLS_EINVAL)
+local EINVAL, ERANGE = tonumber(C.PMLS_EINVAL), tonumber(C.PMLS_ERANGE)
 
--- Builds the error for a failed call: misuse raises, the rest returns.
+-- Builds the error for a failed call: misuse (PMLS_EINVAL, PMLS_ERANGE)
+-- raises, naming the argument the handle can see is bad; the rest returns.
 -- Callers must not tail-call it (`local a, b = failed(...)`), or the level
 -- would skip the method's frame and blame the wrong line.
-local function failed(self, rc, fn, arg)
+local function failed(self, rc, fn, arg, row, n)
   local msg = core.client_error(self.client)
-  if rc == EINVAL then
-    if msg:find("^row ") then arg = "row"
-    elseif msg:find("^bad pair count") then arg = "n"
-    elseif msg:find("^column ") then arg = arg == "row or cols" and "cols" or "col" end
+  if rc == EINVAL or rc == ERANGE then
+    if row ~= nil and (row < 0 or row >= self.rows or row % 1 ~= 0) then arg = "row"
+    elseif n ~= nil and n < 0 then arg = "n"
+    elseif arg == "row or cols" then arg = "cols" end
     error(("bad argument '%s' to %s (%s)"):format(arg, fn, msg), 3)
   end
   return nil, msg
@@ -62,7 +63,7 @@ function Table:get(row, buf)
   if self.sparse then
     local rc = C.pmls_get_sparse(self.client, self.id, row, self.keys,
                                  self.vals, self.cols, self.count)
-    if rc ~= 0 then local a, b = failed(self, rc, "get", "row"); return a, b end
+    if rc ~= 0 then local a, b = failed(self, rc, "get", "row", row); return a, b end
     return self.keys, self.vals, tonumber(self.count[0])
   end
   if buf == nil then buf = self.array_type(self.cols)
@@ -70,7 +71,7 @@ function Table:get(row, buf)
     core.bad_argument("buf", "get", "a row buffer from row_buffer() expected")
   end
   local rc = C.pmls_get_dense(self.client, self.id, row, buf)
-  if rc ~= 0 then local a, b = failed(self, rc, "get", "row"); return a, b end
+  if rc ~= 0 then local a, b = failed(self, rc, "get", "row", row); return a, b end
   return buf
 end
 
@@ -93,21 +94,21 @@ function Table:inc(row, col, delta)
     end
     rc = C.pmls_inc_dense(self.client, self.id, row, col)
   end
-  if rc ~= 0 then local a, b = failed(self, rc, "inc", delta ~= nil and "col" or "row"); return a, b end
+  if rc ~= 0 then local a, b = failed(self, rc, "inc", delta ~= nil and "col" or "row", row); return a, b end
   return true
 end
 
 -- row += alpha * x, where x is a double[cols] buffer (dense tables).
 function Table:inc_scaled(row, x, alpha)
   local rc = C.pmls_inc_scaled(self.client, self.id, row, x, alpha)
-  if rc ~= 0 then local a, b = failed(self, rc, "inc_scaled", "row"); return a, b end
+  if rc ~= 0 then local a, b = failed(self, rc, "inc_scaled", "row", row); return a, b end
   return true
 end
 
 -- n (column, delta) pairs: cols is int32_t[n], deltas has the table's type.
 function Table:inc_pairs(row, n, cols, deltas)
   local rc = C.pmls_inc_pairs(self.client, self.id, row, n, cols, deltas)
-  if rc ~= 0 then local a, b = failed(self, rc, "inc_pairs", "row or cols"); return a, b end
+  if rc ~= 0 then local a, b = failed(self, rc, "inc_pairs", "row or cols", row, n); return a, b end
   return true
 end
 

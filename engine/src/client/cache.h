@@ -4,7 +4,7 @@
 #ifndef PMI_CACHE_H
 #define PMI_CACHE_H
 
-#include "../runtime/engine.h"
+#include "../proc/proc.h"
 
 typedef struct pmi_cache pmi_cache;
 

@@ -17,7 +17,8 @@
 #include <string.h>
 
 #include "cache.h"
-#include "client_int.h"
+#include "client.h"
+#include "../metrics/metrics.h"
 
 #define OPLOG_FLUSH_BYTES (8u << 20)
 #define BATCH_BYTES (4u << 20)
@@ -78,6 +79,7 @@ struct pmls_client {
   pmi_traffic traffic;
   int64_t rows_read, rows_inc;
   int failed; /* a shard refused increments: the run cannot be trusted */
+  int saw_abort; /* a call failed because the run was aborted elsewhere */
   struct pmi_rounds *rounds; /* a worker of a scheduled model */
   char err[PMI_ERRLEN];
 };
@@ -98,34 +100,36 @@ static const pmi_table_meta *table_of(pmls_client *c, int table) {
   return &c->e->tables[table];
 }
 
-static const pmi_table_meta *check_row(pmls_client *c, int table, int64_t row) {
-  const pmi_table_meta *t = table_of(c, table);
-  if (t && (row < 0 || row >= t->spec.rows)) {
-    pmi_fail(c->err, PMLS_EINVAL, "row %lld out of range for table '%s' "
-             "(rows 0..%lld)", (long long)row, t->name,
-             (long long)t->spec.rows - 1);
-    return NULL;
-  }
-  return t;
+/* PMLS_OK with the table in *out, or the code of what is wrong: a bad
+ * table id (PMLS_EINVAL) or a row outside the table (PMLS_ERANGE). */
+static int check_row(pmls_client *c, int table, int64_t row,
+                     const pmi_table_meta **out) {
+  const pmi_table_meta *t = *out = table_of(c, table);
+  if (!t) return PMLS_EINVAL;
+  if (row < 0 || row >= t->spec.rows)
+    return pmi_fail(c->err, PMLS_ERANGE, "row %lld out of range for table "
+                    "'%s' (rows 0..%lld)", (long long)row, t->name,
+                    (long long)t->spec.rows - 1);
+  return PMLS_OK;
 }
 
 static int check_col(pmls_client *c, const pmi_table_meta *t, int64_t col) {
   if (col < 0 || col >= t->spec.cols)
-    return pmi_fail(c->err, PMLS_EINVAL, "column %lld out of range for table "
+    return pmi_fail(c->err, PMLS_ERANGE, "column %lld out of range for table "
                     "'%s' (cols 0..%d)", (long long)col, t->name,
                     t->spec.cols - 1);
   return PMLS_OK;
 }
 
-static int model_of(const pmls_client *c, const pmi_table_meta *t) {
+static int consistency_of(const pmls_client *c, const pmi_table_meta *t) {
   return t->spec.consistency >= 0 ? t->spec.consistency : c->e->cfg.consistency;
 }
 
 /* How many clocks old a copy a read waits for may be. */
 static int64_t bound_of(const pmls_client *c, const pmi_table_meta *t) {
-  int model = model_of(c, t);
-  if (model == PMLS_BSP) return 0;
-  if (model == PMLS_ASYNC) return ASYNC_HORIZON;
+  int consistency = consistency_of(c, t);
+  if (consistency == PMLS_BSP) return 0;
+  if (consistency == PMLS_ASYNC) return ASYNC_HORIZON;
   return t->spec.staleness >= 0 ? t->spec.staleness : c->e->cfg.staleness;
 }
 
@@ -134,7 +138,7 @@ static int64_t bound_of(const pmls_client *c, const pmi_table_meta *t) {
  * clock, or a worker would never see the others' progress. */
 static int64_t cache_bound_of(const pmls_client *c, const pmi_table_meta *t) {
   int64_t b = bound_of(c, t);
-  return model_of(c, t) == PMLS_ASYNC ? 1 : b;
+  return consistency_of(c, t) == PMLS_ASYNC ? 1 : b;
 }
 
 static size_t row_bytes_of(const pmi_table_meta *t) {
@@ -185,17 +189,24 @@ static void hist_release(pmls_client *c, hist_entry *h) {
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* The run is over because some node failed: the caller's failure is an
+ * echo of that one, which the run's root-cause policy must know. */
+static int aborted_error(pmls_client *c) {
+  c->saw_abort = 1;
+  return pmi_proc_dead_error(c->e, c->err);
+}
+
 static int send_shard(pmls_client *c, int shard, pmi_buf *b) {
   pmls_engine *e = c->e;
   char peer[48];
   snprintf(peer, sizeof peer, "server %d", shard);
   int rc = atomic_load(&e->dead)
-               ? PMLS_ESTATE
+               ? PMLS_EABORTED
                : pmi_msg_send_until(c->push[shard], b, &c->traffic, peer,
                                     c->err, e->cfg.timeout_ms, &e->dead);
   /* A send cut short by the job's death reports the death, its cause. */
   if (rc != PMLS_OK && atomic_load(&e->dead))
-    return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
+    return aborted_error(c);
   return rc;
 }
 
@@ -207,6 +218,7 @@ static int take_async_error(pmls_client *c, pmi_rd *rd) {
   char msg[PMI_ERRLEN];
   pmi_get_str(rd, msg, sizeof msg);
   c->failed = 1;
+  if (code == PMLS_EABORTED) c->saw_abort = 1;
   return pmi_fail(c->err, code ? code : PMLS_EPROTO, "%s", msg);
 }
 
@@ -222,7 +234,7 @@ static int await(pmls_client *c, uint32_t req, int want, const char *what,
      * in slices, so a job that died (a peer that will never answer) ends
      * the wait with that cause. */
     if (atomic_load(&c->e->dead))
-      return pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", c->e->dead_why);
+      return aborted_error(c);
     int left_ms = (int)((deadline - pmi_now()) * 1000.0) + 1;
     if (left_ms < 1) left_ms = 1;
     if (left_ms > 200) left_ms = 200;
@@ -534,7 +546,7 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   char name[32];
   snprintf(name, sizeof name, "c%d", id);
   rc = PMLS_ENET;
-  c->pull = pmi_job_bind(e, name, 500, c->addr, e->err);
+  c->pull = pmi_proc_bind(e, name, 500, c->addr, e->err);
   if (c->pull < 0) goto fail;
   for (int s = 0; s < e->servers; s++) {
     c->push[s] = pmi_sock_push(e->server_addr[s],
@@ -552,7 +564,7 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
       goto fail;
     }
   }
-  pmi_job_register(e, id, c->addr);
+  pmi_proc_add_client(e, id, c->addr);
   *out = c;
   return PMLS_OK;
 fail:
@@ -580,7 +592,7 @@ int pmls_client_close(pmls_client *c) {
   if (!c) return PMLS_OK;
   pmls_engine *e = c->e;
   pmi_rounds_free(c);
-  pmi_job_unregister(e, c->id);
+  pmi_proc_remove_client(e, c->id);
   int rc = atomic_load(&e->dead) ? PMLS_OK : oplog_flush(c);
   /* BYE is acknowledged by every shard, so when close returns every increment
    * of this client has been applied (nanomsg cannot be trusted to deliver
@@ -597,7 +609,7 @@ int pmls_client_close(pmls_client *c) {
   }
   if (rc == PMLS_OK && c->failed) rc = PMLS_EINVAL;
   if (rc == PMLS_OK && atomic_load(&e->dead))
-    rc = pmi_fail(c->err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
+    rc = aborted_error(c);
   for (int s = 0; s < e->servers; s++) pmi_sock_close(c->push[s]);
   pmi_sock_close(c->pull);
   pthread_mutex_lock(&e->mu);
@@ -642,6 +654,7 @@ int pmls_client_close(pmls_client *c) {
 
 const char *pmls_client_errmsg(const pmls_client *c) { return c->err; }
 int pmls_client_worker(const pmls_client *c) { return c->worker; }
+int pmi_client_saw_abort(const pmls_client *c) { return c->saw_abort; }
 int64_t pmls_client_clock(const pmls_client *c) { return c->clock; }
 int64_t pmls_client_last_copy_clock(const pmls_client *c) {
   return c->last_copy_clock;
@@ -692,8 +705,9 @@ static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
 }
 
 int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: read it with "
                     "get_sparse", t->name);
@@ -744,8 +758,9 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
 int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
                     void *vals, int64_t cap, int64_t *n_out) {
   *n_out = 0;
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
   if (t->spec.layout != PMLS_SPARSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is dense: read it with "
                     "get_dense", t->name);
@@ -815,8 +830,9 @@ static int counted(pmls_client *c, int table) {
 }
 
 int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: increment it "
                     "with (column, delta) pairs", t->name);
@@ -828,8 +844,9 @@ int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
 
 int pmls_inc_scaled(pmls_client *c, int table, int64_t row, const double *x,
                     double alpha) {
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: inc_scaled "
                     "needs a dense table", t->name);
@@ -866,20 +883,22 @@ static int add_pairs(pmls_client *c, int table, const pmi_table_meta *t,
 
 int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
                    const int32_t *cols, const void *deltas) {
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
   if (n < 0)
     return pmi_fail(c->err, PMLS_EINVAL, "bad pair count %lld", (long long)n);
   for (int64_t i = 0; i < n; i++)
-    if (check_col(c, t, cols[i])) return PMLS_EINVAL;
+    if (check_col(c, t, cols[i])) return PMLS_ERANGE;
   return add_pairs(c, table, t, row, n, cols, deltas);
 }
 
 int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
                  double delta) {
-  const pmi_table_meta *t = check_row(c, table, row);
-  if (!t) return PMLS_EINVAL;
-  if (check_col(c, t, col)) return PMLS_EINVAL;
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
+  if (check_col(c, t, col)) return PMLS_ERANGE;
   _Alignas(8) unsigned char typed[8];
   memset(typed, 0, sizeof typed);
   pmi_add_at(t->spec.dtype, typed, 0, delta);
@@ -970,19 +989,6 @@ int pmls_barrier(pmls_client *c) {
     if (rc == PMLS_OK) pmi_msg_free(msg);
   }
   return rc;
-}
-
-void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from) {
-  into->reads += from->reads;
-  into->increments += from->increments;
-  into->cache_hits += from->cache_hits;
-  into->stale_n += from->stale_n;
-  if (from->stale_max > into->stale_max) into->stale_max = from->stale_max;
-  for (int i = 0; i < 17; i++) into->stale_hist[i] += from->stale_hist[i];
-  into->stale_sum += from->stale_sum;
-  into->stale_sumsq += from->stale_sumsq;
-  into->bytes_sent += from->bytes_sent;
-  into->bytes_received += from->bytes_received;
 }
 
 int pmls_abort(pmls_client *c, const char *why) {

@@ -114,7 +114,7 @@ pmi_feed *pmi_feed_start(pmls_engine *e, char addr[PMI_ADDR_MAX], char *err) {
   snprintf(name, sizeof name, "f%d", e->rank);
   /* pmi_feed_stop wakes the thread with a STOP; the timeout only bounds
    * the wait should that message be lost. */
-  f->pull = pmi_job_bind(e, name, 1000, addr, err);
+  f->pull = pmi_proc_bind(e, name, 1000, addr, err);
   if (f->pull < 0) {
     free(f);
     return NULL;

@@ -2,7 +2,7 @@
 #ifndef PMI_FEED_H
 #define PMI_FEED_H
 
-#include "../runtime/engine.h"
+#include "../proc/proc.h"
 
 typedef struct pmi_feed pmi_feed;
 

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../runtime/engine.h"
+#include "../proc/proc.h"
 #include "data.h"
 
 #define TOKEN_SHOWN 80 /* longest token quoted in a message */

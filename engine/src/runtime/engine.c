@@ -10,10 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
 #include "../client/cache.h"
-#include "../client/client_int.h"
+#include "../client/client.h"
 #include "../client/feed.h"
+#include "../data/data.h"
+#include "../job/job.h"
+#include "../metrics/metrics.h"
+#include "../proc/proc.h"
+#include "../sched/model.h"
+#include "../server/server.h"
 
 #define PMLS_VERSION_STRING "0.1.0"
 
@@ -31,6 +36,9 @@ const char *pmls_strerror(int code) {
   case PMLS_ESTATE: return "not allowed in this state";
   case PMLS_EIO: return "i/o error";
   case PMLS_EPROTO: return "protocol error";
+  case PMLS_ERANGE: return "index out of range";
+  case PMLS_EABORTED: return "run aborted by another node";
+  case PMLS_EDEAD: return "a peer process died";
   }
   return "unknown error";
 }
@@ -66,8 +74,9 @@ static void engine_free(pmls_engine *e) {
   if (e->sched_sock)
     for (int k = 0; k < e->schedulers; k++) pmi_sock_close(e->sched_sock[k]);
   free(e->sched_sock);
-  for (int i = 0; i < e->nparked; i++) pmi_sock_close(e->parked[i]);
-  free(e->parked);
+  pmi_proc_close_lingering(e);
+  for (int i = 0; i < e->nclients; i++) pmi_sock_close(e->clients[i].sock);
+  free(e->clients);
   pmi_model_free(e);
   free(e->worker_taken);
   pmi_datasets_free(e);
@@ -181,7 +190,8 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   int *socks = malloc((size_t)naddr * sizeof *socks);
   e->metrics = pmi_metrics_new(e->metrics_path, e->cfg.quiet, e->t0, why);
   e->cache = pmi_cache_new(e->local_workers);
-  if (!e->srv || !e->server_addr || !e->worker_taken || !e->metrics ||
+  if (!e->srv || !e->server_addr || !e->worker_taken || 
+      !e->metrics ||
       !e->cache || !socks || !e->sched_sock) {
     rc = e->metrics ? pmi_fail(why, PMLS_ENOMEM, "out of memory") : PMLS_EIO;
     free(socks);
@@ -200,7 +210,7 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     for (int i = 0; i < naddr && rc == PMLS_OK; i++) {
       char name[32];
       pmi_addr_name(e, i, name, sizeof name);
-      socks[i] = pmi_job_bind(e, name, 1000, e->server_addr[i], why);
+      socks[i] = pmi_proc_bind(e, name, 1000, e->server_addr[i], why);
       if (socks[i] < 0) rc = PMLS_ENET;
     }
   }
@@ -252,31 +262,6 @@ int pmls_engine_procs(const pmls_engine *e) { return e->procs; }
 int pmls_engine_rank(const pmls_engine *e) { return e->rank; }
 int pmls_engine_schedulers(const pmls_engine *e) { return e->schedulers; }
 
-void pmi_engine_park(pmls_engine *e, int sock) {
-  if (sock < 0) return;
-  pthread_mutex_lock(&e->mu);
-  if (e->nparked == e->capparked) {
-    int cap = e->capparked ? 2 * e->capparked : 16;
-    int *p = realloc(e->parked, (size_t)cap * sizeof *p);
-    if (p) {
-      e->parked = p;
-      e->capparked = cap;
-    }
-  }
-  if (e->nparked < e->capparked) e->parked[e->nparked++] = sock;
-  else pmi_sock_close(sock); /* out of memory: risk the last message */
-  pthread_mutex_unlock(&e->mu);
-}
-
-void pmi_engine_abort(pmls_engine *e, const char *why) {
-  pmi_job_abort(e, why); /* tells the other processes, if any */
-  pthread_mutex_lock(&e->mu);
-  if (!atomic_load(&e->dead)) {
-    snprintf(e->dead_why, sizeof e->dead_why, "%s", why);
-    atomic_store(&e->dead, 1);
-  }
-  pthread_mutex_unlock(&e->mu);
-}
 int pmls_engine_local_workers(const pmls_engine *e, int *first_worker) {
   if (first_worker) *first_worker = e->first_worker;
   return e->local_workers;
@@ -392,27 +377,7 @@ int pmls_table_spec_of(pmls_engine *e, int table, pmls_table_spec *out) {
 int pmls_table_count(pmls_engine *e) { return pmi_engine_ntables(e); }
 
 int pmls_table_stats_of(pmls_engine *e, int table, pmls_table_stats *out) {
-  memset(out, 0, sizeof *out);
-  if (table < 0 || table >= pmi_engine_ntables(e))
-    return pmi_fail(e->err, PMLS_EINVAL, "bad table id %d (%d declared)", table,
-                    pmi_engine_ntables(e));
-  pthread_mutex_lock(&e->mu);
-  const pmi_table_acc *a = &e->table_acc[table];
-  out->reads = a->reads;
-  out->increments = a->increments;
-  out->cache_hits = a->cache_hits;
-  out->staleness_max = a->stale_max;
-  if (a->stale_n > 0) {
-    double n = (double)a->stale_n, mean = a->stale_sum / n;
-    out->staleness_mean = mean;
-    out->staleness_var = a->stale_sumsq / n - mean * mean;
-    if (out->staleness_var < 0) out->staleness_var = 0;
-  }
-  memcpy(out->staleness_hist, a->stale_hist, sizeof out->staleness_hist);
-  out->bytes_sent = a->bytes_sent;
-  out->bytes_received = a->bytes_received;
-  pthread_mutex_unlock(&e->mu);
-  return PMLS_OK;
+  return pmi_proc_table_stats(e, table, out);
 }
 
 const char *pmls_table_name(pmls_engine *e, int table) {

@@ -6,13 +6,9 @@
  * its own lua_State, where the worker function runs. Threads never share a
  * Lua state, so the JIT compiles each worker's loop independently, and the
  * only shared object is the engine, reached through the FFI. The Lua side of
- * this protocol lives in lua/pmls/runtime.lua; this file only creates the
- * states and threads and turns Lua errors into codes and messages.
- *
- * When a worker fails, it aborts the run on every shard before it stops, so
- * the other workers' blocked reads fail at once instead of waiting for a
- * clock that will never come; the error reported is the first failure, not
- * the "run aborted" echoes it causes. */
+ * this protocol lives in lua/pmls/runtime.lua. This file only makes and
+ * drives the states and turns Lua errors into codes and messages; the
+ * threads, the first failure and the end of the run are run.c's (pmls_run). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +20,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "engine.h"
+#include "../proc/proc.h"
 
 /* ---- finding the Lua package --------------------------------------------- */
 
@@ -148,153 +144,77 @@ static int call_runtime(lua_State *L, const char *fn, int nargs, int nres,
   return code;
 }
 
-/* ---- workers ------------------------------------------------------------- */
+/* Copies a message made by call_runtime into a callback's buffer. */
+static int failed_with(int rc, char *msg, char *err, size_t errlen) {
+  snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+  free(msg);
+  return rc;
+}
+
+/* ---- the callbacks of pmls_run ------------------------------------------- */
 
 typedef struct {
   pmls_engine *e;
-  pmls_client *c;
-  int worker;
-  int node;          /* a scheduler node's thread: its index; else -1 */
   const char *path;
-  const char *blob;
+  int argc;
+  const char *const *argv;
+  lua_State *L;      /* the calling thread's state: setup and finish */
+  const char *blob;  /* what setup hands every other state (in L) */
   size_t bloblen;
-  pthread_t thread;
-  int rc;
-  char *msg;
-  double failed_at;
-} worker_job;
+} script_run;
 
-static void worker_fail(worker_job *j, int rc, char *msg) {
-  j->rc = rc;
-  j->msg = msg;
-  j->failed_at = pmi_now();
+static int setup_fn(pmls_engine *e, void *ud, char *err, size_t errlen) {
+  script_run *s = ud;
+  lua_pushlightuserdata(s->L, e);
+  lua_pushstring(s->L, s->path);
+  lua_createtable(s->L, s->argc, 0);
+  for (int i = 0; i < s->argc; i++) {
+    lua_pushstring(s->L, s->argv[i]);
+    lua_rawseti(s->L, -2, i + 1);
+  }
+  char *msg = NULL;
+  int rc = call_runtime(s->L, "prepare", 3, 1, &msg);
+  if (rc) return failed_with(rc, msg, err, errlen);
+  if (lua_isnil(s->L, -1)) return PMLS_SKIP; /* --help was shown */
+  s->blob = lua_tolstring(s->L, -1, &s->bloblen); /* stays on L's stack */
+  return PMLS_OK;
+}
+
+/* Runs runtime[fn](handles..., engine, path, blob) on a new state. */
+static int in_new_state(script_run *s, const char *fn, void *node,
+                        pmls_client *c, char *err, size_t errlen) {
   char why[PMI_ERRLEN];
-  const char *nl = strchr(msg, '\n');
-  int len = nl ? (int)(nl - msg) : (int)strlen(msg);
-  if (j->node >= 0)
-    snprintf(why, sizeof why, "scheduler node %d failed: %.*s", j->node, len,
-             msg);
-  else
-    snprintf(why, sizeof why, "worker %d failed: %.*s", j->worker, len, msg);
-  pmls_abort(j->c, why);
-  /* Rounds wait on the scheduler nodes and workers directly, not on the
-   * shards that the abort wakes: they learn of it from the engine. */
-  if (j->e->model.declared) pmi_engine_abort(j->e, why);
+  lua_State *L = new_state(s->e, why);
+  if (!L) return failed_with(PMLS_ESCRIPT, strdup(why), err, errlen);
+  if (node) lua_pushlightuserdata(L, node);
+  lua_pushlightuserdata(L, c);
+  lua_pushlightuserdata(L, s->e);
+  lua_pushstring(L, s->path);
+  lua_pushlstring(L, s->blob, s->bloblen);
+  char *msg = NULL;
+  int rc = call_runtime(L, fn, node ? 5 : 4, 0, &msg);
+  lua_close(L);
+  return rc ? failed_with(rc, msg, err, errlen) : PMLS_OK;
 }
 
-static void *worker_main(void *arg) {
-  worker_job *j = arg;
-  char err[PMI_ERRLEN];
-  lua_State *L = new_state(j->e, err);
-  pmls_sched *node = NULL;
-  int rc = L ? PMLS_OK : PMLS_ESCRIPT;
-  if (!L) {
-    worker_fail(j, rc, strdup(err));
-  } else if (j->node >= 0 &&
-             (rc = pmls_sched_open(j->e, j->node, &node)) != PMLS_OK) {
-    worker_fail(j, rc, strdup(j->e->err));
-  } else {
-    if (node) lua_pushlightuserdata(L, node);
-    lua_pushlightuserdata(L, j->c);
-    lua_pushlightuserdata(L, j->e);
-    lua_pushstring(L, j->path);
-    lua_pushlstring(L, j->blob, j->bloblen);
-    char *msg = NULL;
-    rc = node ? call_runtime(L, "scheduler", 5, 0, &msg)
-              : call_runtime(L, "worker", 4, 0, &msg);
-    if (rc) worker_fail(j, rc, msg);
-  }
-  if (L) lua_close(L);
-  pmls_sched_close(node);
-  if (j->node >= 0) { /* a host client: only the abort path used it */
-    pmls_client_close(j->c);
-    return NULL;
-  }
-  rc = pmls_client_close(j->c);
-  if (rc && !j->rc) {
-    j->rc = rc;
-    j->msg = strdup(j->e->err);
-    j->failed_at = pmi_now();
-  }
-  return NULL;
+static int worker_fn(pmls_client *c, void *ud, char *err, size_t errlen) {
+  return in_new_state(ud, "worker", NULL, c, err, errlen);
 }
 
-static int is_echo(const char *msg) { return strstr(msg, "run aborted") != NULL; }
-
-/* Picks the root cause: the earliest failure that is not an abort echo. */
-static worker_job *first_failure(worker_job *jobs, int n) {
-  worker_job *best = NULL;
-  for (int i = 0; i < n; i++) {
-    worker_job *j = &jobs[i];
-    if (!j->rc) continue;
-    if (!best || (is_echo(best->msg) && !is_echo(j->msg)) ||
-        (is_echo(best->msg) == is_echo(j->msg) && j->failed_at < best->failed_at))
-      best = j;
-  }
-  return best;
+static int scheduler_fn(pmls_sched *node, pmls_client *c, void *ud, char *err,
+                        size_t errlen) {
+  return in_new_state(ud, "scheduler", node, c, err, errlen);
 }
 
-/* Runs the workers of this process and, for a scheduled model, the
- * scheduler nodes it hosts (each on a thread of its own). */
-static int run_workers(pmls_engine *e, const char *path, const char *blob,
-                       size_t bloblen) {
-  int n = e->local_workers;
-  if (e->model.declared)
-    for (int k = 0; k < e->schedulers; k++)
-      n += pmi_addr_owner(e, e->servers + k) == e->rank;
-  worker_job *jobs = calloc((size_t)n, sizeof *jobs);
-  if (!jobs) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
-  int rc = PMLS_OK, started = 0, k = 0;
-  for (int w = 0; w < n && rc == PMLS_OK; w++) {
-    int worker = -1, node = -1;
-    if (w < e->local_workers) {
-      worker = e->first_worker + w;
-    } else {
-      while (pmi_addr_owner(e, e->servers + k) != e->rank) k++;
-      node = k++;
-    }
-    jobs[w] = (worker_job){e, NULL, worker, node, path, blob, bloblen,
-                           0, 0, NULL, 0};
-    rc = pmls_client_open(e, worker, &jobs[w].c);
-  }
-  for (int w = 0; w < n && rc == PMLS_OK; w++) {
-    if (pthread_create(&jobs[w].thread, NULL, worker_main, &jobs[w])) {
-      rc = pmi_fail(e->err, PMLS_ENOMEM, "cannot start worker thread %d", w);
-      if (jobs[0].c) pmls_abort(jobs[0].c, "could not start every worker");
-      break;
-    }
-    started++;
-  }
-  for (int w = 0; w < started; w++) pthread_join(jobs[w].thread, NULL);
-  for (int w = started; w < n; w++) pmls_client_close(jobs[w].c);
-  worker_job *bad = rc == PMLS_OK ? first_failure(jobs, n) : NULL;
-  if (bad) {
-    rc = bad->rc == PMLS_EUSAGE ? PMLS_ESCRIPT : bad->rc;
-    snprintf(e->err, sizeof e->err, "%s", bad->msg);
-    /* Say which worker, after the first line so file:line stays in front. */
-    char *nl = strchr(e->err, '\n');
-    char tail[PMI_ERRLEN];
-    snprintf(tail, sizeof tail, "%s", nl ? nl : "");
-    if (nl) *nl = 0;
-    size_t len = strlen(e->err);
-    if (bad->node >= 0)
-      snprintf(e->err + len, sizeof e->err - len, " (in scheduler node %d)%s",
-               bad->node, tail);
-    else
-      snprintf(e->err + len, sizeof e->err - len, " (in worker %d)%s",
-               bad->worker, tail);
-  }
-  for (int w = 0; w < n; w++) free(jobs[w].msg);
-  free(jobs);
-  return rc;
-}
-
-/* ---- the whole run ------------------------------------------------------- */
-
-static int fail_with(pmls_engine *e, int rc, char *msg) {
-  snprintf(e->err, sizeof e->err, "%s", msg ? msg : "unknown error");
-  free(msg);
-  return rc;
+static int finish_fn(pmls_client *host, void *ud, char *err, size_t errlen) {
+  script_run *s = ud;
+  lua_pushlightuserdata(s->L, host);
+  lua_pushlightuserdata(s->L, s->e);
+  lua_pushstring(s->L, s->path);
+  lua_pushlstring(s->L, s->blob, s->bloblen);
+  char *msg = NULL;
+  int rc = call_runtime(s->L, "finish", 4, 0, &msg);
+  return rc ? failed_with(rc, msg, err, errlen) : PMLS_OK;
 }
 
 int pmls_run_script(pmls_engine *e, const char *path, int argc,
@@ -306,59 +226,11 @@ int pmls_run_script(pmls_engine *e, const char *path, int argc,
                     strerror(errno));
   fclose(f);
   char err[PMI_ERRLEN];
-  lua_State *L = new_state(e, err);
-  if (!L) return pmi_fail(e->err, PMLS_ESCRIPT, "%s", err);
-
-  lua_pushlightuserdata(L, e);
-  lua_pushstring(L, path);
-  lua_createtable(L, argc, 0);
-  for (int i = 0; i < argc; i++) {
-    lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  char *msg = NULL;
-  int rc = call_runtime(L, "prepare", 3, 1, &msg);
-  if (rc) {
-    lua_close(L);
-    rc = fail_with(e, rc, msg);
-    pmi_job_workers_done(e, rc, e->err); /* the other ranks must not wait */
-    return rc;
-  }
-  if (lua_isnil(L, -1)) { /* --help was shown */
-    lua_close(L);
-    pmi_job_workers_done(e, PMLS_OK, NULL);
-    return PMLS_OK;
-  }
-  size_t bloblen;
-  const char *blob = lua_tolstring(L, -1, &bloblen);
-  rc = run_workers(e, path, blob, bloblen);
-  /* In a job of several processes, rank 0 runs the script's finish once
-   * every rank's workers are done; the others' part ends here (their shards
-   * keep serving until rank 0 says FINISH, in pmls_engine_destroy). */
-  int others = pmi_job_workers_done(e, rc, e->err);
-  if (rc == PMLS_OK) rc = others;
-  if (rc == PMLS_OK && e->rank == 0) {
-    pmls_client *host;
-    rc = pmls_client_open(e, -1, &host);
-    if (rc == PMLS_OK) {
-      lua_pushlightuserdata(L, host);
-      lua_pushlightuserdata(L, e);
-      lua_pushstring(L, path);
-      lua_pushlstring(L, blob, bloblen);
-      rc = call_runtime(L, "finish", 4, 0, &msg);
-      int crc = pmls_client_close(host);
-      if (rc) rc = fail_with(e, rc == PMLS_EUSAGE ? PMLS_ESCRIPT : rc, msg);
-      else rc = crc;
-    }
-  }
-  lua_close(L);
-  if (rc == PMLS_OK && e->rank == 0) {
-    pmi_model_finals(e);
-    pmls_stats st;
-    pmls_engine_stats(e, &st);
-    rc = pmi_metrics_write_final(e->metrics, e, &st);
-    if (rc) pmi_fail(e->err, rc, "cannot write the metrics file '%s'",
-                     e->metrics_path);
-  }
+  script_run s = {e, path, argc, argv, new_state(e, err), NULL, 0};
+  if (!s.L) return pmi_fail(e->err, PMLS_ESCRIPT, "%s", err);
+  static const pmls_run_fns fns = {setup_fn, worker_fn, scheduler_fn,
+                                   finish_fn};
+  int rc = pmls_run(e, &fns, &s);
+  lua_close(s.L);
   return rc;
 }

@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../client/client_int.h"
-#include "../runtime/engine.h"
+#include "../client/client.h"
+#include "../proc/proc.h"
+#include "../metrics/metrics.h"
+#include "model.h"
 
 enum { ROUND_STOP = 1, ROUND_AGNOSTIC = 2, ROUND_COMMITS = 4 };
 #define MAX_NOTES 32
@@ -166,7 +168,7 @@ const double *pmls_sched_deltas(const pmls_sched *s) { return s->deltas; }
 int pmls_sched_outstanding(const pmls_sched *s) { return s->count; }
 
 static int dead_error(pmls_engine *e, char *err) {
-  return pmi_fail(err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
+  return pmi_proc_dead_error(e, err);
 }
 
 /* Receives one message within the run's timeout, waking every slice to see
@@ -835,7 +837,7 @@ int pmls_round_join(pmls_client *c) {
   }
   char name[48], addr[PMI_ADDR_MAX];
   snprintf(name, sizeof name, "w%d-r", worker);
-  r->sock = pmi_job_bind(e, name, 200, addr, cerr(c));
+  r->sock = pmi_proc_bind(e, name, 200, addr, cerr(c));
   if (r->sock < 0) return PMLS_ENET;
   for (int k = 0; k < r->K; k++) {
     r->push[k] = pmi_sock_push(e->server_addr[e->servers + k],
@@ -870,7 +872,7 @@ void pmi_rounds_free(pmls_client *c) {
   }
   pthread_mutex_unlock(&e->mu);
   if (r->push) /* their SBYE may still be on its way */
-    for (int k = 0; k < r->K; k++) pmi_engine_park(e, r->push[k]);
+    for (int k = 0; k < r->K; k++) pmi_proc_linger(e, r->push[k]);
   pmi_sock_close(r->sock);
   for (size_t i = 0; i < r->nq; i++) pmi_msg_free(r->q[i].msg);
   for (size_t i = 0; i < r->nheld; i++) pmi_msg_free(r->held[i]);

@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/engine.h"
+#include "server.h"
+#include "../metrics/metrics.h"
 
 typedef struct {
   int declared;
@@ -388,7 +389,7 @@ static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     return;
   }
   if (s->aborted) {
-    reply_err(s, h->src, req, PMLS_ESTATE, s->abort_msg);
+    reply_err(s, h->src, req, PMLS_EABORTED, s->abort_msg);
     return;
   }
   if (check_row(s, table, row, why, sizeof why)) {
@@ -506,7 +507,7 @@ static void serve_pending(pmi_server *s) {
   for (size_t i = 0; i < s->npending; i++) {
     pending_get g = s->pending[i];
     if (s->aborted)
-      reply_err(s, g.client, g.req, PMLS_ESTATE, s->abort_msg);
+      reply_err(s, g.client, g.req, PMLS_EABORTED, s->abort_msg);
     else if ((g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) &&
              g.table < 0)
       reply_ack(s, g.client, PMI_MSG_WAIT);

@@ -27,7 +27,8 @@
 
 #include "harness.h"
 #include "pmls.h"
-#include "../runtime/engine.h"
+#include "../proc/proc.h"
+#include "server.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

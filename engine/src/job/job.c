@@ -26,20 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "job.h"
 
-enum { T_INPROC, T_IPC, T_TCP };
 enum { DONE_WORKERS = 1, DONE_CLOSED = 2, DONE_FINISHED = 3 };
 
-typedef struct {
-  int id;
-  int sock; /* PUSH to the client's reply address, for waking it */
-} local_client;
-
 struct pmi_job {
-  int transport;
-  char ipc_dir[PMI_ADDR_MAX]; /* ipc: the directory of the job's sockets */
-  char host[128];             /* tcp: the numeric address this process binds */
   char master[PMI_ADDR_MAX];
   int master_sock;            /* rank 0: PULL at master; others: PUSH to it */
   int ctl_pull;               /* rank > 0: where rank 0 reaches this process */
@@ -58,50 +49,10 @@ struct pmi_job {
   int *status;                /* rank 0: each rank's result */
   char (*why)[PMI_ERRLEN];
   int finished;               /* rank > 0: FINISH came */
-  local_client *clients;
-  int nclients, capclients;
   pmi_buf out;
 };
 
 /* ---- addresses ----------------------------------------------------------- */
-
-static int bind_on_transport(pmls_engine *e, const char *name, int rcvtimeo_ms,
-                             char addr[PMI_ADDR_MAX], char *err);
-
-int pmi_job_bind(pmls_engine *e, const char *name, int rcvtimeo_ms,
-                 char addr[PMI_ADDR_MAX], char *err) {
-  int s = bind_on_transport(e, name, rcvtimeo_ms, addr, err);
-  if (s < 0 && e->jobst) { /* say which process could not bind */
-    char tmp[PMI_ERRLEN];
-    snprintf(tmp, sizeof tmp, "%s", err);
-    pmi_fail(err, PMLS_ENET, "rank %d: %s", e->rank, tmp);
-  }
-  return s;
-}
-
-static int bind_on_transport(pmls_engine *e, const char *name, int rcvtimeo_ms,
-                             char addr[PMI_ADDR_MAX], char *err) {
-  pmi_job *j = e->jobst;
-  if (!j || j->transport == T_INPROC) {
-    snprintf(addr, PMI_ADDR_MAX, "%s-%s", e->addr_prefix, name);
-    return pmi_sock_pull(addr, rcvtimeo_ms, err);
-  }
-  if (j->transport == T_IPC) {
-    snprintf(addr, PMI_ADDR_MAX, "ipc://%s/%s", j->ipc_dir, name);
-    unlink(addr + 6); /* a socket file left by a crashed run of this job */
-    return pmi_sock_pull(addr, rcvtimeo_ms, err);
-  }
-  for (int attempt = 0; attempt < 20; attempt++) {
-    int port = pmi_free_tcp_port(j->host);
-    if (port < 0)
-      return pmi_fail(err, PMLS_ENET, "cannot find a free tcp port on %s: %s",
-                      j->host, strerror(errno)), -1;
-    snprintf(addr, PMI_ADDR_MAX, "tcp://%s:%d", j->host, port);
-    int s = pmi_sock_pull(addr, rcvtimeo_ms, err);
-    if (s >= 0 || !strstr(err, "already in use")) return s;
-  }
-  return -1;
-}
 
 /* Splits "tcp://host:port" and resolves host to a numeric IPv4 address. */
 static int parse_tcp(const char *addr, char *ip, size_t iplen, int *port,
@@ -297,26 +248,12 @@ static int join_master(pmls_engine *e, char *why) {
 
 /* ---- the node thread ----------------------------------------------------- */
 
-static void wake_clients(pmls_engine *e, const char *why) {
-  pmi_job *j = e->jobst;
-  pmi_msg_begin(&j->out, e->job, PMI_MSG_ERR, -1);
-  pmi_put_u32(&j->out, 0);
-  pmi_put_i32(&j->out, PMLS_ESTATE);
-  pmi_put_str(&j->out, why);
-  /* The clients are in this process: a short wait is safe, and each must
-   * get the news, or it would sit out its whole read timeout. */
-  for (int i = 0; i < j->nclients; i++)
-    if (j->clients[i].sock >= 0)
-      pmi_msg_send(j->clients[i].sock, &j->out, NULL, "a local client", NULL);
-}
-
 /* Ends the job for everyone: a rank died, or a rank said ABORT. Called with
  * j->mu held. */
-static void abort_locked(pmls_engine *e, const char *why, int from_rank) {
+static void abort_locked(pmls_engine *e, int code, const char *why,
+                         int from_rank) {
   pmi_job *j = e->jobst;
-  if (atomic_load(&e->dead)) return;
-  snprintf(e->dead_why, sizeof e->dead_why, "%s", why);
-  atomic_store(&e->dead, 1);
+  if (!pmi_proc_mark_dead(e, code, why)) return; /* already over */
   pmi_msg_begin(&j->out, e->job, PMI_MSG_ABORT, e->rank); /* ranks drop src < 0 */
   pmi_put_str(&j->out, why);
   for (int s = 0; s < e->servers; s++)
@@ -330,15 +267,16 @@ static void abort_locked(pmls_engine *e, const char *why, int from_rank) {
   } else if (from_rank != 0) {
     pmi_msg_offer(j->master_sock, &j->out);
   }
-  wake_clients(e, why);
+  pmi_proc_wake_clients(e, PMLS_EABORTED, why);
   pthread_cond_broadcast(&j->cv);
 }
 
-void pmi_job_abort(pmls_engine *e, const char *why) {
+/* The process context's abort hook: a local node failed. */
+static void on_abort(pmls_engine *e, int code, const char *why) {
   pmi_job *j = e->jobst;
   if (!j || !j->running) return;
   pthread_mutex_lock(&j->mu);
-  abort_locked(e, why, -1);
+  abort_locked(e, code, why, -1);
   pthread_mutex_unlock(&j->mu);
 }
 
@@ -394,7 +332,7 @@ static void handle(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd) {
   } else if (h->type == PMI_MSG_ABORT) {
     char why[PMI_ERRLEN - 32];
     pmi_get_str(rd, why, sizeof why);
-    abort_locked(e, why, from);
+    abort_locked(e, PMLS_EABORTED, why, from); /* an echo here */
   }
   pthread_mutex_unlock(&j->mu);
 }
@@ -435,7 +373,7 @@ static void *node_main(void *arg) {
         snprintf(why, sizeof why, "rank %d is dead: no heartbeat for %.1f s "
                  "(heartbeat timeout %.1f s)", r, silent,
                  e->cfg.heartbeat_ms / 1000.0);
-        abort_locked(e, why, r);
+        abort_locked(e, PMLS_EDEAD, why, r);
         j->gone[r] = 1;
         j->last_heard[r] = now; /* said once */
       }
@@ -474,8 +412,6 @@ static void job_free(pmi_job *j, const pmls_engine *e) {
   if (j->shard_push)
     for (int s = 0; s < e->servers; s++) pmi_sock_close(j->shard_push[s]);
   free(j->shard_push);
-  for (int i = 0; i < j->nclients; i++) pmi_sock_close(j->clients[i].sock);
-  free(j->clients);
   free(j->last_heard);
   free(j->phase);
   free(j->gone);
@@ -525,26 +461,26 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
   char master_bind[PMI_ADDR_MAX];
   snprintf(master_bind, sizeof master_bind, "%s", master);
   if (strncmp(master, "ipc://", 6) == 0) {
-    j->transport = T_IPC;
-    snprintf(j->ipc_dir, sizeof j->ipc_dir, "%s", master + 6);
-    char *slash = strrchr(j->ipc_dir, '/');
-    if (!slash || slash == j->ipc_dir) {
+    e->transport = PMI_IPC;
+    snprintf(e->ipc_dir, sizeof e->ipc_dir, "%s", master + 6);
+    char *slash = strrchr(e->ipc_dir, '/');
+    if (!slash || slash == e->ipc_dir) {
       rc = pmi_fail(why, PMLS_EINVAL, "bad master address '%s' (ipc:///DIR/NAME "
                     "expected: the job's sockets go into DIR)", master);
       goto fail;
     }
     *slash = 0;
   } else if (strncmp(master, "tcp://", 6) == 0) {
-    j->transport = T_TCP;
+    e->transport = PMI_TCP;
     char ip[64];
     int port = 0;
     rc = parse_tcp(master, ip, sizeof ip, &port, why);
     if (rc) goto fail;
     if (e->cfg.bind_host && *e->cfg.bind_host) {
-      snprintf(j->host, sizeof j->host, "%s", e->cfg.bind_host);
+      snprintf(e->host, sizeof e->host, "%s", e->cfg.bind_host);
     } else if (e->rank == 0) {
-      snprintf(j->host, sizeof j->host, "%s", ip);
-    } else if (pmi_route_to(ip, j->host, sizeof j->host)) {
+      snprintf(e->host, sizeof e->host, "%s", ip);
+    } else if (pmi_route_to(ip, e->host, sizeof e->host)) {
       rc = pmi_fail(why, PMLS_ENET, "rank %d: no route to the master %s",
                     e->rank, master);
       goto fail;
@@ -563,7 +499,7 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
     if (pmi_addr_owner(e, s) != e->rank) continue;
     char name[32];
     pmi_addr_name(e, s, name, sizeof name);
-    socks[s] = pmi_job_bind(e, name, 1000, e->server_addr[s], why);
+    socks[s] = pmi_proc_bind(e, name, 1000, e->server_addr[s], why);
     if (socks[s] < 0) {
       rc = PMLS_ENET;
       goto fail;
@@ -582,7 +518,7 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
   } else {
     char name[32];
     snprintf(name, sizeof name, "r%d", e->rank);
-    j->ctl_pull = pmi_job_bind(e, name, 200, e->ctl_addr, why);
+    j->ctl_pull = pmi_proc_bind(e, name, 200, e->ctl_addr, why);
     if (j->ctl_pull < 0) {
       rc = PMLS_ENET;
       goto fail;
@@ -617,6 +553,7 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
       goto fail;
     }
     j->running = 1;
+    e->on_abort = on_abort;
   }
   return PMLS_OK;
 fail:
@@ -625,55 +562,20 @@ fail:
   return rc;
 }
 
-void pmi_job_register(pmls_engine *e, int id, const char *addr) {
-  pmi_job *j = e->jobst;
-  if (!j) return;
-  pthread_mutex_lock(&j->mu);
-  if (j->nclients == j->capclients) {
-    int cap = j->capclients ? 2 * j->capclients : 16;
-    local_client *p = realloc(j->clients, (size_t)cap * sizeof *p);
-    if (p) {
-      j->clients = p;
-      j->capclients = cap;
-    }
-  }
-  if (j->nclients < j->capclients) {
-    local_client *c = &j->clients[j->nclients++];
-    c->id = id;
-    /* Connected now, so the pipe exists by the time the job may die. */
-    c->sock = pmi_sock_push(addr, 200, NULL);
-  }
-  pthread_mutex_unlock(&j->mu);
-}
-
-void pmi_job_unregister(pmls_engine *e, int id) {
-  pmi_job *j = e->jobst;
-  if (!j) return;
-  pthread_mutex_lock(&j->mu);
-  for (int i = 0; i < j->nclients; i++) {
-    if (j->clients[i].id != id) continue;
-    pmi_sock_close(j->clients[i].sock);
-    j->clients[i] = j->clients[--j->nclients];
-    break;
-  }
-  pthread_mutex_unlock(&j->mu);
-}
-
-static void send_done(pmls_engine *e, int phase, int status, const char *msg) {
+static void send_done(pmls_engine *e, int phase, int status, const char *msg,
+                      const pmls_stats *st) {
   pmi_job *j = e->jobst;
   pmi_msg_begin(&j->out, e->job, PMI_MSG_DONE, e->rank);
   pmi_put_u8(&j->out, (uint8_t)phase);
   pmi_put_i32(&j->out, status);
   pmi_put_str(&j->out, msg ? msg : "");
   if (phase == DONE_WORKERS) {
-    pmls_stats st;
-    pmls_engine_stats(e, &st);
-    pmi_put_i64(&j->out, st.messages_sent);
-    pmi_put_i64(&j->out, st.bytes_sent);
-    pmi_put_i64(&j->out, st.messages_received);
-    pmi_put_i64(&j->out, st.bytes_received);
-    pmi_put_i64(&j->out, st.rows_read);
-    pmi_put_i64(&j->out, st.rows_incremented);
+    pmi_put_i64(&j->out, st->messages_sent);
+    pmi_put_i64(&j->out, st->bytes_sent);
+    pmi_put_i64(&j->out, st->messages_received);
+    pmi_put_i64(&j->out, st->bytes_received);
+    pmi_put_i64(&j->out, st->rows_read);
+    pmi_put_i64(&j->out, st->rows_incremented);
     int n = pmi_engine_ntables(e);
     pmi_put_i32(&j->out, n);
     pthread_mutex_lock(&e->mu);
@@ -709,7 +611,8 @@ static int wait_phase(pmls_engine *e, int phase) {
   }
 }
 
-int pmi_job_workers_done(pmls_engine *e, int status, const char *msg) {
+int pmi_job_workers_done(pmls_engine *e, int status, const char *msg,
+                         const pmls_stats *st) {
   pmi_job *j = e->jobst;
   if (!j || !j->running) return PMLS_OK;
   if (status) {
@@ -717,31 +620,30 @@ int pmi_job_workers_done(pmls_engine *e, int status, const char *msg) {
     const char *nl = strchr(msg ? msg : "", '\n');
     snprintf(why, sizeof why, "rank %d failed: %.*s", e->rank,
              nl ? (int)(nl - msg) : (int)strlen(msg ? msg : ""), msg ? msg : "");
-    pmi_job_abort(e, why);
+    pmi_proc_abort(e, status, why);
   }
   pthread_mutex_lock(&j->mu);
   int rc = PMLS_OK;
   if (e->rank != 0) {
-    send_done(e, DONE_WORKERS, status, msg);
+    send_done(e, DONE_WORKERS, status, msg, st);
   } else {
     wait_phase(e, DONE_WORKERS);
-    /* Report the root cause: this rank's own error unless it only echoes
-     * another's failure ("run aborted: ..."); then the first rank whose
-     * error is not an echo; then any. */
-    int own_echo = status && msg && strstr(msg, "run aborted") != NULL;
-    int pick = -1;
-    for (int pass = 0; pass < 2 && pick < 0 && (!status || own_echo); pass++)
-      for (int r = 1; r < e->procs && pick < 0; r++)
-        if (j->status[r] && (pass == 1 || !strstr(j->why[r], "run aborted")))
-          pick = r;
-    if (pick > 0 && !(status && own_echo && strstr(j->why[pick], "run aborted"))) {
+    /* The root cause: this rank's own failure unless it only echoes
+     * another's (PMLS_EABORTED); then the first rank whose failure is not an
+     * echo; with no failure here, any rank's. */
+    int own_echo = status == PMLS_EABORTED, pick = -1;
+    for (int r = 1; r < e->procs && pick < 0 && (!status || own_echo); r++)
+      if (j->status[r] && j->status[r] != PMLS_EABORTED) pick = r;
+    for (int r = 1; r < e->procs && pick < 0 && !status; r++)
+      if (j->status[r]) pick = r;
+    if (pick > 0) {
       rc = j->status[pick] == PMLS_EUSAGE ? PMLS_ESCRIPT : j->status[pick];
       char first[PMI_ERRLEN];
       snprintf(first, sizeof first, "%s", j->why[pick]);
       pmi_fail(e->err, rc, "%s (on rank %d)", first, pick);
     }
     if (rc == PMLS_OK && atomic_load(&e->dead)) {
-      rc = PMLS_ESTATE;
+      rc = e->dead_code;
       if (!status) pmi_fail(e->err, rc, "%s", e->dead_why);
     }
   }
@@ -755,10 +657,10 @@ void pmi_job_end(pmls_engine *e) {
   if (j->running) {
     pthread_mutex_lock(&j->mu);
     if (e->rank != 0) {
-      if (!atomic_load(&e->dead)) send_done(e, DONE_CLOSED, 0, "");
+      if (!atomic_load(&e->dead)) send_done(e, DONE_CLOSED, 0, "", NULL);
       while (!j->finished && !atomic_load(&e->dead))
         pthread_cond_wait(&j->cv, &j->mu);
-      if (j->finished) send_done(e, DONE_FINISHED, 0, "");
+      if (j->finished) send_done(e, DONE_FINISHED, 0, "", NULL);
     } else {
       /* After a failure the others are only told to go: they have nothing
        * left that rank 0 needs. */
@@ -788,6 +690,7 @@ void pmi_job_end(pmls_engine *e) {
     pthread_mutex_unlock(&j->mu);
     atomic_store(&j->stop, 1);
     pthread_join(j->thread, NULL);
+    e->on_abort = NULL;
   }
   job_free(j, e);
   e->jobst = NULL;

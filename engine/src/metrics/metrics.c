@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "metrics.h"
 
 #define MAX_METRICS 64
 
@@ -176,14 +176,14 @@ int64_t pmi_metrics_clocks(pmi_metrics *m) {
 /* Per table: reads, increments, staleness statistics and traffic. */
 static void write_tables(FILE *f, pmls_engine *e) {
   fputs(",\"tables\":{", f);
-  int n = pmls_table_count(e);
+  int n = pmi_engine_ntables(e);
   for (int t = 0; t < n; t++) {
     pmls_table_stats ts;
-    pmls_table_stats_of(e, t, &ts);
+    pmi_proc_table_stats(e, t, &ts);
     fprintf(f, "%s\"%s\":{\"rows_read\":%lld,\"rows_incremented\":%lld,"
             "\"cache_hits\":%lld,\"staleness_mean\":%.6g,"
             "\"staleness_var\":%.6g,\"staleness_max\":%lld,"
-            "\"staleness_hist\":[", t ? "," : "", pmls_table_name(e, t),
+            "\"staleness_hist\":[", t ? "," : "", e->tables[t].name,
             (long long)ts.reads, (long long)ts.increments,
             (long long)ts.cache_hits, ts.staleness_mean, ts.staleness_var,
             (long long)ts.staleness_max);
@@ -196,7 +196,7 @@ static void write_tables(FILE *f, pmls_engine *e) {
 }
 
 int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st) {
-  int workers = pmls_engine_workers(e);
+  int workers = e->workers;
   pthread_mutex_lock(&m->mu);
   double t = pmi_now() - m->t0;
   if (!m->quiet) {
