@@ -84,10 +84,11 @@ $(BUILD)/test-san/%_test: engine/src/%_test.c $(SAN_OBJ) $(HDRS)
 demo: deps all
 	$(BUILD)/bin/pmls run examples/logreg_demo.lua
 
-# Every C test (plain and sanitized) and every busted spec; the last line is
+# The floor check, every C test (plain and sanitized) and every busted spec;
+# the last line is
 # "N passed, N failed" over all of them.
 test: deps all $(TESTS) $(SAN_TESTS)
-	@tools/run-tests.sh $(TESTS) $(SAN_TESTS)
+	@tools/run-tests.sh tools/check_floors.lua $(TESTS) $(SAN_TESTS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
