@@ -85,8 +85,7 @@ demo: deps all
 	$(BUILD)/bin/pmls run examples/logreg_demo.lua
 
 # The floor check, every C test (plain and sanitized) and every busted spec;
-# the last line is
-# "N passed, N failed" over all of them.
+# the last line is "N passed, N failed" over all of them.
 test: deps all $(TESTS) $(SAN_TESTS)
 	@tools/run-tests.sh tools/check_floors.lua $(TESTS) $(SAN_TESTS)
 
