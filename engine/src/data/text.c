@@ -8,10 +8,11 @@
  * status. Here a damaged archive is reported where it is found, with the
  * line reached, so it can never load as a shorter data set.
  *
- * Inflating costs about twice what parsing does (20news: 40 ms against
- * 22 ms), so a thread of the reader's own inflates ahead into a few
- * blocks while the caller parses the lines of the previous ones: the read
- * then takes about as long as inflating alone. Only that thread touches
+ * Inflating costs about twice what parsing does (figures in
+ * docs/benchmarks.md, "Figures behind the code"), so a thread of the
+ * reader's own inflates ahead into a few blocks while the caller parses the
+ * lines of the previous ones: the read then takes about as long as
+ * inflating alone. Only that thread touches
  * the file until it is joined.
  *
  * zlib's inflate is driven directly rather than through gzread, which
