@@ -443,65 +443,10 @@ function data.read_triplets(path, opts)
 end
 
 ---------------------------------------------------------------------------------------------------
--- Deterministic random numbers: splitmix64 on uint64_t cdata, whose wrap-around arithmetic is the
--- same on every platform, unlike math.random whose generator and seeding vary between builds.
--- The state lives in a one-element FFI array so that the JIT keeps the arithmetic unboxed.
-
-local SPLITMIX_GAMMA = 0x9E3779B97F4A7C15ULL
-local SPLITMIX_MUL1 = 0xBF58476D1CE4E5B9ULL
-local SPLITMIX_MUL2 = 0x94D049BB133111EBULL
-local TWO_POW_MINUS_53 = 2 ^ -53
+-- Deterministic random numbers (splitmix64, see pmls.rng)
 
 -- data.new_rng(seed) -> {next_u64(), uniform(), below(m), normal()}
-function data.new_rng(seed)
-  if seed == nil then seed = 0 end
-  if not (is_integer(seed) and seed >= 0 and seed < TWO_POW_53) then
-    error("bad argument 'seed' (integer in [0, 2^53) expected, got " .. describe_value(seed) .. ")", 2)
-  end
-  local state = ffi.new("uint64_t[1]", seed)
-  -- A number-typed spare plus a flag, rather than spare = nil, keeps the JIT's traces type-stable.
-  local has_spare, spare = false, 0.0
-
-  local function next_u64()
-    local z = state[0] + SPLITMIX_GAMMA
-    state[0] = z
-    z = bit.bxor(z, bit.rshift(z, 30)) * SPLITMIX_MUL1
-    z = bit.bxor(z, bit.rshift(z, 27)) * SPLITMIX_MUL2
-    return bit.bxor(z, bit.rshift(z, 31))
-  end
-
-  -- Uniform in [0, 1) with 53 random bits.
-  local function uniform()
-    return tonumber(bit.rshift(next_u64(), 11)) * TWO_POW_MINUS_53
-  end
-
-  -- Integer in [0, m) for m <= 2^53; the bias of scaling a 53-bit uniform is far below anything
-  -- a data generator can notice.
-  local function below(m)
-    return math.floor(uniform() * m)
-  end
-
-  -- Standard normal by the polar form of Box-Muller: no sin/cos, whose last bits differ between
-  -- libms, and the second value of each pair is kept for the next call.
-  local function normal()
-    if has_spare then
-      has_spare = false
-      return spare
-    end
-    local u, v, s
-    repeat
-      u = 2 * uniform() - 1
-      v = 2 * uniform() - 1
-      s = u * u + v * v
-    until s > 0 and s < 1
-    local factor = math.sqrt(-2 * math.log(s) / s)
-    has_spare, spare = true, v * factor
-    return u * factor
-  end
-
-  local rng = { next_u64 = next_u64, uniform = uniform, below = below, normal = normal }
-  return rng
-end
+data.new_rng = require("pmls.rng").new
 
 ---------------------------------------------------------------------------------------------------
 -- Synthetic logistic-regression data
