@@ -97,8 +97,9 @@ install: all
 	install -m 755 $(BUILD)/lib/libpmls.so $(DESTDIR)$(PREFIX)/lib/libpmls.so
 	install -m 644 engine/include/pmls.h $(DESTDIR)$(PREFIX)/include/pmls.h
 	install -m 644 lua/pmls/*.lua $(CDEF) $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/
-	install -d $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data
+	install -d $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data $(DESTDIR)$(PREFIX)/share/pmls/models/lib
 	install -m 644 lua/pmls/data/*.lua $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data/
+	install -m 644 models/lib/*.lua $(DESTDIR)$(PREFIX)/share/pmls/models/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/pmls.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pmls.pc
 
 clean:

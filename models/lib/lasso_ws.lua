@@ -1,5 +1,7 @@
--- pmls.lasso_ws: the working-set solver that models/lasso.lua runs on its
--- scheduler node. Parallel rounds of a few coordinates (SAP) need hundreds
+-- lib.lasso_ws (models/lib/lasso_ws.lua): the working-set solver that
+-- models/lasso.lua runs on its scheduler node. It serves that one model, so
+-- it lives beside the models (require "lib.lasso_ws", see pmls.runtime)
+-- rather than in the engine's package. Parallel rounds of a few coordinates (SAP) need hundreds
 -- to thousands of rounds, each a message exchange with every worker; but
 -- the Lasso optimum usually has few non-zeros, and once the node holds the
 -- Gram matrix G = Xc'Xc of a working set W (Xc: the columns, centred when
