@@ -21,6 +21,9 @@
 -- objective with those signs, cut short where a weight would change sign).
 local core = require "pmls.core"
 local ffi, C = core.ffi, core.C
+-- pmls_gram_add is declared in the auxiliary header (pmlsaux.h), whose binding pmls.core does
+-- not load; this module is required once per Lua state, so the cdef happens once.
+ffi.cdef(require "pmls.cdef_aux")
 
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
 local double_array = ffi.typeof("double[?]")
