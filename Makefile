@@ -25,12 +25,13 @@ SAN_OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj-san/%.o,$(LIB_SRC))
 TESTS := $(patsubst engine/src/%_test.c,$(BUILD)/test/%_test,$(TEST_SRC))
 SAN_TESTS := $(patsubst engine/src/%_test.c,$(BUILD)/test-san/%_test,$(TEST_SRC))
 CDEF := $(BUILD)/lua/pmls/cdef.lua
+CDEF_AUX := $(BUILD)/lua/pmls/cdef_aux.lua
 
 .PHONY: all deps demo test install clean
 # Keep the sanitizer objects between runs (make would delete them as
 # intermediates of the test binaries).
 .SECONDARY: $(SAN_OBJ)
-all: $(BUILD)/bin/pmls $(BUILD)/lib/libpmls.a $(BUILD)/lib/libpmls.so $(CDEF)
+all: $(BUILD)/bin/pmls $(BUILD)/lib/libpmls.a $(BUILD)/lib/libpmls.so $(CDEF) $(CDEF_AUX)
 
 deps:
 	@tools/deps.sh
@@ -47,6 +48,7 @@ $(BUILD)/obj-san/%.o: engine/src/%.c $(HDRS)
 # -O3 lets GCC vectorize them, which -O2's cheap cost model does not.
 $(BUILD)/obj/store/dtype.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/kernels.o: CFLAGS += -O3
+$(BUILD)/obj/numeric/gram.o: CFLAGS += -O3
 
 $(BUILD)/lib/libpmls.a: $(OBJ)
 	@mkdir -p $(dir $@)
@@ -73,6 +75,11 @@ $(CDEF): engine/include/pmls.h tools/gen_cdef.lua
 	@mkdir -p $(dir $@)
 	luajit tools/gen_cdef.lua $< $@
 
+# The auxiliary header's binding, loaded by the Lua modules that use it.
+$(CDEF_AUX): engine/include/pmlsaux.h tools/gen_cdef.lua
+	@mkdir -p $(dir $@)
+	luajit tools/gen_cdef.lua $< $@
+
 $(BUILD)/test/%_test: engine/src/%_test.c $(BUILD)/lib/libpmls.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -rdynamic -Iengine/test $(PKG_CFLAGS) -o $@ $< -Wl,--whole-archive $(BUILD)/lib/libpmls.a -Wl,--no-whole-archive $(LIBS)
@@ -95,8 +102,11 @@ install: all
 	install -m 755 $(BUILD)/bin/pmls $(DESTDIR)$(PREFIX)/bin/pmls
 	install -m 644 $(BUILD)/lib/libpmls.a $(DESTDIR)$(PREFIX)/lib/libpmls.a
 	install -m 755 $(BUILD)/lib/libpmls.so $(DESTDIR)$(PREFIX)/lib/libpmls.so
-	install -m 644 engine/include/pmls.h $(DESTDIR)$(PREFIX)/include/pmls.h
-	install -m 644 lua/pmls/*.lua $(CDEF) $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/
+	install -m 644 engine/include/pmls.h engine/include/pmlsaux.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 lua/pmls/*.lua $(CDEF) $(CDEF_AUX) $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/
+	install -d $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data $(DESTDIR)$(PREFIX)/share/pmls/models/lib
+	install -m 644 lua/pmls/data/*.lua $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data/
+	install -m 644 models/lib/*.lua $(DESTDIR)$(PREFIX)/share/pmls/models/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/pmls.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pmls.pc
 
 clean:

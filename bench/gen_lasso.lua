@@ -3,7 +3,7 @@
 --
 --   luajit bench/gen_lasso.lua OUT n=2000 p=1000 rho=0.5 k=50 noise=0.1 density=1 seed=1
 --
--- Run from the repository root (it finds lua/pmls/data.lua there). Every
+-- Run from the repository root (it finds lua/pmls/data/ there). Every
 -- key=value is passed to synthetic_lasso as a number; the defaults are the
 -- generator's own. Values are written with 9 significant digits, so the
 -- file is the generated data to about 1e-9 relative. The file is written

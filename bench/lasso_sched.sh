@@ -148,7 +148,7 @@ for rho in 0.8 0.5; do
   syn=$OUT/lasso_sched-syn-rho$rho.svm
   spec="$SYN_SPEC rho=$rho"
   if [ ! -f "$syn" ] || [ "$(cat "$syn.spec" 2>/dev/null)" != "$spec" ] \
-      || [ -n "$(find lua/pmls/data.lua bench/gen_lasso.lua -newer "$syn")" ]; then
+      || [ -n "$(find lua/pmls/data lua/pmls/rng.lua bench/gen_lasso.lua -newer "$syn")" ]; then
     # shellcheck disable=SC2086
     luajit bench/gen_lasso.lua "$syn" $spec || exit 1
     echo "$spec" > "$syn.spec"

@@ -7,7 +7,7 @@
 -- (the last column is the bias), read before each minibatch and updated by
 -- increments. One clock = one pass over the worker's shard.
 local pmls = require "pmls"
-local linear = require "pmls.linear"
+local linear = require "lib.linear"
 
 local app = pmls.app("logreg-demo", "L2-regularised logistic regression by SGD on generated data")
 app:option("n", 40000, "examples generated (80% train, 20% held out)", { type = "int" })
@@ -42,7 +42,8 @@ function app:worker(ctx)
   local W = ctx:table("w")
   local w, grad = W:row_buffer(), W:row_buffer()
   for _ = 1, opt.epochs do
-    local loss = linear.sgd_pass(shard, W, w, grad, opt.d, opt, opt.lr, ctx.workers)
+    local loss = linear.sgd_pass(shard, W, w, grad, opt.d, opt.lr, opt.l2, opt.batch,
+                                 ctx.workers)
     ctx:report { loss = loss / math.max(shard.n, 1), examples = shard.n }
     assert(ctx:clock())
   end

@@ -12,7 +12,7 @@
 --             the duality gap, grows a working set by priority (the
 --             objective decrease one step of each coordinate would bring)
 --             and solves the problem restricted to it exactly with its
---             Gram matrix (pmls.lasso_ws), then commits the changes;
+--             Gram matrix (lib.lasso_ws), then commits the changes;
 --   SAP rounds (--working-set 0, other schedulers, several nodes or a
 --             pipeline): the node picks --per-round coordinates (priority
 --             sampling, weights (delta w_j)^2 + eta, filtered by dependency
@@ -53,7 +53,7 @@ app:metric("objective", "sum")
 app:metric("nnz", "mean")
 
 local double_array = ffi.typeof("double[?]")
-local lasso_ws = require "pmls.lasso_ws"
+local lasso_ws = require "lib.lasso_ws"
 local now, soft = require("pmls.core").C.pmls_now, lasso_ws.soft
 
 -- Through the engine: setup, the workers and the scheduler nodes of one
@@ -330,7 +330,7 @@ function app:check(ctx, vars, n, sum, values)
   return last
 end
 
--- A round of the working-set solver (pmls.lasso_ws): W grows by the
+-- A round of the working-set solver (lib.lasso_ws): W grows by the
 -- coordinates whose single step would lower the objective most (at most
 -- doubling, so that it stays near the support), then the problem on W is
 -- solved at the residuals the check round measured, to a precision that

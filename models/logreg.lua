@@ -19,7 +19,7 @@
 -- column) to table "avg". finish reports the objective of that model on
 -- --data and, with --test, its accuracy and mean loss there.
 local pmls = require "pmls"
-local linear = require "pmls.linear"
+local linear = require "lib.linear"
 local ffi = require "ffi"
 
 local app = pmls.app("logreg", [[L2-regularised logistic regression by SGD (libsvm files).
@@ -85,7 +85,7 @@ function app:worker(ctx)
                      last = math.floor(n * (slice + 1) / slices),
                      avg = clock >= first_averaged and avg or nil }
       local lr = opt.lr / (1 + opt.lr * opt.l2 * steps * P)
-      local loss, taken = linear.sgd_pass(shard, W, w, grad, d, opt, lr, P, span)
+      local loss, taken = linear.sgd_pass(shard, W, w, grad, d, lr, opt.l2, opt.batch, P, span)
       steps = steps + taken
       if span.avg then avg[d + 1] = avg[d + 1] + taken end
       if avg and clock == clocks - 1 then assert(ctx:table("avg"):inc(0, avg)) end

@@ -9,7 +9,10 @@
 -- kept.
 local helpers = require "helpers"
 local data = require "pmls.data"
-local linear = require "pmls.linear"
+-- The models' own library, found the way a model finds it (pmls.runtime puts the
+-- models directory on package.path).
+package.path = "./models/?.lua;" .. package.path
+local linear = require "lib.linear"
 local ffi = require "ffi"
 
 local DATA = helpers.DATA

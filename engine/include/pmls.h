@@ -342,17 +342,8 @@ double pmls_now(void);
 
 /* y[i] += a * x[i] for i < n (x and y do not overlap). */
 void pmls_axpy(int64_t n, double a, const double *x, double *y);
-/* Adds to the Gram matrix G (row-major, row stride `stride`) of a set of
- * columns of the CSR matrix (rowptr, col, val; nrows rows) the products of
- * every pair of entries of one row whose columns are in the set, where
- * pos[c] is column c's place in the set (-1: not in it) and at least one
- * of the two places is >= first_new: sum_i x_ia x_ib goes to G[a][b] with
- * a >= b, the lower triangle only. The scratch arrays hold a row's entries
- * (as many as its longest row). */
-void pmls_gram_add(int64_t nrows, const int64_t *rowptr, const int32_t *col,
-                   const double *val, const int32_t *pos, int32_t first_new,
-                   double *G, int64_t stride, int32_t *scratch_pos,
-                   double *scratch_val);
+/* Kernels that serve one model (the Lasso's Gram matrix) are declared in
+ * pmlsaux.h. */
 
 /* ---- Data files ----
  * Text files are read plain or gzip-compressed (inflated in process: no

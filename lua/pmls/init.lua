@@ -2,7 +2,9 @@
 --   local pmls = require "pmls"
 --   local app = pmls.app "name"      -- see pmls.app for the hooks
 -- Scripts never touch the FFI: tables, clocks and reports go through ctx,
--- data files through pmls.data, vector kernels through pmls.vec.
+-- data files and synthetic sets through pmls.data (M.data), reproducible
+-- random numbers through pmls.rng (M.rng). Code that serves particular
+-- models lives beside them (models/lib/, e.g. require "lib.linear").
 local core = require "pmls.core"
 local appmod = require "pmls.app"
 
@@ -11,5 +13,6 @@ local M = {}
 M.app = appmod.new
 M.version = core.version
 M.data = require "pmls.data"
+M.rng = require "pmls.rng"
 
 return M

@@ -11,7 +11,26 @@ local ffi = core.ffi
 
 local M = {}
 
+-- Where require looks for a script's own modules, before the rest of package.path: the script's
+-- directory, then the models shipped with pmls (models/ of the source tree, PREFIX/share/pmls/models
+-- when installed: the sibling of this package's directory). So a model keeps the helpers that serve
+-- it beside it (models/lib/linear.lua is require "lib.linear") instead of in the pmls package, and
+-- a script elsewhere (examples/, a user's own) reaches the shipped ones the same way.
+local package_dir = debug.getinfo(1, "S").source:match("^@(.*)/pmls/runtime%.lua$")
+
+local function add_script_paths(path)
+  local dirs = { path:match("^(.*)/[^/]*$") or "." }
+  if package_dir then dirs[2] = package_dir .. "/../models" end
+  for i = #dirs, 1, -1 do
+    local entry = dirs[i] .. "/?.lua;" .. dirs[i] .. "/?/init.lua;"
+    if not package.path:find(entry, 1, true) then
+      package.path = entry .. package.path
+    end
+  end
+end
+
 local function load_app(path)
+  add_script_paths(path)
   local chunk, err = loadfile(path)
   if not chunk then error(err, 0) end
   local app = chunk()

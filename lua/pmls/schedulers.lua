@@ -13,17 +13,19 @@
 -- children on every change, so it cannot drift the way a running Fenwick sum does), which makes a
 -- round cost O(candidates * log p) however many variables there are.
 --
--- Every random choice comes from the module's own generator, seeded from opts.seed: two schedulers
--- built with the same kind, options and seed and fed the same update() calls return the same
--- rounds, on any machine (math.random is shared with the script and differs between builds).
+-- Every random choice comes from the scheduler's own generator (pmls.rng's xorshift128), seeded
+-- from opts.seed: two schedulers built with the same kind, options and seed and fed the same
+-- update() calls return the same rounds, on any machine (math.random is shared with the script and
+-- differs between builds).
 --
 -- Conventions: misuse (a bad kind or option, a bad argument) raises
 -- "bad argument 'x' to f (why)"; schedulers have no runtime failures.
 
 local ffi = require("ffi")
 local bit = require("bit")
+local rng = require("pmls.rng")
 
-local band, bor, bxor, lshift, rshift = bit.band, bit.bor, bit.bxor, bit.lshift, bit.rshift
+local lshift, rshift = bit.lshift, bit.rshift
 local floor, min, huge = math.floor, math.min, math.huge
 local tonumber, type = tonumber, type
 
@@ -33,12 +35,9 @@ local double_array = ffi.typeof("double[?]")
 local int32_array = ffi.typeof("int32_t[?]")
 local int64_array = ffi.typeof("int64_t[?]")
 local int64_pointer = ffi.typeof("int64_t *")
-local uint64_t = ffi.typeof("uint64_t")
 
 local INT32_MAX = 2147483647
 local TWO_POW_53 = 2 ^ 53
-local TWO_POW_26 = 2 ^ 26
-local TWO_POW_M53 = 2 ^ -53
 
 -- The priority floor. A variable's weight is (its last change)^2 + eta, so eta decides how often a
 -- variable that stopped moving is looked at again: at 1e-6 a variable whose last step was 1e-3 is
@@ -94,58 +93,6 @@ local KINDS = {
 local ALL_OPTIONS = {}
 for _, allowed in pairs(KINDS) do
   for k in pairs(allowed) do ALL_OPTIONS[k] = true end
-end
-
----------------------------------------------------------------------------------------------------
--- The random generator: xorshift128 (Marsaglia 2003) on four 32-bit words held as plain Lua
--- numbers, so a draw is a handful of bit operations with no 64-bit cdata boxed per call. A double
--- takes 27 + 26 bits from two outputs (as genrand_res53 does), uniform on the 2^53 grid in [0, 1).
-
--- splitmix64 step over a uint64_t[1] state; only used to spread the seed over the state words.
-local function splitmix64(st)
-  st[0] = st[0] + 0x9E3779B97F4A7C15ULL
-  local z = st[0]
-  z = bxor(z, rshift(z, 30)) * 0xBF58476D1CE4E5B9ULL
-  z = bxor(z, rshift(z, 27)) * 0x94D049BB133111EBULL
-  return bxor(z, rshift(z, 31))
-end
-
--- The halves of a uint64_t as numbers in [0, 2^32); the bit operations of next_u32 wrap them.
-local function low32(z) return tonumber(band(z, 0xFFFFFFFFULL)) end
-local function high32(z) return tonumber(rshift(z, 32)) end
-
-local function seed_rng(self, seed)
-  local st = ffi.new("uint64_t[1]")
-  st[0] = ffi.cast(uint64_t, ffi.cast("int64_t", seed))
-  local a, b = splitmix64(st), splitmix64(st)
-  self.rx, self.ry, self.rz, self.rw = low32(a), high32(a), low32(b), high32(b)
-  -- An all-zero state would stay zero; splitmix64 makes that a 2^-128 event, but never say never.
-  if bor(self.rx, self.ry, self.rz, self.rw) == 0 then self.rw = 0x6C078965 end
-end
-
-local function next_u32(self)
-  local t = self.rx
-  t = bxor(t, lshift(t, 11))
-  local w = self.rw
-  self.rx, self.ry, self.rz = self.ry, self.rz, w
-  w = bxor(w, rshift(w, 19), t, rshift(t, 8))
-  self.rw = w
-  return w
-end
-
--- Uniform double in [0, 1).
-local function random01(self)
-  local a = rshift(next_u32(self), 5)   -- 27 bits, non-negative
-  local b = rshift(next_u32(self), 6)   -- 26 bits
-  return (a * TWO_POW_26 + b) * TWO_POW_M53
-end
-
--- Uniform integer in [0, n), n <= 2^31. The 2^-53 bias of floor(u * n) is far below anything a
--- scheduler could notice; the clamp only guards the rounding of u * n at the top of the range.
-local function random_below(self, n)
-  local r = floor(random01(self) * n)
-  if r >= n then r = n - 1 end
-  return r
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -251,7 +198,7 @@ function Uniform:next(out)
   local perm, p, lo, k = self.perm, self.p, self.lo, self.draws
   local dst = self.depfn and self.cand or out
   for i = 0, k - 1 do
-    local r = i + random_below(self, p - i)
+    local r = i + self.rng:below(p - i)
     local v = perm[r]
     perm[r] = perm[i]
     perm[i] = v
@@ -313,7 +260,7 @@ end
 -- drawn this round) is never returned, whatever the rounding.
 local function tree_draw(self, tree, m)
   local node = 1
-  local u = random01(self) * tree[1]
+  local u = self.rng:uniform() * tree[1]
   while node < m do
     local left = lshift(node, 1)
     local wl = tree[left]
@@ -573,7 +520,7 @@ function M.new(kind, opts)
     kind = kind, lo = lo, hi = hi, p = hi - lo, workers = workers,
     stats = { rounds = 0, candidates = 0, kept = 0, rejected = 0 },
   }, class)
-  seed_rng(self, seed)
+  self.rng = rng.xorshift128(seed)
   if kind == "block" then setup_block(self, opts) else setup_sampling(self, opts, kind) end
   return self
 end

@@ -1,12 +1,11 @@
-/* kernels.c -- the numeric inner loops that model scripts hand to C.
- * LuaJIT compiles a script's loops well, but not into SIMD: a dense
- * y += a x runs 2.5-4x faster here, built with -O3 and, where the CPU has
- * it, AVX2 (GCC's target_clones picks the version at load time). The
- * sparse Gram accumulation is here because its pair loop is branchy and
- * indirect, which the JIT handles poorly. Both are reached through the FFI
- * from compiled Lua, take caller-owned memory, and neither allocate nor
- * call back. No -ffast-math and no contraction into FMA (-std=c11), so
- * results match the plain loops they replace bit for bit. */
+/* kernels.c -- the general numeric inner loops that model scripts hand to
+ * C (pmls.h). LuaJIT compiles a script's loops well, but not into SIMD: a
+ * dense y += a x runs 2.5-4x faster here, built with -O3 and, where the CPU
+ * has it, AVX2 (GCC's target_clones picks the version at load time). It is
+ * reached through the FFI from compiled Lua, takes caller-owned memory, and
+ * neither allocates nor calls back. No -ffast-math and no contraction into
+ * FMA (-std=c11), so results match the plain loop it replaces bit for bit.
+ * Kernels that serve one model are in their own files (gram.c). */
 #include "../../include/pmls.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
@@ -18,41 +17,4 @@
 PMLS_CLONES
 void pmls_axpy(int64_t n, double a, const double *restrict x, double *restrict y) {
   for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/* A row's entries in the set are gathered with the new ones first; each
- * new entry then pairs with every old one and with the new ones before it
- * (each unordered pair once), adding below the diagonal only: the caller
- * mirrors the new rows afterwards. */
-void pmls_gram_add(int64_t nrows, const int64_t *rowptr, const int32_t *col,
-                   const double *val, const int32_t *pos, int32_t first_new,
-                   double *G, int64_t stride, int32_t *scratch_pos,
-                   double *scratch_val) {
-  for (int64_t i = 0; i < nrows; i++) {
-    int64_t cnt = 0, nnew = 0;
-    for (int64_t k = rowptr[i]; k < rowptr[i + 1]; k++) {
-      int32_t a = pos[col[k]];
-      if (a < 0) continue;
-      scratch_pos[cnt] = a;
-      scratch_val[cnt] = val[k];
-      if (a >= first_new) { /* swap it into the new ones' prefix */
-        scratch_pos[cnt] = scratch_pos[nnew];
-        scratch_val[cnt] = scratch_val[nnew];
-        scratch_pos[nnew] = a;
-        scratch_val[nnew++] = val[k];
-      }
-      cnt++;
-    }
-    for (int64_t u = 0; u < nnew; u++) {
-      int32_t a = scratch_pos[u];
-      double x = scratch_val[u];
-      double *row = G + (int64_t)a * stride;
-      for (int64_t v = nnew; v < cnt; v++) row[scratch_pos[v]] += x * scratch_val[v];
-      for (int64_t v = 0; v <= u; v++) {
-        int32_t b = scratch_pos[v];
-        if (b <= a) row[b] += x * scratch_val[v];
-        else G[(int64_t)b * stride + a] += x * scratch_val[v];
-      }
-    }
-  }
 }

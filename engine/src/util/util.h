@@ -33,7 +33,11 @@ static inline uint64_t pmi_mix64(uint64_t x) {
   return x;
 }
 
-/* splitmix64: tiny, fast, and reproducible across platforms. */
+/* splitmix64 (Steele, Lea and Flood, OOPSLA 2014; Vigna's reference
+ * splitmix64.c): the state advances by the golden-ratio gamma and each
+ * output is the state through pmi_mix64. Tiny, fast and reproducible across
+ * platforms. The Lua package's pmls.rng is the same algorithm; both are
+ * checked against the reference outputs (util_test.c, spec/rng_spec.lua). */
 typedef struct { uint64_t s; } pmi_rng;
 static inline uint64_t pmi_rng_next(pmi_rng *r) {
   r->s += 0x9e3779b97f4a7c15ULL;

@@ -1,8 +1,12 @@
--- pmls.linear: the pieces of linear models over CSR data sets (pmls.data)
--- that several model scripts share: margins, the logistic loss, minibatch
--- SGD (against a weight row in the store, or on a local copy), and
--- evaluation. Weights are one dense row of d + 1 values, the last being the
--- bias. The objective is the L2-regularised logistic loss
+-- lib.linear (models/lib/linear.lua): the pieces of linear models over CSR
+-- data sets (pmls.data) that several model scripts share: margins, the
+-- logistic loss, minibatch SGD (against a weight row in the store, or on a
+-- local copy), and evaluation. It serves models/logreg.lua and the demo, not
+-- the engine, so it lives beside the models (a script finds it with
+-- require "lib.linear", see pmls.runtime) rather than in the pmls package.
+-- Every parameter is an argument (lr, l2, batch), whatever a script calls
+-- its options. Weights are one dense row of d + 1 values, the last being
+-- the bias. The objective is the L2-regularised logistic loss
 --   (1/n) sum_i log(1 + exp(-y_i (w . x_i + b))) + l2/2 |w|^2
 -- (the bias is not penalised).
 local M = {}
@@ -48,15 +52,15 @@ end
 
 -- Minibatch SGD on the weights w themselves (a local copy: nothing is read
 -- from or written to the store), over the rows order[first .. last - 1].
--- Each step moves w by -lr times the minibatch's mean gradient of the
--- objective. When avg is a buffer, each step adds the weights it leads to.
--- Returns the summed loss of the examples as they were visited and the
--- number of steps.
-function M.sgd_local(ds, order, first, last, w, grad, d, opt, lr, avg)
+-- Each step takes the next batch rows and moves w by -lr times their mean
+-- gradient of the objective with L2 weight l2. When avg is a buffer, each
+-- step adds the weights it leads to. Returns the summed loss of the
+-- examples as they were visited and the number of steps.
+function M.sgd_local(ds, order, first, last, w, grad, d, lr, l2, batch, avg)
   local loss, steps, i = 0, 0, first
-  local shrink = 1 - lr * opt.l2
+  local shrink = 1 - lr * l2
   while i < last do
-    local stop = math.min(i + opt.batch, last)
+    local stop = math.min(i + batch, last)
     loss = loss + M.minibatch_gradient(ds, order, i, stop, w, grad, d)
     local scale = -lr / (stop - i)
     for j = 0, d - 1 do w[j] = shrink * w[j] + scale * grad[j] end
@@ -72,24 +76,24 @@ end
 
 -- One clock of data-parallel SGD against the weight row 0 of table W, by
 -- local SGD (model averaging): it reads the row into w once, runs sgd_local
--- on that copy with the step lr * workers, and increments the row by the
--- copy's change divided by workers (pass ctx.workers). With every worker
--- doing so, the model moves by the mean of the workers' moves, which stays
--- stable for any number of workers and any staleness, and an epoch moves it
--- as far as an epoch of serial SGD at step lr. (With workers = 1, the
--- default, the workers' full moves add up: from three workers on, they
--- overshoot wherever they all settle on the same direction within a clock,
--- and the model diverges.) span (optional): order, first, last (the rows
--- order[first .. last - 1]; by default all rows in file order) and avg
--- (see sgd_local). Returns the summed loss of the examples as they were
--- visited and the number of steps.
-function M.sgd_pass(ds, W, w, grad, d, opt, lr, workers, span)
+-- on that copy with the step lr * workers (l2 and batch as there), and
+-- increments the row by the copy's change divided by workers (pass
+-- ctx.workers). With every worker doing so, the model moves by the mean of
+-- the workers' moves, which stays stable for any number of workers and any
+-- staleness, and an epoch moves it as far as an epoch of serial SGD at step
+-- lr. (With workers = 1, the default, the workers' full moves add up: from
+-- three workers on, they overshoot wherever they all settle on the same
+-- direction within a clock, and the model diverges.) span (optional):
+-- order, first, last (the rows order[first .. last - 1]; by default all
+-- rows in file order) and avg (see sgd_local). Returns the summed loss of
+-- the examples as they were visited and the number of steps.
+function M.sgd_pass(ds, W, w, grad, d, lr, l2, batch, workers, span)
   workers, span = workers or 1, span or {}
   assert(W:get(0, w))
   local base = W:row_buffer()
   for j = 0, d do base[j] = w[j] end
   local loss, steps = M.sgd_local(ds, span.order, span.first or 0, span.last or ds.n,
-                                  w, grad, d, opt, lr * workers, span.avg)
+                                  w, grad, d, lr * workers, l2, batch, span.avg)
   for j = 0, d do grad[j] = (w[j] - base[j]) / workers end
   assert(W:inc(0, grad))
   return loss, steps

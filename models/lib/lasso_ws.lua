@@ -1,5 +1,7 @@
--- pmls.lasso_ws: the working-set solver that models/lasso.lua runs on its
--- scheduler node. Parallel rounds of a few coordinates (SAP) need hundreds
+-- lib.lasso_ws (models/lib/lasso_ws.lua): the working-set solver that
+-- models/lasso.lua runs on its scheduler node. It serves that one model, so
+-- it lives beside the models (require "lib.lasso_ws", see pmls.runtime)
+-- rather than in the engine's package. Parallel rounds of a few coordinates (SAP) need hundreds
 -- to thousands of rounds, each a message exchange with every worker; but
 -- the Lasso optimum usually has few non-zeros, and once the node holds the
 -- Gram matrix G = Xc'Xc of a working set W (Xc: the columns, centred when
@@ -19,6 +21,9 @@
 -- objective with those signs, cut short where a weight would change sign).
 local core = require "pmls.core"
 local ffi, C = core.ffi, core.C
+-- pmls_gram_add is declared in the auxiliary header (pmlsaux.h), whose binding pmls.core does
+-- not load; this module is required once per Lua state, so the cdef happens once.
+ffi.cdef(require "pmls.cdef_aux")
 
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
 local double_array = ffi.typeof("double[?]")
