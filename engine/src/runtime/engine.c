@@ -14,6 +14,7 @@
 #include "../client/cache.h"
 #include "../client/client_int.h"
 #include "../client/feed.h"
+#include "../sched/model.h"
 
 #define PMLS_VERSION_STRING "0.1.0"
 

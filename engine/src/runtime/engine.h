@@ -32,8 +32,9 @@ typedef struct {
 
 void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from);
 
-/* The scheduled model (sched/rounds.c): its spec, and what the run's
- * schedulers and workers tell about it for the final metrics. */
+/* The scheduled model (sched/model.c): its spec, which workers took their
+ * rounds, and what the run's schedulers and workers tell about it for the
+ * final metrics. */
 typedef struct {
   int declared;
   pmls_model_spec spec;
@@ -41,6 +42,7 @@ typedef struct {
   int64_t rounds, updates, pushes, stale_max, stale_hist[17];
   double stale_sum, stale_sumsq;
   int64_t *passes;            /* per worker of the job (agnostic rounds) */
+  unsigned char *taken;       /* per worker of the job: its rounds' state */
   int have_stats;
 } pmi_model;
 
@@ -158,10 +160,7 @@ int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
 void pmi_server_join(pmi_server *s);
 void pmi_server_traffic(pmi_server *s, pmi_traffic *sum);
 
-/* ---- scheduled rounds (sched/rounds.c) ---------------------------------- */
-void pmi_rounds_free(pmls_client *c);  /* on client close */
-void pmi_model_finals(pmls_engine *e); /* rank 0: into the final metrics */
-void pmi_model_free(pmls_engine *e);
+/* ---- sockets closed with the engine (runtime/engine.c) ------------------- */
 void pmi_engine_park(pmls_engine *e, int sock); /* close it at the end */
 
 /* ---- data files (data/libsvm.c) ----------------------------------------- */

@@ -25,6 +25,7 @@
 #include <lualib.h>
 
 #include "engine.h"
+#include "../sched/model.h"
 
 /* ---- finding the Lua package --------------------------------------------- */
 

@@ -1,85 +1,24 @@
-/* rounds.c -- scheduled model parallelism: the rounds of STRADS.
+/* node.c -- a scheduler node of scheduled model parallelism (STRADS): the
+ * thread that runs the script's schedule and pull. Node k of K owns an even
+ * share of the schedulable variables and runs rounds k, k + K, k + 2K, ...
  *
- * A scheduler node (a thread that runs the script's schedule and pull) and
- * the workers (threads that run its push) exchange rounds directly, over the
- * job's transport: the node sends each worker a ROUND (the variables, the
- * worker's share, and every commit made since its last ROUND), each worker
- * answers with a PARTIAL, and the node commits the combined result. Commits
- * ride on the next ROUND rather than in messages of their own: at pipeline
- * depth 0 that next ROUND is exactly when a worker needs them, and at depth
- * D it is what makes a push miss at most D earlier rounds. A final ROUND
- * marked STOP carries the last commits and the node's counters.
- *
- * Workers keep a copy of the whole model. Commits are applied only between
- * pushes (in pmls_round_next), never while a push runs, so a push sees one
- * consistent model. Partials are summed in worker order once all are in, so
- * a run's result does not depend on which worker answered first. */
+ * It sends each worker a ROUND (the variables, the worker's share, every
+ * commit made since its last ROUND, and what it broadcast since), collects
+ * a PARTIAL from every worker, and commits the combined result. Commits and
+ * broadcasts ride on the next ROUND rather than in messages of their own:
+ * at pipeline depth 0 that next ROUND is exactly when a worker needs them,
+ * and at depth D it is what makes a push miss at most D earlier rounds. A
+ * final ROUND marked STOP carries the last commits and the node's counters.
+ * Partials are summed in worker order once all are in, so a run's result
+ * does not depend on which worker answered first. The worker's end of these
+ * messages is worker.c; the model both read is model.c. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../client/client_int.h"
+#include "wire.h"
 #include "../runtime/engine.h"
 
-enum { ROUND_STOP = 1, ROUND_AGNOSTIC = 2, ROUND_COMMITS = 4 };
 #define MAX_NOTES 32
-
-/* ---- the model spec ------------------------------------------------------ */
-
-int pmls_model_declare(pmls_engine *e, const pmls_model_spec *spec) {
-  if (!spec) return pmi_fail(e->err, PMLS_EINVAL, "missing model spec");
-  pmls_model_spec s = *spec;
-  if (s.width == 0) s.width = 1;
-  if (s.vars < 1 || s.vars > ((int64_t)1 << 40))
-    return pmi_fail(e->err, PMLS_EINVAL, "bad model vars %lld (1..2^40)",
-                    (long long)s.vars);
-  if (s.width < 1 || s.width > 65536)
-    return pmi_fail(e->err, PMLS_EINVAL, "bad model width %d (1..65536)",
-                    s.width);
-  if (s.extra < 0 || s.extra > 65536)
-    return pmi_fail(e->err, PMLS_EINVAL, "bad model extra %d (0..65536)",
-                    s.extra);
-  if (s.sched_lo == 0 && s.sched_hi == 0) s.sched_hi = s.vars;
-  if (s.sched_lo < 0 || s.sched_hi > s.vars || s.sched_lo >= s.sched_hi)
-    return pmi_fail(e->err, PMLS_EINVAL, "bad schedulable range [%lld, %lld) "
-                    "of %lld variables", (long long)s.sched_lo,
-                    (long long)s.sched_hi, (long long)s.vars);
-  if (s.per_round == 0) s.per_round = s.sched_hi - s.sched_lo;
-  if (s.per_round < 1)
-    return pmi_fail(e->err, PMLS_EINVAL, "bad per_round %lld (>= 1)",
-                    (long long)s.per_round);
-  if (s.pipeline < 0 || s.pipeline > 64)
-    return pmi_fail(e->err, PMLS_EINVAL, "bad pipeline depth %d (0..64)",
-                    s.pipeline);
-  if (s.sched_hi - s.sched_lo < e->schedulers)
-    return pmi_fail(e->err, PMLS_EINVAL, "%d scheduler nodes for %lld "
-                    "schedulable variables: each node needs one at least",
-                    e->schedulers, (long long)(s.sched_hi - s.sched_lo));
-  pthread_mutex_lock(&e->mu);
-  int again = e->model.declared;
-  if (!again) {
-    e->model.spec = s;
-    e->model.declared = 1;
-    e->model.passes = calloc((size_t)e->workers, sizeof *e->model.passes);
-  }
-  pthread_mutex_unlock(&e->mu);
-  if (again) return pmi_fail(e->err, PMLS_ESTATE, "the model is already declared");
-  if (!e->model.passes) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
-  return PMLS_OK;
-}
-
-int pmls_model_spec_of(pmls_engine *e, pmls_model_spec *out) {
-  if (!e->model.declared)
-    return pmi_fail(e->err, PMLS_ESTATE, "no model declared");
-  *out = e->model.spec;
-  return PMLS_OK;
-}
-
-const double *pmls_model_values(pmls_engine *e) { return e->model.final; }
-
-void pmi_model_free(pmls_engine *e) {
-  free(e->model.final);
-  free(e->model.passes);
-}
 
 /* Node k of K schedules an even share of the schedulable range. */
 static void node_range(const pmls_model_spec *s, int k, int K, int64_t *lo,
@@ -88,31 +27,6 @@ static void node_range(const pmls_model_spec *s, int k, int K, int64_t *lo,
   *lo = s->sched_lo + span * k / K;
   *hi = s->sched_lo + span * (k + 1) / K;
 }
-
-void pmi_model_finals(pmls_engine *e) {
-  pmi_model *m = &e->model;
-  if (!m->declared || !m->have_stats) return;
-  pmi_metrics *mt = e->metrics;
-  pmi_metrics_set_final(mt, "rounds", (double)m->rounds);
-  pmi_metrics_set_final(mt, "updates", (double)m->updates);
-  double n = m->pushes ? (double)m->pushes : 1.0;
-  double mean = m->stale_sum / n;
-  pmi_metrics_set_final(mt, "round_staleness_mean", mean);
-  pmi_metrics_set_final(mt, "round_staleness_var",
-                        m->stale_sumsq / n - mean * mean);
-  pmi_metrics_set_final(mt, "round_staleness_max", (double)m->stale_max);
-  if (m->spec.agnostic && e->workers > 0) {
-    int64_t lo = m->passes[0], hi = m->passes[0];
-    for (int w = 1; w < e->workers; w++) {
-      if (m->passes[w] < lo) lo = m->passes[w];
-      if (m->passes[w] > hi) hi = m->passes[w];
-    }
-    pmi_metrics_set_final(mt, "passes_min", (double)lo);
-    pmi_metrics_set_final(mt, "passes_max", (double)hi);
-  }
-}
-
-/* ---- the scheduler node -------------------------------------------------- */
 
 typedef struct {
   int64_t round, n;
@@ -140,6 +54,9 @@ struct pmls_sched {
   int sent_initial, stopped;
   pmi_buf pend; /* commits since the last ROUND: (var, width deltas) */
   int64_t npend;
+  double *bcast; /* values broadcast since the last ROUND */
+  int64_t nbcast;
+  int bcast_pending;
   pmi_buf out;
   pmi_traffic traffic;
   /* counters for the final metrics */
@@ -165,17 +82,13 @@ double *pmls_sched_model(pmls_sched *s) { return s->model; }
 const double *pmls_sched_deltas(const pmls_sched *s) { return s->deltas; }
 int pmls_sched_outstanding(const pmls_sched *s) { return s->count; }
 
-static int dead_error(pmls_engine *e, char *err) {
-  return pmi_fail(err, PMLS_ESTATE, "run aborted: %s", e->dead_why);
-}
-
 /* Receives one message within the run's timeout, waking every slice to see
  * whether the job died. `what` names what is awaited, for the error. */
 static int recv_within(pmls_engine *e, int sock, double deadline,
                        pmi_traffic *t, char *err, const char *what,
                        void **msg, size_t *len) {
   for (;;) {
-    if (atomic_load(&e->dead)) return dead_error(e, err);
+    if (atomic_load(&e->dead)) return pmi_sched_dead(e, err);
     int left = (int)((deadline - pmi_now()) * 1000.0) + 1;
     if (left > PMI_SEND_SLICE_MS) left = PMI_SEND_SLICE_MS;
     if (left < 1) left = 1;
@@ -188,15 +101,6 @@ static int recv_within(pmls_engine *e, int sock, double deadline,
                       "%s: a peer is dead or too slow (see --timeout)",
                       e->cfg.timeout_ms, what);
   }
-}
-
-static int send_to(pmls_engine *e, int sock, pmi_buf *b, pmi_traffic *t,
-                   const char *peer, char *err) {
-  if (atomic_load(&e->dead)) return dead_error(e, err);
-  int rc = pmi_msg_send_until(sock, b, t, peer, err, e->cfg.timeout_ms,
-                              &e->dead);
-  if (rc != PMLS_OK && atomic_load(&e->dead)) return dead_error(e, err);
-  return rc;
 }
 
 static void slot_free(slot *sl) {
@@ -222,6 +126,7 @@ int pmls_sched_close(pmls_sched *s) {
   free(s->model);
   free(s->deltas);
   free(s->passes);
+  free(s->bcast);
   pmi_buf_free(&s->pend);
   pmi_buf_free(&s->out);
   free(s);
@@ -350,8 +255,10 @@ static int pend_initial(pmls_sched *s) {
   return PMLS_OK;
 }
 
-/* The part of a ROUND every worker shares: node, round, commits. */
+/* The part of a ROUND every worker shares: node, round, commits, and the
+ * broadcast values if there are new ones. */
 static void begin_round(pmls_sched *s, int flags, int64_t round) {
+  if (s->bcast_pending) flags |= ROUND_BROADCAST;
   pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ROUND, -1);
   ((pmi_hdr *)s->out.data)->flags = (uint16_t)flags;
   pmi_put_i32(&s->out, s->node);
@@ -359,31 +266,36 @@ static void begin_round(pmls_sched *s, int flags, int64_t round) {
   pmi_put_i64(&s->out, s->through);
   s->sent_through = s->through;
   pmi_put_i64(&s->out, s->npend);
-  pmi_buf_put(&s->out, s->pend.data, s->pend.len);
+  if (s->pend.len) /* an all-zero initial model leaves pend unallocated */
+    pmi_buf_put(&s->out, s->pend.data, s->pend.len);
+  if (flags & ROUND_BROADCAST) {
+    pmi_put_i64(&s->out, s->nbcast);
+    pmi_buf_put(&s->out, s->bcast, (size_t)s->nbcast * sizeof *s->bcast);
+  }
 }
 
-/* Grows *p to n elements of size elem (realloc keeps the old ones). */
-static int resize(void *p, size_t n, size_t elem) {
-  void *q = realloc(*(void **)p, (n ? n : 1) * elem);
-  if (!q) return -1;
-  *(void **)p = q;
-  return 0;
+/* What a ROUND carried is on its way: later ROUNDs carry only what is new. */
+static void sent_round(pmls_sched *s) {
+  s->pend.len = 0;
+  s->npend = 0;
+  s->bcast_pending = 0;
 }
 
 /* Makes room in a slot for a round of n variables and nseg segments. */
 static int slot_reserve(const pmls_sched *s, slot *sl, int64_t n, int nseg) {
   if ((size_t)n > sl->capvars) {
     size_t row = (size_t)n * (size_t)s->width + (size_t)s->extra;
-    if (resize(&sl->vars, (size_t)n, sizeof *sl->vars) ||
-        resize(&sl->sum, row, sizeof *sl->sum) ||
-        resize(&sl->parts, row * (size_t)s->P, sizeof *sl->parts))
+    if (pmi_sched_resize(&sl->vars, (size_t)n, sizeof *sl->vars) ||
+        pmi_sched_resize(&sl->sum, row, sizeof *sl->sum) ||
+        pmi_sched_resize(&sl->parts, row * (size_t)s->P, sizeof *sl->parts))
       return -1;
     sl->capvars = (size_t)n;
   }
   if ((size_t)nseg > sl->capseg) {
-    if (resize(&sl->seg_worker, (size_t)nseg, sizeof *sl->seg_worker) ||
-        resize(&sl->seg_lo, (size_t)nseg, sizeof *sl->seg_lo) ||
-        resize(&sl->seg_hi, (size_t)nseg, sizeof *sl->seg_hi))
+    if (pmi_sched_resize(&sl->seg_worker, (size_t)nseg,
+                         sizeof *sl->seg_worker) ||
+        pmi_sched_resize(&sl->seg_lo, (size_t)nseg, sizeof *sl->seg_lo) ||
+        pmi_sched_resize(&sl->seg_hi, (size_t)nseg, sizeof *sl->seg_hi))
       return -1;
     sl->capseg = (size_t)nseg;
   }
@@ -397,21 +309,11 @@ static int send_all(pmls_sched *s) {
   for (int w = 0; w < s->P; w++) {
     char peer[32];
     snprintf(peer, sizeof peer, "worker %d", w);
-    int rc = send_to(s->e, s->push[w], &s->out, &s->traffic, peer, s->err);
+    int rc = pmi_sched_send(s->e, s->push[w], &s->out, &s->traffic, peer,
+                            s->err);
     if (rc) return rc;
   }
   return PMLS_OK;
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t c = *cap ? *cap : 16;
-  while (c < need) c *= 2;
-  void *q = realloc(*p, c * elem);
-  if (!q) return -1;
-  *p = q;
-  *cap = c;
-  return 0;
 }
 
 int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
@@ -489,11 +391,10 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
     }
     char peer[32];
     snprintf(peer, sizeof peer, "worker %d", w);
-    rc = send_to(e, s->push[w], &s->out, &s->traffic, peer, s->err);
+    rc = pmi_sched_send(e, s->push[w], &s->out, &s->traffic, peer, s->err);
   }
   if (rc) return rc;
-  s->pend.len = 0;
-  s->npend = 0;
+  sent_round(s);
   s->count++;
   if (round_out) *round_out = s->next_round;
   s->next_round += s->K;
@@ -639,7 +540,7 @@ int pmls_sched_commit(pmls_sched *s, const double *values) {
     return pmi_fail(s->err, PMLS_ESTATE, "commit before collect");
   slot *sl = &s->slots[s->first];
   size_t nv = (size_t)sl->n * (size_t)s->width;
-  if (grow((void **)&s->deltas, &s->capdeltas, nv, sizeof *s->deltas))
+  if (pmi_sched_grow((void **)&s->deltas, &s->capdeltas, nv, sizeof *s->deltas))
     return pmi_fail(s->err, PMLS_ENOMEM, "out of memory");
   for (int64_t k = 0; k < sl->n; k++) {
     double *x = s->model + sl->vars[k] * s->width;
@@ -677,12 +578,29 @@ int pmls_sched_add(pmls_sched *s, int64_t var, const double *delta) {
 int pmls_sched_flush(pmls_sched *s) {
   if (s->stopped)
     return pmi_fail(s->err, PMLS_ESTATE, "flush after stop");
-  if (!s->npend && s->through == s->sent_through) return PMLS_OK;
+  if (!s->npend && !s->bcast_pending && s->through == s->sent_through)
+    return PMLS_OK;
   begin_round(s, ROUND_COMMITS, -1);
   int rc = send_all(s);
   if (rc) return rc;
-  s->pend.len = 0;
-  s->npend = 0;
+  sent_round(s);
+  return PMLS_OK;
+}
+
+int pmls_sched_broadcast(pmls_sched *s, const double *values, int64_t n) {
+  if (s->stopped)
+    return pmi_fail(s->err, PMLS_ESTATE, "broadcast after stop");
+  if (n < 0 || n > PMLS_BROADCAST_MAX)
+    return pmi_fail(s->err, PMLS_EINVAL, "bad argument 'n' to broadcast: "
+                    "%lld values (0..%d)", (long long)n, PMLS_BROADCAST_MAX);
+  if (n > 0 && !values)
+    return pmi_fail(s->err, PMLS_EINVAL, "bad argument 'values' to "
+                    "broadcast: NULL for %lld values", (long long)n);
+  if (pmi_sched_resize(&s->bcast, (size_t)n, sizeof *s->bcast))
+    return pmi_fail(s->err, PMLS_ENOMEM, "out of memory");
+  if (n > 0) memcpy(s->bcast, values, (size_t)n * sizeof *values);
+  s->nbcast = n;
+  s->bcast_pending = 1;
   return PMLS_OK;
 }
 
@@ -744,495 +662,4 @@ int pmls_sched_stop(pmls_sched *s) {
     pmi_msg_free(msg);
   }
   return rc;
-}
-
-/* ---- the worker's side --------------------------------------------------- */
-
-typedef struct {
-  void *msg;
-  const unsigned char *payload;
-  size_t len;    /* of the payload */
-  size_t body;   /* where the round part starts, past the commits */
-  int64_t round;
-  int node;
-} queued;
-
-typedef struct pmi_rounds {
-  pmls_engine *e;
-  int worker, K, width, extra, depth;
-  int64_t nvars;
-  int sock;
-  int *push;
-  double *model;
-  queued *q;      /* ROUNDs whose commits are applied, waiting their turn */
-  size_t nq, capq;
-  /* Messages received during a push (while polling for ENDROUND): their
-   * commits wait for the next pmls_round_next, so a push sees one model. */
-  void **held;
-  size_t *heldlen;
-  size_t nheld, capheld, capheldlen;
-  int64_t *through, *last;
-  unsigned char *stopped;
-  int64_t next_t, ended_round;
-  /* the current round */
-  int64_t round, n;
-  int64_t *vars;
-  size_t capvars;
-  int nseg;
-  int64_t *seg_lo, *seg_hi;
-  int32_t *seg_row, *seg_col;
-  size_t capseg;
-  double *partial;
-  size_t cappartial, nvalues;
-  int agnostic;
-  int64_t staleness;
-  /* commits applied since the last round, handed to the script */
-  int64_t nchanged;
-  int64_t *changed;
-  size_t capchanged;
-  double *deltas;
-  size_t capdeltas;
-  pmi_buf out;
-  pmi_traffic traffic;
-} pmi_rounds;
-
-static char *cerr(pmls_client *c) { return pmi_client_errbuf(c); }
-
-int pmls_round_join(pmls_client *c) {
-  pmls_engine *e = pmi_client_engine(c);
-  int worker = pmls_client_worker(c);
-  pmi_rounds **slotp = pmi_client_rounds(c);
-  if (worker < 0)
-    return pmi_fail(cerr(c), PMLS_EINVAL, "only worker clients take rounds");
-  if (!e->model.declared)
-    return pmi_fail(cerr(c), PMLS_ESTATE, "no model declared");
-  if (*slotp) return PMLS_OK;
-  const pmls_model_spec *m = &e->model.spec;
-  pmi_rounds *r = calloc(1, sizeof *r);
-  if (!r) return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-  *slotp = r;
-  r->e = e;
-  r->worker = worker;
-  r->K = e->schedulers;
-  r->width = m->width;
-  r->extra = m->extra;
-  r->depth = m->pipeline;
-  r->nvars = m->vars;
-  r->sock = -1;
-  r->ended_round = -1;
-  r->round = -1;
-  r->push = malloc((size_t)r->K * sizeof *r->push);
-  r->model = calloc((size_t)(r->nvars * r->width), sizeof *r->model);
-  r->through = malloc((size_t)r->K * sizeof *r->through);
-  r->last = malloc((size_t)r->K * sizeof *r->last);
-  r->stopped = calloc((size_t)r->K, 1);
-  if (!r->push || !r->model || !r->through || !r->last || !r->stopped)
-    return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory for the model copy");
-  for (int k = 0; k < r->K; k++) {
-    r->push[k] = -1;
-    r->through[k] = -1;
-    r->last[k] = INT64_MAX;
-  }
-  char name[48], addr[PMI_ADDR_MAX];
-  snprintf(name, sizeof name, "w%d-r", worker);
-  r->sock = pmi_job_bind(e, name, 200, addr, cerr(c));
-  if (r->sock < 0) return PMLS_ENET;
-  for (int k = 0; k < r->K; k++) {
-    r->push[k] = pmi_sock_push(e->server_addr[e->servers + k],
-                               pmi_send_slice(e->cfg.timeout_ms), cerr(c));
-    if (r->push[k] < 0) return PMLS_ENET;
-    pmi_msg_begin(&r->out, e->job, PMI_MSG_SHELLO, worker);
-    pmi_put_i32(&r->out, worker);
-    pmi_put_str(&r->out, addr);
-    pmi_put_i64(&r->out, m->vars);
-    pmi_put_i32(&r->out, m->width);
-    pmi_put_i32(&r->out, m->extra);
-    pmi_put_i32(&r->out, m->pipeline);
-    pmi_put_i32(&r->out, r->K);
-    char peer[48];
-    snprintf(peer, sizeof peer, "scheduler node %d", k);
-    int rc = send_to(e, r->push[k], &r->out, &r->traffic, peer, cerr(c));
-    if (rc) return rc;
-  }
-  return PMLS_OK;
-}
-
-void pmi_rounds_free(pmls_client *c) {
-  pmi_rounds **slotp = pmi_client_rounds(c);
-  pmi_rounds *r = *slotp;
-  if (!r) return;
-  *slotp = NULL;
-  pmls_engine *e = r->e;
-  pthread_mutex_lock(&e->mu);
-  if (!e->model.final && r->model && r->next_t > 0) {
-    e->model.final = r->model; /* the engine keeps it for finish */
-    r->model = NULL;
-  }
-  pthread_mutex_unlock(&e->mu);
-  if (r->push) /* their SBYE may still be on its way */
-    for (int k = 0; k < r->K; k++) pmi_engine_park(e, r->push[k]);
-  pmi_sock_close(r->sock);
-  for (size_t i = 0; i < r->nq; i++) pmi_msg_free(r->q[i].msg);
-  for (size_t i = 0; i < r->nheld; i++) pmi_msg_free(r->held[i]);
-  free(r->held);
-  free(r->heldlen);
-  free(r->q);
-  free(r->push);
-  free(r->model);
-  free(r->through);
-  free(r->last);
-  free(r->stopped);
-  free(r->vars);
-  free(r->seg_lo);
-  free(r->seg_hi);
-  free(r->seg_row);
-  free(r->seg_col);
-  free(r->partial);
-  free(r->changed);
-  free(r->deltas);
-  pmi_buf_free(&r->out);
-  free(r);
-}
-
-/* Appends a commit to the changes handed to the script and applies it to
- * the model copy. src points into a message, maybe unaligned: it is copied
- * bytewise first. */
-static int note_change(pmi_rounds *r, int64_t var, const void *src) {
-  if (grow((void **)&r->changed, &r->capchanged, (size_t)r->nchanged + 1,
-           sizeof *r->changed) ||
-      grow((void **)&r->deltas, &r->capdeltas,
-           (size_t)(r->nchanged + 1) * (size_t)r->width, sizeof *r->deltas))
-    return -1;
-  double *d = r->deltas + r->nchanged * r->width;
-  memcpy(d, src, (size_t)r->width * sizeof *d);
-  r->changed[r->nchanged++] = var;
-  double *x = r->model + var * r->width;
-  for (int c = 0; c < r->width; c++) x[c] += d[c];
-  return 0;
-}
-
-/* Worker 0 (in rank 0) hands the node's counters to the engine. */
-static void take_stop_stats(pmi_rounds *r, pmi_rd *rd) {
-  pmls_engine *e = r->e;
-  pmi_model *m = &e->model;
-  int64_t rounds = pmi_get_i64(rd), updates = pmi_get_i64(rd);
-  int64_t pushes = pmi_get_i64(rd);
-  double sum = pmi_get_f64(rd), sumsq = pmi_get_f64(rd);
-  int64_t mx = pmi_get_i64(rd), hist[17];
-  for (int i = 0; i < 17; i++) hist[i] = pmi_get_i64(rd);
-  int P = pmi_get_i32(rd);
-  if (rd->bad || P != e->workers) return;
-  pthread_mutex_lock(&e->mu);
-  for (int w = 0; w < P; w++) m->passes[w] += pmi_get_i64(rd);
-  m->rounds += rounds;
-  m->updates += updates;
-  m->pushes += pushes;
-  m->stale_sum += sum;
-  m->stale_sumsq += sumsq;
-  if (mx > m->stale_max) m->stale_max = mx;
-  for (int i = 0; i < 17; i++) m->stale_hist[i] += hist[i];
-  m->have_stats = 1;
-  int notes = pmi_get_i32(rd);
-  for (int i = 0; i < notes && !rd->bad; i++) {
-    char name[PMI_NAME_MAX];
-    pmi_get_str(rd, name, sizeof name);
-    double v = pmi_get_f64(rd);
-    if (!rd->bad && e->rank == 0) pmi_metrics_set_final(e->metrics, name, v);
-  }
-  pthread_mutex_unlock(&e->mu);
-}
-
-/* Looks at a received message: applies a ROUND's commits at once and queues
- * its round; notes an ENDROUND. Takes ownership of msg. */
-static int take_message(pmls_client *c, pmi_rounds *r, void *msg, size_t len) {
-  pmi_hdr h;
-  pmi_rd rd;
-  int rc = pmi_msg_open(msg, len, r->e->job, &h, &rd, cerr(c));
-  if (rc) {
-    pmi_msg_free(msg);
-    return rc;
-  }
-  if (h.type == PMI_MSG_ENDROUND) {
-    int64_t round = pmi_get_i64(&rd);
-    if (!rd.bad && round > r->ended_round) r->ended_round = round;
-    pmi_msg_free(msg);
-    return PMLS_OK;
-  }
-  if (h.type != PMI_MSG_ROUND) {
-    pmi_msg_free(msg);
-    return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: unexpected %s from a "
-                    "scheduler node", r->worker, pmi_msg_type_name(h.type));
-  }
-  int node = pmi_get_i32(&rd);
-  int64_t round = pmi_get_i64(&rd), through = pmi_get_i64(&rd);
-  int64_t nchg = pmi_get_i64(&rd);
-  if (rd.bad || node < 0 || node >= r->K || nchg < 0) {
-    pmi_msg_free(msg);
-    return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: malformed ROUND",
-                    r->worker);
-  }
-  for (int64_t i = 0; i < nchg && !rd.bad; i++) {
-    int64_t var = pmi_get_i64(&rd);
-    const void *p = pmi_get_bytes(&rd, (size_t)r->width * sizeof(double));
-    if (!p || var < 0 || var >= r->nvars) {
-      rd.bad = 1;
-      break;
-    }
-    if (note_change(r, var, p)) {
-      pmi_msg_free(msg);
-      return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-    }
-  }
-  if (rd.bad) {
-    pmi_msg_free(msg);
-    return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: malformed commits in a "
-                    "ROUND from node %d", r->worker, node);
-  }
-  if (through > r->through[node]) r->through[node] = through;
-  if (h.flags & ROUND_COMMITS) {
-    pmi_msg_free(msg);
-    return PMLS_OK;
-  }
-  if (h.flags & ROUND_STOP) {
-    r->stopped[node] = 1;
-    r->last[node] = round;
-    if (r->worker == 0) take_stop_stats(r, &rd);
-    pmi_msg_free(msg);
-    /* The node closes its sockets only once every worker has its STOP. */
-    pmi_msg_begin(&r->out, r->e->job, PMI_MSG_SBYE, r->worker);
-    pmi_put_i32(&r->out, r->worker);
-    return send_to(r->e, r->push[node], &r->out, &r->traffic,
-                   "a scheduler node", cerr(c));
-  }
-  if (grow((void **)&r->q, &r->capq, r->nq + 1, sizeof *r->q)) {
-    pmi_msg_free(msg);
-    return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-  }
-  r->q[r->nq++] = (queued){msg, rd.p, rd.len, rd.off, round, node};
-  return PMLS_OK;
-}
-
-/* Rounds of every node up to the result have reached this worker's copy. */
-static int64_t complete_through(const pmi_rounds *r) {
-  int64_t first_missing = INT64_MAX;
-  for (int k = 0; k < r->K; k++) {
-    if (r->stopped[k]) continue;
-    int64_t f = r->through[k] < 0 ? k : r->through[k] + r->K;
-    if (f < first_missing) first_missing = f;
-  }
-  return first_missing == INT64_MAX ? INT64_MAX : first_missing - 1;
-}
-
-/* Decodes the round part of a queued ROUND into the current round. */
-static int open_round(pmls_client *c, pmi_rounds *r, queued *qm) {
-  pmi_rd rd = {qm->payload, qm->len, qm->body, 0};
-  int64_t n = pmi_get_i64(&rd);
-  if (rd.bad || n < 1 || n > (int64_t)(pmi_rd_left(&rd) / sizeof(int64_t)))
-    return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: malformed round",
-                    r->worker);
-  if (grow((void **)&r->vars, &r->capvars, (size_t)n, sizeof *r->vars))
-    return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-  memcpy(r->vars, pmi_get_bytes(&rd, (size_t)n * sizeof(int64_t)),
-         (size_t)n * sizeof(int64_t));
-  int nseg = pmi_get_i32(&rd);
-  if (rd.bad || nseg < 0 || nseg > (int)(pmi_rd_left(&rd) / 24))
-    return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: malformed round share",
-                    r->worker);
-  if ((size_t)nseg > r->capseg) {
-    if (resize(&r->seg_lo, (size_t)nseg, sizeof *r->seg_lo) ||
-        resize(&r->seg_hi, (size_t)nseg, sizeof *r->seg_hi) ||
-        resize(&r->seg_row, (size_t)nseg, sizeof *r->seg_row) ||
-        resize(&r->seg_col, (size_t)nseg, sizeof *r->seg_col))
-      return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-    r->capseg = (size_t)nseg;
-  }
-  size_t values = (size_t)r->extra;
-  for (int g = 0; g < nseg; g++) {
-    r->seg_lo[g] = pmi_get_i64(&rd);
-    r->seg_hi[g] = pmi_get_i64(&rd);
-    r->seg_row[g] = pmi_get_i32(&rd);
-    r->seg_col[g] = pmi_get_i32(&rd);
-    if (r->seg_lo[g] < 0 || r->seg_hi[g] > n || r->seg_lo[g] > r->seg_hi[g])
-      rd.bad = 1;
-    else values += (size_t)(r->seg_hi[g] - r->seg_lo[g]) * (size_t)r->width;
-  }
-  if (rd.bad)
-    return pmi_fail(cerr(c), PMLS_EPROTO, "worker %d: malformed round share",
-                    r->worker);
-  size_t full = (size_t)n * (size_t)r->width + (size_t)r->extra;
-  if (grow((void **)&r->partial, &r->cappartial, full, sizeof *r->partial))
-    return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-  memset(r->partial, 0, full * sizeof *r->partial);
-  r->round = qm->round;
-  r->n = n;
-  r->nseg = nseg;
-  r->nvalues = values;
-  return PMLS_OK;
-}
-
-static int receive_one(pmls_client *c, pmi_rounds *r, int wait_ms) {
-  void *msg;
-  size_t len;
-  pmi_sock_set_rcvtimeo(r->sock, wait_ms);
-  int rc = pmi_msg_recv(r->sock, &msg, &len, &r->traffic, cerr(c));
-  if (rc) return rc;
-  return take_message(c, r, msg, len);
-}
-
-int pmls_round_next(pmls_client *c, pmls_round *out) {
-  pmi_rounds *r = *pmi_client_rounds(c);
-  if (!r) return pmi_fail(cerr(c), PMLS_ESTATE, "round_next before join");
-  pmls_engine *e = r->e;
-  r->nchanged = 0;
-  for (size_t i = 0; i < r->nheld; i++) { /* in the order they came */
-    int rc = take_message(c, r, r->held[i], r->heldlen[i]);
-    r->held[i] = NULL;
-    if (rc) {
-      for (size_t k = i + 1; k < r->nheld; k++) pmi_msg_free(r->held[k]);
-      r->nheld = 0;
-      return rc;
-    }
-  }
-  r->nheld = 0;
-  double deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
-  memset(out, 0, sizeof *out);
-  for (;;) {
-    /* Skip the rounds of nodes that stopped before them. */
-    int all_stopped = 1;
-    for (int k = 0; k < r->K; k++) all_stopped &= r->stopped[k];
-    int64_t max_last = -1;
-    for (int k = 0; k < r->K; k++)
-      if (r->last[k] > max_last) max_last = r->last[k];
-    while (r->stopped[r->next_t % r->K] && r->next_t > r->last[r->next_t % r->K] &&
-           !(all_stopped && r->next_t > max_last))
-      r->next_t++;
-    if (all_stopped && r->next_t > max_last) {
-      out->round = -1;
-      out->nchanged = r->nchanged;
-      out->changed = r->changed;
-      out->deltas = r->deltas;
-      return PMLS_OK;
-    }
-    queued *qm = NULL;
-    for (size_t i = 0; i < r->nq; i++)
-      if (r->q[i].round == r->next_t) qm = &r->q[i];
-    int64_t done = complete_through(r);
-    if (qm && (done == INT64_MAX || done >= r->next_t - 1 - r->depth)) {
-      int rc = open_round(c, r, qm);
-      pmi_msg_free(qm->msg);
-      *qm = r->q[--r->nq];
-      if (rc) return rc;
-      int64_t stale = done == INT64_MAX ? 0 : (r->next_t - 1) - done;
-      r->staleness = stale < 0 ? 0 : stale;
-      r->agnostic = e->model.spec.agnostic;
-      r->next_t++;
-      out->round = r->round;
-      out->n = r->n;
-      out->vars = r->vars;
-      out->nseg = r->nseg;
-      out->seg_lo = r->seg_lo;
-      out->seg_hi = r->seg_hi;
-      out->seg_row = r->seg_row;
-      out->seg_col = r->seg_col;
-      out->nchanged = r->nchanged;
-      out->changed = r->changed;
-      out->deltas = r->deltas;
-      out->staleness = r->staleness;
-      out->agnostic = r->agnostic;
-      return PMLS_OK;
-    }
-    if (atomic_load(&e->dead)) return dead_error(e, cerr(c));
-    int left = (int)((deadline - pmi_now()) * 1000.0) + 1;
-    if (left <= 0)
-      return pmi_fail(cerr(c), PMLS_ETIMEDOUT, "worker %d: timed out after %d "
-                      "ms waiting for round %lld from scheduler node %lld: a "
-                      "peer is dead or too slow (see --timeout)", r->worker,
-                      e->cfg.timeout_ms, (long long)r->next_t,
-                      (long long)(r->next_t % r->K));
-    int rc = receive_one(c, r, left < PMI_SEND_SLICE_MS ? left
-                                                         : PMI_SEND_SLICE_MS);
-    if (rc == PMLS_ETIMEDOUT) continue;
-    if (rc) return rc;
-    deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
-  }
-}
-
-const double *pmls_round_model(pmls_client *c) {
-  pmi_rounds *r = *pmi_client_rounds(c);
-  return r ? r->model : NULL;
-}
-
-double *pmls_round_partial(pmls_client *c) {
-  pmi_rounds *r = *pmi_client_rounds(c);
-  return r && r->round >= 0 ? r->partial : NULL;
-}
-
-int pmls_round_ready(pmls_client *c) {
-  pmi_rounds *r = *pmi_client_rounds(c);
-  if (!r || r->round < 0)
-    return pmi_fail(cerr(c), PMLS_ESTATE, "ready outside a round");
-  pmi_msg_begin(&r->out, r->e->job, PMI_MSG_READY, r->worker);
-  pmi_put_i32(&r->out, r->worker);
-  pmi_put_i64(&r->out, r->round);
-  int node = (int)(r->round % r->K);
-  return send_to(r->e, r->push[node], &r->out, &r->traffic, "a scheduler node",
-                 cerr(c));
-}
-
-int pmls_round_over(pmls_client *c) {
-  pmi_rounds *r = *pmi_client_rounds(c);
-  if (!r || r->round < 0) return 1;
-  if (atomic_load(&r->e->dead)) return 1; /* the send will say why */
-  while (r->ended_round < r->round) {
-    void *msg;
-    size_t len;
-    pmi_sock_set_rcvtimeo(r->sock, 0);
-    int rc = pmi_msg_recv(r->sock, &msg, &len, &r->traffic, cerr(c));
-    if (rc == PMLS_ETIMEDOUT) return 0;
-    if (rc) return 1;
-    pmi_hdr h;
-    pmi_rd rd;
-    if (pmi_msg_open(msg, len, r->e->job, &h, &rd, cerr(c)) == PMLS_OK &&
-        h.type == PMI_MSG_ENDROUND) {
-      int64_t round = pmi_get_i64(&rd);
-      if (!rd.bad && round > r->ended_round) r->ended_round = round;
-      pmi_msg_free(msg);
-      continue;
-    }
-    /* Anything else waits for pmls_round_next (which also reports it if
-     * it is malformed). */
-    if (grow((void **)&r->held, &r->capheld, r->nheld + 1, sizeof *r->held) ||
-        grow((void **)&r->heldlen, &r->capheldlen, r->nheld + 1,
-             sizeof *r->heldlen)) {
-      pmi_msg_free(msg);
-      return 1; /* the send will fail and say so */
-    }
-    r->held[r->nheld] = msg;
-    r->heldlen[r->nheld++] = len;
-  }
-  return 1;
-}
-
-int pmls_round_send(pmls_client *c, int passes) {
-  pmi_rounds *r = *pmi_client_rounds(c);
-  if (!r || r->round < 0)
-    return pmi_fail(cerr(c), PMLS_ESTATE, "send outside a round");
-  pmi_msg_begin(&r->out, r->e->job, PMI_MSG_PARTIAL, r->worker);
-  pmi_put_i32(&r->out, r->worker);
-  pmi_put_i64(&r->out, r->round);
-  pmi_put_i32(&r->out, (int32_t)r->staleness);
-  pmi_put_i32(&r->out, passes);
-  pmi_put_u32(&r->out, (uint32_t)r->nvalues);
-  int bad = 0;
-  for (int g = 0; g < r->nseg; g++)
-    bad |= pmi_buf_put(&r->out, r->partial + r->seg_lo[g] * r->width,
-                       (size_t)(r->seg_hi[g] - r->seg_lo[g]) * (size_t)r->width *
-                           sizeof(double));
-  bad |= pmi_buf_put(&r->out, r->partial + r->n * r->width,
-                     (size_t)r->extra * sizeof(double));
-  if (bad) return pmi_fail(cerr(c), PMLS_ENOMEM, "out of memory");
-  int node = (int)(r->round % r->K);
-  char peer[48];
-  snprintf(peer, sizeof peer, "scheduler node %d", node);
-  return send_to(r->e, r->push[node], &r->out, &r->traffic, peer, cerr(c));
 }
