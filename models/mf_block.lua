@@ -44,7 +44,6 @@
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
 local pmls = require "pmls"
 local ffi = require "ffi"
-local C = require("pmls.core").C
 local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 
 local app = pmls.app("mf-block", "matrix factorization by block-scheduled SGD (DSGD / Fugue)")
@@ -72,7 +71,6 @@ local int32_array = ffi.typeof("int32_t[?]")
 pcall(ffi.cdef, "struct timespec { long tv_sec; long tv_nsec; };")
 pcall(ffi.cdef, "int clock_gettime(int clk_id, struct timespec *tp);")
 pcall(ffi.cdef, "int nanosleep(const struct timespec *req, struct timespec *rem);")
-pcall(ffi.cdef, "int sched_yield(void);")
 local CLOCK_THREAD_CPUTIME_ID = 3 -- Linux
 
 local function clock_s(id, ts)
@@ -237,17 +235,9 @@ local function sgd(self, ctx, lo, hi, lr, lambda, mu, rank, poll)
   local user, item, rating, W, H = self.user, self.item, self.rating, self.W, self.H
   local width = rank + 1
   local se, done = 0, 0
-  local client = ctx.client
   for k = lo, hi - 1 do
-    if poll and (k - lo) % 256 == 255 then
-      -- an extra pass: stop when the round is over; now and then let the
-      -- other threads run (on a machine with no core to spare, workers
-      -- that never yield delay the scheduler node's thread, and so the end
-      -- of the round they wait for: -p 2 on 2 cores ran 4x slower; yielding
-      -- every 256 ratings instead hands too much time to other processes)
-      if C.pmls_round_over(client) ~= 0 then break end
-      if (k - lo) % 4096 == 4095 then ffi.C.sched_yield() end
-    end
+    -- an extra pass: stop when the round is over
+    if poll and (k - lo) % 256 == 255 and ctx:round_over() then break end
     local wu, hi_ = user[k] * width, item[k] * width
     local pred = mu + W[wu + rank] + H[hi_ + rank]
     for f = 0, rank - 1 do pred = pred + W[wu + f] * H[hi_ + f] end
@@ -298,7 +288,7 @@ function app:push(ctx, vars, n, out, pass)
     if pass == 1 then evaluate(self, ctx, out, n)
     else
       -- nothing more to do: wait for the others rather than spin
-      while C.pmls_round_over(ctx.client) == 0 do sleep_s(2e-4, self.ts, self.rem) end
+      ctx:wait_round_over()
     end
     ctx:report({ passes = pass })
     return
@@ -324,7 +314,7 @@ function app:push(ctx, vars, n, out, pass)
       local base, at = tonumber(vars[k]) * width, k * width
       for f = 0, width - 1 do out[at + f] = H[base + f] - model[base + f] end
     end
-    if pass > 1 and C.pmls_round_over(ctx.client) ~= 0 then break end
+    if pass > 1 and ctx:round_over() then break end
   end
   local report = { passes = pass }
   if pass == 1 and count > 0 then report.train_rmse = sqrt(se / count) end

@@ -11,8 +11,8 @@
 -- (lambda + sum of the squared other factor), a by-product kept for
 -- inspection. The biases are two more rank-one terms whose other factor is
 -- fixed at 1: b_u is W's column rank (H's is 1), b_i is H's column rank + 1
--- (W's is 1). One more variable after W and H carries the train and test
--- RMSE that the scheduler measured, to the workers' progress reports.
+-- (W's is 1). The scheduler broadcasts the train and test RMSE it
+-- measured to the workers, for their progress reports.
 --
 -- A round updates one column t of W for every user, or of H for every item:
 -- with the other factor fixed, each entry has a closed form,
@@ -66,7 +66,7 @@ local function read(path) return assert(pmls.data.read_triplets(path)) end
 local function layout(sh)
   local K = sh.rank + (sh.biases and 2 or 0)
   local wsize, hsize = sh.users * K, sh.items * K
-  return K, wsize, hsize, wsize + hsize -- the last: the statistics variable
+  return K, wsize, hsize
 end
 
 function app:setup(ctx)
@@ -77,7 +77,7 @@ function app:setup(ctx)
   if not (opt.lambda >= 0 and opt.lambda_bias >= 0 and opt.init >= 0) then
     error("need --lambda, --lambda-bias and --init >= 0", 0)
   end
-  if require("pmls.core").C.pmls_engine_schedulers(ctx.engine) ~= 1 then
+  if ctx.schedulers ~= 1 then
     error("mf-ccd runs on one scheduler node (--schedulers 1): each round needs the one before", 0)
   end
   local all = read(opt.data)
@@ -92,8 +92,8 @@ function app:setup(ctx)
   local sh = { users = users, items = items, rank = opt.rank, biases = opt.biases,
                mu = sum / all.n, ntrain = all.n, ntest = ntest }
   local _, wsize, hsize = layout(sh)
-  ctx:schedule({ vars = wsize + hsize + 1, width = 2, extra = 2, scheduler = "custom",
-                 per_round = max(users, items), range = { 0, wsize + hsize } }, self)
+  ctx:schedule({ vars = wsize + hsize, width = 2, extra = 2, scheduler = "custom",
+                 per_round = max(users, items) }, self)
   return sh
 end
 
@@ -141,8 +141,8 @@ end
 
 function app:load(ctx)
   local sh, opt = ctx.shared, ctx.opt
-  local K, wsize, hsize, stat = layout(sh)
-  self.K, self.wsize, self.stat = K, wsize, stat
+  local K, wsize, hsize = layout(sh)
+  self.K, self.wsize = K, wsize
   if ctx.kind == "scheduler" then
     assert(ctx.lo == 0 and ctx.hi == wsize + hsize, "one scheduler node")
     -- W uniform in [-init, init), H zero (the first H round starts from W),
@@ -159,7 +159,6 @@ function app:load(ctx)
     -- Per-row penalties: lambda, or lambda times the row's ratings.
     self.nu, self.ni = counts(read(opt.data), sh)
     self.outer, self.pos = 0, 0
-    self.stat_delta = double_array(2)
     return
   end
   local P, me = ctx.workers, ctx.worker
@@ -211,30 +210,26 @@ end
 
 function app:sync(ctx, changed, nchanged, deltas)
   local sh, model = ctx.shared, ctx.model
-  local K, wsize, stat = self.K, self.wsize, self.stat
+  local K, wsize = self.K, self.wsize
   local lam, lamb, rank = ctx.opt.lambda, ctx.opt.lambda_bias, sh.rank
   -- Within one round every change is in one column of W or of H; anything
   -- else (the initial model) recomputes the residuals.
   local side, col, simple = nil, nil, true
   for c = 0, nchanged - 1 do
     local v = tonumber(changed[c])
-    if v == stat then
-      self.train_rmse, self.test_rmse = model[2 * stat], model[2 * stat + 1]
-    else
-      local s = v < wsize and 1 or 2
-      local t = (v < wsize and v or v - wsize) % K
-      if side == nil then side, col = s, t
-      elseif side ~= s or col ~= t then simple = false end
-      -- the penalty, for the objective this worker reports
-      local d = deltas[2 * c]
-      if d ~= 0 then
-        local new = model[2 * v]
-        local old = new - d
-        local l = t < rank and lam or lamb
-        local fixed = sh.biases and ((s == 1 and t == rank + 1) or (s == 2 and t == rank))
-        if not fixed then
-          self.reg = self.reg + l * (new * new - old * old) * (t < rank and self:weight(v, s) or 1)
-        end
+    local s = v < wsize and 1 or 2
+    local t = (v < wsize and v or v - wsize) % K
+    if side == nil then side, col = s, t
+    elseif side ~= s or col ~= t then simple = false end
+    -- the penalty, for the objective this worker reports
+    local d = deltas[2 * c]
+    if d ~= 0 then
+      local new = model[2 * v]
+      local old = new - d
+      local l = t < rank and lam or lamb
+      local fixed = sh.biases and ((s == 1 and t == rank + 1) or (s == 2 and t == rank))
+      if not fixed then
+        self.reg = self.reg + l * (new * new - old * old) * (t < rank and self:weight(v, s) or 1)
       end
     end
   end
@@ -257,10 +252,8 @@ function app:sync(ctx, changed, nchanged, deltas)
   end
   for c = 0, nchanged - 1 do
     local v = tonumber(changed[c])
-    if v ~= stat then
-      if side == 1 then du[floor(v / K)] = deltas[2 * c]
-      else du[floor((v - wsize) / K)] = deltas[2 * c] end
-    end
+    if side == 1 then du[floor(v / K)] = deltas[2 * c]
+    else du[floor((v - wsize) / K)] = deltas[2 * c] end
   end
   local other = side == 1 and self.hcol or self.wcol
   move(self.byuser, du, other, side == 1)
@@ -327,9 +320,10 @@ function app:push(ctx, vars, n, out)
   end
   out[2 * n], out[2 * n + 1] = se, tse
   local report = { objective = se + self.reg / ctx.workers }
-  if self.train_rmse then
-    report.train_rmse = self.train_rmse
-    if self.test then report.test_rmse = self.test_rmse end
+  local measured = ctx:received() -- the scheduler's, of the last round
+  if measured then
+    report.train_rmse = measured[1]
+    if self.test then report.test_rmse = measured[2] end
   end
   ctx:report(report)
 end
@@ -380,10 +374,7 @@ function app:pull(ctx, vars, n, sum, values)
     values[2 * k] = c > 0 and sum[2 * k] / c or 0
     values[2 * k + 1] = c
   end
-  local d, model, stat = self.stat_delta, ctx.model, self.stat
-  d[0] = sqrt(sum[2 * n] / sh.ntrain) - model[2 * stat]
-  d[1] = (sh.ntest > 0 and sqrt(sum[2 * n + 1] / sh.ntest) or 0) - model[2 * stat + 1]
-  ctx:add(stat, d)
+  ctx:broadcast { sqrt(sum[2 * n] / sh.ntrain), sh.ntest > 0 and sqrt(sum[2 * n + 1] / sh.ntest) or 0 }
 end
 
 -- ---- the final model -------------------------------------------------------------------

@@ -85,6 +85,41 @@ describe("scheduled rounds", function()
     assert.is_true(os.time() - t0 < 30, "took too long to fail")
   end)
 
+  local BROADCAST = helpers.fixtures .. "/sched_broadcast.lua"
+  for _, d in ipairs({ { "-w", "2" }, { "-w", "2", "--schedulers", "2" },
+                       { "-w", "1", "-p", "2", "--schedulers", "3" } }) do
+    it("carries each node's broadcast to every worker with its next round, " .. table.concat(d, " "), function()
+      local K = 1
+      for i, a in ipairs(d) do if a == "--schedulers" then K = tonumber(d[i + 1]) end end
+      local dir = helpers.tempdir()
+      local argv = { "run", BROADCAST, "-q", "--metrics", dir .. "/m.jsonl", "--expect-nodes", tostring(K) }
+      for _, a in ipairs(d) do argv[#argv + 1] = a end
+      local r = helpers.pmls(argv)
+      assert.are.equal(0, r.rc, r.out)
+      local heard = 0
+      for _, row in ipairs(helpers.read_metrics(dir .. "/m.jsonl")) do
+        if not row.final then heard = heard + (row.heard or 0) end
+      end
+      -- 18 rounds; each of the 2 workers hears in every round but the first K
+      assert.are.equal((18 - K) * 2, heard)
+    end)
+  end
+
+  it("refuses broadcast and received where they do not belong, naming the argument", function()
+    local cases = {
+      broadcast = "broadcast is only available on a scheduler node",
+      received = "received is only available on a worker of a scheduled model",
+      round_over = "round_over is only available on a worker of a scheduled model",
+      node = "bad argument 'node' to received (scheduler node 0..0 expected, got 1)",
+      values = "bad argument 'values' to broadcast (values[2] is string, number expected)",
+    }
+    for misuse, want in pairs(cases) do
+      local r = helpers.pmls({ "run", BROADCAST, "-q", "-w", "1", "--misuse", misuse })
+      assert.are_not.equal(0, r.rc)
+      assert.matches(want, r.out, 1, true)
+    end
+  end)
+
   it("refuses a bad schedule spec naming the field", function()
     local dir = helpers.tempdir()
     local script = dir .. "/bad.lua"

@@ -304,10 +304,17 @@ int pmls_sched_add(pmls_sched *s, int64_t var, const double *delta);
 int pmls_sched_flush(pmls_sched *s);
 /* A named figure for the final metrics (the scheduler's own counters). */
 int pmls_sched_note(pmls_sched *s, const char *name, double value);
+/* Sends n values (0..PMLS_BROADCAST_MAX) to every worker with this node's
+ * next ROUND (or flush, or stop), to be read there with
+ * pmls_rounds_received: a few figures, not a model. A second broadcast
+ * before that ROUND replaces the first. */
+enum { PMLS_BROADCAST_MAX = 1024 };
+int pmls_sched_broadcast(pmls_sched *s, const double *values, int64_t n);
 /* No more rounds from this node: sends the last commits and the end. */
 int pmls_sched_stop(pmls_sched *s);
 
-/* The worker's side, on its client. */
+/* The worker's side: a handle of its own, opened on the worker's client. */
+typedef struct pmls_rounds pmls_rounds;
 typedef struct pmls_round {
   int64_t round;        /* -1: every scheduler has stopped */
   int64_t n;
@@ -322,16 +329,29 @@ typedef struct pmls_round {
   int agnostic;
 } pmls_round;
 
-int pmls_round_join(pmls_client *c);
+/* Joins the scheduler nodes as the client's worker (once per worker and
+ * model; errors in pmls_client_errmsg). The handle needs the client only
+ * to open: either may be closed first. Close it when the worker is done:
+ * the first worker handle of a process to close leaves its model copy to
+ * pmls_model_values. */
+int pmls_rounds_open(pmls_client *c, pmls_rounds **out);
+int pmls_rounds_close(pmls_rounds *r);
+const char *pmls_rounds_errmsg(const pmls_rounds *r);
 /* Waits for the next round, first applying the commits that came. */
-int pmls_round_next(pmls_client *c, pmls_round *out);
-const double *pmls_round_model(pmls_client *c);   /* this worker's copy */
-double *pmls_round_partial(pmls_client *c);  /* n * width + extra, zeroed */
+int pmls_round_next(pmls_rounds *r, pmls_round *out);
+const double *pmls_round_model(const pmls_rounds *r); /* this worker's copy */
+double *pmls_round_partial(pmls_rounds *r);  /* n * width + extra, zeroed */
 /* Agnostic rounds: ready says this worker finished its first pass; over
- * is 1 once the scheduler has ended the round (every worker was ready). */
-int pmls_round_ready(pmls_client *c);
-int pmls_round_over(pmls_client *c);
-int pmls_round_send(pmls_client *c, int passes);
+ * is 1 once the scheduler has ended the round (every worker was ready),
+ * and yields the thread now and then while it is 0 (workers that poll in
+ * a loop must not starve the node's thread); wait_over blocks until then. */
+int pmls_round_ready(pmls_rounds *r);
+int pmls_round_over(pmls_rounds *r);
+int pmls_round_wait_over(pmls_rounds *r);
+int pmls_round_send(pmls_rounds *r, int passes);
+/* What scheduler node `node` broadcast last, as of the last round_next
+ * (*n values), or NULL before its first broadcast or for a bad node. */
+const double *pmls_rounds_received(pmls_rounds *r, int node, int64_t *n);
 
 /* ---- For model scripts ----
  * What a script reaches through the FFI besides the API above: they take

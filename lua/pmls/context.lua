@@ -19,6 +19,7 @@ local function new(kind, engine, client, opt, shared)
     kind = kind, engine = engine, client = client, opt = opt, shared = shared,
     workers = C.pmls_engine_workers(engine),
     procs = C.pmls_engine_procs(engine),
+    schedulers = C.pmls_engine_schedulers(engine),
     rank = C.pmls_engine_rank(engine),
     seed = tonumber(C.pmls_engine_seed(engine)),
     worker = client ~= nil and kind == "worker" and C.pmls_client_worker(client) or nil,
@@ -234,6 +235,85 @@ function Context:note(name, value)
   if C.pmls_sched_note(self.sched, name, value) ~= 0 then
     core.bad_argument("name", "note", ffi.string(C.pmls_sched_errmsg(self.sched)))
   end
+end
+
+-- scheduler: sends a few numbers (a Lua array, at most
+-- PMLS_BROADCAST_MAX) to every worker with this node's next round; they
+-- read them with ctx:received(). A second broadcast before that round
+-- replaces the first.
+function Context:broadcast(values)
+  in_scheduler(self, "broadcast")
+  if type(values) ~= "table" then
+    core.bad_argument("values", "broadcast", "array of numbers expected, got " .. type(values))
+  end
+  local n = #values
+  if n > C.PMLS_BROADCAST_MAX then
+    core.bad_argument("values", "broadcast", n .. " values, at most " .. C.PMLS_BROADCAST_MAX)
+  end
+  local buf = self.broadcast_buf
+  if buf == nil or self.broadcast_cap < n then
+    buf = ffi.new("double[?]", math.max(n, 1))
+    self.broadcast_buf, self.broadcast_cap = buf, math.max(n, 1)
+  end
+  for i = 1, n do
+    local v = values[i]
+    if type(v) ~= "number" then
+      core.bad_argument("values", "broadcast", ("values[%d] is %s, number expected"):format(i, type(v)))
+    end
+    buf[i - 1] = v
+  end
+  if C.pmls_sched_broadcast(self.sched, buf, n) ~= 0 then
+    core.bad_argument("values", "broadcast", ffi.string(C.pmls_sched_errmsg(self.sched)))
+  end
+end
+
+local function in_rounds(self, fn)
+  if self.rounds == nil then
+    error(fn .. " is only available on a worker of a scheduled model (app:push, app:sync)", 3)
+  end
+end
+
+-- push / sync: the values scheduler node `node` (default 0) broadcast
+-- last, as a new array, or nil before its first broadcast. They arrive
+-- with the node's rounds, so a push sees what the node sent up to its
+-- round.
+function Context:received(node)
+  in_rounds(self, "received")
+  node = node or 0
+  if type(node) ~= "number" or node % 1 ~= 0 or node < 0 or node >= self.schedulers then
+    core.bad_argument("node", "received", ("scheduler node 0..%d expected, got %s")
+                      :format(self.schedulers - 1, tostring(node)))
+  end
+  local count = self.received_count
+  if count == nil then
+    count = ffi.new("int64_t[1]")
+    self.received_count = count
+  end
+  local p = C.pmls_rounds_received(self.rounds, node, count)
+  if p == nil then return nil end
+  local out = {}
+  for i = 1, tonumber(count[0]) do out[i] = p[i - 1] end
+  return out
+end
+
+-- push (agnostic rounds, pass > 1): true once every worker has finished
+-- its first pass and the round is over. Cheap enough to ask every few
+-- hundred updates; the engine yields the thread now and then while the
+-- answer is false, so polling workers leave the node's thread its turn.
+function Context:round_over()
+  in_rounds(self, "round_over")
+  return C.pmls_round_over(self.rounds) ~= 0
+end
+
+-- push (agnostic rounds, pass > 1): waits until the round is over, for a
+-- push with nothing more to do. Returns true, or nil and a message when
+-- the run failed (the round's send then fails too).
+function Context:wait_round_over()
+  in_rounds(self, "wait_round_over")
+  if C.pmls_round_wait_over(self.rounds) ~= 0 then
+    return nil, ffi.string(C.pmls_rounds_errmsg(self.rounds))
+  end
+  return true
 end
 
 -- push (block rounds): this worker's blocks, as an iterator of

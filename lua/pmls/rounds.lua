@@ -1,5 +1,6 @@
 -- pmls.rounds: the Lua half of scheduled models (STRADS schedule / push /
--- pull; engine/src/sched/rounds.c is the C half). A script that declares
+-- pull; engine/src/sched/ is the C half: node.c the scheduler node,
+-- worker.c the worker's handle, model.c the spec). A script that declares
 -- ctx:schedule{...} in setup runs, instead of app:worker,
 --   on every worker:         app:load, then per round app:sync (the commits
 --                            that came) and app:push;
@@ -115,40 +116,49 @@ end
 
 function M.worker(app, ctx, s)
   local client = ctx.client
-  local function client_error() return core.client_error(client) end
   if type(app.push) ~= "function" then
     error("the script declares a schedule but no app:push(ctx, vars, n, out)", 0)
   end
-  check(C.pmls_round_join(client), "cannot join the scheduler nodes", client_error)
-  ctx.model, ctx.width = C.pmls_round_model(client), s.width
+  local opened = ffi.new("pmls_rounds *[1]")
+  if C.pmls_rounds_open(client, opened) ~= 0 then
+    error("cannot join the scheduler nodes: " .. core.client_error(client), 0)
+  end
+  -- Closed below when the rounds end; when the script fails, the finalizer
+  -- closes it with this worker's Lua state, after the run has been told.
+  local rounds = ffi.gc(opened[0], C.pmls_rounds_close)
+  local function rounds_error() return ffi.string(C.pmls_rounds_errmsg(rounds)) end
+  ctx.rounds = rounds
+  ctx.model, ctx.width = C.pmls_round_model(rounds), s.width
   if app.load then app:load(ctx) end
   local info = ffi.new("pmls_round")
   ctx.share = info
   local push, sync = app.push, app.sync
   while true do
-    check(C.pmls_round_next(client, info), "round", client_error)
+    check(C.pmls_round_next(rounds, info), "round", rounds_error)
     local round = tonumber(info.round)
     if info.nchanged > 0 and sync then
       sync(app, ctx, info.changed, tonumber(info.nchanged), info.deltas)
     end
     if round < 0 then break end
     ctx.round, ctx.staleness = round, tonumber(info.staleness)
-    local n, out = tonumber(info.n), C.pmls_round_partial(client)
+    local n, out = tonumber(info.n), C.pmls_round_partial(rounds)
     push(app, ctx, info.vars, n, out, 1)
     local passes = 1
     if info.agnostic ~= 0 then
       -- Slow-worker agnostic: keep improving this share until every
       -- worker has finished its first pass.
-      check(C.pmls_round_ready(client), "round", client_error)
-      while C.pmls_round_over(client) == 0 do
+      check(C.pmls_round_ready(rounds), "round", rounds_error)
+      while C.pmls_round_over(rounds) == 0 do
         passes = passes + 1
         push(app, ctx, info.vars, n, out, passes)
       end
     end
-    check(C.pmls_round_send(client, passes), "round", client_error)
+    check(C.pmls_round_send(rounds, passes), "round", rounds_error)
     local ok, err = ctx:clock()
     if not ok then error(err, 0) end
   end
+  ctx.rounds = nil
+  C.pmls_rounds_close(ffi.gc(rounds, nil))
 end
 
 -- ---- scheduler nodes ----------------------------------------------------------
@@ -188,7 +198,6 @@ function M.scheduler(app, ctx, s, node)
   local values = ffi.new("double[?]", cap * width)
   local got = ffi.new("pmls_collected")
   local sent = ffi.new("int64_t[1]")
-  ctx.K = C.pmls_engine_schedulers(ctx.engine)
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
   while true do
@@ -208,7 +217,7 @@ function M.scheduler(app, ctx, s, node)
       end
       check(rc, "dispatch", node_error)
       -- With a pipeline, rounds past max_rounds must not even be sent.
-      if max_rounds and sent[0] + ctx.K >= max_rounds then stopping = true end
+      if max_rounds and sent[0] + ctx.schedulers >= max_rounds then stopping = true end
     end
     if C.pmls_sched_outstanding(node) == 0 then break end
     -- A node that sends no more rounds still owes the workers its commits:

@@ -80,13 +80,11 @@ struct pmls_client {
   int64_t rows_read, rows_inc;
   int failed; /* a shard refused increments: the run cannot be trusted */
   int saw_abort; /* a call failed because the run was aborted elsewhere */
-  struct pmi_rounds *rounds; /* a worker of a scheduled model */
   char err[PMI_ERRLEN];
 };
 
 pmls_engine *pmi_client_engine(pmls_client *c) { return c->e; }
 char *pmi_client_errbuf(pmls_client *c) { return c->err; }
-struct pmi_rounds **pmi_client_rounds(pmls_client *c) { return &c->rounds; }
 
 /* ---- argument checks: errors name the argument and its bad value --------- */
 
@@ -591,7 +589,6 @@ fail:
 int pmls_client_close(pmls_client *c) {
   if (!c) return PMLS_OK;
   pmls_engine *e = c->e;
-  pmi_rounds_free(c);
   pmi_proc_remove_client(e, c->id);
   int rc = atomic_load(&e->dead) ? PMLS_OK : oplog_flush(c);
   /* BYE is acknowledged by every shard, so when close returns every increment

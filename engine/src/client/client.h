@@ -11,11 +11,9 @@ int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t);
  * another node (PMLS_EABORTED): its failure is an echo, not a cause. */
 int pmi_client_saw_abort(const pmls_client *c);
 
-/* What the rounds of scheduled models (sched/rounds.c) keep per client. */
-struct pmi_rounds;
+/* What a worker's rounds (sched/worker.c) take from its client when they
+ * open: the engine, and where to say why they could not. */
 pmls_engine *pmi_client_engine(pmls_client *c);
 char *pmi_client_errbuf(pmls_client *c);
-struct pmi_rounds **pmi_client_rounds(pmls_client *c);
-void pmi_rounds_free(pmls_client *c); /* sched/rounds.c, on client close */
 
 #endif

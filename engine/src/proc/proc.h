@@ -46,8 +46,9 @@ typedef struct {
 
 void pmi_table_acc_merge(pmi_table_acc *into, const pmi_table_acc *from);
 
-/* The scheduled model's declaration and what the run's schedulers and
- * workers tell about it for the final metrics (filled by sched/). */
+/* The scheduled model (sched/model.c): its spec, which workers took their
+ * rounds, and what the run's schedulers and workers tell about it for the
+ * final metrics. */
 typedef struct {
   int declared;
   pmls_model_spec spec;
@@ -55,6 +56,7 @@ typedef struct {
   int64_t rounds, updates, pushes, stale_max, stale_hist[17];
   double stale_sum, stale_sumsq;
   int64_t *passes;            /* per worker of the job (agnostic rounds) */
+  unsigned char *taken;       /* per worker of the job: its rounds' state */
   int have_stats;
 } pmi_model;
 
