@@ -187,28 +187,19 @@ static int cmd_run(int argc, char **argv) {
 
   /* Which process of which job is this? */
   pl_job job = {0};
-  int env_rank, env_size, launched = 0;
-  const char *who;
+  int launched = 0;
   char err[512], master_buf[300];
+  if (!help) cfg.master = master; /* wins over PMLS_MASTER */
+  if (!help && pmls_config_from_env(&cfg, err, sizeof err)) {
+    fprintf(stderr, "pmls: %s\n", err);
+    return EXIT_USAGE;
+  }
   if (help) {
     /* --help needs no job: this process alone lists the options. */
-  } else if (pl_env_rank(&env_rank, &env_size, &who)) {
-    if (env_size < 1 || env_rank < 0 || env_rank >= env_size)
-      return usage_error("bad rank from %s: %s", who, "rank must be in 0..size-1");
-    if (procs && procs != env_size) {
-      fprintf(stderr, "pmls: -p %d, but %s started %d processes (see 'pmls "
-              "help')\n", procs, who, env_size);
-      return EXIT_USAGE;
-    }
-    cfg.procs = env_size;
-    cfg.rank = env_rank;
-    cfg.master = master ? master : getenv("PMLS_MASTER");
-    if (cfg.master && !*cfg.master) cfg.master = NULL;
-    if (env_size > 1 && !cfg.master) {
-      fprintf(stderr, "pmls: rank %d of %d, started by %s, does not know where "
-              "rank 0 is: set PMLS_MASTER=tcp://HOST:PORT (rank 0's host and a "
-              "free port) or give --master (see docs/architecture.md)\n",
-              env_rank, env_size, who);
+  } else if (cfg.procs > 0) { /* a launcher started this process */
+    if (procs && procs != cfg.procs) {
+      fprintf(stderr, "pmls: -p %d, but the launcher started %d processes "
+              "(see 'pmls help')\n", procs, cfg.procs);
       return EXIT_USAGE;
     }
   } else if (procs > 1 || hostfile) {
@@ -259,9 +250,7 @@ static int cmd_run(int argc, char **argv) {
     cfg.procs = procs;
     cfg.rank = 0;
     cfg.master = master_buf;
-  } else if (master) {
-    cfg.master = master; /* a one-process job on that transport */
-  }
+  } /* else with --master: a one-process job on that transport */
   const char *quiet_usage = getenv("PMLS_RANK"); /* rank 0 says it */
 
   pmls_engine *e;
