@@ -89,10 +89,11 @@ $(BUILD)/test-san/%_test: engine/src/%_test.c $(SAN_OBJ) $(HDRS)
 demo: deps all
 	$(BUILD)/bin/pmls run examples/logreg_demo.lua
 
-# Every C test (plain and sanitized) and every busted spec; the last line is
-# "N passed, N failed" over all of them.
+# Every C test (plain and sanitized), the embedding example against a
+# `make install` under build/ (tools/embed-test.sh) and every busted spec;
+# the last line is "N passed, N failed" over all of them.
 test: deps all $(TESTS) $(SAN_TESTS)
-	@tools/run-tests.sh $(TESTS) $(SAN_TESTS)
+	@tools/run-tests.sh $(TESTS) $(SAN_TESTS) tools/embed-test.sh
 
 # ---- make install ----------------------------------------------------------
 # What is installed knows its prefix even after a plain `make` built for
