@@ -50,6 +50,11 @@ $(BUILD)/obj/store/dtype.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/kernels.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/gram.o: CFLAGS += -O3
 
+# The prefix the library is built for: where the Lua package is looked for
+# last, which is how a host that links libpmls.a finds it (lua_path.c).
+PREFIX_DEF = -DPMLS_PREFIX='"$(PREFIX)"'
+$(BUILD)/obj/runtime/lua_path.o $(BUILD)/obj-san/runtime/lua_path.o: BASE_CFLAGS += $(PREFIX_DEF)
+
 $(BUILD)/lib/libpmls.a: $(OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -91,23 +96,52 @@ $(BUILD)/test-san/%_test: engine/src/%_test.c $(SAN_OBJ) $(HDRS)
 demo: deps all
 	$(BUILD)/bin/pmls run examples/logreg_demo.lua
 
-# The floor check, every C test (plain and sanitized) and every busted spec;
-# the last line is "N passed, N failed" over all of them.
+# The floor check, every C test (plain and sanitized), the embedding example
+# against a `make install` under build/ (tools/embed-test.sh) and every busted
+# spec; the last line is "N passed, N failed" over all of them.
 test: deps all $(TESTS) $(SAN_TESTS)
-	@tools/run-tests.sh tools/check_floors.lua $(TESTS) $(SAN_TESTS)
+	@tools/run-tests.sh tools/check_floors.lua $(TESTS) $(SAN_TESTS) tools/embed-test.sh
 
-install: all
+# ---- make install ----------------------------------------------------------
+# What is installed knows its prefix even after a plain `make` built for
+# another: lua_path.c is compiled again for PREFIX and the libraries and the
+# command are linked again with it in build/inst/ (remade when PREFIX
+# changes; the build tree's own files are left alone).
+INST := $(BUILD)/inst
+INST_OBJ := $(filter-out $(BUILD)/obj/runtime/lua_path.o,$(OBJ)) $(INST)/obj/lua_path.o
+.PHONY: FORCE
+$(INST)/prefix: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(INST)/obj/lua_path.o: engine/src/runtime/lua_path.c $(HDRS) $(INST)/prefix
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fvisibility=hidden $(PREFIX_DEF) -c $< -o $@
+$(INST)/lib/libpmls.a: $(INST_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(INST)/lib/libpmls.so: $(INST_OBJ)
+	$(CC) -shared -o $@ $^ $(SAN_LIBS)
+$(INST)/bin/pmls: $(CLI_OBJ) $(INST)/lib/libpmls.a
+	@mkdir -p $(dir $@)
+	$(CC) -rdynamic -o $@ $(CLI_OBJ) -Wl,--whole-archive $(INST)/lib/libpmls.a -Wl,--no-whole-archive $(LIBS)
+INST_FILES := $(INST)/bin/pmls $(INST)/lib/libpmls.a $(INST)/lib/libpmls.so
+
+# Models (with their subdirectories), examples and docs/embedding.md go to
+# share/pmls, beside the Lua package; pmls.pc carries an rpath to libdir.
+install: all $(INST_FILES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls
-	install -m 755 $(BUILD)/bin/pmls $(DESTDIR)$(PREFIX)/bin/pmls
-	install -m 644 $(BUILD)/lib/libpmls.a $(DESTDIR)$(PREFIX)/lib/libpmls.a
-	install -m 755 $(BUILD)/lib/libpmls.so $(DESTDIR)$(PREFIX)/lib/libpmls.so
+	install -m 755 $(INST)/bin/pmls $(DESTDIR)$(PREFIX)/bin/pmls
+	install -m 644 $(INST)/lib/libpmls.a $(DESTDIR)$(PREFIX)/lib/libpmls.a
+	install -m 755 $(INST)/lib/libpmls.so $(DESTDIR)$(PREFIX)/lib/libpmls.so
 	install -m 644 engine/include/pmls.h engine/include/pmlsaux.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 lua/pmls/*.lua $(CDEF) $(CDEF_AUX) $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/
-	install -d $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data $(DESTDIR)$(PREFIX)/share/pmls/models/lib
+	install -d $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data
 	install -m 644 lua/pmls/data/*.lua $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls/data/
-	install -m 644 models/lib/*.lua $(DESTDIR)$(PREFIX)/share/pmls/models/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/pmls.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pmls.pc
+	for f in $$(find models examples -type f) docs/embedding.md; do \
+	  install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/pmls/$$f || exit 1; done
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@DEPS_LIBS@|$(PKG_LIBS)|g' \
+	  tools/pmls.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pmls.pc
 
 clean:
 	rm -rf $(BUILD)

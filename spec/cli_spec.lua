@@ -104,6 +104,60 @@ describe("the pmls command", function()
     end)
   end)
 
+  describe("run MODEL: a script named, not given as a file", function()
+    -- A copy of the counter fixture named `name`.lua in a fresh directory.
+    local function model_dir(name)
+      local dir = helpers.tempdir()
+      local text = helpers.read_file(COUNTER)
+      assert.is_string(text)
+      local f = assert(io.open(dir .. "/" .. name .. ".lua", "w"))
+      f:write(text)
+      f:close()
+      return dir
+    end
+
+    it("finds models/NAME.lua of its own tree from any directory", function()
+      local rc, out = helpers.sh('bin="$PWD/build/bin/pmls"; cd / && "$bin" run logreg --help 2>&1')
+      assert.are.equal(0, rc, out)
+      assert.matches("logistic regression", out)
+      assert.matches("models/logreg%.lua", out)
+    end)
+
+    it("looks in PMLS_MODEL_PATH first, NAME or NAME.lua", function()
+      local dir = model_dir("logreg")
+      for _, name in ipairs { "logreg", "logreg.lua" } do
+        local rc, out = helpers.sh("PMLS_MODEL_PATH=/nonexistent:" .. helpers.quote(dir) ..
+                                   " build/bin/pmls run " .. name .. " --help 2>&1")
+        assert.are.equal(0, rc, out)
+        assert.matches("counts increments from every worker", out)
+      end
+      local rc, out = helpers.sh("PMLS_MODEL_PATH=" .. helpers.quote(dir) ..
+                                 " build/bin/pmls run logreg -w 2 --incs 5 --clocks 1 -q 2>&1")
+      assert.are.equal(0, rc, out)
+    end)
+
+    it("exits 2 with one line naming the model and where it looked", function()
+      local dir = model_dir("other")
+      local rc, out = helpers.sh("PMLS_MODEL_PATH=" .. helpers.quote(dir) ..
+                                 " build/bin/pmls run nosuch-model 2>&1")
+      local lines = helpers.split_lines(out)
+      assert.are.equal(2, rc, out)
+      assert.are.equal(1, #lines, out)
+      assert.is_truthy(lines[1]:find("'nosuch-model'", 1, true), out)
+      assert.is_truthy(lines[1]:find(dir, 1, true), out)
+      assert.matches("share/pmls/models", lines[1])
+      assert.matches("/models%)", lines[1])
+    end)
+
+    it("takes an argument with a slash for a path, never a model name", function()
+      local dir = model_dir("counter2")
+      local rc, out = helpers.sh("PMLS_MODEL_PATH=" .. helpers.quote(dir) ..
+                                 " build/bin/pmls run ./counter2 2>&1")
+      assert.are.equal(2, rc, out)
+      assert.matches("cannot open script './counter2'", out, 1, true)
+    end)
+  end)
+
   describe("run SCRIPT --help", function()
     local res
     before_each(function() res = pmls({ "run", COUNTER, "--help" }, "stdout") end)

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Runs every C test binary given as arguments, then every busted spec under
-# LuaJIT, and ends with one line: "N passed, N failed" over all of them.
-# Both kinds speak TAP ("ok ..." / "not ok ..."); a binary that dies without
-# reporting a failure (a sanitizer abort, a crash) counts as one failure.
+# Runs every test program given as arguments (the C test binaries, and
+# tools/embed-test.sh: the embedding example against an installed prefix),
+# then every busted spec under LuaJIT, and ends with one line: "N passed, N
+# failed" over all of them. All speak TAP ("ok ..." / "not ok ..."); a
+# program that dies without reporting a failure (a sanitizer abort, a
+# crash) counts as one failure.
 # Skipped specs ("# SKIP") are counted apart, not as passes.
 set -u
 cd "$(dirname "$0")/.."

@@ -137,6 +137,16 @@ void pmls_table_spec_init(pmls_table_spec *spec);
 int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
                        size_t errlen);
 void pmls_engine_destroy(pmls_engine *e);
+/* Takes this process's place in a job from what its launcher set: rank and
+ * size from PMLS_RANK/PMLS_SIZE (pmls -p, or a host that starts its own
+ * ranks), OMPI_COMM_WORLD_RANK/SIZE (Open MPI's mpirun), PMI_RANK/PMI_SIZE
+ * (MPICH) or SLURM_PROCID/SLURM_NTASKS (srun), the first found, and rank
+ * 0's address from PMLS_MASTER unless cfg->master is set already. Sets
+ * cfg->procs, rank and master (pointing into the environment) and returns
+ * PMLS_OK; with no launcher it changes nothing and returns PMLS_OK (then
+ * cfg->procs stays as it was). PMLS_EINVAL, with why in err, for a rank
+ * outside 0..size-1 or a job of several processes with no master. */
+int pmls_config_from_env(pmls_config *cfg, char *err, size_t errlen);
 const char *pmls_errmsg(const pmls_engine *e);
 int pmls_engine_workers(const pmls_engine *e);  /* in the whole job */
 int pmls_engine_procs(const pmls_engine *e);

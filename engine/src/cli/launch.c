@@ -4,7 +4,8 @@
  * rank, the job size and rank 0's (master) address, which reach it through
  * the environment: PMLS_RANK / PMLS_SIZE / PMLS_MASTER when pmls started it,
  * or the variables mpirun and srun set (the master then comes from
- * PMLS_MASTER or --master). With -p or --hostfile this process is rank 0 and
+ * PMLS_MASTER or --master), read by pmls_config_from_env
+ * (runtime/launch_env.c). With -p or --hostfile this process is rank 0 and
  * starts the others itself: fork/exec on this host (before any nanomsg
  * socket exists here, since nanomsg does not survive a fork), ssh for other
  * hosts. The engine's rendezvous (runtime/job.c) does the rest. */
@@ -22,24 +23,6 @@
 
 #include "launch.h"
 #include "../net/net.h"
-
-int pl_env_rank(int *rank, int *size, const char **who) {
-  static const char *const vars[][3] = {
-      {"PMLS_RANK", "PMLS_SIZE", "pmls"},
-      {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "mpirun (Open MPI)"},
-      {"PMI_RANK", "PMI_SIZE", "mpirun (PMI)"},
-      {"SLURM_PROCID", "SLURM_NTASKS", "srun (Slurm)"},
-  };
-  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-    const char *r = getenv(vars[i][0]), *s = getenv(vars[i][1]);
-    if (!r || !s || !*r || !*s) continue;
-    *rank = atoi(r);
-    *size = atoi(s);
-    *who = vars[i][2];
-    return 1;
-  }
-  return 0;
-}
 
 int pl_read_hostfile(const char *path, pl_host **hosts, int *n, char *err,
                      size_t errlen) {

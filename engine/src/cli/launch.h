@@ -5,10 +5,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* A rank and job size handed down by a launcher (pmls itself, mpirun,
- * srun); returns 1 when found, with the launcher's name in *who. */
-int pl_env_rank(int *rank, int *size, const char **who);
-
 typedef struct {
   char host[256];
   int slots;

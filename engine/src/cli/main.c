@@ -47,8 +47,15 @@ static const char engine_help[] =
 
 static void usage(FILE *f) {
   fprintf(f, "usage: pmls run SCRIPT.lua [options]   run a model script\n"
+             "       pmls run MODEL [options]        run an installed model by name\n"
+             "                                       (see PMLS_MODEL_PATH below)\n"
              "       pmls version                    print the version\n"
-             "       pmls help                       this text\n\n%s",
+             "       pmls help                       this text\n\n%s\n"
+             "Environment:\n"
+             "  PMLS_MODEL_PATH      directories (':'-separated) searched for\n"
+             "                       MODEL.lua before the installed models\n"
+             "  PMLS_LUA_PATH        where the pmls Lua package is, when moved\n"
+             "                       (see docs/embedding.md)\n",
           engine_help);
 }
 
@@ -86,15 +93,81 @@ static int take(int argc, char **argv, int *i, const char *shrt,
   return 0;
 }
 
+static int is_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f) fclose(f);
+  return f != NULL;
+}
+
+/* A script argument that is no file and no path names a model: NAME.lua in
+ * each directory of $PMLS_MODEL_PATH (':'-separated), then in the install
+ * prefix this command belongs to (BIN/../share/pmls/models), then in the
+ * build tree it was built in (build/bin/../../models). On failure `out`
+ * lists where it looked. */
+static int find_model(const char *name, char *out, size_t cap) {
+  char dirs[3][PATH_MAX + 32];
+  int ndirs = 0;
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = 0; /* the prefix, or build/ */
+      snprintf(dirs[ndirs++], sizeof dirs[0], "%s/share/pmls/models", exe);
+      slash = strrchr(exe, '/');
+      if (slash) {
+        *slash = 0;
+        snprintf(dirs[ndirs++], sizeof dirs[0], "%s/models", exe);
+      }
+    }
+  }
+  size_t len = strlen(name);
+  const char *ext = len > 4 && strcmp(name + len - 4, ".lua") == 0 ? "" : ".lua";
+  char looked[4096] = "", cand[2 * PATH_MAX];
+  size_t used = 0;
+  const char *env = getenv("PMLS_MODEL_PATH");
+  for (const char *p = env ? env : ""; *p;) {
+    int k = (int)strcspn(p, ":");
+    if (k > 0) {
+      snprintf(cand, sizeof cand, "%.*s/%s%s", k, p, name, ext);
+      if (is_file(cand)) return snprintf(out, cap, "%s", cand) >= (int)cap;
+      used += (size_t)snprintf(looked + used, sizeof looked - used, "%s%.*s",
+                               used ? ", " : "", k, p);
+      if (used >= sizeof looked) used = sizeof looked - 1;
+    }
+    p += k;
+    if (*p) p++;
+  }
+  if (!env || !*env)
+    used += (size_t)snprintf(looked + used, sizeof looked - used,
+                             "%sPMLS_MODEL_PATH (unset)", used ? ", " : "");
+  for (int d = 0; d < ndirs; d++) {
+    if (used >= sizeof looked) used = sizeof looked - 1;
+    snprintf(cand, sizeof cand, "%s/%s%s", dirs[d], name, ext);
+    if (is_file(cand)) return snprintf(out, cap, "%s", cand) >= (int)cap;
+    used += (size_t)snprintf(looked + used, sizeof looked - used, ", %s", dirs[d]);
+  }
+  snprintf(out, cap, "%s", looked);
+  return -1;
+}
+
 static int cmd_run(int argc, char **argv) {
   if (argc < 1 || argv[0][0] == '-')
     return usage_error("missing script%s%s: usage: pmls run SCRIPT.lua [options]",
                        "", "");
   const char *script = argv[0];
-  FILE *f = fopen(script, "r");
-  if (!f)
-    return usage_error("cannot open script '%s': %s", script, strerror(errno));
-  fclose(f);
+  char model[4096];
+  if (!is_file(script)) {
+    if (strchr(script, '/'))
+      return usage_error("cannot open script '%s': %s", script, strerror(errno));
+    if (find_model(script, model, sizeof model))
+      return usage_error("no script file or model named '%s' (looked in %s)",
+                         script, model);
+    script = model;
+  }
 
   pmls_config cfg;
   pmls_config_init(&cfg);
@@ -187,28 +260,19 @@ static int cmd_run(int argc, char **argv) {
 
   /* Which process of which job is this? */
   pl_job job = {0};
-  int env_rank, env_size, launched = 0;
-  const char *who;
+  int launched = 0;
   char err[512], master_buf[300];
+  if (!help) cfg.master = master; /* wins over PMLS_MASTER */
+  if (!help && pmls_config_from_env(&cfg, err, sizeof err)) {
+    fprintf(stderr, "pmls: %s\n", err);
+    return EXIT_USAGE;
+  }
   if (help) {
     /* --help needs no job: this process alone lists the options. */
-  } else if (pl_env_rank(&env_rank, &env_size, &who)) {
-    if (env_size < 1 || env_rank < 0 || env_rank >= env_size)
-      return usage_error("bad rank from %s: %s", who, "rank must be in 0..size-1");
-    if (procs && procs != env_size) {
-      fprintf(stderr, "pmls: -p %d, but %s started %d processes (see 'pmls "
-              "help')\n", procs, who, env_size);
-      return EXIT_USAGE;
-    }
-    cfg.procs = env_size;
-    cfg.rank = env_rank;
-    cfg.master = master ? master : getenv("PMLS_MASTER");
-    if (cfg.master && !*cfg.master) cfg.master = NULL;
-    if (env_size > 1 && !cfg.master) {
-      fprintf(stderr, "pmls: rank %d of %d, started by %s, does not know where "
-              "rank 0 is: set PMLS_MASTER=tcp://HOST:PORT (rank 0's host and a "
-              "free port) or give --master (see docs/architecture.md)\n",
-              env_rank, env_size, who);
+  } else if (cfg.procs > 0) { /* a launcher started this process */
+    if (procs && procs != cfg.procs) {
+      fprintf(stderr, "pmls: -p %d, but the launcher started %d processes "
+              "(see 'pmls help')\n", procs, cfg.procs);
       return EXIT_USAGE;
     }
   } else if (procs > 1 || hostfile) {
@@ -259,9 +323,7 @@ static int cmd_run(int argc, char **argv) {
     cfg.procs = procs;
     cfg.rank = 0;
     cfg.master = master_buf;
-  } else if (master) {
-    cfg.master = master; /* a one-process job on that transport */
-  }
+  } /* else with --master: a one-process job on that transport */
   const char *quiet_usage = getenv("PMLS_RANK"); /* rank 0 says it */
 
   pmls_engine *e;

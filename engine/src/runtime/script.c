@@ -9,63 +9,17 @@
  * this protocol lives in lua/pmls/runtime.lua. This file only makes and
  * drives the states and turns Lua errors into codes and messages; the
  * threads, the first failure and the end of the run are run.c's (pmls_run). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
+#include "lua_path.h"
 #include "../proc/proc.h"
-
-/* ---- finding the Lua package --------------------------------------------- */
-
-static int has_package(const char *dir) {
-  char p[PATH_MAX];
-  struct stat st;
-  snprintf(p, sizeof p, "%s/pmls/init.lua", dir);
-  return stat(p, &st) == 0;
-}
-
-/* Candidates relative to the library (or executable) holding this code:
- * the build tree (build/lib -> lua/, build/lua/ for the generated cdef) and
- * an installed prefix (lib -> share/pmls/lua). */
-static int find_lua_path(pmls_engine *e, char *out, size_t cap) {
-  if (e->lua_path) {
-    snprintf(out, cap, "%s", e->lua_path);
-    return 0;
-  }
-  const char *env = getenv("PMLS_LUA_PATH");
-  if (env && *env) {
-    snprintf(out, cap, "%s", env);
-    return 0;
-  }
-  Dl_info info;
-  char self[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 32], gen[PATH_MAX + 32];
-  if (!dladdr((void *)&pmls_run_script, &info) || !info.dli_fname ||
-      !realpath(info.dli_fname, self))
-    return -1;
-  snprintf(dir, sizeof dir, "%s", self);
-  char *slash = strrchr(dir, '/');
-  if (!slash) return -1;
-  *slash = 0;
-  snprintf(cand, sizeof cand, "%s/../../lua", dir);
-  snprintf(gen, sizeof gen, "%s/../lua", dir);
-  if (has_package(cand)) {
-    snprintf(out, cap, "%s/?.lua;%s/?/init.lua;%s/?.lua", cand, cand, gen);
-    return 0;
-  }
-  snprintf(cand, sizeof cand, "%s/../share/pmls/lua", dir);
-  if (has_package(cand)) {
-    snprintf(out, cap, "%s/?.lua;%s/?/init.lua", cand, cand);
-    return 0;
-  }
-  return -1;
-}
 
 /* ---- Lua states ---------------------------------------------------------- */
 
@@ -88,9 +42,9 @@ static int message_handler(lua_State *L) {
 
 static lua_State *new_state(pmls_engine *e, char *err) {
   char path[3 * PATH_MAX + 128];
-  if (find_lua_path(e, path, sizeof path)) {
-    pmi_fail(err, PMLS_EIO, "cannot find the pmls Lua package (set "
-             "PMLS_LUA_PATH to its ?.lua patterns)");
+  if (pmi_lua_path(e->lua_path, path, sizeof path)) {
+    pmi_fail(err, PMLS_EIO, "cannot find the pmls Lua package (looked in %s; "
+             "set PMLS_LUA_PATH to its directory)", path);
     return NULL;
   }
   lua_State *L = luaL_newstate();
