@@ -310,6 +310,11 @@ int pmls_round_send(pmls_client *c, int passes);
 
 /* Seconds on the monotonic clock (the engine's own timer). */
 double pmls_now(void);
+/* Seconds of CPU time the calling thread has used. */
+double pmls_thread_time(void);
+/* Sleeps the calling thread for `seconds` (nothing for seconds <= 0), the
+ * whole time even when signals interrupt it. */
+void pmls_sleep(double seconds);
 
 /* y[i] += a * x[i] for i < n (x and y do not overlap). */
 void pmls_axpy(int64_t n, double a, const double *x, double *y);
