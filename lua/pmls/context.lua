@@ -3,6 +3,7 @@
 -- (worker), read rows back and report final values (finish).
 local core = require "pmls.core"
 local tablemod = require "pmls.table"
+local data = require "pmls.data"
 local ffi, C = core.ffi, core.C
 
 local M = {}
@@ -176,6 +177,39 @@ function Context:metric(name, how)
     error("bad argument 'name' to metric (" .. core.engine_error(self.engine) .. ")", 2)
   end
 end
+
+-- ---- data files ------------------------------------------------------------
+-- The pmls.data readers, with this process's engine passed for the script:
+-- the engine keeps a libsvm parse, so setup, the workers, the scheduler
+-- nodes and finish of one process parse each file once. They return what
+-- pmls.data returns (nil, "path:LINE: ..." for a bad file). Each one
+-- tail-calls pmls.data, so a misuse error names the script's line.
+
+local function with_engine(self, opt, fn)
+  if opt ~= nil and type(opt) ~= "table" then
+    core.bad_argument("opt", fn, "table expected, got " .. type(opt), 3)
+  end
+  local o = {}
+  for k, v in pairs(opt or {}) do o[k] = v end
+  if o.engine ~= nil then
+    core.bad_argument("opt", fn, "the context passes the engine itself: drop opt.engine", 3)
+  end
+  o.engine = self.engine
+  return o
+end
+
+function Context:read_libsvm(path, opt)
+  return data.read_libsvm(path, with_engine(self, opt, "read_libsvm"))
+end
+
+function Context:read_matrix(path, opt)
+  return data.read_matrix(path, with_engine(self, opt, "read_matrix"))
+end
+
+-- Rating and Matrix Market files are not kept by the engine: these two are
+-- here so that a script reads every file the same way.
+function Context:read_triplets(path, opt) return data.read_triplets(path, opt) end
+function Context:read_mm(path, opt) return data.read_mm(path, opt) end
 
 -- ---- scheduled models (see pmls.rounds and docs/scheduling.md) -------------
 
