@@ -59,10 +59,15 @@ typedef enum {
   PMLS_SPARSE = 1  /* rows map int32 column keys to elements */
 } pmls_layout;
 
+/* How the values workers report in one clock combine, and (in the final
+ * metrics object) how the clocks' values combine over the run. */
 typedef enum {
-  PMLS_AGG_MEAN = 0, /* a clock's value is the mean over workers */
-  PMLS_AGG_SUM = 1   /* a clock's value is the sum over workers; the final
-                        metrics object also carries the sum over clocks */
+  PMLS_AGG_MEAN = 0, /* the mean over workers; final: the last clock's */
+  PMLS_AGG_SUM = 1,  /* the sum over workers; final: the sum over clocks */
+  PMLS_AGG_LAST = 2, /* the value reported last in the clock; final: the
+                        last clock's */
+  PMLS_AGG_MIN = 3,  /* the least over workers; final: over clocks */
+  PMLS_AGG_MAX = 4   /* the greatest over workers; final: over clocks */
 } pmls_agg;
 
 typedef enum {

@@ -169,9 +169,9 @@ end
 
 function Context:metric(name, how)
   if self.kind ~= "setup" then error("metric is only available in app:setup", 2) end
-  local agg = how == "sum" and C.PMLS_AGG_SUM or C.PMLS_AGG_MEAN
-  if how ~= "sum" and how ~= "mean" then
-    error(("bad argument 'how' to metric (%q: \"mean\" or \"sum\")"):format(tostring(how)), 2)
+  local agg = core.metric_kinds[how]
+  if not agg then
+    error(("bad argument 'how' to metric (%q: %s)"):format(tostring(how), core.metric_kind_list), 2)
   end
   if C.pmls_metric_declare(self.engine, name, agg) ~= 0 then
     error("bad argument 'name' to metric (" .. core.engine_error(self.engine) .. ")", 2)

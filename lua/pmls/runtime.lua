@@ -74,8 +74,7 @@ function M.prepare(engine_ud, path, argv)
     return nil
   end
   for _, m in ipairs(app.metrics) do
-    local agg = m.how == "sum" and core.C.PMLS_AGG_SUM or core.C.PMLS_AGG_MEAN
-    if core.C.pmls_metric_declare(engine, m.name, agg) ~= 0 then
+    if core.C.pmls_metric_declare(engine, m.name, core.metric_kinds[m.how]) ~= 0 then
       error(path .. ": " .. core.engine_error(engine), 0)
     end
   end
