@@ -70,3 +70,67 @@ describe("ctx readers", function()
       "bad argument 'opt' to read_libsvm (table expected, got number)")
   end)
 end)
+
+describe("setup that fills a table", function()
+  local E
+  before_each(function() E = helpers.engine { workers = 2, servers = 2 } end)
+  after_each(function()
+    if E then E:close() end
+    E = nil
+  end)
+
+  it("gives untouched rows their first values, which workers read at once", function()
+    E.setup:table("c", { rows = 3, cols = 2, init = "uniform" })
+    local T = E.setup:table("c")
+    assert.equal(T, E.setup:table("c"))
+    local buf = T:row_buffer()
+    for r = 0, 2 do
+      buf[0], buf[1] = r + 0.5, -r
+      assert.is_true(T:init(r, buf))
+    end
+    local back = assert(T:get(1))
+    assert.same({ 1.5, -1 }, { back[0], back[1] })
+    assert.is_true(E.setup:close())
+    local W = E.context.worker(E.e, E:client(0), {}, nil):table("c")
+    local row = assert(W:get(2))
+    assert.same({ 2.5, -2 }, { row[0], row[1] })
+  end)
+
+  it("leaves a row that a read, an increment or an earlier init reached as it is", function()
+    E.setup:table("c", { rows = 4, cols = 1 })
+    local H = E:table("c")
+    assert(H:inc(0, 0, 7))              -- incremented (still in the oplog: init sends it first)
+    assert(H:get(1))                    -- read: created at its spec init, 0
+    local buf = H:row_buffer()
+    buf[0] = 5
+    for r = 0, 2 do assert(H:init(r, buf)) end
+    buf[0] = 9
+    assert(H:init(2, buf))              -- an earlier init counts
+    assert(H:init(3, buf))
+    assert.equal(0, E:close_client(H.client))
+    local R = E:table("c")
+    local got = {}
+    for r = 0, 3 do got[r + 1] = assert(R:get(r))[0] end
+    assert.same({ 7, 0, 5, 9 }, got)
+  end)
+
+  it("refuses increments in setup, sparse tables and bad buffers, naming them", function()
+    E.setup:table("c", { rows = 2, cols = 3 })
+    E.setup:table("s", { rows = 2, cols = 3, sparse = true })
+    local T = E.setup:table("c")
+    assert.has_error(function() T:inc(0, 0, 1) end,
+      "inc is not available in app:setup (every process runs setup, so increments would add up: "
+      .. "give rows their first values with init)")
+    assert.has_error(function() T:inc_pairs(0, 0, nil, nil) end)
+    assert.has_error(function() T:init(0, {}) end,
+      "bad argument 'buf' to init (a row buffer from row_buffer() expected)")
+    assert.has_error(function() T:init("x", T:row_buffer()) end,
+      "bad argument 'row' to init (whole number expected, got string)")
+    assert.has_error(function() E.setup:table("s"):init(0, T:row_buffer()) end,
+      "bad argument 'row' to init (table 's' is sparse: init gives dense rows their first values)")
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, err = pcall(function() T:init(5, T:row_buffer()) end)
+    assert.is_false(ok)
+    assert.matches("context_spec%.lua:" .. line .. ": bad argument 'row' to init %(row 5 out of range", err)
+  end)
+end)

@@ -193,6 +193,13 @@ int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
                    const int32_t *cols, const void *deltas);
 int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
                  double delta);
+/* Gives a dense row its first value: the row takes `values` (cols elements)
+ * if no read, increment or init has reached it yet, and stays as it is
+ * otherwise. So every process of a job may init the same rows (each runs
+ * the script's setup) without adding up or overwriting what workers have
+ * added; the first init to arrive counts. A client's own earlier increments
+ * reach the row first. Applied once the client is closed, at the latest. */
+int pmls_init_dense(pmls_client *c, int table, int64_t row, const void *values);
 int pmls_report(pmls_client *c, const char *name, double value);
 int pmls_clock(pmls_client *c);
 /* clock(), then wait until every worker of the job has reached this clock:

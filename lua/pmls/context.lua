@@ -84,16 +84,39 @@ local function declare(self, name, spec)
   return id[0]
 end
 
--- setup: ctx:table(name, spec) declares a table and returns its id.
+-- Setup's handles give rows their first values (init) and read them, but
+-- do not increment: every process runs setup, so its increments would add
+-- up once per process.
+local SetupTable = setmetatable({}, { __index = tablemod.Table })
+SetupTable.__index = SetupTable
+for _, fn in ipairs { "inc", "inc_pairs", "inc_scaled" } do
+  SetupTable[fn] = function()
+    error(fn .. " is not available in app:setup (every process runs setup, so "
+          .. "increments would add up: give rows their first values with init)", 2)
+  end
+end
+
+-- Setup's host client, opened for its first table handle and closed (every
+-- init applied) before the workers start.
+local function host_client(self)
+  if self.host then return self.host end
+  local out = ffi.new("pmls_client *[1]")
+  if C.pmls_client_open(self.engine, -1, out) ~= 0 then
+    error("cannot open a client for app:setup: " .. core.engine_error(self.engine), 3)
+  end
+  self.host = ffi.gc(out[0], C.pmls_client_close)
+  return self.host
+end
+
+-- setup: ctx:table(name, spec) declares a table and returns its id;
+-- ctx:table(name), for a table declared already, returns a handle for
+-- T:init (and T:get).
 -- worker / finish: ctx:table(name) returns a handle bound to this thread.
 function Context:table(name, spec)
   if type(name) ~= "string" then
     error("bad argument 'name' to table (string expected, got " .. type(name) .. ")", 2)
   end
-  if self.kind == "setup" then
-    if spec == nil then
-      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
-    end
+  if self.kind == "setup" and spec ~= nil then
     local id = declare(self, name, spec)
     return id
   end
@@ -104,11 +127,30 @@ function Context:table(name, spec)
   if t then return t end
   local id = ffi.new("int[1]")
   if C.pmls_table_find(self.engine, name, id) ~= 0 then
+    if self.kind == "setup" then
+      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
+    end
     error(("bad argument 'name' to table (no table named '%s')"):format(name), 2)
   end
-  t = tablemod.new(self.client, self.engine, id[0])
+  if self.kind == "setup" then
+    t = setmetatable(tablemod.new(host_client(self), self.engine, id[0]), SetupTable)
+  else
+    t = tablemod.new(self.client, self.engine, id[0])
+  end
   self.tables[name] = t
   return t
+end
+
+-- Ends setup's use of the store: closes its client, once every row it
+-- gave a first value to has it. Returns true, or nil and a message.
+function Context:close()
+  local host = self.host
+  if host == nil then return true end
+  self.host, self.tables = nil, {}
+  if C.pmls_client_close(ffi.gc(host, nil)) ~= 0 then
+    return nil, core.engine_error(self.engine)
+  end
+  return true
 end
 
 -- Reports named values: with this clock's values in a worker (sent at the

@@ -80,6 +80,8 @@ function M.prepare(engine_ud, path, argv)
   end
   local shared, ctx = nil, context.setup(engine, opt)
   if app.setup then shared = app:setup(ctx) end
+  local closed, why = ctx:close() -- the rows setup filled are in the store now
+  if not closed then error(path .. ": " .. why, 0) end
   main_app = app
   return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec })
 end

@@ -104,6 +104,23 @@ function Table:inc_scaled(row, x, alpha)
   return true
 end
 
+-- Gives a dense row its first value, buf (a row buffer): the row takes it
+-- if no read, increment or init has reached it yet, and keeps what it has
+-- otherwise (pmls_init_dense). This is how setup fills a table: every
+-- process runs setup, and the first init of a row to arrive counts.
+function Table:init(row, buf)
+  if type(row) ~= "number" then bad_row("init", row) end
+  if self.sparse then
+    core.bad_argument("row", "init", "table '" .. self.name .. "' is sparse: init gives dense rows their first values")
+  end
+  if not ffi.istype(self.row_type, buf) then
+    core.bad_argument("buf", "init", "a row buffer from row_buffer() expected")
+  end
+  local rc = C.pmls_init_dense(self.client, self.id, row, buf)
+  if rc ~= 0 then local a, b = failed(self, rc, "init", "row"); return a, b end
+  return true
+end
+
 -- n (column, delta) pairs: cols is int32_t[n], deltas has the table's type.
 function Table:inc_pairs(row, n, cols, deltas)
   local rc = C.pmls_inc_pairs(self.client, self.id, row, n, cols, deltas)

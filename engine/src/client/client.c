@@ -886,6 +886,31 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
   return add_pairs(c, table, t, row, 1, &col, typed);
 }
 
+/* ---- first values -------------------------------------------------------- */
+
+/* The row takes `values` only if nothing has reached it yet, so every
+ * process's setup may give the same first values and the first to arrive
+ * counts, never overwriting what a worker already added. This client's own
+ * increments go out first: a row it incremented is not untouched. The
+ * shard does not answer; close (BYE) waits until it has applied it. */
+int pmls_init_dense(pmls_client *c, int table, int64_t row, const void *values) {
+  const pmi_table_meta *t = check_row(c, table, row);
+  if (!t) return PMLS_EINVAL;
+  if (t->spec.layout != PMLS_DENSE)
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: init gives "
+                    "dense rows their first values", t->name);
+  if (!values) return pmi_fail(c->err, PMLS_EINVAL, "missing values");
+  int rc = c->oplog_bytes ? oplog_flush(c) : PMLS_OK;
+  if (rc) return rc;
+  int shard = pmi_shard_of(c->e, table, row);
+  pmi_msg_begin(&c->out, c->e->job, PMI_MSG_INIT, c->id);
+  pmi_put_i32(&c->out, table);
+  pmi_put_i64(&c->out, row);
+  if (pmi_put_bytes(&c->out, values, row_bytes_of(t)))
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a message");
+  return send_shard(c, shard, &c->out);
+}
+
 /* ---- clocks, reports, abort ---------------------------------------------- */
 
 int pmls_report(pmls_client *c, const char *name, double value) {
