@@ -40,7 +40,10 @@ function M.new(client, engine, id)
     dtype = core.dtype_names[tonumber(spec.dtype)],
     sparse = spec.layout == C.PMLS_SPARSE,
     array_type = ffi.typeof(ctype .. "[?]"),
-    row_type = ffi.typeof(ctype .. "[$]", tonumber(spec.cols)),
+    -- the size in the text, not as a "$" parameter: busted caches
+    -- ffi.typeof by its first argument, and would hand every table the
+    -- row type of the first one
+    row_type = ffi.typeof(ctype .. "[" .. tonumber(spec.cols) .. "]"),
   }, Table)
   if self.sparse then
     self.keys = ffi.new("int32_t[?]", self.cols)
