@@ -134,3 +134,64 @@ describe("setup that fills a table", function()
     assert.matches("context_spec%.lua:" .. line .. ": bad argument 'row' to init %(row 5 out of range", err)
   end)
 end)
+
+describe("tables that exist before setup", function()
+  local E
+  after_each(function()
+    if E then E:close() end
+    E = nil
+  end)
+
+  it("are attached to when declared with the same spec, and refused naming what differs", function()
+    E = helpers.engine()
+    assert.equal(0, E.setup:table("w", { rows = 3, cols = 2, init = "uniform", scale = 0.5 }))
+    local again = E.context.setup(E.e, {})
+    assert.equal(0, again:table("w", { rows = 3, cols = 2, init = "uniform", scale = 0.5 }))
+    local other = E.context.setup(E.e, {})
+    assert.has_error(function() other:table("w", { rows = 3, cols = 4, dtype = "int32", scale = 0.5 }) end,
+      "bad argument 'spec' to table (table 'w' exists with another spec: cols 2 there, 4 here; "
+      .. "dtype float64 there, int32 here; init uniform there, zeros here)")
+    assert.has_error(function() other:table("w", { rows = 3, cols = 2, init = "uniform", staleness = 2 }) end,
+      "bad argument 'spec' to table (table 'w' exists with another spec: staleness the engine's there, "
+      .. "2 here; scale 0.5 there, 1 here)")
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, err = pcall(function() other:table("w", { rows = 9, cols = 2, init = "uniform", scale = 0.5 }) end)
+    assert.is_false(ok)
+    assert.matches("context_spec%.lua:" .. line .. ": bad argument 'spec' to table %(table 'w' exists with "
+                   .. "another spec: rows 3 there, 9 here%)", err)
+  end)
+
+  it("are what a host filled and a sequence of script runs trains", function()
+    local root = helpers.root
+    E = helpers.engine { workers = 2, servers = 2,
+                         lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/build/lua/?.lua" }
+    local ffi, C = E.ffi, E.C
+    E.setup:table("w", { rows = 4, cols = 3 })
+    local H = E:table("w")
+    local ten = H:row_buffer()
+    for c = 0, 2 do ten[c] = 10 end
+    for r = 0, 3 do assert(H:init(r, ten)) end
+    assert.equal(0, E:close_client(H.client))
+    local script = root .. "/spec/fixtures/warm_start.lua"
+    local function run(...)
+      local args = { ... }
+      local argv = ffi.new("const char *[?]", #args + 1, args)
+      return C.pmls_run_script(E.e, script, #args, argv)
+    end
+    local function cell_sum()
+      local R = E:table("w")
+      local total = 0
+      for r = 0, 3 do
+        local row = assert(R:get(r))
+        for c = 0, 2 do total = total + row[c] end
+      end
+      return total
+    end
+    assert.equal(0, run("--clocks", "2"), E.core.engine_error(E.e))
+    assert.equal(12 * (10 + 2 * 2), cell_sum())
+    assert.equal(0, run("--clocks", "1"), E.core.engine_error(E.e))
+    assert.equal(12 * (10 + 2 * 3), cell_sum())
+    assert.equal(tonumber(C.PMLS_ESCRIPT), run("--rows", "5"))
+    assert.matches("rows 4 there, 5 here", E.core.engine_error(E.e))
+  end)
+end)

@@ -159,7 +159,8 @@ typedef struct pmls_table_stats {
 } pmls_table_stats;
 int pmls_table_stats_of(pmls_engine *e, int table, pmls_table_stats *out);
 
-/* Tables are declared before the workers that use them start. */
+/* Tables are declared before the workers that use them start, and live as
+ * long as the engine: later script runs on it attach to them. */
 int pmls_table_create(pmls_engine *e, const char *name,
                       const pmls_table_spec *spec, int *id_out);
 int pmls_table_find(pmls_engine *e, const char *name, int *id_out);
@@ -172,14 +173,20 @@ int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg);
 
 /* Clients: each thread that touches the store holds its own. worker is
  * 0..workers-1 for a worker (it takes part in the clocks) or -1 for a host
- * client that only reads and increments. */
+ * client that only reads and increments. A worker has one client at a
+ * time. A worker that ran before (an earlier run on this engine) rejoins
+ * where its last client left: the engine's clocks go on, and it holds the
+ * other workers back again from its open on; open every worker's client of
+ * a run before any of them clocks (pmls_run_script does). */
 int pmls_client_open(pmls_engine *e, int worker, pmls_client **out);
 int pmls_client_close(pmls_client *c);
 const char *pmls_client_errmsg(const pmls_client *c);
 int pmls_client_worker(const pmls_client *c);
+/* The clock() calls made through this client. */
 int64_t pmls_client_clock(const pmls_client *c);
 /* The clock of the copy the client's last successful read came from (every
- * update made before that clock is in it); -1 before any read. */
+ * update made before that clock is in it), counted like pmls_client_clock
+ * from this client's first clock; -1 before any read. */
 int64_t pmls_client_last_copy_clock(const pmls_client *c);
 
 /* Row access. Reads see every earlier increment of this client. */
@@ -210,7 +217,13 @@ int pmls_abort(pmls_client *c, const char *why);
 /* Runs a model script: its setup and finish on the calling thread, its
  * worker function on `workers` threads, each with its own lua_State. argv
  * holds the script's own options. Returns PMLS_EUSAGE for a bad option,
- * PMLS_ESCRIPT when the script raised an error (pmls_errmsg has it). */
+ * PMLS_ESCRIPT when the script raised an error (pmls_errmsg has it).
+ * A one-process engine may run scripts one after the other: a table the
+ * script declares that exists already with the same spec (the host's, or
+ * an earlier run's) is attached to, so a host can fill a table that a
+ * script then trains; clocks go on, each run writes a final metrics object
+ * of its own. (A scheduled model, or a second run in a job of several
+ * processes, is one run per engine.) */
 int pmls_run_script(pmls_engine *e, const char *path, int argc,
                     const char *const *argv);
 

@@ -23,7 +23,7 @@ local function new(kind, engine, client, opt, shared)
     rank = C.pmls_engine_rank(engine),
     seed = tonumber(C.pmls_engine_seed(engine)),
     worker = client ~= nil and kind == "worker" and C.pmls_client_worker(client) or nil,
-    tables = {},
+    tables = {}, declared = {},
   }, Context)
 end
 
@@ -35,6 +35,45 @@ function M.scheduler(engine, client, opt, shared, node)
 end
 function M.worker(engine, client, opt, shared) return new("worker", engine, client, opt, shared) end
 function M.finish(engine, client, opt, shared) return new("finish", engine, client, opt, shared) end
+
+-- ---- tables that exist already -------------------------------------------
+-- A table the engine holds from before this setup (declared by an earlier
+-- script run, or created and filled by the host) is attached to when the
+-- spec is the same, so a host can fill a table that a script then trains;
+-- a spec that differs is an error naming what differs.
+
+local INIT_NAMES = { [0] = "zeros", "uniform", "normal" }
+local CONSISTENCY_NAMES = { [0] = "ssp", "bsp", "essp", "async" }
+
+local function spec_text(field, v)
+  if field == "dtype" then return core.dtype_names[v] end
+  if field == "init" then return INIT_NAMES[v] or tostring(v) end
+  if field == "sparse" then return tostring(v == tonumber(C.PMLS_SPARSE)) end
+  if (field == "staleness" or field == "consistency") and v == -1 then return "the engine's" end
+  if field == "consistency" then return CONSISTENCY_NAMES[v] or tostring(v) end
+  return tostring(v)
+end
+
+local function attach(self, name, id, want)
+  local have = ffi.new("pmls_table_spec")
+  assert(C.pmls_table_spec_of(self.engine, id, have) == 0)
+  local fields = {
+    { "rows", "rows" }, { "cols", "cols" }, { "dtype", "dtype" }, { "sparse", "layout" },
+    { "staleness", "staleness" }, { "consistency", "consistency" }, { "init", "init" },
+  }
+  if have.init ~= 0 or want.init ~= 0 then fields[#fields + 1] = { "scale", "init_scale" } end
+  local diffs = {}
+  for _, f in ipairs(fields) do
+    local a, b = tonumber(have[f[2]]), tonumber(want[f[2]])
+    if a ~= b then
+      diffs[#diffs + 1] = ("%s %s there, %s here"):format(f[1], spec_text(f[1], a), spec_text(f[1], b))
+    end
+  end
+  if #diffs > 0 then
+    error(("bad argument 'spec' to table (table '%s' exists with another spec: %s)")
+          :format(name, table.concat(diffs, "; ")), 4)
+  end
+end
 
 local function declare(self, name, spec)
   if type(spec) ~= "table" then
@@ -77,10 +116,16 @@ local function declare(self, name, spec)
     s.consistency = model
   end
   s.init_scale = spec.scale or 1.0
+  if self.declared[name] then
+    error(("bad argument 'spec' to table (table '%s' is already declared in this setup)"):format(name), 3)
+  end
   local id = ffi.new("int[1]")
-  if C.pmls_table_create(self.engine, name, s, id) ~= 0 then
+  if C.pmls_table_find(self.engine, name, id) == 0 then
+    attach(self, name, id[0], s)
+  elseif C.pmls_table_create(self.engine, name, s, id) ~= 0 then
     error("bad argument 'spec' to table (" .. core.engine_error(self.engine) .. ")", 3)
   end
+  self.declared[name] = true
   return id[0]
 end
 

@@ -250,6 +250,11 @@ int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st
     fputs("}\n", f);
     if (fflush(f) != 0) rc = PMLS_EIO;
   }
+  /* A later run on this engine (pmls_run_script again) has a final object
+   * of its own: its metrics over its clocks and its own final reports.
+   * Clock numbers, time and the counters go on: they are the engine's. */
+  memset(m->has_overall, 0, sizeof m->has_overall);
+  m->nfinal = 0;
   pthread_mutex_unlock(&m->mu);
   return rc;
 }

@@ -208,6 +208,8 @@ static int check_row(pmi_server *s, int table, int64_t row, char *why,
 
 /* ---- handlers ------------------------------------------------------------ */
 
+static void advance_clock(pmi_server *s);
+
 static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   char addr[PMI_ADDR_MAX], feed[PMI_ADDR_MAX];
   pmi_get_str(rd, addr, sizeof addr);
@@ -244,6 +246,12 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     fprintf(stderr, "pmls: %s: cannot answer client %d: %s\n", s->name,
             h->src, s->err);
   s->client_rank[h->src] = rank;
+  /* A worker that said BYE in an earlier run is back: from now on it holds
+   * the global clock back again, at the clock it left with. */
+  if (h->src < s->e->workers && s->done[h->src]) {
+    s->done[h->src] = 0;
+    advance_clock(s);
+  }
   if (s->feed_sock[rank] < 0 && feed[0]) {
     /* Pushes are offers: a receiver that is slow or gone must not hold
      * this shard up, so the wait for it is short. */
