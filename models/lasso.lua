@@ -26,7 +26,7 @@
 -- the run stops when the duality gap is below --tol times the objective
 -- (the objective is then within --tol of the optimum, relatively).
 local pmls = require "pmls"
-local ffi = require "ffi"
+local array = pmls.array
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
 
 local app = pmls.app("lasso", [[Lasso by coordinate descent on the STRADS scheduler.
@@ -52,17 +52,17 @@ app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then
 app:metric("objective", "sum")
 app:metric("nnz", "mean")
 
-local double_array = ffi.typeof("double[?]")
+local double_array = array.float64
 local lasso_ws = require "lib.lasso_ws"
-local now, soft = require("pmls.core").C.pmls_now, lasso_ws.soft
+local now, soft = pmls.now, lasso_ws.soft
 
 -- Through the engine: setup, the workers and the scheduler nodes of one
 -- process share one parse of a libsvm file.
 local function read(ctx, more)
   local opt = ctx.opt
-  local o = { labels = opt.labels, engine = ctx.engine }
+  local o = { labels = opt.labels }
   for k, v in pairs(more or {}) do o[k] = v end
-  return assert(pmls.data.read_matrix(opt.data, o))
+  return assert(ctx:read_matrix(opt.data, o))
 end
 
 function app:setup(ctx)
@@ -341,7 +341,7 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
   local grad, c, pot, prio = self.grad, self.c, self.pot, self.prio
   if not self.ws then
     -- the first round is at w = 0, where the gradient is Xc'yc
-    ffi.copy(self.xty, grad, p * 8)
+    array.copy(self.xty, grad, p)
     self.ws = lasso_ws.new({
       n = N, p = p, rowptr = self.rows.rowptr, col = self.rows.col, val = self.rows.val,
       mean = opt.intercept and self.mean or nil, max_size = self.ws_max,
@@ -356,7 +356,7 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
   for a = 0, ws.m - 1 do
     if ws.w[a] ~= 0 then nnz = nnz + 1 end
   end
-  local new = self.new_ids or ffi.new("int32_t[?]", p)
+  local new = self.new_ids or array.int32(p)
   self.new_ids = new
   local count, full = ws:pick(prio, max(100, nnz), new)
   if full then

@@ -20,7 +20,6 @@
 -- --data and, with --test, its accuracy and mean loss there.
 local pmls = require "pmls"
 local linear = require "lib.linear"
-local ffi = require "ffi"
 
 local app = pmls.app("logreg", [[L2-regularised logistic regression by SGD (libsvm files).
 Minimises mean log(1 + exp(-y (w.x + b))) + l2/2 |w|^2 by local SGD on each
@@ -41,9 +40,7 @@ app:metric("examples", "sum")
 -- through the engine, so setup, the workers and finish of one process parse
 -- each file once.
 local function read(ctx, path, opts)
-  opts = opts or {}
-  opts.engine = ctx.engine
-  return assert(pmls.data.read_libsvm(path, opts))
+  return assert(ctx:read_libsvm(path, opts))
 end
 
 function app:setup(ctx)
@@ -70,7 +67,7 @@ function app:worker(ctx)
   local clocks = opt.epochs * slices
   local first_averaged = clocks - math.ceil(opt.average * clocks)
   local avg = opt.average > 0 and ctx:table("avg"):row_buffer() or nil
-  local order = ffi.new("int32_t[?]", math.max(n, 1))
+  local order = pmls.array.int32(math.max(n, 1))
   for r = 0, n - 1 do order[r] = r end
   local rng = pmls.data.new_rng(ctx.seed * 7919 + ctx.worker)
   local steps = 0

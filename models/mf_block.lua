@@ -43,7 +43,6 @@
 -- it, and reports the seconds slept as slowed_s.
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
 local pmls = require "pmls"
-local ffi = require "ffi"
 local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 
 local app = pmls.app("mf-block", "matrix factorization by block-scheduled SGD (DSGD / Fugue)")
@@ -65,28 +64,8 @@ app:metric("train_rmse", "mean")
 app:metric("passes", "sum")
 app:metric("slowed_s", "sum")
 
-local double_array = ffi.typeof("double[?]")
-local int32_array = ffi.typeof("int32_t[?]")
-
-pcall(ffi.cdef, "struct timespec { long tv_sec; long tv_nsec; };")
-pcall(ffi.cdef, "int clock_gettime(int clk_id, struct timespec *tp);")
-pcall(ffi.cdef, "int nanosleep(const struct timespec *req, struct timespec *rem);")
-local CLOCK_THREAD_CPUTIME_ID = 3 -- Linux
-
-local function clock_s(id, ts)
-  ffi.C.clock_gettime(id, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
-
-local function sleep_s(sec, req, rem)
-  if sec <= 0 then return end
-  req.tv_sec = floor(sec)
-  req.tv_nsec = floor((sec - floor(sec)) * 1e9)
-  while ffi.C.nanosleep(req, rem) ~= 0 do
-    if ffi.errno() ~= 4 then break end -- EINTR
-    req.tv_sec, req.tv_nsec = rem.tv_sec, rem.tv_nsec
-  end
-end
+local double_array, int32_array = pmls.array.float64, pmls.array.int32
+local thread_time, sleep_s = pmls.thread_time, pmls.sleep
 
 local function read(path) return assert(pmls.data.read_triplets(path)) end
 
@@ -184,7 +163,7 @@ function app:load(ctx)
   end
   for b = 1, d * d do count[b] = count[b] + count[b - 1] end
   local ptr = int32_array(d * d + 1)
-  ffi.copy(ptr, count, (d * d + 1) * 4)
+  pmls.array.copy(ptr, count, d * d + 1)
   local user, item, rating = int32_array(max(m, 1)), int32_array(max(m, 1)), double_array(max(m, 1))
   for n = 0, all.n - 1 do
     local u = all.user[n]
@@ -212,7 +191,6 @@ function app:load(ctx)
   self.H = double_array(sh.items * width) -- my working copy of the item rows
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
   self.slow = me == opt.slow_worker and opt.slow_factor > 1
-  self.ts, self.rem = ffi.new("struct timespec"), ffi.new("struct timespec")
 end
 
 -- ---- the workers ------------------------------------------------------------------
@@ -297,7 +275,7 @@ function app:push(ctx, vars, n, out, pass)
   local lr = opt.lr / (1 + opt.decay * epoch)
   if opt.pass_decay then lr = lr / pass end
   local model, H, ptr = ctx.model, self.H, self.ptr
-  local t0 = self.slow and clock_s(CLOCK_THREAD_CPUTIME_ID, self.ts)
+  local t0 = self.slow and thread_time()
   local se, count = 0, 0
   for rowblock, colblock, lo, hi in ctx:blocks() do
     if pass == 1 then
@@ -319,8 +297,8 @@ function app:push(ctx, vars, n, out, pass)
   local report = { passes = pass }
   if pass == 1 and count > 0 then report.train_rmse = sqrt(se / count) end
   if self.slow then
-    local nap = (opt.slow_factor - 1) * (clock_s(CLOCK_THREAD_CPUTIME_ID, self.ts) - t0)
-    sleep_s(nap, self.ts, self.rem)
+    local nap = (opt.slow_factor - 1) * (thread_time() - t0)
+    sleep_s(nap)
     if pass == 1 then self.slept = 0 end
     self.slept = self.slept + nap
     report.slowed_s = self.slept -- this round's, over its passes

@@ -39,7 +39,7 @@
 -- predictions clipped to [1, 5]) and objective of the final model.
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
 local pmls = require "pmls"
-local ffi = require "ffi"
+local array = pmls.array
 local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 
 local app = pmls.app("mf-ccd", "matrix factorization by CCD++ (rank-one coordinate descent, scheduled)")
@@ -57,8 +57,7 @@ app:metric("objective", "sum")
 app:metric("train_rmse", "mean")
 app:metric("test_rmse", "mean")
 
-local double_array = ffi.typeof("double[?]")
-local int32_array = ffi.typeof("int32_t[?]")
+local double_array, int32_array = array.float64, array.int32
 
 local function read(path) return assert(pmls.data.read_triplets(path)) end
 
@@ -126,7 +125,7 @@ local function group(all, nkeys, keyof, keep, mu)
   local g = { m = m, ptr = int32_array(nkeys + 1), user = int32_array(max(m, 1)),
               item = int32_array(max(m, 1)), rating = double_array(max(m, 1)),
               e = double_array(max(m, 1)) }
-  ffi.copy(g.ptr, count, (nkeys + 1) * 4)
+  array.copy(g.ptr, count, nkeys + 1)
   for n = 0, all.n - 1 do
     if keep(n) then
       local key = keyof(n)
@@ -243,11 +242,11 @@ function app:sync(ctx, changed, nchanged, deltas)
   local du
   if side == 1 then
     du = self.dw
-    ffi.fill(du, sh.users * 8)
+    array.fill(du, sh.users)
     column(model, self.hcol, sh.items, wsize, K, col)
   else
     du = self.dh
-    ffi.fill(du, sh.items * 8)
+    array.fill(du, sh.items)
     column(model, self.wcol, sh.users, 0, K, col)
   end
   for c = 0, nchanged - 1 do

@@ -28,7 +28,7 @@
 -- --pause-on all). The pauses are drawn from the run's seed, so a run
 -- repeats. The slowed worker reports the seconds it slept as slowed_s.
 local pmls = require "pmls"
-local ffi = require "ffi"
+local array = pmls.array
 
 local app = pmls.app("mf-sgd", "matrix factorization by SGD (data-parallel)")
 app:option("data", nil, "training ratings (user item rating [timestamp])", { type = "string", required = true })
@@ -49,28 +49,9 @@ app:option("slow_basis", "cpu", "straggler: stretch the thread's CPU time (cpu) 
 app:metric("train_rmse", "mean")
 app:metric("slowed_s", "sum")   -- seconds slept by slowed workers (reported only by them)
 
--- Thread CPU time and sleeping, for the straggler. Declared one at a time
--- under pcall: another module may have declared them already.
-pcall(ffi.cdef, "struct timespec { long tv_sec; long tv_nsec; };")
-pcall(ffi.cdef, "int clock_gettime(int clk_id, struct timespec *tp);")
-pcall(ffi.cdef, "int nanosleep(const struct timespec *req, struct timespec *rem);")
-local CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID = 1, 3 -- Linux
-
-local function clock_s(id, ts)
-  ffi.C.clock_gettime(id, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
-
-local function sleep_s(sec, req, rem)
-  if sec <= 0 then return end
-  req.tv_sec = math.floor(sec)
-  req.tv_nsec = math.floor((sec - math.floor(sec)) * 1e9)
-  -- nanosleep returns early on a signal; sleep what is left.
-  while ffi.C.nanosleep(req, rem) ~= 0 do
-    if ffi.errno() ~= 4 then break end -- EINTR
-    req.tv_sec, req.tv_nsec = rem.tv_sec, rem.tv_nsec
-  end
-end
+-- The straggler's clock: the thread's CPU time (its work, not its waits
+-- for rows) or, with --slow-basis wall, the wall time.
+local function clock_of(basis) return basis == "wall" and pmls.now or pmls.thread_time end
 
 -- A data error ("path:LINE: ...") ends the run with that message.
 local function read(path, opts) return assert(pmls.data.read_triplets(path, opts)) end
@@ -113,24 +94,23 @@ function app:worker(ctx)
   local width = k + 1
   -- This clock's copies of the item rows (mine) and what they were when
   -- read (base); loaded[i] says in which clock item i was read.
-  local mine = ffi.new("double[?]", R.rows * width)
-  local base = ffi.new("double[?]", R.rows * width)
-  local loaded = ffi.new("int32_t[?]", R.rows)
-  local touched = ffi.new("int32_t[?]", R.rows)
+  local mine = array.float64(R.rows * width)
+  local base = array.float64(R.rows * width)
+  local loaded = array.int32(R.rows)
+  local touched = array.int32(R.rows)
   for i = 0, R.rows - 1 do loaded[i] = -1 end
   local row = R:row_buffer()
   local user, item, rating = ds.user, ds.item, ds.rating
   -- Rating files are sorted by user; SGD wants them in random order.
-  local order = ffi.new("int32_t[?]", math.max(ds.n, 1))
+  local order = array.int32(math.max(ds.n, 1))
   local rng = pmls.data.new_rng(ctx.seed * 7919 + ctx.worker)
   for n = 0, ds.n - 1 do order[n] = n end
   local is_slow = ctx.worker == opt.slow_worker
   local pausing = (is_slow or opt.pause_on == "all") and opt.pause_prob > 0 and opt.pause_ms > 0
   local factor = is_slow and opt.slow_factor or 1
   local slowed = factor > 1 or pausing
-  local ts, rem = ffi.new("struct timespec"), ffi.new("struct timespec")
   local pauses = slowed and pmls.data.new_rng(ctx.seed * 104729 + 7 + ctx.worker)
-  local basis = opt.slow_basis == "wall" and CLOCK_MONOTONIC or CLOCK_THREAD_CPUTIME_ID
+  local clock_s = clock_of(opt.slow_basis)
   local clock = 0
   for epoch = 0, opt.epochs - 1 do
     for n = ds.n - 1, 1, -1 do
@@ -143,7 +123,7 @@ function app:worker(ctx)
     local first = math.floor(ds.n * slice / opt.clocks_per_epoch)
     local last = math.floor(ds.n * (slice + 1) / opt.clocks_per_epoch)
     local se, ntouched = 0, 0
-    local t0 = slowed and clock_s(basis, ts)
+    local t0 = slowed and clock_s()
     for m = first, last - 1 do
       local n = order[m]
       local u, i = user[n], item[n]
@@ -177,9 +157,9 @@ function app:worker(ctx)
     clock = clock + 1
     ctx:report { train_rmse = math.sqrt(se / math.max(last - first, 1)) }
     if slowed then
-      local nap = (factor - 1) * (clock_s(basis, ts) - t0)
+      local nap = (factor - 1) * (clock_s() - t0)
       if pausing and pauses.uniform() < opt.pause_prob then nap = nap + opt.pause_ms * 1e-3 end
-      sleep_s(nap, ts, rem)
+      pmls.sleep(nap)
       ctx:report { slowed_s = nap }
     end
     assert(ctx:clock())

@@ -319,6 +319,7 @@ function Engine:table(name, c)
 end
 
 function Engine:close()
+  if self.setup then self.setup:close() end
   for i = #self.clients, 1, -1 do self.C.pmls_client_close(self.clients[i]) end
   self.clients = {}
   if self.e ~= nil then self.C.pmls_engine_destroy(self.e) end

@@ -174,6 +174,33 @@ describe("a job of several processes", function()
     end)
   end)
 
+  describe("setup that fills a table (spec/fixtures/setup_init.lua)", function()
+    -- label, engine args
+    local cases = {
+      { "threads", { "-w", "2" } },
+      { "-p 2 -w 2", { "-p", "2", "-w", "2" } },
+      { "-p 2 -w 2 --servers 3, rank 1's setup late", { "-p", "2", "-w", "2", "--servers", "3",
+                                                        "--late-rank", "1", "--late-ms", "300" } },
+      { "-p 2 -w 1 --transport tcp, rank 0's setup late", { "-p", "2", "-w", "1", "--transport", "tcp",
+                                                            "--late-rank", "0", "--late-ms", "300" } },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1] .. ": workers read the first values at once; a late init changes nothing", function()
+        local metrics = helpers.tempdir() .. "/m.jsonl"
+        local args = { "run", F .. "/setup_init.lua", "-q", "--timeout", "10", "--metrics", metrics }
+        for _, a in ipairs(c[2]) do args[#args + 1] = a end
+        local res = U.run { args = args, timeout = 40 }
+        assert.are.equal(0, res.rc, U.describe(res))
+        local rows = helpers.read_metrics(metrics)
+        local final = rows[#rows]
+        assert.is_true(final.final)
+        assert.are.equal(0, final.bad, "cells of a first read without the first value")
+        assert.are.equal(0, final.excess, "increments lost or doubled")
+        assert.are.equal(0, final.wrong, "cells past column 0 changed")
+      end)
+    end
+  end)
+
   describe("ranks started by a launcher's environment", function()
     local launchers = {
       { "srun (SLURM_PROCID / SLURM_NTASKS)", "SLURM_PROCID", "SLURM_NTASKS" },

@@ -167,16 +167,19 @@ describe("pmls.app", function()
       local app = appmod.new("x")
       assert.are.equal(app, app:metric("loss", "mean"))
       app:metric("examples", "sum")
-      assert.are.same({ { name = "loss", how = "mean" }, { name = "examples", how = "sum" } },
+      app:metric("lr", "last"):metric("best", "min"):metric("worst", "max")
+      assert.are.same({ { name = "loss", how = "mean" }, { name = "examples", how = "sum" },
+                        { name = "lr", how = "last" }, { name = "best", how = "min" },
+                        { name = "worst", how = "max" } },
                       app.metrics)
     end)
 
-    it("raises naming 'how' for anything but \"mean\" or \"sum\"", function()
+    it("raises naming 'how' for anything but mean, sum, last, min or max", function()
       local app = appmod.new("x")
       assert.has_error(function() app:metric("loss", "avg") end,
-                       "bad argument 'how' to metric (\"avg\": \"mean\" or \"sum\" expected)")
+                       "bad argument 'how' to metric (\"avg\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
       assert.has_error(function() app:metric("loss") end,
-                       "bad argument 'how' to metric (\"nil\": \"mean\" or \"sum\" expected)")
+                       "bad argument 'how' to metric (\"nil\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
       assert.are.equal(0, #app.metrics)
     end)
 
@@ -205,4 +208,31 @@ describe("pmls.app", function()
       assert.matches("runtime_spec%.lua:" .. line .. ": bad argument 'how'", err)
     end)
   end)
+end)
+
+describe("metric kinds through the pmls command", function()
+  local helpers = require "helpers"
+  teardown(helpers.cleanup)
+
+  for _, procs in ipairs { "1", "2" } do
+    it("combine mean, sum, last, min and max per clock and over the run (-p " .. procs .. ")", function()
+      local final, rows = helpers.run_model(helpers.fixtures .. "/metric_kinds.lua",
+                                            { "-w", "2", "-p", procs, "--clocks", "3" })
+      local P = 2 * tonumber(procs)
+      for k = 1, 3 do
+        local row = rows[k]
+        assert.equal(k, row.clock)
+        assert.equal(k * (P + 1) / 2, row.m)
+        assert.equal(k * P * (P + 1) / 2, row.s)
+        assert.equal(10 * k + 1, row.at)
+        assert.equal(k, row.lo)
+        assert.equal(P * k, row.hi)
+      end
+      assert.equal(3 * (P + 1) / 2, final.m)           -- the last clock's mean
+      assert.equal(6 * P * (P + 1) / 2, final.s)       -- the sum over clocks
+      assert.equal(31, final.at)                       -- the last clock's
+      assert.equal(1, final.lo)                        -- the least of any clock
+      assert.equal(3 * P, final.hi)                    -- the greatest of any clock
+    end)
+  end
 end)

@@ -62,10 +62,15 @@ typedef enum {
   PMLS_SPARSE = 1  /* rows map int32 column keys to elements */
 } pmls_layout;
 
+/* How the values workers report in one clock combine, and (in the final
+ * metrics object) how the clocks' values combine over the run. */
 typedef enum {
-  PMLS_AGG_MEAN = 0, /* a clock's value is the mean over workers */
-  PMLS_AGG_SUM = 1   /* a clock's value is the sum over workers; the final
-                        metrics object also carries the sum over clocks */
+  PMLS_AGG_MEAN = 0, /* the mean over workers; final: the last clock's */
+  PMLS_AGG_SUM = 1,  /* the sum over workers; final: the sum over clocks */
+  PMLS_AGG_LAST = 2, /* the value reported last in the clock; final: the
+                        last clock's */
+  PMLS_AGG_MIN = 3,  /* the least over workers; final: over clocks */
+  PMLS_AGG_MAX = 4   /* the greatest over workers; final: over clocks */
 } pmls_agg;
 
 typedef enum {
@@ -167,7 +172,8 @@ typedef struct pmls_table_stats {
 } pmls_table_stats;
 int pmls_table_stats_of(pmls_engine *e, int table, pmls_table_stats *out);
 
-/* Tables are declared before the workers that use them start. */
+/* Tables are declared before the workers that use them start, and live as
+ * long as the engine: later script runs on it attach to them. */
 int pmls_table_create(pmls_engine *e, const char *name,
                       const pmls_table_spec *spec, int *id_out);
 int pmls_table_find(pmls_engine *e, const char *name, int *id_out);
@@ -180,14 +186,20 @@ int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg);
 
 /* Clients: each thread that touches the store holds its own. worker is
  * 0..workers-1 for a worker (it takes part in the clocks) or -1 for a host
- * client that only reads and increments. */
+ * client that only reads and increments. A worker has one client at a
+ * time. A worker that ran before (an earlier run on this engine) rejoins
+ * where its last client left: the engine's clocks go on, and it holds the
+ * other workers back again from its open on; open every worker's client of
+ * a run before any of them clocks (pmls_run_script does). */
 int pmls_client_open(pmls_engine *e, int worker, pmls_client **out);
 int pmls_client_close(pmls_client *c);
 const char *pmls_client_errmsg(const pmls_client *c);
 int pmls_client_worker(const pmls_client *c);
+/* The clock() calls made through this client. */
 int64_t pmls_client_clock(const pmls_client *c);
 /* The clock of the copy the client's last successful read came from (every
- * update made before that clock is in it); -1 before any read. */
+ * update made before that clock is in it), counted like pmls_client_clock
+ * from this client's first clock; -1 before any read. */
 int64_t pmls_client_last_copy_clock(const pmls_client *c);
 
 /* Row access. Reads see every earlier increment of this client. */
@@ -201,6 +213,13 @@ int pmls_inc_pairs(pmls_client *c, int table, int64_t row, int64_t n,
                    const int32_t *cols, const void *deltas);
 int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
                  double delta);
+/* Gives a dense row its first value: the row takes `values` (cols elements)
+ * if no read, increment or init has reached it yet, and stays as it is
+ * otherwise. So every process of a job may init the same rows (each runs
+ * the script's setup) without adding up or overwriting what workers have
+ * added; the first init to arrive counts. A client's own earlier increments
+ * reach the row first. Applied once the client is closed, at the latest. */
+int pmls_init_dense(pmls_client *c, int table, int64_t row, const void *values);
 int pmls_report(pmls_client *c, const char *name, double value);
 int pmls_clock(pmls_client *c);
 /* clock(), then wait until every worker of the job has reached this clock:
@@ -238,7 +257,13 @@ int pmls_run(pmls_engine *e, const pmls_run_fns *fns, void *ud);
  * thread, its worker function on `workers` threads, each with its own
  * lua_State. argv holds the script's own options. Returns PMLS_EUSAGE for a
  * bad option, PMLS_ESCRIPT when the script raised an error (pmls_errmsg has
- * it), or the code of the failure that ended the run. */
+ * it), or the code of the failure that ended the run.
+ * A one-process engine may run scripts one after the other: a table the
+ * script declares that exists already with the same spec (the host's, or
+ * an earlier run's) is attached to, so a host can fill a table that a
+ * script then trains; clocks go on, each run writes a final metrics object
+ * of its own. (A scheduled model, or a second run in a job of several
+ * processes, is one run per engine.) */
 int pmls_run_script(pmls_engine *e, const char *path, int argc,
                     const char *const *argv);
 
@@ -369,6 +394,11 @@ const double *pmls_rounds_received(pmls_rounds *r, int node, int64_t *n);
 
 /* Seconds on the monotonic clock (the engine's own timer). */
 double pmls_now(void);
+/* Seconds of CPU time the calling thread has used. */
+double pmls_thread_time(void);
+/* Sleeps the calling thread for `seconds` (nothing for seconds <= 0), the
+ * whole time even when signals interrupt it. */
+void pmls_sleep(double seconds);
 
 /* y[i] += a * x[i] for i < n (x and y do not overlap). */
 void pmls_axpy(int64_t n, double a, const double *x, double *y);

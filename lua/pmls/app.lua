@@ -7,6 +7,7 @@
 --   app:finish(ctx)  once, after every worker has ended: read the model
 --                    back and report final values.
 local options = require "pmls.options"
+local core = require "pmls.core"
 
 local M = {}
 local App = {}
@@ -33,8 +34,10 @@ function App:option(name, default, help, opts)
   return self
 end
 
--- app:metric(name, "mean" | "sum"): how a reported value combines over
--- workers at each clock (undeclared metrics are averaged).
+-- app:metric(name, how): how a reported value combines over the workers
+-- at each clock, and over the clocks in the final metrics: "mean" (the
+-- default for undeclared metrics), "sum", "last", "min" or "max" (see
+-- pmls_agg in pmls.h).
 function App:metric(name, how)
   if type(name) ~= "string" then
     error("bad argument 'name' to metric (string expected, got " .. type(name) .. ")", 2)
@@ -42,8 +45,8 @@ function App:metric(name, how)
   if not name:match("^[%w_%.%-]+$") or #name > 63 then
     error(("bad argument 'name' to metric (%q: 1..63 letters, digits, '_', '-' or '.')"):format(name), 2)
   end
-  if how ~= "mean" and how ~= "sum" then
-    error(("bad argument 'how' to metric (%q: \"mean\" or \"sum\" expected)"):format(tostring(how)), 2)
+  if not core.metric_kinds[how] then
+    error(("bad argument 'how' to metric (%q: %s expected)"):format(tostring(how), core.metric_kind_list), 2)
   end
   self.metrics[#self.metrics + 1] = { name = name, how = how }
   return self

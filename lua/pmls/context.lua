@@ -3,6 +3,7 @@
 -- (worker), read rows back and report final values (finish).
 local core = require "pmls.core"
 local tablemod = require "pmls.table"
+local data = require "pmls.data"
 local ffi, C = core.ffi, core.C
 
 local M = {}
@@ -23,7 +24,7 @@ local function new(kind, engine, client, opt, shared)
     rank = C.pmls_engine_rank(engine),
     seed = tonumber(C.pmls_engine_seed(engine)),
     worker = client ~= nil and kind == "worker" and C.pmls_client_worker(client) or nil,
-    tables = {},
+    tables = {}, declared = {},
   }, Context)
 end
 
@@ -35,6 +36,45 @@ function M.scheduler(engine, client, opt, shared, node)
 end
 function M.worker(engine, client, opt, shared) return new("worker", engine, client, opt, shared) end
 function M.finish(engine, client, opt, shared) return new("finish", engine, client, opt, shared) end
+
+-- ---- tables that exist already -------------------------------------------
+-- A table the engine holds from before this setup (declared by an earlier
+-- script run, or created and filled by the host) is attached to when the
+-- spec is the same, so a host can fill a table that a script then trains;
+-- a spec that differs is an error naming what differs.
+
+local INIT_NAMES = { [0] = "zeros", "uniform", "normal" }
+local CONSISTENCY_NAMES = { [0] = "ssp", "bsp", "essp", "async" }
+
+local function spec_text(field, v)
+  if field == "dtype" then return core.dtype_names[v] end
+  if field == "init" then return INIT_NAMES[v] or tostring(v) end
+  if field == "sparse" then return tostring(v == tonumber(C.PMLS_SPARSE)) end
+  if (field == "staleness" or field == "consistency") and v == -1 then return "the engine's" end
+  if field == "consistency" then return CONSISTENCY_NAMES[v] or tostring(v) end
+  return tostring(v)
+end
+
+local function attach(self, name, id, want)
+  local have = ffi.new("pmls_table_spec")
+  assert(C.pmls_table_spec_of(self.engine, id, have) == 0)
+  local fields = {
+    { "rows", "rows" }, { "cols", "cols" }, { "dtype", "dtype" }, { "sparse", "layout" },
+    { "staleness", "staleness" }, { "consistency", "consistency" }, { "init", "init" },
+  }
+  if have.init ~= 0 or want.init ~= 0 then fields[#fields + 1] = { "scale", "init_scale" } end
+  local diffs = {}
+  for _, f in ipairs(fields) do
+    local a, b = tonumber(have[f[2]]), tonumber(want[f[2]])
+    if a ~= b then
+      diffs[#diffs + 1] = ("%s %s there, %s here"):format(f[1], spec_text(f[1], a), spec_text(f[1], b))
+    end
+  end
+  if #diffs > 0 then
+    error(("bad argument 'spec' to table (table '%s' exists with another spec: %s)")
+          :format(name, table.concat(diffs, "; ")), 4)
+  end
+end
 
 local function declare(self, name, spec)
   if type(spec) ~= "table" then
@@ -77,23 +117,52 @@ local function declare(self, name, spec)
     s.consistency = model
   end
   s.init_scale = spec.scale or 1.0
+  if self.declared[name] then
+    error(("bad argument 'spec' to table (table '%s' is already declared in this setup)"):format(name), 3)
+  end
   local id = ffi.new("int[1]")
-  if C.pmls_table_create(self.engine, name, s, id) ~= 0 then
+  if C.pmls_table_find(self.engine, name, id) == 0 then
+    attach(self, name, id[0], s)
+  elseif C.pmls_table_create(self.engine, name, s, id) ~= 0 then
     error("bad argument 'spec' to table (" .. core.engine_error(self.engine) .. ")", 3)
   end
+  self.declared[name] = true
   return id[0]
 end
 
--- setup: ctx:table(name, spec) declares a table and returns its id.
+-- Setup's handles give rows their first values (init) and read them, but
+-- do not increment: every process runs setup, so its increments would add
+-- up once per process.
+local SetupTable = setmetatable({}, { __index = tablemod.Table })
+SetupTable.__index = SetupTable
+for _, fn in ipairs { "inc", "inc_pairs", "inc_scaled" } do
+  SetupTable[fn] = function()
+    error(fn .. " is not available in app:setup (every process runs setup, so "
+          .. "increments would add up: give rows their first values with init)", 2)
+  end
+end
+
+-- Setup's host client, opened for its first table handle and closed (every
+-- init applied) before the workers start.
+local function host_client(self)
+  if self.host then return self.host end
+  local out = ffi.new("pmls_client *[1]")
+  if C.pmls_client_open(self.engine, -1, out) ~= 0 then
+    error("cannot open a client for app:setup: " .. core.engine_error(self.engine), 3)
+  end
+  self.host = ffi.gc(out[0], C.pmls_client_close)
+  return self.host
+end
+
+-- setup: ctx:table(name, spec) declares a table and returns its id;
+-- ctx:table(name), for a table declared already, returns a handle for
+-- T:init (and T:get).
 -- worker / finish: ctx:table(name) returns a handle bound to this thread.
 function Context:table(name, spec)
   if type(name) ~= "string" then
     error("bad argument 'name' to table (string expected, got " .. type(name) .. ")", 2)
   end
-  if self.kind == "setup" then
-    if spec == nil then
-      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
-    end
+  if self.kind == "setup" and spec ~= nil then
     local id = declare(self, name, spec)
     return id
   end
@@ -104,11 +173,30 @@ function Context:table(name, spec)
   if t then return t end
   local id = ffi.new("int[1]")
   if C.pmls_table_find(self.engine, name, id) ~= 0 then
+    if self.kind == "setup" then
+      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
+    end
     error(("bad argument 'name' to table (no table named '%s')"):format(name), 2)
   end
-  t = tablemod.new(self.client, self.engine, id[0])
+  if self.kind == "setup" then
+    t = setmetatable(tablemod.new(host_client(self), self.engine, id[0]), SetupTable)
+  else
+    t = tablemod.new(self.client, self.engine, id[0])
+  end
   self.tables[name] = t
   return t
+end
+
+-- Ends setup's use of the store: closes its client, once every row it
+-- gave a first value to has it. Returns true, or nil and a message.
+function Context:close()
+  local host = self.host
+  if host == nil then return true end
+  self.host, self.tables = nil, {}
+  if C.pmls_client_close(ffi.gc(host, nil)) ~= 0 then
+    return nil, core.engine_error(self.engine)
+  end
+  return true
 end
 
 -- Reports named values: with this clock's values in a worker (sent at the
@@ -169,14 +257,47 @@ end
 
 function Context:metric(name, how)
   if self.kind ~= "setup" then error("metric is only available in app:setup", 2) end
-  local agg = how == "sum" and C.PMLS_AGG_SUM or C.PMLS_AGG_MEAN
-  if how ~= "sum" and how ~= "mean" then
-    error(("bad argument 'how' to metric (%q: \"mean\" or \"sum\")"):format(tostring(how)), 2)
+  local agg = core.metric_kinds[how]
+  if not agg then
+    error(("bad argument 'how' to metric (%q: %s)"):format(tostring(how), core.metric_kind_list), 2)
   end
   if C.pmls_metric_declare(self.engine, name, agg) ~= 0 then
     error("bad argument 'name' to metric (" .. core.engine_error(self.engine) .. ")", 2)
   end
 end
+
+-- ---- data files ------------------------------------------------------------
+-- The pmls.data readers, with this process's engine passed for the script:
+-- the engine keeps a libsvm parse, so setup, the workers, the scheduler
+-- nodes and finish of one process parse each file once. They return what
+-- pmls.data returns (nil, "path:LINE: ..." for a bad file). Each one
+-- tail-calls pmls.data, so a misuse error names the script's line.
+
+local function with_engine(self, opt, fn)
+  if opt ~= nil and type(opt) ~= "table" then
+    core.bad_argument("opt", fn, "table expected, got " .. type(opt), 3)
+  end
+  local o = {}
+  for k, v in pairs(opt or {}) do o[k] = v end
+  if o.engine ~= nil then
+    core.bad_argument("opt", fn, "the context passes the engine itself: drop opt.engine", 3)
+  end
+  o.engine = self.engine
+  return o
+end
+
+function Context:read_libsvm(path, opt)
+  return data.read_libsvm(path, with_engine(self, opt, "read_libsvm"))
+end
+
+function Context:read_matrix(path, opt)
+  return data.read_matrix(path, with_engine(self, opt, "read_matrix"))
+end
+
+-- Rating and Matrix Market files are not kept by the engine: these two are
+-- here so that a script reads every file the same way.
+function Context:read_triplets(path, opt) return data.read_triplets(path, opt) end
+function Context:read_mm(path, opt) return data.read_mm(path, opt) end
 
 -- ---- scheduled models (see pmls.rounds and docs/scheduling.md) -------------
 

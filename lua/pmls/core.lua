@@ -60,6 +60,13 @@ M.dtype_names = {
   [tonumber(C.PMLS_I32)] = "int32", [tonumber(C.PMLS_I64)] = "int64",
 }
 
+-- How a metric's values combine (pmls_agg), and the list for messages.
+M.metric_kinds = {
+  mean = C.PMLS_AGG_MEAN, sum = C.PMLS_AGG_SUM, last = C.PMLS_AGG_LAST,
+  min = C.PMLS_AGG_MIN, max = C.PMLS_AGG_MAX,
+}
+M.metric_kind_list = '"mean", "sum", "last", "min" or "max"'
+
 function M.engine_error(e)
   return ffi.string(C.pmls_errmsg(e))
 end

@@ -93,13 +93,14 @@ function M.prepare(engine_ud, path, argv)
     return nil
   end
   for _, m in ipairs(app.metrics) do
-    local agg = m.how == "sum" and core.C.PMLS_AGG_SUM or core.C.PMLS_AGG_MEAN
-    if core.C.pmls_metric_declare(engine, m.name, agg) ~= 0 then
+    if core.C.pmls_metric_declare(engine, m.name, core.metric_kinds[m.how]) ~= 0 then
       error(path .. ": " .. core.engine_error(engine), 0)
     end
   end
   local shared, ctx = nil, context.setup(engine, opt)
   if app.setup then shared = app:setup(ctx) end
+  local closed, why = ctx:close() -- the rows setup filled are in the store now
+  if not closed then error(path .. ": " .. why, 0) end
   main_app = app
   return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec })
 end

@@ -41,7 +41,10 @@ function M.new(client, engine, id)
     dtype = core.dtype_names[tonumber(spec.dtype)],
     sparse = spec.layout == C.PMLS_SPARSE,
     array_type = ffi.typeof(ctype .. "[?]"),
-    row_type = ffi.typeof(ctype .. "[$]", tonumber(spec.cols)),
+    -- the size in the text, not as a "$" parameter: busted caches
+    -- ffi.typeof by its first argument, and would hand every table the
+    -- row type of the first one
+    row_type = ffi.typeof(ctype .. "[" .. tonumber(spec.cols) .. "]"),
   }, Table)
   if self.sparse then
     self.keys = ffi.new("int32_t[?]", self.cols)
@@ -102,6 +105,23 @@ end
 function Table:inc_scaled(row, x, alpha)
   local rc = C.pmls_inc_scaled(self.client, self.id, row, x, alpha)
   if rc ~= 0 then local a, b = failed(self, rc, "inc_scaled", "row", row); return a, b end
+  return true
+end
+
+-- Gives a dense row its first value, buf (a row buffer): the row takes it
+-- if no read, increment or init has reached it yet, and keeps what it has
+-- otherwise (pmls_init_dense). This is how setup fills a table: every
+-- process runs setup, and the first init of a row to arrive counts.
+function Table:init(row, buf)
+  if type(row) ~= "number" then bad_row("init", row) end
+  if self.sparse then
+    core.bad_argument("row", "init", "table '" .. self.name .. "' is sparse: init gives dense rows their first values")
+  end
+  if not ffi.istype(self.row_type, buf) then
+    core.bad_argument("buf", "init", "a row buffer from row_buffer() expected")
+  end
+  local rc = C.pmls_init_dense(self.client, self.id, row, buf)
+  if rc ~= 0 then local a, b = failed(self, rc, "init", "row"); return a, b end
   return true
 end
 

@@ -4,7 +4,10 @@
  * first reader after the bound runs out pays a round trip. A copy is replaced
  * only by a newer one, so the clocks and stamps a reader sees never go back,
  * which is what lets a client drop the increments a copy already holds.
- * Each table has a reader-writer lock: hits (the common case) share it. */
+ * Each table has a reader-writer lock: hits (the common case) share it.
+ * The cache also keeps where each local worker stood when its client
+ * closed, since its stamps count that worker's messages: the worker's next
+ * client (a later run) goes on from there. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,15 +24,24 @@ typedef struct {
   int used;
 } cache_table;
 
+typedef struct {
+  int saved;
+  int64_t clock;
+  int64_t *seq; /* per shard */
+} position;
+
 struct pmi_cache {
   int nworkers;
   cache_table tables[PMI_MAX_TABLES];
+  pthread_mutex_t positions_mu;
+  position *positions; /* per local worker, made at the first save */
 };
 
 pmi_cache *pmi_cache_new(int nworkers) {
   pmi_cache *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->nworkers = nworkers;
+  pthread_mutex_init(&c->positions_mu, NULL);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     pthread_rwlock_init(&c->tables[t].lock, NULL);
     pmi_rowmap_init(&c->tables[t].rows);
@@ -46,7 +58,43 @@ void pmi_cache_free(pmi_cache *c) {
     pmi_rowmap_free(&ct->rows);
     pthread_rwlock_destroy(&ct->lock);
   }
+  for (int w = 0; c->positions && w < c->nworkers; w++) free(c->positions[w].seq);
+  free(c->positions);
+  pthread_mutex_destroy(&c->positions_mu);
   free(c);
+}
+
+int pmi_cache_save_position(pmi_cache *c, int worker, int64_t clock,
+                            int nshards, const int64_t *seq) {
+  if (worker < 0 || worker >= c->nworkers) return -1;
+  int rc = 0;
+  pthread_mutex_lock(&c->positions_mu);
+  if (!c->positions) c->positions = calloc((size_t)c->nworkers, sizeof *c->positions);
+  position *p = c->positions ? &c->positions[worker] : NULL;
+  if (p && !p->seq) p->seq = malloc((size_t)nshards * sizeof *p->seq);
+  if (p && p->seq) {
+    p->saved = 1;
+    p->clock = clock;
+    memcpy(p->seq, seq, (size_t)nshards * sizeof *seq);
+  } else {
+    rc = -1;
+  }
+  pthread_mutex_unlock(&c->positions_mu);
+  return rc;
+}
+
+int pmi_cache_position(pmi_cache *c, int worker, int64_t *clock, int nshards,
+                       int64_t *seq) {
+  if (worker < 0 || worker >= c->nworkers) return 0;
+  int found = 0;
+  pthread_mutex_lock(&c->positions_mu);
+  if (c->positions && c->positions[worker].saved) {
+    *clock = c->positions[worker].clock;
+    memcpy(seq, c->positions[worker].seq, (size_t)nshards * sizeof *seq);
+    found = 1;
+  }
+  pthread_mutex_unlock(&c->positions_mu);
+  return found;
 }
 
 static size_t row_bytes(const pmls_table_spec *spec) {

@@ -28,4 +28,15 @@ void pmi_cache_put_many(pmi_cache *c, int table, const pmls_table_spec *spec,
                         int64_t n, const int64_t *rows, int64_t clock,
                         const int64_t *stamps, const void *const *data);
 
+/* Where a worker stood when its last client closed: its clock and the
+ * OPLOG messages it had sent each shard (what the stamps of copies, here
+ * and on the shards, count). A later client of the same worker -- the next
+ * script run on the engine -- goes on from there, so clocks never restart
+ * and stamps keep their meaning. save returns -1 when out of memory. */
+int pmi_cache_save_position(pmi_cache *c, int worker, int64_t clock,
+                            int nshards, const int64_t *seq);
+/* Returns 1 and fills clock and seq (nshards entries) when one was saved. */
+int pmi_cache_position(pmi_cache *c, int worker, int64_t *clock, int nshards,
+                       int64_t *seq);
+
 #endif

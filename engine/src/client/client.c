@@ -50,6 +50,8 @@ struct pmls_client {
   pmls_engine *e;
   int id, worker;
   int64_t clock;
+  int64_t first_clock; /* where this client started: a later run's worker
+                          goes on from its last client's clock */
   int pull;
   int *push; /* per shard */
   char addr[PMI_ADDR_MAX];
@@ -503,17 +505,27 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
                     "workers %d..%d, or -1 for a host client)", worker,
                     e->first_worker, e->first_worker + e->local_workers - 1);
   pthread_mutex_lock(&e->mu);
-  int id;
+  int id, rejoin = 0, before = 0;
   if (worker >= 0) {
-    if (e->worker_taken[local]) {
+    before = e->worker_taken[local];
+    if (before == 1 || before == 3) {
       pthread_mutex_unlock(&e->mu);
-      /* A closed worker's clocks are final on the servers: a new client
-       * starting again at clock 0 would break the read bound. */
-      int open_now = e->worker_taken[local] == 1;
-      return pmi_fail(e->err, open_now ? PMLS_EINVAL : PMLS_ESTATE, open_now
-                      ? "worker %d already has a client"
-                      : "worker %d has already run in this engine (clocks "
-                        "cannot restart)", worker);
+      /* A closed worker's clocks are final on the servers: a client that
+       * started again at clock 0 would break the read bound. */
+      return pmi_fail(e->err, before == 1 ? PMLS_EINVAL : PMLS_ESTATE,
+                      before == 1 ? "worker %d already has a client"
+                                  : "worker %d has already run in this engine "
+                                    "and where it stood was lost (clocks "
+                                    "cannot restart)", worker);
+    }
+    /* A worker that ran before (an earlier script run) rejoins: it goes on
+     * from the clock its last client ended at (see below). */
+    rejoin = before == 2;
+    if (rejoin && e->procs > 1) {
+      pthread_mutex_unlock(&e->mu);
+      /* the end-of-run protocol between the processes is one per engine */
+      return pmi_fail(e->err, PMLS_ESTATE, "worker %d has already run: a job "
+                      "of several processes runs one script", worker);
     }
     e->worker_taken[local] = 1;
     id = worker;
@@ -540,6 +552,12 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->acc = calloc(PMI_MAX_TABLES, sizeof *c->acc);
   if (!c->push || !c->batch || !c->shard_seq || !c->stamps || !c->acc) goto fail;
   for (int s = 0; s < e->servers; s++) c->push[s] = -1;
+  if (rejoin && !pmi_cache_position(e->cache, local, &c->clock, e->servers,
+                                    c->shard_seq)) {
+    rc = pmi_fail(e->err, PMLS_ESTATE, "worker %d: where it stood is lost", worker);
+    goto fail;
+  }
+  c->first_clock = c->clock;
   pmi_kv_init(&c->scratch, PMLS_F64);
   char name[32];
   snprintf(name, sizeof name, "c%d", id);
@@ -562,6 +580,24 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
       goto fail;
     }
   }
+  /* A rejoining worker holds the others back again from its HELLO on; a
+   * WAIT that every shard answers after it proves each has taken it, so no
+   * worker of the new run gets ahead before this one is counted. */
+  for (int s = 0; rejoin && s < e->servers && rc == PMLS_OK; s++) {
+    pmi_msg_begin(&c->out, e->job, PMI_MSG_WAIT, id);
+    pmi_put_i64(&c->out, 0);
+    rc = send_shard(c, s, &c->out);
+  }
+  for (int s = 0; rejoin && s < e->servers && rc == PMLS_OK; s++) {
+    void *msg;
+    pmi_rd rd;
+    rc = await(c, 0, PMI_MSG_ACK, "the servers to take a worker back", &msg, &rd);
+    if (rc == PMLS_OK) pmi_msg_free(msg);
+  }
+  if (rc) {
+    snprintf(e->err, sizeof e->err, "%s", c->err);
+    goto fail;
+  }
   pmi_proc_add_client(e, id, c->addr);
   *out = c;
   return PMLS_OK;
@@ -580,7 +616,7 @@ fail:
   }
   if (worker >= 0) {
     pthread_mutex_lock(&e->mu);
-    e->worker_taken[local] = 0;
+    e->worker_taken[local] = (unsigned char)before;
     pthread_mutex_unlock(&e->mu);
   }
   return rc;
@@ -618,7 +654,14 @@ int pmls_client_close(pmls_client *c) {
   e->closed_rows_inc += c->rows_inc;
   for (int t = 0; t < PMI_MAX_TABLES; t++)
     pmi_table_acc_merge(&e->table_acc[t], &c->acc[t]);
-  if (c->worker >= 0) e->worker_taken[c->worker - e->first_worker] = 2; /* ran: see open */
+  if (c->worker >= 0) {
+    int local = c->worker - e->first_worker;
+    /* ran: a later client of this worker rejoins (see open), unless its
+     * position is lost; then it is refused, as clocks cannot restart */
+    e->worker_taken[local] =
+        pmi_cache_save_position(e->cache, local, c->clock, e->servers,
+                                c->shard_seq) ? 3 : 2;
+  }
   if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
   pthread_mutex_unlock(&e->mu);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
@@ -652,9 +695,11 @@ int pmls_client_close(pmls_client *c) {
 const char *pmls_client_errmsg(const pmls_client *c) { return c->err; }
 int pmls_client_worker(const pmls_client *c) { return c->worker; }
 int pmi_client_saw_abort(const pmls_client *c) { return c->saw_abort; }
-int64_t pmls_client_clock(const pmls_client *c) { return c->clock; }
+int64_t pmls_client_clock(const pmls_client *c) {
+  return c->clock - c->first_clock;
+}
 int64_t pmls_client_last_copy_clock(const pmls_client *c) {
-  return c->last_copy_clock;
+  return c->last_copy_clock < 0 ? -1 : c->last_copy_clock - c->first_clock;
 }
 
 /* ---- reads --------------------------------------------------------------- */
@@ -900,6 +945,32 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
   memset(typed, 0, sizeof typed);
   pmi_add_at(t->spec.dtype, typed, 0, delta);
   return add_pairs(c, table, t, row, 1, &col, typed);
+}
+
+/* ---- first values -------------------------------------------------------- */
+
+/* The row takes `values` only if nothing has reached it yet, so every
+ * process's setup may give the same first values and the first to arrive
+ * counts, never overwriting what a worker already added. This client's own
+ * increments go out first: a row it incremented is not untouched. The
+ * shard does not answer; close (BYE) waits until it has applied it. */
+int pmls_init_dense(pmls_client *c, int table, int64_t row, const void *values) {
+  const pmi_table_meta *t;
+  int bad = check_row(c, table, row, &t);
+  if (bad) return bad;
+  if (t->spec.layout != PMLS_DENSE)
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: init gives "
+                    "dense rows their first values", t->name);
+  if (!values) return pmi_fail(c->err, PMLS_EINVAL, "missing values");
+  int rc = c->oplog_bytes ? oplog_flush(c) : PMLS_OK;
+  if (rc) return rc;
+  int shard = pmi_shard_of(c->e, table, row);
+  pmi_msg_begin(&c->out, c->e->job, PMI_MSG_INIT, c->id);
+  pmi_put_i32(&c->out, table);
+  pmi_put_i64(&c->out, row);
+  if (pmi_put_bytes(&c->out, values, row_bytes_of(t)))
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a message");
+  return send_shard(c, shard, &c->out);
 }
 
 /* ---- clocks, reports, abort ---------------------------------------------- */

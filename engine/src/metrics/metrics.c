@@ -1,10 +1,12 @@
 /* metrics.c -- what a run reports while it runs. Workers attach named values
  * to their clock() calls; server shard 0 feeds them here, and when the global
  * clock passes k the values of clock k are combined over the workers that
- * reported them (mean or sum, as declared), printed as one progress line on
- * stderr and appended as one JSON object to the metrics file. The last object
- * carries "final": true, the run's totals and what the script reported after
- * its workers finished. JSON has no NaN or infinity, so those become null. */
+ * reported them (as declared: mean, sum, last, min or max), printed as one
+ * progress line on stderr and appended as one JSON object to the metrics
+ * file. The last object carries "final": true, each metric over the run
+ * (the last clock's value; the total for sum, the least and greatest for min
+ * and max), the run's totals and what the script reported after its workers
+ * finished. JSON has no NaN or infinity, so those become null. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,8 +16,10 @@
 
 #define MAX_METRICS 64
 
+/* One accumulator per metric is enough, since each has one kind: the sum
+ * (mean, sum), the latest value (last), or the least or greatest (min, max). */
 typedef struct {
-  double sum[MAX_METRICS];
+  double acc[MAX_METRICS];
   int count[MAX_METRICS];
 } clock_slot;
 
@@ -30,9 +34,8 @@ struct pmi_metrics {
   clock_slot *slots; /* index clock-1 */
   int64_t nslots;
   int64_t completed;
-  double last[MAX_METRICS];  /* value at the latest completed clock */
-  int has_last[MAX_METRICS];
-  double total[MAX_METRICS]; /* sum over clocks, for sum metrics */
+  double overall[MAX_METRICS]; /* over the completed clocks, by kind */
+  int has_overall[MAX_METRICS];
   char final_names[MAX_METRICS][PMI_NAME_MAX];
   double final_values[MAX_METRICS];
   int nfinal;
@@ -84,6 +87,16 @@ int pmi_metrics_declare(pmi_metrics *m, const char *name, pmls_agg agg) {
   return i < 0 ? -1 : 0;
 }
 
+/* Folds value into acc, which holds what came before it. */
+static double combine(pmls_agg agg, double acc, double value) {
+  switch (agg) {
+  case PMLS_AGG_LAST: return value;
+  case PMLS_AGG_MIN: return value < acc ? value : acc;
+  case PMLS_AGG_MAX: return value > acc ? value : acc;
+  default: return acc + value; /* mean (divided at the end) and sum */
+  }
+}
+
 void pmi_metrics_report(pmi_metrics *m, int64_t clock, const char *name,
                         double value) {
   if (clock < 1) return;
@@ -100,8 +113,9 @@ void pmi_metrics_report(pmi_metrics *m, int64_t clock, const char *name,
     }
   }
   if (i >= 0 && clock <= m->nslots) {
-    m->slots[clock - 1].sum[i] += value;
-    m->slots[clock - 1].count[i]++;
+    clock_slot *s = &m->slots[clock - 1];
+    s->acc[i] = s->count[i] ? combine(m->agg[i], s->acc[i], value) : value;
+    s->count[i]++;
   }
   pthread_mutex_unlock(&m->mu);
 }
@@ -122,10 +136,11 @@ void pmi_metrics_complete(pmi_metrics *m, int64_t clock) {
   for (int i = 0; i < m->nmetrics; i++) {
     has[i] = s && s->count[i] > 0;
     if (!has[i]) continue;
-    v[i] = m->agg[i] == PMLS_AGG_SUM ? s->sum[i] : s->sum[i] / s->count[i];
-    m->last[i] = v[i];
-    m->has_last[i] = 1;
-    if (m->agg[i] == PMLS_AGG_SUM) m->total[i] += v[i];
+    v[i] = m->agg[i] == PMLS_AGG_MEAN ? s->acc[i] / s->count[i] : s->acc[i];
+    /* Over clocks, mean and last keep the latest clock's value. */
+    pmls_agg over = m->agg[i] == PMLS_AGG_MEAN ? PMLS_AGG_LAST : m->agg[i];
+    m->overall[i] = m->has_overall[i] ? combine(over, m->overall[i], v[i]) : v[i];
+    m->has_overall[i] = 1;
   }
   if (clock > m->completed) m->completed = clock;
   if (!m->quiet) {
@@ -217,9 +232,9 @@ int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st
       int overridden = 0;
       for (int j = 0; j < m->nfinal; j++)
         overridden |= strcmp(m->final_names[j], m->names[i]) == 0;
-      if (overridden || !m->has_last[i]) continue;
+      if (overridden || !m->has_overall[i]) continue;
       fprintf(f, ",\"%s\":", m->names[i]);
-      json_number(f, m->agg[i] == PMLS_AGG_SUM ? m->total[i] : m->last[i]);
+      json_number(f, m->overall[i]);
     }
     for (int j = 0; j < m->nfinal; j++) {
       fprintf(f, ",\"%s\":", m->final_names[j]);
@@ -235,6 +250,11 @@ int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st
     fputs("}\n", f);
     if (fflush(f) != 0) rc = PMLS_EIO;
   }
+  /* A later run on this engine (pmls_run_script again) has a final object
+   * of its own: its metrics over its clocks and its own final reports.
+   * Clock numbers, time and the counters go on: they are the engine's. */
+  memset(m->has_overall, 0, sizeof m->has_overall);
+  m->nfinal = 0;
   pthread_mutex_unlock(&m->mu);
   return rc;
 }

@@ -15,7 +15,8 @@ const char *pmi_msg_type_name(int type) {
                                       "WAIT",  "PUSH",  "JOIN",  "DIR",
                                       "BEAT",  "DONE",  "FINISH",
                                       "SHELLO", "ROUND", "PARTIAL",
-                                      "READY", "ENDROUND", "SBYE"};
+                                      "READY", "ENDROUND", "SBYE",
+                                      "INIT"};
   return (type > 0 && type <= PMI_MSG_LAST) ? names[type] : "unknown";
 }
 

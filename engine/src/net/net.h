@@ -37,7 +37,8 @@ enum pmi_msg_type {
   PMI_MSG_READY,     /* worker -> scheduler: first pass of an agnostic round */
   PMI_MSG_ENDROUND,  /* scheduler -> worker: every worker is ready */
   PMI_MSG_SBYE,      /* worker -> scheduler: got the node's last ROUND */
-  PMI_MSG_LAST = PMI_MSG_SBYE
+  PMI_MSG_INIT,      /* client -> server: a row's first value, if untouched */
+  PMI_MSG_LAST = PMI_MSG_INIT
 };
 
 const char *pmi_msg_type_name(int type);

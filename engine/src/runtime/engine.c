@@ -388,7 +388,7 @@ const char *pmls_table_name(pmls_engine *e, int table) {
 int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg) {
   if (!valid_name(name))
     return pmi_fail(e->err, PMLS_EINVAL, "bad metric name '%s'", name ? name : "");
-  if (agg != PMLS_AGG_MEAN && agg != PMLS_AGG_SUM)
+  if (agg < PMLS_AGG_MEAN || agg > PMLS_AGG_MAX)
     return pmi_fail(e->err, PMLS_EINVAL, "bad aggregation %d for metric '%s'",
                     (int)agg, name);
   if (pmi_metrics_declare(e->metrics, name, agg))

@@ -209,6 +209,8 @@ static int check_row(pmi_server *s, int table, int64_t row, char *why,
 
 /* ---- handlers ------------------------------------------------------------ */
 
+static void advance_clock(pmi_server *s);
+
 static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   char addr[PMI_ADDR_MAX], feed[PMI_ADDR_MAX];
   pmi_get_str(rd, addr, sizeof addr);
@@ -245,6 +247,12 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     fprintf(stderr, "pmls: %s: cannot answer client %d: %s\n", s->name,
             h->src, s->err);
   s->client_rank[h->src] = rank;
+  /* A worker that said BYE in an earlier run is back: from now on it holds
+   * the global clock back again, at the clock it left with. */
+  if (h->src < s->e->workers && s->done[h->src]) {
+    s->done[h->src] = 0;
+    advance_clock(s);
+  }
   if (s->feed_sock[rank] < 0 && feed[0]) {
     /* Pushes are offers: a receiver that is slow or gone must not hold
      * this shard up, so the wait for it is short. */
@@ -502,6 +510,40 @@ static void on_oplog(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   while (pmi_rd_left(rd) > 0) apply_entry(s, rd);
 }
 
+/* A row's first value: applied only to a row nothing has reached yet (no
+ * read, increment or earlier INIT made it), so that every process's setup
+ * may send the same one and none overwrites what workers added since. */
+static void on_init(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
+  char why[256];
+  int table = pmi_get_i32(rd);
+  int64_t row = pmi_get_i64(rd);
+  if (rd->bad) {
+    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed INIT message");
+    return;
+  }
+  if (s->aborted) return;
+  if (check_row(s, table, row, why, sizeof why)) {
+    reply_err(s, h->src, 0, PMLS_EINVAL, why);
+    return;
+  }
+  srv_table *t = &s->tables[table];
+  size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+  const void *values = pmi_get_bytes(rd, bytes);
+  if (t->spec.layout != PMLS_DENSE || !values || pmi_rd_left(rd) != 0) {
+    snprintf(why, sizeof why, "malformed INIT message (row %lld of table '%s' "
+             "needs %d dense elements)", (long long)row, t->name, t->spec.cols);
+    reply_err(s, h->src, 0, PMLS_EPROTO, why);
+    return;
+  }
+  if (pmi_rowmap_get(&t->rows, row)) return; /* touched already: keep it */
+  void *p = row_storage(s, table, row);
+  if (!p) {
+    reply_err(s, h->src, 0, PMLS_ENOMEM, "out of memory for a row");
+    return;
+  }
+  memcpy(p, values, bytes);
+}
+
 static void serve_pending(pmi_server *s) {
   size_t keep = 0;
   for (size_t i = 0; i < s->npending; i++) {
@@ -626,6 +668,7 @@ static void *server_main(void *arg) {
     case PMI_MSG_BYE: on_bye(s, &h); break;
     case PMI_MSG_ABORT: on_abort(s, &rd); break;
     case PMI_MSG_WAIT: on_wait(s, &h, &rd); break;
+    case PMI_MSG_INIT: on_init(s, &h, &rd); break;
     case PMI_MSG_STOP: stop = 1; break;
     default: {
       char why[64];

@@ -2,6 +2,7 @@
  * module. Kept free of engine state so unit tests can use it alone. */
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,24 @@ double pmi_now(void) {
 }
 
 double pmls_now(void) { return pmi_now(); }
+
+double pmls_thread_time(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A signal cuts nanosleep short: sleep what is left, so the caller's pause
+ * is as long as it asked for (a straggler's stretch must not shrink). */
+void pmls_sleep(double seconds) {
+  if (!(seconds > 0)) return;
+  if (seconds > 1e9) seconds = 1e9;
+  struct timespec req, rem;
+  req.tv_sec = (time_t)seconds;
+  req.tv_nsec = (long)((seconds - (double)req.tv_sec) * 1e9);
+  if (req.tv_nsec > 999999999) req.tv_nsec = 999999999;
+  while (nanosleep(&req, &rem) != 0 && errno == EINTR) req = rem;
+}
 
 double pmi_rng_normal(pmi_rng *r) {
   /* Box-Muller; one draw per call keeps the stream position simple to

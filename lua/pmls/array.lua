@@ -1,0 +1,75 @@
+-- pmls.array: the typed arrays of model scripts' own loops (a worker's
+-- copy of its ratings, a scheduler node's column statistics, scratch
+-- vectors). They are FFI arrays, 0-based and zeroed, so loops over them
+-- compile to machine code the way loops over table rows and data sets do;
+-- this module only names them, so that scripts need not speak FFI.
+--   local array = require("pmls").array
+--   local x = array.float64(n)          -- x[0] .. x[n-1], all 0
+--   array.copy(y, x, n)                 -- y[0..n-1] = x[0..n-1]
+--   array.fill(x, n)                    -- x[0..n-1] = 0 (or a value)
+local core = require "pmls.core"
+local ffi = core.ffi
+
+local M = {}
+
+local TYPES = {
+  float64 = ffi.typeof("double[?]"), float32 = ffi.typeof("float[?]"),
+  int32 = ffi.typeof("int32_t[?]"), int64 = ffi.typeof("int64_t[?]"),
+}
+
+local function count(n, fn)
+  if type(n) ~= "number" or n % 1 ~= 0 or n < 0 then
+    core.bad_argument("n", fn, "whole number >= 0 expected, got " .. tostring(n), 2)
+  end
+  return n
+end
+
+for name, ctype in pairs(TYPES) do
+  -- array.float64(n) and its kin: n zeroed elements.
+  M[name] = function(n) return ctype(count(n, name)) end
+end
+
+-- Bytes per element of an array or pointer, by its C type (cached).
+local elem_bytes = {}
+local function elem_size(a, arg, fn)
+  if type(a) == "cdata" then
+    local id = tonumber(ffi.typeof(a))
+    local size = elem_bytes[id]
+    if size then return size end
+    local ok, diff = pcall(function()
+      return tonumber(ffi.cast("const char *", a + 1) - ffi.cast("const char *", a))
+    end)
+    if ok and diff > 0 then
+      elem_bytes[id] = diff
+      return diff
+    end
+  end
+  core.bad_argument(arg, fn, "an array expected, got " .. type(a), 2)
+end
+
+-- Copies n elements of src into dst (arrays of the same element size, not
+-- overlapping).
+function M.copy(dst, src, n)
+  local size = elem_size(dst, "dst", "copy")
+  if elem_size(src, "src", "copy") ~= size then
+    core.bad_argument("src", "copy", "elements of another size than dst's")
+  end
+  ffi.copy(dst, src, count(n, "copy") * size)
+  return dst
+end
+
+-- Sets the first n elements of a to value (default 0).
+function M.fill(a, n, value)
+  local size = elem_size(a, "a", "fill")
+  count(n, "fill")
+  if value == nil or value == 0 then
+    ffi.fill(a, n * size)
+  elseif type(value) ~= "number" then
+    core.bad_argument("value", "fill", "number expected, got " .. type(value))
+  else
+    for i = 0, n - 1 do a[i] = value end
+  end
+  return a
+end
+
+return M

@@ -1,0 +1,69 @@
+-- pmls.array and the time functions of the pmls package: what model
+-- scripts use instead of the FFI.
+local pmls = require "pmls"
+local array = pmls.array
+
+describe("pmls.array", function()
+  it("makes zeroed, 0-based arrays of each element type", function()
+    for _, kind in ipairs { "float64", "float32", "int32", "int64" } do
+      local a = array[kind](4)
+      for i = 0, 3 do assert.equal(0, tonumber(a[i])) end
+      a[3] = 7
+      assert.equal(7, tonumber(a[3]))
+    end
+    local x = array.float64(1)
+    x[0] = 0.1
+    assert.equal(0.1, x[0]) -- float64 keeps every bit
+    assert.not_nil(array.int32(0))
+  end)
+
+  it("copies and fills by element count", function()
+    local a, b = array.int32(5), array.int32(5)
+    for i = 0, 4 do a[i] = i + 1 end
+    assert.equal(b, array.copy(b, a, 3))
+    assert.same({ 1, 2, 3, 0, 0 }, { b[0], b[1], b[2], b[3], b[4] })
+    local x = array.float64(4)
+    array.fill(x, 4, 2.5)
+    assert.same({ 2.5, 2.5, 2.5, 2.5 }, { x[0], x[1], x[2], x[3] })
+    array.fill(x, 2)
+    assert.same({ 0, 0, 2.5, 2.5 }, { x[0], x[1], x[2], x[3] })
+    local y = array.float64(4)
+    array.copy(y, x, 4)
+    assert.equal(2.5, y[3])
+  end)
+
+  it("names the bad argument", function()
+    assert.has_error(function() array.float64(-1) end,
+      "bad argument 'n' to float64 (whole number >= 0 expected, got -1)")
+    assert.has_error(function() array.int64(1.5) end,
+      "bad argument 'n' to int64 (whole number >= 0 expected, got 1.5)")
+    assert.has_error(function() array.copy(array.float64(2), array.int32(2), 2) end,
+      "bad argument 'src' to copy (elements of another size than dst's)")
+    assert.has_error(function() array.copy({}, array.int32(2), 2) end,
+      "bad argument 'dst' to copy (an array expected, got table)")
+    assert.has_error(function() array.fill(array.int32(2), 2, "x") end,
+      "bad argument 'value' to fill (number expected, got string)")
+  end)
+end)
+
+describe("pmls time", function()
+  it("sleeps at least as long as asked, on the monotonic clock", function()
+    local t0 = pmls.now()
+    pmls.sleep(0.05)
+    assert.is_true(pmls.now() - t0 >= 0.05)
+    pmls.sleep(0)
+    pmls.sleep(-1)
+    assert.has_error(function() pmls.sleep("1") end,
+      "bad argument 'seconds' to sleep (number expected, got string)")
+  end)
+
+  it("measures this thread's CPU time, not the time it slept", function()
+    local c0 = pmls.thread_time()
+    pmls.sleep(0.1)
+    local slept = pmls.thread_time() - c0
+    local spin0, x = pmls.thread_time(), 0
+    while pmls.thread_time() - spin0 < 0.02 do x = x + 1 end
+    assert.is_true(slept >= 0 and slept < 0.05)
+    assert.is_true(pmls.thread_time() - c0 >= 0.02)
+  end)
+end)
