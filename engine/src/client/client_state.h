@@ -1,0 +1,169 @@
+/* client_state.h -- the inside of a client, shared by the files that make
+ * it up (client/ only): client.c (open, close, clocks, reports, control),
+ * rows.c (reads and increments), oplog.c (sending, the oplog and the
+ * history of sent increments). The argument checks are inline here because
+ * every row call takes them on its hot path. */
+#ifndef PMI_CLIENT_STATE_H
+#define PMI_CLIENT_STATE_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "client.h"
+
+#define OPLOG_FLUSH_BYTES (8u << 20)
+#define BATCH_BYTES (4u << 20)
+#define MAX_REPORTS 64
+/* Async tables have no read bound, but a worker keeps its sent increments
+ * only this many clocks; a copy older than that is refetched. */
+#define ASYNC_HORIZON 64
+
+typedef struct hist_entry {
+  struct hist_entry *next;
+  int64_t seq;      /* the OPLOG message (to the row's shard) that carried it */
+  int64_t interval; /* the clock interval the increments were made in */
+  void *delta;      /* dense bytes, or a pmi_kv for sparse tables */
+} hist_entry;
+
+typedef struct {
+  char name[PMI_NAME_MAX];
+  double value;
+} report;
+
+typedef struct {
+  void **items;
+  int n, cap;
+} spare_list;
+
+#define SPARE_BYTES_MAX (32u << 20)
+
+struct pmls_client {
+  pmls_engine *e;
+  int id, worker;
+  int64_t clock;
+  int64_t first_clock; /* where this client started: a later run's worker
+                          goes on from its last client's clock */
+  int pull;
+  int *push; /* per shard */
+  char addr[PMI_ADDR_MAX];
+  uint32_t next_req;
+  pmi_rowmap oplog[PMI_MAX_TABLES];
+  size_t oplog_bytes;
+  /* Increments already sent, per row, newest first, until a copy that holds
+   * them is read or the staleness bound guarantees every copy does. */
+  pmi_rowmap hist[PMI_MAX_TABLES];
+  int64_t *shard_seq;   /* OPLOG messages sent to each shard */
+  int64_t *stamps;      /* scratch for a reply's stamps */
+  pmi_table_acc *acc;   /* per-table statistics, merged into the engine */
+  int64_t last_copy_clock; /* of the last successful read, -1 before */
+  int64_t clock_reads;  /* reads in the current clock, for the progress line */
+  double clock_staleness;
+  pmi_buf out;
+  pmi_buf *batch; /* per shard, OPLOG messages being filled */
+  report reports[MAX_REPORTS];
+  int nreports;
+  pmi_kv scratch; /* merges sparse rows on read */
+  /* Delta buffers and history records come back here when dropped and are
+   * reused, so a clock's oplog does not cost a malloc and fresh pages per
+   * row. */
+  spare_list spare[PMI_MAX_TABLES];
+  size_t spare_bytes;
+  hist_entry *free_hist;
+  pmi_traffic traffic;
+  int64_t rows_read, rows_inc;
+  int failed; /* a shard refused increments: the run cannot be trusted */
+  int saw_abort; /* a call failed because the run was aborted elsewhere */
+  char err[PMI_ERRLEN];
+};
+
+/* ---- argument checks: errors name the argument and its bad value --------- */
+
+static inline const pmi_table_meta *table_of(pmls_client *c, int table) {
+  int n = pmi_engine_ntables(c->e);
+  if (table < 0 || table >= n) {
+    pmi_fail(c->err, PMLS_EINVAL, "bad table id %d (%d table%s declared)",
+             table, n, n == 1 ? "" : "s");
+    return NULL;
+  }
+  return &c->e->tables[table];
+}
+
+/* PMLS_OK with the table in *out, or the code of what is wrong: a bad
+ * table id (PMLS_EINVAL) or a row outside the table (PMLS_ERANGE). */
+static inline int check_row(pmls_client *c, int table, int64_t row,
+                     const pmi_table_meta **out) {
+  const pmi_table_meta *t = *out = table_of(c, table);
+  if (!t) return PMLS_EINVAL;
+  if (row < 0 || row >= t->spec.rows)
+    return pmi_fail(c->err, PMLS_ERANGE, "row %lld out of range for table "
+                    "'%s' (rows 0..%lld)", (long long)row, t->name,
+                    (long long)t->spec.rows - 1);
+  return PMLS_OK;
+}
+
+static inline int check_col(pmls_client *c, const pmi_table_meta *t, int64_t col) {
+  if (col < 0 || col >= t->spec.cols)
+    return pmi_fail(c->err, PMLS_ERANGE, "column %lld out of range for table "
+                    "'%s' (cols 0..%d)", (long long)col, t->name,
+                    t->spec.cols - 1);
+  return PMLS_OK;
+}
+
+static inline int consistency_of(const pmls_client *c, const pmi_table_meta *t) {
+  return t->spec.consistency >= 0 ? t->spec.consistency : c->e->cfg.consistency;
+}
+
+/* How many clocks old a copy a read waits for may be. */
+static inline int64_t bound_of(const pmls_client *c, const pmi_table_meta *t) {
+  int consistency = consistency_of(c, t);
+  if (consistency == PMLS_BSP) return 0;
+  if (consistency == PMLS_ASYNC) return ASYNC_HORIZON;
+  return t->spec.staleness >= 0 ? t->spec.staleness : c->e->cfg.staleness;
+}
+
+/* How many clocks old a cached copy may be before a read refreshes it.
+ * Async reads do not wait (up to the horizon) but still refresh once per
+ * clock, or a worker would never see the others' progress. */
+static inline int64_t cache_bound_of(const pmls_client *c, const pmi_table_meta *t) {
+  int64_t b = bound_of(c, t);
+  return consistency_of(c, t) == PMLS_ASYNC ? 1 : b;
+}
+
+static inline size_t row_bytes_of(const pmi_table_meta *t) {
+  return (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+}
+
+/* ---- oplog.c ---- */
+
+/* An oplog entry of a dense table carries a tag in its pointer's low bit
+ * (buffers are at least 8-byte aligned): set when the row got (column,
+ * delta) pairs since the last flush. Only such rows are scanned for the
+ * cheaper encoding; the rest, incremented whole, go out whole unscanned. */
+#define OPLOG_PAIRS ((uintptr_t)1)
+
+static inline void *pmi_oplog_data(void *entry) {
+  return (void *)((uintptr_t)entry & ~OPLOG_PAIRS);
+}
+
+void pmi_client_drop_delta(pmls_client *c, int table, const pmi_table_meta *t,
+                           void *delta);
+hist_entry *pmi_hist_new(pmls_client *c);
+void pmi_hist_release(pmls_client *c, hist_entry *h);
+int pmi_client_aborted(pmls_client *c);
+int pmi_client_send(pmls_client *c, int shard, pmi_buf *b);
+int pmi_client_async_error(pmls_client *c, pmi_rd *rd);
+int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
+                     void **msg_out, pmi_rd *rd_out);
+void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
+                     int64_t row);
+int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
+                        int64_t row, void *entry);
+int pmi_oplog_flush(pmls_client *c);
+int pmi_oplog_maybe_flush(pmls_client *c);
+void pmi_hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_seq);
+int pmi_hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
+                   int64_t row, int64_t stamp, void *out, pmi_kv *merged);
+void pmi_client_record_staleness(pmls_client *c, int table, int64_t copy_clock);
+
+#endif

@@ -1,0 +1,351 @@
+/* oplog.c -- what a client sends and what it keeps of it.
+ *
+ * Increments are coalesced per row in the client's oplog (commutative adds,
+ * so order does not matter) and leave in batches of OPLOG messages: at
+ * clock(), or earlier when the oplog grows past a size bound. A sent
+ * increment stays in the history of its row until a copy that holds it is
+ * read or the staleness bound guarantees every copy does, so a read can add
+ * back what the copy lacks. Replies come back through await(), which also
+ * ends every wait at once when the run dies. */
+#include "client_state.h"
+
+/* A delta is done with: a dense one is kept for reuse (up to a bound). */
+void pmi_client_drop_delta(pmls_client *c, int table, const pmi_table_meta *t,
+                           void *delta) {
+  if (t->spec.layout == PMLS_SPARSE) {
+    pmi_kv_free(delta);
+    free(delta);
+    return;
+  }
+  spare_list *l = &c->spare[table];
+  size_t bytes = row_bytes_of(t);
+  if (c->spare_bytes + bytes <= SPARE_BYTES_MAX) {
+    if (l->n == l->cap) {
+      int cap = l->cap ? 2 * l->cap : 64;
+      void **p = realloc(l->items, (size_t)cap * sizeof *p);
+      if (p) {
+        l->items = p;
+        l->cap = cap;
+      }
+    }
+    if (l->n < l->cap) {
+      l->items[l->n++] = delta;
+      c->spare_bytes += bytes;
+      return;
+    }
+  }
+  free(delta);
+}
+
+hist_entry *pmi_hist_new(pmls_client *c) {
+  hist_entry *h = c->free_hist;
+  if (h) {
+    c->free_hist = h->next;
+    return h;
+  }
+  return malloc(sizeof *h);
+}
+
+void pmi_hist_release(pmls_client *c, hist_entry *h) {
+  h->next = c->free_hist;
+  c->free_hist = h;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+/* The run is over because some node failed: the caller's failure is an
+ * echo of that one, which the run's root-cause policy must know. */
+int pmi_client_aborted(pmls_client *c) {
+  c->saw_abort = 1;
+  return pmi_proc_dead_error(c->e, c->err);
+}
+
+int pmi_client_send(pmls_client *c, int shard, pmi_buf *b) {
+  pmls_engine *e = c->e;
+  char peer[48];
+  snprintf(peer, sizeof peer, "server %d", shard);
+  int rc = atomic_load(&e->dead)
+               ? PMLS_EABORTED
+               : pmi_msg_send_until(c->push[shard], b, &c->traffic, peer,
+                                    c->err, e->cfg.timeout_ms, &e->dead);
+  /* A send cut short by the job's death reports the death, its cause. */
+  if (rc != PMLS_OK && atomic_load(&e->dead))
+    return pmi_client_aborted(c);
+  return rc;
+}
+
+/* Handles an ERR that arrived on its own (req 0): a shard refused increments
+ * or a message. Returns the error code to surface. */
+int pmi_client_async_error(pmls_client *c, pmi_rd *rd) {
+  pmi_get_u32(rd);
+  int code = pmi_get_i32(rd);
+  char msg[PMI_ERRLEN];
+  pmi_get_str(rd, msg, sizeof msg);
+  c->failed = 1;
+  if (code == PMLS_EABORTED) c->saw_abort = 1;
+  return pmi_fail(c->err, code ? code : PMLS_EPROTO, "%s", msg);
+}
+
+/* Waits for the reply to `req` (a ROW or ACK). The returned message is the
+ * caller's to free. */
+int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
+                     void **msg_out, pmi_rd *rd_out) {
+  double deadline = pmi_now() + c->e->cfg.timeout_ms / 1000.0;
+  for (;;) {
+    void *msg;
+    size_t len;
+    /* Wait at most the time left, so a timeout is honoured to the ms, and
+     * in slices, so a job that died (a peer that will never answer) ends
+     * the wait with that cause. */
+    if (atomic_load(&c->e->dead))
+      return pmi_client_aborted(c);
+    int left_ms = (int)((deadline - pmi_now()) * 1000.0) + 1;
+    if (left_ms < 1) left_ms = 1;
+    if (left_ms > 200) left_ms = 200;
+    pmi_sock_set_rcvtimeo(c->pull, left_ms);
+    int rc = pmi_msg_recv(c->pull, &msg, &len, &c->traffic, c->err);
+    if (rc == PMLS_ETIMEDOUT) {
+      if (pmi_now() < deadline) continue;
+      return pmi_fail(c->err, PMLS_ETIMEDOUT, "timed out after %d ms waiting "
+                      "for %s: a peer is dead or too slow (see --timeout)",
+                      c->e->cfg.timeout_ms, what);
+    }
+    if (rc != PMLS_OK) return rc;
+    pmi_hdr h;
+    pmi_rd rd;
+    rc = pmi_msg_open(msg, len, c->e->job, &h, &rd, c->err);
+    if (rc != PMLS_OK) {
+      pmi_msg_free(msg);
+      return rc;
+    }
+    if (h.type == PMI_MSG_ERR) {
+      pmi_rd peek = rd;
+      uint32_t r = pmi_get_u32(&peek);
+      if (r == 0 || r == req) {
+        rc = pmi_client_async_error(c, &rd);
+        if (r == req) c->failed = 0; /* a failed read is the caller's error */
+        pmi_msg_free(msg);
+        return rc;
+      }
+    } else if (h.type == want) {
+      pmi_rd peek = rd;
+      if (want == PMI_MSG_ACK || pmi_get_u32(&peek) == req) {
+        *msg_out = msg;
+        *rd_out = rd;
+        return PMLS_OK;
+      }
+    }
+    pmi_msg_free(msg); /* a stale reply to an abandoned request */
+  }
+}
+
+/* ---- the oplog ----------------------------------------------------------- */
+
+/* The slot of the row's oplog entry, made (zeroed) when missing. */
+void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
+                     int64_t row) {
+  pmi_rowmap *m = &c->oplog[table];
+  void **slot = pmi_rowmap_ref(m, row);
+  if (slot) return slot;
+  void *p;
+  size_t bytes;
+  if (t->spec.layout == PMLS_SPARSE) {
+    bytes = sizeof(pmi_kv);
+    pmi_kv *kv = malloc(bytes);
+    if (kv) pmi_kv_init(kv, t->spec.dtype);
+    p = kv;
+  } else {
+    bytes = row_bytes_of(t);
+    spare_list *l = &c->spare[table];
+    if (l->n > 0) {
+      p = l->items[--l->n];
+      c->spare_bytes -= bytes;
+      memset(p, 0, bytes);
+    } else {
+      p = calloc(1, bytes);
+    }
+  }
+  if (!p || pmi_rowmap_put(m, row, p)) {
+    free(p);
+    pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+    return NULL;
+  }
+  c->oplog_bytes += bytes + 16;
+  return pmi_rowmap_ref(m, row);
+}
+
+/* Appends one row's delta to the shard's batch, as the whole row or as
+ * (column, value) pairs, whichever is smaller on the wire. */
+int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
+                        int64_t row, void *entry) {
+  void *delta = pmi_oplog_data(entry);
+  int shard = pmi_shard_of(c->e, table, row);
+  pmi_buf *b = &c->batch[shard];
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  if (b->len == 0) {
+    pmi_msg_begin(b, c->e->job, PMI_MSG_OPLOG, c->id);
+    pmi_put_i64(b, c->shard_seq[shard] + 1);
+  }
+  size_t start = b->len;
+  hist_entry *h = pmi_hist_new(c);
+  if (!h) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  h->seq = c->shard_seq[shard] + 1;
+  h->interval = c->clock;
+  h->delta = delta;
+  h->next = pmi_rowmap_get(&c->hist[table], row);
+  if (pmi_rowmap_put(&c->hist[table], row, h)) {
+    pmi_hist_release(c, h);
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  }
+  int64_t n = 0;
+  if (t->spec.layout == PMLS_SPARSE) {
+    n = ((pmi_kv *)delta)->count;
+  } else if (!((uintptr_t)entry & OPLOG_PAIRS)) {
+    n = t->spec.cols; /* whole-row increments only: send the whole row */
+  } else {
+    for (int32_t j = 0; j < t->spec.cols; j++)
+      n += !pmi_is_zero(t->spec.dtype, delta, j);
+  }
+  int dense = t->spec.layout == PMLS_DENSE &&
+              (size_t)n * (4 + elem) >= (size_t)t->spec.cols * elem;
+  int rc = 0;
+  rc |= pmi_put_i32(b, table);
+  rc |= pmi_put_i64(b, row);
+  rc |= pmi_put_u8(b, dense ? 0 : 1);
+  if (dense) {
+    rc |= pmi_put_i32(b, t->spec.cols);
+    rc |= pmi_put_bytes(b, delta, (size_t)t->spec.cols * elem);
+  } else if (t->spec.layout == PMLS_SPARSE) {
+    pmi_kv *kv = delta;
+    rc |= pmi_put_i32(b, (int32_t)n);
+    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) return PMLS_ENOMEM;
+    int32_t *keys = (int32_t *)(b->data + b->len);
+    unsigned char *vals = b->data + b->len + (size_t)n * 4;
+    pmi_kv_export(kv, keys, vals, n);
+    b->len += (size_t)n * (4 + elem);
+  } else {
+    rc |= pmi_put_i32(b, (int32_t)n);
+    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) return PMLS_ENOMEM;
+    int32_t *keys = (int32_t *)(b->data + b->len);
+    unsigned char *vals = b->data + b->len + (size_t)n * 4;
+    int64_t k = 0;
+    for (int32_t j = 0; j < t->spec.cols; j++) {
+      if (pmi_is_zero(t->spec.dtype, delta, j)) continue;
+      memcpy(keys + k, &j, 4);
+      memcpy(vals + (size_t)k * elem, (unsigned char *)delta + (size_t)j * elem,
+             elem);
+      k++;
+    }
+    b->len += (size_t)n * (4 + elem);
+  }
+  if (rc) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a batch");
+  c->acc[table].bytes_sent += (int64_t)(b->len - start);
+  if (b->len >= BATCH_BYTES) {
+    rc = pmi_client_send(c, shard, b);
+    b->len = 0;
+    c->shard_seq[shard]++;
+    if (rc) return rc;
+  }
+  return PMLS_OK;
+}
+
+int pmi_oplog_flush(pmls_client *c) {
+  int rc = PMLS_OK;
+  int ntables = pmi_engine_ntables(c->e);
+  for (int t = 0; t < ntables; t++) {
+    pmi_rowmap *m = &c->oplog[t];
+    const pmi_table_meta *meta = &c->e->tables[t];
+    for (size_t i = 0; i < m->cap; i++) {
+      if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+      /* On success the delta moves into the history. */
+      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, m->keys[i], m->vals[i]);
+      else pmi_client_drop_delta(c, t, meta, pmi_oplog_data(m->vals[i]));
+    }
+    pmi_rowmap_clear(m);
+  }
+  c->oplog_bytes = 0;
+  for (int s = 0; s < c->e->servers; s++) {
+    if (c->batch[s].len == 0) continue;
+    int r = pmi_client_send(c, s, &c->batch[s]);
+    c->batch[s].len = 0;
+    c->shard_seq[s]++;
+    if (rc == PMLS_OK) rc = r;
+  }
+  return rc;
+}
+
+int pmi_oplog_maybe_flush(pmls_client *c) {
+  return c->oplog_bytes >= OPLOG_FLUSH_BYTES ? pmi_oplog_flush(c) : PMLS_OK;
+}
+
+/* Drops the sent increments of `table` that every copy a read may still use
+ * holds: those made before clock interval `before`, or carried by an OPLOG
+ * message up to `upto_seq` (for one row, when the map has one entry). */
+void pmi_hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_seq) {
+  pmi_rowmap *m = &c->hist[table];
+  if (!m->cap) return;
+  const pmi_table_meta *t = &c->e->tables[table];
+  for (size_t i = 0; i < m->cap; i++) {
+    if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+    hist_entry **link = (hist_entry **)&m->vals[i];
+    while (*link) {
+      hist_entry *h = *link;
+      if (h->interval < before || h->seq <= upto_seq) {
+        *link = h->next;
+        pmi_client_drop_delta(c, table, t, h->delta);
+        pmi_hist_release(c, h);
+      } else {
+        link = &h->next;
+      }
+    }
+  }
+}
+
+/* For one row read from a copy holding this client's OPLOG messages up to
+ * `stamp`: forgets what the copy holds and adds the rest into out (dense) or
+ * merged (sparse). The copy and every later one hold the forgotten part. */
+int pmi_hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
+                   int64_t row, int64_t stamp, void *out, pmi_kv *merged) {
+  void **slot = pmi_rowmap_ref(&c->hist[table], row);
+  if (!slot) return PMLS_OK;
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  hist_entry **link = (hist_entry **)slot;
+  while (*link) {
+    hist_entry *h = *link;
+    if (h->seq <= stamp) {
+      *link = h->next;
+      pmi_client_drop_delta(c, table, t, h->delta);
+      pmi_hist_release(c, h);
+      continue;
+    }
+    if (t->spec.layout == PMLS_DENSE) {
+      pmi_add(t->spec.dtype, out, h->delta, t->spec.cols);
+    } else {
+      pmi_kv *kv = h->delta;
+      for (uint32_t k = 0; k < kv->cap; k++) {
+        if (kv->keys[k] < 0) continue;
+        void *v = pmi_kv_slot(merged, kv->keys[k]);
+        if (!v) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory reading a row");
+        pmi_add(t->spec.dtype, v, kv->vals + (size_t)k * elem, 1);
+      }
+    }
+    link = &h->next;
+  }
+  return PMLS_OK;
+}
+
+void pmi_client_record_staleness(pmls_client *c, int table, int64_t copy_clock) {
+  c->last_copy_clock = copy_clock;
+  if (c->worker < 0) return;
+  int64_t st = c->clock - copy_clock;
+  if (st < 0) st = 0;
+  pmi_table_acc *a = &c->acc[table];
+  a->stale_n++;
+  a->stale_sum += (double)st;
+  a->stale_sumsq += (double)st * (double)st;
+  if (st > a->stale_max) a->stale_max = st;
+  a->stale_hist[st < 16 ? st : 16]++;
+  c->clock_reads++;
+  c->clock_staleness += (double)st;
+}
+
