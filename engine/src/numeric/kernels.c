@@ -1,7 +1,8 @@
 /* kernels.c -- the general numeric inner loops that model scripts hand to
  * C (pmls.h). LuaJIT compiles a script's loops well, but not into SIMD: a
- * dense y += a x runs 2.5-4x faster here, built with -O3 and, where the CPU
- * has it, AVX2 (GCC's target_clones picks the version at load time). It is
+ * dense y += a x runs several times faster here (docs/benchmarks.md,
+ * "Figures behind the code"), built with -O3 and, where the CPU has it,
+ * AVX2 (GCC's target_clones picks the version at load time). It is
  * reached through the FFI from compiled Lua, takes caller-owned memory, and
  * neither allocates nor calls back. No -ffast-math and no contraction into
  * FMA (-std=c11), so results match the plain loop it replaces bit for bit.

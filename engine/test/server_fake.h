@@ -1,4 +1,4 @@
-/* server_fake.h -- what the server tests share: engines and tables made
+/* server_fake.h -- what the server tests (engine/src/server/) share: engines and tables made
  * for a test, a capture of stderr, and a fake client that speaks the wire
  * protocol through the internal pmi_msg_* helpers, so a test can send what
  * no real client would (bad table ids, rows, columns, HELLOs, TABLEs) and
@@ -26,8 +26,8 @@
 
 #include "harness.h"
 #include "pmls.h"
-#include "../proc/proc.h"
-#include "server.h"
+#include "../src/proc/proc.h"
+#include "../src/server/server.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
