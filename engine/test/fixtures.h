@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pmls.h"
 
@@ -31,6 +32,18 @@ static inline pmls_engine *engine(int workers, int servers) {
     return NULL;
   }
   return e;
+}
+
+/* The package.path of a test run from the repository root: the Lua package
+ * from ./lua and ./build/lua (a test binary links libpmls statically, so
+ * the package's own search relative to the library does not apply). */
+static inline const char *repo_lua_path(void) {
+  static char path[3 * 4096 + 64];
+  char cwd[4096];
+  if (!path[0] && getcwd(cwd, sizeof cwd))
+    snprintf(path, sizeof path, "%s/lua/?.lua;%s/lua/?/init.lua;%s/build/lua/?.lua",
+             cwd, cwd, cwd);
+  return path;
 }
 
 static inline pmls_table_spec dense(int64_t rows, int32_t cols, pmls_dtype t) {

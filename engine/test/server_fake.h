@@ -24,6 +24,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "pmls.h"
 #include "../src/proc/proc.h"
@@ -32,16 +33,6 @@
 /* ---- helpers ------------------------------------------------------------- */
 
 #define FAKE_ID 1000 /* a client id no real client of these engines uses */
-
-static inline pmls_config config(int workers, int servers) {
-  pmls_config cfg;
-  pmls_config_init(&cfg);
-  cfg.workers = workers;
-  cfg.servers = servers;
-  cfg.quiet = 1;
-  cfg.timeout_ms = 5000; /* a lost reply fails a read instead of hanging */
-  return cfg;
-}
 
 static inline pmls_engine *engine_of(pmls_config cfg) {
   pmls_engine *e = NULL;
@@ -61,20 +52,6 @@ static inline pmls_table_spec spec_of(int64_t rows, int32_t cols, pmls_layout l)
   s.dtype = PMLS_F64;
   s.layout = l;
   return s;
-}
-
-static inline int table(pmls_engine *e, const char *name, pmls_table_spec s) {
-  int id = -1;
-  if (pmls_table_create(e, name, &s, &id) != PMLS_OK) {
-    fprintf(stderr, "server_test: table '%s': %s\n", name, pmls_errmsg(e));
-    return -1;
-  }
-  return id;
-}
-
-static inline void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
 }
 
 /* A client call that must succeed; on failure the case fails with the

@@ -16,25 +16,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "pmls.h"
 
-static char lua_path[3 * PATH_MAX + 64];
-
-static pmls_engine *engine(int workers, int timeout_ms) {
-  if (!lua_path[0]) {
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) return NULL;
-    snprintf(lua_path, sizeof lua_path,
-             "%s/lua/?.lua;%s/lua/?/init.lua;%s/build/lua/?.lua", cwd, cwd, cwd);
-  }
+static pmls_engine *script_engine(int workers, int timeout_ms) {
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = workers;
   cfg.servers = 2;
   cfg.quiet = 1;
   cfg.timeout_ms = timeout_ms;
-  cfg.lua_path = lua_path;
+  cfg.lua_path = repo_lua_path();
   pmls_engine *e = NULL;
   char err[512];
   if (pmls_engine_create(&e, &cfg, err, sizeof err)) {
@@ -94,7 +87,7 @@ static void t_run_counter(void) {
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     char path[PATH_MAX];
     CHECK_EQ_INT(write_script(COUNTER, path), 0);
-    pmls_engine *e = engine(rows[i].workers, 10000);
+    pmls_engine *e = script_engine(rows[i].workers, 10000);
     CHECK(e != NULL);
     const char *argv[2] = {"--incs", rows[i].incs};
     int rc = pmls_run_script(e, path, rows[i].incs ? 2 : 0, argv);
@@ -142,7 +135,7 @@ static void t_usage_errors(void) {
   char path[PATH_MAX];
   CHECK_EQ_INT(write_script(COUNTER, path), 0);
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-    pmls_engine *e = engine(1, 10000);
+    pmls_engine *e = script_engine(1, 10000);
     if (!e) break;
     int rc = pmls_run_script(e, path, rows[i].argc, rows[i].argv);
     int tables = pmls_table_count(e);
@@ -181,7 +174,7 @@ static void check_errors(const error_row *rows, size_t n) {
     snprintf(text, sizeof text, "%s%s", HEAD, rows[i].body);
     CHECK_EQ_INT(write_script(text, path), 0);
     snprintf(where, sizeof where, "%s:%d:", path, rows[i].line);
-    pmls_engine *e = engine(2, 10000);
+    pmls_engine *e = script_engine(2, 10000);
     if (!e) unlink(path);
     CHECK(e != NULL);
     int rc = pmls_run_script(e, path, 0, NULL);
@@ -253,7 +246,7 @@ static void t_misuse_errors_name_script_line(void) {
 static void t_script_not_an_app_or_missing(void) {
   char path[PATH_MAX];
   CHECK_EQ_INT(write_script("return 42\n", path), 0);
-  pmls_engine *e = engine(1, 10000);
+  pmls_engine *e = script_engine(1, 10000);
   CHECK(e != NULL);
   int rc = pmls_run_script(e, path, 0, NULL);
   char msg[1024];
@@ -296,7 +289,7 @@ static void t_worker_error_while_other_blocks(void) {
   snprintf(where, sizeof where, "%s:12:", path);
   /* A read that is never answered would give up after 4 s: well past what
    * "promptly" allows below. */
-  pmls_engine *e = engine(2, 4000);
+  pmls_engine *e = script_engine(2, 4000);
   CHECK(e != NULL);
   double t0 = now_s();
   int rc = pmls_run_script(e, path, 0, NULL);

@@ -14,26 +14,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "pmls.h"
 
 #define SCRIPT "spec/fixtures/warm_start.lua"
 enum { ROWS = 4, COLS = 3, WORKERS = 2 };
 
-static char lua_path[3 * PATH_MAX + 64];
-
-static pmls_engine *engine(const char *metrics) {
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd)) return NULL;
-  snprintf(lua_path, sizeof lua_path,
-           "%s/lua/?.lua;%s/lua/?/init.lua;%s/build/lua/?.lua", cwd, cwd, cwd);
+static pmls_engine *run_engine(const char *metrics) {
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = WORKERS;
   cfg.servers = 2;
   cfg.quiet = 1;
   cfg.timeout_ms = 10000;
-  cfg.lua_path = lua_path;
+  cfg.lua_path = repo_lua_path();
   cfg.metrics_path = metrics;
   pmls_engine *e = NULL;
   char err[512];
@@ -81,7 +76,7 @@ static void t_host_fills_then_scripts_train(void) {
   int fd = mkstemp(metrics);
   CHECK(fd >= 0);
   close(fd);
-  pmls_engine *e = engine(metrics);
+  pmls_engine *e = run_engine(metrics);
   if (!e) unlink(metrics);
   CHECK(e != NULL);
   pmls_table_spec spec;
