@@ -1,4 +1,4 @@
--- pmls.array and the time functions of the pmls package: what model
+-- pmls.array, pmls.kernels and the time functions of the pmls package: what model
 -- scripts use instead of the FFI.
 local pmls = require "pmls"
 local array = pmls.array
@@ -65,5 +65,39 @@ describe("pmls time", function()
     while pmls.thread_time() - spin0 < 0.02 do x = x + 1 end
     assert.is_true(slept >= 0 and slept < 0.05)
     assert.is_true(pmls.thread_time() - c0 >= 0.02)
+  end)
+end)
+
+describe("pmls.kernels", function()
+  local kernels = pmls.kernels
+
+  it("is the module require finds, loaded on first use", function()
+    assert.equal(require "pmls.kernels", kernels)
+  end)
+
+  it("adds a times x to y, through pointers into arrays too", function()
+    local x, y = array.float64(4), array.float64(4)
+    for i = 0, 3 do x[i], y[i] = i + 1, 10 end
+    kernels.axpy(4, 0.5, x, y)
+    assert.same({ 10.5, 11, 11.5, 12 }, { y[0], y[1], y[2], y[3] })
+    kernels.axpy(2, -1, x + 2, y + 1)
+    assert.same({ 10.5, 8, 7.5, 12 }, { y[0], y[1], y[2], y[3] })
+  end)
+
+  it("adds the Gram rows of the new columns, lower triangle only", function()
+    -- rows (1, 2, 0) and (0, 3, 4) over columns 0..2
+    local rowptr, col, val = array.int64(3), array.int32(4), array.float64(4)
+    rowptr[1], rowptr[2] = 2, 4
+    col[0], col[1], col[2], col[3] = 0, 1, 1, 2
+    val[0], val[1], val[2], val[3] = 1, 2, 3, 4
+    local pos = array.int32(3)
+    for c = 0, 2 do pos[c] = c end
+    local G, si, sv = array.float64(9), array.int32(3), array.float64(3)
+    local function lower() return { G[0], G[3], G[4], G[6], G[7], G[8], G[1] + G[2] + G[5] } end
+    kernels.gram_add(2, rowptr, col, val, pos, 0, G, 3, si, sv)
+    assert.same({ 1, 2, 13, 0, 12, 16, 0 }, lower())
+    array.fill(G, 9)
+    kernels.gram_add(2, rowptr, col, val, pos, 2, G, 3, si, sv) -- column 2 is new
+    assert.same({ 0, 0, 0, 0, 12, 16, 0 }, lower())
   end)
 end)

@@ -297,3 +297,26 @@ describe("models/mf_sgd.lua on MovieLens-100K", function()
     assert_staleness(final, { "L", "R" }, 2)
   end)
 end)
+
+describe("model scripts and examples", function()
+  -- They read like update equations: the engine's C API and the FFI stay
+  -- behind the pmls package (pmls.array, pmls.kernels, ctx).
+  it("use neither ffi. nor C. outside comments", function()
+    local p = assert(io.popen("find models examples -name '*.lua' | sort"))
+    local files, found = 0, {}
+    for path in p:lines() do
+      files = files + 1
+      local n = 0
+      for line in io.lines(path) do
+        n = n + 1
+        local code = line:gsub("%-%-.*$", "")
+        if code:find("ffi%.") or code:find("%f[%w_]C%.") then
+          found[#found + 1] = path .. ":" .. n .. ": " .. line
+        end
+      end
+    end
+    p:close()
+    assert.is_true(files >= 7, "found " .. files .. " scripts")
+    assert.same({}, found)
+  end)
+end)

@@ -459,6 +459,18 @@ describe("ctx:table", function()
       local w = E.context.worker(E.e, E:client(0), {}, nil)
       assert.has_error(function() w:table("nope") end,
                        "bad argument 'name' to table (no table named 'nope')")
+      local line = debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() w:table("nope") end)
+      assert.is_false(ok)
+      assert.matches("table_spec%.lua:" .. line .. ": bad argument 'name'", err)
+    end)
+
+    it("refuses the runtime's names, beginning with 'pmls.'", function()
+      local w = E.context.worker(E.e, E:client(0), {}, nil)
+      assert.has_error(function() w:table("pmls.gather.x") end,
+                       "bad argument 'name' to table (\"pmls.gather.x\": names beginning with 'pmls.' are the runtime's)")
+      assert.has_error(function() E.setup:table("pmls.w", {}) end,
+                       "bad argument 'name' to table (\"pmls.w\": names beginning with 'pmls.' are the runtime's)")
     end)
 
     it("returns the same handle for the same name", function()

@@ -27,6 +27,8 @@
 
 #define N_EXAMPLES 400
 #define N_FEATURES 5
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x) /* a number macro's digits, as a string literal */
 
 static const double true_w[N_FEATURES] = {1.0, -2.0, 0.5, 3.0, -1.0};
 
@@ -217,9 +219,12 @@ int main(int argc, char **argv) {
   int rank = pmls_engine_rank(e);
   if (status == 0 && rank == 0 && fill_tables(e, examples, w) != 0) status = 1;
   if (status == 0) {
-    /* The script's own options, as `pmls run train.lua --clocks 100`. */
-    const char *const script_args[] = {"--clocks", "100"};
-    rc = pmls_run_script(e, script, 2, script_args);
+    /* The script's own options, as `pmls run train.lua --clocks 100 ...`:
+     * it declares the tables with the sizes it is given, the host's. */
+    const char *const script_args[] = {"--clocks", "100",
+                                       "--examples", TEXT(N_EXAMPLES),
+                                       "--features", TEXT(N_FEATURES)};
+    rc = pmls_run_script(e, script, 6, script_args);
     if (rc != PMLS_OK) {
       fprintf(stderr, "host: rank %d: %s: %s\n", rank, pmls_strerror(rc),
               pmls_errmsg(e));

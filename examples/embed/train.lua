@@ -1,26 +1,33 @@
 -- Least squares by full-batch gradient descent, on tables a host program
 -- declared and filled (examples/embed/host.c, docs/embedding.md).
 --
--- The host declares two tables before it runs this script: `examples`,
--- one example per row (the features, then the target in the last column),
--- and `w`, one row of weights holding the starting point. Every worker
--- reads its share of the examples once; then at each clock it reads w and
--- adds -lr times its part of the mean gradient, so that the workers' parts
--- together make one step of gradient descent. The host reads w back after
--- the run.
+-- Two tables: `examples`, one example per row (the features, then the
+-- target in the last column), and `w`, one row of weights. The host has
+-- created and filled them before it runs this script, which declares them
+-- like any script: a table that exists with the same spec is attached to,
+-- so the run trains the host's data from the host's starting point. Every
+-- worker reads its share of the examples once; then at each clock it reads
+-- w and adds -lr times its part of the mean gradient, so that the workers'
+-- parts together make one step of gradient descent. The host reads w back
+-- after the run.
 local pmls = require "pmls"
 
 local app = pmls.app("embed-train", "least squares by gradient descent on a host's tables")
 app:option("clocks", 100, "gradient steps (clocks)", { type = "int" })
 app:option("lr", 1.0, "learning rate")
+app:option("examples", 400, "rows of table examples", { type = "int" })
+app:option("features", 5, "columns of table w", { type = "int" })
 app:metric("loss", "sum")
+
+function app:setup(ctx)
+  local n, d = ctx.opt.examples, ctx.opt.features
+  ctx:table("examples", { rows = n, cols = d + 1 })
+  ctx:table("w", { rows = 1, cols = d })
+end
 
 function app:worker(ctx)
   local X, W = ctx:table("examples"), ctx:table("w")
   local d = W.cols
-  if X.cols ~= d + 1 then
-    error(("table 'examples' has %d columns, %d (w's, and the target) expected"):format(X.cols, d + 1), 0)
-  end
   -- The host of rank 0 filled the tables before its workers started. Once
   -- every worker of the job is past this barrier, a read sees what it
   -- wrote, whichever process the worker is in.

@@ -6,6 +6,8 @@
 --   app:worker(ctx)  on every worker thread, each in its own Lua state;
 --   app:finish(ctx)  once, after every worker has ended: read the model
 --                    back and report final values.
+-- Metrics (app:metric) and gathers (app:gather) are declared at the top
+-- level of the script, beside the options.
 local options = require "pmls.options"
 local core = require "pmls.core"
 
@@ -21,7 +23,7 @@ function M.new(name, description)
     error("bad argument 'name' to pmls.app (the name is empty)", 2)
   end
   return setmetatable({ name = name, description = description,
-                        options = {}, metrics = {} }, App)
+                        options = {}, metrics = {}, gathers = {} }, App)
 end
 
 function M.is_app(v)
@@ -49,6 +51,29 @@ function App:metric(name, how)
     error(("bad argument 'how' to metric (%q: %s expected)"):format(tostring(how), core.metric_kind_list), 2)
   end
   self.metrics[#self.metrics + 1] = { name = name, how = how }
+  return self
+end
+
+-- app:gather(name, n): every worker may hand n numbers to app:finish
+-- under this name, once (ctx:gather in the worker, ctx:gathered in
+-- finish). The names are short and without '.', so that the table that
+-- carries them (pmls.context) has a name of its own.
+function App:gather(name, n)
+  if type(name) ~= "string" then
+    error("bad argument 'name' to gather (string expected, got " .. type(name) .. ")", 2)
+  end
+  if not name:match("^[%w_%-]+$") or #name > 40 then
+    error(("bad argument 'name' to gather (%q: 1..40 letters, digits, '_' or '-')"):format(name), 2)
+  end
+  if type(n) ~= "number" or n % 1 ~= 0 or n < 1 or n > 1e6 then
+    error(("bad argument 'n' to gather (a whole number 1..1000000 expected, got %s)"):format(tostring(n)), 2)
+  end
+  for _, g in ipairs(self.gathers) do
+    if g.name == name then
+      error(("bad argument 'name' to gather (%q is declared already)"):format(name), 2)
+    end
+  end
+  self.gathers[#self.gathers + 1] = { name = name, n = n }
   return self
 end
 

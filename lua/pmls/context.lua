@@ -4,6 +4,7 @@
 local core = require "pmls.core"
 local tablemod = require "pmls.table"
 local data = require "pmls.data"
+local array = require "pmls.array"
 local ffi, C = core.ffi, core.C
 
 local M = {}
@@ -24,7 +25,7 @@ local function new(kind, engine, client, opt, shared)
     rank = C.pmls_engine_rank(engine),
     seed = tonumber(C.pmls_engine_seed(engine)),
     worker = client ~= nil and kind == "worker" and C.pmls_client_worker(client) or nil,
-    tables = {}, declared = {},
+    tables = {}, declared = {}, gathers = {}, gathered_names = {},
   }, Context)
 end
 
@@ -154,6 +155,29 @@ local function host_client(self)
   return self.host
 end
 
+-- The handle on a table that exists, for this context's thread.
+local function handle(self, name)
+  local t = self.tables[name]
+  if t then return t end
+  local id = ffi.new("int[1]")
+  if C.pmls_table_find(self.engine, name, id) ~= 0 then
+    if self.kind == "setup" then
+      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 3)
+    end
+    error(("bad argument 'name' to table (no table named '%s')"):format(name), 3)
+  end
+  if self.kind == "setup" then
+    t = setmetatable(tablemod.new(host_client(self), self.engine, id[0]), SetupTable)
+  else
+    t = tablemod.new(self.client, self.engine, id[0])
+  end
+  self.tables[name] = t
+  return t
+end
+
+-- Table names that begin with this belong to the runtime (the gathers').
+local RESERVED = "pmls."
+
 -- setup: ctx:table(name, spec) declares a table and returns its id;
 -- ctx:table(name), for a table declared already, returns a handle for
 -- T:init (and T:get).
@@ -162,6 +186,10 @@ function Context:table(name, spec)
   if type(name) ~= "string" then
     error("bad argument 'name' to table (string expected, got " .. type(name) .. ")", 2)
   end
+  if name:sub(1, #RESERVED) == RESERVED then
+    error(("bad argument 'name' to table (%q: names beginning with '%s' are the runtime's)")
+          :format(name, RESERVED), 2)
+  end
   if self.kind == "setup" and spec ~= nil then
     local id = declare(self, name, spec)
     return id
@@ -169,21 +197,7 @@ function Context:table(name, spec)
   if spec ~= nil then
     error("bad argument 'spec' to table (tables are declared in app:setup)", 2)
   end
-  local t = self.tables[name]
-  if t then return t end
-  local id = ffi.new("int[1]")
-  if C.pmls_table_find(self.engine, name, id) ~= 0 then
-    if self.kind == "setup" then
-      error("bad argument 'spec' to table (setup declares tables: give {rows=, cols=, ...})", 2)
-    end
-    error(("bad argument 'name' to table (no table named '%s')"):format(name), 2)
-  end
-  if self.kind == "setup" then
-    t = setmetatable(tablemod.new(host_client(self), self.engine, id[0]), SetupTable)
-  else
-    t = tablemod.new(self.client, self.engine, id[0])
-  end
-  self.tables[name] = t
+  local t = handle(self, name) -- not a tail call: its errors name the caller's line
   return t
 end
 
@@ -264,6 +278,103 @@ function Context:metric(name, how)
   if C.pmls_metric_declare(self.engine, name, agg) ~= 0 then
     error("bad argument 'name' to metric (" .. core.engine_error(self.engine) .. ")", 2)
   end
+end
+
+-- ---- gathers: every worker's values for finish -----------------------------
+-- A gather (app:gather(name, n)) is a dense float64 table of one row per
+-- worker and n + 1 columns, the last one set to 1 by the worker that
+-- filled its row. A worker adds its values to its own row once; finish
+-- runs after every worker's client has closed, and a close returns once
+-- the shards have applied all of that client's increments, so finish
+-- reads every row whole without a synchronisation of its own. The table
+-- is new for every run (a suffix .2, .3, ... when an earlier script run on
+-- this engine left one), so a run never reads an earlier run's values;
+-- every process runs the same declarations in the same order, so they
+-- agree on the names.
+
+-- Declares the tables of app.gathers; returns name -> { table =, n = },
+-- or nil and a message.
+function M.declare_gathers(engine, gathers)
+  local out, id = {}, ffi.new("int[1]")
+  for _, g in ipairs(gathers) do
+    local base = RESERVED .. "gather." .. g.name
+    local name, k = base, 1
+    while C.pmls_table_find(engine, name, id) == 0 do
+      k = k + 1
+      name = base .. "." .. k
+    end
+    local s = ffi.new("pmls_table_spec")
+    C.pmls_table_spec_init(s)
+    s.rows, s.cols = C.pmls_engine_workers(engine), g.n + 1
+    s.dtype, s.layout = C.PMLS_F64, C.PMLS_DENSE
+    if C.pmls_table_create(engine, name, s, id) ~= 0 then
+      return nil, ("gather '%s': %s"):format(g.name, core.engine_error(engine))
+    end
+    out[g.name] = { table = name, n = g.n }
+  end
+  return out
+end
+
+local function gather_of(self, name, fn)
+  if type(name) ~= "string" then
+    core.bad_argument("name", fn, "string expected, got " .. type(name), 3)
+  end
+  local g = self.gathers[name]
+  if not g then
+    core.bad_argument("name", fn, ("no gather named '%s': declare it with app:gather(name, n)"):format(name), 3)
+  end
+  return g
+end
+
+-- worker: hands values (a Lua array of n numbers, or an array of at least
+-- n elements) to finish under a gather's name, once per worker. Returns
+-- true, or nil and a message when the run failed.
+function Context:gather(name, values)
+  if self.kind ~= "worker" then error("gather is only available in app:worker", 2) end
+  local g = gather_of(self, name, "gather")
+  if self.gathered_names[name] then
+    core.bad_argument("name", "gather", ("worker %d has gathered '%s' already: once per worker")
+                      :format(self.worker, name))
+  end
+  local t = handle(self, g.table)
+  local buf, n = t:row_buffer(), g.n
+  if type(values) == "table" then
+    if #values ~= n then
+      core.bad_argument("values", "gather", ("%d values, gather '%s' takes %d"):format(#values, name, n))
+    end
+    for i = 1, n do
+      local v = values[i]
+      if type(v) ~= "number" then
+        core.bad_argument("values", "gather", ("values[%d] is %s, number expected"):format(i, type(v)))
+      end
+      buf[i - 1] = v
+    end
+  elseif type(values) ~= "cdata" or not pcall(function()
+           for i = 0, n - 1 do buf[i] = tonumber(values[i]) end
+         end) then
+    core.bad_argument("values", "gather", ("a Lua array or an array of %d numbers expected, got %s")
+                      :format(n, type(values)))
+  end
+  buf[n] = 1
+  self.gathered_names[name] = true
+  return t:inc(self.worker, buf)
+end
+
+-- finish: what the workers gathered under name, as a Lua table indexed by
+-- worker id (0 .. ctx.workers - 1) of float64 arrays of n values; nil for
+-- a worker that gathered nothing. Returns nil and a message when a read
+-- fails.
+function Context:gathered(name)
+  if self.kind ~= "finish" then error("gathered is only available in app:finish", 2) end
+  local g = gather_of(self, name, "gathered")
+  local t = handle(self, g.table)
+  local buf, n, out = t:row_buffer(), g.n, {}
+  for w = 0, self.workers - 1 do
+    local row, err = t:get(w, buf)
+    if not row then return nil, err end
+    if buf[n] ~= 0 then out[w] = array.copy(array.float64(n), buf, n) end
+  end
+  return out
 end
 
 -- ---- data files ------------------------------------------------------------

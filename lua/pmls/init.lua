@@ -4,7 +4,9 @@
 -- Scripts never touch the FFI: tables, clocks and reports go through ctx,
 -- data files and synthetic sets through pmls.data (M.data), reproducible
 -- random numbers through pmls.rng (M.rng), typed arrays through
--- pmls.array, time through pmls.now, pmls.thread_time and pmls.sleep.
+-- pmls.array, time through pmls.now, pmls.thread_time and pmls.sleep,
+-- the numeric kernels of a model's own loops through pmls.kernels (loaded
+-- on first use: it binds the auxiliary header pmlsaux.h).
 -- Code that serves particular
 -- models lives beside them (models/lib/, e.g. require "lib.linear").
 local core = require "pmls.core"
@@ -18,6 +20,16 @@ M.version = core.version
 M.data = require "pmls.data"
 M.rng = require "pmls.rng"
 M.array = require "pmls.array"
+
+-- pmls.kernels on first use, so that a script that needs none of them
+-- does not bind pmlsaux.h.
+setmetatable(M, { __index = function(t, k)
+  if k == "kernels" then
+    local kernels = require "pmls.kernels"
+    rawset(t, k, kernels)
+    return kernels
+  end
+end })
 
 -- Seconds on the engine's monotonic clock.
 function M.now() return C.pmls_now() end

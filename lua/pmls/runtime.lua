@@ -101,8 +101,11 @@ function M.prepare(engine_ud, path, argv)
   if app.setup then shared = app:setup(ctx) end
   local closed, why = ctx:close() -- the rows setup filled are in the store now
   if not closed then error(path .. ": " .. why, 0) end
+  -- after setup's tables, so that the ids of those stay what they were
+  local gathers, err = context.declare_gathers(engine, app.gathers)
+  if not gathers then error(path .. ": " .. err, 0) end
   main_app = app
-  return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec })
+  return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec, gathers = gathers })
 end
 
 function M.worker(client_ud, engine_ud, path, blob)
@@ -111,6 +114,7 @@ function M.worker(client_ud, engine_ud, path, blob)
   local state = decode(blob)
   local app = load_app(path)
   local ctx = context.worker(engine, client, state.opt, state.shared)
+  ctx.gathers = state.gathers
   if state.schedule then
     return require("pmls.rounds").worker(app, ctx, state.schedule)
   end
@@ -138,6 +142,7 @@ function M.finish(client_ud, engine_ud, path, blob)
   local client = ffi.cast("pmls_client *", client_ud)
   local state = decode(blob)
   local ctx = context.finish(engine, client, state.opt, state.shared)
+  ctx.gathers = state.gathers
   if state.schedule then
     ctx.model, ctx.width = core.C.pmls_model_values(engine), state.schedule.width
   end

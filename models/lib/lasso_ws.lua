@@ -19,16 +19,12 @@
 -- W's non-zeros stop changing, the node solves for them directly, with one
 -- Cholesky factorisation of G on the support (a Newton step on the
 -- objective with those signs, cut short where a weight would change sign).
-local core = require "pmls.core"
-local ffi, C = core.ffi, core.C
--- pmls_gram_add is declared in the auxiliary header (pmlsaux.h), whose binding pmls.core does
--- not load; this module is required once per Lua state, so the cdef happens once.
-ffi.cdef(require "pmls.cdef_aux")
+local pmls = require "pmls"
+local array, kernels = pmls.array, pmls.kernels
 
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
-local double_array = ffi.typeof("double[?]")
-local int_array = ffi.typeof("int32_t[?]")
-local axpy = C.pmls_axpy
+local double_array, int_array = array.float64, array.int32
+local axpy, gram_add = kernels.axpy, kernels.gram_add
 
 local M = {}
 M.__index = M
@@ -60,10 +56,10 @@ function M:reserve(cap)
   if cap <= self.cap then return end
   local old, oldcap, m = self.G, self.cap, self.m
   local G = double_array(cap * cap)
-  for a = 0, m - 1 do ffi.copy(G + a * cap, old + a * oldcap, m * 8) end
-  local function grown(arr, ct)
-    local new = ct(cap)
-    if arr then ffi.copy(new, arr, m * ffi.sizeof(ct, 1)) end
+  for a = 0, m - 1 do array.copy(G + a * cap, old + a * oldcap, m) end
+  local function grown(arr, make)
+    local new = make(cap)
+    if arr then array.copy(new, arr, m) end
     return new
   end
   self.ws, self.w, self.g = grown(self.ws, int_array), grown(self.w, double_array), grown(self.g, double_array)
@@ -75,7 +71,7 @@ end
 
 -- Adds the coordinates new[0..count-1] to W and computes their Gram rows
 -- over the rows of X: each row costs its entries in W times its new ones
--- (pmls_gram_add fills the lower triangle; the upper is mirrored here).
+-- (kernels.gram_add fills the lower triangle; the upper is mirrored here).
 function M:add(new, count, xty)
   local m0 = self.m
   if m0 + count > self.cap then
@@ -91,13 +87,13 @@ function M:add(new, count, xty)
   end
   local m, cap, G = m0 + count, self.cap, self.G
   self.m = m
-  for a = m0, m - 1 do ffi.fill(G + a * cap, cap * 8) end
+  for a = m0, m - 1 do array.fill(G + a * cap, cap) end
   local ia, va = self.scratch_i, self.scratch_v
   if not ia then
     ia, va = int_array(self.p), double_array(self.p)
     self.scratch_i, self.scratch_v = ia, va
   end
-  C.pmls_gram_add(self.n, self.rowptr, self.col, self.val, pos, m0, G, cap, ia, va)
+  gram_add(self.n, self.rowptr, self.col, self.val, pos, m0, G, cap, ia, va)
   local mean, n = self.mean, self.n
   for a = m0, m - 1 do
     local base = a * cap
@@ -276,7 +272,7 @@ function M:extrapolate(S, ns, na)
     for k = 0, K - 1 do e = e + z[k] * hist[(k + 1) * cap + u] end
     delta[u] = e / zs - w[S[u]]
   end
-  ffi.fill(Gd, m * 8)
+  array.fill(Gd, m)
   for u = 0, ns - 1 do
     local d, base = delta[u], S[u] * cap
     if d ~= 0 then axpy(m, d, G + base, Gd) end
