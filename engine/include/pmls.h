@@ -190,7 +190,8 @@ int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg);
  * time. A worker that ran before (an earlier run on this engine) rejoins
  * where its last client left: the engine's clocks go on, and it holds the
  * other workers back again from its open on; open every worker's client of
- * a run before any of them clocks (pmls_run_script does). */
+ * a run before any of them clocks (pmls_run does, on every rank of a job,
+ * before any worker of the job starts). */
 int pmls_client_open(pmls_engine *e, int worker, pmls_client **out);
 int pmls_client_close(pmls_client *c);
 const char *pmls_client_errmsg(const pmls_client *c);
@@ -239,7 +240,9 @@ int pmls_abort(pmls_client *c, const char *why);
  *    process hosts, with the node's handle (see pmls_sched_open).
  *  - finish: on rank 0 only, once every rank's workers are done, with a host
  *    client that can read every row.
- * The first failure ends the run on every node of the job; the run returns
+ * No worker of the job starts before every rank's setup succeeded (a setup
+ * that fails stops the run on every rank, and the job lives on). The first
+ * failure of a worker ends the run on every node of the job; the run returns
  * its root cause (never the PMLS_EABORTED echoes it caused), with the
  * message in pmls_errmsg. On rank 0 the final metrics are written last. */
 enum { PMLS_SKIP = -1 };
@@ -258,12 +261,13 @@ int pmls_run(pmls_engine *e, const pmls_run_fns *fns, void *ud);
  * lua_State. argv holds the script's own options. Returns PMLS_EUSAGE for a
  * bad option, PMLS_ESCRIPT when the script raised an error (pmls_errmsg has
  * it), or the code of the failure that ended the run.
- * A one-process engine may run scripts one after the other: a table the
- * script declares that exists already with the same spec (the host's, or
- * an earlier run's) is attached to, so a host can fill a table that a
- * script then trains; clocks go on, each run writes a final metrics object
- * of its own. (A scheduled model, or a second run in a job of several
- * processes, is one run per engine.) */
+ * An engine may run scripts one after the other: a table the script
+ * declares that exists already with the same spec (the host's, or an
+ * earlier run's) is attached to, so a host can fill a table that a script
+ * then trains; clocks go on, each run writes a final metrics object of its
+ * own. In a job of several processes every rank makes the same runs in the
+ * same order (rank 0 begins each before the others set up). A scheduled
+ * model is one run per engine, and no run follows an aborted one. */
 int pmls_run_script(pmls_engine *e, const char *path, int argc,
                     const char *const *argv);
 

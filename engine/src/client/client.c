@@ -42,12 +42,6 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
     /* A worker that ran before (an earlier script run) rejoins: it goes on
      * from the clock its last client ended at (see below). */
     rejoin = before == 2;
-    if (rejoin && e->procs > 1) {
-      pthread_mutex_unlock(&e->mu);
-      /* the end-of-run protocol between the processes is one per engine */
-      return pmi_fail(e->err, PMLS_ESTATE, "worker %d has already run: a job "
-                      "of several processes runs one script", worker);
-    }
     e->worker_taken[local] = 1;
     id = worker;
   } else {

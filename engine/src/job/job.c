@@ -14,11 +14,8 @@
  * rank 0. A peer silent for longer than the heartbeat timeout is dead: the
  * job is aborted on every live shard, and every local client waiting for a
  * reply is woken with the cause, so no one waits for a peer that is gone.
- * The end of a run is acknowledged step by step, each step a DONE to rank
- * 0: the workers have finished (with the process's statistics; rank 0 then
- * runs the script's finish, which may still read rows held by other ranks);
- * the process has closed its clients; and, after rank 0's FINISH, that the
- * FINISH came. Then every process stops its shards. */
+ * The steps of each run between the ranks, and the job's end, are in
+ * steps.c. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -26,31 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "job.h"
-
-enum { DONE_WORKERS = 1, DONE_CLOSED = 2, DONE_FINISHED = 3 };
-
-struct pmi_job {
-  char master[PMI_ADDR_MAX];
-  int master_sock;            /* rank 0: PULL at master; others: PUSH to it */
-  int ctl_pull;               /* rank > 0: where rank 0 reaches this process */
-  int *peer_push;             /* rank 0: PUSH to each rank's control socket */
-  int *shard_push;            /* to every shard, for aborting the job */
-  int beat_ms, timeout_ms;
-
-  pthread_t thread;
-  int running;
-  _Atomic int stop;
-  pthread_mutex_t mu; /* guards everything below */
-  pthread_cond_t cv;
-  double *last_heard;         /* per rank, by the node thread */
-  unsigned char *phase;       /* rank 0: the last DONE phase of each rank */
-  unsigned char *gone;        /* ranks found dead: no one waits for them */
-  int *status;                /* rank 0: each rank's result */
-  char (*why)[PMI_ERRLEN];
-  int finished;               /* rank > 0: FINISH came */
-  pmi_buf out;
-};
+#include "job_state.h"
 
 /* ---- addresses ----------------------------------------------------------- */
 
@@ -78,7 +51,7 @@ static int parse_tcp(const char *addr, char *ip, size_t iplen, int *port,
 
 /* ---- the rendezvous ------------------------------------------------------ */
 
-static int send_to_sock(pmi_job *j, int sock, const char *peer, char *err) {
+int pmi_job_send(pmi_job *j, int sock, const char *peer, char *err) {
   return pmi_msg_send(sock, &j->out, NULL, peer, err);
 }
 
@@ -179,7 +152,7 @@ static int gather_joins(pmls_engine *e, char *why) {
     char peer[32];
     snprintf(peer, sizeof peer, "rank %d", r);
     char err[PMI_ERRLEN];
-    if (send_to_sock(j, j->peer_push[r], peer, err) && rc == PMLS_OK)
+    if (pmi_job_send(j, j->peer_push[r], peer, err) && rc == PMLS_OK)
       rc = pmi_fail(why, PMLS_ENET, "rank 0: %s", err);
   }
   free(ctl);
@@ -206,7 +179,7 @@ static int join_master(pmls_engine *e, char *why) {
     pmi_put_str(&j->out, e->server_addr[s]);
   }
   char err[PMI_ERRLEN];
-  if (send_to_sock(j, j->master_sock, "the master", err))
+  if (pmi_job_send(j, j->master_sock, "the master", err))
     return pmi_fail(why, PMLS_ETIMEDOUT, "rank %d: cannot reach the master at "
                     "%s within %d ms (is rank 0 running there?)", e->rank,
                     j->master, j->timeout_ms);
@@ -280,52 +253,14 @@ static void on_abort(pmls_engine *e, int code, const char *why) {
   pthread_mutex_unlock(&j->mu);
 }
 
-static void merge_done(pmls_engine *e, pmi_rd *rd) {
-  pmi_traffic t;
-  t.messages_sent = pmi_get_i64(rd);
-  t.bytes_sent = pmi_get_i64(rd);
-  t.messages_received = pmi_get_i64(rd);
-  t.bytes_received = pmi_get_i64(rd);
-  int64_t rows_read = pmi_get_i64(rd), rows_inc = pmi_get_i64(rd);
-  int n = pmi_get_i32(rd);
-  pmi_table_acc acc[PMI_MAX_TABLES];
-  memset(acc, 0, sizeof acc);
-  for (int i = 0; i < n && i < PMI_MAX_TABLES && !rd->bad; i++) {
-    const void *p = pmi_get_bytes(rd, sizeof acc[i]);
-    if (p) memcpy(&acc[i], p, sizeof acc[i]);
-  }
-  if (rd->bad) return;
-  pthread_mutex_lock(&e->mu);
-  e->closed_traffic.messages_sent += t.messages_sent;
-  e->closed_traffic.bytes_sent += t.bytes_sent;
-  e->closed_traffic.messages_received += t.messages_received;
-  e->closed_traffic.bytes_received += t.bytes_received;
-  e->closed_rows_read += rows_read;
-  e->closed_rows_inc += rows_inc;
-  for (int i = 0; i < n && i < PMI_MAX_TABLES; i++)
-    pmi_table_acc_merge(&e->table_acc[i], &acc[i]);
-  pthread_mutex_unlock(&e->mu);
-}
-
 static void handle(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd) {
   pmi_job *j = e->jobst;
   int from = h->src;
   if (from < 0 || from >= e->procs) return;
   pthread_mutex_lock(&j->mu);
   j->last_heard[from] = pmi_now();
-  if (h->type == PMI_MSG_DONE && e->rank == 0) {
-    int phase = pmi_get_u8(rd), status = pmi_get_i32(rd);
-    char text[PMI_ERRLEN];
-    pmi_get_str(rd, text, sizeof text);
-    if (phase == DONE_WORKERS) merge_done(e, rd);
-    if (!rd->bad && phase > j->phase[from]) {
-      j->phase[from] = (unsigned char)phase;
-      if (status && !j->status[from]) {
-        j->status[from] = status;
-        snprintf(j->why[from], PMI_ERRLEN, "%s", text);
-      }
-    }
-    pthread_cond_broadcast(&j->cv);
+  if (h->type == PMI_MSG_DONE) {
+    pmi_job_on_done(e, h, rd);
   } else if (h->type == PMI_MSG_FINISH && e->rank != 0) {
     j->finished = 1;
     pthread_cond_broadcast(&j->cv);
@@ -400,7 +335,7 @@ static void *node_main(void *arg) {
 
 /* ---- start and end ------------------------------------------------------- */
 
-static void job_free(pmi_job *j, const pmls_engine *e) {
+void pmi_job_free(pmi_job *j, const pmls_engine *e) {
   if (!j) return;
   pmi_sock_close(j->master_sock);
   pmi_sock_close(j->ctl_pull);
@@ -415,8 +350,9 @@ static void job_free(pmi_job *j, const pmls_engine *e) {
   free(j->last_heard);
   free(j->phase);
   free(j->gone);
-  free(j->status);
-  free(j->why);
+  free(j->ready);
+  free(j->workers);
+  free(j->sent_acc);
   pmi_buf_free(&j->out);
   pthread_mutex_destroy(&j->mu);
   pthread_cond_destroy(&j->cv);
@@ -448,10 +384,14 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
   j->last_heard = calloc((size_t)P, sizeof *j->last_heard);
   j->phase = calloc((size_t)P, 1);
   j->gone = calloc((size_t)P, 1);
-  j->status = calloc((size_t)P, sizeof *j->status);
-  j->why = calloc((size_t)P, sizeof *j->why);
+  if (e->rank == 0) {
+    j->ready = calloc((size_t)P, sizeof *j->ready);
+    j->workers = calloc((size_t)P, sizeof *j->workers);
+  } else {
+    j->sent_acc = calloc(PMI_MAX_TABLES, sizeof *j->sent_acc);
+  }
   if (!j->peer_push || !j->shard_push || !j->last_heard || !j->phase ||
-      !j->status || !j->why || !j->gone) {
+      !j->gone || (e->rank == 0 ? !j->ready || !j->workers : !j->sent_acc)) {
     rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for the job");
     goto fail;
   }
@@ -557,141 +497,7 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
   }
   return PMLS_OK;
 fail:
-  job_free(j, e);
+  pmi_job_free(j, e);
   e->jobst = NULL;
   return rc;
-}
-
-static void send_done(pmls_engine *e, int phase, int status, const char *msg,
-                      const pmls_stats *st) {
-  pmi_job *j = e->jobst;
-  pmi_msg_begin(&j->out, e->job, PMI_MSG_DONE, e->rank);
-  pmi_put_u8(&j->out, (uint8_t)phase);
-  pmi_put_i32(&j->out, status);
-  pmi_put_str(&j->out, msg ? msg : "");
-  if (phase == DONE_WORKERS) {
-    pmi_put_i64(&j->out, st->messages_sent);
-    pmi_put_i64(&j->out, st->bytes_sent);
-    pmi_put_i64(&j->out, st->messages_received);
-    pmi_put_i64(&j->out, st->bytes_received);
-    pmi_put_i64(&j->out, st->rows_read);
-    pmi_put_i64(&j->out, st->rows_incremented);
-    int n = pmi_engine_ntables(e);
-    pmi_put_i32(&j->out, n);
-    pthread_mutex_lock(&e->mu);
-    for (int i = 0; i < n; i++)
-      pmi_put_bytes(&j->out, &e->table_acc[i], sizeof e->table_acc[i]);
-    pthread_mutex_unlock(&e->mu);
-  }
-  char err[PMI_ERRLEN];
-  if (send_to_sock(j, j->master_sock, "the master", err))
-    fprintf(stderr, "pmls: rank %d: %s\n", e->rank, err);
-}
-
-/* Rank 0: waits until every rank reached `phase` or the job died. */
-/* Rank 0: waits until every rank reached `phase`. Once the job is dead it
- * waits only a little longer (the others' reports still tell the cause),
- * since a dead rank never answers. */
-static int wait_phase(pmls_engine *e, int phase) {
-  pmi_job *j = e->jobst;
-  struct timespec until = {0, 0};
-  for (;;) {
-    int all = 1;
-    for (int r = 1; r < e->procs; r++) all &= j->phase[r] >= phase || j->gone[r];
-    if (all) return 1;
-    if (!atomic_load(&e->dead)) {
-      pthread_cond_wait(&j->cv, &j->mu);
-      continue;
-    }
-    if (until.tv_sec == 0) {
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += 2;
-    }
-    if (pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT) return 0;
-  }
-}
-
-int pmi_job_workers_done(pmls_engine *e, int status, const char *msg,
-                         const pmls_stats *st) {
-  pmi_job *j = e->jobst;
-  if (!j || !j->running) return PMLS_OK;
-  if (status) {
-    char why[PMI_ERRLEN];
-    const char *nl = strchr(msg ? msg : "", '\n');
-    snprintf(why, sizeof why, "rank %d failed: %.*s", e->rank,
-             nl ? (int)(nl - msg) : (int)strlen(msg ? msg : ""), msg ? msg : "");
-    pmi_proc_abort(e, status, why);
-  }
-  pthread_mutex_lock(&j->mu);
-  int rc = PMLS_OK;
-  if (e->rank != 0) {
-    send_done(e, DONE_WORKERS, status, msg, st);
-  } else {
-    wait_phase(e, DONE_WORKERS);
-    /* The root cause: this rank's own failure unless it only echoes
-     * another's (PMLS_EABORTED); then the first rank whose failure is not an
-     * echo; with no failure here, any rank's. */
-    int own_echo = status == PMLS_EABORTED, pick = -1;
-    for (int r = 1; r < e->procs && pick < 0 && (!status || own_echo); r++)
-      if (j->status[r] && j->status[r] != PMLS_EABORTED) pick = r;
-    for (int r = 1; r < e->procs && pick < 0 && !status; r++)
-      if (j->status[r]) pick = r;
-    if (pick > 0) {
-      rc = j->status[pick] == PMLS_EUSAGE ? PMLS_ESCRIPT : j->status[pick];
-      char first[PMI_ERRLEN];
-      snprintf(first, sizeof first, "%s", j->why[pick]);
-      pmi_fail(e->err, rc, "%s (on rank %d)", first, pick);
-    }
-    if (rc == PMLS_OK && atomic_load(&e->dead)) {
-      rc = e->dead_code;
-      if (!status) pmi_fail(e->err, rc, "%s", e->dead_why);
-    }
-  }
-  pthread_mutex_unlock(&j->mu);
-  return rc;
-}
-
-void pmi_job_end(pmls_engine *e) {
-  pmi_job *j = e->jobst;
-  if (!j) return;
-  if (j->running) {
-    pthread_mutex_lock(&j->mu);
-    if (e->rank != 0) {
-      if (!atomic_load(&e->dead)) send_done(e, DONE_CLOSED, 0, "", NULL);
-      while (!j->finished && !atomic_load(&e->dead))
-        pthread_cond_wait(&j->cv, &j->mu);
-      if (j->finished) send_done(e, DONE_FINISHED, 0, "", NULL);
-    } else {
-      /* After a failure the others are only told to go: they have nothing
-       * left that rank 0 needs. */
-      if (!atomic_load(&e->dead)) wait_phase(e, DONE_CLOSED);
-      pmi_msg_begin(&j->out, e->job, PMI_MSG_FINISH, 0);
-      for (int r = 1; r < e->procs; r++) {
-        if (j->peer_push[r] < 0) continue;
-        if (atomic_load(&e->dead) || j->gone[r])
-          pmi_msg_offer(j->peer_push[r], &j->out); /* it may be the dead one */
-        else
-          send_to_sock(j, j->peer_push[r], "a rank", NULL);
-      }
-      /* Rank 0 leaves last, once every rank has its FINISH; an answer lost
-       * in a closing socket costs this wait at most. */
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += 2;
-      for (;;) {
-        int all = 1;
-        for (int r = 1; r < e->procs; r++)
-          all &= j->phase[r] >= DONE_FINISHED || j->gone[r];
-        if (all || atomic_load(&e->dead) ||
-            pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT)
-          break;
-      }
-    }
-    pthread_mutex_unlock(&j->mu);
-    atomic_store(&j->stop, 1);
-    pthread_join(j->thread, NULL);
-    e->on_abort = NULL;
-  }
-  job_free(j, e);
-  e->jobst = NULL;
 }

@@ -9,11 +9,14 @@
  * is decided from the order of events and the codes, never from messages:
  * a thread that fails after another failed, after the run died, or because
  * a call told it the run was aborted (PMLS_EABORTED) only echoes a failure.
- * In a job of several processes the end is then acknowledged with rank 0
- * (job/), which picks the root cause among the ranks the same way; rank 0
- * runs finish once every rank's workers are done, then writes the final
- * metrics. script.c drives Lua states through this; a host can call it with
- * C functions of its own. */
+ * In a job of several processes no worker starts before every rank is set
+ * up with its clients open (a setup that fails on one rank stops the run
+ * on all, before any worker ran); at the end, rank 0 hears how every
+ * rank's workers ended (job/) and picks the root cause among the ranks the
+ * same way; it runs finish once every rank's workers are done, then writes
+ * the final metrics. Runs in sequence on one engine go through the same
+ * path (job/ numbers them). script.c drives Lua states through this; a host
+ * can call it with C functions of its own. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +47,8 @@ struct run {
   const pmls_run_fns *fns;
   void *ud;
   _Atomic int failed; /* a thread of this process has failed */
+  node_thread *ts;    /* the workers, then the scheduler nodes hosted here */
+  int n;
 };
 
 /* Records a thread's failure and ends the run for every node. The decision
@@ -115,28 +120,47 @@ static node_thread *root_cause(node_thread *ts, int n) {
   return best;
 }
 
-/* Runs this process's workers and the scheduler nodes it hosts, each on a
- * thread of its own; returns the root cause of any failure. */
-static int run_threads(run *r) {
+/* Opens a client for each of this process's workers and the scheduler
+ * nodes it hosts, before any thread starts: a worker that rejoins from an
+ * earlier run holds the others back from its open on. */
+static int open_nodes(run *r) {
   pmls_engine *e = r->e;
   int n = e->local_workers;
   if (e->model.declared)
     for (int k = 0; k < e->schedulers; k++)
       n += pmi_addr_owner(e, e->servers + k) == e->rank;
-  node_thread *ts = calloc((size_t)n, sizeof *ts);
-  if (!ts) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
-  int rc = PMLS_OK, started = 0, k = 0;
-  for (int i = 0; i < n && rc == PMLS_OK; i++) {
-    ts[i].r = r;
-    ts[i].worker = ts[i].node = -1;
+  r->ts = calloc((size_t)n, sizeof *r->ts);
+  if (!r->ts) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
+  r->n = n;
+  int rc = PMLS_OK;
+  for (int i = 0, k = 0; i < n && rc == PMLS_OK; i++) {
+    node_thread *t = &r->ts[i];
+    t->r = r;
+    t->worker = t->node = -1;
     if (i < e->local_workers) {
-      ts[i].worker = e->first_worker + i;
+      t->worker = e->first_worker + i;
     } else {
       while (pmi_addr_owner(e, e->servers + k) != e->rank) k++;
-      ts[i].node = k++;
+      t->node = k++;
     }
-    rc = pmls_client_open(e, ts[i].worker, &ts[i].c);
+    rc = pmls_client_open(e, t->worker, &t->c);
   }
+  return rc;
+}
+
+/* Closes the clients of a run whose threads did not start. */
+static void close_nodes(run *r) {
+  for (int i = 0; i < r->n; i++) pmls_client_close(r->ts[i].c);
+  free(r->ts);
+  r->ts = NULL;
+}
+
+/* Runs this process's workers and the scheduler nodes it hosts, each on a
+ * thread of its own; returns the root cause of any failure. */
+static int run_threads(run *r) {
+  pmls_engine *e = r->e;
+  node_thread *ts = r->ts;
+  int n = r->n, rc = PMLS_OK, started = 0;
   for (int i = 0; i < n && rc == PMLS_OK; i++) {
     if (pthread_create(&ts[i].thread, NULL, thread_main, &ts[i])) {
       rc = pmi_fail(e->err, PMLS_ENOMEM, "cannot start worker thread %d", i);
@@ -166,6 +190,7 @@ static int run_threads(run *r) {
                bad->worker, tail);
   }
   free(ts);
+  r->ts = NULL;
   return rc;
 }
 
@@ -202,24 +227,30 @@ static int finish(run *r) {
 
 int pmls_run(pmls_engine *e, const pmls_run_fns *fns, void *ud) {
   if (!fns) return pmi_fail(e->err, PMLS_EINVAL, "missing run functions");
-  run r = {e, fns, ud, 0};
-  int rc = PMLS_OK;
-  if (fns->setup) {
-    char *msg = calloc(1, MSG_MAX);
-    if (!msg) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
-    rc = fns->setup(e, ud, msg, MSG_MAX);
-    if (rc && rc != PMLS_SKIP)
-      snprintf(e->err, sizeof e->err, "%s", msg[0] ? msg : pmls_strerror(rc));
-    free(msg);
-  }
-  if (rc == PMLS_SKIP) { /* nothing to run, but the other ranks must hear */
-    workers_done(e, PMLS_OK);
-    return PMLS_OK;
-  }
+  /* An abort is final for the shards and the other processes of the job. */
+  if (pmi_proc_dead(e))
+    return pmi_fail(e->err, PMLS_ESTATE, "an earlier run on this engine was "
+                    "aborted (%s): another run needs a new engine",
+                    e->dead_why);
+  run r = {e, fns, ud, 0, NULL, 0};
+  int rc = pmi_job_run_begin(e);
+  if (rc) return rc;
+  char *msg = calloc(1, MSG_MAX);
+  if (!msg) rc = pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
+  else if (fns->setup) rc = fns->setup(e, ud, msg, MSG_MAX);
+  if (rc && rc != PMLS_SKIP && msg)
+    snprintf(e->err, sizeof e->err, "%s", msg[0] ? msg : pmls_strerror(rc));
+  if (rc == PMLS_OK) rc = open_nodes(&r);
+  /* No worker of the job starts before every rank is set up, its clients
+   * open; if one cannot be, none starts (PMLS_SKIP: nothing to run). */
+  rc = pmi_job_run_ready(e, rc, e->err);
   if (rc) {
-    workers_done(e, rc); /* the other ranks must not wait */
-    return rc;
+    if (msg) snprintf(msg, MSG_MAX, "%s", e->err); /* closing may write it */
+    if (r.ts) close_nodes(&r);
+    if (msg) snprintf(e->err, sizeof e->err, "%s", msg);
   }
+  free(msg);
+  if (rc) return rc == PMLS_SKIP ? PMLS_OK : rc;
   rc = run_threads(&r);
   /* In a job of several processes, rank 0 runs finish once every rank's
    * workers are done; the others' part ends here (their shards keep serving

@@ -4,11 +4,14 @@
  * declares the same table and trains it (it attaches), read the table
  * back, run the script again (the workers go on from their clocks), and
  * see a run that declares the table with another spec refused, naming what
- * differs. The script is spec/fixtures/warm_start.lua.
+ * differs; and the same on the two engines of a job of two processes (two
+ * engines of this test process on ipc://), with rank 0's host adding to
+ * the table between the runs. The script is spec/fixtures/warm_start.lua.
  *
  * Run from the repository root, like script_test.c (the Lua package comes
  * from ./lua and ./build/lua, and its FFI calls go to build/lib/libpmls.so). */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,8 @@
 #define SCRIPT "spec/fixtures/warm_start.lua"
 enum { ROWS = 4, COLS = 3, WORKERS = 2 };
 
-static pmls_engine *run_engine(const char *metrics) {
+static pmls_engine *engine_of(const char *metrics, int procs, int rank,
+                              const char *master) {
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = WORKERS;
@@ -30,6 +34,9 @@ static pmls_engine *run_engine(const char *metrics) {
   cfg.timeout_ms = 10000;
   cfg.lua_path = repo_lua_path();
   cfg.metrics_path = metrics;
+  cfg.procs = procs;
+  cfg.rank = rank;
+  cfg.master = master;
   pmls_engine *e = NULL;
   char err[512];
   if (pmls_engine_create(&e, &cfg, err, sizeof err)) {
@@ -37,6 +44,10 @@ static pmls_engine *run_engine(const char *metrics) {
     return NULL;
   }
   return e;
+}
+
+static pmls_engine *run_engine(const char *metrics) {
+  return engine_of(metrics, 1, 0, NULL);
 }
 
 /* The sum of every cell of table t, and cell (0, 0). */
@@ -203,11 +214,112 @@ static void t_rejoined_workers_hold_each_other_back(void) {
   pmls_engine_destroy(e);
 }
 
+/* ---- two processes ------------------------------------------------------ */
+
+typedef struct {
+  int rank;
+  const char *master, *metrics;
+  int rc[2];
+  char msg[2][512];
+  double total[2], first[2]; /* rank 0: read back after each run */
+} rank_seq;
+
+static void *rank_seq_main(void *arg) {
+  rank_seq *r = arg;
+  pmls_engine *e = engine_of(r->rank == 0 ? r->metrics : NULL, 2, r->rank,
+                             r->master);
+  if (!e) return NULL;
+  pmls_table_spec spec;
+  pmls_table_spec_init(&spec);
+  spec.rows = ROWS;
+  spec.cols = COLS;
+  int t = -1;
+  pmls_client *h = NULL;
+  double ten[COLS] = {10, 10, 10};
+  int rc = pmls_table_create(e, "w", &spec, &t);
+  if (rc == PMLS_OK && r->rank == 0) { /* rank 0's host fills w */
+    rc = pmls_client_open(e, -1, &h);
+    for (int row = 0; row < ROWS && rc == PMLS_OK; row++)
+      rc = pmls_init_dense(h, t, row, ten);
+    if (h) pmls_client_close(h);
+  }
+  const char *const two[] = {"--clocks", "2"}, *const three[] = {"--clocks", "3"};
+  for (int k = 0; k < 2 && rc == PMLS_OK; k++) {
+    if (k == 1 && r->rank == 0) { /* and adds to it between the runs */
+      rc = pmls_client_open(e, -1, &h);
+      if (rc == PMLS_OK) rc = pmls_inc_one(h, t, 0, 0, 100);
+      if (h) pmls_client_close(h);
+    }
+    r->rc[k] = pmls_run_script(e, SCRIPT, 2, k == 0 ? two : three);
+    snprintf(r->msg[k], sizeof r->msg[k], "%s", pmls_errmsg(e));
+    if (r->rank == 0) read_back(e, t, &r->total[k], &r->first[k]);
+  }
+  pmls_engine_destroy(e);
+  return NULL;
+}
+
+/* Both ranks run the script twice. Run 2's workers (4 of them, 2 per rank)
+ * go on from where run 1 left w, and every one of them sees rank 0's host
+ * increment at its first read: no rank's run 2 starts before rank 0's. */
+static void t_two_processes_run_scripts_in_sequence(void) {
+  char dir[] = "/tmp/pmls-sequence-mp-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char master[128], metrics[160];
+  snprintf(master, sizeof master, "ipc://%s/master", dir);
+  snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+  rank_seq r[2];
+  pthread_t th[2];
+  for (int k = 0; k < 2; k++) {
+    r[k] = (rank_seq){.rank = k, .master = master, .metrics = metrics,
+                      .rc = {-2, -2}};
+    pthread_create(&th[k], NULL, rank_seq_main, &r[k]);
+  }
+  for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
+  char text[16384];
+  slurp(metrics, text, sizeof text);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd)) { /* a leftover directory in /tmp is harmless */ }
+  for (int k = 0; k < 2; k++) {
+    if (r[0].rc[k] || r[1].rc[k])
+      fprintf(stderr, "run %d: %s | %s\n", k + 1, r[0].msg[k], r[1].msg[k]);
+    CHECK_EQ_INT(r[0].rc[k], PMLS_OK);
+    CHECK_EQ_INT(r[1].rc[k], PMLS_OK);
+  }
+  enum { ALL = 2 * WORKERS };
+  CHECK_EQ_DBL(r[0].first[0], 10 + ALL * 2);
+  CHECK_EQ_DBL(r[0].total[0], ROWS * COLS * (10 + ALL * 2));
+  CHECK_EQ_DBL(r[0].first[1], 100 + 10 + ALL * 5);
+  CHECK_EQ_DBL(r[0].total[1], 100 + ROWS * COLS * (10 + ALL * 5));
+  const char *f1 = nth_line(text, "{\"final\":true", 1);
+  const char *f2 = nth_line(text, "{\"final\":true", 2);
+  CHECK(f1 != NULL && f2 != NULL);
+  CHECK(nth_line(text, "{\"final\":true", 3) == NULL);
+  char run1[4096], run2[4096];
+  snprintf(run1, sizeof run1, "%.*s", (int)(strchr(f1, '\n') - f1), f1);
+  snprintf(run2, sizeof run2, "%.*s", (int)(strchr(f2, '\n') - f2), f2);
+  CHECK_STR_CONTAINS(run1, "\"clocks\":2,");
+  CHECK_STR_CONTAINS(run1, "\"workers\":4,");
+  CHECK_STR_CONTAINS(run1, "\"start\":10,");
+  CHECK_STR_CONTAINS(run1, "\"total\":216,");
+  CHECK_STR_CONTAINS(run2, "\"clocks\":5,");
+  CHECK_STR_CONTAINS(run2, "\"start\":118,");
+  CHECK_STR_CONTAINS(run2, "\"total\":460,");
+  /* each worker increments every cell at every clock, counted once; and
+   * the host's increment */
+  char incs[64];
+  snprintf(incs, sizeof incs, "\"rows_incremented\":%d,",
+           ALL * ROWS * COLS * 5 + 1);
+  CHECK_STR_CONTAINS(run2, incs);
+}
+
 static const th_case cases[] = {
     {"a host fills a table, two script runs train it, a third with another spec is refused",
      t_host_fills_then_scripts_train},
     {"rejoined workers count their clocks anew and hold each other back",
      t_rejoined_workers_hold_each_other_back},
+    {"two processes: the host fills a table, two script runs on both ranks train it",
+     t_two_processes_run_scripts_in_sequence},
 };
 
 TH_MAIN(cases)
