@@ -315,21 +315,16 @@ void pmls_csr_free(pmls_csr *m) {
   free(o);
 }
 
-/* ---- the engine's copies -------------------------------------------------
- * One entry per file read, keyed by what identifies its content (device,
- * inode, size, modification time), so another spelling of the path shares
- * it and a rewritten file is read again. The lock is held while parsing:
- * threads that want the same file wait for the one parse instead of making
- * their own. */
+/* ---- the engine's copy (cache.c) ---------------------------------------- */
 
-struct pmi_dataset {
-  pmi_dataset *next;
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
-  pmls_csr *m;
-};
+static int load_libsvm(const char *path, void **out, char *err, size_t errlen) {
+  pmls_csr *m = NULL;
+  int rc = pmls_csr_read_libsvm(path, &m, err, errlen);
+  *out = m;
+  return rc;
+}
+
+static void free_libsvm(void *m) { pmls_csr_free(m); }
 
 int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
                             const pmls_csr **out, char *err, size_t errlen) {
@@ -337,45 +332,8 @@ int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
   if (out) *out = NULL;
   if (!e || !path || !out)
     return fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
-  struct stat st;
-  if (stat(path, &st) != 0)
-    return fail_at(&f, PMLS_EIO, "cannot open: %s", strerror(errno));
-  /* The cache knows files by content; the .gz rule is about the name. */
-  int named = pmi_text_check_name(path, err, errlen);
-  if (named != PMLS_OK) return named;
-  pthread_mutex_lock(&e->data_mu);
-  pmi_dataset *d = e->datasets;
-  for (; d; d = d->next)
-    if (d->dev == st.st_dev && d->ino == st.st_ino && d->size == st.st_size &&
-        d->mtime.tv_sec == st.st_mtim.tv_sec &&
-        d->mtime.tv_nsec == st.st_mtim.tv_nsec)
-      break;
-  int rc = PMLS_OK;
-  if (!d) {
-    pmls_csr *m;
-    rc = pmls_csr_read_libsvm(path, &m, err, errlen);
-    if (rc == PMLS_OK) {
-      d = calloc(1, sizeof *d);
-      if (!d) {
-        pmls_csr_free(m);
-        rc = fail_at(&f, PMLS_ENOMEM, "out of memory");
-      } else {
-        *d = (pmi_dataset){e->datasets, st.st_dev, st.st_ino, st.st_size,
-                           st.st_mtim, m};
-        e->datasets = d;
-      }
-    }
-  }
-  if (d) *out = d->m;
-  pthread_mutex_unlock(&e->data_mu);
+  void *m = NULL;
+  int rc = pmi_data_cached(e, path, load_libsvm, free_libsvm, &m, err, errlen);
+  *out = m;
   return rc;
-}
-
-void pmi_datasets_free(pmls_engine *e) {
-  while (e->datasets) {
-    pmi_dataset *d = e->datasets;
-    e->datasets = d->next;
-    pmls_csr_free(d->m);
-    free(d);
-  }
 }
