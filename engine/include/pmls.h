@@ -424,6 +424,51 @@ const char *pmls_text_errmsg(const pmls_text *t);
 int64_t pmls_text_lineno(const pmls_text *t); /* lines returned so far */
 void pmls_text_close(pmls_text *t);
 
+/* A corpus of documents as bags of words: UCI bag-of-words (docword.*.txt:
+ * the lines D, W and NNZ, then `docID wordID count` per line, ids from 1,
+ * grouped by document in increasing order, the words of a document in any
+ * order) or LDA-C (`N w:c w:c ...` per document, word ids from 0, N the
+ * number of pairs). Plain or gzip-compressed; blank lines are skipped. A
+ * vocabulary file (vocab.*.txt: line k is the word of id k - 1) is
+ * optional: with docword it must hold W words, with LDA-C it sets W and
+ * every word id must be below it. */
+typedef struct pmls_corpus {
+  int64_t docs;           /* D */
+  int64_t words;          /* W: docword's header, the vocabulary's size, or
+                             (LDA-C without one) the largest word id + 1 */
+  int64_t nnz;            /* entries: distinct (document, word) pairs */
+  int64_t tokens;         /* the sum of the counts */
+  const int64_t *docptr;  /* docs + 1 offsets into word and count */
+  const int32_t *word;    /* 0-based, increasing within a document */
+  const int32_t *count;   /* >= 1 */
+  const int64_t *line;    /* docs: the file line of each document (docword:
+                             its first entry's; 0 for an empty one) */
+  const int64_t *vocab_offset; /* NULL without a vocabulary, else words + 1
+                                  offsets: word w is the NUL-terminated
+                                  string at vocab_text + vocab_offset[w] */
+  const char *vocab_text;
+} pmls_corpus;
+
+/* Reads a corpus (vocab may be NULL) the caller frees with
+ * pmls_corpus_free. On failure returns PMLS_EIO (cannot open, read or
+ * decompress), PMLS_EINVAL (a malformed line, or a vocabulary that does not
+ * fit) or PMLS_ENOMEM, with "path:LINE: what" in err. */
+int pmls_corpus_read_docword(const char *path, const char *vocab,
+                             pmls_corpus **out, char *err, size_t errlen);
+int pmls_corpus_read_ldac(const char *path, const char *vocab,
+                          pmls_corpus **out, char *err, size_t errlen);
+void pmls_corpus_free(pmls_corpus *c);
+/* The same, kept by the engine until it is destroyed: the documents and
+ * the vocabulary are kept apart, each parsed once per file (as for libsvm)
+ * and shared read-only by the process's threads, and *out (the caller's
+ * struct) is filled with the engine's arrays. Never pass it to
+ * pmls_corpus_free. */
+int pmls_engine_read_docword(pmls_engine *e, const char *path,
+                             const char *vocab, pmls_corpus *out, char *err,
+                             size_t errlen);
+int pmls_engine_read_ldac(pmls_engine *e, const char *path, const char *vocab,
+                          pmls_corpus *out, char *err, size_t errlen);
+
 /* A libsvm / svmlight file (`label index:value ...`, indices from 1) as a
  * CSR matrix with one label per row. Plain or gzip-compressed; '#' starts a
  * comment, `qid:` tokens are skipped, a row's indices are sorted. */
