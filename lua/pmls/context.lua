@@ -405,6 +405,16 @@ function Context:read_matrix(path, opt)
   return data.read_matrix(path, with_engine(self, opt, "read_matrix"))
 end
 
+-- Bag-of-words corpora (opt.vocab, opt.shard): the engine keeps each file's
+-- parse, and a shard is a view of it.
+function Context:read_docword(path, opt)
+  return data.read_docword(path, with_engine(self, opt, "read_docword"))
+end
+
+function Context:read_ldac(path, opt)
+  return data.read_ldac(path, with_engine(self, opt, "read_ldac"))
+end
+
 -- Rating and Matrix Market files are not kept by the engine: these two are
 -- here so that a script reads every file the same way.
 function Context:read_triplets(path, opt) return data.read_triplets(path, opt) end

@@ -24,12 +24,14 @@
 --   mm         the Matrix Market parser
 --   matrix     read_mm (with a label file) and read_matrix (either format)
 --   ratings    read_triplets
+--   corpus     read_docword and read_ldac (bag-of-words corpora, parsed in C) and corpus_range
 --   rows       subset, shard and to_csc over CSR and triplet sets
 --   synthetic  synthetic_logistic and synthetic_lasso
 -- and new_rng is pmls.rng's splitmix64. The functions are the modules' own (no wrappers), so a
 -- misuse error still blames the script's line.
 
 local libsvm = require("pmls.data.libsvm")
+local corpus = require("pmls.data.corpus")
 local matrix = require("pmls.data.matrix")
 local ratings = require("pmls.data.ratings")
 local rows = require("pmls.data.rows")
@@ -40,6 +42,9 @@ return {
   read_mm = matrix.read_mm,
   read_matrix = matrix.read_matrix,
   read_triplets = ratings.read_triplets,
+  read_docword = corpus.read_docword,
+  read_ldac = corpus.read_ldac,
+  corpus_range = corpus.corpus_range,
   to_csc = rows.to_csc,
   subset = rows.subset,
   shard = rows.shard,
