@@ -71,6 +71,14 @@ run "cached get + inc vs C axpy (target >= 0.5)" bench_cache
 run "streaming increments vs raw PUSH/PULL (target >= 0.7)" bench_stream
 run "cache-miss read vs raw round trip (target <= 1.5)" bench_miss
 
+# The corpus readers against a strtol loop; AP is extracted into build/data.
+DATA=${PMLS_DATA:-../shared/data}
+if [ ! -f build/data/ap/ap.dat ] && [ -f "$DATA/ap-blei.tar.xz" ]; then
+  mkdir -p build/data && tar -xJf "$DATA/ap-blei.tar.xz" -C build/data
+fi
+run "corpus readers vs a strtol loop (target >= 1; 150 MB/s per core)" \
+  bench_corpus build/data/ap
+
 # MovieLens-100K is extracted into build/data (never into the repository).
 DATA=${PMLS_DATA:-../shared/data}
 ML=build/data/ml-100k
