@@ -156,9 +156,8 @@ typedef struct {
 } builder;
 
 /* Sorts n distinct keys in increasing order: quicksort (median of three,
- * the smaller side first) down to insertion sort. LDA-C files list a
- * document's words in any order (AP's never in order), so this runs for
- * most documents there; qsort's callback per comparison cost 2x. */
+ * recursing into the smaller side) down to insertion sort; qsort's
+ * callback per comparison cost twice as much. */
 static void sort_keys(uint64_t *a, int64_t n) {
   while (n > 24) {
     uint64_t x = a[0], y = a[n / 2], z = a[n - 1];
@@ -251,14 +250,15 @@ static int open_doc(builder *b, int64_t doc, int64_t line) {
   return 0;
 }
 
-/* Appends a word of the open document; 0, or the index (within the
- * document) of the entry it repeats when it follows it directly. */
+/* Appends a word of the open document: 0, or (when it repeats the entry
+ * just before it, which it then does not append) that entry's position in
+ * the document + 1. */
 static inline int64_t add_entry(builder *b, int32_t word, int32_t count,
-                         int64_t line) {
+                                int64_t line) {
   corpus_body *c = b->c;
   int64_t k = c->nnz - b->start;
   if (word <= b->last_word) {
-    if (word == b->last_word) return k; /* the previous entry, k - 1, + 1 */
+    if (word == b->last_word) return k;
     b->in_order = 0;
   }
   b->last_word = word;
@@ -378,8 +378,8 @@ static int close_doc(builder *b, int64_t *dup_first, int64_t *dup_second) {
 typedef int (*line_parser)(void *state, const char *s, const char *end,
                            failure *f);
 
-/* Feeds every line of path to parse, then calls finish with the last line
- * number; the message is "path:LINE: what" either way. */
+/* Feeds every line of path to parse, then calls finish (if any) with the
+ * last line number; the message is "path:LINE: what" either way. */
 static int read_lines(const char *path, line_parser parse,
                       int (*finish)(void *, failure *), void *state,
                       char *err, size_t errlen) {
@@ -410,7 +410,7 @@ static int read_lines(const char *path, line_parser parse,
       if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
     }
   }
-  if (rc == PMLS_OK) {
+  if (rc == PMLS_OK && finish) {
     f.line = pmls_text_lineno(in);
     rc = finish(state, &f);
   }
@@ -605,9 +605,8 @@ static int ldac_line(void *state, const char *s, const char *end, failure *f) {
 }
 
 static int ldac_finish(void *state, failure *f) {
-  builder *b = state;
   (void)f;
-  b->c->words = b->max_word + 1;
+  ((builder *)state)->c->words = ((builder *)state)->max_word + 1;
   return PMLS_OK;
 }
 
@@ -675,11 +674,6 @@ static int vocab_line(void *state, const char *s, const char *end,
   return PMLS_OK;
 }
 
-static int vocab_finish(void *state, failure *f) {
-  (void)state, (void)f;
-  return PMLS_OK;
-}
-
 static int read_vocab(const char *path, vocab_list **out, char *err,
                       size_t errlen) {
   failure f = {err, errlen, path, 0};
@@ -692,7 +686,7 @@ static int read_vocab(const char *path, vocab_list **out, char *err,
     return fail_at(&f, PMLS_ENOMEM, "out of memory");
   }
   vb.v->offset[0] = 0;
-  int rc = read_lines(path, vocab_line, vocab_finish, &vb, err, errlen);
+  int rc = read_lines(path, vocab_line, NULL, &vb, err, errlen);
   if (rc == PMLS_OK && !vb.v->text && !(vb.v->text = calloc(1, 1)))
     rc = fail_at(&f, PMLS_ENOMEM, "out of memory");
   if (rc != PMLS_OK) {
