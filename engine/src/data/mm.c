@@ -14,11 +14,17 @@
  * line (indices in range, values finite, integer values whole, only the
  * stored triangle of a symmetric matrix, no more and no fewer than
  * declared); an array lists its values column by column. Entries are kept
- * in file order, mirrors of symmetric ones after them, then placed by a
- * stable counting sort on rows: row-major and column-major files come out
- * sorted, other orders are sorted per row, and a repeated entry is reported
- * at the line of its second occurrence. Tokens are quoted up to 80 bytes,
- * as in the libsvm reader's messages. */
+ * in file order, mirrors of symmetric ones after them. A row-major file
+ * (most are) is then the CSR arrays already; otherwise a stable counting
+ * sort on rows places them, so column-major files come out sorted and other
+ * orders are sorted per row. A repeated entry is reported at the line of its
+ * second occurrence, which a second pass over the file finds: keeping every
+ * entry's line would cost a third more memory for an error path. Tokens are
+ * quoted up to 80 bytes, as in the libsvm reader's messages.
+ *
+ * The usual entry line, `row column value` with valid numbers, takes a
+ * path that reads it in one scan; any other line goes through the general
+ * one, which says what is wrong, so both give the same answer. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +48,17 @@ typedef struct {
   int coordinate, pattern, integer, symmetry;
   int64_t rows, cols, expected, size_line, count;
   int64_t array_row, array_col; /* where the next array value goes */
-  /* The entries in file order, each with its line. */
+  /* The entries in file order. */
   int32_t *erow, *ecol;
   double *eval;
-  int64_t *eline;
   int64_t stored, cap;
+  int row_major; /* so far each entry comes after the one before in CSR */
+  /* The second pass, which finds the line of the entry (find_row,
+   * find_col) written a second time; find_row < 0 in the first pass. */
+  int64_t find_row, find_col, seen, found_line;
 } mm_state;
+
+#define FOUND 1000 /* stops the second pass: not an error code */
 
 typedef struct {
   const char *s, *end;
@@ -191,22 +202,84 @@ static int reserve(mm_state *m, int64_t more) {
   if (!m->cap && hint > cap) cap = hint < (1 << 22) ? hint : (1 << 22);
   if (pmi_grow((void **)&m->erow, cap, sizeof *m->erow) ||
       pmi_grow((void **)&m->ecol, cap, sizeof *m->ecol) ||
-      pmi_grow((void **)&m->eval, cap, sizeof *m->eval) ||
-      pmi_grow((void **)&m->eline, cap, sizeof *m->eline))
+      pmi_grow((void **)&m->eval, cap, sizeof *m->eval))
     return -1;
   m->cap = cap;
   return 0;
 }
 
-static void store(mm_state *m, int64_t r, int64_t c, double v, int64_t line) {
-  m->erow[m->stored] = (int32_t)r;
-  m->ecol[m->stored] = (int32_t)c;
-  m->eval[m->stored] = v;
-  m->eline[m->stored++] = line;
+static void store(mm_state *m, int64_t r, int64_t c, double v) {
+  int64_t t = m->stored;
+  if (t > 0 && (r < m->erow[t - 1] || (r == m->erow[t - 1] && c <= m->ecol[t - 1])))
+    m->row_major = 0;
+  m->erow[t] = (int32_t)r;
+  m->ecol[t] = (int32_t)c;
+  m->eval[t] = v;
+  m->stored = t + 1;
+}
+
+/* Keeps the entry (0-based r, c) of the current line, and its mirror. */
+static int add_entry(mm_state *m, int64_t r, int64_t c, double v,
+                     const pmi_failure *f) {
+  if (m->find_row >= 0) {
+    m->count++;
+    if (r == m->find_row && c == m->find_col && ++m->seen == 2) {
+      m->found_line = f->line;
+      return FOUND;
+    }
+    return PMLS_OK;
+  }
+  if (reserve(m, 2)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
+  store(m, r, c, v);
+  if (m->symmetry != GENERAL && r != c)
+    store(m, c, r, m->symmetry == SKEW ? -v : v);
+  m->count++;
+  return PMLS_OK;
+}
+
+/* A decimal index in [1, limit] ending at a blank (or, when at_end, at the
+ * end of the line); *s moves past it. 0 when it is not one. */
+static int64_t fast_index(const char **s, const char *end, int64_t limit,
+                          int at_end) {
+  const char *k = *s;
+  int64_t v = 0;
+  for (; k < end && pmi_is_digit((unsigned char)*k) && k - *s < 10; k++)
+    v = v * 10 + (*k - '0');
+  if (k == *s || v < 1 || v > limit) return 0;
+  if (k < end ? !pmi_is_space((unsigned char)*k) : !at_end) return 0;
+  *s = pmi_skip_spaces(k, end);
+  return v;
+}
+
+/* `row column [value]` read in one scan, when the line is well formed and
+ * fits the matrix; 0 sends it to the general path. */
+static int parse_entry_fast(mm_state *m, const char *s, const char *end,
+                            int64_t *r, int64_t *c, double *v) {
+  if (m->count == m->expected) return 0;
+  s = pmi_skip_spaces(s, end);
+  if (!(*r = fast_index(&s, end, m->rows, 0))) return 0;
+  if (!(*c = fast_index(&s, end, m->cols, m->pattern))) return 0;
+  if (m->symmetry != GENERAL && (*r < *c || (m->symmetry == SKEW && *r == *c)))
+    return 0;
+  *v = 1;
+  if (!m->pattern) {
+    const char *t = pmi_scan_decimal(s, end, v);
+    if (!t || (t < end && !pmi_is_space((unsigned char)*t))) {
+      for (t = s; t < end && !pmi_is_space((unsigned char)*t);) t++;
+      if (t == s || !pmi_parse_number(s, t, v)) return 0;
+    }
+    if (m->integer && *v != floor(*v)) return 0;
+    s = pmi_skip_spaces(t, end);
+  }
+  return s == end;
 }
 
 static int parse_entry(mm_state *m, const char *s, const char *end,
                        const pmi_failure *f) {
+  int64_t r, c;
+  double v;
+  if (m->coordinate && parse_entry_fast(m, s, end, &r, &c, &v))
+    return add_entry(m, r - 1, c - 1, v, f);
   word w[4];
   int n = split_words(s, end, w, 4);
   int want = m->coordinate ? (m->pattern ? 2 : 3) : 1;
@@ -220,7 +293,6 @@ static int parse_entry(mm_state *m, const char *s, const char *end,
     return pmi_fail_at(f, PMLS_EINVAL, "more %s than the %lld the size line "
                        "(line %lld) declares", what, (long long)m->expected,
                        (long long)m->size_line);
-  int64_t r, c;
   if (m->coordinate) {
     if (!pmi_parse_count(w[0].s, w[0].end, &r) || r < 1 || r > m->rows)
       return pmi_fail_at(f, PMLS_EINVAL, "row index '%.*s' out of range "
@@ -247,7 +319,7 @@ static int parse_entry(mm_state *m, const char *s, const char *end,
                                             : m->array_col;
     }
   }
-  double v = 1;
+  v = 1;
   if (!m->pattern) {
     word t = w[want - 1];
     if (!pmi_parse_number(t.s, t.end, &v))
@@ -257,12 +329,7 @@ static int parse_entry(mm_state *m, const char *s, const char *end,
       return pmi_fail_at(f, PMLS_EINVAL, "bad value '%.*s' (integer expected "
                          "in an 'integer' matrix)", QUOTED(t));
   }
-  if (reserve(m, 2)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
-  store(m, r, c, v, f->line);
-  if (m->symmetry != GENERAL && r != c)
-    store(m, c, r, m->symmetry == SKEW ? -v : v, f->line);
-  m->count++;
-  return PMLS_OK;
+  return add_entry(m, r, c, v, f);
 }
 
 static int parse_line(void *state, const char *s, const char *end,
@@ -293,36 +360,50 @@ static void sort_row(int32_t *col, double *val, int64_t count) {
   }
 }
 
-/* The file line of the second written entry (i, j). */
-static int64_t second_line(const mm_state *m, int64_t i, int64_t j) {
-  int seen = 0;
-  for (int64_t e = 0; e < m->stored; e++)
-    if (m->erow[e] == i && m->ecol[e] == j && ++seen == 2) return m->eline[e];
-  return 0;
+/* The file line where the entry (i, j) is written a second time, from a
+ * second pass over the file (0 if it is not found: the file changed). */
+static int64_t second_line(const char *path, const mm_state *first, int64_t i,
+                           int64_t j) {
+  mm_state m = {.limits = first->limits, .find_row = i, .find_col = j};
+  int64_t lines;
+  int rc = pmi_read_lines(path, parse_line, &m, &lines, NULL, 0);
+  return rc == FOUND ? m.found_line : 0;
 }
 
-/* Places the entries row by row into out's arrays. */
-static int build(mm_state *m, pmls_csr *out, pmi_failure *f) {
-  int64_t rows = m->rows, nnz = m->stored;
-  int64_t *rowptr = calloc((size_t)rows + 1, sizeof *rowptr);
-  int64_t *next = malloc(((size_t)rows + 1) * sizeof *next);
-  int32_t *col = malloc((nnz ? (size_t)nnz : 1) * sizeof *col);
-  double *val = malloc((nnz ? (size_t)nnz : 1) * sizeof *val);
-  double *y = calloc(rows ? (size_t)rows : 1, sizeof *y);
-  int rc = PMLS_OK;
-  if (!rowptr || !next || !col || !val || !y) {
-    rc = pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
-    goto done;
+/* A row-major file's entries are its CSR arrays: they are handed over
+ * (trimmed), and rowptr counts the rows. */
+static void take_row_major(mm_state *m, int64_t *rowptr, int32_t **col,
+                           double **val) {
+  for (int64_t t = 0; t < m->stored; t++) rowptr[m->erow[t] + 1]++;
+  for (int64_t r = 0; r < m->rows; r++) rowptr[r + 1] += rowptr[r];
+  int64_t keep = m->stored ? m->stored : 1;
+  if (keep < m->cap) {
+    pmi_grow((void **)&m->ecol, keep, sizeof *m->ecol);
+    pmi_grow((void **)&m->eval, keep, sizeof *m->eval);
   }
-  for (int64_t t = 0; t < nnz; t++) rowptr[m->erow[t] + 1]++;
+  *col = m->ecol;
+  *val = m->eval;
+  m->ecol = NULL;
+  m->eval = NULL;
+}
+
+/* Places entries of any order by a stable counting sort on rows, sorts the
+ * rows that need it, and finds a repeated entry. */
+static int place_by_rows(mm_state *m, int64_t *rowptr, int32_t *col,
+                         double *val, const char *path, pmi_failure *f) {
+  int64_t rows = m->rows;
+  int64_t *next = malloc(((size_t)rows + 1) * sizeof *next);
+  if (!next) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
+  for (int64_t t = 0; t < m->stored; t++) rowptr[m->erow[t] + 1]++;
   for (int64_t r = 0; r < rows; r++) rowptr[r + 1] += rowptr[r];
   memcpy(next, rowptr, ((size_t)rows + 1) * sizeof *next);
-  for (int64_t t = 0; t < nnz; t++) {
+  for (int64_t t = 0; t < m->stored; t++) {
     int64_t slot = next[m->erow[t]]++;
     col[slot] = m->ecol[t];
     val[slot] = m->eval[t];
   }
-  for (int64_t r = 0; r < rows && rc == PMLS_OK; r++) {
+  free(next);
+  for (int64_t r = 0; r < rows; r++) {
     int64_t first = rowptr[r], last = rowptr[r + 1], t = first + 1;
     while (t < last && col[t] > col[t - 1]) t++;
     if (t >= last) continue;
@@ -332,14 +413,32 @@ static int build(mm_state *m, pmls_csr *out, pmi_failure *f) {
       /* Reported as written: a mirror lies above the diagonal. */
       int64_t i = r, j = col[t];
       if (m->symmetry != GENERAL && i < j) i = j, j = r;
-      f->line = second_line(m, i, j);
-      rc = pmi_fail_at(f, PMLS_EINVAL, "duplicate entry (%lld, %lld)",
-                       (long long)i + 1, (long long)j + 1);
-      break;
+      f->line = second_line(path, m, i, j);
+      return pmi_fail_at(f, PMLS_EINVAL, "duplicate entry (%lld, %lld)",
+                         (long long)i + 1, (long long)j + 1);
     }
   }
-done:
-  free(next);
+  return PMLS_OK;
+}
+
+/* The entries as a CSR matrix in out. */
+static int build(mm_state *m, pmls_csr *out, const char *path, pmi_failure *f) {
+  int64_t rows = m->rows, nnz = m->stored;
+  int64_t *rowptr = calloc((size_t)rows + 1, sizeof *rowptr);
+  double *y = calloc(rows ? (size_t)rows : 1, sizeof *y);
+  int32_t *col = NULL;
+  double *val = NULL;
+  int rc = PMLS_OK;
+  if (!rowptr || !y) {
+    rc = pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
+  } else if (m->row_major) {
+    take_row_major(m, rowptr, &col, &val);
+  } else {
+    col = malloc((nnz ? (size_t)nnz : 1) * sizeof *col);
+    val = malloc((nnz ? (size_t)nnz : 1) * sizeof *val);
+    rc = col && val ? place_by_rows(m, rowptr, col, val, path, f)
+                    : pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
+  }
   if (rc != PMLS_OK) {
     free(rowptr), free(col), free(val), free(y);
     return rc;
@@ -353,7 +452,6 @@ static void state_free(mm_state *m) {
   free(m->erow);
   free(m->ecol);
   free(m->eval);
-  free(m->eline);
 }
 
 int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
@@ -361,7 +459,7 @@ int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
   pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = NULL;
   if (!path || !out) return pmi_fail_at(&f, PMLS_EINVAL, "missing path or out");
-  mm_state m = {.limits = limits};
+  mm_state m = {.limits = limits, .row_major = 1, .find_row = -1};
   int rc = pmi_read_lines(path, parse_line, &m, &f.line, err, errlen);
   if (rc == PMLS_OK && m.stage == 0) {
     f.line = 0;
@@ -378,7 +476,7 @@ int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
   }
   pmls_csr *csr = rc == PMLS_OK ? malloc(sizeof *csr) : NULL;
   if (rc == PMLS_OK && !csr) rc = pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
-  if (rc == PMLS_OK) rc = build(&m, csr, &f);
+  if (rc == PMLS_OK) rc = build(&m, csr, path, &f);
   state_free(&m);
   if (rc != PMLS_OK) {
     free(csr);

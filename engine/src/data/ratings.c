@@ -18,7 +18,11 @@
  * header when it has 3 or 4 fields that all start with a letter. No line the
  * Lua reader read has either: an id or a number never holds a comma or
  * starts with a letter. Tokens longer than 80 bytes are quoted cut, as in
- * the libsvm reader's messages. */
+ * the libsvm reader's messages.
+ *
+ * The usual line (3 or 4 valid fields, one separator between them, no
+ * comment) is read in one scan; any other goes through the general path,
+ * which says what is wrong, so both give the same answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +109,63 @@ static int reserve(triplets_owned *t) {
 
 #define QUOTED(fl) pmi_shown((fl).s, (fl).end), (fl).s
 
+/* Ends a field: a blank or a comma, by the file's form. */
+static int is_separator(const triplets_owned *t, unsigned char c) {
+  return t->comma ? c == ',' : pmi_is_space(c);
+}
+
+/* An id in [0, INT32_MAX] followed by a separator; *s moves past both. */
+static int fast_id(const triplets_owned *t, const char **s, const char *end,
+                   int64_t *out) {
+  const char *k = *s;
+  int64_t v = 0;
+  for (; k < end && pmi_is_digit((unsigned char)*k) && k - *s < 10; k++)
+    v = v * 10 + (*k - '0');
+  if (k == *s || k == end || v > INT32_MAX || !is_separator(t, (unsigned char)*k))
+    return 0;
+  *s = t->comma ? k + 1 : pmi_skip_spaces(k, end);
+  *out = v;
+  return 1;
+}
+
+/* A number up to a separator or the end; *s moves to what ends it. 0 if
+ * it is not one or a '#' or a blank in a comma-separated line ends it. */
+static int fast_number(const char **s, const char *end, double *out) {
+  const char *k = pmi_scan_decimal(*s, end, out);
+  if (k && (k == end || pmi_is_space((unsigned char)*k) || *k == ',')) {
+    *s = k;
+    return 1;
+  }
+  k = *s;
+  while (k < end && !pmi_is_space((unsigned char)*k) && *k != ',' && *k != '#')
+    k++;
+  if (k == *s || (k < end && *k == '#') ||
+      !pmi_parse_number(*s, k, out))
+    return 0;
+  *s = k;
+  return 1;
+}
+
+/* The usual line in one scan (s past leading blanks); 0 sends it to the
+ * general path. */
+static int parse_fast(triplets_owned *t, const char *s, const char *end,
+                      int64_t *user, int64_t *item, double *rating) {
+  double timestamp;
+  if (!fast_id(t, &s, end, user) || !fast_id(t, &s, end, item) ||
+      !fast_number(&s, end, rating))
+    return 0;
+  if (t->comma) {
+    if (s < end && *s == ',') {
+      s++;
+      if (!fast_number(&s, end, &timestamp)) return 0;
+    }
+  } else if ((s = pmi_skip_spaces(s, end)) < end &&
+             !fast_number(&s, end, &timestamp)) {
+    return 0;
+  }
+  return pmi_skip_spaces(s, end) == end;
+}
+
 static int parse_line(void *state, const char *s, const char *end,
                       const pmi_failure *f) {
   triplets_owned *t = state;
@@ -118,11 +179,12 @@ static int parse_line(void *state, const char *s, const char *end,
                                : split_blank(s, end, fl)))
       return PMLS_OK;
   }
+  int64_t user, item;
+  double rating, timestamp;
+  if (parse_fast(t, s, end, &user, &item, &rating)) goto keep;
   int n = t->comma ? split_comma(s, end, fl) : split_blank(s, end, fl);
   if (n < 3 || n > 4)
     return pmi_fail_at(f, PMLS_EINVAL, "expected " FIELDS ", got %d fields", n);
-  int64_t user, item;
-  double rating, timestamp;
   if (!pmi_parse_count(fl[0].s, fl[0].end, &user))
     return pmi_fail_at(f, PMLS_EINVAL, "bad user id '%.*s' " ID_RANGE,
                        QUOTED(fl[0]));
@@ -136,6 +198,7 @@ static int parse_line(void *state, const char *s, const char *end,
   if (n == 4 && !pmi_parse_number(fl[3].s, fl[3].end, &timestamp))
     return pmi_fail_at(f, PMLS_EINVAL, "bad timestamp '%.*s' (number expected)",
                        QUOTED(fl[3]));
+keep:
   if (reserve(t)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   t->user[t->n] = (int32_t)user;
   t->item[t->n] = (int32_t)item;

@@ -42,35 +42,41 @@ static inline int pmi_parse_count(const char *s, const char *end,
   return 1;
 }
 
-/* [s, end) as a finite number into *out; 0 if it is not one: the double
- * LuaJIT's tonumber gives, bit for bit (decimals, hex, and LuaJIT's binary
- * integers such as 0b101). A plain decimal whose mantissa is below 2^53
- * times or over an exact power of ten (10^22 at most) is one correctly
- * rounded operation; anything else goes to the slow path in reader.c. */
 int pmi_parse_number_slow(const char *s, const char *end, double *out);
 
-static inline int pmi_parse_number(const char *s, const char *end,
-                                   double *out) {
-  static const double pow10[23] = {
-      1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  const char *k = s;
+/* A plain decimal at s: [sign] digits [. digits], at least one digit and
+ * fewer than 16 (so below 2^53: every partial sum is exact), read into *out
+ * with one correctly rounded division. Returns the byte that ends it, or
+ * NULL when s does not start with one; the caller decides whether that byte
+ * may end a number. */
+static inline const char *pmi_scan_decimal(const char *s, const char *end,
+                                           double *out) {
+  static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,
+                                   1e6, 1e7, 1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15};
   int negative = 0;
-  if (k < end && (*k == '-' || *k == '+')) negative = *k++ == '-';
+  if (s < end && (*s == '-' || *s == '+')) negative = *s++ == '-';
   uint64_t mantissa = 0;
   int digits = 0, scale = 0;
-  for (; k < end && pmi_is_digit((unsigned char)*k); k++, digits++)
-    mantissa = mantissa * 10 + (uint64_t)(*k - '0');
-  if (k < end && *k == '.')
-    for (k++; k < end && pmi_is_digit((unsigned char)*k); k++, digits++)
-      mantissa = mantissa * 10 + (uint64_t)(*k - '0'), scale--;
-  if (k == end && digits > 0 && digits < 16 && scale >= -22) {
-    /* Below 10^15 < 2^53: every partial sum was exact. */
-    double v = (double)mantissa;
-    if (scale < 0) v /= pow10[-scale];
-    *out = negative ? -v : v;
-    return 1;
-  }
+  for (; s < end && pmi_is_digit((unsigned char)*s); s++, digits++)
+    mantissa = mantissa * 10 + (uint64_t)(*s - '0');
+  if (s < end && *s == '.')
+    for (s++; s < end && pmi_is_digit((unsigned char)*s); s++, digits++)
+      mantissa = mantissa * 10 + (uint64_t)(*s - '0'), scale--;
+  if (digits == 0 || digits >= 16) return NULL;
+  double v = (double)mantissa;
+  if (scale < 0) v /= pow10[-scale];
+  *out = negative ? -v : v;
+  return s;
+}
+
+/* [s, end) as a finite number into *out; 0 if it is not one: the double
+ * LuaJIT's tonumber gives, bit for bit (decimals, hex, and LuaJIT's binary
+ * integers such as 0b101). Plain decimals take pmi_scan_decimal; anything
+ * else (exponents, long mantissas, hex) the slow path in reader.c. */
+static inline int pmi_parse_number(const char *s, const char *end,
+                                   double *out) {
+  if (pmi_scan_decimal(s, end, out) == end) return 1;
   return pmi_parse_number_slow(s, end, out);
 }
 
