@@ -9,7 +9,8 @@
 # (build error, crash) is reported as ERROR and makes the exit status 1.
 #
 # Environment: PMLS_BENCH_REPEATS (default 7), PMLS_BENCH_MF_REPEATS
-# (default 5), PMLS_DATA (default ../shared/data: where ml-100k.tar.xz is).
+# (default 5), PMLS_BENCH_READER_REPEATS (default 3), PMLS_DATA (default
+# ../shared/data: where ml-100k.tar.xz is).
 # A later benchmark (bench/straggler.sh, run last when it exists) adds its
 # rows to the table by appending "name<TAB>ratio<TAB>op<TAB>target<TAB>status
 # <TAB>note" lines to $PMLS_BENCH_SUMMARY and its JSON to $PMLS_BENCH_OUT.
@@ -70,6 +71,7 @@ started=$(date +%s)
 run "cached get + inc vs C axpy (target >= 0.5)" bench_cache
 run "streaming increments vs raw PUSH/PULL (target >= 0.7)" bench_stream
 run "cache-miss read vs raw round trip (target <= 1.5)" bench_miss
+run "data readers vs a strtol/strtod loop (targets >= 1.0, >= 150 MB/s per core)" bench_readers
 
 # The corpus readers against a strtol loop; AP is extracted into build/data.
 DATA=${PMLS_DATA:-../shared/data}

@@ -463,6 +463,73 @@ describe("pmls.data", function()
         "unknown option 'd' to read_triplets")
     end)
 
+    it("reads comma-separated files with a header line, as MovieLens ratings.csv", function()
+      check_triplets(assert(data.read_triplets(write_temp(
+        "userId,movieId,rating,timestamp\r\n1,10,5,881250949\n\n2, 20 ,3.5\n# c\n7,1,1,874965758\n3,3,4 # late\n",
+        "ratings.csv"))))
+      local path = write_temp("1,2,3\n1 2 3\n")
+      assert_fails_at(path, 2, "expected 'user item rating [timestamp]', got 1 fields",
+        data.read_triplets(path))
+      path = write_temp("u,i,r\n1,2,3\nu,i,r\n")
+      assert_fails_at(path, 3, "bad user id 'u'", data.read_triplets(path))
+    end)
+
+    describe("with opts.engine", function()
+      local helpers = require "helpers"
+      local E
+      before_each(function() E = helpers.engine() end)
+      after_each(function() E:close() end)
+
+      local function same_triplets(a, b)
+        return a.n == b.n and a.max_user == b.max_user and a.max_item == b.max_item
+          and ffi.string(a.user, 4 * a.n) == ffi.string(b.user, 4 * b.n)
+          and ffi.string(a.item, 4 * a.n) == ffi.string(b.item, 4 * b.n)
+          and ffi.string(a.rating, 8 * a.n) == ffi.string(b.rating, 8 * b.n)
+      end
+
+      it("parses a file once: every caller gets the engine's read-only arrays", function()
+        local path = write_gzip(TRIPLETS, "shared.data.gz")
+        local own = assert(data.read_triplets(path))
+        local a = assert(data.read_triplets(path, { engine = E.e }))
+        local b = assert(data.read_triplets(path, { engine = E.e }))
+        assert.is_true(a.shared)
+        assert.is_true(same_triplets(own, a))
+        assert.are.equal(ffi.cast("intptr_t", a.rating), ffi.cast("intptr_t", b.rating))
+        assert.has_error(function() a.rating[0] = 1 end)
+        assert.are.equal(5, a.rating[0])
+        local part = assert(data.read_triplets(path, { engine = E.e, shard = { index = 1, count = 2 } }))
+        assert.is_nil(part.shared) -- a copy the caller owns
+        assert.is_true(same_triplets(assert(data.read_triplets(path, { shard = { index = 1, count = 2 } })), part))
+        part.rating[0] = 9
+        assert.are.equal(3.5, a.rating[1])
+        assert_fails_at(path .. ".missing", 0, "cannot open", data.read_triplets(path .. ".missing", { engine = E.e }))
+      end)
+
+      it("gives a range subset as a view of the engine's arrays, a function subset as a copy", function()
+        local path = write_temp(TRIPLETS)
+        local all = assert(data.read_triplets(path, { engine = E.e }))
+        local view = data.subset(all, { first = 1, count = 2 })
+        assert.is_true(view.shared)
+        assert.are.equal(2, view.n)
+        assert.are.equal(all.max_user, view.max_user)
+        assert.are.equal(ffi.cast("intptr_t", all.item + 1), ffi.cast("intptr_t", view.item))
+        assert.are.same({ 2, 7 }, array_to_table(view.user, 2))
+        local copy = data.subset(all, function(i) return i % 2 == 1 end)
+        assert.is_nil(copy.shared)
+        assert.are.same({ 2, 3 }, array_to_table(copy.user, 2))
+        copy.user[0] = 5
+        assert.are.equal(2, all.user[1])
+      end)
+
+      it("reports the same errors and keeps nothing of a failed read", function()
+        local path = write_temp("1 2 3\n1 x 3\n")
+        assert_fails_at(path, 2, "bad item id 'x'", data.read_triplets(path, { engine = E.e }))
+        assert_fails_at(path, 2, "bad item id 'x'", data.read_triplets(path, { engine = E.e }))
+        assert.has_error(function() data.read_triplets(path, { engine = 3 }) end,
+          "bad option 'engine' (pmls_engine * expected, got number 3)")
+      end)
+    end)
+
     it("partitions rows with opts.shard and keeps whole-file maxima", function()
       local path = write_temp(TRIPLETS)
       local whole = assert(data.read_triplets(path))
@@ -994,6 +1061,60 @@ describe("pmls.data", function()
       it("still validates the rows it does not keep", function()
         local path = write_temp(mm("coordinate real general", "3 3 2", { "1 1 1", "2 2 x" }))
         assert_fails_at(path, 4, "bad value 'x'", data.read_mm(path, { shard = { index = 0, count = 2 } }))
+      end)
+    end)
+
+    describe("with opts.engine", function()
+      local helpers = require "helpers"
+      local E
+      before_each(function() E = helpers.engine() end)
+      after_each(function() E:close() end)
+
+      it("parses a file once: the engine's read-only arrays, shards and labels of the caller's own", function()
+        local path = write_gzip(COORDINATE, "shared.mtx.gz")
+        local own = assert(data.read_mm(path))
+        local a = assert(data.read_mm(path, { engine = E.e }))
+        local b = assert(data.read_matrix(path, { engine = E.e }))
+        assert.is_true(a.shared)
+        assert.is_true(same_csr(own, a))
+        assert.are.equal(ffi.cast("intptr_t", a.val), ffi.cast("intptr_t", b.val))
+        assert.has_error(function() a.val[0] = 1 end)
+        local labelled = assert(data.read_mm(path, { engine = E.e, labels = write_temp("1\n2\n3\n4\n") }))
+        assert.are.equal(ffi.cast("intptr_t", a.val), ffi.cast("intptr_t", labelled.val))
+        assert.are.same({ 1, 2, 3, 4 }, array_to_table(labelled.y, 4))
+        assert.are.same({ 0, 0, 0, 0 }, array_to_table(a.y, 4))
+        for index = 0, 1 do
+          local opts = { shard = { index = index, count = 2 }, d = 8 }
+          local private = assert(data.read_mm(path, opts))
+          opts.engine = E.e
+          local part = assert(data.read_mm(path, opts))
+          assert.is_nil(part.shared)
+          assert.is_true(same_csr(private, part))
+        end
+      end)
+
+      it("gives a range subset as a view: y, col and val inside the engine's, rowptr rebased", function()
+        local all = assert(data.read_mm(write_temp(COORDINATE), { engine = E.e }))
+        local view = data.subset(all, { first = 1, count = 3 })
+        assert.is_true(view.shared)
+        assert.are.same({ 0, 1, 1, 3 }, array_to_table(view.rowptr, 4))
+        assert.are.equal(3, view.nnz)
+        assert.are.equal(ffi.cast("intptr_t", all.val + 3), ffi.cast("intptr_t", view.val))
+        assert.are.same({ COORDINATE_DENSE[2], COORDINATE_DENSE[3], COORDINATE_DENSE[4] }, dense_of(view))
+        local copy = data.shard(view, 0, 2)
+        assert.is_nil(copy.shared)
+        assert.are.same({ COORDINATE_DENSE[2], COORDINATE_DENSE[4] }, dense_of(copy))
+      end)
+
+      it("reports the same errors, opts.d at the size line before a bad entry", function()
+        local path = write_temp("%%MatrixMarket matrix coordinate real general\n2 9 1\n1 1 x\n")
+        assert_fails_at(path, 3, "bad value 'x'", data.read_mm(path, { engine = E.e }))
+        assert_fails_at(path, 2, "matrix has 9 columns, more than opts.d = 4",
+          data.read_mm(path, { engine = E.e, d = 4 }))
+        path = write_temp("%%MatrixMarket matrix coordinate real general\n2 9 1\n1 9 2\n")
+        assert_fails_at(path, 2, "matrix has 9 columns, more than opts.d = 4",
+          data.read_mm(path, { engine = E.e, d = 4 }))
+        assert.are.equal(12, assert(data.read_mm(path, { engine = E.e, d = 12 })).d)
       end)
     end)
 

@@ -480,7 +480,7 @@ typedef struct pmls_csr {
   const int64_t *rowptr;  /* n + 1 offsets into col and val */
   const int32_t *col;     /* 0-based, increasing within a row */
   const double *val;
-  const int64_t *line;    /* the file line each row came from */
+  const int64_t *line;    /* each row's file line (NULL: Matrix Market) */
 } pmls_csr;
 
 /* Reads a file into a matrix the caller frees with pmls_csr_free. On
@@ -494,6 +494,47 @@ void pmls_csr_free(pmls_csr *m);
  * modification time) gets the same read-only matrix, parsed once. */
 int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
                             const pmls_csr **out, char *err, size_t errlen);
+
+/* A rating file (MovieLens style: `user item rating [timestamp]` a line,
+ * separated by whitespace, or by commas when the first line has one) as
+ * three coordinate arrays in file order. Ids are kept as written (0 is an
+ * id); '#' starts a comment; a first line of 3 or 4 words that all start
+ * with a letter is a header (`userId,movieId,rating,timestamp`). */
+typedef struct pmls_triplets {
+  int64_t n;              /* ratings */
+  int64_t max_user;       /* the largest id in the file (0 when empty) */
+  int64_t max_item;
+  const int32_t *user;    /* n ids in [0, INT32_MAX] */
+  const int32_t *item;
+  const double *rating;   /* finite */
+} pmls_triplets;
+
+/* Reads and frees as the libsvm calls do (errors "path:LINE: what"). */
+int pmls_triplets_read(const char *path, pmls_triplets **out, char *err,
+                       size_t errlen);
+void pmls_triplets_free(pmls_triplets *t);
+int pmls_engine_read_triplets(pmls_engine *e, const char *path,
+                              const pmls_triplets **out, char *err,
+                              size_t errlen);
+
+/* A Matrix Market `matrix` file, coordinate or array, real / integer /
+ * pattern (every value 1), general, symmetric or skew-symmetric (expanded
+ * to the whole matrix), as a pmls_csr: y all zeros, line NULL, d the
+ * declared columns. Lines starting with '%' and blank lines are skipped
+ * after the header; entries may come in any order (a repeated one is an
+ * error). limits may be NULL; its checks come where the size line is read,
+ * before the entries, with the messages of the Lua reader's options. */
+typedef struct pmls_mm_limits {
+  int64_t max_cols;       /* refuse more columns than this (< 0: any) */
+  int64_t label_rows;     /* a label file: must be label_rows x 1 (< 0: any) */
+  const char *labels_for; /* the data file of those rows, for messages */
+} pmls_mm_limits;
+int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
+                     pmls_csr **out, char *err, size_t errlen);
+void pmls_csr_free_mm(pmls_csr *m); /* what pmls_csr_read_mm made */
+/* The whole file kept by the engine (no limits), as for libsvm. */
+int pmls_engine_read_mm(pmls_engine *e, const char *path,
+                        const pmls_csr **out, char *err, size_t errlen);
 
 /* PMLS_CDEF_END */
 

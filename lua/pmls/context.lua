@@ -379,8 +379,9 @@ end
 
 -- ---- data files ------------------------------------------------------------
 -- The pmls.data readers, with this process's engine passed for the script:
--- the engine keeps a libsvm parse, so setup, the workers, the scheduler
--- nodes and finish of one process parse each file once. They return what
+-- the engine keeps each parse (libsvm, Matrix Market, ratings), so setup,
+-- the workers, the scheduler nodes and finish of one process parse each
+-- file once. They return what
 -- pmls.data returns (nil, "path:LINE: ..." for a bad file). Each one
 -- tail-calls pmls.data, so a misuse error names the script's line.
 
@@ -415,10 +416,13 @@ function Context:read_ldac(path, opt)
   return data.read_ldac(path, with_engine(self, opt, "read_ldac"))
 end
 
--- Rating and Matrix Market files are not kept by the engine: these two are
--- here so that a script reads every file the same way.
-function Context:read_triplets(path, opt) return data.read_triplets(path, opt) end
-function Context:read_mm(path, opt) return data.read_mm(path, opt) end
+function Context:read_triplets(path, opt)
+  return data.read_triplets(path, with_engine(self, opt, "read_triplets"))
+end
+
+function Context:read_mm(path, opt)
+  return data.read_mm(path, with_engine(self, opt, "read_mm"))
+end
 
 -- ---- scheduled models (see pmls.rounds and docs/scheduling.md) -------------
 

@@ -7,8 +7,9 @@
 -- solvers walk. Everything lands in FFI arrays, not Lua tables:
 -- model scripts and the C engine walk these arrays in hot loops, and a million boxed Lua numbers
 -- would cost both memory and GC time. Files are read through the engine (engine/src/data/):
--- its line reader inflates gzip in process, and libsvm, the large files, is parsed in C and may
--- be kept by the engine (opts.engine) so that the threads of a process share one parse.
+-- its line reader inflates gzip in process, and libsvm, Matrix Market and rating files are parsed
+-- in C and may be kept by the engine (opts.engine) so that the threads of a process share one
+-- parse.
 -- Data-parallel workers each keep only their shard (`opts.shard`, `data.shard`), yet every
 -- worker validates the whole file and sees the same dimensions, so all workers agree on table
 -- sizes without talking to each other.
@@ -21,9 +22,9 @@
 --   scan       byte scanning and exact number parsing over one line
 --   check      the argument checks all of them share
 --   libsvm     read_libsvm (parsed in C)
---   mm         the Matrix Market parser
+--   mm         the Matrix Market reader (parsed in C)
 --   matrix     read_mm (with a label file) and read_matrix (either format)
---   ratings    read_triplets
+--   ratings    read_triplets (parsed in C)
 --   corpus     read_docword and read_ldac (bag-of-words corpora, parsed in C) and corpus_range
 --   rows       subset, shard and to_csc over CSR and triplet sets
 --   synthetic  synthetic_logistic and synthetic_lasso

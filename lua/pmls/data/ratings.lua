@@ -1,109 +1,84 @@
 -- pmls.data.ratings: read_triplets, the reader of rating files.
 --
 -- MovieLens-style `user item rating [timestamp]` lines become three coordinate arrays (user,
--- item, rating) that matrix-factorisation scripts walk; a shard keeps every count-th rating while
--- the whole file is validated, so every worker sees the same max_user and max_item.
+-- item, rating) that matrix-factorisation scripts walk. Rating files are large, so the engine
+-- parses them in C (engine/src/data/ratings.c) and may keep the parse (opts.engine) for the
+-- threads of a process; this file checks the options, wraps the engine's arrays and cuts the
+-- caller's shard. A shard keeps every count-th rating while the whole file is validated, so
+-- every worker sees the same max_user and max_item.
 
 local ffi = require("ffi")
 local check = require("pmls.data.check")
 local source = require("pmls.data.source")
-local scan = require("pmls.data.scan")
+local rows = require("pmls.data.rows")
+local libsvm = require("pmls.data.libsvm")
 
 local check_path, check_options = check.check_path, check.check_options
 local check_shard_option = check.check_shard_option
-local read_with = source.read_with
-local byte_ptr, HASH = scan.byte_ptr, scan.HASH
-local skip_spaces, token_end, token_text = scan.skip_spaces, scan.token_end, scan.token_text
-local parse_count, parse_number, resized = scan.parse_count, scan.parse_number, scan.resized
+local check_engine_option = libsvm.check_engine_option
+local resolve_path, engine_c, ERROR_BYTES = source.resolve_path, source.engine_c, source.ERROR_BYTES
 
 local double_array = ffi.typeof("double[?]")
 local int32_array = ffi.typeof("int32_t[?]")
-local INT32_MAX = 2147483647
 
 local M = {}
 
-local TRIPLET_FIELDS = "'user item rating [timestamp]'"
-
-local function parse_triplets(file, shard_index, shard_count)
-  local capacity = 4096
-  local user = int32_array(capacity)
-  local item = int32_array(capacity)
-  local rating = double_array(capacity)
-  local n, file_row, max_user, max_item, line_number = 0, 0, 0, 0, 0
-  local starts, ends = { 0, 0, 0, 0 }, { 0, 0, 0, 0 }
-
-  for line in file:lines() do
-    line_number = line_number + 1
-    local len = #line
-    local p = ffi.cast(byte_ptr, line)
-    local i = skip_spaces(p, 0, len)
-    if i < len and p[i] ~= HASH then
-      local fields = 0
-      while i < len and p[i] ~= HASH do
-        local j = token_end(p, i, len)
-        fields = fields + 1
-        if fields <= 4 then starts[fields], ends[fields] = i, j end
-        i = skip_spaces(p, j, len)
-      end
-      if fields < 3 or fields > 4 then
-        return nil, line_number, "expected " .. TRIPLET_FIELDS .. ", got " .. fields .. " fields"
-      end
-      local user_id = parse_count(p, starts[1], ends[1])
-      if not user_id then
-        return nil, line_number, "bad user id '" .. token_text(line, starts[1], ends[1])
-          .. "' (integer in [0, " .. INT32_MAX .. "] expected)"
-      end
-      local item_id = parse_count(p, starts[2], ends[2])
-      if not item_id then
-        return nil, line_number, "bad item id '" .. token_text(line, starts[2], ends[2])
-          .. "' (integer in [0, " .. INT32_MAX .. "] expected)"
-      end
-      local value = parse_number(p, starts[3], ends[3], line)
-      if not value then
-        return nil, line_number, "bad rating '" .. token_text(line, starts[3], ends[3])
-          .. "' (finite number expected)"
-      end
-      if fields == 4 and not parse_number(p, starts[4], ends[4], line) then
-        return nil, line_number, "bad timestamp '" .. token_text(line, starts[4], ends[4])
-          .. "' (number expected)"
-      end
-      if user_id > max_user then max_user = user_id end
-      if item_id > max_item then max_item = item_id end
-      if file_row % shard_count == shard_index then
-        if n == capacity then
-          capacity = capacity * 2
-          user = resized(int32_array, 4, user, n, capacity)
-          item = resized(int32_array, 4, item, n, capacity)
-          rating = resized(double_array, 8, rating, n, capacity)
-        end
-        user[n], item[n], rating[n] = user_id, item_id, value
-        n = n + 1
-      end
-      file_row = file_row + 1
-    end
+-- The set's arrays copied into arrays of the caller's own.
+local function own_copy(view)
+  local n = view.n
+  local user, item, rating = int32_array(n), int32_array(n), double_array(n)
+  if n > 0 then
+    ffi.copy(user, view.user, 4 * n)
+    ffi.copy(item, view.item, 4 * n)
+    ffi.copy(rating, view.rating, 8 * n)
   end
-
-  return {
-    kind = "triplets",
-    n = n,
-    user = resized(int32_array, 4, user, n, n),
-    item = resized(int32_array, 4, item, n, n),
-    rating = resized(double_array, 8, rating, n, n),
-    max_user = max_user,
-    max_item = max_item,
-  }, line_number
+  return { kind = "triplets", n = n, user = user, item = item, rating = rating,
+           max_user = view.max_user, max_item = view.max_item }
 end
 
-local TRIPLET_OPTIONS = { shard = true }
+local TRIPLET_OPTIONS = { shard = true, engine = true }
 
--- data.read_triplets(path [, {shard={index=, count=}}]) -> triplets | nil, "path:LINE: message"
+-- data.read_triplets(path [, {shard={index=, count=}, engine=}]) -> triplets | nil, "path:LINE: ..."
+--
+-- Fields are separated by whitespace, or by commas when the first line that is not blank or a
+-- comment holds one; that line is a header (skipped) when its 3 or 4 fields all start with a
+-- letter, as in MovieLens's ratings.csv. '#' starts a comment. Ids are kept as written (0 is an
+-- id; max_user and max_item are the largest ids of the whole file). With opts.engine (ctx.engine)
+-- the engine keeps the arrays, so setup and workers of one process parse the file once: without
+-- a shard the result then holds the engine's own arrays, read-only (const; writing raises) and
+-- valid until the engine is destroyed (shared = true). Otherwise the arrays are the caller's.
 function M.read_triplets(path, opts)
   check_path(path)
   opts = check_options(opts, TRIPLET_OPTIONS, "read_triplets")
   local shard_index, shard_count = check_shard_option(opts.shard)
-  return read_with(path, function(file)
-    return parse_triplets(file, shard_index, shard_count)
-  end)
+  local engine = check_engine_option(opts.engine)
+  path = resolve_path(path)
+  local C = engine_c()
+  local err = ffi.new("char[?]", ERROR_BYTES)
+  local t
+  if engine then
+    local out = ffi.new("const pmls_triplets *[1]")
+    if C.pmls_engine_read_triplets(engine, path, out, err, ERROR_BYTES) ~= 0 then
+      return nil, ffi.string(err)
+    end
+    t = out[0]
+  else
+    local out = ffi.new("pmls_triplets *[1]")
+    if C.pmls_triplets_read(path, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+    t = ffi.gc(out[0], C.pmls_triplets_free)
+  end
+  local view = { kind = "triplets", n = tonumber(t.n), user = t.user, item = t.item,
+                 rating = t.rating, max_user = tonumber(t.max_user),
+                 max_item = tonumber(t.max_item) }
+  if engine and shard_count == 1 then
+    view.shared = true
+    return view
+  end
+  local ds
+  if shard_count == 1 then ds = own_copy(view)
+  else ds = rows.shard(view, shard_index, shard_count) end
+  if not engine then C.pmls_triplets_free(ffi.gc(t, nil)) end
+  return ds
 end
 
 return M

@@ -36,14 +36,23 @@ local function dataset_kind(ds, level)
     level)
 end
 
--- Builds a new data set of the same kind holding rows[0..count) of ds, in that order. Scalar
--- fields describing the whole set (d, max_user, max_item, w_true, bias_true) are carried over
--- unchanged so that every part of a split still agrees on model dimensions.
-local function select_rows(ds, kind, rows, count)
+-- The fields of ds a part of it keeps: those describing the whole set (d, max_user, max_item,
+-- w_true, bias_true), so that every part of a split still agrees on model dimensions; not the
+-- arrays, nor what says whose they are.
+local function whole_set_fields(ds, kind)
   local out = { kind = kind }
   for key, value in pairs(ds) do
-    if type(value) ~= "cdata" or key == "w_true" then out[key] = value end
+    if (type(value) ~= "cdata" or key == "w_true") and key ~= "shared" and key ~= "view_of" then
+      out[key] = value
+    end
   end
+  return out
+end
+
+-- Builds a new data set of the same kind holding rows[0..count) of ds, in that order, in arrays
+-- of its own.
+local function select_rows(ds, kind, rows, count)
+  local out = whole_set_fields(ds, kind)
   out.n = count
   if kind == "triplets" then
     local user, item, rating = int32_array(count), int32_array(count), double_array(count)
@@ -76,8 +85,28 @@ local function select_rows(ds, kind, rows, count)
   return out
 end
 
+-- Rows first..first+count-1 of a set holding the engine's arrays (ds.shared), as a view of them:
+-- a rating set's arrays, and a CSR set's y, col and val, start inside the engine's; only a CSR
+-- set's rowptr is copied (rebased to 0). view_of keeps ds, whose arrays a view may point into.
+local function range_view(ds, kind, first, count)
+  local out = whole_set_fields(ds, kind)
+  out.n, out.shared, out.view_of = count, true, ds
+  if kind == "triplets" then
+    out.user, out.item, out.rating = ds.user + first, ds.item + first, ds.rating + first
+    return out
+  end
+  local base = ds.rowptr[first]
+  local rowptr = int64_array(count + 1)
+  for t = 0, count do rowptr[t] = ds.rowptr[first + t] - base end
+  out.rowptr, out.nnz = rowptr, tonumber(rowptr[count])
+  out.y, out.col, out.val = ds.y + first, ds.col + base, ds.val + base
+  return out
+end
+
 -- data.subset(ds, selector) -> new data set with the selected rows, in order.
 -- selector: function(i) -> truthy to keep 0-based row i, or a range {first=, count=} (0-based).
+-- A range of a set that holds the engine's arrays (shared = true) is a view of them (see
+-- range_view); every other subset is a copy of the caller's own.
 function M.subset(ds, selector)
   local kind = dataset_kind(ds, 3)
   local rows, count = int32_array(ds.n), 0
@@ -93,6 +122,7 @@ function M.subset(ds, selector)
         .. "] expected, got first=" .. describe_value(first) .. ", count=" .. describe_value(length)
         .. ")", 2)
     end
+    if ds.shared then return range_view(ds, kind, first, length) end
     for i = first, first + length - 1 do rows[count] = i; count = count + 1 end
   else
     error("bad argument 'selector' (function or {first=, count=} expected, got "
