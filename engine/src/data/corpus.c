@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "data.h"
-#include "scan.h"
+#include "reader.h"
 
 #define INT32_RANGE "2147483647"
 
@@ -41,6 +41,40 @@ typedef struct {
   int64_t *offset; /* n + 1 */
   char *text;
 } vocab_list;
+
+/* The end of the token at s: the next space, or end. */
+static const char *token_end(const char *s, const char *end) {
+  while (s < end && !pmi_is_space((unsigned char)*s)) s++;
+  return s;
+}
+
+/* Reads the decimal digits at *s into *v and moves *s past them; returns
+ * how many there were. Past 18 digits *v is meaningless (the unsigned sum
+ * wraps), and callers refuse the number. */
+static inline int scan_digits(const char **s, const char *end, int64_t *v) {
+  const char *p = *s;
+  uint64_t x = 0;
+  unsigned d;
+  while (p < end && (d = (unsigned char)*p - (unsigned)'0') < 10) {
+    x = x * 10 + d;
+    p++;
+  }
+  int n = p - *s > 19 ? 19 : (int)(p - *s);
+  *s = p;
+  *v = (int64_t)(x & (UINT64_MAX >> 1));
+  return n;
+}
+
+/* The number of the token at *s if it is an integer in [lo, hi] followed
+ * by a space or the end (or by `stop`, when not 0); -1 otherwise. */
+static inline int64_t scan_int(const char **s, const char *end, int64_t lo,
+                               int64_t hi, char stop) {
+  int64_t v;
+  int digits = scan_digits(s, end, &v);
+  int ended = *s == end || pmi_is_space((unsigned char)**s) ||
+              (stop && **s == stop);
+  return digits > 0 && digits <= 18 && ended && v >= lo && v <= hi ? v : -1;
+}
 
 static void body_free(corpus_body *c) {
   if (!c) return;
@@ -121,8 +155,8 @@ static int reserve_docs(builder *b, int64_t doc) {
   if (doc + 1 < b->doc_cap) return 0;
   int64_t cap = b->doc_cap ? 2 * b->doc_cap : 4096;
   if (cap < doc + 2) cap = doc + 2;
-  if (grow((void **)&b->c->docptr, cap, sizeof *b->c->docptr) ||
-      grow((void **)&b->c->line, cap, sizeof *b->c->line))
+  if (pmi_grow((void **)&b->c->docptr, cap, sizeof *b->c->docptr) ||
+      pmi_grow((void **)&b->c->line, cap, sizeof *b->c->line))
     return -1;
   b->doc_cap = cap;
   return 0;
@@ -134,14 +168,14 @@ static int reserve_more(builder *b, int docword) {
     /* docword's NNZ bounds the entries (it is checked before this). */
     int64_t cap = b->nnz_cap ? 2 * b->nnz_cap : 65536;
     if (docword && cap > b->header[2]) cap = b->header[2];
-    if (grow((void **)&c->word, cap, sizeof *c->word) ||
-        grow((void **)&c->count, cap, sizeof *c->count))
+    if (pmi_grow((void **)&c->word, cap, sizeof *c->word) ||
+        pmi_grow((void **)&c->count, cap, sizeof *c->count))
       return -1;
     b->nnz_cap = cap;
   }
   if (docword && c->nnz - b->start >= b->entry_cap) {
     int64_t cap = b->entry_cap ? 2 * b->entry_cap : 1024;
-    if (grow((void **)&b->entry_line, cap, sizeof *b->entry_line)) return -1;
+    if (pmi_grow((void **)&b->entry_line, cap, sizeof *b->entry_line)) return -1;
     b->entry_cap = cap;
   }
   return 0;
@@ -199,14 +233,14 @@ static inline int64_t add_entry(builder *b, int32_t word, int32_t count,
 
 static int reserve_scratch(builder *b, int64_t n, int64_t range) {
   if (n > b->scratch_cap) {
-    if (grow((void **)&b->keys, n, sizeof *b->keys) ||
-        grow((void **)&b->scratch, n, sizeof *b->scratch))
+    if (pmi_grow((void **)&b->keys, n, sizeof *b->keys) ||
+        pmi_grow((void **)&b->scratch, n, sizeof *b->scratch))
       return -1;
     b->scratch_cap = n;
   }
   if (range > b->range_cap) {
-    if (grow((void **)&b->bits, (range + 63) / 64, sizeof *b->bits) ||
-        grow((void **)&b->first, range, sizeof *b->first))
+    if (pmi_grow((void **)&b->bits, (range + 63) / 64, sizeof *b->bits) ||
+        pmi_grow((void **)&b->first, range, sizeof *b->first))
       return -1;
     b->range_cap = range;
   }
@@ -302,14 +336,14 @@ static int close_doc(builder *b, int64_t *dup_first, int64_t *dup_second) {
 /* ---- reading a file line by line ------------------------------------------ */
 
 typedef int (*line_parser)(void *state, const char *s, const char *end,
-                           failure *f);
+                           pmi_failure *f);
 
 /* Feeds every line of path to parse, then calls finish (if any) with the
  * last line number; the message is "path:LINE: what" either way. */
 static int read_lines(const char *path, line_parser parse,
-                      int (*finish)(void *, failure *), void *state,
+                      int (*finish)(void *, pmi_failure *), void *state,
                       char *err, size_t errlen) {
-  failure f = {err, errlen, path, 0};
+  pmi_failure f = {err, errlen, path, 0};
   pmls_text *in;
   int rc = pmls_text_open(path, &in, err, errlen);
   if (rc != PMLS_OK) return rc;
@@ -371,16 +405,16 @@ static const char *const HEADER_NAMES[3] = {
     "NNZ, the number of entries"};
 
 static int docword_header(builder *b, const char *s, const char *end,
-                          const failure *f) {
+                          const pmi_failure *f) {
   static const int64_t MAX[3] = {INT32_MAX, INT32_MAX, INT64_C(1) << 60};
   int i = b->header_lines;
   const char *p = s;
   int64_t v = scan_int(&p, end, 0, MAX[i], 0);
-  if (v < 0 || skip_spaces(p, end) != end) {
+  if (v < 0 || pmi_skip_spaces(p, end) != end) {
     const char *t = end;
-    while (t > s && is_space((unsigned char)t[-1])) t--;
-    return fail_at(f, PMLS_EINVAL, "bad header line '%.*s' for %s (integer "
-                   "in [0, %lld] expected)", shown(s, t), s, HEADER_NAMES[i],
+    while (t > s && pmi_is_space((unsigned char)t[-1])) t--;
+    return pmi_fail_at(f, PMLS_EINVAL, "bad header line '%.*s' for %s (integer "
+                   "in [0, %lld] expected)", pmi_shown(s, t), s, HEADER_NAMES[i],
                    (long long)MAX[i]);
   }
   b->header[b->header_lines++] = v;
@@ -388,19 +422,19 @@ static int docword_header(builder *b, const char *s, const char *end,
 }
 
 static int repeated_docword(const builder *b, int32_t word, int64_t first,
-                            int64_t line, const failure *f) {
-  failure at = *f;
+                            int64_t line, const pmi_failure *f) {
+  pmi_failure at = *f;
   at.line = line;
-  return fail_at(&at, PMLS_EINVAL, "repeated entry for document %lld and word "
+  return pmi_fail_at(&at, PMLS_EINVAL, "repeated entry for document %lld and word "
                  "%lld (first on line %lld)", (long long)b->open + 1,
                  (long long)word + 1, (long long)first);
 }
 
 /* Closes the open document of a docword file. */
-static int docword_close(builder *b, const failure *f) {
+static int docword_close(builder *b, const pmi_failure *f) {
   int64_t first, second;
   int rc = close_doc(b, &first, &second);
-  if (rc == PMLS_ENOMEM) return fail_at(f, rc, "out of memory");
+  if (rc == PMLS_ENOMEM) return pmi_fail_at(f, rc, "out of memory");
   if (rc != PMLS_OK)
     return repeated_docword(b, b->c->word[b->start + first],
                             b->entry_line[first], b->entry_line[second], f);
@@ -408,9 +442,9 @@ static int docword_close(builder *b, const failure *f) {
 }
 
 static int docword_line(void *state, const char *s, const char *end,
-                        failure *f) {
+                        pmi_failure *f) {
   builder *b = state;
-  s = skip_spaces(s, end);
+  s = pmi_skip_spaces(s, end);
   if (s == end) return PMLS_OK;
   if (b->header_lines < 3) return docword_header(b, s, end, f);
   static const char *const NAMES[3] = {"document id", "word id", "count"};
@@ -419,38 +453,38 @@ static int docword_line(void *state, const char *s, const char *end,
   const char *p = s;
   int fields = 0;
   for (; fields < 3; fields++) {
-    p = skip_spaces(p, end);
+    p = pmi_skip_spaces(p, end);
     if (p == end) break;
     const char *t = p;
     v[fields] = scan_int(&p, end, 1, max[fields], 0);
     if (v[fields] < 0)
-      return fail_at(f, PMLS_EINVAL, "bad %s '%.*s' (integer in [1, %lld] "
-                     "expected)", NAMES[fields], shown(t, token_end(t, end)),
+      return pmi_fail_at(f, PMLS_EINVAL, "bad %s '%.*s' (integer in [1, %lld] "
+                     "expected)", NAMES[fields], pmi_shown(t, token_end(t, end)),
                      t, (long long)max[fields]);
   }
-  if (fields < 3 || skip_spaces(p, end) != end) {
+  if (fields < 3 || pmi_skip_spaces(p, end) != end) {
     const char *t = end;
-    while (t > s && is_space((unsigned char)t[-1])) t--;
-    return fail_at(f, PMLS_EINVAL, "expected 'docID wordID count', got "
-                   "'%.*s'", shown(s, t), s);
+    while (t > s && pmi_is_space((unsigned char)t[-1])) t--;
+    return pmi_fail_at(f, PMLS_EINVAL, "expected 'docID wordID count', got "
+                   "'%.*s'", pmi_shown(s, t), s);
   }
   corpus_body *c = b->c;
   if (c->nnz == b->header[2])
-    return fail_at(f, PMLS_EINVAL, "more entries than the header's NNZ = %lld",
+    return pmi_fail_at(f, PMLS_EINVAL, "more entries than the header's NNZ = %lld",
                    (long long)b->header[2]);
   int64_t doc = v[0] - 1;
   if (doc != b->open) {
     if (doc < b->open)
-      return fail_at(f, PMLS_EINVAL, "document %lld after document %lld "
+      return pmi_fail_at(f, PMLS_EINVAL, "document %lld after document %lld "
                      "(entries must be grouped by document, in increasing "
                      "order)", (long long)v[0], (long long)b->open + 1);
     if (b->open >= 0) {
       int rc = docword_close(b, f);
       if (rc != PMLS_OK) return rc;
     }
-    if (open_doc(b, doc, f->line)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+    if (open_doc(b, doc, f->line)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   }
-  if (reserve_entry(b, 1)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+  if (reserve_entry(b, 1)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   int64_t k = add_entry(b, (int32_t)(v[1] - 1), (int32_t)v[2], f->line);
   if (k > 0)
     return repeated_docword(b, (int32_t)(v[1] - 1), b->entry_line[k - 1],
@@ -458,10 +492,10 @@ static int docword_line(void *state, const char *s, const char *end,
   return PMLS_OK;
 }
 
-static int docword_finish(void *state, failure *f) {
+static int docword_finish(void *state, pmi_failure *f) {
   builder *b = state;
   if (b->header_lines < 3)
-    return fail_at(f, PMLS_EINVAL, "missing header line for %s (the file ends "
+    return pmi_fail_at(f, PMLS_EINVAL, "missing header line for %s (the file ends "
                    "before it)", HEADER_NAMES[b->header_lines]);
   corpus_body *c = b->c;
   if (b->open >= 0) {
@@ -469,9 +503,9 @@ static int docword_finish(void *state, failure *f) {
     if (rc != PMLS_OK) return rc;
   }
   if (c->nnz < b->header[2])
-    return fail_at(f, PMLS_EINVAL, "%lld entries, fewer than the header's "
+    return pmi_fail_at(f, PMLS_EINVAL, "%lld entries, fewer than the header's "
                    "NNZ = %lld", (long long)c->nnz, (long long)b->header[2]);
-  if (fill_empty(b, b->header[0])) return fail_at(f, PMLS_ENOMEM, "out of memory");
+  if (fill_empty(b, b->header[0])) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   c->words = b->header[1];
   return PMLS_OK;
 }
@@ -479,34 +513,34 @@ static int docword_finish(void *state, failure *f) {
 /* ---- LDA-C ---------------------------------------------------------------- */
 
 /* What is wrong with the word:count pair at t. */
-static int bad_pair(const char *t, const char *end, const failure *f) {
+static int bad_pair(const char *t, const char *end, const pmi_failure *f) {
   const char *te = token_end(t, end), *colon = memchr(t, ':', (size_t)(te - t));
   if (!colon)
-    return fail_at(f, PMLS_EINVAL, "missing ':' in '%.*s' (word:count "
-                   "expected)", shown(t, te), t);
+    return pmi_fail_at(f, PMLS_EINVAL, "missing ':' in '%.*s' (word:count "
+                   "expected)", pmi_shown(t, te), t);
   const char *p = t;
   if (scan_int(&p, end, 0, INT32_MAX - 1, ':') < 0 || p != colon)
-    return fail_at(f, PMLS_EINVAL, "bad word id '%.*s' in '%.*s' (integer "
-                   "in [0, 2147483646] expected)", shown(t, colon), t,
-                   shown(t, te), t);
-  return fail_at(f, PMLS_EINVAL, "bad count '%.*s' in '%.*s' (integer in "
-                 "[1, " INT32_RANGE "] expected)", shown(colon + 1, te),
-                 colon + 1, shown(t, te), t);
+    return pmi_fail_at(f, PMLS_EINVAL, "bad word id '%.*s' in '%.*s' (integer "
+                   "in [0, 2147483646] expected)", pmi_shown(t, colon), t,
+                   pmi_shown(t, te), t);
+  return pmi_fail_at(f, PMLS_EINVAL, "bad count '%.*s' in '%.*s' (integer in "
+                 "[1, " INT32_RANGE "] expected)", pmi_shown(colon + 1, te),
+                 colon + 1, pmi_shown(t, te), t);
 }
 
-static int ldac_line(void *state, const char *s, const char *end, failure *f) {
+static int ldac_line(void *state, const char *s, const char *end, pmi_failure *f) {
   builder *b = state;
-  s = skip_spaces(s, end);
+  s = pmi_skip_spaces(s, end);
   if (s == end) return PMLS_OK;
   const char *p = s;
   int64_t n = scan_int(&p, end, 0, INT32_MAX, 0);
   if (n < 0)
-    return fail_at(f, PMLS_EINVAL, "bad number of terms '%.*s' (integer in "
-                   "[0, " INT32_RANGE "] expected)", shown(s, token_end(s, end)), s);
+    return pmi_fail_at(f, PMLS_EINVAL, "bad number of terms '%.*s' (integer in "
+                   "[0, " INT32_RANGE "] expected)", pmi_shown(s, token_end(s, end)), s);
   corpus_body *c = b->c;
-  if (open_doc(b, c->docs, f->line)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+  if (open_doc(b, c->docs, f->line)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   int64_t pairs = 0;
-  for (p = skip_spaces(p, end); p < end; p = skip_spaces(p, end), pairs++) {
+  for (p = pmi_skip_spaces(p, end); p < end; p = pmi_skip_spaces(p, end), pairs++) {
     const char *t = p;
     int64_t word = scan_int(&p, end, 0, INT32_MAX - 1, ':'), count = -1;
     if (word >= 0 && p < end && *p == ':') {
@@ -514,23 +548,23 @@ static int ldac_line(void *state, const char *s, const char *end, failure *f) {
       count = scan_int(&p, end, 1, INT32_MAX, 0);
     }
     if (count < 0) return bad_pair(t, end, f);
-    if (reserve_entry(b, 0)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+    if (reserve_entry(b, 0)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
     if (add_entry(b, (int32_t)word, (int32_t)count, f->line) > 0)
-      return fail_at(f, PMLS_EINVAL, "repeated word id %lld", (long long)word);
+      return pmi_fail_at(f, PMLS_EINVAL, "repeated word id %lld", (long long)word);
   }
   if (pairs != n)
-    return fail_at(f, PMLS_EINVAL, "the line starts with N = %lld but has "
+    return pmi_fail_at(f, PMLS_EINVAL, "the line starts with N = %lld but has "
                    "%lld word:count pairs", (long long)n, (long long)pairs);
   int64_t first, second;
   int rc = close_doc(b, &first, &second);
-  if (rc == PMLS_ENOMEM) return fail_at(f, rc, "out of memory");
+  if (rc == PMLS_ENOMEM) return pmi_fail_at(f, rc, "out of memory");
   if (rc != PMLS_OK)
-    return fail_at(f, rc, "repeated word id %lld",
+    return pmi_fail_at(f, rc, "repeated word id %lld",
                    (long long)c->word[b->start + first]);
   return PMLS_OK;
 }
 
-static int ldac_finish(void *state, failure *f) {
+static int ldac_finish(void *state, pmi_failure *f) {
   (void)f;
   ((builder *)state)->c->words = ((builder *)state)->max_word + 1;
   return PMLS_OK;
@@ -539,13 +573,13 @@ static int ldac_finish(void *state, failure *f) {
 /* Parses a docword or an LDA-C file into *out. */
 static int read_body(const char *path, int docword, corpus_body **out,
                      char *err, size_t errlen) {
-  failure f = {err, errlen, path ? path : "(null)", 0};
+  pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   *out = NULL;
   builder b = {.open = -1, .max_word = -1};
   b.c = calloc(1, sizeof *b.c);
   if (!b.c || reserve_docs(&b, 0)) {
     builder_discard(&b);
-    return fail_at(&f, PMLS_ENOMEM, "out of memory");
+    return pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   }
   b.c->docptr[0] = 0;
   int rc = read_lines(path, docword ? docword_line : ldac_line,
@@ -567,30 +601,30 @@ typedef struct {
 } vocab_builder;
 
 static int vocab_line(void *state, const char *s, const char *end,
-                      failure *f) {
+                      pmi_failure *f) {
   vocab_builder *vb = state;
   if (f->line == 1 && end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
     s += 3; /* a UTF-8 byte order mark */
-  s = skip_spaces(s, end);
-  while (end > s && is_space((unsigned char)end[-1])) end--;
+  s = pmi_skip_spaces(s, end);
+  while (end > s && pmi_is_space((unsigned char)end[-1])) end--;
   if (s == end)
-    return fail_at(f, PMLS_EINVAL, "empty word (one word per line expected: "
+    return pmi_fail_at(f, PMLS_EINVAL, "empty word (one word per line expected: "
                    "line k is word id k - 1)");
   if (token_end(s, end) != end)
-    return fail_at(f, PMLS_EINVAL, "word '%.*s' holds whitespace (one word "
-                   "per line expected)", shown(s, end), s);
+    return pmi_fail_at(f, PMLS_EINVAL, "word '%.*s' holds whitespace (one word "
+                   "per line expected)", pmi_shown(s, end), s);
   vocab_list *v = vb->v;
   int64_t len = end - s;
   if (v->n + 1 >= vb->cap) {
     int64_t cap = vb->cap ? 2 * vb->cap : 4096;
-    if (grow((void **)&v->offset, cap, sizeof *v->offset))
-      return fail_at(f, PMLS_ENOMEM, "out of memory");
+    if (pmi_grow((void **)&v->offset, cap, sizeof *v->offset))
+      return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
     vb->cap = cap;
   }
   if (vb->text_len + len + 1 > vb->text_cap) {
     int64_t cap = vb->text_cap ? 2 * vb->text_cap : 65536;
     while (cap < vb->text_len + len + 1) cap *= 2;
-    if (grow((void **)&v->text, cap, 1)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+    if (pmi_grow((void **)&v->text, cap, 1)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
     vb->text_cap = cap;
   }
   memcpy(v->text + vb->text_len, s, (size_t)len);
@@ -602,19 +636,19 @@ static int vocab_line(void *state, const char *s, const char *end,
 
 static int read_vocab(const char *path, vocab_list **out, char *err,
                       size_t errlen) {
-  failure f = {err, errlen, path, 0};
+  pmi_failure f = {err, errlen, path, 0};
   *out = NULL;
   vocab_builder vb = {0};
   vb.v = calloc(1, sizeof *vb.v);
   vb.cap = 4096;
   if (!vb.v || !(vb.v->offset = malloc((size_t)vb.cap * sizeof *vb.v->offset))) {
     vocab_free(vb.v);
-    return fail_at(&f, PMLS_ENOMEM, "out of memory");
+    return pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   }
   vb.v->offset[0] = 0;
   int rc = read_lines(path, vocab_line, NULL, &vb, err, errlen);
   if (rc == PMLS_OK && !vb.v->text && !(vb.v->text = calloc(1, 1)))
-    rc = fail_at(&f, PMLS_ENOMEM, "out of memory");
+    rc = pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   if (rc != PMLS_OK) {
     vocab_free(vb.v);
     return rc;
@@ -634,9 +668,9 @@ static int join(const corpus_body *c, const vocab_list *v, int docword,
                        .word = c->word, .count = c->count, .line = c->line};
   if (!v) return PMLS_OK;
   if (docword && v->n != c->words) {
-    failure f = {err, errlen, vocab_path, v->n < c->words ? v->n : c->words + 1};
+    pmi_failure f = {err, errlen, vocab_path, v->n < c->words ? v->n : c->words + 1};
     *out = (pmls_corpus){0};
-    return fail_at(&f, PMLS_EINVAL, "%s words than the W = %lld of %s",
+    return pmi_fail_at(&f, PMLS_EINVAL, "%s words than the W = %lld of %s",
                    v->n < c->words ? "fewer" : "more", (long long)c->words,
                    path);
   }
@@ -644,9 +678,9 @@ static int join(const corpus_body *c, const vocab_list *v, int docword,
     int64_t k = 0, doc = 0;
     while (c->word[k] < v->n) k++;
     while (c->docptr[doc + 1] <= k) doc++;
-    failure f = {err, errlen, path, c->line[doc]};
+    pmi_failure f = {err, errlen, path, c->line[doc]};
     *out = (pmls_corpus){0};
-    return fail_at(&f, PMLS_EINVAL, "word id %d is not in the vocabulary (%s "
+    return pmi_fail_at(&f, PMLS_EINVAL, "word id %d is not in the vocabulary (%s "
                    "has %lld words)", c->word[k], vocab_path, (long long)v->n);
   }
   out->words = v->n;
@@ -663,11 +697,11 @@ typedef struct {
 
 static int read_corpus(const char *path, const char *vocab, int docword,
                        pmls_corpus **out, char *err, size_t errlen) {
-  failure f = {err, errlen, path ? path : "(null)", 0};
+  pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = NULL;
-  if (!path || !out) return fail_at(&f, PMLS_EINVAL, "missing path or out");
+  if (!path || !out) return pmi_fail_at(&f, PMLS_EINVAL, "missing path or out");
   corpus_owned *o = calloc(1, sizeof *o);
-  if (!o) return fail_at(&f, PMLS_ENOMEM, "out of memory");
+  if (!o) return pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   int rc = read_body(path, docword, &o->body, err, errlen);
   if (rc == PMLS_OK && vocab) rc = read_vocab(vocab, &o->vocab, err, errlen);
   if (rc == PMLS_OK)
@@ -715,10 +749,10 @@ static void free_vocab(void *v) { vocab_free(v); }
 static int engine_read(pmls_engine *e, const char *path, const char *vocab,
                        int docword, pmls_corpus *out, char *err,
                        size_t errlen) {
-  failure f = {err, errlen, path ? path : "(null)", 0};
+  pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = (pmls_corpus){0};
   if (!e || !path || !out)
-    return fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
+    return pmi_fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
   void *body = NULL, *words = NULL;
   int rc = pmi_data_cached(e, path, docword ? load_docword : load_ldac,
                            free_body, &body, err, errlen);

@@ -1,4 +1,4 @@
-/* reader.h -- what the rating and Matrix Market readers (ratings.c, mm.c)
+/* reader.h -- what the C readers of data files (ratings.c, mm.c, corpus.c)
  * share: the scanning of one line's bytes, numbers read exactly as the Lua
  * readers they replace read them, the "path:LINE: what" message, and the
  * loop over a file's lines (reader.c). */
