@@ -335,46 +335,17 @@ static int close_doc(builder *b, int64_t *dup_first, int64_t *dup_second) {
 
 /* ---- reading a file line by line ------------------------------------------ */
 
-typedef int (*line_parser)(void *state, const char *s, const char *end,
-                           pmi_failure *f);
-
-/* Feeds every line of path to parse, then calls finish (if any) with the
- * last line number; the message is "path:LINE: what" either way. */
-static int read_lines(const char *path, line_parser parse,
-                      int (*finish)(void *, pmi_failure *), void *state,
+/* Feeds every line of path to parse (reader.c), then calls finish (if any)
+ * with the last line number; the message is "path:LINE: what" either way. */
+static int read_lines(const char *path, pmi_line_fn parse,
+                      int (*finish)(void *, const pmi_failure *), void *state,
                       char *err, size_t errlen) {
-  pmi_failure f = {err, errlen, path, 0};
-  pmls_text *in;
-  int rc = pmls_text_open(path, &in, err, errlen);
-  if (rc != PMLS_OK) return rc;
-  const char *line;
-  size_t len;
-  for (;;) {
-    rc = pmls_text_line(in, &line, &len);
-    if (rc != PMLS_OK) {
-      if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
-      break;
-    }
-    if (!line) break;
-    f.line = pmls_text_lineno(in);
-    rc = parse(state, line, line + len, &f);
-    if (rc != PMLS_OK) break;
-  }
-  /* A damaged archive can inflate to a garbage line before zlib finds the
-   * damage: read on, and blame the archive if it is one. */
-  if (rc == PMLS_EINVAL) {
-    while (pmls_text_line(in, &line, &len) == PMLS_OK && line) {
-    }
-    if (*pmls_text_errmsg(in)) {
-      rc = PMLS_EIO;
-      if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
-    }
-  }
+  int64_t lines = 0;
+  int rc = pmi_read_lines(path, parse, state, &lines, err, errlen);
   if (rc == PMLS_OK && finish) {
-    f.line = pmls_text_lineno(in);
+    pmi_failure f = {err, errlen, path, lines};
     rc = finish(state, &f);
   }
-  pmls_text_close(in);
   return rc;
 }
 
@@ -442,7 +413,7 @@ static int docword_close(builder *b, const pmi_failure *f) {
 }
 
 static int docword_line(void *state, const char *s, const char *end,
-                        pmi_failure *f) {
+                        const pmi_failure *f) {
   builder *b = state;
   s = pmi_skip_spaces(s, end);
   if (s == end) return PMLS_OK;
@@ -492,7 +463,7 @@ static int docword_line(void *state, const char *s, const char *end,
   return PMLS_OK;
 }
 
-static int docword_finish(void *state, pmi_failure *f) {
+static int docword_finish(void *state, const pmi_failure *f) {
   builder *b = state;
   if (b->header_lines < 3)
     return pmi_fail_at(f, PMLS_EINVAL, "missing header line for %s (the file ends "
@@ -528,7 +499,8 @@ static int bad_pair(const char *t, const char *end, const pmi_failure *f) {
                  colon + 1, pmi_shown(t, te), t);
 }
 
-static int ldac_line(void *state, const char *s, const char *end, pmi_failure *f) {
+static int ldac_line(void *state, const char *s, const char *end,
+                     const pmi_failure *f) {
   builder *b = state;
   s = pmi_skip_spaces(s, end);
   if (s == end) return PMLS_OK;
@@ -564,7 +536,7 @@ static int ldac_line(void *state, const char *s, const char *end, pmi_failure *f
   return PMLS_OK;
 }
 
-static int ldac_finish(void *state, pmi_failure *f) {
+static int ldac_finish(void *state, const pmi_failure *f) {
   (void)f;
   ((builder *)state)->c->words = ((builder *)state)->max_word + 1;
   return PMLS_OK;
@@ -601,7 +573,7 @@ typedef struct {
 } vocab_builder;
 
 static int vocab_line(void *state, const char *s, const char *end,
-                      pmi_failure *f) {
+                      const pmi_failure *f) {
   vocab_builder *vb = state;
   if (f->line == 1 && end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
     s += 3; /* a UTF-8 byte order mark */
