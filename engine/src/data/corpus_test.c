@@ -18,50 +18,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "datafiles.h"
 #include "harness.h"
 #include "pmls.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmpdir[64];
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(p);
-}
-static void rm_tmpdir(void) { nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS); }
-
-/* dir/name into out (a buffer of 512), creating the directory once. */
-static const char *tmp(char *out, const char *name) {
-  if (!tmpdir[0]) {
-    strcpy(tmpdir, "/tmp/corpus_test.XXXXXX");
-    if (!mkdtemp(tmpdir)) perror("corpus_test: mkdtemp"), exit(2);
-    atexit(rm_tmpdir);
-  }
-  snprintf(out, 512, "%s/%s", tmpdir, name);
-  return out;
-}
-
-static int write_file(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return -1;
-  size_t put = fwrite(data, 1, len, f);
-  return fclose(f) == 0 && put == len ? 0 : -1;
-}
-static int write_str(const char *path, const char *s) {
-  return write_file(path, s, strlen(s));
-}
 static int write_gz(const char *path, const char *s) {
-  gzFile g = gzopen(path, "wb");
-  if (!g) return -1;
-  size_t len = strlen(s);
-  int put = len ? gzwrite(g, s, (unsigned)len) : 0;
-  return gzclose(g) == Z_OK && (size_t)put == len ? 0 : -1;
-}
-static long file_size(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+  return df_write_gz(path, s, strlen(s));
 }
 
 /* Fails the case unless got is the printf of the rest (shows both). */
@@ -167,10 +131,10 @@ static const char *const VOCAB5_WORDS[] = {"alpha", "beta", "gamma", "\xCE\xB4",
 
 static void t_docword_exact(void) {
   char path[512], gz[512], vocab[512], vgz[512];
-  CHECK(write_str(tmp(path, "fixture.docword"), DOCWORD) == 0);
-  CHECK(write_gz(tmp(gz, "fixture.docword.gz"), DOCWORD) == 0);
-  CHECK(write_str(tmp(vocab, "fixture.vocab"), VOCAB5) == 0);
-  CHECK(write_gz(tmp(vgz, "fixture.vocab.gz"), VOCAB5) == 0);
+  CHECK(df_write_str(df_path(path, "fixture.docword"), DOCWORD) == 0);
+  CHECK(write_gz(df_path(gz, "fixture.docword.gz"), DOCWORD) == 0);
+  CHECK(df_write_str(df_path(vocab, "fixture.vocab"), VOCAB5) == 0);
+  CHECK(write_gz(df_path(vgz, "fixture.vocab.gz"), VOCAB5) == 0);
   expect_read(pmls_corpus_read_docword, path, NULL, &DW);
   expect_read(pmls_corpus_read_docword, gz, NULL, &DW);
   expect_read(pmls_corpus_read_docword, gz, vgz, &DW);
@@ -191,9 +155,9 @@ static void t_docword_exact(void) {
   static const int64_t zero[] = {0, 0, 0};
   static const expected none = {0, 0, 0, 0, zero, zero, NULL, NULL};
   static const expected two_empty = {2, 7, 0, 0, zero, zero, NULL, NULL};
-  CHECK(write_str(tmp(path, "empty.docword"), "0\n0\n0\n") == 0);
+  CHECK(df_write_str(df_path(path, "empty.docword"), "0\n0\n0\n") == 0);
   expect_read(pmls_corpus_read_docword, path, NULL, &none);
-  CHECK(write_str(path, "2\n7\n0") == 0);
+  CHECK(df_write_str(path, "2\n7\n0") == 0);
   expect_read(pmls_corpus_read_docword, path, NULL, &two_empty);
 }
 
@@ -243,11 +207,11 @@ static void t_docword_errors(void) {
           "document 1 and word 90000 (first on line 4)"},
   };
   char path[512];
-  tmp(path, "bad.docword");
+  df_path(path, "bad.docword");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s:%s", path, cases[i].msg);
-    CHECK(write_str(path, cases[i].text) == 0);
+    CHECK(df_write_str(path, cases[i].text) == 0);
     expect_error(pmls_corpus_read_docword, path, NULL, PMLS_EINVAL, msg);
     if (th_failed()) return fail_case(i);
   }
@@ -255,33 +219,33 @@ static void t_docword_errors(void) {
 
 static void t_vocab_errors(void) {
   char path[512], vocab[512], msg[1024];
-  CHECK(write_str(tmp(path, "v.docword"), DOCWORD) == 0);
-  tmp(vocab, "bad.vocab");
-  CHECK(write_str(vocab, "a\nb\nc\nd\n") == 0);
+  CHECK(df_write_str(df_path(path, "v.docword"), DOCWORD) == 0);
+  df_path(vocab, "bad.vocab");
+  CHECK(df_write_str(vocab, "a\nb\nc\nd\n") == 0);
   snprintf(msg, sizeof msg, "%s:4: fewer words than the W = 5 of %s", vocab, path);
   expect_error(pmls_corpus_read_docword, path, vocab, PMLS_EINVAL, msg);
-  CHECK(write_str(vocab, "a\nb\nc\nd\ne\nf\ng") == 0);
+  CHECK(df_write_str(vocab, "a\nb\nc\nd\ne\nf\ng") == 0);
   snprintf(msg, sizeof msg, "%s:6: more words than the W = 5 of %s", vocab, path);
   expect_error(pmls_corpus_read_docword, path, vocab, PMLS_EINVAL, msg);
-  CHECK(write_str(vocab, "") == 0);
+  CHECK(df_write_str(vocab, "") == 0);
   snprintf(msg, sizeof msg, "%s:0: fewer words than the W = 5 of %s", vocab, path);
   expect_error(pmls_corpus_read_docword, path, vocab, PMLS_EINVAL, msg);
   /* Line k is word k - 1: a blank line would shift every later id. */
-  CHECK(write_str(vocab, "a\n \r\nb\n") == 0);
+  CHECK(df_write_str(vocab, "a\n \r\nb\n") == 0);
   snprintf(msg, sizeof msg, "%s:2: empty word (one word per line expected: "
            "line k is word id k - 1)", vocab);
   expect_error(pmls_corpus_read_docword, path, vocab, PMLS_EINVAL, msg);
-  CHECK(write_str(vocab, "a\nb\tc\n") == 0);
+  CHECK(df_write_str(vocab, "a\nb\tc\n") == 0);
   snprintf(msg, sizeof msg, "%s:2: word 'b\tc' holds whitespace (one word per "
            "line expected)", vocab);
   expect_error(pmls_corpus_read_docword, path, vocab, PMLS_EINVAL, msg);
   snprintf(msg, sizeof msg, "%s:0: cannot open: No such file or directory",
-           tmp(vocab, "none.vocab"));
+           df_path(vocab, "none.vocab"));
   expect_error(pmls_corpus_read_docword, path, vocab, PMLS_EIO, msg);
   /* A byte order mark is not part of the first word. */
   pmls_corpus *c = NULL;
   char err[512];
-  CHECK(write_str(tmp(vocab, "bom.vocab"), "\xEF\xBB\xBF" "a\nb\nc\nd\ne\n") == 0);
+  CHECK(df_write_str(df_path(vocab, "bom.vocab"), "\xEF\xBB\xBF" "a\nb\nc\nd\ne\n") == 0);
   CHECK_EQ_INT(pmls_corpus_read_docword(path, vocab, &c, err, sizeof err), PMLS_OK);
   int ok = strcmp(c->vocab_text, "a") == 0 && c->vocab_offset[5] == 10;
   pmls_corpus_free(c);
@@ -303,15 +267,15 @@ static const int32_t LC_WORD[] = {0, 3, 7, 1, 2, 4}, LC_COUNT[] = {2, 1, 5, 1, 1
 static void t_ldac_exact(void) {
   char path[512], gz[512], vocab[512];
   expected x = {4, 8, 6, 13, LC_DOCPTR, LC_LINE, LC_WORD, LC_COUNT};
-  CHECK(write_str(tmp(path, "fixture.ldac"), LDAC) == 0);
-  CHECK(write_gz(tmp(gz, "fixture.ldac.gz"), LDAC) == 0);
+  CHECK(df_write_str(df_path(path, "fixture.ldac"), LDAC) == 0);
+  CHECK(write_gz(df_path(gz, "fixture.ldac.gz"), LDAC) == 0);
   expect_read(pmls_corpus_read_ldac, path, NULL, &x);
   expect_read(pmls_corpus_read_ldac, gz, NULL, &x);
   /* A vocabulary sets W, which may exceed the largest id + 1. */
-  CHECK(write_str(tmp(vocab, "ten.vocab"), "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n") == 0);
+  CHECK(df_write_str(df_path(vocab, "ten.vocab"), "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n") == 0);
   x.words = 10;
   expect_read(pmls_corpus_read_ldac, gz, vocab, &x);
-  CHECK(write_str(vocab, "a\nb\nc\nd\ne\nf\ng\n") == 0);
+  CHECK(df_write_str(vocab, "a\nb\nc\nd\ne\nf\ng\n") == 0);
   char msg[1024];
   snprintf(msg, sizeof msg, "%s:4: word id 7 is not in the vocabulary (%s has "
            "7 words)", path, vocab);
@@ -319,7 +283,7 @@ static void t_ldac_exact(void) {
   /* No document at all. */
   static const int64_t zero[] = {0};
   static const expected none = {0, 0, 0, 0, zero, zero, NULL, NULL};
-  CHECK(write_str(path, "\n \n") == 0);
+  CHECK(df_write_str(path, "\n \n") == 0);
   expect_read(pmls_corpus_read_ldac, path, NULL, &none);
 }
 
@@ -345,11 +309,11 @@ static void t_ldac_errors(void) {
       {"3 1000000:1 1:1 1000000:2", "1: repeated word id 1000000"},
   };
   char path[512];
-  tmp(path, "bad.ldac");
+  df_path(path, "bad.ldac");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s:%s", path, cases[i].msg);
-    CHECK(write_str(path, cases[i].text) == 0);
+    CHECK(df_write_str(path, cases[i].text) == 0);
     expect_error(pmls_corpus_read_ldac, path, NULL, PMLS_EINVAL, msg);
     if (th_failed()) return fail_case(i);
   }
@@ -382,7 +346,7 @@ static void t_ldac_sorts(void) {
     text[len++] = '\n';
   }
   text[len] = 0;
-  int wrote = write_str(tmp(path, "long.ldac"), text) == 0;
+  int wrote = df_write_str(df_path(path, "long.ldac"), text) == 0;
   free(text);
   CHECK(wrote);
   pmls_corpus *c = NULL;
@@ -402,20 +366,20 @@ static void t_ldac_sorts(void) {
 static void t_damaged_and_small_buffers(void) {
   char path[512], msg[1024], err[512], small[65];
   /* Truncated archives: PMLS_EIO, never fewer documents. */
-  CHECK(write_gz(tmp(path, "cut.docword.gz"), DOCWORD) == 0);
-  CHECK(truncate(path, file_size(path) - 6) == 0);
+  CHECK(write_gz(df_path(path, "cut.docword.gz"), DOCWORD) == 0);
+  CHECK(truncate(path, df_size(path) - 6) == 0);
   pmls_corpus *c = NULL;
   CHECK_EQ_INT(pmls_corpus_read_docword(path, NULL, &c, err, sizeof err), PMLS_EIO);
   CHECK(c == NULL);
   CHECK_STR_CONTAINS(err, ": cannot decompress: unexpected end of file");
-  CHECK(write_gz(tmp(path, "cut.ldac.gz"), LDAC) == 0);
-  CHECK(truncate(path, file_size(path) - 6) == 0);
+  CHECK(write_gz(df_path(path, "cut.ldac.gz"), LDAC) == 0);
+  CHECK(truncate(path, df_size(path) - 6) == 0);
   CHECK_EQ_INT(pmls_corpus_read_ldac(path, NULL, &c, err, sizeof err), PMLS_EIO);
   CHECK_STR_CONTAINS(err, ": cannot decompress: unexpected end of file");
   snprintf(msg, sizeof msg, "%s:0: cannot open: No such file or directory",
-           tmp(path, "none.ldac"));
+           df_path(path, "none.ldac"));
   expect_error(pmls_corpus_read_ldac, path, NULL, PMLS_EIO, msg);
-  CHECK(write_str(tmp(path, "plain.gz"), LDAC) == 0);
+  CHECK(df_write_str(df_path(path, "plain.gz"), LDAC) == 0);
   snprintf(msg, sizeof msg, "%s:0: cannot decompress: not in gzip format", path);
   expect_error(pmls_corpus_read_ldac, path, NULL, PMLS_EIO, msg);
   /* Long tokens are quoted to 80 characters. */
@@ -423,7 +387,7 @@ static void t_damaged_and_small_buffers(void) {
   memset(x100, '7', 100);
   x100[100] = 0;
   snprintf(line, sizeof line, "1 1:%s\n", x100);
-  CHECK(write_str(tmp(path, "long.ldac"), line) == 0);
+  CHECK(df_write_str(df_path(path, "long.ldac"), line) == 0);
   snprintf(msg, sizeof msg, "%s:1: bad count '%.80s' in '1:%.78s' (integer in "
            "[1, " RANGE32 "] expected)", path, x100, x100);
   expect_error(pmls_corpus_read_ldac, path, NULL, PMLS_EINVAL, msg);
@@ -456,15 +420,15 @@ static pmls_engine *engine1(void) { /* one worker, quiet */
 static void cache_cases(pmls_engine *e) {
   char path[512], other[512], vocab[512], err[512], msg[1024];
   pmls_corpus a, b, v;
-  CHECK(write_str(tmp(path, "cache.docword"), DOCWORD) == 0);
-  CHECK(write_str(tmp(vocab, "cache.vocab"), VOCAB5) == 0);
+  CHECK(df_write_str(df_path(path, "cache.docword"), DOCWORD) == 0);
+  CHECK(df_write_str(df_path(vocab, "cache.vocab"), VOCAB5) == 0);
   CHECK_EQ_INT(pmls_engine_read_docword(e, path, NULL, &a, err, sizeof err), PMLS_OK);
   check_corpus(&a, &DW);
   if (th_failed()) return;
   CHECK(a.vocab_offset == NULL && a.vocab_text == NULL);
   /* Another spelling, and the same file with its vocabulary: one parse of
    * the documents. */
-  CHECK(strstr(tmp(other, "./cache.docword"), "/./"));
+  CHECK(strstr(df_path(other, "./cache.docword"), "/./"));
   CHECK_EQ_INT(pmls_engine_read_docword(e, other, vocab, &v, err, sizeof err), PMLS_OK);
   CHECK(v.docptr == a.docptr && v.word == a.word && v.count == a.count &&
         v.line == a.line && v.words == 5);
@@ -478,25 +442,25 @@ static void cache_cases(pmls_engine *e) {
   CHECK_MSG(err, "%s", msg);
   CHECK(b.docptr == NULL && b.docs == 0);
   /* A vocabulary that does not fit, then fixed: failures are not kept. */
-  CHECK(write_str(tmp(other, "short.vocab"), "a\nb\n") == 0);
+  CHECK(df_write_str(df_path(other, "short.vocab"), "a\nb\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_docword(e, path, other, &b, err, sizeof err), PMLS_EINVAL);
   CHECK_MSG(err, "%s:2: fewer words than the W = 5 of %s", other, path);
   CHECK(b.docptr == NULL);
-  CHECK(write_str(tmp(other, "fixme.docword"), "1\n1\n1\n1 2 1\n") == 0);
+  CHECK(df_write_str(df_path(other, "fixme.docword"), "1\n1\n1\n1 2 1\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_docword(e, other, NULL, &b, err, sizeof err), PMLS_EINVAL);
   CHECK_MSG(err, "%s:4: bad word id '2' (integer in [1, 1] expected)", other);
-  CHECK(write_str(other, "1\n2\n1\n1 2 1\n") == 0);
+  CHECK(df_write_str(other, "1\n2\n1\n1 2 1\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_docword(e, other, NULL, &b, err, sizeof err), PMLS_OK);
   CHECK(b.docs == 1 && b.words == 2 && b.nnz == 1 && b.word[0] == 1);
   /* Rewritten (another size): read again; the old arrays stay valid. */
-  CHECK(write_str(path, "1\n1\n1\n1 1 9\n") == 0);
+  CHECK(df_write_str(path, "1\n1\n1\n1 1 9\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_docword(e, path, NULL, &b, err, sizeof err), PMLS_OK);
   CHECK(b.docptr != a.docptr && b.nnz == 1 && b.count[0] == 9);
   check_corpus(&a, &DW);
   if (th_failed()) return;
   /* LDA-C: the vocabulary's size checked on every request. */
   expected x = {4, 8, 6, 13, LC_DOCPTR, LC_LINE, LC_WORD, LC_COUNT};
-  CHECK(write_str(tmp(path, "cache.ldac"), LDAC) == 0);
+  CHECK(df_write_str(df_path(path, "cache.ldac"), LDAC) == 0);
   CHECK_EQ_INT(pmls_engine_read_ldac(e, path, NULL, &a, err, sizeof err), PMLS_OK);
   check_corpus(&a, &x);
   if (th_failed()) return;
@@ -505,7 +469,7 @@ static void cache_cases(pmls_engine *e) {
             path, vocab);
   CHECK_EQ_INT(pmls_engine_read_ldac(e, NULL, NULL, &b, err, sizeof err), PMLS_EINVAL);
   CHECK_EQ_INT(pmls_engine_read_ldac(NULL, path, NULL, &b, err, sizeof err), PMLS_EINVAL);
-  CHECK_EQ_INT(pmls_engine_read_docword(e, tmp(path, "none"), NULL, &b, err, sizeof err),
+  CHECK_EQ_INT(pmls_engine_read_docword(e, df_path(path, "none"), NULL, &b, err, sizeof err),
                PMLS_EIO);
   CHECK_MSG(err, "%s:0: cannot open: No such file or directory", path);
 }
@@ -543,10 +507,10 @@ static void t_engine_cache_threads(void) {
   for (int d = 1; d <= DOCS; d++)
     for (int k = 0; k < 3; k++)
       len += (size_t)sprintf(text + len, "%d %d %d\n", d, (d + 97 * k) % W + 1, k + 1);
-  int wrote = write_gz(tmp(path, "shared.docword.gz"), text) == 0;
+  int wrote = write_gz(df_path(path, "shared.docword.gz"), text) == 0;
   for (len = 0; len < W; len++) text[2 * len] = 'w', text[2 * len + 1] = '\n';
   text[2 * W] = 0;
-  wrote = wrote && write_str(tmp(vocab, "shared.vocab"), text) == 0;
+  wrote = wrote && df_write_str(df_path(vocab, "shared.vocab"), text) == 0;
   free(text);
   CHECK(wrote);
   pmls_engine *e = engine1();

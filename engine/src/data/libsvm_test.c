@@ -18,50 +18,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "datafiles.h"
 #include "harness.h"
 #include "pmls.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static char tmpdir[64];
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(p);
-}
-static void rm_tmpdir(void) { nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS); }
-
-/* dir/name into out (a buffer of 512), creating the directory once. */
-static const char *tmp(char *out, const char *name) {
-  if (!tmpdir[0]) {
-    strcpy(tmpdir, "/tmp/libsvm_test.XXXXXX");
-    if (!mkdtemp(tmpdir)) perror("libsvm_test: mkdtemp"), exit(2);
-    atexit(rm_tmpdir);
-  }
-  snprintf(out, 512, "%s/%s", tmpdir, name);
-  return out;
-}
-
-static int write_file(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return -1;
-  size_t put = fwrite(data, 1, len, f);
-  return fclose(f) == 0 && put == len ? 0 : -1;
-}
-static int write_str(const char *path, const char *s) {
-  return write_file(path, s, strlen(s));
-}
-static int write_gz(const char *path, const void *data, size_t len) {
-  gzFile g = gzopen(path, "wb");
-  if (!g) return -1;
-  int put = len ? gzwrite(g, data, (unsigned)len) : 0;
-  return gzclose(g) == Z_OK && (size_t)put == len ? 0 : -1;
-}
-static long file_size(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
 
 #define RANGE "(integer in [1, 2147483647] expected)"
 #define FINITE "(finite number expected)"
@@ -116,38 +77,38 @@ static void t_text_lines_plain_and_gzip(void) {
   data[len++] = '\n';
   for (size_t i = 0; i < L2; i++) data[len++] = (char)('A' + i % 23);
   len += (size_t)sprintf(data + len, "\n\n last\r");
-  int ok = write_file(tmp(path, "lines.txt"), data, len) == 0;
+  int ok = df_write(df_path(path, "lines.txt"), data, len) == 0;
   if (ok) expect_lines(path, data, len);
-  ok = ok && !th_failed() && write_gz(tmp(path, "lines.gz"), data, len) == 0;
+  ok = ok && !th_failed() && df_write_gz(df_path(path, "lines.gz"), data, len) == 0;
   if (ok) expect_lines(path, data, len);
   free(data);
   CHECK(ok);
   /* A final newline does not make an empty last line; an empty file and
    * an empty archive have no line. */
-  CHECK(write_str(tmp(path, "two.txt"), "a\nb\n") == 0);
+  CHECK(df_write_str(df_path(path, "two.txt"), "a\nb\n") == 0);
   expect_lines(path, "a\nb\n", 4);
-  CHECK(!th_failed() && write_str(tmp(path, "empty.txt"), "") == 0);
+  CHECK(!th_failed() && df_write_str(df_path(path, "empty.txt"), "") == 0);
   expect_lines(path, "", 0);
-  CHECK(!th_failed() && write_gz(tmp(path, "empty.gz"), "", 0) == 0);
+  CHECK(!th_failed() && df_write_gz(df_path(path, "empty.gz"), "", 0) == 0);
   expect_lines(path, "", 0);
 }
 
 static void t_text_open_errors(void) {
   char path[512], err[512];
   pmls_text *t = (pmls_text *)&err; /* must be reset to NULL */
-  CHECK(write_str(tmp(path, "plain.gz"), "1 1:1\n") == 0);
+  CHECK(df_write_str(df_path(path, "plain.gz"), "1 1:1\n") == 0);
   CHECK_EQ_INT(pmls_text_open(path, &t, err, sizeof err), PMLS_EIO);
   CHECK(t == NULL);
   CHECK_MSG(err, "%s:0: cannot decompress: not in gzip format", path);
   t = (pmls_text *)&err;
-  CHECK_EQ_INT(pmls_text_open(tmp(path, "none.txt"), &t, err, sizeof err),
+  CHECK_EQ_INT(pmls_text_open(df_path(path, "none.txt"), &t, err, sizeof err),
                PMLS_EIO);
   CHECK(t == NULL);
   CHECK_MSG(err, "%s:0: cannot open: No such file or directory", path);
   /* A directory cannot be read: the reader finds out when it opens it. */
-  CHECK_EQ_INT(pmls_text_open(tmpdir, &t, err, sizeof err), PMLS_EIO);
+  CHECK_EQ_INT(pmls_text_open(df_dir, &t, err, sizeof err), PMLS_EIO);
   CHECK(t == NULL);
-  CHECK_MSG(err, "%s:0: cannot read: Is a directory", tmpdir);
+  CHECK_MSG(err, "%s:0: cannot read: Is a directory", df_dir);
 }
 
 /* Reads path to the end or the first error; returns the code, with the
@@ -181,25 +142,25 @@ static void t_text_damaged_gzip(void) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     len += (size_t)sprintf(data + len, "%d %llu\n", i, (unsigned long long)(x >> 20));
   }
-  int wrote = write_gz(tmp(path, "full.gz"), data, len);
+  int wrote = df_write_gz(df_path(path, "full.gz"), data, len);
   free(data);
-  CHECK(wrote == 0 && file_size(path) > 100000);
+  CHECK(wrote == 0 && df_size(path) > 100000);
   int64_t lines = 0;
   int repeats = 0;
   /* Cut in the middle: some lines, then the error, never a short file. */
-  CHECK(truncate(path, file_size(path) / 2) == 0);
+  CHECK(truncate(path, df_size(path) / 2) == 0);
   CHECK_EQ_INT(read_until_error(path, &lines, msg, &repeats), PMLS_EIO);
   CHECK(lines > 0 && lines < LINES && repeats);
   CHECK_MSG(msg, "%s:%lld: cannot decompress: unexpected end of file", path,
             (long long)lines);
   /* Only the trailer (CRC and length) missing: every line, then the error. */
-  CHECK(write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
-  CHECK(truncate(path, file_size(path) - 4) == 0);
+  CHECK(df_write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
+  CHECK(truncate(path, df_size(path) - 4) == 0);
   CHECK_EQ_INT(read_until_error(path, &lines, msg, &repeats), PMLS_EIO);
   CHECK(repeats);
   CHECK_MSG(msg, "%s:2: cannot decompress: unexpected end of file", path);
   /* A flipped byte in the CRC: the data inflates, the check fails. */
-  CHECK(write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
+  CHECK(df_write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
   FILE *f = fopen(path, "r+b");
   CHECK(f != NULL);
   int c = (fseek(f, -8, SEEK_END), fgetc(f));
@@ -210,15 +171,15 @@ static void t_text_damaged_gzip(void) {
   CHECK_STR_CONTAINS(msg, ": cannot decompress: incorrect data check");
   /* Bytes appended after the last member: zlib's gzread would drop them
    * silently; two members in a row are one file. */
-  CHECK(write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
+  CHECK(df_write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
   FILE *g = fopen(path, "ab");
   CHECK(g != NULL && fputs("3 3:3\n", g) >= 0 && fclose(g) == 0);
   CHECK_EQ_INT(read_until_error(path, &lines, msg, &repeats), PMLS_EIO);
   CHECK(repeats);
   CHECK_MSG(msg, "%s:2: cannot decompress: trailing garbage after the compressed data", path);
   char second[512];
-  CHECK(write_gz(tmp(second, "second.gz"), "3 3:3\n", 6) == 0);
-  CHECK(write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
+  CHECK(df_write_gz(df_path(second, "second.gz"), "3 3:3\n", 6) == 0);
+  CHECK(df_write_gz(path, "1 1:1\n2 2:2\n", 12) == 0);
   FILE *in = fopen(second, "rb");
   g = fopen(path, "ab");
   CHECK(in != NULL && g != NULL);
@@ -236,8 +197,8 @@ static void t_text_close_early(void) {
   CHECK(data != NULL);
   for (size_t i = 0; i < BIG; i++) data[i] = i % 64 == 63 ? '\n' : 'a';
   memcpy(data, "1 x:1 ", 6); /* a libsvm error on line 1 */
-  int ok = write_file(tmp(path, "big.txt"), data, BIG) == 0 &&
-           write_gz(tmp(path, "big.gz"), data, BIG) == 0;
+  int ok = df_write(df_path(path, "big.txt"), data, BIG) == 0 &&
+           df_write_gz(df_path(path, "big.gz"), data, BIG) == 0;
   free(data);
   CHECK(ok);
   const char *names[] = {"big.txt", "big.gz"};
@@ -245,7 +206,7 @@ static void t_text_close_early(void) {
     pmls_text *t = NULL;
     const char *line;
     size_t n;
-    CHECK_EQ_INT(pmls_text_open(tmp(path, names[i]), &t, err, sizeof err), PMLS_OK);
+    CHECK_EQ_INT(pmls_text_open(df_path(path, names[i]), &t, err, sizeof err), PMLS_OK);
     pmls_text_close(t); /* before any line */
     CHECK_EQ_INT(pmls_text_open(path, &t, err, sizeof err), PMLS_OK);
     int rc = pmls_text_line(t, &line, &n);
@@ -303,15 +264,15 @@ static void expect_fixture(const char *path) {
 
 static void t_libsvm_fixture(void) {
   char path[512], err[512];
-  CHECK(write_str(tmp(path, "fixture.svm"), FIXTURE) == 0);
+  CHECK(df_write_str(df_path(path, "fixture.svm"), FIXTURE) == 0);
   expect_fixture(path);
   CHECK(!th_failed() &&
-        write_gz(tmp(path, "fixture.svm.gz"), FIXTURE, strlen(FIXTURE)) == 0);
+        df_write_gz(df_path(path, "fixture.svm.gz"), FIXTURE, strlen(FIXTURE)) == 0);
   expect_fixture(path);
   if (th_failed()) return;
   /* The largest index: d = INT32_MAX, col = INT32_MAX - 1. */
   pmls_csr *m = NULL;
-  CHECK(write_str(tmp(path, "max.svm"), "0 2147483647:1\n") == 0);
+  CHECK(df_write_str(df_path(path, "max.svm"), "0 2147483647:1\n") == 0);
   CHECK_EQ_INT(pmls_csr_read_libsvm(path, &m, err, sizeof err), PMLS_OK);
   int ok = m->d == INT32_MAX && m->nnz == 1 && m->col[0] == INT32_MAX - 1;
   pmls_csr_free(m);
@@ -336,11 +297,11 @@ static void t_libsvm_errors(void) {
       {"# c\n\n1 1:1\n1 3:1 1:1 3:2\r\n", "4: duplicate feature index 3"},
   };
   char path[512], err[512];
-  tmp(path, "bad.svm");
+  df_path(path, "bad.svm");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pmls_csr *m = (pmls_csr *)&err;
     err[0] = 0;
-    CHECK(write_str(path, cases[i].text) == 0);
+    CHECK(df_write_str(path, cases[i].text) == 0);
     int rc = pmls_csr_read_libsvm(path, &m, err, sizeof err);
     if (rc != PMLS_EINVAL || m != NULL)
       th_fail(__FILE__, __LINE__, "case %zu: rc %d, m %p", i, rc, (void *)m);
@@ -348,8 +309,8 @@ static void t_libsvm_errors(void) {
     CHECK_MSG(err, "%s:%s", path, cases[i].msg);
   }
   /* A truncated archive through the parser: PMLS_EIO, not fewer rows. */
-  CHECK(write_gz(tmp(path, "cut.svm.gz"), FIXTURE, strlen(FIXTURE)) == 0);
-  CHECK(truncate(path, file_size(path) - 6) == 0);
+  CHECK(df_write_gz(df_path(path, "cut.svm.gz"), FIXTURE, strlen(FIXTURE)) == 0);
+  CHECK(truncate(path, df_size(path) - 6) == 0);
   pmls_csr *m = NULL;
   CHECK_EQ_INT(pmls_csr_read_libsvm(path, &m, err, sizeof err), PMLS_EIO);
   CHECK(m == NULL);
@@ -361,12 +322,12 @@ static void t_libsvm_long_tokens_and_small_buffers(void) {
   memset(x100, 'x', 100);
   x100[100] = small[64] = 0;
   snprintf(text, sizeof text, "%s 1:1\n", x100);
-  CHECK(write_str(tmp(path, "long.svm"), text) == 0);
+  CHECK(df_write_str(df_path(path, "long.svm"), text) == 0);
   pmls_csr *m = NULL;
   CHECK_EQ_INT(pmls_csr_read_libsvm(path, &m, err, sizeof err), PMLS_EINVAL);
   CHECK_MSG(err, "%s:1: bad label '%.80s' " FINITE, path, x100);
   snprintf(text, sizeof text, "1 7:%s\n", x100);
-  CHECK(write_str(path, text) == 0);
+  CHECK(df_write_str(path, text) == 0);
   CHECK_EQ_INT(pmls_csr_read_libsvm(path, &m, err, sizeof err), PMLS_EINVAL);
   CHECK_MSG(err, "%s:1: bad feature value '%.80s' in '7:%.78s' " FINITE, path,
             x100, x100);
@@ -376,18 +337,18 @@ static void t_libsvm_long_tokens_and_small_buffers(void) {
   CHECK(small[15] == 0 && strncmp(small, err, 15) == 0);
   CHECK(strspn(small + 16, "Z") == sizeof small - 17);
   memset(small, 'Z', sizeof small - 1);
-  CHECK_EQ_INT(pmls_csr_read_libsvm(tmp(path, "none.svm"), &m, small, 16),
+  CHECK_EQ_INT(pmls_csr_read_libsvm(df_path(path, "none.svm"), &m, small, 16),
                PMLS_EIO);
   CHECK(small[15] == 0 && strncmp(small, path, 15) == 0);
   CHECK(strspn(small + 16, "Z") == sizeof small - 17);
-  CHECK_EQ_INT(pmls_csr_read_libsvm(tmp(path, "long.svm"), &m, NULL, 0),
+  CHECK_EQ_INT(pmls_csr_read_libsvm(df_path(path, "long.svm"), &m, NULL, 0),
                PMLS_EINVAL);
   CHECK(m == NULL);
   /* A valid number of 131 characters (1e-129) takes strtod's path whole. */
   char digits[200] = "1 1:0.";
   memset(digits + 6, '0', 128);
   snprintf(digits + 134, sizeof digits - 134, "1\n");
-  CHECK(write_str(tmp(path, "longnumber.svm"), digits) == 0);
+  CHECK(df_write_str(df_path(path, "longnumber.svm"), digits) == 0);
   CHECK_EQ_INT(pmls_csr_read_libsvm(path, &m, err, sizeof err), PMLS_OK);
   CHECK(m && m->nnz == 1 && m->val[0] == strtod(digits + 4, NULL) && m->val[0] > 0);
   pmls_csr_free(m);
@@ -410,34 +371,34 @@ static pmls_engine *engine1(void) { /* one worker, quiet */
 static void cache_cases(pmls_engine *e) {
   char path[512], other[512], err[512];
   const pmls_csr *a = NULL, *b = NULL, *c = NULL;
-  CHECK(write_str(tmp(path, "cache.svm"), "1 1:1\n-1 2:2\n") == 0);
+  CHECK(df_write_str(df_path(path, "cache.svm"), "1 1:1\n-1 2:2\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &a, err, sizeof err), PMLS_OK);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &b, err, sizeof err), PMLS_OK);
   CHECK(a == b && a->n == 2);
-  CHECK(strstr(tmp(other, "./cache.svm"), "/./"));
+  CHECK(strstr(df_path(other, "./cache.svm"), "/./"));
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, other, &b, err, sizeof err), PMLS_OK);
   CHECK(a == b);
   /* Rewritten (another size): read again; the old copy stays valid. */
-  CHECK(write_str(path, "1 1:1\n-1 2:2\n1 3:3\n") == 0);
+  CHECK(df_write_str(path, "1 1:1\n-1 2:2\n1 3:3\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &c, err, sizeof err), PMLS_OK);
   CHECK(c != a && c->n == 3 && c->d == 3 && a->n == 2 && a->d == 2);
   /* A failed read is not kept: fixed, the file reads. */
-  CHECK(write_str(tmp(path, "fixme.svm"), "1 x:1\n") == 0);
+  CHECK(df_write_str(df_path(path, "fixme.svm"), "1 x:1\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &b, err, sizeof err), PMLS_EINVAL);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &b, err, sizeof err), PMLS_EINVAL);
   CHECK(b == NULL);
   CHECK_MSG(err, "%s:1: bad feature index 'x' in 'x:1' " RANGE, path);
-  CHECK(write_str(path, "1 4:1\n") == 0);
+  CHECK(df_write_str(path, "1 4:1\n") == 0);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &b, err, sizeof err), PMLS_OK);
   CHECK(b && b->n == 1 && b->d == 4);
-  CHECK_EQ_INT(pmls_engine_read_libsvm(e, tmp(path, "none.svm"), &b, err,
+  CHECK_EQ_INT(pmls_engine_read_libsvm(e, df_path(path, "none.svm"), &b, err,
                                        sizeof err), PMLS_EIO);
   CHECK(b == NULL);
   CHECK_MSG(err, "%s:0: cannot open: No such file or directory", path);
   /* The .gz rule follows the name asked for, whatever the cache holds: a
    * link named .gz to a plain file that was read is still refused. */
   char alias[512];
-  CHECK(symlink(tmp(path, "cache.svm"), tmp(alias, "alias.svm.gz")) == 0);
+  CHECK(symlink(df_path(path, "cache.svm"), df_path(alias, "alias.svm.gz")) == 0);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, path, &b, err, sizeof err), PMLS_OK);
   CHECK_EQ_INT(pmls_engine_read_libsvm(e, alias, &b, err, sizeof err), PMLS_EIO);
   CHECK(b == NULL);
@@ -475,7 +436,7 @@ static void t_engine_cache_threads(void) {
   for (int i = 0; i < ROWS; i++)
     len += (size_t)sprintf(text + len, "%d %d:0.%d %d:%d\n", i % 2, i % 7 + 1, i,
                            i % 9 + 8, i);
-  int wrote = write_gz(tmp(path, "shared.svm.gz"), text, len) == 0;
+  int wrote = df_write_gz(df_path(path, "shared.svm.gz"), text, len) == 0;
   free(text);
   CHECK(wrote);
   pmls_engine *e = engine1();
