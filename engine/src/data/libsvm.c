@@ -27,6 +27,7 @@
 
 #include "../proc/proc.h"
 #include "data.h"
+#include "reader.h"
 
 #define TOKEN_SHOWN 80 /* longest token quoted in a message */
 
@@ -45,60 +46,8 @@ typedef struct {
   builder b;
 } csr_owned;
 
-static const double POW10[23] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
 static int is_space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-/* Parses [s, end) as a finite number into *out; 0 if it is not one. */
-static int parse_number(const char *s, const char *end, double *out) {
-  const char *k = s;
-  int negative = 0;
-  if (k < end && (*k == '-' || *k == '+')) negative = *k++ == '-';
-  uint64_t mantissa = 0;
-  int digits = 0, scale = 0;
-  for (; k < end && is_digit((unsigned char)*k); k++, digits++)
-    if (digits < 19) mantissa = mantissa * 10 + (uint64_t)(*k - '0');
-  if (k < end && *k == '.')
-    for (k++; k < end && is_digit((unsigned char)*k); k++, digits++, scale--)
-      if (digits < 19) mantissa = mantissa * 10 + (uint64_t)(*k - '0');
-  int exact = digits > 0 && digits < 19;
-  if (digits > 0 && k < end && (*k == 'e' || *k == 'E')) {
-    k++;
-    int exp_negative = 0, exp_digits = 0, exponent = 0;
-    if (k < end && (*k == '-' || *k == '+')) exp_negative = *k++ == '-';
-    for (; k < end && is_digit((unsigned char)*k); k++, exp_digits++)
-      if (exponent < 100000) exponent = exponent * 10 + (*k - '0');
-    if (exp_digits == 0) exact = 0;
-    scale += exp_negative ? -exponent : exponent;
-  }
-  if (exact && k == end && mantissa < (UINT64_C(1) << 53)) {
-    double v = (double)mantissa;
-    if (scale < 0 && scale >= -22) v /= POW10[-scale];
-    else if (scale > 0 && scale <= 22) v *= POW10[scale];
-    else if (scale != 0) exact = 0;
-    if (exact && v < HUGE_VAL) {
-      *out = negative ? -v : v;
-      return 1;
-    }
-  }
-  /* Long mantissas, large exponents, hex: strtod on a terminated copy. */
-  char small[128];
-  size_t len = (size_t)(end - s);
-  if (len == 0) return 0;
-  char *buf = len < sizeof small ? small : malloc(len + 1);
-  if (!buf) return 0;
-  memcpy(buf, s, len);
-  buf[len] = 0;
-  char *stop;
-  double v = strtod(buf, &stop);
-  int ok = stop == buf + len && isfinite(v);
-  if (buf != small) free(buf);
-  if (ok) *out = v;
-  return ok;
-}
 
 /* A decimal integer in [1, INT32_MAX] (0 when it is not one). */
 static int64_t parse_index(const char *s, const char *end) {
@@ -202,7 +151,7 @@ static int parse_line(builder *b, const char *s, const char *end,
   if (s == end || *s == '#') return PMLS_OK;
   const char *t = token_end(s, end);
   double label;
-  if (!parse_number(s, t, &label))
+  if (!pmi_parse_c_number(s, t, &label))
     return fail_at(f, PMLS_EINVAL, "bad label '%.*s' (finite number expected)",
                    shown(s, t), s);
   if (reserve_rows(b)) return fail_at(f, PMLS_ENOMEM, "out of memory");
@@ -224,7 +173,7 @@ static int parse_line(builder *b, const char *s, const char *end,
     if (colon + 1 == t)
       return fail_at(f, PMLS_EINVAL, "missing value in '%.*s'", shown(s, t), s);
     double value;
-    if (!parse_number(colon + 1, t, &value))
+    if (!pmi_parse_c_number(colon + 1, t, &value))
       return fail_at(f, PMLS_EINVAL,
                      "bad feature value '%.*s' in '%.*s' (finite number "
                      "expected)", shown(colon + 1, t), colon + 1, shown(s, t), s);

@@ -42,7 +42,7 @@ static int parse_binary(const char *s, const char *end, double *out) {
   return 1;
 }
 
-int pmi_parse_number_slow(const char *s, const char *end, double *out) {
+int pmi_parse_c_number(const char *s, const char *end, double *out) {
   const char *k = s;
   int negative = 0;
   if (k < end && (*k == '-' || *k == '+')) negative = *k++ == '-';
@@ -73,8 +73,6 @@ int pmi_parse_number_slow(const char *s, const char *end, double *out) {
       return 1;
     }
   }
-  int binary = parse_binary(s, end, out);
-  if (binary >= 0) return binary;
   /* Long mantissas, large exponents, hex: strtod on a terminated copy. */
   char small[128];
   size_t len = (size_t)(end - s);
@@ -89,6 +87,12 @@ int pmi_parse_number_slow(const char *s, const char *end, double *out) {
   if (buf != small) free(buf);
   if (ok) *out = v;
   return ok;
+}
+
+int pmi_parse_number_slow(const char *s, const char *end, double *out) {
+  int binary = parse_binary(s, end, out); /* looks at three bytes at most */
+  if (binary >= 0) return binary;
+  return pmi_parse_c_number(s, end, out);
 }
 
 int pmi_fail_at(const pmi_failure *f, int code, const char *fmt, ...) {

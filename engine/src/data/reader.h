@@ -42,6 +42,11 @@ static inline int pmi_parse_count(const char *s, const char *end,
   return 1;
 }
 
+/* [s, end) as a finite number as C reads it into *out (decimals exactly,
+ * then strtod: hex, long mantissas, large exponents); 0 if it is not one.
+ * The libsvm reader's numbers. */
+int pmi_parse_c_number(const char *s, const char *end, double *out);
+/* The same plus LuaJIT's binary integers (0b101): what tonumber accepts. */
 int pmi_parse_number_slow(const char *s, const char *end, double *out);
 
 /* A plain decimal at s: [sign] digits [. digits], at least one digit and
