@@ -213,7 +213,7 @@ static void read_mm(const char *path) {
   if (pmls_csr_read_mm(path, NULL, &m, err, sizeof err) != PMLS_OK)
     bench_die("%s", err);
   sink = m->val[m->nnz / 2];
-  pmls_csr_free_mm(m);
+  pmls_csr_free(m);
 }
 
 static void read_libsvm(const char *path) {

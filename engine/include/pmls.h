@@ -531,7 +531,7 @@ typedef struct pmls_mm_limits {
 } pmls_mm_limits;
 int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
                      pmls_csr **out, char *err, size_t errlen);
-void pmls_csr_free_mm(pmls_csr *m); /* what pmls_csr_read_mm made */
+/* The matrix is freed with pmls_csr_free, as a libsvm one. */
 /* The whole file kept by the engine (no limits), as for libsvm. */
 int pmls_engine_read_mm(pmls_engine *e, const char *path,
                         const pmls_csr **out, char *err, size_t errlen);

@@ -257,11 +257,17 @@ int pmls_csr_read_libsvm(const char *path, pmls_csr **out, char *err,
   return PMLS_OK;
 }
 
+/* Frees the arrays the public struct names and the struct: every reader
+ * that makes a pmls_csr (libsvm here, Matrix Market in mm.c) allocates it
+ * so, with pmls_csr first in the block, so one free serves them all. */
 void pmls_csr_free(pmls_csr *m) {
   if (!m) return;
-  csr_owned *o = (csr_owned *)m; /* pub is the first member */
-  builder_free(&o->b);
-  free(o);
+  free((void *)m->y);
+  free((void *)m->rowptr);
+  free((void *)m->line);
+  free((void *)m->col);
+  free((void *)m->val);
+  free(m);
 }
 
 /* ---- the engine's copy (cache.c) ---------------------------------------- */

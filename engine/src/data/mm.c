@@ -486,15 +486,6 @@ int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
   return PMLS_OK;
 }
 
-void pmls_csr_free_mm(pmls_csr *m) {
-  if (!m) return;
-  free((void *)m->y);
-  free((void *)m->rowptr);
-  free((void *)m->col);
-  free((void *)m->val);
-  free(m);
-}
-
 /* ---- the engine's copy (cache.c) ---------------------------------------- */
 
 static int load_mm(const char *path, void **out, char *err, size_t errlen) {
@@ -504,7 +495,7 @@ static int load_mm(const char *path, void **out, char *err, size_t errlen) {
   return rc;
 }
 
-static void free_mm(void *m) { pmls_csr_free_mm(m); }
+static void free_mm(void *m) { pmls_csr_free(m); }
 
 int pmls_engine_read_mm(pmls_engine *e, const char *path,
                         const pmls_csr **out, char *err, size_t errlen) {

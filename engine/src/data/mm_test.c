@@ -77,7 +77,7 @@ static void t_fixture_plain_and_gzip(void) {
     for (int i = 0; ok && i < 6; i++)
       ok = m->col[i] == col[i] && df_same_bits(m->val[i], val[i]);
     for (int i = 0; ok && i < 4; i++) ok = m->y[i] == 0;
-    pmls_csr_free_mm(m);
+    pmls_csr_free(m);
     CHECK(ok);
   }
 }
@@ -94,7 +94,7 @@ static void t_orders_and_kinds(void) {
     CHECK(df_write_str(path, orders[k]) == 0);
     pmls_csr *m = read_ok(path);
     int ok = is_dense(m, 3, 3, dense3);
-    pmls_csr_free_mm(m);
+    pmls_csr_free(m);
     if (!ok) th_fail(__FILE__, __LINE__, "order %d", k);
     if (th_failed()) return;
   }
@@ -129,7 +129,7 @@ static void t_orders_and_kinds(void) {
       for (int64_t t = m->rowptr[r]; ok && t < m->rowptr[r + 1]; t++)
         ok = m->val[t] == kinds[k].dense[r * kinds[k].cols + m->col[t]] &&
              (t == m->rowptr[r] || m->col[t] > m->col[t - 1]);
-    pmls_csr_free_mm(m);
+    pmls_csr_free(m);
     if (!ok) th_fail(__FILE__, __LINE__, "kind %zu", k);
     if (th_failed()) return;
   }
@@ -223,7 +223,7 @@ static void t_limits(void) {
   CHECK(df_write_str(path, GENERAL "2 9 1\n1 9 2\n") == 0);
   CHECK_EQ_INT(pmls_csr_read_mm(path, &cols, &m, err, sizeof err), PMLS_OK);
   CHECK(m->d == 9 && m->nnz == 1 && m->col[0] == 8);
-  pmls_csr_free_mm(m);
+  pmls_csr_free(m);
   /* A label file: n x 1 for the data's n rows. */
   pmls_mm_limits labels = {.max_cols = -1, .label_rows = 3, .labels_for = "x.mtx"};
   CHECK(df_write_str(df_path(path, "y.mtx"), ARRAY "% c\n2 1\n1\n2\n") == 0);
@@ -235,7 +235,7 @@ static void t_limits(void) {
   CHECK(df_write_str(path, ARRAY "3 1\n1\n-1\n0.5\n") == 0);
   CHECK_EQ_INT(pmls_csr_read_mm(path, &labels, &m, err, sizeof err), PMLS_OK);
   CHECK(m->nnz == 3 && m->val[1] == -1 && m->val[2] == 0.5);
-  pmls_csr_free_mm(m);
+  pmls_csr_free(m);
 }
 
 static void t_damaged_files_and_huge_lines(void) {
@@ -272,7 +272,7 @@ static void t_damaged_files_and_huge_lines(void) {
   for (int k = 0; k < 2; k++) {
     m = read_ok(paths[k]);
     ok = is_dense(m, 3, 3, want);
-    pmls_csr_free_mm(m);
+    pmls_csr_free(m);
     CHECK(ok);
   }
   CHECK(truncate(gz, df_size(gz) - 6) == 0);

@@ -34,11 +34,11 @@ local function read_own(path, limits)
   if C.pmls_csr_read_mm(path, c_limits, out, err, ERROR_BYTES) ~= 0 then
     return nil, ffi.string(err)
   end
-  return ffi.gc(out[0], C.pmls_csr_free_mm)
+  return ffi.gc(out[0], C.pmls_csr_free)
 end
 
 local function free(m)
-  engine_c().pmls_csr_free_mm(ffi.gc(m, nil))
+  engine_c().pmls_csr_free(ffi.gc(m, nil))
 end
 
 -- The engine's read-only copy of the whole matrix | nil, "path:LINE: ...". With max_cols (opts.d)
