@@ -177,6 +177,7 @@ typedef struct {
   pmls_engine *e;
   int worker, table;
   int64_t bound;  /* worker 0 at clock c must see worker 1's clocks < c - bound */
+  pmls_client *c; /* opened before either thread starts (see pmls_client_open) */
   int rc;
   char why[512];
 } bound_job;
@@ -186,13 +187,7 @@ typedef struct {
  * 0 sees tell exactly which of worker 1's clocks its copy includes. */
 static void *bound_main(void *arg) {
   bound_job *j = arg;
-  pmls_client *c = NULL;
-  j->rc = pmls_client_open(j->e, j->worker, &c);
-  if (j->rc) {
-    snprintf(j->why, sizeof j->why, "open worker %d: %s", j->worker,
-             pmls_errmsg(j->e));
-    return NULL;
-  }
+  pmls_client *c = j->c;
   for (int k = 0; k < BC && !j->rc; k++) {
     int rc = PMLS_OK;
     if (j->worker == 1) {
@@ -232,8 +227,18 @@ static void *bound_main(void *arg) {
 static void run_bound(pmls_engine *e, int64_t bound, const char *label) {
   bound_job jobs[2];
   pthread_t th[2];
+  /* Both clients open before either clocks: a worker that rejoins from an
+   * earlier round holds the other back only from its open on. */
   for (int w = 0; w < 2; w++) {
-    jobs[w] = (bound_job){e, w, 0, bound, 0, ""};
+    jobs[w] = (bound_job){e, w, 0, bound, NULL, 0, ""};
+    if (pmls_client_open(e, w, &jobs[w].c)) {
+      th_fail(__FILE__, __LINE__, "%s: open worker %d: %s", label, w,
+              pmls_errmsg(e));
+      if (w) pmls_client_close(jobs[0].c);
+      return;
+    }
+  }
+  for (int w = 0; w < 2; w++) {
     if (pthread_create(&th[w], NULL, bound_main, &jobs[w])) {
       th_fail(__FILE__, __LINE__, "%s: cannot start a thread", label);
       return;
