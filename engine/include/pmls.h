@@ -221,6 +221,35 @@ int pmls_inc_one(pmls_client *c, int table, int64_t row, int32_t col,
  * added; the first init to arrive counts. A client's own earlier increments
  * reach the row first. Applied once the client is closed, at the latest. */
 int pmls_init_dense(pmls_client *c, int table, int64_t row, const void *values);
+
+/* The hot path over many rows of a dense table (the rows given as n ids).
+ *  - get_many: copies the rows into out (n * cols elements, row after row),
+ *    each as get_dense would, in one request per shard for those the
+ *    process cache cannot serve.
+ *  - view_many / view_dense: fills views[i] with a read-only pointer to row
+ *    rows[i] as this worker sees it minus its pending increment: every
+ *    increment it sent is in it, those since its last clock() are not. The
+ *    pointer is the process cache's own copy when it holds every sent
+ *    increment (no copy made), or else a copy with them added. It obeys the
+ *    read bound like get_dense and stays valid and unchanged until the
+ *    client's next pmls_clock (or pmls_release_views; for a host client,
+ *    which has no clocks, only the latter).
+ *  - delta_many / delta_dense: fills deltas[i] with a writable pointer to
+ *    this client's pending increment of the row (zeros if it has none), so
+ *    an update is written in place: what is added there is sent at the next
+ *    clock(), like inc_dense. So view[f] + delta[f] is the row as get_dense
+ *    would read it. The pointers stay valid until the next pmls_clock or
+ *    pmls_init_dense (the oplog is not flushed early while they are out).
+ * The row value types are the table's dtype; errors as for get_dense. */
+int pmls_get_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
+                  void *out);
+int pmls_view_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
+                   const void **views);
+int pmls_view_dense(pmls_client *c, int table, int64_t row, const void **view);
+int pmls_delta_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
+                    void **deltas);
+int pmls_delta_dense(pmls_client *c, int table, int64_t row, void **delta);
+void pmls_release_views(pmls_client *c);
 int pmls_report(pmls_client *c, const char *name, double value);
 int pmls_clock(pmls_client *c);
 /* clock(), then wait until every worker of the job has reached this clock:

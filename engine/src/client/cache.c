@@ -5,6 +5,11 @@
  * only by a newer one, so the clocks and stamps a reader sees never go back,
  * which is what lets a client drop the increments a copy already holds.
  * Each table has a reader-writer lock: hits (the common case) share it.
+ * A worker may also hold views: pointers to cached copies it reads in place
+ * until its next clock(). A copy that was viewed is never overwritten: a
+ * newer one takes its place in the map and the old one is retired, freed
+ * once every worker that held views when it was retired has released them
+ * (an epoch scheme, so a hit never takes more than the read lock).
  * The cache also keeps where each local worker stood when its client
  * closed, since its stamps count that worker's messages: the worker's next
  * client (a later run) goes on from there. */
@@ -15,8 +20,16 @@
 
 typedef struct {
   int64_t clock;
-  int64_t *stamps; /* nworkers entries, then the row data */
+  _Atomic int viewed; /* some worker has held a view of it */
+  int64_t *stamps;    /* nworkers entries, then the row data */
 } entry;
+
+/* A replaced copy that a view may still point at. */
+typedef struct retired {
+  struct retired *next;
+  int64_t epoch; /* the cache's epoch when it was replaced */
+  entry *en;
+} retired;
 
 typedef struct {
   pthread_rwlock_t lock;
@@ -35,12 +48,26 @@ struct pmi_cache {
   cache_table tables[PMI_MAX_TABLES];
   pthread_mutex_t positions_mu;
   position *positions; /* per local worker, made at the first save */
+  /* Views: the epoch counts retirements; hold[w] is the epoch at which
+   * worker w took its first view since it last released (INT64_MAX when it
+   * holds none). A copy retired at epoch r is freed once no hold is <= r. */
+  _Atomic int64_t epoch;
+  _Atomic int64_t *hold;
+  pthread_mutex_t retired_mu;
+  retired *retired_head, *retired_tail;
 };
 
 pmi_cache *pmi_cache_new(int nworkers) {
   pmi_cache *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->nworkers = nworkers;
+  c->hold = malloc((size_t)(nworkers > 0 ? nworkers : 1) * sizeof *c->hold);
+  if (!c->hold) {
+    free(c);
+    return NULL;
+  }
+  for (int w = 0; w < nworkers; w++) atomic_init(&c->hold[w], INT64_MAX);
+  pthread_mutex_init(&c->retired_mu, NULL);
   pthread_mutex_init(&c->positions_mu, NULL);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     pthread_rwlock_init(&c->tables[t].lock, NULL);
@@ -61,6 +88,14 @@ void pmi_cache_free(pmi_cache *c) {
   for (int w = 0; c->positions && w < c->nworkers; w++) free(c->positions[w].seq);
   free(c->positions);
   pthread_mutex_destroy(&c->positions_mu);
+  while (c->retired_head) {
+    retired *r = c->retired_head;
+    c->retired_head = r->next;
+    free(r->en);
+    free(r);
+  }
+  pthread_mutex_destroy(&c->retired_mu);
+  free((void *)c->hold);
   free(c);
 }
 
@@ -121,6 +156,54 @@ int pmi_cache_get(pmi_cache *c, int table, const pmls_table_spec *spec,
   return hit;
 }
 
+/* Frees the retired copies no view can point at any more. */
+static void reclaim(pmi_cache *c) {
+  /* A copy retired after this point may be viewed by a worker whose hold
+   * is taken after the loop below read it: only older ones may go. */
+  int64_t lowest = atomic_load(&c->epoch);
+  for (int w = 0; w < c->nworkers; w++) {
+    int64_t h = atomic_load(&c->hold[w]);
+    if (h < lowest) lowest = h;
+  }
+  pthread_mutex_lock(&c->retired_mu);
+  while (c->retired_head && c->retired_head->epoch < lowest) {
+    retired *r = c->retired_head;
+    c->retired_head = r->next;
+    if (!c->retired_head) c->retired_tail = NULL;
+    free(r->en);
+    free(r);
+  }
+  pthread_mutex_unlock(&c->retired_mu);
+}
+
+/* A viewed copy is about to be replaced: a fresh entry takes its place in
+ * the map and the old one waits on the retired list. Returns the entry to
+ * fill, or NULL when out of memory (the old copy then stays, still valid). */
+static entry *replace_viewed(pmi_cache *c, cache_table *ct, int64_t row,
+                             entry *old, size_t bytes) {
+  entry *en = malloc(sizeof *en + bytes);
+  retired *r = malloc(sizeof *r);
+  if (!en || !r) {
+    free(en);
+    free(r);
+    return NULL;
+  }
+  memcpy(en, old, sizeof *en + bytes);
+  en->stamps = (int64_t *)(en + 1);
+  atomic_init(&en->viewed, 0);
+  void **slot = pmi_rowmap_ref(&ct->rows, row);
+  *slot = en;
+  r->en = old;
+  r->next = NULL;
+  r->epoch = atomic_fetch_add(&c->epoch, 1);
+  pthread_mutex_lock(&c->retired_mu);
+  if (c->retired_tail) c->retired_tail->next = r;
+  else c->retired_head = r;
+  c->retired_tail = r;
+  pthread_mutex_unlock(&c->retired_mu);
+  return en;
+}
+
 /* Keeps the copy if it is newer; the caller holds the table's write lock. */
 static void put_locked(pmi_cache *c, cache_table *ct, const pmls_table_spec *spec,
                        int64_t row, int64_t clock, const int64_t *stamps,
@@ -136,13 +219,16 @@ static void put_locked(pmi_cache *c, cache_table *ct, const pmls_table_spec *spe
     if (en) {
       en->stamps = (int64_t *)(en + 1);
       en->clock = INT64_MIN;
+      atomic_init(&en->viewed, 0);
     }
   }
   /* Same clock: the later reply is at least as recent (more stamps). */
   if (en && clock >= en->clock) {
     int newer = 1;
     for (int w = 0; w < c->nworkers; w++) newer &= stamps[w] >= en->stamps[w];
-    if (newer || clock > en->clock) {
+    if ((newer || clock > en->clock) && atomic_load(&en->viewed))
+      en = replace_viewed(c, ct, row, en, stamp_bytes + row_bytes(spec));
+    if (en && (newer || clock > en->clock)) {
       en->clock = clock;
       memcpy(en->stamps, stamps, stamp_bytes);
       memcpy(en->stamps + c->nworkers, data, row_bytes(spec));
@@ -167,4 +253,33 @@ void pmi_cache_put_many(pmi_cache *c, int table, const pmls_table_spec *spec,
   for (int64_t i = 0; i < n; i++)
     put_locked(c, ct, spec, rows[i], clock, stamps, data[i]);
   pthread_rwlock_unlock(&ct->lock);
+}
+
+int pmi_cache_view(pmi_cache *c, int table, int64_t row, int64_t min_clock,
+                   int worker, const void **view, int64_t *clock_out,
+                   int64_t *stamp_out) {
+  cache_table *ct = &c->tables[table];
+  int hit = 0;
+  pthread_rwlock_rdlock(&ct->lock);
+  entry *en = pmi_rowmap_get(&ct->rows, row);
+  if (en && en->clock >= min_clock) {
+    /* The hold is taken before the pointer leaves the lock: a replacement
+     * (under the write lock) then sees it and keeps this copy. */
+    if (atomic_load(&c->hold[worker]) == INT64_MAX)
+      atomic_store(&c->hold[worker], atomic_load(&c->epoch));
+    if (!atomic_load(&en->viewed)) atomic_store(&en->viewed, 1);
+    *view = en->stamps + c->nworkers;
+    *clock_out = en->clock;
+    *stamp_out = en->stamps[worker];
+    hit = 1;
+  }
+  pthread_rwlock_unlock(&ct->lock);
+  return hit;
+}
+
+void pmi_cache_release(pmi_cache *c, int worker) {
+  if (worker < 0 || worker >= c->nworkers) return;
+  if (atomic_load(&c->hold[worker]) == INT64_MAX) return;
+  atomic_store(&c->hold[worker], INT64_MAX);
+  reclaim(c);
 }

@@ -16,6 +16,15 @@ void pmi_cache_free(pmi_cache *c);
 int pmi_cache_get(pmi_cache *c, int table, const pmls_table_spec *spec,
                   int64_t row, int64_t min_clock, int worker, const void *plus,
                   void *out, int64_t *clock_out, int64_t *stamp_out);
+/* A view: like get, but hands out a pointer to the cached copy itself
+ * (its cols elements), which stays valid and unchanged until `worker` calls
+ * pmi_cache_release: a newer copy replaces it in the map, never in place. */
+int pmi_cache_view(pmi_cache *c, int table, int64_t row, int64_t min_clock,
+                   int worker, const void **view, int64_t *clock_out,
+                   int64_t *stamp_out);
+/* The worker is done with every view it took (at its clock()). */
+void pmi_cache_release(pmi_cache *c, int worker);
+
 /* Keeps the copy if it is newer than the one cached. */
 void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
                    int64_t row, int64_t clock, const int64_t *stamps,

@@ -190,6 +190,7 @@ int pmls_client_close(pmls_client *c) {
     for (int i = 0; i < c->spare[t].n; i++) free(c->spare[t].items[i]);
     free(c->spare[t].items);
   }
+  pmi_views_free(c);
   while (c->free_hist) {
     hist_entry *h = c->free_hist;
     c->free_hist = h->next;
@@ -255,6 +256,7 @@ int pmls_clock(pmls_client *c) {
                     "in clocks");
   if (c->failed) return PMLS_EINVAL;
   int rc = pmi_oplog_flush(c);
+  pmi_views_release(c);
   if (rc) return rc;
   c->clock++;
   if (c->clock_reads > 0) {

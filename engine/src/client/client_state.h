@@ -38,6 +38,27 @@ typedef struct {
 
 #define SPARE_BYTES_MAX (32u << 20)
 
+/* Where views that cannot point into the cache live until the next clock()
+ * (views.c): chunks reused from the first on after each release. */
+typedef struct {
+  unsigned char *data;
+  size_t size, used;
+} arena_chunk;
+
+typedef struct {
+  arena_chunk *chunks;
+  int n, cap, cur;
+} view_arena;
+
+/* Scratch of a many-row read, kept between calls. */
+typedef struct {
+  int32_t *shard_of; /* per row asked: its shard, -1 for a cache hit */
+  int64_t *order;    /* the misses grouped by shard */
+  int64_t *start;    /* per shard: where its misses begin in order */
+  void **msgs;
+  int64_t cap_rows, cap_order, cap_start, cap_msgs;
+} many_scratch;
+
 struct pmls_client {
   pmls_engine *e;
   int id, worker;
@@ -72,6 +93,9 @@ struct pmls_client {
   hist_entry *free_hist;
   pmi_traffic traffic;
   int64_t rows_read, rows_inc;
+  view_arena arena;
+  many_scratch many;
+  int deltas_out; /* delta pointers were handed out: no flush before clock() */
   int failed; /* a shard refused increments: the run cannot be trusted */
   int saw_abort; /* a call failed because the run was aborted elsewhere */
   char err[PMI_ERRLEN];
@@ -155,6 +179,9 @@ int pmi_client_send(pmls_client *c, int shard, pmi_buf *b);
 int pmi_client_async_error(pmls_client *c, pmi_rd *rd);
 int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
                      void **msg_out, pmi_rd *rd_out);
+/* The same for a reply to any of the requests [req, req + span). */
+int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
+                          const char *what, void **msg_out, pmi_rd *rd_out);
 void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
                      int64_t row);
 int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
@@ -165,5 +192,11 @@ void pmi_hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_seq);
 int pmi_hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
                    int64_t row, int64_t stamp, void *out, pmi_kv *merged);
 void pmi_client_record_staleness(pmls_client *c, int table, int64_t copy_clock);
+
+/* ---- views.c ---- */
+
+/* Ends every view of the client (the cache's holds, the arena). */
+void pmi_views_release(pmls_client *c);
+void pmi_views_free(pmls_client *c);
 
 #endif

@@ -90,6 +90,11 @@ int pmi_client_async_error(pmls_client *c, pmi_rd *rd) {
  * caller's to free. */
 int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
                      void **msg_out, pmi_rd *rd_out) {
+  return pmi_client_await_span(c, req, 1, want, what, msg_out, rd_out);
+}
+
+int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
+                          const char *what, void **msg_out, pmi_rd *rd_out) {
   double deadline = pmi_now() + c->e->cfg.timeout_ms / 1000.0;
   for (;;) {
     void *msg;
@@ -121,15 +126,16 @@ int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
     if (h.type == PMI_MSG_ERR) {
       pmi_rd peek = rd;
       uint32_t r = pmi_get_u32(&peek);
-      if (r == 0 || r == req) {
+      int mine = r - req < span;
+      if (r == 0 || mine) {
         rc = pmi_client_async_error(c, &rd);
-        if (r == req) c->failed = 0; /* a failed read is the caller's error */
+        if (mine) c->failed = 0; /* a failed read is the caller's error */
         pmi_msg_free(msg);
         return rc;
       }
     } else if (h.type == want) {
       pmi_rd peek = rd;
-      if (want == PMI_MSG_ACK || pmi_get_u32(&peek) == req) {
+      if (want == PMI_MSG_ACK || pmi_get_u32(&peek) - req < span) {
         *msg_out = msg;
         *rd_out = rd;
         return PMLS_OK;
@@ -264,6 +270,7 @@ int pmi_oplog_flush(pmls_client *c) {
     pmi_rowmap_clear(m);
   }
   c->oplog_bytes = 0;
+  c->deltas_out = 0;
   for (int s = 0; s < c->e->servers; s++) {
     if (c->batch[s].len == 0) continue;
     int r = pmi_client_send(c, s, &c->batch[s]);
@@ -274,8 +281,10 @@ int pmi_oplog_flush(pmls_client *c) {
   return rc;
 }
 
+/* Not while delta pointers are out: they point into the oplog's rows. */
 int pmi_oplog_maybe_flush(pmls_client *c) {
-  return c->oplog_bytes >= OPLOG_FLUSH_BYTES ? pmi_oplog_flush(c) : PMLS_OK;
+  return c->oplog_bytes >= OPLOG_FLUSH_BYTES && !c->deltas_out
+             ? pmi_oplog_flush(c) : PMLS_OK;
 }
 
 /* Drops the sent increments of `table` that every copy a read may still use

@@ -16,7 +16,7 @@ const char *pmi_msg_type_name(int type) {
                                       "BEAT",  "DONE",  "FINISH",
                                       "SHELLO", "ROUND", "PARTIAL",
                                       "READY", "ENDROUND", "SBYE",
-                                      "INIT"};
+                                      "INIT", "GETS", "ROWS"};
   return (type > 0 && type <= PMI_MSG_LAST) ? names[type] : "unknown";
 }
 

@@ -38,7 +38,9 @@ enum pmi_msg_type {
   PMI_MSG_ENDROUND,  /* scheduler -> worker: every worker is ready */
   PMI_MSG_SBYE,      /* worker -> scheduler: got the node's last ROUND */
   PMI_MSG_INIT,      /* client -> server: a row's first value, if untouched */
-  PMI_MSG_LAST = PMI_MSG_INIT
+  PMI_MSG_GETS,      /* client -> server: many rows of a table at a min clock */
+  PMI_MSG_ROWS,      /* server -> client: the copies a GETS asked for */
+  PMI_MSG_LAST = PMI_MSG_ROWS
 };
 
 const char *pmi_msg_type_name(int type);

@@ -4,12 +4,10 @@
  * as a CLOCK message on the same pipe as that worker's increments, after
  * them, so when the shard has seen clock k from every worker it holds every
  * update made before clock k: the minimum over the vector clock (the global
- * clock) is the clock of any row copy it sends. A read asks for a minimum
- * clock (the worker's clock minus the table's staleness); the shard answers
- * at once when the global clock is there, and otherwise parks the request
- * until it is, which is how the SSP bound is enforced without any worker
- * ever waiting on another directly. Shard 0 also combines the per-clock
- * reports of the workers into metrics, since it sees every CLOCK anyway.
+ * clock) is the clock of any row copy it sends. Reads (reads.c) ask for a
+ * minimum clock and are answered or parked against it. Shard 0 also
+ * combines the per-clock reports of the workers into metrics, since it sees
+ * every CLOCK anyway.
  *
  * Everything arrives through one PULL socket; replies go out through a PUSH
  * socket per client, connected when the client says HELLO. Bad requests (a
@@ -18,66 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
+#include "server_state.h"
 #include "../metrics/metrics.h"
-
-typedef struct {
-  int declared;
-  pmls_table_spec spec;
-  char name[PMI_NAME_MAX];
-  pmi_rowmap rows; /* row id -> dense bytes, or pmi_kv* for sparse rows */
-  int essp;        /* dense and ESSP: rows are pushed to their holders */
-  pmi_rowmap subs; /* ESSP: row id -> bitset of the processes holding it */
-} srv_table;
-
-typedef struct {
-  int client;
-  uint32_t req;  /* 0 with table -1: a barrier WAIT, answered with an ACK */
-  int table;
-  int64_t row, min_clock;
-  int32_t stamp_lo, stamp_n;
-} pending_get;
-
-struct pmi_server {
-  pmls_engine *e;
-  int shard;
-  pthread_t thread;
-  int pull;
-  char addr[PMI_ADDR_MAX];
-  char name[32];
-
-  srv_table tables[PMI_MAX_TABLES];
-  int *reply_sock; /* by client id; -1 = not connected */
-  int *client_rank; /* by client id: its process */
-  int *feed_sock;   /* by process: its push receiver (ESSP); -1 = none */
-  int *feed_lo, *feed_n; /* by process: its workers, for a push's stamps */
-  int nsubs;        /* ESSP rows subscribed, over all tables */
-  int64_t *last_seq; /* by client id: the last OPLOG message applied */
-  int nclients;
-
-  int64_t *vclock;        /* clock() calls seen per worker */
-  unsigned char *done;    /* worker said BYE: no longer holds others back */
-  int64_t global_clock;   /* min over workers still running */
-  int64_t max_clock;
-
-  pending_get *pending;
-  size_t npending, cappending;
-
-  int aborted;
-  char abort_msg[PMI_ERRLEN];
-
-  pmi_buf out;
-  pmi_traffic traffic;
-  int64_t pushes;             /* PUSH messages sent */
-  pthread_mutex_t traffic_mu; /* traffic is read by other threads for stats */
-  char err[PMI_ERRLEN];
-};
 
 /* ---- replies ------------------------------------------------------------- */
 
 /* Replies wait for a slow client up to the timeout, but not for one whose
  * process is known to be dead: the shard must go on serving the others. */
-static void send_to(pmi_server *s, int client) {
+void srv_send_to(pmi_server *s, int client) {
   if (client < 0 || client >= s->nclients || s->reply_sock[client] < 0) return;
   char peer[48];
   snprintf(peer, sizeof peer, "client %d", client);
@@ -92,7 +38,7 @@ static void send_to(pmi_server *s, int client) {
     fprintf(stderr, "pmls: %s: %s\n", s->name, s->err);
 }
 
-static void reply_err(pmi_server *s, int client, uint32_t req, int code,
+void srv_reply_err(pmi_server *s, int client, uint32_t req, int code,
                       const char *msg) {
   pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ERR, -1);
   pmi_put_u32(&s->out, req);
@@ -106,21 +52,21 @@ static void reply_err(pmi_server *s, int client, uint32_t req, int code,
     return;
   }
   pmi_put_str(&s->out, full);
-  send_to(s, client);
+  srv_send_to(s, client);
 }
 
-static void reply_ack(pmi_server *s, int client, int what) {
+void srv_reply_ack(pmi_server *s, int client, int what) {
   pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ACK, -1);
   pmi_put_i32(&s->out, what);
-  send_to(s, client);
+  srv_send_to(s, client);
 }
 
 /* The clock a copy sent now is "at": every update before it is included. */
-static int64_t copy_clock(const pmi_server *s) {
+int64_t srv_copy_clock(const pmi_server *s) {
   return s->global_clock == INT64_MAX ? s->max_clock : s->global_clock;
 }
 
-static void *row_storage(pmi_server *s, int table, int64_t row) {
+void *srv_row_storage(pmi_server *s, int table, int64_t row) {
   srv_table *t = &s->tables[table];
   void *p = pmi_rowmap_get(&t->rows, row);
   if (p) return p;
@@ -141,53 +87,8 @@ static void *row_storage(pmi_server *s, int table, int64_t row) {
   return p;
 }
 
-static int64_t seq_of(const pmi_server *s, int client) {
-  return client >= 0 && client < s->nclients ? s->last_seq[client] : 0;
-}
 
-/* A ROW carries, besides the copy's clock, how many of each client's OPLOG
- * messages it includes (its stamps): the reader's own, and those of the
- * workers [stamp_lo, stamp_lo + stamp_n) that share the reader's cache. A
- * client adds back exactly its increments the copy does not hold yet. */
-static void reply_row(pmi_server *s, int client, uint32_t req, int table,
-                      int64_t row, int32_t stamp_lo, int32_t stamp_n) {
-  srv_table *t = &s->tables[table];
-  void *p = row_storage(s, table, row);
-  if (!p) {
-    reply_err(s, client, req, PMLS_ENOMEM, "out of memory for a row");
-    return;
-  }
-  size_t elem = pmls_dtype_size(t->spec.dtype);
-  pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ROW, -1);
-  pmi_put_u32(&s->out, req);
-  pmi_put_i32(&s->out, table);
-  pmi_put_i64(&s->out, row);
-  pmi_put_i64(&s->out, copy_clock(s));
-  pmi_put_i64(&s->out, seq_of(s, client));
-  pmi_put_i32(&s->out, stamp_n);
-  for (int32_t i = 0; i < stamp_n; i++)
-    pmi_put_i64(&s->out, seq_of(s, stamp_lo + i));
-  if (t->spec.layout == PMLS_DENSE) {
-    pmi_put_bytes(&s->out, p, (size_t)t->spec.cols * elem);
-  } else {
-    pmi_kv *kv = p;
-    int64_t n = kv->count;
-    pmi_put_i64(&s->out, n);
-    if (pmi_buf_reserve(&s->out, (size_t)n * (4 + elem))) {
-      reply_err(s, client, req, PMLS_ENOMEM, "out of memory for a reply");
-      return;
-    }
-    int32_t *keys = (int32_t *)(s->out.data + s->out.len);
-    void *vals = s->out.data + s->out.len + (size_t)n * 4;
-    pmi_kv_export(kv, keys, vals, n);
-    s->out.len += (size_t)n * (4 + elem);
-  }
-  send_to(s, client);
-}
-
-/* ---- validation ---------------------------------------------------------- */
-
-static int check_row(pmi_server *s, int table, int64_t row, char *why,
+int srv_check_row(pmi_server *s, int table, int64_t row, char *why,
                      size_t whylen) {
   if (table < 0 || table >= PMI_MAX_TABLES || !s->tables[table].declared) {
     snprintf(why, whylen, "unknown table id %d", table);
@@ -277,7 +178,7 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   char name[PMI_NAME_MAX];
   pmi_get_str(rd, name, sizeof name);
   if (rd->bad || id < 0 || id >= PMI_MAX_TABLES) {
-    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed TABLE message");
+    srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed TABLE message");
     return;
   }
   srv_table *t = &s->tables[id];
@@ -291,10 +192,10 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
                "declares it as '%s' with another shape (every process must "
                "run the same script with the same options)", id, t->name,
                h->src, name);
-      reply_err(s, h->src, 0, PMLS_EINVAL, why);
+      srv_reply_err(s, h->src, 0, PMLS_EINVAL, why);
       return;
     }
-    reply_ack(s, h->src, PMI_MSG_TABLE);
+    srv_reply_ack(s, h->src, PMI_MSG_TABLE);
     return;
   }
   t->spec = spec;
@@ -303,115 +204,8 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   pmi_rowmap_init(&t->subs);
   t->essp = model == PMLS_ESSP && spec.layout == PMLS_DENSE;
   t->declared = 1;
-  reply_ack(s, h->src, PMI_MSG_TABLE);
+  srv_reply_ack(s, h->src, PMI_MSG_TABLE);
 }
-
-/* ---- ESSP pushes --------------------------------------------------------- */
-
-/* Notes that the reader's process caches the row: it gets every fresh copy. */
-static void subscribe(pmi_server *s, int table, int64_t row, int client) {
-  if (client < 0 || client >= s->nclients || s->client_rank[client] < 0) return;
-  int rank = s->client_rank[client];
-  srv_table *t = &s->tables[table];
-  unsigned char *bits = pmi_rowmap_get(&t->subs, row);
-  if (!bits) {
-    bits = calloc((size_t)(s->e->procs + 7) / 8, 1);
-    if (!bits || pmi_rowmap_put(&t->subs, row, bits)) {
-      free(bits);
-      return; /* no push for this row: reads still fetch it */
-    }
-    s->nsubs++;
-  }
-  bits[rank / 8] |= (unsigned char)(1u << (rank % 8));
-}
-
-static int rank_running(const pmi_server *s, int rank) {
-  for (int i = 0; i < s->feed_n[rank]; i++) {
-    int w = s->feed_lo[rank] + i;
-    if (w >= 0 && w < s->e->workers && !s->done[w]) return 1;
-  }
-  return 0;
-}
-
-/* The global clock advanced: every process gets, in one message, a fresh
- * copy of each ESSP row it holds, stamped like a reply to its workers. */
-static void push_fresh(pmi_server *s) {
-  if (!s->nsubs || s->aborted) return;
-  int64_t clock = copy_clock(s);
-  for (int r = 0; r < s->e->procs; r++) {
-    if (s->feed_sock[r] < 0 || !rank_running(s, r)) continue;
-    pmi_msg_begin(&s->out, s->e->job, PMI_MSG_PUSH, -1);
-    pmi_put_i64(&s->out, clock);
-    pmi_put_i32(&s->out, s->feed_n[r]);
-    for (int i = 0; i < s->feed_n[r]; i++)
-      pmi_put_i64(&s->out, seq_of(s, s->feed_lo[r] + i));
-    size_t head = s->out.len;
-    for (int id = 0; id < PMI_MAX_TABLES; id++) {
-      srv_table *t = &s->tables[id];
-      if (!t->declared || !t->essp) continue;
-      size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
-      for (size_t i = 0; i < t->subs.cap; i++) {
-        if (t->subs.keys[i] == PMI_ROWMAP_EMPTY) continue;
-        const unsigned char *bits = t->subs.vals[i];
-        if (!(bits[r / 8] & (1u << (r % 8)))) continue;
-        void *p = row_storage(s, id, t->subs.keys[i]);
-        if (!p) continue;
-        pmi_put_i32(&s->out, id);
-        pmi_put_i64(&s->out, t->subs.keys[i]);
-        pmi_put_bytes(&s->out, p, bytes);
-      }
-    }
-    if (s->out.len == head) continue;
-    pthread_mutex_lock(&s->traffic_mu);
-    int rc = pmi_msg_send(s->feed_sock[r], &s->out, &s->traffic, "", NULL);
-    s->pushes += rc == PMLS_OK;
-    pthread_mutex_unlock(&s->traffic_mu);
-  }
-}
-
-/* Holds a read (or barrier) until the global clock reaches its minimum. */
-static void park(pmi_server *s, pending_get g) {
-  if (s->npending == s->cappending) {
-    size_t cap = s->cappending ? s->cappending * 2 : 64;
-    pending_get *p = realloc(s->pending, cap * sizeof *p);
-    if (!p) {
-      reply_err(s, g.client, g.req, PMLS_ENOMEM, "out of memory for a read");
-      return;
-    }
-    s->pending = p;
-    s->cappending = cap;
-  }
-  s->pending[s->npending++] = g;
-}
-
-static void on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
-  uint32_t req = pmi_get_u32(rd);
-  int table = pmi_get_i32(rd);
-  int64_t row = pmi_get_i64(rd);
-  int64_t min_clock = pmi_get_i64(rd);
-  int32_t stamp_lo = pmi_get_i32(rd), stamp_n = pmi_get_i32(rd);
-  char why[256];
-  if (stamp_n < 0 || stamp_n > 1 << 16) rd->bad = 1;
-  if (rd->bad) {
-    reply_err(s, h->src, req, PMLS_EPROTO, "malformed GET message");
-    return;
-  }
-  if (s->aborted) {
-    reply_err(s, h->src, req, PMLS_EABORTED, s->abort_msg);
-    return;
-  }
-  if (check_row(s, table, row, why, sizeof why)) {
-    reply_err(s, h->src, req, PMLS_EINVAL, why);
-    return;
-  }
-  if (s->tables[table].essp && stamp_n > 0) subscribe(s, table, row, h->src);
-  if (min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) {
-    reply_row(s, h->src, req, table, row, stamp_lo, stamp_n);
-    return;
-  }
-  park(s, (pending_get){h->src, req, table, row, min_clock, stamp_lo, stamp_n});
-}
-
 /* Checks the OPLOG entry at rd and steps past it. Returns 0, or the error
  * code with why filled (a bad entry may leave rd anywhere). */
 static int check_entry(pmi_server *s, pmi_rd *rd, char *why, size_t whylen) {
@@ -424,7 +218,7 @@ static int check_entry(pmi_server *s, pmi_rd *rd, char *why, size_t whylen) {
              "elements)", kind, n);
     return PMLS_EPROTO;
   }
-  if (check_row(s, table, row, why, whylen)) return PMLS_EINVAL;
+  if (srv_check_row(s, table, row, why, whylen)) return PMLS_EINVAL;
   srv_table *t = &s->tables[table];
   size_t elem = pmls_dtype_size(t->spec.dtype);
   if (kind == 0) {
@@ -463,7 +257,7 @@ static void apply_entry(pmi_server *s, pmi_rd *rd) {
   int32_t n = pmi_get_i32(rd);
   srv_table *t = &s->tables[table];
   size_t elem = pmls_dtype_size(t->spec.dtype);
-  void *p = row_storage(s, table, row);
+  void *p = srv_row_storage(s, table, row);
   if (kind == 0) {
     const void *delta = pmi_get_bytes(rd, (size_t)n * elem);
     if (p) pmi_add(t->spec.dtype, p, delta, n);
@@ -489,7 +283,7 @@ static void on_oplog(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   char why[256];
   int64_t seq = pmi_get_i64(rd);
   if (rd->bad) {
-    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed OPLOG message");
+    srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed OPLOG message");
     return;
   }
   if (h->src >= 0 && h->src < s->nclients && seq > s->last_seq[h->src])
@@ -502,7 +296,7 @@ static void on_oplog(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
       char msg[400];
       snprintf(msg, sizeof msg, "increment refused: %s (none of the %d+ "
                "entries of this OPLOG applied)", why, entries + 1);
-      reply_err(s, h->src, 0, code, msg);
+      srv_reply_err(s, h->src, 0, code, msg);
       return;
     }
     entries++;
@@ -518,12 +312,12 @@ static void on_init(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int table = pmi_get_i32(rd);
   int64_t row = pmi_get_i64(rd);
   if (rd->bad) {
-    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed INIT message");
+    srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed INIT message");
     return;
   }
   if (s->aborted) return;
-  if (check_row(s, table, row, why, sizeof why)) {
-    reply_err(s, h->src, 0, PMLS_EINVAL, why);
+  if (srv_check_row(s, table, row, why, sizeof why)) {
+    srv_reply_err(s, h->src, 0, PMLS_EINVAL, why);
     return;
   }
   srv_table *t = &s->tables[table];
@@ -532,34 +326,18 @@ static void on_init(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   if (t->spec.layout != PMLS_DENSE || !values || pmi_rd_left(rd) != 0) {
     snprintf(why, sizeof why, "malformed INIT message (row %lld of table '%s' "
              "needs %d dense elements)", (long long)row, t->name, t->spec.cols);
-    reply_err(s, h->src, 0, PMLS_EPROTO, why);
+    srv_reply_err(s, h->src, 0, PMLS_EPROTO, why);
     return;
   }
   if (pmi_rowmap_get(&t->rows, row)) return; /* touched already: keep it */
-  void *p = row_storage(s, table, row);
+  void *p = srv_row_storage(s, table, row);
   if (!p) {
-    reply_err(s, h->src, 0, PMLS_ENOMEM, "out of memory for a row");
+    srv_reply_err(s, h->src, 0, PMLS_ENOMEM, "out of memory for a row");
     return;
   }
   memcpy(p, values, bytes);
 }
 
-static void serve_pending(pmi_server *s) {
-  size_t keep = 0;
-  for (size_t i = 0; i < s->npending; i++) {
-    pending_get g = s->pending[i];
-    if (s->aborted)
-      reply_err(s, g.client, g.req, PMLS_EABORTED, s->abort_msg);
-    else if ((g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX) &&
-             g.table < 0)
-      reply_ack(s, g.client, PMI_MSG_WAIT);
-    else if (g.min_clock <= copy_clock(s) || s->global_clock == INT64_MAX)
-      reply_row(s, g.client, g.req, g.table, g.row, g.stamp_lo, g.stamp_n);
-    else
-      s->pending[keep++] = g;
-  }
-  s->npending = keep;
-}
 
 static void advance_clock(pmi_server *s) {
   int64_t g = INT64_MAX;
@@ -573,8 +351,8 @@ static void advance_clock(pmi_server *s) {
       pmi_metrics_complete(s->e->metrics, k);
   }
   s->global_clock = g;
-  serve_pending(s);
-  push_fresh(s);
+  srv_serve_pending(s);
+  srv_push_fresh(s);
 }
 
 static void on_clock(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
@@ -582,7 +360,7 @@ static void on_clock(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   uint32_t nrep = pmi_get_u32(rd);
   int w = h->src;
   if (rd->bad || w < 0 || w >= s->e->workers) {
-    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed CLOCK message");
+    srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed CLOCK message");
     return;
   }
   for (uint32_t i = 0; i < nrep && !rd->bad; i++) {
@@ -602,24 +380,21 @@ static void on_bye(pmi_server *s, const pmi_hdr *h) {
     s->done[h->src] = 1;
     advance_clock(s);
   }
-  reply_ack(s, h->src, PMI_MSG_BYE);
+  srv_reply_ack(s, h->src, PMI_MSG_BYE);
   /* A closed client reads nothing more: answering its parked reads would
    * block this shard on a send to nobody. Its ACK was sent above; the socket
    * stays open (nanomsg may still be delivering it) but is never used again. */
-  size_t keep = 0;
-  for (size_t i = 0; i < s->npending; i++)
-    if (s->pending[i].client != h->src) s->pending[keep++] = s->pending[i];
-  s->npending = keep;
+  srv_drop_pending(s, h->src);
 }
 
 static void on_wait(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int64_t k = pmi_get_i64(rd);
   if (rd->bad) {
-    reply_err(s, h->src, 0, PMLS_EPROTO, "malformed WAIT message");
+    srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed WAIT message");
     return;
   }
-  park(s, (pending_get){h->src, 0, -1, 0, k, 0, 0});
-  serve_pending(s);
+  srv_park(s, (pending_get){h->src, 0, -1, 0, k, 0, 0, NULL, 0});
+  srv_serve_pending(s);
 }
 
 static void on_abort(pmi_server *s, pmi_rd *rd) {
@@ -629,7 +404,7 @@ static void on_abort(pmi_server *s, pmi_rd *rd) {
     s->aborted = 1;
     snprintf(s->abort_msg, sizeof s->abort_msg, "run aborted: %s", why);
   }
-  serve_pending(s);
+  srv_serve_pending(s);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -662,7 +437,8 @@ static void *server_main(void *arg) {
     switch (h.type) {
     case PMI_MSG_HELLO: on_hello(s, &h, &rd); break;
     case PMI_MSG_TABLE: on_table(s, &h, &rd); break;
-    case PMI_MSG_GET: on_get(s, &h, &rd); break;
+    case PMI_MSG_GET: srv_on_get(s, &h, &rd); break;
+    case PMI_MSG_GETS: srv_on_gets(s, &h, &rd); break;
     case PMI_MSG_OPLOG: on_oplog(s, &h, &rd); break;
     case PMI_MSG_CLOCK: on_clock(s, &h, &rd); break;
     case PMI_MSG_BYE: on_bye(s, &h); break;
@@ -674,7 +450,7 @@ static void *server_main(void *arg) {
       char why[64];
       snprintf(why, sizeof why, "unexpected %s message",
                pmi_msg_type_name(h.type));
-      reply_err(s, h.src, 0, PMLS_EPROTO, why);
+      srv_reply_err(s, h.src, 0, PMLS_EPROTO, why);
     }
     }
     pmi_msg_free(msg);
@@ -746,6 +522,7 @@ void pmi_server_join(pmi_server *s) {
       if (tb->subs.keys[i] != PMI_ROWMAP_EMPTY) free(tb->subs.vals[i]);
     pmi_rowmap_free(&tb->subs);
   }
+  for (size_t i = 0; i < s->npending; i++) free(s->pending[i].rows);
   free(s->pending);
   free(s->vclock);
   free(s->done);
