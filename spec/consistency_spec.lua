@@ -547,6 +547,12 @@ local MODELS = {
   { name = "per-table bsp, ssp:1, essp:2 and the async default in one run",
     args = { "--consistency", "async", "--tables", "bsp,ssp:1,essp:2,default" },
     bounds = { [0] = 0, [1] = 1, [2] = 2, [3] = false } },
+  -- The same guarantees through row views and delta pointers.
+  { name = "ssp, s = 2, through views and delta pointers",
+    args = { "--consistency", "ssp", "--staleness", "2", "--views" }, bounds = { [0] = 2 }, stale = true },
+  { name = "per-table bsp, ssp:1, essp:2, async through views and delta pointers",
+    args = { "--consistency", "async", "--tables", "bsp,ssp:1,essp:2,default", "--views" },
+    bounds = { [0] = 0, [1] = 1, [2] = 2, [3] = false } },
 }
 
 local seed_counter = 0

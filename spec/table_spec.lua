@@ -192,6 +192,77 @@ describe("pmls.table", function()
     end)
   end)
 
+  describe("many rows, views and delta pointers", function()
+    local array = require "pmls.array"
+    local function ids_of(list)
+      local ids = array.int64(#list)
+      for i, v in ipairs(list) do ids[i - 1] = v end
+      return ids
+    end
+
+    it("get_many reads what get reads, for rows in any order", function()
+      local T = table_with({ rows = 6, cols = 3 })
+      for r = 0, 5 do assert.is_true(T:inc(r, 1, r + 0.5)) end
+      local ids = ids_of({ 5, 0, 3, 3 })
+      local out = array.float64(4 * 3)
+      assert.are.equal(out, T:get_many(ids, 4, out))
+      for i, r in ipairs({ 5, 0, 3, 3 }) do
+        local one = T:get(r)
+        for f = 0, 2 do assert.are.equal(one[f], out[(i - 1) * 3 + f]) end
+      end
+    end)
+
+    it("views plus deltas read what get reads, and updates written into deltas are sent", function()
+      table_with({ rows = 4, cols = 2, dtype = "float32" })
+      local T, c = E:table("t")
+      assert.is_true(T:inc(2, 0, 4))
+      assert.are.equal(0, E:close_client(c))
+      T = E:table("t")
+      assert.is_true(T:inc(2, 1, 1))
+      local ids = ids_of({ 2, 1 })
+      local views, deltas = T:pointers(2), T:pointers(2)
+      assert(T:view_many(ids, 2, views))
+      assert(T:delta_many(ids, 2, deltas))
+      assert.are.equal(4, views[0][0])  -- sent: in the view
+      assert.are.equal(0, views[0][1])  -- pending: not in the view ...
+      assert.are.equal(1, deltas[0][1]) -- ... but in the delta
+      deltas[1][1] = deltas[1][1] + 2.5
+      local d = T:delta(1)
+      assert.are.equal(2.5, d[1])
+      local v = T:view(2)
+      assert.are.equal(4, v[0])
+      assert.are.equal(2.5, T:get(1)[1])
+    end)
+
+    it("name the bad argument on misuse", function()
+      local T = table_with({ rows = 3, cols = 2 })
+      local ids = ids_of({ 0, 7 })
+      local out = array.float64(4)
+      assert.has_error(function() T:get_many(ids, 2, out) end,
+        "bad argument 'ids' to get_many (row 7 out of range for table 't' (rows 0..2))")
+      assert.has_error(function() T:get_many({ 0 }, 1, out) end)
+      local ok, err = pcall(T.get_many, T, { 0 }, 1, out)
+      assert.is_false(ok)
+      assert.matches("bad argument 'ids' to get_many", err)
+      ok, err = pcall(T.view_many, T, ids, -1, T:pointers(2))
+      assert.matches("bad argument 'n' to view_many", err)
+      ok, err = pcall(T.delta_many, T, ids, 1, nil)
+      assert.matches("bad argument 'deltas' to delta_many", err)
+      ok, err = pcall(T.view, T, 3)
+      assert.matches("bad argument 'row' to view", err)
+      ok, err = pcall(T.delta, T, "x")
+      assert.matches("bad argument 'row' to delta", err)
+    end)
+
+    it("refuse sparse tables", function()
+      local T = table_with({ rows = 3, cols = 2, sparse = true })
+      local ok, err = pcall(T.view, T, 0)
+      assert.matches("bad argument 'row' to view %(table 't' is sparse", err)
+      ok, err = pcall(T.get_many, T, ids_of({ 0 }), 1, array.float64(2))
+      assert.matches("is sparse", err)
+    end)
+  end)
+
   describe("misuse of get() and inc()", function()
     local T
     before_each(function() T = table_with({ rows = 3, cols = 4 }) end)

@@ -45,6 +45,9 @@ function M.new(client, engine, id)
     -- ffi.typeof by its first argument, and would hand every table the
     -- row type of the first one
     row_type = ffi.typeof(ctype .. "[" .. tonumber(spec.cols) .. "]"),
+    pointers_type = ffi.typeof(ctype .. " *[?]"),
+    pointer_type = ffi.typeof(ctype .. " *"),
+    one_pointer = ffi.new("void *[1]"),
   }, Table)
   if self.sparse then
     self.keys = ffi.new("int32_t[?]", self.cols)
@@ -130,6 +133,69 @@ function Table:inc_pairs(row, n, cols, deltas)
   local rc = C.pmls_inc_pairs(self.client, self.id, row, n, cols, deltas)
   if rc ~= 0 then local a, b = failed(self, rc, "inc_pairs", "row or cols", row, n); return a, b end
   return true
+end
+
+-- ---- many rows: batched reads, views, pending increments ------------------
+-- ids: an int64 array of row ids (pmls.array.int64); n of them are used.
+-- A view is a pointer to the row as the worker sees it minus its pending
+-- increment (0-based, `cols` elements, read-only), valid until the next
+-- ctx:clock(); a delta is a pointer to the worker's pending increment of
+-- the row (written in place, sent at the next clock). view[f] + delta[f]
+-- is what get reads. See pmls_view_many / pmls_delta_many in pmls.h.
+
+local function many_args(self, fn, ids, n, out, what)
+  if type(ids) ~= "cdata" then core.bad_argument("ids", fn, "an int64 array of row ids expected, got " .. type(ids), 3) end
+  if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then core.bad_argument("n", fn, "whole number >= 0 expected, got " .. tostring(n), 3) end
+  if type(out) ~= "cdata" then core.bad_argument(what, fn, "an array expected, got " .. type(out), 3) end
+  if self.sparse then core.bad_argument("ids", fn, "table '" .. self.name .. "' is sparse: views and many-row reads are for dense tables", 3) end
+end
+
+-- An array of n row pointers, for view_many and delta_many.
+function Table:pointers(n)
+  return self.pointers_type(n)
+end
+
+-- Copies rows ids[0..n-1] into out (n * cols elements, row after row), as
+-- get would read each, in one request per shard for the cache's misses.
+function Table:get_many(ids, n, out)
+  many_args(self, "get_many", ids, n, out, "out")
+  local rc = C.pmls_get_many(self.client, self.id, n, ids, out)
+  if rc ~= 0 then local a, b = failed(self, rc, "get_many", "ids"); return a, b end
+  return out
+end
+
+-- Fills views[0..n-1] (from pointers(n)) with views of rows ids[0..n-1].
+function Table:view_many(ids, n, views)
+  many_args(self, "view_many", ids, n, views, "views")
+  local rc = C.pmls_view_many(self.client, self.id, n, ids, ffi.cast("const void **", views))
+  if rc ~= 0 then local a, b = failed(self, rc, "view_many", "ids"); return a, b end
+  return views
+end
+
+-- Fills deltas[0..n-1] (from pointers(n)) with the pending increments of
+-- rows ids[0..n-1].
+function Table:delta_many(ids, n, deltas)
+  many_args(self, "delta_many", ids, n, deltas, "deltas")
+  local rc = C.pmls_delta_many(self.client, self.id, n, ids, ffi.cast("void **", deltas))
+  if rc ~= 0 then local a, b = failed(self, rc, "delta_many", "ids"); return a, b end
+  return deltas
+end
+
+-- One row's view (a read-only pointer) and pending increment (writable).
+function Table:view(row)
+  if type(row) ~= "number" then bad_row("view", row) end
+  if self.sparse then core.bad_argument("row", "view", "table '" .. self.name .. "' is sparse: views are for dense tables") end
+  local rc = C.pmls_view_dense(self.client, self.id, row, ffi.cast("const void **", self.one_pointer))
+  if rc ~= 0 then local a, b = failed(self, rc, "view", "row", row); return a, b end
+  return ffi.cast(self.pointer_type, self.one_pointer[0])
+end
+
+function Table:delta(row)
+  if type(row) ~= "number" then bad_row("delta", row) end
+  if self.sparse then core.bad_argument("row", "delta", "table '" .. self.name .. "' is sparse: delta pointers are for dense tables") end
+  local rc = C.pmls_delta_dense(self.client, self.id, row, self.one_pointer)
+  if rc ~= 0 then local a, b = failed(self, rc, "delta", "row", row); return a, b end
+  return ffi.cast(self.pointer_type, self.one_pointer[0])
 end
 
 M.Table = Table
