@@ -1,34 +1,36 @@
 -- Matrix factorization by SGD, data-parallel, with biases:
 --   r(u, i) ≈ mu + b_u + b_i + L[u]·R[i]
+--   e = r - prediction
+--   L[u] += lr (e R[i] - lambda L[u]),  R[i] += lr (e L[u] - lambda R[i])
 --
 -- L (users × rank+1) and R (items × rank+1) live in the store (the last
 -- column holds the user's / item's bias), initialised uniformly from the
 -- run's seed. mu is the global mean of the training ratings. Each worker
 -- owns the users u with u % workers == its id, and takes their ratings:
--- only it ever changes their rows of L, which it reads from the store and
--- increments rating by rating. Item rows are shared by every worker, so
--- they are updated by model averaging: in each clock a worker runs SGD on
--- its own copy of each item row it touches (read once per clock, within
--- the staleness bound) with the step lr × workers, and at clock() adds the
--- copy's change divided by the number of workers. The store's item rows
--- thus move by the mean of the workers' moves, which stays stable however
--- many workers update the same item at once (their full moves, added up,
--- overshoot and diverge from about four workers on). With one worker this
--- is plain serial SGD. A clock is a slice of the worker's ratings
--- (--clocks-per-epoch).
--- Rating files: `user item rating [timestamp]`, whitespace separated
--- (MovieLens u.data / ua.base); ids are used as row numbers.
+-- only it ever changes their rows of L. Item rows are shared by every
+-- worker, so they are updated by model averaging: in each clock a worker
+-- runs SGD on its own value of each item row with the step lr × workers,
+-- and the store's row moves by that change divided by the number of
+-- workers, i.e. by the mean of the workers' moves, which stays stable
+-- however many workers update the same item at once. With one worker this
+-- is plain serial SGD.
 --
--- Straggler injection (off by default; bench/straggler.sh uses it): with
--- --slow-worker W, worker W computes --slow-factor F times slower. After each
--- clock's work it sleeps (F - 1) times the CPU time its thread spent on that
--- work (thread CPU time, so time spent waiting for rows is not stretched;
--- --slow-basis wall stretches the wall time instead), and with probability
--- --pause-prob it then pauses --pause-ms more (every worker does, with
--- --pause-on all). The pauses are drawn from the run's seed, so a run
--- repeats. The slowed worker reports the seconds it slept as slowed_s.
+-- A clock reads its rows as views (the cache's copies, in place) and
+-- writes the steps into the rows' pending increments (delta pointers), so
+-- a row's value is view + scale × delta, scale 1 for L and workers for R;
+-- the steps run in C (kernels.sgd_mf_batch), SIMD where the CPU has it.
+-- A worker's ratings are grouped into blocks of users × items small enough
+-- that a block's rows stay in the CPU's cache (the order of DSGD / Fugue),
+-- visited in a random order each epoch, each block's ratings shuffled; a
+-- clock is a slice of the blocks (--clocks-per-epoch). --dtype float32
+-- halves the model and doubles the SIMD width.
+-- Rating files: `user item rating [timestamp]`, whitespace or comma
+-- separated (MovieLens u.data / ua.base / ratings.csv); ids are row numbers.
+-- Straggler injection (off by default; bench/straggler.sh): lib.straggler.
 local pmls = require "pmls"
-local array = pmls.array
+local straggler = require "lib.straggler"
+local array, kernels = pmls.array, pmls.kernels
+local floor, max, min, sqrt = math.floor, math.max, math.min, math.sqrt
 
 local app = pmls.app("mf-sgd", "matrix factorization by SGD (data-parallel)")
 app:option("data", nil, "training ratings (user item rating [timestamp])", { type = "string", required = true })
@@ -40,162 +42,162 @@ app:option("lr", 0.015, "learning rate")
 app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)")
 app:option("lambda", 0.05, "L2 regularisation")
 app:option("init", 0.1, "initial values uniform in [-init, init)")
-app:option("slow_worker", -1, "straggler: the worker to slow down (-1 = none)", { type = "int" })
-app:option("slow_factor", 1, "straggler: its work takes this many times longer")
-app:option("pause_prob", 0, "straggler: chance per clock of an extra pause")
-app:option("pause_ms", 0, "straggler: length of a pause, in ms")
-app:option("pause_on", "slow", "straggler: who pauses: the slow worker (slow) or every worker (all)")
-app:option("slow_basis", "cpu", "straggler: stretch the thread's CPU time (cpu) or the work's wall time, waits included (wall)")
+app:option("dtype", "float64", "element type of the factor tables: float64 or float32", { type = "string" })
+app:option("block_kb", 1024, "a block's rows (user and item side, views and deltas) fit in about this many KiB", { type = "int" })
+straggler.options(app, true)
 app:metric("train_rmse", "mean")
-app:metric("slowed_s", "sum")   -- seconds slept by slowed workers (reported only by them)
-
--- The straggler's clock: the thread's CPU time (its work, not its waits
--- for rows) or, with --slow-basis wall, the wall time.
-local function clock_of(basis) return basis == "wall" and pmls.now or pmls.thread_time end
-
--- A data error ("path:LINE: ...") ends the run with that message.
-local function read(path, opts) return assert(pmls.data.read_triplets(path, opts)) end
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.rank < 1 or opt.epochs < 1 or opt.clocks_per_epoch < 1 then
-    error("need --rank, --epochs and --clocks-per-epoch >= 1", 0)
+  if opt.rank < 1 or opt.epochs < 1 or opt.clocks_per_epoch < 1 or opt.block_kb < 1 then
+    error("need --rank, --epochs, --clocks-per-epoch and --block-kb >= 1", 0)
   end
-  if opt.slow_factor < 1 or opt.pause_prob < 0 or opt.pause_prob > 1 or opt.pause_ms < 0 then
-    error("need --slow-factor >= 1, --pause-prob in [0, 1] and --pause-ms >= 0", 0)
-  end
-  if opt.slow_basis ~= "cpu" and opt.slow_basis ~= "wall" then
-    error("--slow-basis is cpu or wall", 0)
-  end
-  if opt.pause_on ~= "slow" and opt.pause_on ~= "all" then
-    error("--pause-on is slow or all", 0)
-  end
-  local all = read(opt.data)
+  if opt.dtype ~= "float64" and opt.dtype ~= "float32" then error("--dtype is float64 or float32", 0) end
+  straggler.check(opt)
+  local all = assert(ctx:read_triplets(opt.data))
+  if all.n < 1 then error(opt.data .. ": no ratings", 0) end
   local users, items = all.max_user + 1, all.max_item + 1
   if opt.test then
-    local test = read(opt.test)
-    users = math.max(users, test.max_user + 1)
-    items = math.max(items, test.max_item + 1)
+    local test = assert(ctx:read_triplets(opt.test))
+    users, items = max(users, test.max_user + 1), max(items, test.max_item + 1)
   end
   local sum = 0
-  for k = 0, all.n - 1 do sum = sum + all.rating[k] end
-  ctx:table("L", { rows = users, cols = opt.rank + 1, init = "uniform", scale = opt.init })
-  ctx:table("R", { rows = items, cols = opt.rank + 1, init = "uniform", scale = opt.init })
+  for n = 0, all.n - 1 do sum = sum + all.rating[n] end
+  local spec = { cols = opt.rank + 1, dtype = opt.dtype, init = "uniform", scale = opt.init }
+  spec.rows = users
+  ctx:table("L", spec)
+  spec.rows = items
+  ctx:table("R", spec)
   return { mu = sum / all.n }
 end
 
+-- ---- a worker's ratings, in blocks --------------------------------------------
+
+-- My ratings (those of users u with u % P == me), grouped by block: block
+-- b's ratings are order[start[b] .. start[b + 1] - 1]. Users are cut into
+-- ranges of my users, items into ranges of item ids, each range's rows
+-- about half of block_kb.
+local function blocks_of(all, me, P, users, items, row_bytes, block_kb)
+  local per_block = max(16, floor(block_kb * 1024 / 2 / row_bytes))
+  local mine = floor((users - 1 - me) / P) + 1 -- users me, me + P, ...
+  local ub = max(1, math.ceil(mine / per_block))
+  local ib = max(1, math.ceil(items / per_block))
+  local nblocks = ub * ib
+  local user, item = all.user, all.item
+  local function block(n)
+    local local_user = floor(user[n] / P)
+    return min(ub - 1, floor(local_user / per_block)) * ib + min(ib - 1, floor(item[n] / per_block))
+  end
+  local start = array.int32(nblocks + 1)
+  local count = 0
+  for n = 0, all.n - 1 do
+    if user[n] % P == me then
+      local b = block(n)
+      start[b + 1] = start[b + 1] + 1
+      count = count + 1
+    end
+  end
+  for b = 1, nblocks do start[b] = start[b] + start[b - 1] end
+  local order, fill = array.int32(max(count, 1)), array.int32(nblocks)
+  for n = 0, all.n - 1 do
+    if user[n] % P == me then
+      local b = block(n)
+      order[start[b] + fill[b]] = n
+      fill[b] = fill[b] + 1
+    end
+  end
+  return { order = order, start = start, n = nblocks, count = count, mine = mine }
+end
+
+local function shuffle(a, lo, hi, below)
+  for k = hi - 1, lo + 1, -1 do
+    local j = lo + below(k - lo + 1)
+    a[k], a[j] = a[j], a[k]
+  end
+end
+
+-- ---- the workers ----------------------------------------------------------------
+
 function app:worker(ctx)
-  local opt, k, mu = ctx.opt, ctx.opt.rank, ctx.shared.mu
-  local P = ctx.workers
-  local all = read(opt.data)
-  local ds = pmls.data.subset(all, function(n) return all.user[n] % P == ctx.worker end)
+  local opt, mu = ctx.opt, ctx.shared.mu
+  local P, me, k = ctx.workers, ctx.worker, opt.rank
+  local all = assert(ctx:read_triplets(opt.data))
   local L, R = ctx:table("L"), ctx:table("R")
-  local lu, dl = L:row_buffer(), L:row_buffer()
-  local width = k + 1
-  -- This clock's copies of the item rows (mine) and what they were when
-  -- read (base); loaded[i] says in which clock item i was read.
-  local mine = array.float64(R.rows * width)
-  local base = array.float64(R.rows * width)
-  local loaded = array.int32(R.rows)
-  local touched = array.int32(R.rows)
-  for i = 0, R.rows - 1 do loaded[i] = -1 end
-  local row = R:row_buffer()
-  local user, item, rating = ds.user, ds.item, ds.rating
-  -- Rating files are sorted by user; SGD wants them in random order.
-  local order = array.int32(math.max(ds.n, 1))
-  local rng = pmls.data.new_rng(ctx.seed * 7919 + ctx.worker)
-  for n = 0, ds.n - 1 do order[n] = n end
-  local is_slow = ctx.worker == opt.slow_worker
-  local pausing = (is_slow or opt.pause_on == "all") and opt.pause_prob > 0 and opt.pause_ms > 0
-  local factor = is_slow and opt.slow_factor or 1
-  local slowed = factor > 1 or pausing
-  local pauses = slowed and pmls.data.new_rng(ctx.seed * 104729 + 7 + ctx.worker)
-  local clock_s = clock_of(opt.slow_basis)
-  local clock = 0
+  local elem = opt.dtype == "float32" and 4 or 8
+  local plan = blocks_of(all, me, P, L.rows, R.rows, (k + 1) * elem, opt.block_kb)
+  -- The rows a clock reads: my users, every item. Pointers to their views
+  -- and deltas, indexed by row id, as the kernel takes them.
+  local my_users = array.int64(max(plan.mine, 1))
+  for j = 0, plan.mine - 1 do my_users[j] = me + j * P end
+  local item_ids = array.int64(R.rows)
+  for i = 0, R.rows - 1 do item_ids[i] = i end
+  local uv, ud = L:pointers(plan.mine), L:pointers(plan.mine)
+  local Uv, Ud = L:pointers(L.rows), L:pointers(L.rows)
+  local Iv, Id = R:pointers(R.rows), R:pointers(R.rows)
+  local blocks = array.int32(plan.n)
+  for b = 0, plan.n - 1 do blocks[b] = b end
+  local rng = pmls.rng.new(ctx.seed * 7919 + me)
+  local slow = straggler.new(ctx)
+  local order, start = plan.order, plan.start
   for epoch = 0, opt.epochs - 1 do
-    for n = ds.n - 1, 1, -1 do
-      local j = rng.below(n + 1)
-      order[n], order[j] = order[j], order[n]
-    end
-    local lr, lambda = opt.lr / (1 + opt.decay * epoch), opt.lambda
-    local lr_item = lr * P
+    shuffle(blocks, 0, plan.n, rng.below)
+    for b = 0, plan.n - 1 do shuffle(order, start[b], start[b + 1], rng.below) end
+    local lr = opt.lr / (1 + opt.decay * epoch)
     for slice = 0, opt.clocks_per_epoch - 1 do
-    local first = math.floor(ds.n * slice / opt.clocks_per_epoch)
-    local last = math.floor(ds.n * (slice + 1) / opt.clocks_per_epoch)
-    local se, ntouched = 0, 0
-    local t0 = slowed and clock_s()
-    for m = first, last - 1 do
-      local n = order[m]
-      local u, i = user[n], item[n]
-      local off = i * width
-      if loaded[i] ~= clock then
-        assert(R:get(i, row))
-        for f = 0, k do mine[off + f] = row[f]; base[off + f] = row[f] end
-        loaded[i] = clock
-        touched[ntouched] = i
-        ntouched = ntouched + 1
+      local t0 = slow:start()
+      assert(L:view_many(my_users, plan.mine, uv))
+      assert(L:delta_many(my_users, plan.mine, ud))
+      for j = 0, plan.mine - 1 do
+        local u = me + j * P
+        Uv[u], Ud[u] = uv[j], ud[j]
       end
-      assert(L:get(u, lu))
-      local pred = mu + lu[k] + mine[off + k]
-      for f = 0, k - 1 do pred = pred + lu[f] * mine[off + f] end
-      local e = rating[n] - pred
-      se = se + e * e
-      for f = 0, k - 1 do
-        local rf = mine[off + f]
-        dl[f] = lr * (e * rf - lambda * lu[f])
-        mine[off + f] = rf + lr_item * (e * lu[f] - lambda * rf)
+      assert(R:view_many(item_ids, R.rows, Iv))
+      assert(R:delta_many(item_ids, R.rows, Id))
+      local se, done = 0, 0
+      local first = floor(plan.n * slice / opt.clocks_per_epoch)
+      local last = floor(plan.n * (slice + 1) / opt.clocks_per_epoch)
+      for s = first, last - 1 do
+        local b = blocks[s]
+        local lo, count = start[b], start[b + 1] - start[b]
+        -- u: view + delta (only I write it); i: view + P × delta, stepped
+        -- with lr × P, so the store moves by the mean of the workers' steps
+        se = se + kernels.sgd_mf_batch(k, count, order + lo, all.user, all.item, all.rating,
+                                       Uv, Ud, 1, Iv, Id, P, mu, lr, lr * P, opt.lambda)
+        done = done + count
       end
-      dl[k] = lr * (e - lambda * lu[k])
-      mine[off + k] = mine[off + k] + lr_item * (e - lambda * mine[off + k])
-      L:inc(u, dl)
-    end
-    for t = 0, ntouched - 1 do
-      local off = touched[t] * width
-      for f = 0, k do row[f] = (mine[off + f] - base[off + f]) / P end
-      R:inc(touched[t], row)
-    end
-    clock = clock + 1
-    ctx:report { train_rmse = math.sqrt(se / math.max(last - first, 1)) }
-    if slowed then
-      local nap = (factor - 1) * (clock_s() - t0)
-      if pausing and pauses.uniform() < opt.pause_prob then nap = nap + opt.pause_ms * 1e-3 end
-      pmls.sleep(nap)
-      ctx:report { slowed_s = nap }
-    end
-    assert(ctx:clock())
+      ctx:report { train_rmse = sqrt(se / max(done, 1)) }
+      local nap = slow:stretch(t0)
+      if nap > 0 then ctx:report { slowed_s = nap } end
+      assert(ctx:clock())
     end
   end
 end
+
+-- ---- the test RMSE ----------------------------------------------------------------
 
 function app:finish(ctx)
   local opt = ctx.opt
   if not opt.test then return end
-  local test = read(opt.test)
+  local test = assert(ctx:read_triplets(opt.test))
   local L, R = ctx:table("L"), ctx:table("R")
-  local k, mu = opt.rank, ctx.shared.mu
-  -- Read each row once: the model is final, no need to ask per rating.
-  local function rows(T)
-    local cache = {}
-    return function(id)
-      local r = cache[id]
-      if not r then
-        r = assert(T:get(id))
-        cache[id] = r
-      end
-      return r
-    end
+  local k, mu, width = opt.rank, ctx.shared.mu, opt.rank + 1
+  -- The final model, every row in one read per table.
+  local function whole(T)
+    local ids = array.int64(T.rows)
+    for r = 0, T.rows - 1 do ids[r] = r end
+    local out = opt.dtype == "float32" and array.float32(T.rows * width) or array.float64(T.rows * width)
+    return assert(T:get_many(ids, T.rows, out))
   end
-  local Lrow, Rrow = rows(L), rows(R)
+  local Lm, Rm = whole(L), whole(R)
   local se = 0
   for n = 0, test.n - 1 do
-    local lu, ri = Lrow(test.user[n]), Rrow(test.item[n])
-    local pred = mu + lu[k] + ri[k]
-    for f = 0, k - 1 do pred = pred + lu[f] * ri[f] end
-    pred = math.min(5, math.max(1, pred))
+    local lu, ri = Lm + test.user[n] * width, Rm + test.item[n] * width
+    local pred = mu + lu[k] + ri[k] + kernels.dot(k, lu, ri)
+    pred = min(5, max(1, pred))
     local e = test.rating[n] - pred
     se = se + e * e
   end
-  ctx:report { test_rmse = math.sqrt(se / test.n) }
+  ctx:report { test_rmse = sqrt(se / test.n) }
 end
 
 return app

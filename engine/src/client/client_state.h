@@ -23,8 +23,17 @@ typedef struct hist_entry {
   struct hist_entry *next;
   int64_t seq;      /* the OPLOG message (to the row's shard) that carried it */
   int64_t interval; /* the clock interval the increments were made in */
-  void *delta;      /* dense bytes, or a pmi_kv for sparse tables */
+  void *delta;      /* dense bytes, or a pmi_kv for sparse tables; NULL when
+                       only the version (seq) is kept: a copy that lacks it
+                       is read again from the shard instead */
+  size_t bytes;     /* what delta holds, counted in hist_bytes */
 } hist_entry;
+
+/* The copies of sent increments a client keeps, over all its rows. Past
+ * this, a sent increment leaves only its version in the history: memory
+ * stays bounded whatever the model writes, and the rows it wrote are read
+ * from their shards (whose copies hold them) until the bound passes. */
+#define HIST_BYTES_MAX (16u << 20)
 
 typedef struct {
   char name[PMI_NAME_MAX];
@@ -71,6 +80,7 @@ struct pmls_client {
   uint32_t next_req;
   pmi_rowmap oplog[PMI_MAX_TABLES];
   size_t oplog_bytes;
+  size_t hist_bytes; /* delta copies held by the history (HIST_BYTES_MAX) */
   /* Increments already sent, per row, newest first, until a copy that holds
    * them is read or the staleness bound guarantees every copy does. */
   pmi_rowmap hist[PMI_MAX_TABLES];
@@ -174,6 +184,17 @@ void pmi_client_drop_delta(pmls_client *c, int table, const pmi_table_meta *t,
                            void *delta);
 hist_entry *pmi_hist_new(pmls_client *c);
 void pmi_hist_release(pmls_client *c, hist_entry *h);
+/* Drops a history entry and the copy it holds. */
+void pmi_hist_forget(pmls_client *c, int table, const pmi_table_meta *t,
+                     hist_entry *h);
+/* What a copy holding this client's OPLOG messages up to `stamp` lacks of
+ * its sent increments of the row (forgetting the ones it holds): HIST_NONE,
+ * HIST_ADD (copies of them all are kept: they can be added) or
+ * HIST_REFRESH (some were kept as a version only: read the row from its
+ * shard, whose reply holds every message sent before the read). */
+enum { HIST_NONE, HIST_ADD, HIST_REFRESH };
+int pmi_hist_check(pmls_client *c, int table, const pmi_table_meta *t,
+                   int64_t row, int64_t stamp);
 int pmi_client_aborted(pmls_client *c);
 int pmi_client_send(pmls_client *c, int shard, pmi_buf *b);
 int pmi_client_async_error(pmls_client *c, pmi_rd *rd);

@@ -51,6 +51,35 @@ void pmi_hist_release(pmls_client *c, hist_entry *h) {
   c->free_hist = h;
 }
 
+void pmi_hist_forget(pmls_client *c, int table, const pmi_table_meta *t,
+                     hist_entry *h) {
+  if (h->delta) {
+    c->hist_bytes -= h->bytes;
+    pmi_client_drop_delta(c, table, t, h->delta);
+  }
+  pmi_hist_release(c, h);
+}
+
+int pmi_hist_check(pmls_client *c, int table, const pmi_table_meta *t,
+                   int64_t row, int64_t stamp) {
+  void **slot = pmi_rowmap_ref(&c->hist[table], row);
+  if (!slot) return HIST_NONE;
+  int what = HIST_NONE;
+  hist_entry **link = (hist_entry **)slot;
+  while (*link) {
+    hist_entry *h = *link;
+    if (h->seq <= stamp) {
+      *link = h->next;
+      pmi_hist_forget(c, table, t, h);
+      continue;
+    }
+    if (!h->delta) return HIST_REFRESH;
+    what = HIST_ADD;
+    link = &h->next;
+  }
+  return what;
+}
+
 /* ---- sending ------------------------------------------------------------- */
 
 /* The run is over because some node failed: the caller's failure is an
@@ -197,12 +226,20 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
   if (!h) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   h->seq = c->shard_seq[shard] + 1;
   h->interval = c->clock;
-  h->delta = delta;
+  h->bytes = t->spec.layout == PMLS_SPARSE
+                 ? sizeof(pmi_kv) + (size_t)((pmi_kv *)delta)->cap * (4 + elem)
+                 : row_bytes_of(t);
+  /* Past the bound only the version is kept (the copy goes once the row
+   * is in the batch, below). */
+  int keep = c->hist_bytes + h->bytes <= HIST_BYTES_MAX;
+  h->delta = keep ? delta : NULL;
   h->next = pmi_rowmap_get(&c->hist[table], row);
   if (pmi_rowmap_put(&c->hist[table], row, h)) {
     pmi_hist_release(c, h);
+    pmi_client_drop_delta(c, table, t, delta);
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   }
+  if (keep) c->hist_bytes += h->bytes;
   int64_t n = 0;
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
@@ -224,14 +261,14 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
   } else if (t->spec.layout == PMLS_SPARSE) {
     pmi_kv *kv = delta;
     rc |= pmi_put_i32(b, (int32_t)n);
-    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) return PMLS_ENOMEM;
+    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) goto out_of_memory;
     int32_t *keys = (int32_t *)(b->data + b->len);
     unsigned char *vals = b->data + b->len + (size_t)n * 4;
     pmi_kv_export(kv, keys, vals, n);
     b->len += (size_t)n * (4 + elem);
   } else {
     rc |= pmi_put_i32(b, (int32_t)n);
-    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) return PMLS_ENOMEM;
+    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) goto out_of_memory;
     int32_t *keys = (int32_t *)(b->data + b->len);
     unsigned char *vals = b->data + b->len + (size_t)n * 4;
     int64_t k = 0;
@@ -244,7 +281,8 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
     }
     b->len += (size_t)n * (4 + elem);
   }
-  if (rc) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a batch");
+  if (rc) goto out_of_memory;
+  if (!keep) pmi_client_drop_delta(c, table, t, delta);
   c->acc[table].bytes_sent += (int64_t)(b->len - start);
   if (b->len >= BATCH_BYTES) {
     rc = pmi_client_send(c, shard, b);
@@ -253,6 +291,9 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
     if (rc) return rc;
   }
   return PMLS_OK;
+out_of_memory:
+  if (!keep) pmi_client_drop_delta(c, table, t, delta);
+  return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a batch");
 }
 
 int pmi_oplog_flush(pmls_client *c) {
@@ -301,8 +342,7 @@ void pmi_hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_seq) 
       hist_entry *h = *link;
       if (h->interval < before || h->seq <= upto_seq) {
         *link = h->next;
-        pmi_client_drop_delta(c, table, t, h->delta);
-        pmi_hist_release(c, h);
+        pmi_hist_forget(c, table, t, h);
       } else {
         link = &h->next;
       }
@@ -323,10 +363,13 @@ int pmi_hist_apply(pmls_client *c, int table, const pmi_table_meta *t,
     hist_entry *h = *link;
     if (h->seq <= stamp) {
       *link = h->next;
-      pmi_client_drop_delta(c, table, t, h->delta);
-      pmi_hist_release(c, h);
+      pmi_hist_forget(c, table, t, h);
       continue;
     }
+    if (!h->delta)
+      return pmi_fail(c->err, PMLS_EPROTO, "a copy of row %lld of table '%s' "
+                      "from its shard lacks this client's OPLOG %lld",
+                      (long long)row, t->name, (long long)h->seq);
     if (t->spec.layout == PMLS_DENSE) {
       pmi_add(t->spec.dtype, out, h->delta, t->spec.cols);
     } else {

@@ -72,6 +72,10 @@ int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
   int hit = worker && pmi_cache_get(c->e->cache, table, &t->spec, row,
                                     cache_min, c->worker - c->e->first_worker,
                                     plus, out, &copy_clock, &stamp);
+  /* A copy lacking sent increments the history kept only the version of
+   * is no use: the shard's copy holds them. */
+  if (hit && !plus && pmi_hist_check(c, table, t, row, stamp) == HIST_REFRESH)
+    hit = 0;
   if (hit) {
     c->acc[table].cache_hits++;
   } else {

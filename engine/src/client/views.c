@@ -8,7 +8,8 @@
  * next clock(), which releases it (the cache never overwrites a viewed copy,
  * cache.c). A copy that lacks some of this client's sent increments cannot
  * be shown as it is, so such a row is copied into the client's view arena
- * with them added: views always hold every increment this client sent.
+ * with them added, or read again from its shard when the history kept only
+ * their version: views always hold every increment this client sent.
  * What it has not sent yet is the row's pending increment, which
  * pmls_delta_* hands out as a writable pointer into the oplog: the row as
  * this worker sees it is view + delta, and an update is written into the
@@ -85,30 +86,9 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
   return 0;
 }
 
-/* Whether this client sent increments of the row that a copy holding its
- * OPLOG messages up to `stamp` lacks. The ones it holds are forgotten. */
-static int lacks_own(pmls_client *c, int table, const pmi_table_meta *t,
-                     int64_t row, int64_t stamp) {
-  void **slot = pmi_rowmap_ref(&c->hist[table], row);
-  if (!slot) return 0;
-  hist_entry **link = (hist_entry **)slot;
-  int lacking = 0;
-  while (*link) {
-    hist_entry *h = *link;
-    if (h->seq <= stamp) {
-      *link = h->next;
-      pmi_client_drop_delta(c, table, t, h->delta);
-      pmi_hist_release(c, h);
-      continue;
-    }
-    lacking = 1;
-    link = &h->next;
-  }
-  return lacking;
-}
-
 /* Hands row i its copy `data` (clock, stamp): a copy into out (with every
- * increment of this client, sent or not) or a view (with the sent ones). */
+ * increment of this client, sent or not) or a view (with the sent ones).
+ * A pinned copy (the cache's) is shown as it is when it lacks none of them. */
 static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
                    read_kind kind, int64_t i, int64_t row, const void *data,
                    int64_t clock, int64_t stamp, int pinned, void *out,
@@ -118,7 +98,7 @@ static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
   c->acc[table].reads++;
   pmi_client_record_staleness(c, table, clock);
   if (kind == AS_VIEW) {
-    if (pinned && !lacks_own(c, table, t, row, stamp)) {
+    if (pinned && pmi_hist_check(c, table, t, row, stamp) == HIST_NONE) {
       views[i] = data;
       return PMLS_OK;
     }
@@ -222,7 +202,8 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
       const void *view;
       int64_t clock, stamp;
       hit = pmi_cache_view(c->e->cache, table, row, cache_min, local, &view,
-                           &clock, &stamp);
+                           &clock, &stamp) &&
+            pmi_hist_check(c, table, t, row, stamp) != HIST_REFRESH;
       if (hit) {
         int rc = deliver(c, table, t, kind, i, row, view, clock, stamp, 1, out, views);
         if (rc) return rc;
@@ -231,7 +212,8 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
       void *dst = (unsigned char *)out + (size_t)i * row_bytes_of(t);
       int64_t clock, stamp;
       hit = pmi_cache_get(c->e->cache, table, &t->spec, row, cache_min, local,
-                          NULL, dst, &clock, &stamp);
+                          NULL, dst, &clock, &stamp) &&
+            pmi_hist_check(c, table, t, row, stamp) != HIST_REFRESH;
       if (hit) {
         /* deliver() copies from its source: here the source is dst itself */
         c->rows_read++;

@@ -314,12 +314,57 @@ static void t_deltas_survive_a_full_oplog(void) {
   pmls_engine_destroy(e);
 }
 
+/* ---- the history's bound ----------------------------------------------------- */
+
+/* One worker under SSP s = 3 writes 20 MB per clock, more than the history
+ * keeps copies of: the rows whose sent increments it kept only the version
+ * of are read from their shards, so every read still holds every
+ * increment, through get_dense, get_many and views, clock after clock. */
+static void t_history_past_its_bound(void) {
+  pmls_engine *e = engine(1, 2);
+  CHECK(e != NULL);
+  enum { ROWS = 40000, COLS = 64, CLOCKS = 3 };
+  pmls_table_spec s = dense(ROWS, COLS, PMLS_F64);
+  s.consistency = PMLS_SSP;
+  s.staleness = 3;
+  int t = table(e, "big", s);
+  pmls_client *c = NULL;
+  CHECK_EQ_INT(pmls_client_open(e, 0, &c), PMLS_OK);
+  int64_t *rows = malloc(ROWS * sizeof *rows);
+  void **d = malloc(ROWS * sizeof *d);
+  const void **v = malloc(ROWS * sizeof *v);
+  double *all = malloc((size_t)ROWS * COLS * sizeof *all);
+  CHECK(rows && d && v && all);
+  for (int64_t r = 0; r < ROWS; r++) rows[r] = r;
+  int wrong = 0;
+  for (int k = 0; k < CLOCKS; k++) {
+    CHECK_EQ_INT(pmls_get_many(c, t, ROWS, rows, all), PMLS_OK);
+    for (int64_t r = 0; r < ROWS; r++) wrong += all[r * COLS + r % COLS] != k;
+    CHECK_EQ_INT(pmls_view_many(c, t, ROWS, rows, v), PMLS_OK);
+    for (int64_t r = 0; r < ROWS; r++) wrong += ((const double *)v[r])[r % COLS] != k;
+    double one[COLS];
+    CHECK_EQ_INT(pmls_get_dense(c, t, ROWS - 1, one), PMLS_OK);
+    wrong += one[(ROWS - 1) % COLS] != k;
+    CHECK_EQ_INT(pmls_delta_many(c, t, ROWS, rows, d), PMLS_OK);
+    for (int64_t r = 0; r < ROWS; r++) ((double *)d[r])[r % COLS] += 1;
+    CHECK_EQ_INT(pmls_clock(c), PMLS_OK);
+  }
+  CHECK_EQ_INT(wrong, 0);
+  CHECK_EQ_INT(pmls_client_close(c), PMLS_OK);
+  free(all);
+  free(v);
+  free(d);
+  free(rows);
+  pmls_engine_destroy(e);
+}
+
 static const th_case cases[] = {
     {"get_many reads what get_dense reads, over two shards", t_get_many_matches_get_dense},
     {"bad rows, tables, counts and layouts are named", t_misuse_is_named},
     {"workers on views and deltas: bound, own exact, nothing lost (BSP/SSP/ESSP/async)", t_workers_on_views},
     {"a view stays unchanged until the worker's clock", t_view_is_stable_until_clock},
     {"delta pointers survive an oplog past its flush bound", t_deltas_survive_a_full_oplog},
+    {"past the history's bound, reads still hold every own increment", t_history_past_its_bound},
 };
 
 TH_MAIN(cases)
