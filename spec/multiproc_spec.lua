@@ -103,6 +103,16 @@ describe("a job of several processes", function()
       end)
     end
 
+    it("-p 2 without -w shares the host's cores: cores / 2 workers per process", function()
+      local p = assert(io.popen("nproc"))
+      local cores = tonumber(p:read("*l"))
+      p:close()
+      local per = math.max(1, math.floor(cores / 2))
+      local args, metrics = sum_args { "-p", "2" }
+      local res = U.run { args = args, timeout = 40 }
+      check_sum(res, metrics, 2, per, "-p 2, no -w")
+    end)
+
     it("prints one progress line per clock (rank 0 only) and the summary", function()
       local res = U.run { args = { "run", SUM, "-p", "3", "-w", "1", "--clocks", "3" } }
       assert.are.equal(0, res.rc, U.describe(res))
@@ -316,6 +326,8 @@ describe("a job of several processes", function()
         assert.is_truthy(cmd:find("cd " .. helpers.quote(U.root), 1, true), cmd)
         assert.matches("PMLS_MASTER='tcp://[%d.]+:%d+'", cmd)
         assert.matches("PMLS_SIZE=3", cmd, 1, true)
+        -- both ranks on node-b: without -w they would share its cores
+        assert.matches("PMLS_LOCAL_PROCS=2", cmd, 1, true)
         assert.is_truthy(cmd:find(helpers.quote(SUM), 1, true), cmd)
         ranks[#ranks + 1] = tonumber(cmd:match("PMLS_RANK=(%d+)"))
       end

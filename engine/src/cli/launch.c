@@ -158,6 +158,28 @@ static void set_rank_env(int rank, int procs, const char *master) {
   setenv("PMLS_MASTER", master, 1);
 }
 
+/* The host index of each rank, as pl_spawn assigns them (-1: past the
+ * slots). Rank 0, this process, takes the first slot. */
+static int host_of(const pl_host *hosts, int nhosts, int rank) {
+  int host = 0, used = 1;
+  for (int r = 1; r <= rank; r++) {
+    while (host < nhosts && used >= hosts[host].slots) {
+      host++;
+      used = 0;
+    }
+    if (host == nhosts) return -1;
+    used++;
+  }
+  return host;
+}
+
+int pl_local_procs(const pl_host *hosts, int nhosts, int procs, int rank) {
+  if (!hosts) return procs > 0 ? procs : 1;
+  int mine = host_of(hosts, nhosts, rank), n = 0;
+  for (int r = 0; r < procs; r++) n += host_of(hosts, nhosts, r) == mine;
+  return n > 0 ? n : 1;
+}
+
 int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
              int nhosts, char *err, size_t errlen) {
   char exe[PATH_MAX], cwd[PATH_MAX];
@@ -191,8 +213,9 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
       len = (size_t)snprintf(cmd, sizeof cmd, "cd ");
       int bad = shell_quote(cmd, sizeof cmd, &len, cwd);
       len += (size_t)snprintf(cmd + len, sizeof cmd - len,
-                              "&& PMLS_RANK=%d PMLS_SIZE=%d PMLS_MASTER=", r,
-                              job->procs);
+                              "&& PMLS_RANK=%d PMLS_SIZE=%d PMLS_LOCAL_PROCS=%d "
+                              "PMLS_MASTER=", r, job->procs,
+                              pl_local_procs(hosts, nhosts, job->procs, r));
       bad |= shell_quote(cmd, sizeof cmd, &len, master);
       bad |= shell_quote(cmd, sizeof cmd, &len, exe);
       for (int i = 1; argv[i] && !bad; i++)
@@ -216,6 +239,10 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
                 ssh, r, where, strerror(errno));
       } else {
         set_rank_env(r, job->procs, master);
+        char local[16];
+        snprintf(local, sizeof local, "%d",
+                 pl_local_procs(hosts, nhosts, job->procs, r));
+        setenv("PMLS_LOCAL_PROCS", local, 1);
         execv(exe, argv);
         fprintf(stderr, "pmls: cannot start rank %d: %s\n", r, strerror(errno));
       }

@@ -33,6 +33,11 @@ int pl_master(pl_job *job, const char *transport, const char *host,
 int pl_spawn(pl_job *job, char **argv, const char *master,
              const pl_host *hosts, int nhosts, char *err, size_t errlen);
 
+/* How many of the job's procs processes run on the host of `rank`, ranks
+ * taking the hostfile's slots in order (all of them without hosts): what
+ * shares this host's cores. */
+int pl_local_procs(const pl_host *hosts, int nhosts, int procs, int rank);
+
 /* Waits for the ranks started; returns the first failing rank (its exit
  * status in *status) or 0. grace_ms >= 0: ranks still running after that
  * long are killed; -1: wait as long as they run. */

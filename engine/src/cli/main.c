@@ -23,7 +23,8 @@
 
 static const char engine_help[] =
     "Engine options (every run):\n"
-    "  -w, --workers N      worker threads per process (default: one per core)\n"
+    "  -w, --workers N      worker threads per process (default: this host's\n"
+    "                       cores shared among its processes: cores / P)\n"
     "  -p, --procs P        processes on this host, over ipc:// (default: 1)\n"
     "      --transport T    ipc or tcp (on 127.0.0.1) for -p (default: ipc)\n"
     "      --hostfile FILE  start processes on the hosts listed (one per line,\n"
@@ -260,7 +261,7 @@ static int cmd_run(int argc, char **argv) {
 
   /* Which process of which job is this? */
   pl_job job = {0};
-  int launched = 0;
+  int launched = 0, local_procs = 1;
   char err[512], master_buf[300];
   if (!help) cfg.master = master; /* wins over PMLS_MASTER */
   if (!help && pmls_config_from_env(&cfg, err, sizeof err)) {
@@ -318,12 +319,23 @@ static int cmd_run(int argc, char **argv) {
       free(hosts);
       return 1;
     }
+    local_procs = pl_local_procs(hosts, nhosts, procs, 0);
     free(hosts);
     launched = 1;
     cfg.procs = procs;
     cfg.rank = 0;
     cfg.master = master_buf;
   } /* else with --master: a one-process job on that transport */
+  /* Without -w, the processes on this host share its cores: cores / P
+   * workers each (a launcher's child is told P in PMLS_LOCAL_PROCS). */
+  const char *local_env = getenv("PMLS_LOCAL_PROCS");
+  if (!launched && local_env) local_procs = atoi(local_env);
+  if (!help && cfg.workers == 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    cfg.workers = local_procs > 1 ? (int)(cores / local_procs) : (int)cores;
+    if (cfg.workers < 1) cfg.workers = 1;
+  }
   const char *quiet_usage = getenv("PMLS_RANK"); /* rank 0 says it */
 
   pmls_engine *e;
