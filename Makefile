@@ -47,7 +47,7 @@ $(BUILD)/obj-san/%.o: engine/src/%.c $(HDRS)
 # The element loops (dtype.c) are the engine's inner loops over row bytes:
 # -O3 lets GCC vectorize them, which -O2's cheap cost model does not.
 $(BUILD)/obj/store/dtype.o: CFLAGS += -O3
-$(BUILD)/obj/numeric/kernels.o: CFLAGS += -O3
+$(BUILD)/obj/numeric/vec_%.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/gram.o: CFLAGS += -O3
 
 # The prefix the library is built for: where the Lua package is looked for

@@ -435,6 +435,75 @@ void pmls_sleep(double seconds);
 
 /* y[i] += a * x[i] for i < n (x and y do not overlap). */
 void pmls_axpy(int64_t n, double a, const double *x, double *y);
+
+/* ---- Vector kernels ----
+ * In double (_f64) and float (_f32), with the SIMD of the CPU the program
+ * runs on (AVX-512 or AVX2, chosen at first use) or plain C. Every version
+ * returns the same bits: a dot product adds its terms into 32 (f64) or 64
+ * (f32) partial sums, term i into sum i mod that, folded pairwise (sum j +=
+ * sum j + half, halving); each multiply and add rounds once (no FMA). So a
+ * dot differs from a sequential loop's by rounding only, within about
+ * (n / lanes + 6) * epsilon * sum |x[i] y[i]|. The f32 kernels compute in
+ * float (dot returns its float sum as a double). Arrays of one call do not
+ * overlap; none needs any alignment; n = 0 is allowed. */
+double pmls_dot_f64(int64_t n, const double *x, const double *y);
+double pmls_dot_f32(int64_t n, const float *x, const float *y);
+/* y[i] += a * x[i]; pmls_axpy is pmls_axpy_f64. */
+void pmls_axpy_f64(int64_t n, double a, const double *x, double *y);
+void pmls_axpy_f32(int64_t n, float a, const float *x, float *y);
+/* x[i] *= a. */
+void pmls_scale_f64(int64_t n, double a, double *x);
+void pmls_scale_f32(int64_t n, float a, float *x);
+/* One SGD step of matrix factorisation with biases on a user row u and an
+ * item row v of k + 1 elements (k factors, then the bias). A row's value is
+ * view + scale * delta (view NULL: scale * delta), so a worker steps a row
+ * it reads as a snapshot (view) and writes as a pending increment (delta);
+ * a plain row is its own delta with scale 1 and no view. With the values
+ * before the step,
+ *   e = rating - (mu + u[k] + v[k] + dot(u, v over the k factors))
+ *   udelta[f] += (lr_u / uscale) * (e v[f] - lambda u[f])   for f < k
+ *   udelta[k] += (lr_u / uscale) * (e - lambda u[k])
+ * and the same for idelta with lr_i / iscale, u and v swapped: the row's
+ * value moves by lr_u (e v - lambda u). Returns e. In f32 the row
+ * arithmetic is in float (e, the scales, lr / scale and lambda rounded to
+ * float), pred and e in double. The four rows do not overlap; scales are
+ * finite and non-zero. */
+double pmls_sgd_mf_f64(int32_t k, const double *uview, double *udelta,
+                       double uscale, const double *iview, double *idelta,
+                       double iscale, double rating, double mu, double lr_u,
+                       double lr_i, double lambda);
+double pmls_sgd_mf_f32(int32_t k, const float *uview, float *udelta,
+                       double uscale, const float *iview, float *idelta,
+                       double iscale, double rating, double mu, double lr_u,
+                       double lr_i, double lambda);
+/* n of those steps in turn, each seeing the ones before: step m takes the
+ * rating r = order[m] (order NULL: r = m), the user rows of slot uslot[r]
+ * (uviews[slot], udeltas[slot]) and the item rows of slot islot[r], and
+ * rating[r]. uviews or iviews NULL: no views at all; a NULL entry: that row
+ * has none. The scales are per table. Returns the sum of the steps' e^2
+ * (in order); the result and the rows are those of n pmls_sgd_mf calls. */
+double pmls_sgd_mf_batch_f64(int32_t k, int64_t n, const int32_t *order,
+                             const int32_t *uslot, const int32_t *islot,
+                             const double *rating, const double *const *uviews,
+                             double *const *udeltas, double uscale,
+                             const double *const *iviews,
+                             double *const *ideltas, double iscale, double mu,
+                             double lr_u, double lr_i, double lambda);
+double pmls_sgd_mf_batch_f32(int32_t k, int64_t n, const int32_t *order,
+                             const int32_t *uslot, const int32_t *islot,
+                             const double *rating, const float *const *uviews,
+                             float *const *udeltas, double uscale,
+                             const float *const *iviews, float *const *ideltas,
+                             double iscale, double mu, double lr_u, double lr_i,
+                             double lambda);
+/* Which versions run: "avx512", "avx2" or "scalar". The choice is made at
+ * the first kernel call: the best the CPU has, or scalar when the
+ * environment has PMLS_SCALAR set (and not "0"). force_scalar(1) selects
+ * the plain C versions from then on, force_scalar(0) the CPU's best
+ * (whatever PMLS_SCALAR says); the results are the same bits either way.
+ * Safe from any thread; a call in flight finishes with the old choice. */
+const char *pmls_kernels_isa(void);
+void pmls_kernels_force_scalar(int on);
 /* Kernels that serve one model (the Lasso's Gram matrix) are declared in
  * pmlsaux.h. */
 
