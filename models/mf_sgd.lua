@@ -37,7 +37,7 @@ app:option("data", nil, "training ratings (user item rating [timestamp])", { typ
 app:option("test", nil, "held-out ratings, for the test RMSE at the end", { type = "string" })
 app:option("rank", 32, "latent dimension", { type = "int" })
 app:option("epochs", 20, "passes over the data", { type = "int" })
-app:option("clocks_per_epoch", 4, "clock() calls per pass: the unit of staleness", { type = "int" })
+app:option("clocks_per_epoch", 1, "clock() calls per pass: the unit of staleness", { type = "int" })
 app:option("lr", 0.015, "learning rate")
 app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)")
 app:option("lambda", 0.05, "L2 regularisation")

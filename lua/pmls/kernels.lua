@@ -23,6 +23,8 @@ ffi.cdef(require "pmls.cdef_aux")
 local M = {}
 
 local c_axpy, c_gram_add = C.pmls_axpy, C.pmls_gram_add
+local float_rows = ffi.typeof("float *")
+local f32_views, f64_views = ffi.typeof("const float *const *"), ffi.typeof("const double *const *")
 
 -- y[i] += a * x[i] for i < n, over doubles (x and y do not overlap; SIMD
 -- where the CPU has it).
@@ -37,6 +39,29 @@ end
 -- arrays hold one row's entries. See pmls_gram_add in pmlsaux.h.
 function M.gram_add(nrows, rowptr, col, val, pos, first_new, G, stride, scratch_pos, scratch_val)
   c_gram_add(nrows, rowptr, col, val, pos, first_new, G, stride, scratch_pos, scratch_val)
+end
+
+-- x · y over n elements of two float64 or two float32 arrays.
+function M.dot(n, x, y)
+  if ffi.istype(float_rows, x) or ffi.istype("float[?]", x) then return C.pmls_dot_f32(n, x, y) end
+  return C.pmls_dot_f64(n, x, y)
+end
+
+-- n SGD steps of matrix factorisation (pmls_sgd_mf_batch_f64/_f32 in
+-- pmls.h): step m takes rating r = order[m], the user rows of slot
+-- uslot[r] (view uviews[slot] + uscale * udeltas[slot]) and the item rows
+-- of islot[r]. Returns the sum of the squared errors. The rows' type
+-- (float32 or float64) is that of the pointer arrays (T:pointers(n)).
+function M.sgd_mf_batch(k, n, order, uslot, islot, rating, uviews, udeltas, uscale,
+                        iviews, ideltas, iscale, mu, lr_u, lr_i, lambda)
+  if ffi.istype(float_rows, udeltas[0]) then
+    return C.pmls_sgd_mf_batch_f32(k, n, order, uslot, islot, rating, ffi.cast(f32_views, uviews),
+                                   udeltas, uscale, ffi.cast(f32_views, iviews), ideltas, iscale,
+                                   mu, lr_u, lr_i, lambda)
+  end
+  return C.pmls_sgd_mf_batch_f64(k, n, order, uslot, islot, rating, ffi.cast(f64_views, uviews),
+                                 udeltas, uscale, ffi.cast(f64_views, iviews), ideltas, iscale,
+                                 mu, lr_u, lr_i, lambda)
 end
 
 return M

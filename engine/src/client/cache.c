@@ -6,10 +6,12 @@
  * which is what lets a client drop the increments a copy already holds.
  * Each table has a reader-writer lock: hits (the common case) share it.
  * A worker may also hold views: pointers to cached copies it reads in place
- * until its next clock(). A copy that was viewed is never overwritten: a
- * newer one takes its place in the map and the old one is retired, freed
- * once every worker that held views when it was retired has released them
- * (an epoch scheme, so a hit never takes more than the read lock).
+ * until its next clock(). A copy a worker may still be viewing is never
+ * overwritten: a newer one takes its place in the map and the old one is
+ * retired, freed once every worker that held views when it was retired has
+ * released them (an epoch scheme, so a hit never takes more than the read
+ * lock). A copy whose viewers have all released since is overwritten in
+ * place, as one nobody viewed.
  * The cache also keeps where each local worker stood when its client
  * closed, since its stamps count that worker's messages: the worker's next
  * client (a later run) goes on from there. */
@@ -20,7 +22,7 @@
 
 typedef struct {
   int64_t clock;
-  _Atomic int viewed; /* some worker has held a view of it */
+  _Atomic int64_t viewed_in; /* the latest hold it was viewed in, -1: none */
   int64_t *stamps;    /* nworkers entries, then the row data */
 } entry;
 
@@ -48,9 +50,11 @@ struct pmi_cache {
   cache_table tables[PMI_MAX_TABLES];
   pthread_mutex_t positions_mu;
   position *positions; /* per local worker, made at the first save */
-  /* Views: the epoch counts retirements; hold[w] is the epoch at which
-   * worker w took its first view since it last released (INT64_MAX when it
-   * holds none). A copy retired at epoch r is freed once no hold is <= r. */
+  /* Views: epoch hands out tickets, to holds and retirements alike; hold[w]
+   * is the ticket of worker w's hold (taken at its first view since it last
+   * released; INT64_MAX when it holds none). A view in hold h comes before
+   * any retirement r of that copy, so h < r: the copy is freed once every
+   * hold is > r. */
   _Atomic int64_t epoch;
   _Atomic int64_t *hold;
   pthread_mutex_t retired_mu;
@@ -176,21 +180,32 @@ static void reclaim(pmi_cache *c) {
   pthread_mutex_unlock(&c->retired_mu);
 }
 
+/* Whether a worker may still be viewing the copy: one whose hold is not
+ * later than the latest hold the copy was viewed in. */
+static int may_be_viewed(pmi_cache *c, entry *en) {
+  int64_t v = atomic_load(&en->viewed_in);
+  if (v < 0) return 0;
+  for (int w = 0; w < c->nworkers; w++)
+    if (atomic_load(&c->hold[w]) <= v) return 1;
+  return 0;
+}
+
 /* A viewed copy is about to be replaced: a fresh entry takes its place in
  * the map and the old one waits on the retired list. Returns the entry to
  * fill, or NULL when out of memory (the old copy then stays, still valid). */
 static entry *replace_viewed(pmi_cache *c, cache_table *ct, int64_t row,
-                             entry *old, size_t bytes) {
-  entry *en = malloc(sizeof *en + bytes);
+                             entry *old, size_t stamp_bytes, size_t data_bytes) {
+  entry *en = malloc(sizeof *en + stamp_bytes + data_bytes);
   retired *r = malloc(sizeof *r);
   if (!en || !r) {
     free(en);
     free(r);
     return NULL;
   }
-  memcpy(en, old, sizeof *en + bytes);
+  /* the data is about to be overwritten: only the header and stamps */
+  memcpy(en, old, sizeof *en + stamp_bytes);
   en->stamps = (int64_t *)(en + 1);
-  atomic_init(&en->viewed, 0);
+  atomic_init(&en->viewed_in, -1);
   void **slot = pmi_rowmap_ref(&ct->rows, row);
   *slot = en;
   r->en = old;
@@ -219,15 +234,15 @@ static void put_locked(pmi_cache *c, cache_table *ct, const pmls_table_spec *spe
     if (en) {
       en->stamps = (int64_t *)(en + 1);
       en->clock = INT64_MIN;
-      atomic_init(&en->viewed, 0);
+      atomic_init(&en->viewed_in, -1);
     }
   }
   /* Same clock: the later reply is at least as recent (more stamps). */
   if (en && clock >= en->clock) {
     int newer = 1;
     for (int w = 0; w < c->nworkers; w++) newer &= stamps[w] >= en->stamps[w];
-    if ((newer || clock > en->clock) && atomic_load(&en->viewed))
-      en = replace_viewed(c, ct, row, en, stamp_bytes + row_bytes(spec));
+    if ((newer || clock > en->clock) && may_be_viewed(c, en))
+      en = replace_viewed(c, ct, row, en, stamp_bytes, row_bytes(spec));
     if (en && (newer || clock > en->clock)) {
       en->clock = clock;
       memcpy(en->stamps, stamps, stamp_bytes);
@@ -265,9 +280,15 @@ int pmi_cache_view(pmi_cache *c, int table, int64_t row, int64_t min_clock,
   if (en && en->clock >= min_clock) {
     /* The hold is taken before the pointer leaves the lock: a replacement
      * (under the write lock) then sees it and keeps this copy. */
-    if (atomic_load(&c->hold[worker]) == INT64_MAX)
-      atomic_store(&c->hold[worker], atomic_load(&c->epoch));
-    if (!atomic_load(&en->viewed)) atomic_store(&en->viewed, 1);
+    int64_t h = atomic_load(&c->hold[worker]);
+    if (h == INT64_MAX) {
+      h = atomic_fetch_add(&c->epoch, 1);
+      atomic_store(&c->hold[worker], h);
+    }
+    /* viewed_in only grows: readers of one copy race under the read lock */
+    int64_t seen = atomic_load(&en->viewed_in);
+    while (seen < h && !atomic_compare_exchange_weak(&en->viewed_in, &seen, h)) {
+    }
     *view = en->stamps + c->nworkers;
     *clock_out = en->clock;
     *stamp_out = en->stamps[worker];

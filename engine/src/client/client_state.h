@@ -64,8 +64,8 @@ typedef struct {
   int32_t *shard_of; /* per row asked: its shard, -1 for a cache hit */
   int64_t *order;    /* the misses grouped by shard */
   int64_t *start;    /* per shard: where its misses begin in order */
-  void **msgs;
-  int64_t cap_rows, cap_order, cap_start, cap_msgs;
+  int64_t *received; /* per shard: rows its replies brought so far */
+  int64_t cap_rows, cap_order, cap_start, cap_received;
 } many_scratch;
 
 struct pmls_client {

@@ -63,7 +63,7 @@ void pmi_views_free(pmls_client *c) {
   free(c->many.shard_of);
   free(c->many.order);
   free(c->many.start);
-  free(c->many.msgs);
+  free(c->many.received);
   memset(&c->arena, 0, sizeof c->arena);
   memset(&c->many, 0, sizeof c->many);
 }
@@ -117,12 +117,13 @@ static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
   return PMLS_OK;
 }
 
-/* Parses one ROWS reply of shard s for the rows at order[lo..hi), caches
- * the copies and delivers them. */
+/* Parses one ROWS reply of shard s, a piece of its answer for the rows
+ * idx[0..count) asked of it: caches the copies and delivers them. Returns
+ * the rows it carried in *got. */
 static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
                       read_kind kind, const int64_t *rows, const int64_t *idx,
                       int64_t count, int shard, pmi_rd *rd, void *out,
-                      const void **views) {
+                      const void **views, int64_t *got) {
   int worker = c->worker >= 0;
   int32_t nstamps = worker ? c->e->local_workers : 0;
   size_t bytes = row_bytes_of(t);
@@ -132,13 +133,15 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
   int64_t stamp = pmi_get_i64(rd);
   int32_t n = pmi_get_i32(rd);
   for (int32_t j = 0; j < n && j < nstamps; j++) c->stamps[j] = pmi_get_i64(rd);
-  int64_t nrows = pmi_get_i64(rd);
-  if (rd->bad || rt != table || n != nstamps || nrows != count)
+  int64_t at = pmi_get_i64(rd), nrows = pmi_get_i64(rd);
+  if (rd->bad || rt != table || n != nstamps || at < 0 || nrows < 1 ||
+      nrows > count - at)
     return pmi_fail(c->err, PMLS_EPROTO, "malformed ROWS reply from server %d",
                     shard);
   c->acc[table].bytes_received += (int64_t)rd->len;
+  *got = nrows;
   int local = c->worker - c->e->first_worker;
-  for (int64_t k = 0; k < count; k++) {
+  for (int64_t k = at; k < at + nrows; k++) {
     int64_t i = idx[k];
     int64_t id = pmi_get_i64(rd);
     const void *data = pmi_get_bytes(rd, bytes);
@@ -191,7 +194,7 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
   if (grow((void **)&m->shard_of, &m->cap_rows, n, sizeof *m->shard_of) ||
       grow((void **)&m->order, &m->cap_order, n, sizeof *m->order) ||
       grow((void **)&m->start, &m->cap_start, servers + 1, sizeof *m->start) ||
-      grow((void **)&m->msgs, &m->cap_msgs, servers, sizeof *m->msgs))
+      grow((void **)&m->received, &m->cap_received, servers, sizeof *m->received))
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a many-row read");
   for (int s = 0; s <= servers; s++) m->start[s] = 0;
   int64_t misses = 0;
@@ -269,7 +272,10 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
   snprintf(what, sizeof what, "%d server%s (%lld rows of table '%s' at clock "
            ">= %lld)", asked, asked == 1 ? "" : "s", (long long)misses,
            t->name, (long long)min_clock);
-  for (int got = 0; got < asked; got++) {
+  /* The replies come in pieces, from any shard in any order; a piece may
+   * not claim rows another already brought (received counts them). */
+  for (int s = 0; s < servers; s++) m->received[s] = 0;
+  for (int64_t left = misses; left > 0;) {
     void *msg;
     pmi_rd rd;
     int rc = pmi_client_await_span(c, first_req, (uint32_t)servers,
@@ -277,10 +283,24 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     if (rc) return rc;
     pmi_rd peek = rd;
     int s = (int)(pmi_get_u32(&peek) - first_req);
-    rc = take_reply(c, table, t, kind, rows, m->order + m->start[s],
-                    m->start[s + 1] - m->start[s], s, &rd, out, views);
+    pmi_get_i32(&peek);
+    pmi_get_i64(&peek);
+    pmi_get_i64(&peek);
+    int32_t ns = pmi_get_i32(&peek);
+    for (int32_t j = 0; j < ns && !peek.bad; j++) pmi_get_i64(&peek);
+    int64_t at = pmi_get_i64(&peek);
+    int64_t got = 0;
+    if (peek.bad || at != m->received[s])
+      rc = pmi_fail(c->err, PMLS_EPROTO, "ROWS reply from server %d out of "
+                    "order (rows from %lld, %lld expected)", s,
+                    (long long)at, (long long)m->received[s]);
+    else
+      rc = take_reply(c, table, t, kind, rows, m->order + m->start[s],
+                      m->start[s + 1] - m->start[s], s, &rd, out, views, &got);
     pmi_msg_free(msg);
     if (rc) return rc;
+    m->received[s] += got;
+    left -= got;
   }
   return PMLS_OK;
 }

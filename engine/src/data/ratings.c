@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data.h"
 #include "reader.h"
@@ -41,6 +42,8 @@ typedef struct {
   int64_t n, cap, max_user, max_item;
   int started; /* the first data line (header or not) was seen */
   int comma;   /* fields are separated by commas */
+  int64_t file_bytes; /* a plain file's size (0: gzip or unknown) */
+  int64_t bytes_seen; /* of the lines parsed so far */
 } triplets_owned;
 
 typedef struct {
@@ -96,9 +99,19 @@ static int is_header(const field *fields, int n) {
   return 1;
 }
 
+/* Room for one more rating. Doubling from a small start would copy the
+ * arrays again and again and leave the freed copies resident: once the
+ * first block of lines is in, a plain file's size says about how many
+ * lines it has, and the arrays are sized for them (trim gives back the
+ * rest; a wrong guess only means doubling from there). */
 static int reserve(triplets_owned *t) {
   if (t->n < t->cap) return 0;
   int64_t cap = t->cap ? 2 * t->cap : 65536;
+  if (t->cap && t->file_bytes > 0 && t->bytes_seen > 0 && t->cap == 65536) {
+    double lines = (double)t->n * (double)t->file_bytes / (double)t->bytes_seen;
+    int64_t guess = (int64_t)(lines * 1.02) + 4096;
+    if (guess > cap) cap = guess;
+  }
   if (pmi_grow((void **)&t->user, cap, sizeof *t->user) ||
       pmi_grow((void **)&t->item, cap, sizeof *t->item) ||
       pmi_grow((void **)&t->rating, cap, sizeof *t->rating))
@@ -169,6 +182,7 @@ static int parse_fast(triplets_owned *t, const char *s, const char *end,
 static int parse_line(void *state, const char *s, const char *end,
                       const pmi_failure *f) {
   triplets_owned *t = state;
+  t->bytes_seen += end - s + 1;
   s = pmi_skip_spaces(s, end);
   if (s == end || *s == '#') return PMLS_OK;
   field fl[4];
@@ -216,6 +230,21 @@ static void owned_free(triplets_owned *t) {
   free(t);
 }
 
+/* The size of a file that is not gzip (its first bytes are not the gzip
+ * magic), or 0. */
+static int64_t plain_file_bytes(const char *path) {
+  struct stat st;
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  unsigned char magic[2] = {0, 0};
+  size_t got = fread(magic, 1, 2, f);
+  int plain = !(got == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+  int64_t size = plain && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)
+                     ? (int64_t)st.st_size : 0;
+  fclose(f);
+  return size;
+}
+
 /* Gives back what the doubling left unused. */
 static void trim(triplets_owned *t) {
   int64_t n = t->n ? t->n : 1;
@@ -235,6 +264,7 @@ int pmls_triplets_read(const char *path, pmls_triplets **out, char *err,
     owned_free(t);
     return pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   }
+  t->file_bytes = plain_file_bytes(path);
   int64_t lines;
   int rc = pmi_read_lines(path, parse_line, t, &lines, err, errlen);
   if (rc != PMLS_OK) {

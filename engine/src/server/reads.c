@@ -55,37 +55,50 @@ static void reply_row(pmi_server *s, int client, uint32_t req, int table,
   srv_send_to(s, client);
 }
 
-/* A ROWS reply answers a GETS: n dense rows of one table at one clock with
+/* ROWS replies answer a GETS: dense rows of one table at one clock with
  * one set of stamps, (row id, data) after (row id, data), in the order
- * asked. A client's many-row read of a clock's working set is then one
- * message per shard instead of one round trip per row. */
+ * asked, cut into messages of about ROWS_CHUNK_BYTES, each saying where in
+ * the request its rows start. A clock's working set is then a few messages
+ * per shard instead of a round trip per row; the cut keeps each message's
+ * buffers small enough for the allocator to reuse (a message of many MB is
+ * fresh pages, faulted in, every time). */
+#define ROWS_CHUNK_BYTES (1u << 20)
+
 static void reply_rows(pmi_server *s, const pending_get *g) {
   srv_table *t = &s->tables[g->table];
   size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
+  int64_t per = (int64_t)(ROWS_CHUNK_BYTES / (8 + bytes));
+  if (per < 1) per = 1;
   pmi_buf *o = &s->out;
-  pmi_msg_begin(o, s->e->job, PMI_MSG_ROWS, -1);
-  pmi_put_u32(o, g->req);
-  pmi_put_i32(o, g->table);
-  pmi_put_i64(o, srv_copy_clock(s));
-  pmi_put_i64(o, seq_of(s, g->client));
-  pmi_put_i32(o, g->stamp_n);
-  for (int32_t i = 0; i < g->stamp_n; i++)
-    pmi_put_i64(o, seq_of(s, g->stamp_lo + i));
-  pmi_put_i64(o, g->nrows);
-  if (pmi_buf_reserve(o, (size_t)g->nrows * (8 + bytes))) {
-    srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a reply");
-    return;
-  }
-  for (int64_t i = 0; i < g->nrows; i++) {
-    void *p = srv_row_storage(s, g->table, g->rows[i]);
-    if (!p) {
-      srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a row");
+  int64_t at = 0;
+  do {
+    int64_t n = g->nrows - at < per ? g->nrows - at : per;
+    pmi_msg_begin(o, s->e->job, PMI_MSG_ROWS, -1);
+    pmi_put_u32(o, g->req);
+    pmi_put_i32(o, g->table);
+    pmi_put_i64(o, srv_copy_clock(s));
+    pmi_put_i64(o, seq_of(s, g->client));
+    pmi_put_i32(o, g->stamp_n);
+    for (int32_t i = 0; i < g->stamp_n; i++)
+      pmi_put_i64(o, seq_of(s, g->stamp_lo + i));
+    pmi_put_i64(o, at);
+    pmi_put_i64(o, n);
+    if (pmi_buf_reserve(o, (size_t)n * (8 + bytes))) {
+      srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a reply");
       return;
     }
-    pmi_put_i64(o, g->rows[i]);
-    pmi_put_bytes(o, p, bytes);
-  }
-  srv_send_to(s, g->client);
+    for (int64_t i = at; i < at + n; i++) {
+      void *p = srv_row_storage(s, g->table, g->rows[i]);
+      if (!p) {
+        srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a row");
+        return;
+      }
+      pmi_put_i64(o, g->rows[i]);
+      pmi_put_bytes(o, p, bytes);
+    }
+    srv_send_to(s, g->client);
+    at += n;
+  } while (at < g->nrows);
 }
 
 /* Answers a parked or fresh read whose clock has come. */
