@@ -38,11 +38,14 @@
 -- (the sum of the workers' passes). The engine's final passes_min /
 -- passes_max are the per-worker totals (agnostic rounds only).
 --
--- Straggler injection, as in models/mf_sgd.lua: worker --slow-worker sleeps
--- after each pass (--slow-factor - 1) times the CPU time its thread spent on
--- it, and reports the seconds slept as slowed_s.
+-- The SGD steps run in C (kernels.sgd_mf_batch, SIMD where the CPU has it)
+-- on the worker's rows. Straggler injection (bench/block_straggler.sh):
+-- lib.straggler, per pass; the slowed worker reports the seconds slept in
+-- the round as slowed_s.
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
 local pmls = require "pmls"
+local straggler = require "lib.straggler"
+local kernels = pmls.kernels
 local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 
 local app = pmls.app("mf-block", "matrix factorization by block-scheduled SGD (DSGD / Fugue)")
@@ -58,16 +61,14 @@ app:option("init", 0.1, "initial factors uniform in [-init, init)")
 app:option("permute", true, "renumber users and items at random to even out the blocks")
 app:option("agnostic", true, "a worker done early runs more passes over its block (false: it waits)")
 app:option("pass_decay", true, "the extra passes of a round step lr / pass (false: lr)")
-app:option("slow_worker", -1, "straggler: the worker to slow down (-1 = none)", { type = "int" })
-app:option("slow_factor", 1, "straggler: its passes take this many times longer")
+straggler.options(app)
 app:metric("train_rmse", "mean")
 app:metric("passes", "sum")
-app:metric("slowed_s", "sum")
 
 local double_array, int32_array = pmls.array.float64, pmls.array.int32
-local thread_time, sleep_s = pmls.thread_time, pmls.sleep
 
-local function read(path) return assert(pmls.data.read_triplets(path)) end
+-- The file as the engine keeps it: parsed once per process, read-only.
+local function read(ctx, path) return assert(ctx:read_triplets(path)) end
 
 -- Start of range c when n things are cut into d ranges (as the block
 -- scheduler cuts them: the first n mod d ranges get one more).
@@ -107,12 +108,12 @@ function app:setup(ctx)
   if not (opt.lr > 0 and opt.lambda >= 0 and opt.init >= 0 and opt.decay >= 0) then
     error("need --lr > 0 and --lambda, --init, --decay >= 0", 0)
   end
-  if opt.slow_factor < 1 then error("need --slow-factor >= 1", 0) end
-  local all = read(opt.data)
+  straggler.check(opt)
+  local all = read(ctx, opt.data)
   if all.n < 1 then error(opt.data .. ": no ratings", 0) end
   local users, items = all.max_user + 1, all.max_item + 1
   if opt.test then
-    local test = read(opt.test)
+    local test = read(ctx, opt.test)
     users, items = max(users, test.max_user + 1), max(items, test.max_item + 1)
   end
   local d = opt.blocks > 0 and opt.blocks or ctx.workers
@@ -145,18 +146,15 @@ function app:load(ctx)
   -- Users and items by their new numbers (row and variable).
   local pu = permutation(sh.users, ctx.seed * 1000003 + 101, opt.permute)
   local pi = permutation(sh.items, ctx.seed * 1000003 + 103, opt.permute)
-  local function renumber(ds)
-    for n = 0, ds.n - 1 do ds.user[n], ds.item[n] = pu[ds.user[n]], pi[ds.item[n]] end
-    return ds
-  end
-  -- My training ratings, bucketed by block: ptr[i * d + c] .. ptr[i * d + c + 1] - 1.
-  local all = renumber(read(opt.data))
+  -- My training ratings, renumbered, bucketed by block: ptr[i * d + c] ..
+  -- ptr[i * d + c + 1] - 1 (my own arrays: the engine's are read-only).
+  local all = read(ctx, opt.data)
   local count = int32_array(d * d + 1)
   local m = 0
   for n = 0, all.n - 1 do
-    local u = all.user[n]
+    local u = pu[all.user[n]]
     if mine(u) then
-      local b = rowblock[u] * d + colblock[all.item[n]]
+      local b = rowblock[u] * d + colblock[pi[all.item[n]]]
       count[b + 1] = count[b + 1] + 1
       m = m + 1
     end
@@ -166,18 +164,32 @@ function app:load(ctx)
   pmls.array.copy(ptr, count, d * d + 1)
   local user, item, rating = int32_array(max(m, 1)), int32_array(max(m, 1)), double_array(max(m, 1))
   for n = 0, all.n - 1 do
-    local u = all.user[n]
+    local u = pu[all.user[n]]
     if mine(u) then
-      local b = rowblock[u] * d + colblock[all.item[n]]
+      local i = pi[all.item[n]]
+      local b = rowblock[u] * d + colblock[i]
       local at = count[b]
       count[b] = at + 1
-      user[at], item[at], rating[at] = u, all.item[n], all.rating[n]
+      user[at], item[at], rating[at] = u, i, all.rating[n]
     end
   end
   self.ptr, self.user, self.item, self.rating, self.m = ptr, user, item, rating, m
   if opt.test then
-    local test = renumber(read(opt.test))
-    self.test = pmls.data.subset(test, function(n) return mine(test.user[n]) end)
+    local test = read(ctx, opt.test)
+    local tn = 0
+    for n = 0, test.n - 1 do
+      if mine(pu[test.user[n]]) then tn = tn + 1 end
+    end
+    local tu, ti, tr = int32_array(max(tn, 1)), int32_array(max(tn, 1)), double_array(max(tn, 1))
+    local k = 0
+    for n = 0, test.n - 1 do
+      local u = pu[test.user[n]]
+      if mine(u) then
+        tu[k], ti[k], tr[k] = u, pi[test.item[n]], test.rating[n]
+        k = k + 1
+      end
+    end
+    self.test = { n = tn, user = tu, item = ti, rating = tr }
   end
   -- My users' rows, drawn per user from the seed (the same under any -w).
   local W = double_array(sh.users * width)
@@ -189,8 +201,10 @@ function app:load(ctx)
   end
   self.W = W
   self.H = double_array(sh.items * width) -- my working copy of the item rows
+  -- The rows as the SGD kernel takes them: a pointer per user and item.
+  self.Wp, self.Hp = pmls.array.pointers(W, sh.users, width), pmls.array.pointers(self.H, sh.items, width)
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
-  self.slow = me == opt.slow_worker and opt.slow_factor > 1
+  self.slow = straggler.new(ctx)
 end
 
 -- ---- the workers ------------------------------------------------------------------
@@ -206,28 +220,20 @@ local function shuffle(self, lo, hi)
   end
 end
 
--- One SGD pass over ratings lo..hi-1; returns the squared error (taken
--- before each step) and the ratings done. With `poll`, stops early once
--- the round is over.
+-- One SGD pass over ratings lo..hi-1 (in C); returns the squared error
+-- (taken before each step) and the ratings done. With `poll`, stops early
+-- once the round is over, asking every 256 ratings.
+local POLL = 256
 local function sgd(self, ctx, lo, hi, lr, lambda, mu, rank, poll)
-  local user, item, rating, W, H = self.user, self.item, self.rating, self.W, self.H
-  local width = rank + 1
+  local user, item, rating, Wp, Hp = self.user, self.item, self.rating, self.Wp, self.Hp
   local se, done = 0, 0
-  for k = lo, hi - 1 do
-    -- an extra pass: stop when the round is over
-    if poll and (k - lo) % 256 == 255 and ctx:round_over() then break end
-    local wu, hi_ = user[k] * width, item[k] * width
-    local pred = mu + W[wu + rank] + H[hi_ + rank]
-    for f = 0, rank - 1 do pred = pred + W[wu + f] * H[hi_ + f] end
-    local e = rating[k] - pred
-    se, done = se + e * e, done + 1
-    for f = 0, rank - 1 do
-      local a, b = W[wu + f], H[hi_ + f]
-      W[wu + f] = a + lr * (e * b - lambda * a)
-      H[hi_ + f] = b + lr * (e * a - lambda * b)
-    end
-    W[wu + rank] = W[wu + rank] + lr * (e - lambda * W[wu + rank])
-    H[hi_ + rank] = H[hi_ + rank] + lr * (e - lambda * H[hi_ + rank])
+  local step = poll and POLL or hi - lo
+  for k = lo, hi - 1, step do
+    local n = min(step, hi - k)
+    se = se + kernels.sgd_mf_batch(rank, n, nil, user + k, item + k, rating + k,
+                                   nil, Wp, 1, nil, Hp, 1, mu, lr, lr, lambda)
+    done = done + n
+    if poll and ctx:round_over() then break end
   end
   return se, done
 end
@@ -275,7 +281,7 @@ function app:push(ctx, vars, n, out, pass)
   local lr = opt.lr / (1 + opt.decay * epoch)
   if opt.pass_decay then lr = lr / pass end
   local model, H, ptr = ctx.model, self.H, self.ptr
-  local t0 = self.slow and thread_time()
+  local t0 = self.slow:start()
   local se, count = 0, 0
   for rowblock, colblock, lo, hi in ctx:blocks() do
     if pass == 1 then
@@ -296,9 +302,8 @@ function app:push(ctx, vars, n, out, pass)
   end
   local report = { passes = pass }
   if pass == 1 and count > 0 then report.train_rmse = sqrt(se / count) end
-  if self.slow then
-    local nap = (opt.slow_factor - 1) * (thread_time() - t0)
-    sleep_s(nap)
+  if self.slow.on then
+    local nap = self.slow:stretch(t0)
     if pass == 1 then self.slept = 0 end
     self.slept = self.slept + nap
     report.slowed_s = self.slept -- this round's, over its passes

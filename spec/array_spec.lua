@@ -32,6 +32,21 @@ describe("pmls.array", function()
     assert.equal(2.5, y[3])
   end)
 
+  it("points at the rows of a row-major matrix", function()
+    for _, kind in ipairs { "float64", "float32" } do
+      local m = array[kind](3 * 4)
+      for i = 0, 11 do m[i] = i end
+      local p = array.pointers(m, 3, 4)
+      for r = 0, 2 do
+        for f = 0, 3 do assert.equal(r * 4 + f, tonumber(p[r][f])) end
+      end
+      p[2][1] = -1
+      assert.equal(-1, tonumber(m[9]))
+    end
+    assert.has_error(function() array.pointers({}, 3, 4) end,
+      "bad argument 'm' to pointers (an array expected, got table)")
+  end)
+
   it("names the bad argument", function()
     assert.has_error(function() array.float64(-1) end,
       "bad argument 'n' to float64 (whole number >= 0 expected, got -1)")

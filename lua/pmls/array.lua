@@ -7,6 +7,9 @@
 --   local x = array.float64(n)          -- x[0] .. x[n-1], all 0
 --   array.copy(y, x, n)                 -- y[0..n-1] = x[0..n-1]
 --   array.fill(x, n)                    -- x[0..n-1] = 0 (or a value)
+--   array.pointers(m, rows, width)      -- p[r] = m + r * width, r < rows: the
+--                                       -- rows of a row-major matrix, as the
+--                                       -- kernels take them
 local core = require "pmls.core"
 local ffi = core.ffi
 
@@ -70,6 +73,17 @@ function M.fill(a, n, value)
     for i = 0, n - 1 do a[i] = value end
   end
   return a
+end
+
+-- An array of `rows` pointers to the rows of the row-major matrix m (an
+-- array of rows * width elements): p[r] points at m[r * width].
+function M.pointers(m, rows, width)
+  if type(m) ~= "cdata" then core.bad_argument("m", "pointers", "an array expected, got " .. type(m)) end
+  count(rows, "pointers")
+  count(width, "pointers")
+  local p = ffi.typeof("$[?]", ffi.typeof(m + 0))(math.max(rows, 1))
+  for r = 0, rows - 1 do p[r] = m + r * width end
+  return p
 end
 
 return M

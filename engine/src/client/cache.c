@@ -270,32 +270,67 @@ void pmi_cache_put_many(pmi_cache *c, int table, const pmls_table_spec *spec,
   pthread_rwlock_unlock(&ct->lock);
 }
 
+/* Hands out a view of en to `worker`; the caller holds the table's lock.
+ * The hold is taken before the pointer leaves the lock: a replacement
+ * (under the write lock) then sees it and keeps this copy. */
+static const void *view_locked(pmi_cache *c, entry *en, int worker) {
+  int64_t h = atomic_load(&c->hold[worker]);
+  if (h == INT64_MAX) {
+    h = atomic_fetch_add(&c->epoch, 1);
+    atomic_store(&c->hold[worker], h);
+  }
+  /* viewed_in only grows: readers of one copy race under the read lock */
+  int64_t seen = atomic_load(&en->viewed_in);
+  while (seen < h && !atomic_compare_exchange_weak(&en->viewed_in, &seen, h)) {
+  }
+  return en->stamps + c->nworkers;
+}
+
+int64_t pmi_cache_view_many(pmi_cache *c, int table, int64_t n,
+                            const int64_t *rows, int64_t min_clock, int worker,
+                            const void **views, int64_t *clocks,
+                            int64_t *stamps) {
+  cache_table *ct = &c->tables[table];
+  int64_t hits = 0;
+  pthread_rwlock_rdlock(&ct->lock);
+  for (int64_t i = 0; i < n; i++) {
+    entry *en = pmi_rowmap_get(&ct->rows, rows[i]);
+    views[i] = NULL;
+    if (!en || en->clock < min_clock) continue;
+    views[i] = view_locked(c, en, worker);
+    clocks[i] = en->clock;
+    stamps[i] = en->stamps[worker];
+    hits++;
+  }
+  pthread_rwlock_unlock(&ct->lock);
+  return hits;
+}
+
+void pmi_cache_put_view_many(pmi_cache *c, int table,
+                             const pmls_table_spec *spec, int64_t n,
+                             const int64_t *rows, int64_t clock,
+                             const int64_t *stamps, const void *const *data,
+                             int worker, const void **views, int64_t *clocks,
+                             int64_t *stamps_out) {
+  cache_table *ct = &c->tables[table];
+  pthread_rwlock_wrlock(&ct->lock);
+  for (int64_t i = 0; i < n; i++) {
+    put_locked(c, ct, spec, rows[i], clock, stamps, data[i]);
+    entry *en = pmi_rowmap_get(&ct->rows, rows[i]);
+    views[i] = NULL;
+    if (!en || en->clock < clock) continue; /* out of memory: not cached */
+    views[i] = view_locked(c, en, worker);
+    clocks[i] = en->clock;
+    stamps_out[i] = en->stamps[worker];
+  }
+  pthread_rwlock_unlock(&ct->lock);
+}
+
 int pmi_cache_view(pmi_cache *c, int table, int64_t row, int64_t min_clock,
                    int worker, const void **view, int64_t *clock_out,
                    int64_t *stamp_out) {
-  cache_table *ct = &c->tables[table];
-  int hit = 0;
-  pthread_rwlock_rdlock(&ct->lock);
-  entry *en = pmi_rowmap_get(&ct->rows, row);
-  if (en && en->clock >= min_clock) {
-    /* The hold is taken before the pointer leaves the lock: a replacement
-     * (under the write lock) then sees it and keeps this copy. */
-    int64_t h = atomic_load(&c->hold[worker]);
-    if (h == INT64_MAX) {
-      h = atomic_fetch_add(&c->epoch, 1);
-      atomic_store(&c->hold[worker], h);
-    }
-    /* viewed_in only grows: readers of one copy race under the read lock */
-    int64_t seen = atomic_load(&en->viewed_in);
-    while (seen < h && !atomic_compare_exchange_weak(&en->viewed_in, &seen, h)) {
-    }
-    *view = en->stamps + c->nworkers;
-    *clock_out = en->clock;
-    *stamp_out = en->stamps[worker];
-    hit = 1;
-  }
-  pthread_rwlock_unlock(&ct->lock);
-  return hit;
+  return (int)pmi_cache_view_many(c, table, 1, &row, min_clock, worker, view,
+                                  clock_out, stamp_out);
 }
 
 void pmi_cache_release(pmi_cache *c, int worker) {

@@ -22,6 +22,22 @@ int pmi_cache_get(pmi_cache *c, int table, const pmls_table_spec *spec,
 int pmi_cache_view(pmi_cache *c, int table, int64_t row, int64_t min_clock,
                    int worker, const void **view, int64_t *clock_out,
                    int64_t *stamp_out);
+/* The same for n rows under one lock: views[i] NULL for a miss, else the
+ * copy's clock and the worker's stamp in clocks[i] and stamps[i]. Returns
+ * the hits. */
+int64_t pmi_cache_view_many(pmi_cache *c, int table, int64_t n,
+                            const int64_t *rows, int64_t min_clock, int worker,
+                            const void **views, int64_t *clocks,
+                            int64_t *stamps);
+/* Puts n copies of one reply (as pmi_cache_put_many) and views each under
+ * the same lock: what the cache holds of the row afterwards, the copy or a
+ * newer one (views[i] NULL when it could not keep the copy). */
+void pmi_cache_put_view_many(pmi_cache *c, int table,
+                             const pmls_table_spec *spec, int64_t n,
+                             const int64_t *rows, int64_t clock,
+                             const int64_t *stamps, const void *const *data,
+                             int worker, const void **views, int64_t *clocks,
+                             int64_t *stamps_out);
 /* The worker is done with every view it took (at its clock()). */
 void pmi_cache_release(pmi_cache *c, int worker);
 

@@ -255,7 +255,9 @@ int pmls_clock(pmls_client *c) {
     return pmi_fail(c->err, PMLS_ESTATE, "a host client does not take part "
                     "in clocks");
   if (c->failed) return PMLS_EINVAL;
+  c->closing_clock = 1;
   int rc = pmi_oplog_flush(c);
+  c->closing_clock = 0;
   pmi_views_release(c);
   if (rc) return rc;
   c->clock++;

@@ -65,7 +65,12 @@ typedef struct {
   int64_t *order;    /* the misses grouped by shard */
   int64_t *start;    /* per shard: where its misses begin in order */
   int64_t *received; /* per shard: rows its replies brought so far */
-  int64_t cap_rows, cap_order, cap_start, cap_received;
+  const void **views; /* per row asked (and per row of a reply): its view */
+  int64_t *clocks, *stamp_of; /* ... and that copy's clock and stamp */
+  int64_t *ids;       /* per row of a reply: its id and data */
+  const void **data;
+  int64_t cap_rows, cap_order, cap_start, cap_received, cap_views, cap_clocks,
+      cap_stamp_of, cap_ids, cap_data;
 } many_scratch;
 
 struct pmls_client {
@@ -106,6 +111,7 @@ struct pmls_client {
   view_arena arena;
   many_scratch many;
   int deltas_out; /* delta pointers were handed out: no flush before clock() */
+  int closing_clock; /* the flush is clock()'s: see pmi_oplog_batch_row */
   int failed; /* a shard refused increments: the run cannot be trusted */
   int saw_abort; /* a call failed because the run was aborted elsewhere */
   char err[PMI_ERRLEN];

@@ -210,9 +210,10 @@ void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
 }
 
 /* Appends one row's delta to the shard's batch, as the whole row or as
- * (column, value) pairs, whichever is smaller on the wire. */
-int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
-                        int64_t row, void *entry) {
+ * (column, value) pairs, whichever is smaller on the wire. The delta is
+ * dropped once copied unless the history keeps it (`kept`). */
+static int send_row(pmls_client *c, int table, const pmi_table_meta *t,
+                    int64_t row, void *entry, int kept) {
   void *delta = pmi_oplog_data(entry);
   int shard = pmi_shard_of(c->e, table, row);
   pmi_buf *b = &c->batch[shard];
@@ -222,24 +223,6 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
     pmi_put_i64(b, c->shard_seq[shard] + 1);
   }
   size_t start = b->len;
-  hist_entry *h = pmi_hist_new(c);
-  if (!h) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
-  h->seq = c->shard_seq[shard] + 1;
-  h->interval = c->clock;
-  h->bytes = t->spec.layout == PMLS_SPARSE
-                 ? sizeof(pmi_kv) + (size_t)((pmi_kv *)delta)->cap * (4 + elem)
-                 : row_bytes_of(t);
-  /* Past the bound only the version is kept (the copy goes once the row
-   * is in the batch, below). */
-  int keep = c->hist_bytes + h->bytes <= HIST_BYTES_MAX;
-  h->delta = keep ? delta : NULL;
-  h->next = pmi_rowmap_get(&c->hist[table], row);
-  if (pmi_rowmap_put(&c->hist[table], row, h)) {
-    pmi_hist_release(c, h);
-    pmi_client_drop_delta(c, table, t, delta);
-    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
-  }
-  if (keep) c->hist_bytes += h->bytes;
   int64_t n = 0;
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
@@ -282,7 +265,7 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
     b->len += (size_t)n * (4 + elem);
   }
   if (rc) goto out_of_memory;
-  if (!keep) pmi_client_drop_delta(c, table, t, delta);
+  if (!kept) pmi_client_drop_delta(c, table, t, delta);
   c->acc[table].bytes_sent += (int64_t)(b->len - start);
   if (b->len >= BATCH_BYTES) {
     rc = pmi_client_send(c, shard, b);
@@ -292,8 +275,38 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
   }
   return PMLS_OK;
 out_of_memory:
-  if (!keep) pmi_client_drop_delta(c, table, t, delta);
+  if (!kept) pmi_client_drop_delta(c, table, t, delta);
   return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a batch");
+}
+
+/* Sends one row's delta and keeps it in the row's history: a copy of it
+ * while the history is under its bound, its version past it. */
+int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
+                        int64_t row, void *entry) {
+  void *delta = pmi_oplog_data(entry);
+  /* What clock() sends of a table read at staleness 0 is in every copy a
+   * read may use from then on (they are at the new clock, after this
+   * CLOCK on the same pipe): it needs no history, not even a version. */
+  if (c->closing_clock && bound_of(c, t) == 0)
+    return send_row(c, table, t, row, entry, 0);
+  hist_entry *h = pmi_hist_new(c);
+  if (!h) return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  h->seq = c->shard_seq[pmi_shard_of(c->e, table, row)] + 1;
+  h->interval = c->clock;
+  h->bytes = t->spec.layout == PMLS_SPARSE
+                 ? sizeof(pmi_kv) + (size_t)((pmi_kv *)delta)->cap *
+                                        (4 + pmls_dtype_size(t->spec.dtype))
+                 : row_bytes_of(t);
+  int keep = c->hist_bytes + h->bytes <= HIST_BYTES_MAX;
+  h->delta = keep ? delta : NULL;
+  h->next = pmi_rowmap_get(&c->hist[table], row);
+  if (pmi_rowmap_put(&c->hist[table], row, h)) {
+    pmi_hist_release(c, h);
+    pmi_client_drop_delta(c, table, t, delta);
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+  }
+  if (keep) c->hist_bytes += h->bytes;
+  return send_row(c, table, t, row, entry, keep);
 }
 
 int pmi_oplog_flush(pmls_client *c) {

@@ -64,6 +64,11 @@ void pmi_views_free(pmls_client *c) {
   free(c->many.order);
   free(c->many.start);
   free(c->many.received);
+  free(c->many.views);
+  free(c->many.clocks);
+  free(c->many.stamp_of);
+  free(c->many.ids);
+  free((void *)c->many.data);
   memset(&c->arena, 0, sizeof c->arena);
   memset(&c->many, 0, sizeof c->many);
 }
@@ -140,31 +145,36 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
                     shard);
   c->acc[table].bytes_received += (int64_t)rd->len;
   *got = nrows;
-  int local = c->worker - c->e->first_worker;
-  for (int64_t k = at; k < at + nrows; k++) {
-    int64_t i = idx[k];
-    int64_t id = pmi_get_i64(rd);
-    const void *data = pmi_get_bytes(rd, bytes);
-    if (!data || id != rows[i])
+  many_scratch *m = &c->many;
+  if (grow((void **)&m->ids, &m->cap_ids, nrows, sizeof *m->ids) ||
+      grow((void **)&m->data, &m->cap_data, nrows, sizeof *m->data))
+    return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a many-row read");
+  for (int64_t k = 0; k < nrows; k++) {
+    int64_t i = idx[at + k];
+    m->ids[k] = pmi_get_i64(rd);
+    m->data[k] = pmi_get_bytes(rd, bytes);
+    if (!m->data[k] || m->ids[k] != rows[i])
       return pmi_fail(c->err, PMLS_EPROTO, "malformed ROWS reply from server "
                       "%d (row %lld where %lld was asked)", shard,
-                      (long long)id, (long long)rows[i]);
-    int rc;
-    if (worker) {
-      pmi_cache_put(c->e->cache, table, &t->spec, id, clock, c->stamps, data);
-      const void *view;
-      int64_t vclock, vstamp;
-      /* The cache keeps the newest copy: the view is of whatever it holds
-       * now, at least as recent as this one. */
-      if (kind == AS_VIEW &&
-          pmi_cache_view(c->e->cache, table, id, clock, local, &view, &vclock,
-                         &vstamp))
-        rc = deliver(c, table, t, kind, i, id, view, vclock, vstamp, 1, out, views);
-      else
-        rc = deliver(c, table, t, kind, i, id, data, clock, stamp, 0, out, views);
-    } else {
-      rc = deliver(c, table, t, kind, i, id, data, clock, stamp, 0, out, views);
-    }
+                      (long long)m->ids[k], (long long)rows[i]);
+  }
+  int local = c->worker - c->e->first_worker;
+  /* Workers cache the copies (a view is of whatever the cache holds then,
+   * at least as recent as the reply), all under one lock. */
+  if (worker && kind == AS_VIEW)
+    pmi_cache_put_view_many(c->e->cache, table, &t->spec, nrows, m->ids, clock,
+                            c->stamps, m->data, local, m->views, m->clocks,
+                            m->stamp_of);
+  else if (worker)
+    pmi_cache_put_many(c->e->cache, table, &t->spec, nrows, m->ids, clock,
+                       c->stamps, m->data);
+  for (int64_t k = 0; k < nrows; k++) {
+    int64_t i = idx[at + k];
+    int pinned = worker && kind == AS_VIEW && m->views[k];
+    int rc = pinned ? deliver(c, table, t, kind, i, m->ids[k], m->views[k],
+                              m->clocks[k], m->stamp_of[k], 1, out, views)
+                    : deliver(c, table, t, kind, i, m->ids[k], m->data[k],
+                              clock, stamp, 0, out, views);
     if (rc) return rc;
   }
   return PMLS_OK;
@@ -194,21 +204,25 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
   if (grow((void **)&m->shard_of, &m->cap_rows, n, sizeof *m->shard_of) ||
       grow((void **)&m->order, &m->cap_order, n, sizeof *m->order) ||
       grow((void **)&m->start, &m->cap_start, servers + 1, sizeof *m->start) ||
-      grow((void **)&m->received, &m->cap_received, servers, sizeof *m->received))
+      grow((void **)&m->received, &m->cap_received, servers, sizeof *m->received) ||
+      grow((void **)&m->views, &m->cap_views, n, sizeof *m->views) ||
+      grow((void **)&m->clocks, &m->cap_clocks, n, sizeof *m->clocks) ||
+      grow((void **)&m->stamp_of, &m->cap_stamp_of, n, sizeof *m->stamp_of))
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a many-row read");
   for (int s = 0; s <= servers; s++) m->start[s] = 0;
+  if (worker && kind == AS_VIEW)
+    pmi_cache_view_many(c->e->cache, table, n, rows, cache_min, local, m->views,
+                        m->clocks, m->stamp_of);
   int64_t misses = 0;
   for (int64_t i = 0; i < n; i++) {
     int64_t row = rows[i];
     int hit = 0;
     if (worker && kind == AS_VIEW) {
-      const void *view;
-      int64_t clock, stamp;
-      hit = pmi_cache_view(c->e->cache, table, row, cache_min, local, &view,
-                           &clock, &stamp) &&
-            pmi_hist_check(c, table, t, row, stamp) != HIST_REFRESH;
+      hit = m->views[i] &&
+            pmi_hist_check(c, table, t, row, m->stamp_of[i]) != HIST_REFRESH;
       if (hit) {
-        int rc = deliver(c, table, t, kind, i, row, view, clock, stamp, 1, out, views);
+        int rc = deliver(c, table, t, kind, i, row, m->views[i], m->clocks[i],
+                         m->stamp_of[i], 1, out, views);
         if (rc) return rc;
       }
     } else if (worker) {
