@@ -81,7 +81,10 @@ function M.pointers(m, rows, width)
   if type(m) ~= "cdata" then core.bad_argument("m", "pointers", "an array expected, got " .. type(m)) end
   count(rows, "pointers")
   count(width, "pointers")
-  local p = ffi.typeof("$[?]", ffi.typeof(m + 0))(math.max(rows, 1))
+  -- the type by its name, not as a "$" parameter: busted caches
+  -- ffi.typeof by its first argument (see pmls.table)
+  local ptr = tostring(ffi.typeof(m + 0)):match("^ctype<(.*)>$")
+  local p = ffi.typeof(ptr .. "[?]")(math.max(rows, 1))
   for r = 0, rows - 1 do p[r] = m + r * width end
   return p
 end
