@@ -131,9 +131,9 @@ function app:worker(ctx)
   for j = 0, plan.mine - 1 do my_users[j] = me + j * P end
   local item_ids = array.int64(R.rows)
   for i = 0, R.rows - 1 do item_ids[i] = i end
-  local uv, ud = L:pointers(plan.mine), L:pointers(plan.mine)
-  local Uv, Ud = L:pointers(L.rows), L:pointers(L.rows)
-  local Iv, Id = R:pointers(R.rows), R:pointers(R.rows)
+  local uv, ud = L:view_pointers(plan.mine), L:pointers(plan.mine)
+  local Uv, Ud = L:view_pointers(L.rows), L:pointers(L.rows)
+  local Iv, Id = R:view_pointers(R.rows), R:pointers(R.rows)
   local blocks = array.int32(plan.n)
   for b = 0, plan.n - 1 do blocks[b] = b end
   local rng = pmls.rng.new(ctx.seed * 7919 + me)

@@ -46,7 +46,9 @@ function M.new(client, engine, id)
     -- row type of the first one
     row_type = ffi.typeof(ctype .. "[" .. tonumber(spec.cols) .. "]"),
     pointers_type = ffi.typeof(ctype .. " *[?]"),
+    view_pointers_type = ffi.typeof("const " .. ctype .. " *[?]"),
     pointer_type = ffi.typeof(ctype .. " *"),
+    view_pointer_type = ffi.typeof("const " .. ctype .. " *"),
     one_pointer = ffi.new("void *[1]"),
   }, Table)
   if self.sparse then
@@ -150,7 +152,12 @@ local function many_args(self, fn, ids, n, out, what)
   if self.sparse then core.bad_argument("ids", fn, "table '" .. self.name .. "' is sparse: views and many-row reads are for dense tables", 3) end
 end
 
--- An array of n row pointers, for view_many and delta_many.
+-- Arrays of n row pointers of the table's type: read-only ones for
+-- view_many, writable ones for delta_many (as pmls.kernels takes them).
+function Table:view_pointers(n)
+  return self.view_pointers_type(n)
+end
+
 function Table:pointers(n)
   return self.pointers_type(n)
 end
@@ -164,7 +171,7 @@ function Table:get_many(ids, n, out)
   return out
 end
 
--- Fills views[0..n-1] (from pointers(n)) with views of rows ids[0..n-1].
+-- Fills views[0..n-1] (from view_pointers(n)) with views of rows ids[0..n-1].
 function Table:view_many(ids, n, views)
   many_args(self, "view_many", ids, n, views, "views")
   local rc = C.pmls_view_many(self.client, self.id, n, ids, ffi.cast("const void **", views))
@@ -187,7 +194,7 @@ function Table:view(row)
   if self.sparse then core.bad_argument("row", "view", "table '" .. self.name .. "' is sparse: views are for dense tables") end
   local rc = C.pmls_view_dense(self.client, self.id, row, ffi.cast("const void **", self.one_pointer))
   if rc ~= 0 then local a, b = failed(self, rc, "view", "row", row); return a, b end
-  return ffi.cast(self.pointer_type, self.one_pointer[0])
+  return ffi.cast(self.view_pointer_type, self.one_pointer[0])
 end
 
 function Table:delta(row)

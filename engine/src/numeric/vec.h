@@ -26,19 +26,24 @@
 /* How many ratings ahead a batch of sgd_mf steps asks for its rows: rows
  * drawn at random from large tables miss the caches, and the prefetches
  * overlap those misses with the steps before. */
+#ifndef PMI_VEC_AHEAD
 #define PMI_VEC_AHEAD 4
+#endif
 
 /* Asks for the cache lines of bytes bytes from p (nothing for NULL), to
  * read (write 0) or to write (1). A hint: it changes no result. */
 static inline void pmi_vec_prefetch(const void *p, size_t bytes, int write) {
   if (!p) return;
   const char *c = p;
+#ifndef PMI_VEC_LOCALITY
+#define PMI_VEC_LOCALITY 3
+#endif
   for (size_t o = 0; o < bytes; o += 64) {
-    if (write) __builtin_prefetch(c + o, 1);
-    else __builtin_prefetch(c + o, 0);
+    if (write) __builtin_prefetch(c + o, 1, PMI_VEC_LOCALITY);
+    else __builtin_prefetch(c + o, 0, PMI_VEC_LOCALITY);
   }
-  if (write) __builtin_prefetch(c + bytes - 1, 1);
-  else __builtin_prefetch(c + bytes - 1, 0);
+  if (write) __builtin_prefetch(c + bytes - 1, 1, PMI_VEC_LOCALITY);
+  else __builtin_prefetch(c + bytes - 1, 0, PMI_VEC_LOCALITY);
 }
 
 typedef struct pmi_vec_ops {

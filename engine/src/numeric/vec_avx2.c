@@ -37,7 +37,7 @@ static inline float avx2_hsum_f32(__m256 v) {
 #define T double
 #define V __m256d
 #define W 4
-#define NACC (PMI_VEC_LANES_F64 / 4)
+#define NACC 8 /* PMI_VEC_LANES_F64 / W */
 #define FN(name) avx2_##name##_f64
 #define VZERO() _mm256_setzero_pd()
 #define VSET1(x) _mm256_set1_pd(x)
@@ -69,7 +69,7 @@ static inline float avx2_hsum_f32(__m256 v) {
 #define T float
 #define V __m256
 #define W 8
-#define NACC (PMI_VEC_LANES_F32 / 8)
+#define NACC 8 /* PMI_VEC_LANES_F32 / W */
 #define FN(name) avx2_##name##_f32
 #define VZERO() _mm256_setzero_ps()
 #define VSET1(x) _mm256_set1_ps(x)

@@ -33,7 +33,7 @@ static inline float avx512_hsum_f32(__m512 v) {
 #define T double
 #define V __m512d
 #define W 8
-#define NACC (PMI_VEC_LANES_F64 / 8)
+#define NACC 4 /* PMI_VEC_LANES_F64 / W */
 #define FN(name) avx512_##name##_f64
 #define VZERO() _mm512_setzero_pd()
 #define VSET1(x) _mm512_set1_pd(x)
@@ -65,7 +65,7 @@ static inline float avx512_hsum_f32(__m512 v) {
 #define T float
 #define V __m512
 #define W 16
-#define NACC (PMI_VEC_LANES_F32 / 16)
+#define NACC 4 /* PMI_VEC_LANES_F32 / W */
 #define FN(name) avx512_##name##_f32
 #define VZERO() _mm512_setzero_ps()
 #define VSET1(x) _mm512_set1_ps(x)

@@ -26,7 +26,7 @@
 
 #define T double
 #define V double
-#define NACC PMI_VEC_LANES_F64
+#define NACC 32 /* PMI_VEC_LANES_F64 */
 #define FN(name) scalar_##name##_f64
 #include "vec_body.h"
 #undef T
@@ -36,7 +36,7 @@
 
 #define T float
 #define V float
-#define NACC PMI_VEC_LANES_F32
+#define NACC 64 /* PMI_VEC_LANES_F32 */
 #define FN(name) scalar_##name##_f32
 #include "vec_body.h"
 
