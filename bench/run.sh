@@ -69,6 +69,7 @@ run() { # title name [args...]
 
 started=$(date +%s)
 run "cached get + inc vs C axpy (target >= 0.5)" bench_cache
+run "update through views and delta pointers vs C axpy (target >= 0.8)" bench_views
 run "streaming increments vs raw PUSH/PULL (target >= 0.7)" bench_stream
 run "cache-miss read vs raw round trip (target <= 1.5)" bench_miss
 run "data readers vs a strtol/strtod loop (targets >= 1.0, >= 150 MB/s per core)" bench_readers
