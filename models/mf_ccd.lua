@@ -59,7 +59,8 @@ app:metric("test_rmse", "mean")
 
 local double_array, int32_array = array.float64, array.int32
 
-local function read(path) return assert(pmls.data.read_triplets(path)) end
+-- The file as the engine keeps it: parsed once per process, read-only.
+local function read(ctx, path) return assert(ctx:read_triplets(path)) end
 
 -- The variable layout, from the shared sizes.
 local function layout(sh)
@@ -79,11 +80,11 @@ function app:setup(ctx)
   if ctx.schedulers ~= 1 then
     error("mf-ccd runs on one scheduler node (--schedulers 1): each round needs the one before", 0)
   end
-  local all = read(opt.data)
+  local all = read(ctx, opt.data)
   if all.n < 1 then error(opt.data .. ": no ratings", 0) end
   local users, items, ntest = all.max_user + 1, all.max_item + 1, 0
   if opt.test then
-    local test = read(opt.test)
+    local test = read(ctx, opt.test)
     users, items, ntest = max(users, test.max_user + 1), max(items, test.max_item + 1), test.n
   end
   local sum = 0
@@ -156,19 +157,19 @@ function app:load(ctx)
       for i = 0, sh.items - 1 do model[2 * (wsize + i * K + rank)] = 1 end
     end
     -- Per-row penalties: lambda, or lambda times the row's ratings.
-    self.nu, self.ni = counts(read(opt.data), sh)
+    self.nu, self.ni = counts(read(ctx, opt.data), sh)
     self.outer, self.pos = 0, 0
     return
   end
   local P, me = ctx.workers, ctx.worker
-  local all = read(opt.data)
+  local all = read(ctx, opt.data)
   local user, item = all.user, all.item
   self.byuser = group(all, sh.users, function(n) return user[n] end,
                       function(n) return user[n] % P == me end, sh.mu)
   self.byitem = group(all, sh.items, function(n) return item[n] end,
                       function(n) return item[n] % P == me end, sh.mu)
   if opt.test then
-    local test = read(opt.test)
+    local test = read(ctx, opt.test)
     self.test = group(test, sh.users, function(n) return test.user[n] end,
                       function(n) return test.user[n] % P == me end, sh.mu)
   end
@@ -382,7 +383,7 @@ function app:finish(ctx)
   local sh, opt, model = ctx.shared, ctx.opt, ctx.model
   local K, wsize = layout(sh)
   local function rmse(path, clip)
-    local ds = read(path)
+    local ds = read(ctx, path)
     local se = 0
     for n = 0, ds.n - 1 do
       local wu, hi = 2 * ds.user[n] * K, 2 * (wsize + ds.item[n] * K)
