@@ -33,6 +33,7 @@ static inline float avx2_hsum_f32(__m256 v) {
 }
 
 #define VEC_ATTR
+#define VEC_KEEP_GROUP 0 /* 16 registers */
 
 #define T double
 #define V __m256d

@@ -29,6 +29,7 @@ static inline float avx512_hsum_f32(__m512 v) {
 }
 
 #define VEC_ATTR
+#define VEC_KEEP_GROUP 1 /* 32 registers */
 
 #define T double
 #define V __m512d

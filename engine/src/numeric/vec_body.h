@@ -12,6 +12,7 @@
  *                  leave the memory past them alone)
  *   VHSUM(v)       the sum of v's lanes in halving order: lane j += lane
  *                  j + W/2, then j + W/4, ..., then lane 0 + lane 1
+ *   VEC_KEEP_GROUP 1 when a group's 5 NACC vectors fit in the registers
  * The scalar file makes V = T and W = 1 and gets the dot product and the
  * step as plain loops over the same partial sums; the vector files get
  * them in groups of NACC vectors, unrolled so that the sums stay in
@@ -169,11 +170,13 @@ FN(step_pair)(T *udelta, T *idelta, int64_t at, int64_t left, V ud, V id, V u,
 }
 
 /* One step (see the top). Inlined into the batch, so that a batch's steps
- * pay for neither a call nor the scales' conversion. A row of at most one
- * group of NACC vectors (k <= 32 in f64, k <= 64 in f32) keeps its values
- * in registers from the dot product to the update; a longer one reads its
- * rows again for the update. Either way the blocks go into the partial
- * sums as in dot. */
+ * pay for neither a call nor the scales' conversion. With VEC_KEEP_GROUP
+ * (AVX-512: 32 registers), the last group of NACC vectors (the whole row
+ * when k <= 32 in f64, k <= 64 in f32) keeps its values in registers from
+ * the dot product to the update, and only the groups before it are read
+ * again for the update; without it (AVX2: 16 registers, fewer than the
+ * group's 40 vectors) every block is. Either way the blocks go into the
+ * partial sums as in dot. */
 VEC_ATTR static inline __attribute__((always_inline)) double
 FN(sgd_step_views)(int32_t k, const T *uview, T *udelta, T us,
                    const T *iview, T *idelta, T is, double rating, double mu,
@@ -206,19 +209,22 @@ FN(sgd_step_views)(int32_t k, const T *uview, T *udelta, T us,
   double e = rating - pred;
   T te = (T)e;
   V ve = VSET1(te), vgu = VSET1(gu), vgi = VSET1(gi), vlam = VSET1(lam);
-  if (k > NACC * W)
-    for (int64_t at = 0; at < group; at += W) {
-      V bu, bv, bud, bid;
-      FN(load_pair)(uview, udelta, vus, iview, idelta, vis, at, W, &bud, &bid,
-                    &bu, &bv);
-      FN(step_pair)(udelta, idelta, at, W, bud, bid, bu, bv, ve, vgu, vgi, vlam);
+  int64_t kept = VEC_KEEP_GROUP ? group : k; /* blocks from here are in registers */
+  for (int64_t at = 0; at < kept; at += W) {
+    V bu, bv, bud, bid;
+    FN(load_pair)(uview, udelta, vus, iview, idelta, vis, at, k - at, &bud,
+                  &bid, &bu, &bv);
+    FN(step_pair)(udelta, idelta, at, k - at, bud, bid, bu, bv, ve, vgu, vgi,
+                  vlam);
+  }
+  if (VEC_KEEP_GROUP) {
+    VEC_UNROLL
+    for (int j = 0; j < NACC; j++) {
+      int64_t at = group + (int64_t)j * W, left = k - at;
+      if (left > 0)
+        FN(step_pair)(udelta, idelta, at, left, ud[j], id[j], u[j], v[j], ve,
+                      vgu, vgi, vlam);
     }
-  VEC_UNROLL
-  for (int j = 0; j < NACC; j++) {
-    int64_t at = group + (int64_t)j * W, left = k - at;
-    if (left > 0)
-      FN(step_pair)(udelta, idelta, at, left, ud[j], id[j], u[j], v[j], ve,
-                    vgu, vgi, vlam);
   }
   udelta[k] += gu * (te - lam * ub);
   idelta[k] += gi * (te - lam * vb);

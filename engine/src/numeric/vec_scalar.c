@@ -12,6 +12,7 @@
 
 #define W 1
 #define VEC_ATTR
+#define VEC_KEEP_GROUP 0 /* not used: W is 1 */
 #define VZERO() ((T)0)
 #define VSET1(x) ((T)(x))
 #define VLOAD(p) (*(p))
