@@ -9,6 +9,8 @@
 -- the bias. The objective is the L2-regularised logistic loss
 --   (1/n) sum_i log(1 + exp(-y_i (w . x_i + b))) + l2/2 |w|^2
 -- (the bias is not penalised).
+local array = require "pmls.array"
+
 local M = {}
 
 local exp, log = math.exp, math.log
@@ -28,49 +30,86 @@ function M.logistic_loss(m)
   return -m + log(1 + exp(m))
 end
 
--- Sets grad to the summed gradient of the logistic loss (without the L2
--- term) over the rows order[p] (or p when order is nil), first <= p < last,
--- at the weights w. Returns their summed loss.
-function M.minibatch_gradient(ds, order, first, last, w, grad, d)
-  local margin, loss_of = M.margin, M.logistic_loss
-  local y, rowptr, col, val = ds.y, ds.rowptr, ds.col, ds.val
-  local loss = 0
-  for j = 0, d do grad[j] = 0 end
-  for p = first, last - 1 do
-    local r = order and order[p] or p
-    local m = margin(ds, r, w, d)
-    loss = loss + loss_of(m)
-    local g = -y[r] / (1 + exp(m))   -- d loss / d (w . x)
-    for k = tonumber(rowptr[r]), tonumber(rowptr[r + 1]) - 1 do
-      local c = col[k]
-      grad[c] = grad[c] + g * val[k]
-    end
-    grad[d] = grad[d] + g
-  end
-  return loss
-end
-
 -- Minibatch SGD on the weights w themselves (a local copy: nothing is read
--- from or written to the store), over the rows order[first .. last - 1].
--- Each step takes the next batch rows and moves w by -lr times their mean
--- gradient of the objective with L2 weight l2. When avg is a buffer, each
--- step adds the weights it leads to. Returns the summed loss of the
--- examples as they were visited and the number of steps.
+-- from or written to the store), over the rows order[first .. last - 1]
+-- (rows first .. last - 1 in file order when order is nil). Each step takes the next batch rows and
+-- moves w by -lr times their mean gradient of the objective with L2 weight
+-- l2. When avg is a buffer, it gets the sum of the weights every step
+-- leads to. grad is scratch of d + 1 doubles (a row buffer). Returns the
+-- summed loss of the examples as they were visited and the number of steps.
+--
+-- A step costs what its rows' non-zeros cost, whatever d: the weights are
+-- kept as w = a * v (the bias apart, never shrunk), so the L2 shrink of
+-- every weight is the one product a = a * (1 - lr l2) and the gradient
+-- touches only the rows' features of v, in w's own storage. The running
+-- sum of the iterates is likewise kept as B v - U, with B the sum of the
+-- scales a so far and U gaining B times each change of v (before that
+-- step's a joins B): the sum of a_t v_t without touching every weight at
+-- every step. w (and avg) are brought back to plain weights at the end,
+-- and on the way whenever a grows too small for v to hold the weights
+-- without overflowing.
+local RESCALE_BELOW = 1e-100
+
 function M.sgd_local(ds, order, first, last, w, grad, d, lr, l2, batch, avg)
-  local loss, steps, i = 0, 0, first
+  local y, rowptr, col, val = ds.y, ds.rowptr, ds.col, ds.val
+  local loss_of = M.logistic_loss
   local shrink = 1 - lr * l2
+  if not (shrink > 0) then
+    error(("bad argument 'lr' to sgd_local (lr * l2 = %g: a step would flip the weights' sign)"):format(lr * l2), 2)
+  end
+  local U = grad
+  local scale, scales, bias, bias_sum = 1, 0, w[d], 0
+  if avg then for j = 0, d - 1 do U[j] = 0 end end
+  -- Turns v back into plain weights (and adds B v - U to avg).
+  local function settle()
+    for j = 0, d - 1 do
+      if avg then avg[j] = avg[j] + scales * w[j] - U[j]; U[j] = 0 end
+      w[j] = scale * w[j]
+    end
+    scale, scales = 1, 0
+  end
+  local coef = array.float64(math.min(batch, math.max(last - first, 1)))
+  local loss, steps, i = 0, 0, first
   while i < last do
     local stop = math.min(i + batch, last)
-    loss = loss + M.minibatch_gradient(ds, order, i, stop, w, grad, d)
-    local scale = -lr / (stop - i)
-    for j = 0, d - 1 do w[j] = shrink * w[j] + scale * grad[j] end
-    w[d] = w[d] + scale * grad[d]
-    if avg then
-      for j = 0, d do avg[j] = avg[j] + w[j] end
+    for p = i, stop - 1 do
+      local r = order and order[p] or p
+      local s = 0
+      for k = tonumber(rowptr[r]), tonumber(rowptr[r + 1]) - 1 do s = s + w[col[k]] * val[k] end
+      local m = y[r] * (scale * s + bias)
+      loss = loss + loss_of(m)
+      coef[p - i] = -y[r] / (1 + exp(m))   -- d loss / d (w . x)
     end
+    local step = -lr / (stop - i)
+    scale = scale * shrink
+    local on_v, moved = step / scale, 0
+    for p = i, stop - 1 do
+      local r = order and order[p] or p
+      local c = coef[p - i]
+      moved = moved + c
+      local dv = on_v * c
+      if avg then
+        for k = tonumber(rowptr[r]), tonumber(rowptr[r + 1]) - 1 do
+          local j, change = col[k], dv * val[k]
+          w[j] = w[j] + change
+          U[j] = U[j] + scales * change
+        end
+      else
+        for k = tonumber(rowptr[r]), tonumber(rowptr[r + 1]) - 1 do
+          local j = col[k]
+          w[j] = w[j] + dv * val[k]
+        end
+      end
+    end
+    bias = bias + step * moved
+    if avg then scales, bias_sum = scales + scale, bias_sum + bias end
+    if scale < RESCALE_BELOW then settle() end
     steps = steps + 1
     i = stop
   end
+  settle()
+  w[d] = bias
+  if avg then avg[d] = avg[d] + bias_sum end
   return loss, steps
 end
 
