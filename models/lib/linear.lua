@@ -138,6 +138,92 @@ function M.sgd_pass(ds, W, w, grad, d, lr, l2, batch, workers, span)
   return loss, steps
 end
 
+-- Variance-reduced SGD (SAGA-like) on the weights w themselves (a local
+-- copy), over the rows order[first .. last - 1], one row a step. Each row
+-- keeps the derivative of its loss at the last weights it was seen at,
+-- snap[r] (0 before its first visit), and mu holds the mean over all n
+-- rows of the whole data set of snap[r] x_r (the bias: mean of snap[r]).
+-- A step moves w by -lr times
+--   (l'(w.x_r) - snap[r]) x_r + mu + l2 w      (no l2 on the bias),
+-- whose mean over the rows is the gradient of the objective, but whose
+-- noise vanishes as w settles (every row's snapshot tends to its value at
+-- the optimum), so the iterates converge with a constant step. mu stays
+-- fixed during a pass; each step sets snap[r] to the new derivative and
+-- adds the change of snap[r] x_r / n to dmu (d + 1 doubles, which the
+-- caller zeroes), the increment that keeps mu the mean of the snapshots.
+-- Every row is visited at most once per pass, so snap[r] is always the
+-- snapshot mu holds. Returns the summed loss of the rows as visited.
+--
+-- A step costs what its row's non-zeros cost, whatever d: between its
+-- row's updates every weight follows w <- (1 - lr l2) w - lr mu, so w is
+-- kept as a v + c mu with two scalars (the bias apart) and a step touches
+-- v only at the row's features, in w's own storage. w is brought back to
+-- plain weights at the end, and on the way whenever a grows too small.
+function M.saga_local(ds, order, first, last, w, mu, dmu, snap, n, d, lr, l2)
+  local y, rowptr, col, val = ds.y, ds.rowptr, ds.col, ds.val
+  local loss_of = M.logistic_loss
+  local shrink = 1 - lr * l2
+  if not (shrink > 0) then
+    error(("bad argument 'lr' to saga_local (lr * l2 = %g: a step would flip the weights' sign)"):format(lr * l2), 2)
+  end
+  local a, c, bias, mu_bias = 1, 0, w[d], mu[d]
+  local function settle()
+    for j = 0, d - 1 do w[j] = a * w[j] + c * mu[j] end
+    a, c = 1, 0
+  end
+  local loss, per_row = 0, 1 / n
+  for p = first, last - 1 do
+    local r = order and order[p] or p
+    local from, to = tonumber(rowptr[r]), tonumber(rowptr[r + 1]) - 1
+    local on_v, on_mu = 0, 0
+    for k = from, to do
+      local j = col[k]
+      on_v = on_v + w[j] * val[k]
+      on_mu = on_mu + mu[j] * val[k]
+    end
+    local m = y[r] * (a * on_v + c * on_mu + bias)
+    loss = loss + loss_of(m)
+    local derivative = -y[r] / (1 + exp(m))   -- d loss / d (w . x)
+    local change = derivative - snap[r]
+    snap[r] = derivative
+    a, c = a * shrink, c * shrink - lr
+    local dv, dm = -lr * change / a, change * per_row
+    for k = from, to do
+      local j = col[k]
+      w[j] = w[j] + dv * val[k]
+      dmu[j] = dmu[j] + dm * val[k]
+    end
+    dmu[d] = dmu[d] + dm
+    bias = bias - lr * (change + mu_bias)
+    if a < RESCALE_BELOW then settle() end
+  end
+  settle()
+  w[d] = bias
+  return loss
+end
+
+-- One clock of data-parallel saga_local against row 0 of the weight
+-- table W and of the table Mu (mu, see saga_local): it reads both, runs
+-- saga_local on a copy of the weights with the step lr, increments W by
+-- the copy's change divided by workers, as sgd_pass does, and Mu by the
+-- change of the mean of the snapshots (the whole of it: each row's
+-- snapshot lives with one worker). buf: {w, base, mu, dmu}, row buffers
+-- of W. span: order, first, last as for sgd_pass. Returns the summed loss
+-- of the rows as visited.
+function M.saga_pass(ds, W, Mu, buf, snap, n, d, lr, l2, workers, span)
+  local w, base, mu, dmu = buf.w, buf.base, buf.mu, buf.dmu
+  span = span or {}
+  assert(W:get(0, w))
+  assert(Mu:get(0, mu))
+  for j = 0, d do base[j], dmu[j] = w[j], 0 end
+  local loss = M.saga_local(ds, span.order, span.first or 0, span.last or ds.n,
+                            w, mu, dmu, snap, n, d, lr, l2)
+  for j = 0, d do base[j] = (w[j] - base[j]) / workers end
+  assert(W:inc(0, base))
+  assert(Mu:inc(0, dmu))
+  return loss
+end
+
 -- Accuracy and mean logistic loss of weights w on ds.
 function M.evaluate(ds, w, d)
   local correct, loss = 0, 0
