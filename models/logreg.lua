@@ -17,14 +17,18 @@
 -- rows over the whole data set, each worker adding the change its rows
 -- made at every clock. A step follows its row's gradient minus the row's
 -- remembered one, plus mu: the gradient of the objective on average, with
--- a noise that vanishes near the optimum, so a constant step converges
--- (liblinear's optimum to about 1e-5 in 10 epochs on a9a and 20news; see
--- docs/benchmarks.md). Each worker's step is 1 / (2 L) by default, where
--- L = (max_i |x_i|^2 + 1) / 4 bounds the curvature of every row's loss
--- (the + 1 is the bias): a step that suits any scale of the features, which
--- is what makes one default serve both a9a (|x|^2 = 14) and tf-idf rows
--- (|x| = 1). mu's share from other workers may be stale by the staleness
--- bound; as the snapshots settle, so does mu.
+-- a noise that vanishes near the optimum, so a constant step converges.
+-- Each worker's step is 1 / (2 L) by default, where L = (max_i |x_i|^2 +
+-- 1) / 4 bounds the curvature of every row's loss (the + 1 is the bias):
+-- a step that suits any scale of the features, which is what lets one
+-- default serve both a9a (|x|^2 = 14) and tf-idf rows (|x| = 1). With P
+-- workers a worker's steps cover n / P rows a pass and the model moves by
+-- their mean, so a pass advances it about as far as n / P serial steps:
+-- the default 5 P passes (at least 10) keep the serial-equivalent work,
+-- and the precision, the same for any P (about 1e-5 from liblinear's
+-- optimum on a9a and 20news; docs/benchmarks.md). The other workers'
+-- share of mu and w is as stale as the consistency model lets it be; a
+-- staleness of several passes (async) slows convergence: add --epochs.
 --
 -- --optimizer sgd: plain minibatch SGD (lib.linear sgd_pass) at a decaying
 -- step: a worker steps P times the serial step lr_t = lr / (1 + lr l2 t), t
@@ -47,7 +51,7 @@ optimum at a constant step) or plain minibatch SGD with iterate averaging.]])
 app:option("data", nil, "training file (libsvm format, .gz allowed)", { type = "string", required = true })
 app:option("test", nil, "held-out file, for the test accuracy at the end", { type = "string" })
 app:option("optimizer", "saga", "saga (variance-reduced, constant step) or sgd (minibatch SGD, decaying step)")
-app:option("epochs", 10, "passes over the data", { type = "int" })
+app:option("epochs", nil, "passes over the data (default: saga 5 x workers, at least 10; sgd 20)", { type = "int" })
 app:option("clocks_per_epoch", 4, "clock() calls per pass: the unit of staleness", { type = "int" })
 app:option("lr", nil, "step size. saga: each worker's step (default 2 / (max |x|^2 + 1)); "
            .. "sgd: the serial-equivalent step, a worker steps lr x workers (default 0.05)", { type = "number" })
@@ -80,7 +84,8 @@ function app:setup(ctx)
   if opt.optimizer ~= "saga" and opt.optimizer ~= "sgd" then
     error("--optimizer must be saga or sgd, not '" .. opt.optimizer .. "'", 0)
   end
-  if opt.epochs < 1 or opt.batch < 1 or opt.clocks_per_epoch < 1 then
+  local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(10, 5 * ctx.workers) or 20)
+  if epochs < 1 or opt.batch < 1 or opt.clocks_per_epoch < 1 then
     error("need --epochs, --batch and --clocks-per-epoch >= 1", 0)
   end
   local train = read(ctx, opt.data)
@@ -97,7 +102,7 @@ function app:setup(ctx)
   elseif opt.average > 0 then
     ctx:table("avg", { rows = 1, cols = d + 2 })
   end
-  return { d = d, n = train.n, lr = lr, l2 = l2 }
+  return { d = d, n = train.n, lr = lr, l2 = l2, epochs = epochs }
 end
 
 -- Shuffles order[0 .. n - 1] in place.
@@ -124,7 +129,7 @@ local function saga_worker(ctx, shard, order, rng)
   local W, Mu = ctx:table("w"), ctx:table("mu")
   local buf = { w = W:row_buffer(), base = W:row_buffer(), mu = W:row_buffer(), dmu = W:row_buffer() }
   local snap = pmls.array.float64(math.max(n, 1))
-  for _ = 1, opt.epochs do
+  for _ = 1, sh.epochs do
     shuffle(order, n, rng)
     for slice = 0, opt.clocks_per_epoch - 1 do
       local span = slice_span(order, n, slice, opt.clocks_per_epoch)
@@ -139,12 +144,12 @@ local function sgd_worker(ctx, shard, order, rng)
   local lr0, l2 = ctx.shared.lr, ctx.shared.l2
   local W = ctx:table("w")
   local w, grad = W:row_buffer(), W:row_buffer()
-  local slices = opt.clocks_per_epoch
-  local clocks = opt.epochs * slices
+  local slices, epochs = opt.clocks_per_epoch, ctx.shared.epochs
+  local clocks = epochs * slices
   local first_averaged = clocks - math.ceil(opt.average * clocks)
   local avg = opt.average > 0 and ctx:table("avg"):row_buffer() or nil
   local steps = 0
-  for epoch = 0, opt.epochs - 1 do
+  for epoch = 0, epochs - 1 do
     shuffle(order, n, rng)
     for slice = 0, slices - 1 do
       local clock = epoch * slices + slice
