@@ -24,9 +24,9 @@
 -- default serve both a9a (|x|^2 = 14) and tf-idf rows (|x| = 1). With P
 -- workers a worker's steps cover n / P rows a pass and the model moves by
 -- their mean, so a pass advances it about as far as n / P serial steps:
--- the default 5 P passes (at least 10) keep the serial-equivalent work,
--- and the precision, the same for any P (about 1e-5 from liblinear's
--- optimum on a9a and 20news; docs/benchmarks.md). The other workers'
+-- the default 4 P passes (at least 8) keep the serial-equivalent work,
+-- and the precision, the same for any P (within about 3e-5 of liblinear's
+-- optimum on a9a, 2e-6 on 20news; docs/benchmarks.md). The other workers'
 -- share of mu and w is as stale as the consistency model lets it be; a
 -- staleness of several passes (async) slows convergence: add --epochs.
 --
@@ -51,7 +51,7 @@ optimum at a constant step) or plain minibatch SGD with iterate averaging.]])
 app:option("data", nil, "training file (libsvm format, .gz allowed)", { type = "string", required = true })
 app:option("test", nil, "held-out file, for the test accuracy at the end", { type = "string" })
 app:option("optimizer", "saga", "saga (variance-reduced, constant step) or sgd (minibatch SGD, decaying step)")
-app:option("epochs", nil, "passes over the data (default: saga 5 x workers, at least 10; sgd 20)", { type = "int" })
+app:option("epochs", nil, "passes over the data (default: saga 4 x workers, at least 8; sgd 20)", { type = "int" })
 app:option("clocks_per_epoch", 4, "clock() calls per pass: the unit of staleness", { type = "int" })
 app:option("lr", nil, "step size. saga: each worker's step (default 2 / (max |x|^2 + 1)); "
            .. "sgd: the serial-equivalent step, a worker steps lr x workers (default 0.05)", { type = "number" })
@@ -84,7 +84,7 @@ function app:setup(ctx)
   if opt.optimizer ~= "saga" and opt.optimizer ~= "sgd" then
     error("--optimizer must be saga or sgd, not '" .. opt.optimizer .. "'", 0)
   end
-  local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(10, 5 * ctx.workers) or 20)
+  local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(8, 4 * ctx.workers) or 20)
   if epochs < 1 or opt.batch < 1 or opt.clocks_per_epoch < 1 then
     error("need --epochs, --batch and --clocks-per-epoch >= 1", 0)
   end

@@ -157,7 +157,7 @@ describe("models/logreg.lua on generated data", function()
   end)
 
   -- 20 epochs: async reads here lag by up to 8 clocks (2 epochs), which
-  -- the default 10 do not always absorb to 2e-4 (they do to 7e-4).
+  -- the default 8 do not always absorb to 2e-4 (10 left up to 7e-4).
   each_deploy(DEPLOYS, function(deploy, name)
     it("reaches the optimum of its objective (" .. name .. ")", function()
       local final = run(LOGREG, join({ "--data", dir .. "/train.svm", "--test", dir .. "/test.svm",

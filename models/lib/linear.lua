@@ -161,7 +161,6 @@ end
 -- plain weights at the end, and on the way whenever a grows too small.
 function M.saga_local(ds, order, first, last, w, mu, dmu, snap, n, d, lr, l2)
   local y, rowptr, col, val = ds.y, ds.rowptr, ds.col, ds.val
-  local loss_of = M.logistic_loss
   local shrink = 1 - lr * l2
   if not (shrink > 0) then
     error(("bad argument 'lr' to saga_local (lr * l2 = %g: a step would flip the weights' sign)"):format(lr * l2), 2)
@@ -182,8 +181,17 @@ function M.saga_local(ds, order, first, last, w, mu, dmu, snap, n, d, lr, l2)
       on_mu = on_mu + mu[j] * val[k]
     end
     local m = y[r] * (a * on_v + c * on_mu + bias)
-    loss = loss + loss_of(m)
-    local derivative = -y[r] / (1 + exp(m))   -- d loss / d (w . x)
+    -- The loss and d loss / d (w . x) from one exp, without overflow.
+    local derivative
+    if m > 0 then
+      local e = exp(-m)
+      loss = loss + log(1 + e)
+      derivative = -y[r] * e / (1 + e)
+    else
+      local e = exp(m)
+      loss = loss - m + log(1 + e)
+      derivative = -y[r] / (1 + e)
+    end
     local change = derivative - snap[r]
     snap[r] = derivative
     a, c = a * shrink, c * shrink - lr
