@@ -26,7 +26,7 @@
 -- their mean, so a pass advances it about as far as n / P serial steps:
 -- the default 4 P passes (at least 8) keep the serial-equivalent work,
 -- and the precision, the same for any P (within about 3e-5 of liblinear's
--- optimum on a9a, 2e-6 on 20news; docs/benchmarks.md). The other workers'
+-- optimum on a9a, 3e-6 on 20news; docs/benchmarks.md). The other workers'
 -- share of mu and w is as stale as the consistency model lets it be; a
 -- staleness of several passes (async) slows convergence: add --epochs.
 --
