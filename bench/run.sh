@@ -123,6 +123,18 @@ if [ -f bench/lasso_glmnet.lua ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# models/logreg.lua at its defaults against liblinear on a9a and 20news,
+# whole jobs side by side (docs/benchmarks.md, section 7); adds the rows
+# logreg_a9a and logreg_20news and logreg.json.
+if [ -x bench/logreg.sh ]; then
+  echo "== logreg against liblinear (bench/logreg.sh)"
+  t0=$(date +%s)
+  if ! bench/logreg.sh; then
+    error_row logreg "bench/logreg.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # build/bench/results.json: every benchmark's JSON under its name.
 {
   printf '{"date":"%s","host":"%s","cores":%s,"git":"%s","seconds":%s,"results":{' \

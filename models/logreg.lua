@@ -1,38 +1,63 @@
--- L2-regularised logistic regression by minibatch SGD on libsvm / svmlight
--- files, data-parallel. It minimises, over the weights w and the bias b,
+-- L2-regularised logistic regression on libsvm / svmlight files,
+-- data-parallel. It minimises, over the weights w and the bias b,
 --   (1/n) sum_i log(1 + exp(-y_i (w . x_i + b))) + l2/2 |w|^2
--- (liblinear -s 0 -c C is l2 = 1/(C n), up to its penalised bias).
+-- with l2 = 1/n by default: liblinear's -s 0 -c 1 (its objective divided by
+-- C n), up to liblinear's penalised bias.
 --
 -- The model is row 0 of table "w" (the last column is the bias). Each worker
 -- reads its shard of --data and visits it in a new random order every epoch,
 -- --clocks-per-epoch slices of it per epoch, one slice per clock. For each
--- slice, linear.sgd_pass reads the model, runs SGD on a copy and adds the
--- copy's change divided by the number of workers P (local SGD: the model
--- moves by the mean of the workers' moves, stable for any P and staleness).
--- A worker's step is P times the serial step lr_t = lr / (1 + lr * l2 * t),
--- t counting every worker's steps, so an epoch goes as far as a serial one.
+-- slice it reads the model, runs its steps on a copy and adds the copy's
+-- change divided by the number of workers P (local SGD: the model moves by
+-- the mean of the workers' moves, stable for any P and staleness).
 --
+-- --optimizer saga (the default): variance-reduced steps (lib.linear
+-- saga_local). Every row remembers the derivative of its loss where it was
+-- last visited; table "mu" holds the mean of those derivatives times their
+-- rows over the whole data set, each worker adding the change its rows
+-- made at every clock. A step follows its row's gradient minus the row's
+-- remembered one, plus mu: the gradient of the objective on average, with
+-- a noise that vanishes near the optimum, so a constant step converges.
+-- Each worker's step is 1 / (2 L) by default, where L = (max_i |x_i|^2 +
+-- 1) / 4 bounds the curvature of every row's loss (the + 1 is the bias):
+-- a step that suits any scale of the features, which is what lets one
+-- default serve both a9a (|x|^2 = 14) and tf-idf rows (|x| = 1). With P
+-- workers a worker's steps cover n / P rows a pass and the model moves by
+-- their mean, so a pass advances it about as far as n / P serial steps:
+-- the default 4 P passes (at least 8) keep the serial-equivalent work,
+-- and the precision, the same for any P (within about 3e-5 of liblinear's
+-- optimum on a9a, 3e-6 on 20news; docs/benchmarks.md). The other workers'
+-- share of mu and w is as stale as the consistency model lets it be; a
+-- staleness of several passes (async) slows convergence: add --epochs.
+--
+-- --optimizer sgd: plain minibatch SGD (lib.linear sgd_pass) at a decaying
+-- step: a worker steps P times the serial step lr_t = lr / (1 + lr l2 t), t
+-- counting every worker's steps, so an epoch goes as far as a serial one.
 -- The model returned is the mean of the iterates over the last --average
--- fraction of the clocks (suffix averaging, Polyak-Ruppert), which removes
--- the noise of the last steps. Each worker sums the weights its steps lead
--- to and, at its last clock, adds the sum and its step count (the last
--- column) to table "avg". finish reports the objective of that model on
--- --data and, with --test, its accuracy and mean loss there.
+-- fraction of the clocks (suffix averaging, Polyak-Ruppert): each worker
+-- sums the weights its steps lead to and, at its last clock, adds the sum
+-- and its step count (the last column) to table "avg".
+--
+-- finish reports the objective of the model on --data and, with --test, its
+-- accuracy and mean loss there, and the step and l2 used.
 local pmls = require "pmls"
 local linear = require "lib.linear"
 
-local app = pmls.app("logreg", [[L2-regularised logistic regression by SGD (libsvm files).
-Minimises mean log(1 + exp(-y (w.x + b))) + l2/2 |w|^2 by local SGD on each
-worker, the model moving by the mean of the workers' moves at every clock,
-and returns the average of the iterates over the last --average of training.]])
+local app = pmls.app("logreg", [[L2-regularised logistic regression (libsvm files).
+Minimises mean log(1 + exp(-y (w.x + b))) + l2/2 |w|^2 (l2 = 1/n: liblinear's
+-c 1) by local steps on each worker, the model moving by the mean of the
+workers' moves at every clock: variance-reduced (saga, the default, to the
+optimum at a constant step) or plain minibatch SGD with iterate averaging.]])
 app:option("data", nil, "training file (libsvm format, .gz allowed)", { type = "string", required = true })
 app:option("test", nil, "held-out file, for the test accuracy at the end", { type = "string" })
-app:option("epochs", 20, "passes over the data", { type = "int" })
+app:option("optimizer", "saga", "saga (variance-reduced, constant step) or sgd (minibatch SGD, decaying step)")
+app:option("epochs", nil, "passes over the data (default: saga 4 x workers, at least 8; sgd 20)", { type = "int" })
 app:option("clocks_per_epoch", 4, "clock() calls per pass: the unit of staleness", { type = "int" })
-app:option("batch", 20, "minibatch size", { type = "int" })
-app:option("lr", 0.05, "step size of the serial-equivalent SGD (a worker steps lr x workers)")
-app:option("l2", 1e-5, "L2 regularisation of the weights (not the bias); steps decay as lr/(1+lr*l2*t)")
-app:option("average", 0.5, "fraction of the training, at its end, whose iterates are averaged (0: last iterate)")
+app:option("lr", nil, "step size. saga: each worker's step (default 2 / (max |x|^2 + 1)); "
+           .. "sgd: the serial-equivalent step, a worker steps lr x workers (default 0.05)", { type = "number" })
+app:option("l2", nil, "L2 regularisation of the weights, not the bias (default 1/n)", { type = "number" })
+app:option("batch", 20, "sgd: minibatch size", { type = "int" })
+app:option("average", 0.5, "sgd: fraction of the training, at its end, whose iterates are averaged (0: last iterate)")
 app:metric("loss", "mean")
 app:metric("examples", "sum")
 
@@ -43,59 +68,115 @@ local function read(ctx, path, opts)
   return assert(ctx:read_libsvm(path, opts))
 end
 
-function app:setup(ctx)
-  local opt = ctx.opt
-  if opt.epochs < 1 or opt.batch < 1 or opt.clocks_per_epoch < 1 then
-    error("need --epochs, --batch and --clocks-per-epoch >= 1", 0)
+-- The largest |x_i|^2 over the rows of ds.
+local function max_norm2(ds)
+  local max = 0
+  for r = 0, ds.n - 1 do
+    local s = 0
+    for k = tonumber(ds.rowptr[r]), tonumber(ds.rowptr[r + 1]) - 1 do s = s + ds.val[k] ^ 2 end
+    if s > max then max = s end
   end
-  if not (opt.lr > 0 and opt.l2 >= 0 and opt.average >= 0 and opt.average <= 1) then
-    error("need --lr > 0, --l2 >= 0 and 0 <= --average <= 1", 0)
-  end
-  local d = read(ctx, opt.data).d
-  if opt.test then d = math.max(d, read(ctx, opt.test).d) end
-  ctx:table("w", { rows = 1, cols = d + 1 })
-  if opt.average > 0 then ctx:table("avg", { rows = 1, cols = d + 2 }) end
-  return { d = d }
+  return max
 end
 
-function app:worker(ctx)
-  local opt, d, P = ctx.opt, ctx.shared.d, ctx.workers
-  local shard = read(ctx, opt.data, { d = d, shard = { index = ctx.worker, count = P } })
+function app:setup(ctx)
+  local opt = ctx.opt
+  if opt.optimizer ~= "saga" and opt.optimizer ~= "sgd" then
+    error("--optimizer must be saga or sgd, not '" .. opt.optimizer .. "'", 0)
+  end
+  local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(8, 4 * ctx.workers) or 20)
+  if epochs < 1 or opt.batch < 1 or opt.clocks_per_epoch < 1 then
+    error("need --epochs, --batch and --clocks-per-epoch >= 1", 0)
+  end
+  local train = read(ctx, opt.data)
+  local d = train.d
+  if opt.test then d = math.max(d, read(ctx, opt.test).d) end
+  local lr = opt.lr or (opt.optimizer == "saga" and 2 / (max_norm2(train) + 1) or 0.05)
+  local l2 = opt.l2 or 1 / math.max(train.n, 1)
+  if not (lr > 0 and l2 >= 0 and opt.average >= 0 and opt.average <= 1) then
+    error("need --lr > 0, --l2 >= 0 and 0 <= --average <= 1", 0)
+  end
+  ctx:table("w", { rows = 1, cols = d + 1 })
+  if opt.optimizer == "saga" then
+    ctx:table("mu", { rows = 1, cols = d + 1 })
+  elseif opt.average > 0 then
+    ctx:table("avg", { rows = 1, cols = d + 2 })
+  end
+  return { d = d, n = train.n, lr = lr, l2 = l2, epochs = epochs }
+end
+
+-- Shuffles order[0 .. n - 1] in place.
+local function shuffle(order, n, rng)
+  for r = n - 1, 1, -1 do
+    local j = rng.below(r + 1)
+    order[r], order[j] = order[j], order[r]
+  end
+end
+
+-- The rows of slice `slice` of the epoch's order.
+local function slice_span(order, n, slice, slices)
+  return { order = order, first = math.floor(n * slice / slices), last = math.floor(n * (slice + 1) / slices) }
+end
+
+local function report(ctx, loss, span)
+  local visited = span.last - span.first
+  ctx:report { loss = loss / math.max(visited, 1), examples = visited }
+  assert(ctx:clock())
+end
+
+local function saga_worker(ctx, shard, order, rng)
+  local opt, sh, n = ctx.opt, ctx.shared, shard.n
+  local W, Mu = ctx:table("w"), ctx:table("mu")
+  local buf = { w = W:row_buffer(), base = W:row_buffer(), mu = W:row_buffer(), dmu = W:row_buffer() }
+  local snap = pmls.array.float64(math.max(n, 1))
+  for _ = 1, sh.epochs do
+    shuffle(order, n, rng)
+    for slice = 0, opt.clocks_per_epoch - 1 do
+      local span = slice_span(order, n, slice, opt.clocks_per_epoch)
+      local loss = linear.saga_pass(shard, W, Mu, buf, snap, sh.n, sh.d, sh.lr, sh.l2, ctx.workers, span)
+      report(ctx, loss, span)
+    end
+  end
+end
+
+local function sgd_worker(ctx, shard, order, rng)
+  local opt, d, P, n = ctx.opt, ctx.shared.d, ctx.workers, shard.n
+  local lr0, l2 = ctx.shared.lr, ctx.shared.l2
   local W = ctx:table("w")
   local w, grad = W:row_buffer(), W:row_buffer()
-  local n, slices = shard.n, opt.clocks_per_epoch
-  local clocks = opt.epochs * slices
+  local slices, epochs = opt.clocks_per_epoch, ctx.shared.epochs
+  local clocks = epochs * slices
   local first_averaged = clocks - math.ceil(opt.average * clocks)
   local avg = opt.average > 0 and ctx:table("avg"):row_buffer() or nil
-  local order = pmls.array.int32(math.max(n, 1))
-  for r = 0, n - 1 do order[r] = r end
-  local rng = pmls.data.new_rng(ctx.seed * 7919 + ctx.worker)
   local steps = 0
-  for epoch = 0, opt.epochs - 1 do
-    for r = n - 1, 1, -1 do
-      local j = rng.below(r + 1)
-      order[r], order[j] = order[j], order[r]
-    end
+  for epoch = 0, epochs - 1 do
+    shuffle(order, n, rng)
     for slice = 0, slices - 1 do
       local clock = epoch * slices + slice
-      local span = { order = order, first = math.floor(n * slice / slices),
-                     last = math.floor(n * (slice + 1) / slices),
-                     avg = clock >= first_averaged and avg or nil }
-      local lr = opt.lr / (1 + opt.lr * opt.l2 * steps * P)
-      local loss, taken = linear.sgd_pass(shard, W, w, grad, d, lr, opt.l2, opt.batch, P, span)
+      local span = slice_span(order, n, slice, slices)
+      span.avg = clock >= first_averaged and avg or nil
+      local lr = lr0 / (1 + lr0 * l2 * steps * P)
+      local loss, taken = linear.sgd_pass(shard, W, w, grad, d, lr, l2, opt.batch, P, span)
       steps = steps + taken
       if span.avg then avg[d + 1] = avg[d + 1] + taken end
       if avg and clock == clocks - 1 then assert(ctx:table("avg"):inc(0, avg)) end
-      local visited = span.last - span.first
-      ctx:report { loss = loss / math.max(visited, 1), examples = visited }
-      assert(ctx:clock())
+      report(ctx, loss, span)
     end
   end
 end
 
--- The model: the averaged iterate, or the last one with --average 0.
+function app:worker(ctx)
+  local shard = read(ctx, ctx.opt.data, { d = ctx.shared.d, shard = { index = ctx.worker, count = ctx.workers } })
+  local order = pmls.array.int32(math.max(shard.n, 1))
+  for r = 0, shard.n - 1 do order[r] = r end
+  local rng = pmls.data.new_rng(ctx.seed * 7919 + ctx.worker)
+  if ctx.opt.optimizer == "saga" then saga_worker(ctx, shard, order, rng)
+  else sgd_worker(ctx, shard, order, rng) end
+end
+
+-- The model: the last iterate, or with sgd the averaged one.
 local function model(ctx, d)
-  if ctx.opt.average == 0 then return assert(ctx:table("w"):get(0)) end
+  if ctx.opt.optimizer == "saga" or ctx.opt.average == 0 then return assert(ctx:table("w"):get(0)) end
   local sum = assert(ctx:table("avg"):get(0))
   local w = ctx:table("w"):row_buffer()
   for j = 0, d do w[j] = sum[j] / math.max(sum[d + 1], 1) end
@@ -103,11 +184,12 @@ local function model(ctx, d)
 end
 
 function app:finish(ctx)
-  local opt, d = ctx.opt, ctx.shared.d
-  local w = model(ctx, d)
-  ctx:report { objective = linear.objective(read(ctx, opt.data, { d = d }), w, d, opt.l2) }
+  local opt, sh = ctx.opt, ctx.shared
+  local w = model(ctx, sh.d)
+  ctx:report { objective = linear.objective(read(ctx, opt.data, { d = sh.d }), w, sh.d, sh.l2),
+               lr = sh.lr, l2 = sh.l2 }
   if not opt.test then return end
-  local accuracy, loss = linear.evaluate(read(ctx, opt.test, { d = d }), w, d)
+  local accuracy, loss = linear.evaluate(read(ctx, opt.test, { d = sh.d }), w, sh.d)
   ctx:report { test_accuracy = accuracy, test_loss = loss }
 end
 

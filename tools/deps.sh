@@ -2,11 +2,11 @@
 # Installs the Debian packages PMLS needs, only those missing; a no-op when
 # all are there. Runs apt-get as root, or through sudo. `deps.sh bench` adds
 # what `make bench` needs (gnuplot draws the straggler plot; R's glmnet is
-# the Lasso reference). iproute2 gives the multi-host spec its network
+# the Lasso reference; liblinear-tools the logistic regression one). iproute2 gives the multi-host spec its network
 # namespaces.
 set -eu
 PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2"
-[ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet"
+[ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet liblinear-tools"
 missing=""
 for p in $PKGS; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
