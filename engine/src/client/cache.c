@@ -333,6 +333,24 @@ int pmi_cache_view(pmi_cache *c, int table, int64_t row, int64_t min_clock,
                                   clock_out, stamp_out);
 }
 
+void pmi_cache_drop_rows(pmi_cache *c) {
+  for (int t = 0; t < PMI_MAX_TABLES; t++) {
+    cache_table *ct = &c->tables[t];
+    pthread_rwlock_wrlock(&ct->lock);
+    /* A worker of a next run may already hold views: then they stay. */
+    int held = 0;
+    for (int w = 0; w < c->nworkers; w++) held |= atomic_load(&c->hold[w]) != INT64_MAX;
+    if (!held) {
+      for (size_t i = 0; i < ct->rows.cap; i++)
+        if (ct->rows.keys[i] != PMI_ROWMAP_EMPTY) free(ct->rows.vals[i]);
+      pmi_rowmap_free(&ct->rows);
+      pmi_rowmap_init(&ct->rows);
+    }
+    pthread_rwlock_unlock(&ct->lock);
+  }
+  reclaim(c);
+}
+
 void pmi_cache_release(pmi_cache *c, int worker) {
   if (worker < 0 || worker >= c->nworkers) return;
   if (atomic_load(&c->hold[worker]) == INT64_MAX) return;

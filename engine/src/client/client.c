@@ -169,6 +169,7 @@ int pmls_client_close(pmls_client *c) {
   e->closed_rows_inc += c->rows_inc;
   for (int t = 0; t < PMI_MAX_TABLES; t++)
     pmi_table_acc_merge(&e->table_acc[t], &c->acc[t]);
+  int workers_left = 0;
   if (c->worker >= 0) {
     int local = c->worker - e->first_worker;
     /* ran: a later client of this worker rejoins (see open), unless its
@@ -176,6 +177,7 @@ int pmls_client_close(pmls_client *c) {
     e->worker_taken[local] =
         pmi_cache_save_position(e->cache, local, c->clock, e->servers,
                                 c->shard_seq) ? 3 : 2;
+    for (int w = 0; w < e->local_workers; w++) workers_left += e->worker_taken[w] == 1;
   }
   if (rc != PMLS_OK) snprintf(e->err, sizeof e->err, "%s", c->err);
   pthread_mutex_unlock(&e->mu);
@@ -191,6 +193,10 @@ int pmls_client_close(pmls_client *c) {
     free(c->spare[t].items);
   }
   pmi_views_free(c);
+  /* The last worker of the process is done: its cached copies go (finish
+   * and the next run read what they need), so they do not add to finish's
+   * memory. */
+  if (c->worker >= 0 && workers_left == 0) pmi_cache_drop_rows(e->cache);
   while (c->free_hist) {
     hist_entry *h = c->free_hist;
     c->free_hist = h->next;
