@@ -9,7 +9,7 @@
 # (build error, crash) is reported as ERROR and makes the exit status 1.
 #
 # Environment: PMLS_BENCH_REPEATS (default 7), PMLS_BENCH_MF_REPEATS
-# (default 5), PMLS_BENCH_READER_REPEATS (default 3), PMLS_DATA (default
+# (default 5; bench/mf.sh's default is 3), PMLS_BENCH_READER_REPEATS (default 3), PMLS_DATA (default
 # ../shared/data: where ml-100k.tar.xz is).
 # A later benchmark (bench/straggler.sh, run last when it exists) adds its
 # rows to the table by appending "name<TAB>ratio<TAB>op<TAB>target<TAB>status
@@ -90,6 +90,17 @@ if [ ! -f "$ML/ua.base" ] && [ -f "$DATA/ml-100k.tar.xz" ]; then
 fi
 run "mf_sgd scaling, -p 2 over -p 1 (target >= 1.7)" bench_mfsgd \
   build/bin/pmls models/mf_sgd.lua "$ML/ua.base" "$ML/ua.test"
+
+# mf_sgd and mf_block against the serial C loop on 4.5 M synthetic ratings
+# (bench/mf.sh: mf_epoch, mf_job, scaling); adds its rows and mf.json.
+if [ -x bench/mf.sh ]; then
+  echo "== mf on 4.5 M ratings (bench/mf.sh)"
+  t0=$(date +%s)
+  if ! bench/mf.sh; then
+    error_row mf "bench/mf.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
 
 if [ -x bench/straggler.sh ]; then
   echo "== straggler (bench/straggler.sh)"
