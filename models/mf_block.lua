@@ -56,7 +56,7 @@ app:option("epochs", 20, "epochs: d rounds each, every block once", { type = "in
 app:option("blocks", 0, "d: row and item ranges (0: one per worker)", { type = "int" })
 app:option("lr", 0.015, "learning rate")
 app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)")
-app:option("lambda", 0.08, "L2 regularisation")
+app:option("lambda", 0.05, "L2 regularisation (mf_sgd's default: the same objective)")
 app:option("init", 0.1, "initial factors uniform in [-init, init)")
 app:option("permute", true, "renumber users and items at random to even out the blocks")
 app:option("agnostic", true, "a worker done early runs more passes over its block (false: it waits)")
@@ -146,8 +146,9 @@ function app:load(ctx)
   -- Users and items by their new numbers (row and variable).
   local pu = permutation(sh.users, ctx.seed * 1000003 + 101, opt.permute)
   local pi = permutation(sh.items, ctx.seed * 1000003 + 103, opt.permute)
-  -- My training ratings, renumbered, bucketed by block: ptr[i * d + c] ..
-  -- ptr[i * d + c + 1] - 1 (my own arrays: the engine's are read-only).
+  -- My training ratings, bucketed by block: order[ptr[i * d + c] ..
+  -- ptr[i * d + c + 1] - 1] index them in the engine's arrays (read-only,
+  -- shared by the process's workers; file order within a block).
   local all = read(ctx, opt.data)
   local count = int32_array(d * d + 1)
   local m = 0
@@ -162,34 +163,33 @@ function app:load(ctx)
   for b = 1, d * d do count[b] = count[b] + count[b - 1] end
   local ptr = int32_array(d * d + 1)
   pmls.array.copy(ptr, count, d * d + 1)
-  local user, item, rating = int32_array(max(m, 1)), int32_array(max(m, 1)), double_array(max(m, 1))
+  local order = int32_array(max(m, 1))
   for n = 0, all.n - 1 do
     local u = pu[all.user[n]]
     if mine(u) then
-      local i = pi[all.item[n]]
-      local b = rowblock[u] * d + colblock[i]
-      local at = count[b]
-      count[b] = at + 1
-      user[at], item[at], rating[at] = u, i, all.rating[n]
+      local b = rowblock[u] * d + colblock[pi[all.item[n]]]
+      order[count[b]] = n
+      count[b] = count[b] + 1
     end
   end
-  self.ptr, self.user, self.item, self.rating, self.m = ptr, user, item, rating, m
+  self.ptr, self.order, self.all, self.m = ptr, order, all, m
+  self.pu, self.pi = pu, pi
+  -- My test ratings, the same way.
   if opt.test then
     local test = read(ctx, opt.test)
     local tn = 0
     for n = 0, test.n - 1 do
       if mine(pu[test.user[n]]) then tn = tn + 1 end
     end
-    local tu, ti, tr = int32_array(max(tn, 1)), int32_array(max(tn, 1)), double_array(max(tn, 1))
-    local k = 0
+    local idx = int32_array(max(tn, 1))
+    tn = 0
     for n = 0, test.n - 1 do
-      local u = pu[test.user[n]]
-      if mine(u) then
-        tu[k], ti[k], tr[k] = u, pi[test.item[n]], test.rating[n]
-        k = k + 1
+      if mine(pu[test.user[n]]) then
+        idx[tn] = n
+        tn = tn + 1
       end
     end
-    self.test = { n = tn, user = tu, item = ti, rating = tr }
+    self.test = { ds = test, idx = idx, n = tn }
   end
   -- My users' rows, drawn per user from the seed (the same under any -w).
   local W = double_array(sh.users * width)
@@ -201,36 +201,39 @@ function app:load(ctx)
   end
   self.W = W
   self.H = double_array(sh.items * width) -- my working copy of the item rows
-  -- The rows as the SGD kernel takes them: a pointer per user and item.
+  -- The rows as the SGD kernel takes them, by the file's ids: user u's is
+  -- row pu[u] of W, item i's row pi[i] of H.
+  local Wp, Hp = pmls.array.pointers(W, sh.users, width), pmls.array.pointers(self.H, sh.items, width)
   self.Wp, self.Hp = pmls.array.pointers(W, sh.users, width), pmls.array.pointers(self.H, sh.items, width)
+  for u = 0, sh.users - 1 do self.Wp[u] = Wp[pu[u]] end
+  for i = 0, sh.items - 1 do self.Hp[i] = Hp[pi[i]] end
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
   self.slow = straggler.new(ctx)
+  collectgarbage() -- the loading's garbage (a generator per user row) goes now
 end
 
 -- ---- the workers ------------------------------------------------------------------
 
--- Shuffles ratings lo..hi-1 of my arrays (they are read in that order).
+-- Shuffles my ratings order[lo..hi-1] (they are stepped in that order).
 local function shuffle(self, lo, hi)
-  local user, item, rating, below = self.user, self.item, self.rating, self.rng.below
+  local order, below = self.order, self.rng.below
   for k = hi - 1, lo + 1, -1 do
     local j = lo + below(k - lo + 1)
-    user[k], user[j] = user[j], user[k]
-    item[k], item[j] = item[j], item[k]
-    rating[k], rating[j] = rating[j], rating[k]
+    order[k], order[j] = order[j], order[k]
   end
 end
 
--- One SGD pass over ratings lo..hi-1 (in C); returns the squared error
--- (taken before each step) and the ratings done. With `poll`, stops early
--- once the round is over, asking every 256 ratings.
+-- One SGD pass over my ratings order[lo..hi-1] (in C); returns the squared
+-- error (taken before each step) and the ratings done. With `poll`, stops
+-- early once the round is over, asking every 256 ratings.
 local POLL = 256
 local function sgd(self, ctx, lo, hi, lr, lambda, mu, rank, poll)
-  local user, item, rating, Wp, Hp = self.user, self.item, self.rating, self.Wp, self.Hp
+  local all, order, Wp, Hp = self.all, self.order, self.Wp, self.Hp
   local se, done = 0, 0
   local step = poll and POLL or hi - lo
   for k = lo, hi - 1, step do
     local n = min(step, hi - k)
-    se = se + kernels.sgd_mf_batch(rank, n, nil, user + k, item + k, rating + k,
+    se = se + kernels.sgd_mf_batch(rank, n, order + k, all.user, all.item, all.rating,
                                    nil, Wp, 1, nil, Hp, 1, mu, lr, lr, lambda)
     done = done + n
     if poll and ctx:round_over() then break end
@@ -238,28 +241,30 @@ local function sgd(self, ctx, lo, hi, lr, lambda, mu, rank, poll)
   return se, done
 end
 
--- The last round: the squared errors of the final model over my users.
+-- The last round: the squared errors of the final model over my users
+-- (ratings ds[idx[0..count-1]], renumbered as the model's rows are).
 local function evaluate(self, ctx, out, n)
   local sh, rank = ctx.shared, ctx.opt.rank
-  local width, model, W = rank + 1, ctx.model, self.W
-  local function se_of(user, item, rating, count, clip)
+  local width, model, W, pu, pi = rank + 1, ctx.model, self.W, self.pu, self.pi
+  local function se_of(ds, idx, count, clip)
     local se = 0
     for k = 0, count - 1 do
-      local wu, hi = user[k] * width, item[k] * width
+      local r = idx[k]
+      local wu, hi = pu[ds.user[r]] * width, pi[ds.item[r]] * width
       local pred = sh.mu + W[wu + rank] + model[hi + rank]
       for f = 0, rank - 1 do pred = pred + W[wu + f] * model[hi + f] end
       if clip then pred = min(5, max(1, pred)) end
-      local e = rating[k] - pred
+      local e = ds.rating[r] - pred
       se = se + e * e
     end
     return se
   end
   local base = n * width
-  out[base] = se_of(self.user, self.item, self.rating, self.m, false)
+  out[base] = se_of(self.all, self.order, self.m, false)
   out[base + 1] = self.m
   local t = self.test
   if t then
-    out[base + 2] = se_of(t.user, t.item, t.rating, t.n, true)
+    out[base + 2] = se_of(t.ds, t.idx, t.n, true)
     out[base + 3] = t.n
   end
 end

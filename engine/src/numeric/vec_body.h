@@ -298,6 +298,15 @@ VEC_ATTR static double FN(sgd_mf_batch)(
   size_t row_bytes = (size_t)(k + 1) * sizeof(T);
   double sse = 0;
   for (int64_t m = 0; m < n; m++) {
+    /* Through an order, the ratings' own entries are scattered too: they
+     * are asked for further ahead, so that the rows' addresses are at hand
+     * when those are asked for. */
+    if (order && m + 4 * PMI_VEC_AHEAD < n) {
+      int64_t r = order[m + 4 * PMI_VEC_AHEAD];
+      __builtin_prefetch(uslot + r, 0, PMI_VEC_LOCALITY);
+      __builtin_prefetch(islot + r, 0, PMI_VEC_LOCALITY);
+      __builtin_prefetch(rating + r, 0, PMI_VEC_LOCALITY);
+    }
     if (m + PMI_VEC_AHEAD < n) {
       int64_t r = order ? order[m + PMI_VEC_AHEAD] : m + PMI_VEC_AHEAD;
       int32_t a = uslot[r], b = islot[r];
