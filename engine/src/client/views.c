@@ -259,6 +259,10 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     if (m->shard_of[i] >= 0) m->order[m->start[m->shard_of[i]]++] = i;
   for (int s = servers; s > 0; s--) m->start[s] = m->start[s - 1];
   m->start[0] = 0;
+  /* One request id per shard, none of them 0 (the id of unasked errors):
+   * a span that would wrap starts again from 1. */
+  if (c->next_req == 0 || c->next_req > UINT32_MAX - (uint32_t)servers)
+    c->next_req = 1;
   uint32_t first_req = c->next_req;
   int asked = 0;
   for (int s = 0; s < servers; s++) {
@@ -281,7 +285,6 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     asked++;
   }
   c->next_req = first_req + (uint32_t)servers;
-  if (c->next_req < first_req || c->next_req == 0) c->next_req = 1;
   char what[160];
   snprintf(what, sizeof what, "%d server%s (%lld rows of table '%s' at clock "
            ">= %lld)", asked, asked == 1 ? "" : "s", (long long)misses,
