@@ -45,6 +45,7 @@
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
 local pmls = require "pmls"
 local straggler = require "lib.straggler"
+local shuffle = require "lib.shuffle"
 local kernels = pmls.kernels
 local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 
@@ -214,15 +215,6 @@ end
 
 -- ---- the workers ------------------------------------------------------------------
 
--- Shuffles my ratings order[lo..hi-1] (they are stepped in that order).
-local function shuffle(self, lo, hi)
-  local order, below = self.order, self.rng.below
-  for k = hi - 1, lo + 1, -1 do
-    local j = lo + below(k - lo + 1)
-    order[k], order[j] = order[j], order[k]
-  end
-end
-
 -- One SGD pass over my ratings order[lo..hi-1] (in C); returns the squared
 -- error (taken before each step) and the ratings done. With `poll`, stops
 -- early once the round is over, asking every 256 ratings.
@@ -296,7 +288,8 @@ function app:push(ctx, vars, n, out, pass)
       end
     end
     local b = rowblock * d + colblock
-    shuffle(self, ptr[b], ptr[b + 1])
+    -- in runs of file neighbours, whose entries share cache lines
+    shuffle.runs(self.order, ptr[b], ptr[b + 1], self.rng.below)
     local s, c = sgd(self, ctx, ptr[b], ptr[b + 1], lr, opt.lambda, sh.mu, rank, pass > 1)
     se, count = se + s, count + c
     for k = lo, hi - 1 do

@@ -21,7 +21,8 @@
 -- the steps run in C (kernels.sgd_mf_batch), SIMD where the CPU has it.
 -- A worker's ratings are grouped into blocks of users × items small enough
 -- that a block's rows stay in the CPU's cache (the order of DSGD / Fugue),
--- visited in a random order each epoch, each block's ratings shuffled; a
+-- visited in a random order each epoch, each block's ratings shuffled in
+-- runs of file neighbours (lib.shuffle: the runs' order and each run's); a
 -- clock is a slice of the blocks (--clocks-per-epoch, default one clock an
 -- epoch: each clock reads and writes the whole working set once). Items
 -- are averaged at every clock, so many workers on a small set want more
@@ -32,6 +33,7 @@
 -- Straggler injection (off by default; bench/straggler.sh): lib.straggler.
 local pmls = require "pmls"
 local straggler = require "lib.straggler"
+local shuffle = require "lib.shuffle"
 local array, kernels = pmls.array, pmls.kernels
 local floor, max, min, sqrt = math.floor, math.max, math.min, math.sqrt
 
@@ -112,13 +114,6 @@ local function blocks_of(all, me, P, users, items, row_bytes, block_kb)
   return { order = order, start = start, n = nblocks, count = count, mine = mine }
 end
 
-local function shuffle(a, lo, hi, below)
-  for k = hi - 1, lo + 1, -1 do
-    local j = lo + below(k - lo + 1)
-    a[k], a[j] = a[j], a[k]
-  end
-end
-
 -- ---- the workers ----------------------------------------------------------------
 
 function app:worker(ctx)
@@ -143,8 +138,8 @@ function app:worker(ctx)
   local slow = straggler.new(ctx)
   local order, start = plan.order, plan.start
   for epoch = 0, opt.epochs - 1 do
-    shuffle(blocks, 0, plan.n, rng.below)
-    for b = 0, plan.n - 1 do shuffle(order, start[b], start[b + 1], rng.below) end
+    shuffle.all(blocks, 0, plan.n, rng.below)
+    for b = 0, plan.n - 1 do shuffle.runs(order, start[b], start[b + 1], rng.below) end
     local lr = opt.lr / (1 + opt.decay * epoch)
     for slice = 0, opt.clocks_per_epoch - 1 do
       local t0 = slow:start()
