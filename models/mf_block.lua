@@ -204,10 +204,9 @@ function app:load(ctx)
   self.H = double_array(sh.items * width) -- my working copy of the item rows
   -- The rows as the SGD kernel takes them, by the file's ids: user u's is
   -- row pu[u] of W, item i's row pi[i] of H.
-  local Wp, Hp = pmls.array.pointers(W, sh.users, width), pmls.array.pointers(self.H, sh.items, width)
-  self.Wp, self.Hp = pmls.array.pointers(W, sh.users, width), pmls.array.pointers(self.H, sh.items, width)
-  for u = 0, sh.users - 1 do self.Wp[u] = Wp[pu[u]] end
-  for i = 0, sh.items - 1 do self.Hp[i] = Hp[pi[i]] end
+  self.Wp, self.Hp = kernels.delta_pointers(sh.users), kernels.delta_pointers(sh.items)
+  for u = 0, sh.users - 1 do self.Wp[u] = W + pu[u] * width end
+  for i = 0, sh.items - 1 do self.Hp[i] = self.H + pi[i] * width end
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
   self.slow = straggler.new(ctx)
   collectgarbage() -- the loading's garbage (a generator per user row) goes now

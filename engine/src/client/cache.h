@@ -40,7 +40,7 @@ void pmi_cache_put_view_many(pmi_cache *c, int table,
                              int64_t *stamps_out);
 /* Forgets every cached copy (not the workers' positions): when no worker
  * of the process is running, the copies serve nobody until the next run,
- * which fetches what it needs. Tables while a worker holds views are kept. */
+ * which fetches what it needs. While a worker holds views, nothing goes. */
 void pmi_cache_drop_rows(pmi_cache *c);
 /* The worker is done with every view it took (at its clock()). */
 void pmi_cache_release(pmi_cache *c, int worker);

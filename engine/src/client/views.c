@@ -92,7 +92,8 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
 }
 
 /* Hands row i its copy `data` (clock, stamp): a copy into out (with every
- * increment of this client, sent or not) or a view (with the sent ones).
+ * increment of this client, sent or not; data may already be that row of
+ * out) or a view (with the sent ones).
  * A pinned copy (the cache's) is shown as it is when it lacks none of them. */
 static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
                    read_kind kind, int64_t i, int64_t row, const void *data,
@@ -114,7 +115,7 @@ static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
     return pmi_hist_apply(c, table, t, row, stamp, copy, NULL);
   }
   void *dst = (unsigned char *)out + (size_t)i * bytes;
-  memcpy(dst, data, bytes);
+  if (dst != data) memcpy(dst, data, bytes);
   int rc = pmi_hist_apply(c, table, t, row, stamp, dst, NULL);
   if (rc) return rc;
   void *own = pmi_oplog_data(pmi_rowmap_get(&c->oplog[table], row));
@@ -232,14 +233,8 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
                           NULL, dst, &clock, &stamp) &&
             pmi_hist_check(c, table, t, row, stamp) != HIST_REFRESH;
       if (hit) {
-        /* deliver() copies from its source: here the source is dst itself */
-        c->rows_read++;
-        c->acc[table].reads++;
-        pmi_client_record_staleness(c, table, clock);
-        int rc = pmi_hist_apply(c, table, t, row, stamp, dst, NULL);
+        int rc = deliver(c, table, t, kind, i, row, dst, clock, stamp, 0, out, views);
         if (rc) return rc;
-        void *own = pmi_oplog_data(pmi_rowmap_get(&c->oplog[table], row));
-        if (own) pmi_add(t->spec.dtype, dst, own, t->spec.cols);
       }
     }
     if (hit) {
