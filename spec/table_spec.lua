@@ -390,7 +390,7 @@ describe("pmls.table", function()
   end)
 
   describe("JIT compilation", function()
-    it("compiles a loop of get(0, buf) and inc(0, 1, 1.0) into a looping trace that never aborts", function()
+    it("compiles a loop of get(0, buf) and inc(0, 1, 1.0) into a looping trace with no NYI abort", function()
       local jutil = require "jit.util"
       local T = table_with({ rows = 1, cols = 4 })
       local buf = T:row_buffer()
@@ -421,6 +421,21 @@ describe("pmls.table", function()
       -- T:get and runs into the loop may abort with "loop unroll limit":
       -- LuaJIT then records the loop itself, which is what counts).
       local loop_proto = jutil.funcinfo(loop)
+      -- Aborts about the shape of the loop (an inner loop or an exit seen
+      -- while recording a root trace, unrolling) depend on where the hot
+      -- counters stand and LuaJIT retries them; every other abort (NYI,
+      -- a C function it cannot call, blacklisting) means the path cannot
+      -- be compiled, which is what this test is for.
+      local traceerr = require("jit.vmdef").traceerr
+      local shape = {}
+      for i, msg in pairs(traceerr) do
+        if msg == "leaving loop in root trace" or msg == "inner loop in root trace"
+           or msg == "loop unroll limit reached" or msg == "retry recording"
+           or msg == "down-recursion, restarting" then
+          shape[i] = true
+        end
+      end
+      assert.is_true(next(shape) ~= nil, "jit.vmdef lists no trace errors")
       local in_loop, looping, aborted = {}, 0, {}
       for i = 1, n do
         local what, tr, func, pc, otr, oex = unpack(events[i], 1, 6)
@@ -430,9 +445,10 @@ describe("pmls.table", function()
         elseif what == "stop" and in_loop[tr] then
           local info = jutil.traceinfo(tr)
           if info and info.linktype == "loop" then looping = looping + 1 end
-        elseif what == "abort" and in_loop[tr] then
-          aborted[#aborted + 1] = ("trace %d at %s: error %s %s"):format(
-            tr, jutil.funcinfo(func, pc).loc or "?", tostring(otr), tostring(oex))
+        elseif what == "abort" and in_loop[tr] and not shape[otr] then
+          aborted[#aborted + 1] = ("trace %d at %s: %s"):format(
+            tr, jutil.funcinfo(func, pc).loc or "?",
+            (traceerr[otr] or tostring(otr)):format(oex))
         end
       end
       assert.are.same({}, aborted)
