@@ -47,7 +47,8 @@ enum {
   PMLS_EPROTO = 9,    /* a malformed message or one from another job */
   PMLS_ERANGE = 10,   /* a row or column index outside its table */
   PMLS_EABORTED = 11, /* the run was aborted because another node failed */
-  PMLS_EDEAD = 12     /* a peer process died (no heartbeat) */
+  PMLS_EDEAD = 12,    /* a peer process died (no heartbeat) */
+  PMLS_ESTOPPED = 13  /* the job was stopped by a signal (pmls_stop) */
 };
 
 typedef enum {
@@ -256,6 +257,21 @@ int pmls_clock(pmls_client *c);
  * after it returns, reads at staleness 0 see every update made before. */
 int pmls_barrier(pmls_client *c);
 int pmls_abort(pmls_client *c, const char *why);
+
+/* Ending a run from outside its nodes, from any thread of the host (never
+ * from a signal handler: call these from a thread that waits for signals).
+ * pmls_engine_abort ends the run on every rank of the job with code (> 0)
+ * as its cause and why as the message, as a failing node would: the
+ * launcher uses it when it sees a rank die. pmls_stop does the same for a
+ * stop by signal signo, cause PMLS_ESTOPPED; every rank learns the signal,
+ * and pmls_stopped returns it (0 if none) with the rank it was sent to
+ * (from_rank may be NULL), so each can exit with 128 + signo. */
+int pmls_engine_abort(pmls_engine *e, int code, const char *why);
+/* On rank 0: the process of rank ended abnormally (its launcher saw it).
+ * The job stops waiting on it and the run ends with PMLS_EDEAD and why. */
+int pmls_peer_died(pmls_engine *e, int rank, const char *why);
+int pmls_stop(pmls_engine *e, int signo);
+int pmls_stopped(const pmls_engine *e, int *from_rank);
 
 /* A run of this process's part of a job, with the work given as C
  * functions (pmls_run). Every function returns PMLS_OK or an error code

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +193,7 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
   }
   exe[n] = 0;
   fflush(NULL); /* or buffered output would be written twice */
+  pid_t parent = getpid();
   int host = 0, used = 1; /* rank 0 (this process) takes the first slot */
   for (int r = 1; r < job->procs; r++) {
     const char *where = NULL;
@@ -231,6 +234,20 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
       return -1;
     }
     if (pid == 0) {
+      /* The launcher blocks the stop signals for its own watcher thread;
+       * a rank starts with them as a new process has them. A local rank
+       * also ends (SIGTERM, a clean stop) when the launcher dies, even by
+       * SIGKILL, rather than waiting out the heartbeat timeout. */
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, NULL);
+      if (!where) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(1); /* it died before prctl */
+      }
+      /* A terminal's Ctrl-C reaches the launcher alone, which passes the
+       * stop on: one line for the job, not one per rank. */
+      setpgid(0, 0);
       if (where) {
         const char *ssh = getenv("PMLS_SSH");
         if (!ssh || !*ssh) ssh = "ssh";
@@ -253,6 +270,8 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
   return 0;
 }
 
+/* Removes the sockets in dir, then dir: only sockets, so that a directory
+ * that is not a job's (a wrong PMLS_MASTER) loses nothing and stays. */
 static void remove_dir(const char *dir) {
   DIR *d = opendir(dir);
   if (!d) return;
@@ -261,35 +280,71 @@ static void remove_dir(const char *dir) {
   while ((ent = readdir(d)) != NULL) {
     if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
     snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-    unlink(path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
   }
   closedir(d);
   rmdir(dir);
 }
 
-int pl_wait(pl_job *job, int grace_ms, int *status) {
+void pl_remove_ipc_dir(pl_job *job) {
+  if (job->ipc_dir[0]) remove_dir(job->ipc_dir);
+}
+
+void pl_remove_orphan_ipc_dir(const char *master) {
+  if (!master || strncmp(master, "ipc://", 6) != 0) return;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", master + 6);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return;
+  *slash = 0;
+  const char *base = strrchr(dir, '/');
+  if (base && strncmp(base + 1, "pmls-", 5) == 0) remove_dir(dir);
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int pl_wait(pl_job *job, int grace_ms, int say_ms, const char *why,
+            int *status) {
   int bad = 0;
   *status = 0;
-  /* After a failure the others get a grace period to end on their own (the
-   * job's abort reaches them); one that does not -- a worker stuck in its
-   * script, a process stopped -- is killed, so nothing is left behind. */
-  double give_up = grace_ms < 0 ? -1 : (double)time(NULL) + grace_ms / 1000.0;
+  /* Every wait is bounded: a rank stopped (SIGSTOP) or stuck in its script
+   * after the job ended would otherwise hold the launcher for ever. One
+   * that outlives the grace period is killed, so nothing is left behind. */
+  double start = now_s();
+  double give_up = start + grace_ms / 1000.0;
+  int said = say_ms < 0, killed = 0;
   for (int r = 1; r < job->procs; r++) {
     if (job->pids[r] <= 0) continue;
     int st = 0;
     for (;;) {
-      pid_t got = waitpid(job->pids[r], &st, grace_ms < 0 ? 0 : WNOHANG);
+      pid_t got = waitpid(job->pids[r], &st, WNOHANG);
       if (got == job->pids[r]) break;
       if (got < 0 && errno != EINTR) break;
-      if (got == 0 && give_up >= 0 && (double)time(NULL) >= give_up) {
+      double now = now_s();
+      if (!said && (now - start) * 1000.0 >= say_ms) {
+        fprintf(stderr, "pmls: waiting for rank %d (pid %d) to exit (%s; at "
+                "most %.0f s)\n", r, (int)job->pids[r], why, grace_ms / 1000.0);
+        said = 1;
+      }
+      if (!killed && now >= give_up) {
         /* The grace period is over for every rank still running. */
-        for (int q = r; q < job->procs; q++)
-          if (job->pids[q] > 0) kill(job->pids[q], SIGKILL);
-        grace_ms = -1; /* now wait for them to be reaped */
-        give_up = -1;
+        for (int q = r; q < job->procs; q++) {
+          if (job->pids[q] <= 0 || waitpid(job->pids[q], &st, WNOHANG) != 0)
+            continue;
+          fprintf(stderr, "pmls: rank %d (pid %d) was still running %.0f s "
+                  "after %s: killed\n", q, (int)job->pids[q], grace_ms / 1000.0,
+                  why);
+          kill(job->pids[q], SIGKILL);
+        }
+        killed = 1;
         continue;
       }
-      if (got == 0) usleep(20000);
+      usleep(20000);
     }
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (code && !bad) {
@@ -297,6 +352,6 @@ int pl_wait(pl_job *job, int grace_ms, int *status) {
       *status = code;
     }
   }
-  if (job->ipc_dir[0]) remove_dir(job->ipc_dir);
+  pl_remove_ipc_dir(job);
   return bad;
 }

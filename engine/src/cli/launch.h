@@ -39,9 +39,18 @@ int pl_spawn(pl_job *job, char **argv, const char *master,
 int pl_local_procs(const pl_host *hosts, int nhosts, int procs, int rank);
 
 /* Waits for the ranks started; returns the first failing rank (its exit
- * status in *status) or 0. grace_ms >= 0: ranks still running after that
- * long are killed; -1: wait as long as they run. */
-int pl_wait(pl_job *job, int grace_ms, int *status);
+ * status in *status) or 0. Ranks still running after grace_ms are killed,
+ * and said to be (why: what they were given the time for); one still
+ * running after say_ms is said to be waited for (say_ms < 0: silent). */
+int pl_wait(pl_job *job, int grace_ms, int say_ms, const char *why,
+            int *status);
+
+/* Removes the job's ipc directory and the sockets in it (if it made one). */
+void pl_remove_ipc_dir(pl_job *job);
+
+/* A rank whose launcher died removes the job's ipc directory (named by the
+ * master address, ipc:///tmp/pmls-XXXXXX/master) in its place. */
+void pl_remove_orphan_ipc_dir(const char *master);
 
 /* The local address that routes to host (for a tcp master). */
 int pl_route_to(const char *host, char *out, size_t outlen);

@@ -18,6 +18,7 @@
 
 #include "pmls.h"
 #include "launch.h"
+#include "signals.h"
 
 #define EXIT_USAGE 2
 
@@ -155,7 +156,13 @@ static int find_model(const char *name, char *out, size_t cap) {
   return -1;
 }
 
-static int cmd_run(int argc, char **argv) {
+static const char *rank_suffix(int rank) {
+  static char buf[32];
+  snprintf(buf, sizeof buf, " on rank %d", rank);
+  return buf;
+}
+
+static int run_job(int argc, char **argv, pl_guard *guard) {
   if (argc < 1 || argv[0][0] == '-')
     return usage_error("missing script%s%s: usage: pmls run SCRIPT.lua [options]",
                        "", "");
@@ -314,11 +321,12 @@ static int cmd_run(int argc, char **argv) {
                               sizeof err)) {
       fprintf(stderr, "pmls: %s\n", job.pids ? err : "out of memory");
       int st;
-      if (job.pids) pl_wait(&job, 0, &st);
+      if (job.pids) pl_wait(&job, 0, -1, "a rank could not start", &st);
       free(job.pids);
       free(hosts);
       return 1;
     }
+    pl_guard_watch_ranks(guard, &job);
     local_procs = pl_local_procs(hosts, nhosts, procs, 0);
     free(hosts);
     launched = 1;
@@ -351,17 +359,27 @@ static int cmd_run(int argc, char **argv) {
     }
     if (launched) {
       int st;
-      pl_wait(&job, 0, &st);
+      pl_wait(&job, 0, -1, "the engine could not start", &st);
       free(job.pids);
     }
     return status;
   }
+  pl_guard_attach(guard, e);
   rc = pmls_run_script(e, script, nrest, rest);
+  int stop_rank = -1, stop_sig = pmls_stopped(e, &stop_rank);
   free(rest);
   int status = 0;
   char who_prefix[32] = "";
   if (cfg.rank > 0) snprintf(who_prefix, sizeof who_prefix, "rank %d: ", cfg.rank);
-  if (rc == PMLS_EUSAGE) {
+  if (stop_sig) {
+    /* One line for the job: rank 0 says it, and a rank > 0 only for a
+     * signal sent to it by someone other than the launcher. */
+    if (cfg.rank == 0 || (stop_rank == cfg.rank && !pl_guard_from_parent(guard)))
+      fprintf(stderr, "pmls: %sstopped by SIG%s%s\n", who_prefix,
+              sigabbrev_np(stop_sig) ? sigabbrev_np(stop_sig) : "?",
+              stop_rank > 0 && stop_rank != cfg.rank ? rank_suffix(stop_rank) : "");
+    status = 128 + stop_sig;
+  } else if (rc == PMLS_EUSAGE) {
     if (!(quiet_usage && cfg.rank > 0))
       fprintf(stderr, "pmls: %s (see 'pmls run %s --help')\n", pmls_errmsg(e),
               script);
@@ -377,10 +395,13 @@ static int cmd_run(int argc, char **argv) {
   } else if (help) {
     printf("\n%s", engine_help);
   }
+  pl_guard_detach(guard);
   pmls_engine_destroy(e);
   if (launched) {
     int st;
-    int bad = pl_wait(&job, status ? 3000 : -1, &st);
+    int bad = stop_sig ? pl_wait(&job, 2000, -1, "the stop", &st)
+              : status ? pl_wait(&job, 3000, -1, "the job failed", &st)
+                       : pl_wait(&job, 5000, 1000, "the job ended", &st);
     if (bad && status == 0) {
       fprintf(stderr, "pmls: rank %d exited with status %d\n", bad, st);
       status = st == EXIT_USAGE ? EXIT_USAGE : 1;
@@ -388,6 +409,20 @@ static int cmd_run(int argc, char **argv) {
     free(job.pids);
   }
   return status;
+}
+
+static int cmd_run(int argc, char **argv) {
+  /* Before any thread or rank exists: every thread inherits the mask. */
+  pl_guard *guard = pl_guard_start();
+  /* A rank this command's launcher started (it alone sets
+   * PMLS_LOCAL_PROCS with PMLS_RANK) cleans up after a launcher that died. */
+  pid_t launcher = getenv("PMLS_RANK") && getenv("PMLS_LOCAL_PROCS") ? getppid() : 0;
+  int status = run_job(argc, argv, guard);
+  if (launcher && getppid() != launcher)
+    pl_remove_orphan_ipc_dir(getenv("PMLS_MASTER"));
+  int sig = pl_guard_signal(guard);
+  pl_guard_stop(guard);
+  return sig && status == 0 ? 128 + sig : status;
 }
 
 /* jemalloc's options for the command (it reads this symbol at start; the

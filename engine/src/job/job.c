@@ -18,6 +18,7 @@
  * steps.c. */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,10 @@ static int gather_joins(pmls_engine *e, char *why) {
   int njoined = 1, rc = PMLS_OK;
   double deadline = pmi_now() + j->timeout_ms / 1000.0;
   while (njoined < P && rc == PMLS_OK) {
+    if (pmi_proc_dead(e)) { /* stopped, or the launcher saw a rank die */
+      rc = pmi_fail(why, e->dead_code, "rank 0: %s", e->dead_why);
+      break;
+    }
     int left = (int)((deadline - pmi_now()) * 1000.0);
     if (left <= 0) {
       char missing[256] = "";
@@ -191,7 +196,9 @@ static int join_master(pmls_engine *e, char *why) {
                       "at %s within %d ms (some rank did not start, or rank 0 "
                       "cannot reach %s)", e->rank, j->master, j->timeout_ms,
                       e->ctl_addr);
-    pmi_sock_set_rcvtimeo(j->ctl_pull, left);
+    if (pmi_proc_dead(e))
+      return pmi_fail(why, e->dead_code, "rank %d: %s", e->rank, e->dead_why);
+    pmi_sock_set_rcvtimeo(j->ctl_pull, left < 200 ? left : 200);
     void *msg;
     size_t len;
     if (pmi_msg_recv(j->ctl_pull, &msg, &len, NULL, err) != PMLS_OK) continue;
@@ -229,6 +236,10 @@ static void abort_locked(pmls_engine *e, int code, const char *why,
   if (!pmi_proc_mark_dead(e, code, why)) return; /* already over */
   pmi_msg_begin(&j->out, e->job, PMI_MSG_ABORT, e->rank); /* ranks drop src < 0 */
   pmi_put_str(&j->out, why);
+  /* A stop by signal travels with the abort, so every rank can exit with
+   * 128 + signo (the shards read only the text). */
+  pmi_put_i32(&j->out, atomic_load(&e->stop_signal));
+  pmi_put_i32(&j->out, e->stop_rank);
   for (int s = 0; s < e->servers; s++)
     if (j->shard_push[s] >= 0) pmi_msg_offer(j->shard_push[s], &j->out);
   /* Offers only: a peer may be the one that died, and waiting on it would
@@ -253,6 +264,20 @@ static void on_abort(pmls_engine *e, int code, const char *why) {
   pthread_mutex_unlock(&j->mu);
 }
 
+void pmi_job_peer_died(pmls_engine *e, int rank, const char *why) {
+  pmi_job *j = e->jobst;
+  if (!j || e->rank != 0 || rank < 1 || rank >= e->procs) {
+    pmi_proc_abort(e, PMLS_EDEAD, why); /* not started yet: no one to tell */
+    return;
+  }
+  pthread_mutex_lock(&j->mu);
+  if (j->running) abort_locked(e, PMLS_EDEAD, why, rank);
+  else pmi_proc_mark_dead(e, PMLS_EDEAD, why);
+  j->gone[rank] = 1;
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+}
+
 static void handle(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd) {
   pmi_job *j = e->jobst;
   int from = h->src;
@@ -267,6 +292,15 @@ static void handle(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd) {
   } else if (h->type == PMI_MSG_ABORT) {
     char why[PMI_ERRLEN - 32];
     pmi_get_str(rd, why, sizeof why);
+    int signo = pmi_get_i32(rd), at = pmi_get_i32(rd);
+    if (!rd->bad && signo > 0 && signo < NSIG && at >= 0 && at < e->procs) {
+      pthread_mutex_lock(&e->mu);
+      if (!atomic_load(&e->stop_signal)) {
+        e->stop_rank = at;
+        atomic_store(&e->stop_signal, signo);
+      }
+      pthread_mutex_unlock(&e->mu);
+    }
     abort_locked(e, PMLS_EABORTED, why, from); /* an echo here */
   }
   pthread_mutex_unlock(&j->mu);

@@ -32,4 +32,8 @@ int pmi_job_workers_done(pmls_engine *e, int status, const char *msg,
 /* The last steps: every rank closed, rank 0's FINISH; then the thread. */
 void pmi_job_end(pmls_engine *e);
 
+/* Rank 0: the launcher saw rank end abnormally. Nobody waits on it any
+ * more, and the run ends with PMLS_EDEAD and why unless it ended already. */
+void pmi_job_peer_died(pmls_engine *e, int rank, const char *why);
+
 #endif

@@ -46,6 +46,12 @@ static void begin_done(pmls_engine *e, int phase, uint32_t run, int status,
 static void to_master(pmls_engine *e) {
   pmi_job *j = e->jobst;
   char err[PMI_ERRLEN];
+  /* A stopped rank (its launcher may be the one that died) or one whose
+   * master is dead does not wait a heartbeat timeout on a send. */
+  if (atomic_load(&e->stop_signal) || j->gone[0]) {
+    pmi_msg_offer(j->master_sock, &j->out);
+    return;
+  }
   if (pmi_job_send(j, j->master_sock, "the master", err))
     fprintf(stderr, "pmls: rank %d: %s\n", e->rank, err);
 }

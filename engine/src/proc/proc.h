@@ -130,6 +130,10 @@ struct pmls_engine {
   int dead_code;         /* why, as a code (PMLS_EABORTED, PMLS_EDEAD, ...) */
   char dead_why[PMI_ERRLEN];
   pmi_abort_hook on_abort;
+  /* A stop by signal (pmls_stop), here or on another rank: which signal and
+   * the rank it hit; it travels in ABORT. stop_signal is 0 until then. */
+  _Atomic int stop_signal;
+  int stop_rank;
 
   /* ---- parts owned by higher floors ---- */
   pmi_server **srv;      /* this process's shards (NULL: hosted elsewhere) */

@@ -6,6 +6,7 @@
  * declaration travels to every shard as a TABLE message and is acknowledged,
  * the same path a multi-process job uses, so there is no second code path
  * for "local" tables. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ const char *pmls_strerror(int code) {
   case PMLS_ERANGE: return "index out of range";
   case PMLS_EABORTED: return "run aborted by another node";
   case PMLS_EDEAD: return "a peer process died";
+  case PMLS_ESTOPPED: return "stopped by a signal";
   }
   return "unknown error";
 }
@@ -254,6 +256,44 @@ void pmls_engine_destroy(pmls_engine *e) {
   stop_servers(e);
   pmi_feed_stop(e->feed);
   engine_free(e);
+}
+
+int pmls_engine_abort(pmls_engine *e, int code, const char *why) {
+  if (!e || code <= 0) return PMLS_EINVAL;
+  pmi_proc_abort(e, code, why && *why ? why : pmls_strerror(code));
+  return PMLS_OK;
+}
+
+int pmls_peer_died(pmls_engine *e, int rank, const char *why) {
+  if (!e || rank < 0 || rank >= e->procs) return PMLS_EINVAL;
+  pmi_job_peer_died(e, rank, why && *why ? why : "a rank died");
+  return PMLS_OK;
+}
+
+int pmls_stop(pmls_engine *e, int signo) {
+  if (!e || signo <= 0 || signo >= NSIG) return PMLS_EINVAL;
+  pthread_mutex_lock(&e->mu);
+  int first = atomic_load(&e->stop_signal) == 0;
+  if (first) {
+    e->stop_rank = e->rank;
+    atomic_store(&e->stop_signal, signo);
+  }
+  pthread_mutex_unlock(&e->mu);
+  const char *abbrev = sigabbrev_np(signo);
+  char why[96];
+  snprintf(why, sizeof why, "stopped by SIG%s on rank %d", abbrev ? abbrev : "?",
+           e->rank);
+  pmi_proc_abort(e, PMLS_ESTOPPED, why);
+  return PMLS_OK;
+}
+
+int pmls_stopped(const pmls_engine *e, int *from_rank) {
+  pmls_engine *m = (pmls_engine *)e;
+  pthread_mutex_lock(&m->mu);
+  int signo = atomic_load(&m->stop_signal);
+  if (from_rank) *from_rank = signo ? m->stop_rank : -1;
+  pthread_mutex_unlock(&m->mu);
+  return signo;
 }
 
 const char *pmls_errmsg(const pmls_engine *e) { return e->err; }
