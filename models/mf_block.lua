@@ -192,20 +192,30 @@ function app:load(ctx)
     end
     self.test = { ds = test, idx = idx, n = tn }
   end
-  -- My users' rows, drawn per user from the seed (the same under any -w).
-  local W = double_array(sh.users * width)
+  -- My users' rows, and only mine (at[u]: where row u is in W), drawn per
+  -- user from the seed (the same under any -w).
+  local at, nmine = int32_array(sh.users), 0
   for u = 0, sh.users - 1 do
-    if mine(u) then
+    at[u] = -1
+    if mine(u) then at[u], nmine = nmine, nmine + 1 end
+  end
+  local W = double_array(max(nmine, 1) * width)
+  for u = 0, sh.users - 1 do
+    if at[u] >= 0 then
       local rng = pmls.data.new_rng(ctx.seed * 1000003 + 7919 * u + 3)
-      for f = 0, opt.rank - 1 do W[u * width + f] = opt.init * (2 * rng.uniform() - 1) end
+      for f = 0, opt.rank - 1 do W[at[u] * width + f] = opt.init * (2 * rng.uniform() - 1) end
     end
   end
-  self.W = W
+  self.W, self.at = W, at
   self.H = double_array(sh.items * width) -- my working copy of the item rows
   -- The rows as the SGD kernel takes them, by the file's ids: user u's is
-  -- row pu[u] of W, item i's row pi[i] of H.
+  -- row at[pu[u]] of W (only my users' ratings are ever stepped), item i's
+  -- row pi[i] of H.
   self.Wp, self.Hp = kernels.delta_pointers(sh.users), kernels.delta_pointers(sh.items)
-  for u = 0, sh.users - 1 do self.Wp[u] = W + pu[u] * width end
+  for u = 0, sh.users - 1 do
+    local row = at[pu[u]]
+    if row >= 0 then self.Wp[u] = W + row * width end
+  end
   for i = 0, sh.items - 1 do self.Hp[i] = self.H + pi[i] * width end
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
   self.slow = straggler.new(ctx)
@@ -236,12 +246,12 @@ end
 -- (ratings ds[idx[0..count-1]], renumbered as the model's rows are).
 local function evaluate(self, ctx, out, n)
   local sh, rank = ctx.shared, ctx.opt.rank
-  local width, model, W, pu, pi = rank + 1, ctx.model, self.W, self.pu, self.pi
+  local width, model, W, at, pu, pi = rank + 1, ctx.model, self.W, self.at, self.pu, self.pi
   local function se_of(ds, idx, count, clip)
     local se = 0
     for k = 0, count - 1 do
       local r = idx[k]
-      local wu, hi = pu[ds.user[r]] * width, pi[ds.item[r]] * width
+      local wu, hi = at[pu[ds.user[r]]] * width, pi[ds.item[r]] * width
       local pred = sh.mu + W[wu + rank] + model[hi + rank]
       for f = 0, rank - 1 do pred = pred + W[wu + f] * model[hi + f] end
       if clip then pred = min(5, max(1, pred)) end

@@ -423,6 +423,10 @@ int pmls_rounds_close(pmls_rounds *r);
 const char *pmls_rounds_errmsg(const pmls_rounds *r);
 /* Waits for the next round, first applying the commits that came. */
 int pmls_round_next(pmls_rounds *r, pmls_round *out);
+/* keep = 0: round_next applies the commits to the model copy without
+ * listing them (nchanged stays 0), for a worker with no use for them --
+ * the list is as large as the part of the model a round changes. */
+int pmls_rounds_keep_changes(pmls_rounds *r, int keep);
 const double *pmls_round_model(const pmls_rounds *r); /* this worker's copy */
 double *pmls_round_partial(pmls_rounds *r);  /* n * width + extra, zeroed */
 /* Agnostic rounds: ready says this worker finished its first pass; over

@@ -133,6 +133,7 @@ function M.worker(app, ctx, s)
   local info = ffi.new("pmls_round")
   ctx.share = info
   local push, sync = app.push, app.sync
+  if not sync then C.pmls_rounds_keep_changes(rounds, 0) end
   while true do
     check(C.pmls_round_next(rounds, info), "round", rounds_error)
     local round = tonumber(info.round)

@@ -263,7 +263,9 @@ typedef struct {
   pmls_engine *e;
   int worker, K, rounds, broadcast;
   int close_client_first;
+  int drop_changes; /* pmls_rounds_keep_changes(r, 0) */
   int64_t seen; /* rounds this worker pushed */
+  int64_t listed; /* commits round_next listed */
   verdict v;
 } worker_job;
 
@@ -325,6 +327,7 @@ static void *worker_main(void *arg) {
     fail(&j->v, "worker %d: client close: %s", j->worker,
          pmls_client_errmsg(c));
   if (j->close_client_first) c = NULL;
+  if (j->drop_changes) pmls_rounds_keep_changes(r, 0);
   const double *m = pmls_round_model(r);
   int P = pmls_engine_workers(j->e);
   double step = P * (P + 1) / 2; /* what a round adds to each variable */
@@ -335,6 +338,7 @@ static void *worker_main(void *arg) {
       break;
     }
     int64_t t = info.round < 0 ? (int64_t)j->rounds * j->K : info.round;
+    j->listed += info.nchanged;
     if (info.round >= 0 && info.round != j->seen)
       fail(&j->v, "worker %d: round %lld, %lld expected", j->worker,
            (long long)info.round, (long long)j->seen);
@@ -377,7 +381,7 @@ static void *worker_main(void *arg) {
 }
 
 typedef struct {
-  int P, K, rounds, broadcast, close_client_first;
+  int P, K, rounds, broadcast, close_client_first, drop_changes;
 } run_spec;
 
 static void run(const run_spec *rs) {
@@ -394,7 +398,8 @@ static void run(const run_spec *rs) {
   }
   for (int w = 0; w < rs->P; w++) {
     workers[w] = (worker_job){e, w, rs->K, rs->rounds, rs->broadcast,
-                              rs->close_client_first && w == 1, 0, {0}};
+                              rs->close_client_first && w == 1,
+                              rs->drop_changes && w == 1, 0, 0, {0}};
     CHECK(pthread_create(&wt[w], NULL, worker_main, &workers[w]) == 0);
   }
   for (int k = 0; k < rs->K; k++) pthread_join(nt[k], NULL);
@@ -403,6 +408,10 @@ static void run(const run_spec *rs) {
   for (int w = 0; w < rs->P; w++) {
     CHECK_VERDICT(workers[w].v);
     CHECK_EQ_INT(workers[w].seen, (int64_t)rs->rounds * rs->K);
+    /* Every round commits every variable; one that keeps no changes gets
+     * them applied (checked above) but listed never. */
+    if (rs->drop_changes && w == 1) CHECK_EQ_INT(workers[w].listed, 0);
+    else CHECK(workers[w].listed >= (int64_t)rs->rounds * RVARS);
   }
   /* The first handle to close left its copy of the model to the engine. */
   const double *final = pmls_model_values(e);
@@ -410,6 +419,10 @@ static void run(const run_spec *rs) {
   for (int v = 0; v < RVARS; v++)
     CHECK_EQ_DBL(final[v], v + rs->P * (rs->P + 1) / 2.0 * rs->rounds);
   pmls_engine_destroy(e);
+}
+
+static void t_run_changes_not_kept(void) {
+  run(&(run_spec){.P = 2, .K = 2, .rounds = 4, .drop_changes = 1});
 }
 
 static void t_run_one_node(void) {
@@ -438,7 +451,7 @@ static void t_broadcast_errors(void) {
   pmls_model_spec s = model(RVARS, 1, 1);
   CHECK_EQ_INT(pmls_model_declare(e, &s), PMLS_OK);
   /* A node that runs no round: the worker sees only its STOP. */
-  worker_job wj = {e, 0, 1, 0, 0, 0, 0, {0}};
+  worker_job wj = {.e = e, .worker = 0, .K = 1};
   pthread_t wt;
   CHECK(pthread_create(&wt, NULL, worker_main, &wj) == 0);
   pmls_sched *node = NULL;
@@ -585,6 +598,7 @@ static const th_case cases[] = {
     {"rounds handle outside a round: ESTATE with a message, bad node", t_rounds_outside_a_round},
     {"one node, two workers: every push sees every earlier commit", t_run_one_node},
     {"two nodes, two workers: rounds in order, commits of both nodes", t_run_two_nodes},
+    {"a worker that keeps no changes: commits applied to its copy, none listed", t_run_changes_not_kept},
     {"a client closed before its rounds handle: the rounds go on", t_run_client_closed_first},
     {"broadcast: one node, the values of the round before, STOP's too", t_broadcast_one_node},
     {"broadcast: two nodes, three workers, each node's values apart", t_broadcast_two_nodes},

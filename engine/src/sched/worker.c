@@ -77,7 +77,9 @@ struct pmls_rounds {
   size_t cappartial, nvalues;
   int agnostic, ready;
   int64_t staleness;
-  /* commits applied since the last round, handed to the script */
+  /* commits applied since the last round, handed to the script (unless
+   * it said it has no use for them: then they are only applied) */
+  int keep_changes;
   int64_t nchanged;
   int64_t *changed;
   size_t capchanged;
@@ -89,6 +91,20 @@ struct pmls_rounds {
 };
 
 const char *pmls_rounds_errmsg(const pmls_rounds *r) { return r->err; }
+
+int pmls_rounds_keep_changes(pmls_rounds *r, int keep) {
+  if (!r) return PMLS_EINVAL;
+  r->keep_changes = keep != 0;
+  if (!r->keep_changes) { /* what was kept goes */
+    free(r->changed);
+    free(r->deltas);
+    r->changed = NULL;
+    r->deltas = NULL;
+    r->capchanged = r->capdeltas = 0;
+    r->nchanged = 0;
+  }
+  return PMLS_OK;
+}
 
 int pmls_rounds_close(pmls_rounds *r) {
   if (!r) return PMLS_OK;
@@ -182,6 +198,7 @@ int pmls_rounds_open(pmls_client *c, pmls_rounds **out) {
   r->depth = m->pipeline;
   r->nvars = m->vars;
   r->sock = -1;
+  r->keep_changes = 1;
   r->ended_round = -1;
   r->round = -1;
   r->push = malloc((size_t)r->K * sizeof *r->push);
@@ -214,6 +231,17 @@ int pmls_rounds_open(pmls_client *c, pmls_rounds **out) {
  * the model copy. src points into a message, maybe unaligned: it is copied
  * bytewise first. */
 static int note_change(pmls_rounds *r, int64_t var, const void *src) {
+  double *x = r->model + var * r->width;
+  if (!r->keep_changes) {
+    /* A round's commits are the model's size: not copied for nobody. */
+    const unsigned char *b = src;
+    for (int c = 0; c < r->width; c++) {
+      double d;
+      memcpy(&d, b + (size_t)c * sizeof d, sizeof d);
+      x[c] += d;
+    }
+    return 0;
+  }
   if (pmi_sched_grow((void **)&r->changed, &r->capchanged,
                      (size_t)r->nchanged + 1, sizeof *r->changed) ||
       pmi_sched_grow((void **)&r->deltas, &r->capdeltas,
@@ -223,7 +251,6 @@ static int note_change(pmls_rounds *r, int64_t var, const void *src) {
   double *d = r->deltas + r->nchanged * r->width;
   memcpy(d, src, (size_t)r->width * sizeof *d);
   r->changed[r->nchanged++] = var;
-  double *x = r->model + var * r->width;
   for (int c = 0; c < r->width; c++) x[c] += d[c];
   return 0;
 }
