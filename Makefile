@@ -31,7 +31,18 @@ CDEF_AUX := $(BUILD)/lua/pmls/cdef_aux.lua
 # Keep the sanitizer objects between runs (make would delete them as
 # intermediates of the test binaries).
 .SECONDARY: $(SAN_OBJ)
-all: $(BUILD)/bin/pmls $(BUILD)/lib/libpmls.a $(BUILD)/lib/libpmls.so $(CDEF) $(CDEF_AUX)
+MAN := $(BUILD)/share/man/man1/pmls.1
+COMPLETION := $(BUILD)/share/bash-completion/completions/pmls
+all: $(BUILD)/bin/pmls $(BUILD)/lib/libpmls.a $(BUILD)/lib/libpmls.so $(CDEF) $(CDEF_AUX) $(MAN) $(COMPLETION)
+
+# The man page and the bash completion come from the command's own option
+# table (engine/src/cli/options.c), so they never drift from it.
+$(MAN): $(BUILD)/bin/pmls
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/pmls man > $@
+$(COMPLETION): $(BUILD)/bin/pmls
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/pmls completion > $@
 
 deps:
 	@tools/deps.sh
@@ -132,6 +143,9 @@ install: all $(INST_FILES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pmls/lua/pmls
 	install -m 755 $(INST)/bin/pmls $(DESTDIR)$(PREFIX)/bin/pmls
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/pmls.1
+	install -m 644 $(COMPLETION) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pmls
 	install -m 644 $(INST)/lib/libpmls.a $(DESTDIR)$(PREFIX)/lib/libpmls.a
 	install -m 755 $(INST)/lib/libpmls.so $(DESTDIR)$(PREFIX)/lib/libpmls.so
 	install -m 644 engine/include/pmls.h engine/include/pmlsaux.h $(DESTDIR)$(PREFIX)/include/

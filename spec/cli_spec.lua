@@ -36,7 +36,7 @@ describe("the pmls command", function()
     it("prints usage on stdout and exits 0 for `pmls help`", function()
       local res = pmls({ "help" }, "stdout")
       assert.are.equal(0, res.rc)
-      assert.matches("usage: pmls run SCRIPT%.lua", res.out)
+      assert.matches("usage: pmls run %[engine options%] SCRIPT%.lua", res.out)
       assert.matches("%-%-workers", res.out)
     end)
 

@@ -49,13 +49,96 @@ function M.declare(list, name, default, help, opts)
       error(("bad argument 'short' to option (-%s is already %s)"):format(opts.short, o.flag), 3)
     end
   end
+  local function number_bound(field)
+    local v = opts[field]
+    if v ~= nil and (type(v) ~= "number" or (typ ~= "int" and typ ~= "number")) then
+      error(("bad argument '%s' to option (%s: a number, for an int or number option)")
+            :format(field, name), 4)
+    end
+    return v
+  end
+  local lo, hi = number_bound("min"), number_bound("max")
+  local choices = opts.choices
+  if choices ~= nil then
+    if type(choices) ~= "table" or #choices == 0 then
+      error(("bad argument 'choices' to option (%s: a list of values expected)"):format(name), 3)
+    end
+    for _, c in ipairs(choices) do
+      if type(c) ~= (typ == "int" and "number" or typ) then
+        error(("bad argument 'choices' to option (%s: %s is not a %s)"):format(name, tostring(c), typ), 3)
+      end
+    end
+  end
   list[#list + 1] = { key = key, flag = flag_name(key), default = default,
                       help = help or "", type = typ, short = opts.short,
-                      required = opts.required }
+                      required = opts.required, min = lo, max = hi, choices = choices }
+end
+
+-- "a, b or c"
+local function or_list(values)
+  local words = {}
+  for i, v in ipairs(values) do words[i] = tostring(v) end
+  if #words == 1 then return words[1] end
+  return table.concat(words, ", ", 1, #words - 1) .. " or " .. words[#words]
+end
+
+-- The bounds and choices an option declared; a usage error names it.
+local function check_value(o, v, raw)
+  if o.choices then
+    for _, c in ipairs(o.choices) do
+      if c == v then return v end
+    end
+    usage("bad value '%s' for %s: %s expected", raw, o.flag, or_list(o.choices))
+  end
+  if o.min and v < o.min then
+    usage("bad value '%s' for %s: at least %s expected", raw, o.flag, tostring(o.min))
+  end
+  if o.max and v > o.max then
+    usage("bad value '%s' for %s: at most %s expected", raw, o.flag, tostring(o.max))
+  end
+  return v
+end
+
+-- Edit distance between two short strings, a swap of neighbours counting
+-- as one edit (--rnak is --rank).
+local function distance(a, b)
+  if #a > 40 or #b > 40 then return 99 end
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[#a][#b]
+end
+
+-- The declared or engine flag nearest to `flag`, if close enough to be a
+-- slip; the engine's come from the command (PMLS_ENGINE_FLAGS).
+local function suggest(list, flag)
+  local word = flag:match("^%-%-(.+)$")
+  if not word then return nil end
+  local names = {}
+  for _, o in ipairs(list) do names[#names + 1] = o.flag:sub(3) end
+  for f in (os.getenv("PMLS_ENGINE_FLAGS") or ""):gmatch("%-%-([%w%-]+)") do names[#names + 1] = f end
+  local best, best_d = nil, 99
+  for _, n in ipairs(names) do
+    local d = distance(word, n)
+    if #word >= 3 and n:sub(1, #word) == word then d = 1 end
+    if d < best_d then best, best_d = n, d end
+  end
+  local limit = #word <= 4 and 1 or #word <= 8 and 2 or 3
+  return best and best_d <= limit and ("--" .. best) or nil
 end
 
 local function convert(o, raw)
-  if o.type == "string" then return raw end
+  if o.type == "string" then return check_value(o, raw, raw) end
   if o.type == "boolean" then
     if raw == "true" or raw == "1" or raw == "yes" then return true end
     if raw == "false" or raw == "0" or raw == "no" then return false end
@@ -69,7 +152,7 @@ local function convert(o, raw)
   if o.type == "int" and v % 1 ~= 0 then
     usage("bad value '%s' for %s: a whole number expected", raw, o.flag)
   end
-  return v
+  return check_value(o, v, raw)
 end
 
 -- Parses argv against the declared options. Returns the options table, or
@@ -95,7 +178,8 @@ function M.parse(list, argv)
          and by_flag["--" .. flag:sub(6)].type == "boolean" and not inline then
         opt[by_flag["--" .. flag:sub(6)].key] = false
       elseif a:sub(1, 1) == "-" then
-        usage("unknown option '%s'", flag)
+        local near = suggest(list, flag)
+        usage("unknown option '%s'%s", flag, near and (" (did you mean " .. near .. "?)") or "")
       else
         usage("unexpected argument '%s'", a)
       end
@@ -127,8 +211,15 @@ function M.help(list, script, description)
   for _, o in ipairs(list) do
     local left = (o.short and ("-" .. o.short .. ", ") or "    ") .. o.flag
     if o.type ~= "boolean" then left = left .. " " .. o.type:upper() end
-    local default = o.default == nil and "" or (" (default: " .. tostring(o.default) .. ")")
-    out[#out + 1] = ("  %-26s %s%s"):format(left, o.help, default)
+    local notes = {}
+    if o.required then notes[#notes + 1] = "required" end
+    if o.choices then notes[#notes + 1] = or_list(o.choices) end
+    if o.min and o.max then notes[#notes + 1] = ("%s to %s"):format(o.min, o.max)
+    elseif o.min then notes[#notes + 1] = ">= " .. tostring(o.min)
+    elseif o.max then notes[#notes + 1] = "<= " .. tostring(o.max) end
+    if o.default ~= nil then notes[#notes + 1] = "default: " .. tostring(o.default) end
+    local note = #notes > 0 and (" (" .. table.concat(notes, "; ") .. ")") or ""
+    out[#out + 1] = ("  %-26s %s%s"):format(left, o.help, note)
   end
   return table.concat(out, "\n")
 end

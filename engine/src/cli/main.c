@@ -18,47 +18,25 @@
 
 #include "pmls.h"
 #include "launch.h"
+#include "options.h"
 #include "signals.h"
 
 #define EXIT_USAGE 2
 
-static const char engine_help[] =
-    "Engine options (every run):\n"
-    "  -w, --workers N      worker threads per process (default: this host's\n"
-    "                       cores shared among its processes: cores / P)\n"
-    "  -p, --procs P        processes on this host, over ipc:// (default: 1)\n"
-    "      --transport T    ipc or tcp (on 127.0.0.1) for -p (default: ipc)\n"
-    "      --hostfile FILE  start processes on the hosts listed (one per line,\n"
-    "                       'HOST [SLOTS]'), over ssh and tcp://; rank 0 is\n"
-    "                       this process and takes the first slot\n"
-    "      --master ADDR    rank 0's address (tcp://HOST:PORT or ipc:///DIR/NAME)\n"
-    "                       for ranks started by mpirun or srun (or PMLS_MASTER)\n"
-    "      --bind HOST      the address this process listens on (tcp)\n"
-    "      --heartbeat-timeout SECS  a silent peer is dead after this (default: 10)\n"
-    "      --servers K      server shards (default: one per process)\n"
-    "      --schedulers K   scheduler nodes for scheduled (push/pull) models;\n"
-    "                       node k runs in process k mod P (default: 1)\n"
-    "      --staleness S    default SSP staleness bound for tables (default: 0)\n"
-    "      --consistency M  default model for tables: ssp, bsp, essp or async\n"
-    "                       (default: ssp; see docs/consistency.md)\n"
-    "      --seed N         base random seed handed to the script (default: 1)\n"
-    "      --metrics PATH   append one JSON object per clock to PATH\n"
-    "      --timeout SECS   how long a read may wait for a peer (default: 60)\n"
-    "  -q, --quiet          no progress lines\n"
-    "  -h, --help           list the script's options and these\n";
-
 static void usage(FILE *f) {
-  fprintf(f, "usage: pmls run SCRIPT.lua [options]   run a model script\n"
-             "       pmls run MODEL [options]        run an installed model by name\n"
-             "                                       (see PMLS_MODEL_PATH below)\n"
-             "       pmls version                    print the version\n"
-             "       pmls help                       this text\n\n%s\n"
-             "Environment:\n"
+  fprintf(f, "usage: pmls run [engine options] SCRIPT.lua [options]   run a model script\n"
+             "       pmls run [engine options] MODEL [options]        run an installed\n"
+             "                                       model by name (see PMLS_MODEL_PATH)\n"
+             "       pmls version (-V, --version)    print the version\n"
+             "       pmls help                       this text\n"
+             "       pmls completion                 a bash completion script\n"
+             "       pmls man                        the man page (roff)\n\n");
+  pl_opt_help(f);
+  fprintf(f, "\nEnvironment:\n"
              "  PMLS_MODEL_PATH      directories (':'-separated) searched for\n"
              "                       MODEL.lua before the installed models\n"
              "  PMLS_LUA_PATH        where the pmls Lua package is, when moved\n"
-             "                       (see docs/embedding.md)\n",
-          engine_help);
+             "                       (see docs/embedding.md)\n");
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
@@ -66,33 +44,6 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, fmt, a, b);
   fputs(" (see 'pmls help')\n", stderr);
   return EXIT_USAGE;
-}
-
-/* Parses a whole decimal number in [lo, hi]. */
-static int parse_int(const char *s, long long lo, long long hi, long long *out) {
-  if (!s || !*s) return -1;
-  errno = 0;
-  char *end;
-  long long v = strtoll(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-/* Matches "-w N", "--workers N" and "--workers=N"; *val gets the value. */
-static int take(int argc, char **argv, int *i, const char *shrt,
-                const char *lng, const char **val) {
-  const char *a = argv[*i];
-  size_t n = strlen(lng);
-  if ((shrt && strcmp(a, shrt) == 0) || strcmp(a, lng) == 0) {
-    *val = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-  }
-  if (strncmp(a, lng, n) == 0 && a[n] == '=') {
-    *val = a + n + 1;
-    return 1;
-  }
-  return 0;
 }
 
 static int is_file(const char *path) {
@@ -162,11 +113,86 @@ static const char *rank_suffix(int rank) {
   return buf;
 }
 
+/* Applies engine option o with value v to the run's settings. */
+typedef struct {
+  pmls_config *cfg;
+  int procs, help;
+  const char *transport, *hostfile, *master;
+} run_opts;
+
+static int apply(run_opts *ro, const pl_opt *o, const char *v) {
+  long long n = 0;
+  char err[256];
+  if (pl_opt_value(o, v, &n, err, sizeof err)) {
+    fprintf(stderr, "pmls: %s (see 'pmls help')\n", err);
+    return -1;
+  }
+  pmls_config *cfg = ro->cfg;
+  switch (o->id) {
+  case OPT_WORKERS: cfg->workers = (int)n; break;
+  case OPT_PROCS: ro->procs = (int)n; break;
+  case OPT_TRANSPORT: ro->transport = v; break;
+  case OPT_HOSTFILE: ro->hostfile = v; break;
+  case OPT_MASTER:
+    if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "ipc://", 6) != 0) {
+      fprintf(stderr, "pmls: bad value '%s' for --master: tcp://HOST:PORT or "
+              "ipc:///DIR/NAME expected (see 'pmls help')\n", v);
+      return -1;
+    }
+    ro->master = v;
+    break;
+  case OPT_BIND: cfg->bind_host = v; break;
+  case OPT_HEARTBEAT: cfg->heartbeat_ms = (int)(n * 1000); break;
+  case OPT_SERVERS: cfg->servers = (int)n; break;
+  case OPT_SCHEDULERS: cfg->schedulers = (int)n; break;
+  case OPT_STALENESS: cfg->staleness = (int)n; break;
+  case OPT_CONSISTENCY: {
+    static const char *const models[] = {"ssp", "bsp", "essp", "async"};
+    for (int m = 0; m < 4; m++)
+      if (strcmp(v, models[m]) == 0) cfg->consistency = m;
+    break;
+  }
+  case OPT_SEED: cfg->seed = (uint64_t)n; break;
+  case OPT_METRICS: cfg->metrics_path = v; break;
+  case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
+  case OPT_QUIET: cfg->quiet = 1; break;
+  case OPT_HELP: ro->help = 1; break;
+  case OPT_COUNT: break;
+  }
+  return 0;
+}
+
 static int run_job(int argc, char **argv, pl_guard *guard) {
-  if (argc < 1 || argv[0][0] == '-')
+  pmls_config cfg;
+  pmls_config_init(&cfg);
+  run_opts ro = {&cfg, 0, 0, "ipc", NULL, NULL};
+  /* Engine options may come before the script: there, anything else is a
+   * mistake (the script's options follow it). */
+  int first = 0;
+  while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
+    const char *v;
+    const pl_opt *o = pl_opt_match(argc, argv, &first, &v);
+    if (!o) {
+      const char *near = pl_opt_suggest(argv[first]);
+      fprintf(stderr, "pmls: unknown engine option '%s'%s%s%s before the "
+              "script (the script's own options follow it; see 'pmls help')\n",
+              argv[first], near ? " (did you mean --" : "", near ? near : "",
+              near ? "?)" : "");
+      return EXIT_USAGE;
+    }
+    if (apply(&ro, o, v)) return EXIT_USAGE;
+    first++;
+  }
+  if (first < argc && strcmp(argv[first], "--") == 0) first++;
+  if (first >= argc) {
+    if (ro.help) {
+      usage(stdout);
+      return 0;
+    }
     return usage_error("missing script%s%s: usage: pmls run SCRIPT.lua [options]",
                        "", "");
-  const char *script = argv[0];
+  }
+  const char *script = argv[first];
   char model[4096];
   if (!is_file(script)) {
     if (strchr(script, '/'))
@@ -176,95 +202,32 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
                          script, model);
     script = model;
   }
+  argc -= first;
+  argv += first;
 
-  pmls_config cfg;
-  pmls_config_init(&cfg);
-  const char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0, help = 0, only_script = 0, procs = 0;
-  const char *transport = "ipc", *hostfile = NULL, *master = NULL;
+  const char **rest = calloc((size_t)argc + 2, sizeof *rest);
+  int nrest = 0, only_script = 0;
+  if (ro.help) rest[nrest++] = "--help"; /* asked before the script */
   for (int i = 1; i < argc; i++) {
     const char *v = NULL, *opt = argv[i];
-    long long n;
+    const pl_opt *o;
     if (only_script) {
       rest[nrest++] = opt;
     } else if (strcmp(opt, "--") == 0) {
       only_script = 1;
-    } else if (take(argc, argv, &i, "-w", "--workers", &v)) {
-      if (parse_int(v, 1, 4096, &n))
-        return usage_error("bad value '%s' for %s: a whole number from 1 to 4096 "
-                           "expected", v ? v : "", "--workers");
-      cfg.workers = (int)n;
-    } else if (take(argc, argv, &i, "-p", "--procs", &v)) {
-      if (parse_int(v, 1, 4096, &n))
-        return usage_error("bad value '%s' for %s: a whole number from 1 to 4096 "
-                           "expected", v ? v : "", "--procs");
-      procs = (int)n;
-    } else if (take(argc, argv, &i, NULL, "--transport", &v)) {
-      if (!v || (strcmp(v, "ipc") != 0 && strcmp(v, "tcp") != 0))
-        return usage_error("bad value '%s' for %s: ipc or tcp expected",
-                           v ? v : "", "--transport");
-      transport = v;
-    } else if (take(argc, argv, &i, NULL, "--hostfile", &v)) {
-      if (!v || !*v) return usage_error("option %s needs a value%s", "--hostfile", "");
-      hostfile = v;
-    } else if (take(argc, argv, &i, NULL, "--master", &v)) {
-      if (!v || (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "ipc://", 6) != 0))
-        return usage_error("bad value '%s' for %s: tcp://HOST:PORT or "
-                           "ipc:///DIR/NAME expected", v ? v : "", "--master");
-      master = v;
-    } else if (take(argc, argv, &i, NULL, "--bind", &v)) {
-      if (!v || !*v) return usage_error("option %s needs a value%s", "--bind", "");
-      cfg.bind_host = v;
-    } else if (take(argc, argv, &i, NULL, "--heartbeat-timeout", &v)) {
-      if (parse_int(v, 1, 86400, &n))
-        return usage_error("bad value '%s' for %s: seconds from 1 to 86400 "
-                           "expected", v ? v : "", "--heartbeat-timeout");
-      cfg.heartbeat_ms = (int)(n * 1000);
-    } else if (take(argc, argv, &i, NULL, "--servers", &v)) {
-      if (parse_int(v, 1, 1024, &n))
-        return usage_error("bad value '%s' for %s: a whole number from 1 to 1024 "
-                           "expected", v ? v : "", "--servers");
-      cfg.servers = (int)n;
-    } else if (take(argc, argv, &i, NULL, "--schedulers", &v)) {
-      if (parse_int(v, 1, 1024, &n))
-        return usage_error("bad value '%s' for %s: a whole number from 1 to 1024 "
-                           "expected", v ? v : "", "--schedulers");
-      cfg.schedulers = (int)n;
-    } else if (take(argc, argv, &i, NULL, "--staleness", &v)) {
-      if (parse_int(v, 0, INT_MAX, &n))
-        return usage_error("bad value '%s' for %s: a whole number >= 0 expected",
-                           v ? v : "", "--staleness");
-      cfg.staleness = (int)n;
-    } else if (take(argc, argv, &i, NULL, "--consistency", &v)) {
-      static const char *const models[] = {"ssp", "bsp", "essp", "async"};
-      int found = -1;
-      for (int m = 0; m < 4; m++)
-        if (v && strcmp(v, models[m]) == 0) found = m;
-      if (found < 0)
-        return usage_error("bad value '%s' for %s: ssp, bsp, essp or async "
-                           "expected", v ? v : "", "--consistency");
-      cfg.consistency = found;
-    } else if (take(argc, argv, &i, NULL, "--seed", &v)) {
-      if (parse_int(v, 0, LLONG_MAX, &n))
-        return usage_error("bad value '%s' for %s: a whole number >= 0 expected",
-                           v ? v : "", "--seed");
-      cfg.seed = (uint64_t)n;
-    } else if (take(argc, argv, &i, NULL, "--timeout", &v)) {
-      if (parse_int(v, 1, 86400, &n))
-        return usage_error("bad value '%s' for %s: seconds from 1 to 86400 "
-                           "expected", v ? v : "", "--timeout");
-      cfg.timeout_ms = (int)(n * 1000);
-    } else if (take(argc, argv, &i, NULL, "--metrics", &v)) {
-      if (!v || !*v)
-        return usage_error("option %s needs a value%s", "--metrics", "");
-      cfg.metrics_path = v;
-    } else if (strcmp(opt, "-q") == 0 || strcmp(opt, "--quiet") == 0) {
-      cfg.quiet = 1;
+    } else if ((o = pl_opt_match(argc, argv, &i, &v)) && o->id != OPT_HELP) {
+      if (apply(&ro, o, v)) {
+        free(rest);
+        return EXIT_USAGE;
+      }
     } else {
-      if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) help = 1;
+      if (o) ro.help = 1; /* -h and --help also reach the script */
       rest[nrest++] = opt;
     }
   }
+  int help = ro.help, procs = ro.procs;
+  const char *transport = ro.transport, *hostfile = ro.hostfile,
+             *master = ro.master;
 
   /* Which process of which job is this? */
   pl_job job = {0};
@@ -393,7 +356,8 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
     if (nl) fprintf(stderr, "%s\n", nl + 1);
     status = 1;
   } else if (help) {
-    printf("\n%s", engine_help);
+    printf("\n");
+    pl_opt_help(stdout);
   }
   pl_guard_detach(guard);
   pmls_engine_destroy(e);
@@ -414,6 +378,10 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
 static int cmd_run(int argc, char **argv) {
   /* Before any thread or rank exists: every thread inherits the mask. */
   pl_guard *guard = pl_guard_start();
+  /* The script's option parser suggests among these too. */
+  char flags[1024];
+  pl_opt_flags(flags, sizeof flags);
+  setenv("PMLS_ENGINE_FLAGS", flags, 1);
   /* A rank this command's launcher started (it alone sets
    * PMLS_LOCAL_PROCS with PMLS_RANK) cleans up after a launcher that died. */
   pid_t launcher = getenv("PMLS_RANK") && getenv("PMLS_LOCAL_PROCS") ? getppid() : 0;
@@ -439,13 +407,22 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
-  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 ||
+      strcmp(cmd, "-V") == 0) {
     printf("pmls %s\n", pmls_version());
     return 0;
   }
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "completion") == 0) {
+    pl_opt_completion(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "man") == 0) {
+    pl_opt_man(stdout, pmls_version());
     return 0;
   }
   return usage_error("unknown command '%s'%s", cmd, "");

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lua_path.h"
 
@@ -124,8 +125,17 @@ int pmi_lua_path(const char *configured, char *out, size_t cap) {
   char build_lua[PATH_MAX + 16] = "", generated[PATH_MAX + 16] = "";
   char installed[PATH_MAX + 32] = "";
   Dl_info info;
-  if (dladdr((void *)&pmi_lua_path, &info) && info.dli_fname &&
-      realpath(info.dli_fname, parent) && up(parent) && up(parent)) {
+  /* For code in the main program glibc names argv[0], which a command
+   * found through PATH gives without a directory: take the executable. */
+  const char *self = NULL;
+  char exe[PATH_MAX];
+  if (dladdr((void *)&pmi_lua_path, &info) && info.dli_fname)
+    self = info.dli_fname;
+  if (self && !strchr(self, '/')) {
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    self = n > 0 ? (exe[n] = 0, exe) : NULL;
+  }
+  if (self && realpath(self, parent) && up(parent) && up(parent)) {
     snprintf(top, sizeof top, "%s", parent);
     up(top);
     snprintf(build_lua, sizeof build_lua, "%s/lua", top);
