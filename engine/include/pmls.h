@@ -48,7 +48,8 @@ enum {
   PMLS_ERANGE = 10,   /* a row or column index outside its table */
   PMLS_EABORTED = 11, /* the run was aborted because another node failed */
   PMLS_EDEAD = 12,    /* a peer process died (no heartbeat) */
-  PMLS_ESTOPPED = 13  /* the job was stopped by a signal (pmls_stop) */
+  PMLS_ESTOPPED = 13, /* the job was stopped by a signal (pmls_stop) */
+  PMLS_EVALUE = 14    /* a metric is NaN or infinite */
 };
 
 typedef enum {
@@ -251,6 +252,11 @@ int pmls_delta_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
                     void **deltas);
 int pmls_delta_dense(pmls_client *c, int table, int64_t row, void **delta);
 void pmls_release_views(pmls_client *c);
+/* A named value: a worker's, sent with its next pmls_clock; a host
+ * client's (worker -1), a final one. A NaN or infinite value returns
+ * PMLS_EVALUE ("metric 'NAME' is NaN at clock K") and fails the run: it
+ * still travels, so the run's final metrics fail even if the caller goes
+ * on. */
 int pmls_report(pmls_client *c, const char *name, double value);
 int pmls_clock(pmls_client *c);
 /* clock(), then wait until every worker of the job has reached this clock:

@@ -15,6 +15,7 @@ local INITS = { zeros = 0, uniform = 1, normal = 2 }
 local SPEC_FIELDS = { rows = true, cols = true, dtype = true, sparse = true,
                       staleness = true, consistency = true, init = true, scale = true }
 local CONSISTENCY = { ssp = 0, bsp = 1, essp = 2, async = 3 }
+local EVALUE = tonumber(C.PMLS_EVALUE)
 
 local function new(kind, engine, client, opt, shared)
   return setmetatable({
@@ -226,7 +227,12 @@ function Context:report(values)
     if type(v) ~= "number" then
       error(("bad argument 'values' to report (%s is %s, number expected)"):format(tostring(name), type(v)), 2)
     end
-    if C.pmls_report(self.client, tostring(name), v) ~= 0 then
+    local rc = C.pmls_report(self.client, tostring(name), v)
+    if rc == EVALUE then
+      -- not a misuse: the model's value went NaN or infinite; the message
+      -- names the metric and the clock
+      error(core.client_error(self.client), 2)
+    elseif rc ~= 0 then
       error("bad argument 'values' to report (" .. core.client_error(self.client) .. ")", 2)
     end
   end

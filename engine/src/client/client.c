@@ -238,14 +238,20 @@ int pmls_report(pmls_client *c, const char *name, double value) {
   if (!ok)
     return pmi_fail(c->err, PMLS_EINVAL, "bad metric name '%s' (1..%d letters, "
                     "digits, '_', '-' or '.')", name ? name : "", PMI_NAME_MAX - 1);
+  /* A NaN or infinite value fails here, and is kept all the same: the
+   * metrics then fail the run at its end even if the caller ignores this
+   * (on rank 0 for a final value; at shard 0 for a worker's, whatever its
+   * rank). The clock is the one the value will be sent with. */
+  int bad = pmi_metrics_check(c->err, name, value,
+                              c->worker < 0 ? -1 : c->clock + 1);
   if (c->worker < 0) {
     pmi_metrics_set_final(c->e->metrics, name, value); /* has its own lock */
-    return PMLS_OK;
+    return bad;
   }
   for (int i = 0; i < c->nreports; i++) {
     if (strcmp(c->reports[i].name, name) == 0) {
       c->reports[i].value = value; /* the last value of a clock counts */
-      return PMLS_OK;
+      return bad;
     }
   }
   if (c->nreports == MAX_REPORTS)
@@ -253,7 +259,7 @@ int pmls_report(pmls_client *c, const char *name, double value) {
                     "(at most %d)", MAX_REPORTS);
   snprintf(c->reports[c->nreports].name, PMI_NAME_MAX, "%s", name);
   c->reports[c->nreports++].value = value;
-  return PMLS_OK;
+  return bad;
 }
 
 int pmls_clock(pmls_client *c) {

@@ -5,16 +5,40 @@
 
 #include "../proc/proc.h"
 
+/* How far past the last completed clock a report may be: the clocks that
+ * may hold values at once (a power of two). */
+#define PMI_METRICS_WINDOW 16384
+
 pmi_metrics *pmi_metrics_new(const char *path, int quiet, double t0, char *err);
 void pmi_metrics_free(pmi_metrics *m);
 int pmi_metrics_declare(pmi_metrics *m, const char *name, pmls_agg agg);
-void pmi_metrics_report(pmi_metrics *m, int64_t clock, const char *name,
-                        double value);
+/* PMLS_OK; PMLS_ERANGE for a clock not after the last completed one or
+ * more than PMI_METRICS_WINDOW past it (refused, counted); PMLS_EINVAL for
+ * a 65th name; PMLS_ENOMEM; PMLS_EVALUE for a value that is NaN or
+ * infinite (kept: the run's final object then fails). */
+int pmi_metrics_report(pmi_metrics *m, int64_t clock, const char *name,
+                       double value);
+/* Every clock up to `clock` is complete: one line for each that holds
+ * values, and one for `clock` itself; at most PMI_METRICS_WINDOW + 1 lines
+ * and as many steps, however far `clock` is. */
 void pmi_metrics_complete(pmi_metrics *m, int64_t clock);
-void pmi_metrics_set_final(pmi_metrics *m, const char *name, double value);
+/* PMLS_OK, or PMLS_EVALUE for a value that is NaN or infinite (kept: it
+ * fails the final object unless a finite one replaces it). */
+int pmi_metrics_set_final(pmi_metrics *m, const char *name, double value);
 int64_t pmi_metrics_clocks(pmi_metrics *m);
+/* PMLS_EVALUE with "metric 'NAME' is NaN at clock K" (inf, -inf; "in the
+ * final metrics" for clock < 0) in err when v is not finite, else PMLS_OK
+ * and err untouched. */
+int pmi_metrics_check(char *err, const char *name, double v, int64_t clock);
+/* What the clock slots take now, and how many reports were refused. */
+size_t pmi_metrics_slot_bytes(pmi_metrics *m);
+int64_t pmi_metrics_refused(pmi_metrics *m);
 /* The last object: run totals (st), every table's statistics from e's
- * registry, and the final values. */
-int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e, const pmls_stats *st);
+ * registry, and the final values. PMLS_EVALUE, with the message in err,
+ * when a value of the run (a clock's, a final one, one over the run) was
+ * NaN or infinite: the object is written, with "error", and the run
+ * fails; PMLS_EIO when the file cannot be written. */
+int pmi_metrics_write_final(pmi_metrics *m, pmls_engine *e,
+                            const pmls_stats *st, char *err);
 
 #endif

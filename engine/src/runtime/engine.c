@@ -41,6 +41,7 @@ const char *pmls_strerror(int code) {
   case PMLS_EABORTED: return "run aborted by another node";
   case PMLS_EDEAD: return "a peer process died";
   case PMLS_ESTOPPED: return "stopped by a signal";
+  case PMLS_EVALUE: return "a metric is NaN or infinite";
   }
   return "unknown error";
 }

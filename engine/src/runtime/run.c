@@ -262,9 +262,10 @@ int pmls_run(pmls_engine *e, const pmls_run_fns *fns, void *ud) {
     pmi_model_finals(e);
     pmls_stats st;
     pmls_engine_stats(e, &st);
-    rc = pmi_metrics_write_final(e->metrics, e, &st);
-    if (rc) pmi_fail(e->err, rc, "cannot write the metrics file '%s'",
-                     e->metrics_path);
+    /* PMLS_EVALUE (a NaN or infinite metric) comes with its message. */
+    rc = pmi_metrics_write_final(e->metrics, e, &st, e->err);
+    if (rc == PMLS_EIO) pmi_fail(e->err, rc, "cannot write the metrics file "
+                                 "'%s'", e->metrics_path);
   }
   return rc;
 }
