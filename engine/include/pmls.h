@@ -609,7 +609,10 @@ typedef struct pmls_csr {
 
 /* Reads a file into a matrix the caller frees with pmls_csr_free. On
  * failure returns PMLS_EIO (cannot open, read or decompress), PMLS_EINVAL
- * (a malformed line) or PMLS_ENOMEM, with "path:LINE: what" in err. */
+ * (a malformed line) or PMLS_ENOMEM, with "path:LINE: what" in err. Every
+ * reader below refuses (PMLS_EINVAL) an empty data set, a number that is
+ * not a decimal (0x10, inf, nan), an id or dimension past 268435454 and a
+ * header promising more than its file can hold (docs/writing-models.md). */
 int pmls_csr_read_libsvm(const char *path, pmls_csr **out, char *err,
                          size_t errlen);
 void pmls_csr_free(pmls_csr *m);
@@ -626,9 +629,9 @@ int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
  * with a letter is a header (`userId,movieId,rating,timestamp`). */
 typedef struct pmls_triplets {
   int64_t n;              /* ratings */
-  int64_t max_user;       /* the largest id in the file (0 when empty) */
+  int64_t max_user;       /* the largest id in the file */
   int64_t max_item;
-  const int32_t *user;    /* n ids in [0, INT32_MAX] */
+  const int32_t *user;    /* n >= 1 ids in [0, 268435453] */
   const int32_t *item;
   const double *rating;   /* finite */
 } pmls_triplets;

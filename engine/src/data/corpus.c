@@ -17,7 +17,12 @@
  * line, so the reader never buffers the file to sort it. The words of one
  * document may come in any order and are sorted (a repeated word is an
  * error naming both lines). The header's D, W and NNZ bound the ids and
- * the entries; the entries are counted against NNZ. The vocabulary's line
+ * the entries; the entries are counted against NNZ. The header is held to
+ * what the file can hold before anything is sized from it (reader.h): D and
+ * W below PMI_MAX_DIM, at most one document a byte of text (each costs 16
+ * bytes even when empty), no more entries than its bytes can write (6 a
+ * line), and none of them 0: an empty corpus is an error, as is an LDA-C
+ * file without a word or an empty vocabulary. The vocabulary's line
  * k is word k - 1, so a blank line there is an error, not skipped. */
 #include <limits.h>
 #include <stdarg.h>
@@ -112,7 +117,9 @@ typedef struct {
   int64_t range_cap;
   /* docword only */
   int header_lines;         /* of D, W, NNZ, read so far */
-  int64_t header[3];
+  int64_t header[3], d_line; /* and the line of D */
+  int64_t capacity;         /* the most bytes of text the file can hold */
+  int64_t text_bytes;       /* of the lines read so far */
 } builder;
 
 /* Sorts n distinct keys in increasing order: quicksort (median of three,
@@ -377,7 +384,7 @@ static const char *const HEADER_NAMES[3] = {
 
 static int docword_header(builder *b, const char *s, const char *end,
                           const pmi_failure *f) {
-  static const int64_t MAX[3] = {INT32_MAX, INT32_MAX, INT64_C(1) << 60};
+  static const int64_t MAX[3] = {PMI_MAX_DIM, PMI_MAX_DIM, INT64_C(1) << 60};
   int i = b->header_lines;
   const char *p = s;
   int64_t v = scan_int(&p, end, 0, MAX[i], 0);
@@ -388,6 +395,19 @@ static int docword_header(builder *b, const char *s, const char *end,
                    "in [0, %lld] expected)", pmi_shown(s, t), s, HEADER_NAMES[i],
                    (long long)MAX[i]);
   }
+  int64_t cap = b->capacity, most = (cap + 1) / 6; /* "1 1 1\n" */
+  if (v == 0)
+    return pmi_fail_at(f, PMLS_EINVAL, "%s is 0: an empty data set",
+                       HEADER_NAMES[i]);
+  if (i == 0 && cap >= 0 && v > pmi_rows_allowed(cap))
+    return pmi_fail_at(f, PMLS_EINVAL, "D = %lld documents, more than the file "
+                       "can hold (one a byte of text, %lld at most)",
+                       (long long)v, (long long)pmi_rows_allowed(cap));
+  if (i == 2 && cap >= 0 && v > most)
+    return pmi_fail_at(f, PMLS_EINVAL, "NNZ = %lld entries, more than the "
+                       "file can hold (%lld at most in its %lld bytes of text)",
+                       (long long)v, (long long)most, (long long)cap);
+  if (i == 0) b->d_line = f->line;
   b->header[b->header_lines++] = v;
   return PMLS_OK;
 }
@@ -415,6 +435,7 @@ static int docword_close(builder *b, const pmi_failure *f) {
 static int docword_line(void *state, const char *s, const char *end,
                         const pmi_failure *f) {
   builder *b = state;
+  b->text_bytes += end - s + 1;
   s = pmi_skip_spaces(s, end);
   if (s == end) return PMLS_OK;
   if (b->header_lines < 3) return docword_header(b, s, end, f);
@@ -476,6 +497,15 @@ static int docword_finish(void *state, const pmi_failure *f) {
   if (c->nnz < b->header[2])
     return pmi_fail_at(f, PMLS_EINVAL, "%lld entries, fewer than the header's "
                    "NNZ = %lld", (long long)c->nnz, (long long)b->header[2]);
+  if (b->header[0] > pmi_rows_allowed(b->text_bytes)) {
+    /* A gzip file's capacity is loose; its text is known now. */
+    pmi_failure at = *f;
+    at.line = b->d_line;
+    return pmi_fail_at(&at, PMLS_EINVAL, "D = %lld documents, more than the "
+                       "file holds (one a byte of text, %lld at most)",
+                       (long long)b->header[0],
+                       (long long)pmi_rows_allowed(b->text_bytes));
+  }
   if (fill_empty(b, b->header[0])) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   c->words = b->header[1];
   return PMLS_OK;
@@ -490,9 +520,9 @@ static int bad_pair(const char *t, const char *end, const pmi_failure *f) {
     return pmi_fail_at(f, PMLS_EINVAL, "missing ':' in '%.*s' (word:count "
                    "expected)", pmi_shown(t, te), t);
   const char *p = t;
-  if (scan_int(&p, end, 0, INT32_MAX - 1, ':') < 0 || p != colon)
+  if (scan_int(&p, end, 0, PMI_MAX_DIM - 1, ':') < 0 || p != colon)
     return pmi_fail_at(f, PMLS_EINVAL, "bad word id '%.*s' in '%.*s' (integer "
-                   "in [0, 2147483646] expected)", pmi_shown(t, colon), t,
+                   "in [0, " PMI_MAX_ID_TEXT "] expected)", pmi_shown(t, colon), t,
                    pmi_shown(t, te), t);
   return pmi_fail_at(f, PMLS_EINVAL, "bad count '%.*s' in '%.*s' (integer in "
                  "[1, " INT32_RANGE "] expected)", pmi_shown(colon + 1, te),
@@ -514,7 +544,7 @@ static int ldac_line(void *state, const char *s, const char *end,
   int64_t pairs = 0;
   for (p = pmi_skip_spaces(p, end); p < end; p = pmi_skip_spaces(p, end), pairs++) {
     const char *t = p;
-    int64_t word = scan_int(&p, end, 0, INT32_MAX - 1, ':'), count = -1;
+    int64_t word = scan_int(&p, end, 0, PMI_MAX_DIM - 1, ':'), count = -1;
     if (word >= 0 && p < end && *p == ':') {
       p++;
       count = scan_int(&p, end, 1, INT32_MAX, 0);
@@ -537,8 +567,14 @@ static int ldac_line(void *state, const char *s, const char *end,
 }
 
 static int ldac_finish(void *state, const pmi_failure *f) {
-  (void)f;
-  ((builder *)state)->c->words = ((builder *)state)->max_word + 1;
+  corpus_body *c = ((builder *)state)->c;
+  if (c->docs == 0)
+    return pmi_fail_at(f, PMLS_EINVAL, "%s", f->line ? "no documents (only "
+                       "blank lines)" : "empty file (no documents)");
+  if (c->nnz == 0)
+    return pmi_fail_at(f, PMLS_EINVAL, "no words in any of the %lld documents "
+                       "(an empty data set)", (long long)c->docs);
+  c->words = ((builder *)state)->max_word + 1;
   return PMLS_OK;
 }
 
@@ -547,7 +583,8 @@ static int read_body(const char *path, int docword, corpus_body **out,
                      char *err, size_t errlen) {
   pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   *out = NULL;
-  builder b = {.open = -1, .max_word = -1};
+  builder b = {.open = -1, .max_word = -1,
+               .capacity = docword ? pmi_text_capacity(path) : -1};
   b.c = calloc(1, sizeof *b.c);
   if (!b.c || reserve_docs(&b, 0)) {
     builder_discard(&b);
@@ -586,6 +623,8 @@ static int vocab_line(void *state, const char *s, const char *end,
     return pmi_fail_at(f, PMLS_EINVAL, "word '%.*s' holds whitespace (one word "
                    "per line expected)", pmi_shown(s, end), s);
   vocab_list *v = vb->v;
+  if (v->n == PMI_MAX_DIM)
+    return pmi_fail_at(f, PMLS_EINVAL, "more than " PMI_MAX_DIM_TEXT " words");
   int64_t len = end - s;
   if (v->n + 1 >= vb->cap) {
     int64_t cap = vb->cap ? 2 * vb->cap : 4096;
@@ -619,6 +658,9 @@ static int read_vocab(const char *path, vocab_list **out, char *err,
   }
   vb.v->offset[0] = 0;
   int rc = read_lines(path, vocab_line, NULL, &vb, err, errlen);
+  if (rc == PMLS_OK && vb.v->n == 0)
+    rc = pmi_fail_at(&f, PMLS_EINVAL, "empty file (a vocabulary of one word "
+                     "per line expected)");
   if (rc == PMLS_OK && !vb.v->text && !(vb.v->text = calloc(1, 1)))
     rc = pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   if (rc != PMLS_OK) {

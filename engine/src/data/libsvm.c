@@ -12,12 +12,14 @@
  * `label index:value ...` per line, indices from 1, '#' starts a comment,
  * `qid:` tokens are skipped, blank lines are allowed, rows may list their
  * indices in any order (they are sorted; a repeated index is an error).
- * Numbers take an exact fast path (a mantissa below 2^53 times or over an
- * exact power of ten is one correctly rounded operation) and strtod
- * otherwise, so both readers give the same doubles (checked on every
- * libsvm file of ../shared/data). strtod follows the C locale's decimal
- * point, which the engine never changes; a host that sets LC_NUMERIC to a
- * comma locale would see its slow-path numbers refused. */
+ * Numbers are decimals (reader.c: no hex, inf or nan), read exactly, so the
+ * doubles are those of any correct reader (checked on every libsvm file of
+ * ../shared/data). strtod follows the C locale's decimal point, which the
+ * engine never changes; a host that sets LC_NUMERIC to a comma locale would
+ * see its slow-path numbers refused. Indices stay within PMI_MAX_DIM, the
+ * widest matrix a model can keep arrays for, and a file without a row is
+ * an error: an empty data set trains nothing and a model would divide by
+ * its zero rows. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -49,14 +51,14 @@ typedef struct {
 static int is_space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-/* A decimal integer in [1, INT32_MAX] (0 when it is not one). */
+/* A decimal integer in [1, PMI_MAX_DIM] (0 when it is not one). */
 static int64_t parse_index(const char *s, const char *end) {
   if (s == end) return 0;
   int64_t v = 0;
   for (; s < end; s++) {
     if (!is_digit((unsigned char)*s)) return 0;
     v = v * 10 + (*s - '0');
-    if (v > INT32_MAX) return 0;
+    if (v > PMI_MAX_DIM) return 0;
   }
   return v;
 }
@@ -152,7 +154,7 @@ static int parse_line(builder *b, const char *s, const char *end,
   const char *t = token_end(s, end);
   double label;
   if (!pmi_parse_c_number(s, t, &label))
-    return fail_at(f, PMLS_EINVAL, "bad label '%.*s' (finite number expected)",
+    return fail_at(f, PMLS_EINVAL, "bad label '%.*s' (finite decimal number expected)",
                    shown(s, t), s);
   if (reserve_rows(b)) return fail_at(f, PMLS_ENOMEM, "out of memory");
   int64_t row_start = b->nnz, last = 0;
@@ -168,15 +170,16 @@ static int parse_line(builder *b, const char *s, const char *end,
     int64_t index = parse_index(s, colon);
     if (index == 0)
       return fail_at(f, PMLS_EINVAL,
-                     "bad feature index '%.*s' in '%.*s' (integer in [1, %d] "
-                     "expected)", shown(s, colon), s, shown(s, t), s, INT32_MAX);
+                     "bad feature index '%.*s' in '%.*s' (integer in [1, "
+                     PMI_MAX_DIM_TEXT "] expected)", shown(s, colon), s,
+                     shown(s, t), s);
     if (colon + 1 == t)
       return fail_at(f, PMLS_EINVAL, "missing value in '%.*s'", shown(s, t), s);
     double value;
     if (!pmi_parse_c_number(colon + 1, t, &value))
       return fail_at(f, PMLS_EINVAL,
-                     "bad feature value '%.*s' in '%.*s' (finite number "
-                     "expected)", shown(colon + 1, t), colon + 1, shown(s, t), s);
+                     "bad feature value '%.*s' in '%.*s' (finite decimal "
+                     "number expected)", shown(colon + 1, t), colon + 1, shown(s, t), s);
     if (reserve_entry(b)) return fail_at(f, PMLS_ENOMEM, "out of memory");
     b->col[b->nnz] = (int32_t)(index - 1);
     b->val[b->nnz++] = value;
@@ -243,6 +246,12 @@ int pmls_csr_read_libsvm(const char *path, pmls_csr **out, char *err,
         if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
       }
     }
+  }
+  if (rc == PMLS_OK && b->n == 0) {
+    f.line = pmls_text_lineno(in);
+    rc = fail_at(&f, PMLS_EINVAL, "%s", f.line
+                     ? "no rows (only comments and blank lines)"
+                     : "empty file (no rows)");
   }
   pmls_text_close(in);
   if (rc != PMLS_OK) {

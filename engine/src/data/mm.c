@@ -17,7 +17,14 @@
  * in file order, mirrors of symmetric ones after them. A row-major file
  * (most are) is then the CSR arrays already; otherwise a stable counting
  * sort on rows places them, so column-major files come out sorted and other
- * orders are sorted per row. A repeated entry is reported at the line of its
+ * orders are sorted per row. The size line is held to what the file can
+ * hold, at its line and before anything is sized from it: dimensions below
+ * PMI_MAX_DIM, no more entries than its bytes can write (6 a line, 4 for
+ * a pattern, 2 an array value), at most one row per byte (or 65536: rows
+ * no entry names still cost 16 bytes each in the CSR arrays), and at least
+ * one entry, since an empty design matrix is no data set (a label file may
+ * leave every label 0). A 58-byte file declaring 10^8 rows took 2.35 GB.
+ * A repeated entry is reported at the line of its
  * second occurrence, which a second pass over the file finds: keeping every
  * entry's line would cost a third more memory for an error path. Tokens are
  * quoted up to 80 bytes, as in the libsvm reader's messages.
@@ -48,6 +55,8 @@ typedef struct {
   int coordinate, pattern, integer, symmetry;
   int64_t rows, cols, expected, size_line, count;
   int64_t array_row, array_col; /* where the next array value goes */
+  int64_t capacity;   /* the most bytes of text the file can hold, or -1 */
+  int64_t text_bytes; /* of the lines read so far, newlines counted */
   /* The entries in file order. */
   int32_t *erow, *ecol;
   double *eval;
@@ -146,18 +155,50 @@ static const char *size_text(const mm_state *m) {
   return m->coordinate ? "'rows columns entries'" : "'rows columns'";
 }
 
+/* What the size line claims, held to what the file can hold (when its
+ * capacity is known), at the size line. */
+static int check_claims(const mm_state *m, int64_t rows, int64_t cols,
+                        int64_t entries, const pmi_failure *f) {
+  const char *what = m->coordinate ? "entries" : "values";
+  if (entries == 0 && !(m->coordinate && m->limits &&
+                        m->limits->label_rows >= 0))
+    return pmi_fail_at(f, PMLS_EINVAL, "the size line declares no %s (a %lld "
+                       "x %lld matrix with none is an empty data set)", what,
+                       (long long)rows, (long long)cols);
+  if (m->capacity < 0) return PMLS_OK;
+  int64_t per_line = !m->coordinate ? 2 : m->pattern ? 4 : 6;
+  /* The last line needs no newline. */
+  int64_t most = (m->capacity + 1) / per_line;
+  if (entries > most)
+    return pmi_fail_at(f, PMLS_EINVAL, "declares %lld %s, more than the file "
+                       "can hold (%lld at most in its %lld bytes of text)",
+                       (long long)entries, what, (long long)most,
+                       (long long)m->capacity);
+  if (!(m->limits && m->limits->label_rows >= 0) &&
+      rows > pmi_rows_allowed(m->capacity))
+    return pmi_fail_at(f, PMLS_EINVAL, "declares %lld rows, more than the file "
+                       "can hold (one a byte of text, %lld at most)",
+                       (long long)rows, (long long)pmi_rows_allowed(m->capacity));
+  return PMLS_OK;
+}
+
 /* The size line, and the checks that follow from it (at its line). */
 static int parse_size(mm_state *m, const char *s, const char *end,
                       const pmi_failure *f) {
   word w[4];
   int n = split_words(s, end, w, 4), want = m->coordinate ? 3 : 2;
   int64_t rows, cols, declared = 0;
-  if (n != want || !pmi_parse_count(w[0].s, w[0].end, &rows) ||
-      !pmi_parse_count(w[1].s, w[1].end, &cols) ||
-      (m->coordinate && !pmi_parse_count(w[2].s, w[2].end, &declared)))
+  if (n != want || !pmi_parse_count(w[0].s, w[0].end, INT32_MAX, &rows) ||
+      !pmi_parse_count(w[1].s, w[1].end, INT32_MAX, &cols) ||
+      (m->coordinate &&
+       !pmi_parse_count(w[2].s, w[2].end, INT32_MAX, &declared)))
     return pmi_fail_at(f, PMLS_EINVAL, "bad size line '%.*s' (%s as "
                        "non-negative integers expected)",
                        QUOTED(trimmed(s, end)), size_text(m));
+  if (rows > PMI_MAX_DIM || cols > PMI_MAX_DIM)
+    return pmi_fail_at(f, PMLS_EINVAL, "a %lld x %lld matrix is larger than "
+                       "the engine reads (at most " PMI_MAX_DIM_TEXT " rows "
+                       "and columns)", (long long)rows, (long long)cols);
   const char *symmetry = SYMMETRY_NAMES[m->symmetry];
   if (m->symmetry != GENERAL && rows != cols)
     return pmi_fail_at(f, PMLS_EINVAL, "a %s matrix must be square, got %lld "
@@ -185,6 +226,8 @@ static int parse_size(mm_state *m, const char *s, const char *end,
                        "%lld x %lld matrix holds (%lld)", (long long)declared,
                        symmetry, (long long)rows, (long long)cols,
                        (long long)holds);
+  int rc = check_claims(m, rows, cols, m->coordinate ? declared : holds, f);
+  if (rc != PMLS_OK) return rc;
   m->rows = rows;
   m->cols = cols;
   m->expected = m->coordinate ? declared : holds;
@@ -294,11 +337,13 @@ static int parse_entry(mm_state *m, const char *s, const char *end,
                        "(line %lld) declares", what, (long long)m->expected,
                        (long long)m->size_line);
   if (m->coordinate) {
-    if (!pmi_parse_count(w[0].s, w[0].end, &r) || r < 1 || r > m->rows)
+    if (!pmi_parse_count(w[0].s, w[0].end, INT32_MAX, &r) || r < 1 ||
+        r > m->rows)
       return pmi_fail_at(f, PMLS_EINVAL, "row index '%.*s' out of range "
                          "(integer in [1, %lld] expected)", QUOTED(w[0]),
                          (long long)m->rows);
-    if (!pmi_parse_count(w[1].s, w[1].end, &c) || c < 1 || c > m->cols)
+    if (!pmi_parse_count(w[1].s, w[1].end, INT32_MAX, &c) || c < 1 ||
+        c > m->cols)
       return pmi_fail_at(f, PMLS_EINVAL, "column index '%.*s' out of range "
                          "(integer in [1, %lld] expected)", QUOTED(w[1]),
                          (long long)m->cols);
@@ -323,8 +368,8 @@ static int parse_entry(mm_state *m, const char *s, const char *end,
   if (!m->pattern) {
     word t = w[want - 1];
     if (!pmi_parse_number(t.s, t.end, &v))
-      return pmi_fail_at(f, PMLS_EINVAL, "bad value '%.*s' (finite number "
-                         "expected)", QUOTED(t));
+      return pmi_fail_at(f, PMLS_EINVAL, "bad value '%.*s' (finite decimal "
+                         "number expected)", QUOTED(t));
     if (m->integer && v != floor(v))
       return pmi_fail_at(f, PMLS_EINVAL, "bad value '%.*s' (integer expected "
                          "in an 'integer' matrix)", QUOTED(t));
@@ -335,6 +380,7 @@ static int parse_entry(mm_state *m, const char *s, const char *end,
 static int parse_line(void *state, const char *s, const char *end,
                       const pmi_failure *f) {
   mm_state *m = state;
+  m->text_bytes += end - s + 1;
   if (m->stage == 0) return parse_header(m, s, end, f);
   const char *first = pmi_skip_spaces(s, end);
   if (first == end || *first == '%') return PMLS_OK;
@@ -364,7 +410,8 @@ static void sort_row(int32_t *col, double *val, int64_t count) {
  * second pass over the file (0 if it is not found: the file changed). */
 static int64_t second_line(const char *path, const mm_state *first, int64_t i,
                            int64_t j) {
-  mm_state m = {.limits = first->limits, .find_row = i, .find_col = j};
+  mm_state m = {.limits = first->limits, .capacity = -1, .find_row = i,
+                .find_col = j};
   int64_t lines;
   int rc = pmi_read_lines(path, parse_line, &m, &lines, NULL, 0);
   return rc == FOUND ? m.found_line : 0;
@@ -459,7 +506,8 @@ int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
   pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = NULL;
   if (!path || !out) return pmi_fail_at(&f, PMLS_EINVAL, "missing path or out");
-  mm_state m = {.limits = limits, .row_major = 1, .find_row = -1};
+  mm_state m = {.limits = limits, .row_major = 1, .find_row = -1,
+                .capacity = pmi_text_capacity(path)};
   int rc = pmi_read_lines(path, parse_line, &m, &f.line, err, errlen);
   if (rc == PMLS_OK && m.stage == 0) {
     f.line = 0;
@@ -473,6 +521,14 @@ int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
                      "%lld), got %lld", (long long)m.expected,
                      m.coordinate ? "entries" : "values",
                      (long long)m.size_line, (long long)m.count);
+  } else if (rc == PMLS_OK && !(limits && limits->label_rows >= 0) &&
+             m.rows > pmi_rows_allowed(m.text_bytes)) {
+    /* A gzip file's capacity is a loose bound: its text is known now,
+     * before the rows size anything. */
+    f.line = m.size_line;
+    rc = pmi_fail_at(&f, PMLS_EINVAL, "declares %lld rows, more than the file "
+                     "holds (one a byte of text, %lld at most)",
+                     (long long)m.rows, (long long)pmi_rows_allowed(m.text_bytes));
   }
   pmls_csr *csr = rc == PMLS_OK ? malloc(sizeof *csr) : NULL;
   if (rc == PMLS_OK && !csr) rc = pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");

@@ -174,8 +174,8 @@ static void t_malformed_files(void) {
       {GENERAL "3 3 1\n1 1 1 1\n", "3: expected 'row column value', got 4 fields"},
       {"%%MatrixMarket matrix coordinate pattern general\n2 2 1\n1 1 1\n",
        "3: expected 'row column', got 3 fields"},
-      {GENERAL "3 3 1\n1 1 abc\n", "3: bad value 'abc' (finite number expected)"},
-      {GENERAL "3 3 1\n1 1 1e999\n", "3: bad value '1e999' (finite number expected)"},
+      {GENERAL "3 3 1\n1 1 abc\n", "3: bad value 'abc' (finite decimal number expected)"},
+      {GENERAL "3 3 1\n1 1 1e999\n", "3: bad value '1e999' (finite decimal number expected)"},
       {"%%MatrixMarket matrix coordinate integer general\n2 2 1\n1 1 1.5\n",
        "3: bad value '1.5' (integer expected in an 'integer' matrix)"},
       {"%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n1 1 1\n1 2 1\n",
@@ -192,9 +192,9 @@ static void t_malformed_files(void) {
       {ARRAY "2 2\n1\n2\n3\n", "5: expected 4 values (size line, line 2), got 3"},
       {ARRAY "2 1\n1\n2\n3\n", "5: more values than the 2 the size line (line 2) declares"},
       {ARRAY "2 1\n1 2\n", "3: expected one value per line, got 2 fields"},
-      {ARRAY "2 1\n1\nx\n", "4: bad value 'x' (finite number expected)"},
-      {"%%MatrixMarket matrix array real skew-symmetric\n0 0\n1\n",
-       "3: more values than the 0 the size line (line 2) declares"},
+      {ARRAY "2 1\n1\nx\n", "4: bad value 'x' (finite decimal number expected)"},
+      {"%%MatrixMarket matrix array real skew-symmetric\n2 2\n1\n2\n",
+       "4: more values than the 1 the size line (line 2) declares"},
   };
   char path[512], err[512];
   df_path(path, "bad.mtx");
@@ -218,7 +218,7 @@ static void t_limits(void) {
   CHECK_EQ_INT(pmls_csr_read_mm(path, &cols, &m, err, sizeof err), PMLS_EINVAL);
   CHECK_MSG(err, "%s:2: matrix has 9 columns, more than opts.d = 4", path);
   CHECK_EQ_INT(pmls_csr_read_mm(path, NULL, &m, err, sizeof err), PMLS_EINVAL);
-  CHECK_MSG(err, "%s:3: bad value 'x' (finite number expected)", path);
+  CHECK_MSG(err, "%s:3: bad value 'x' (finite decimal number expected)", path);
   cols.max_cols = 9;
   CHECK(df_write_str(path, GENERAL "2 9 1\n1 9 2\n") == 0);
   CHECK_EQ_INT(pmls_csr_read_mm(path, &cols, &m, err, sizeof err), PMLS_OK);
@@ -286,7 +286,7 @@ static void t_damaged_files_and_huge_lines(void) {
   snprintf(text, sizeof text, "%s1 1 1\n1 1 %s\n", GENERAL, x100);
   CHECK(df_write_str(df_path(path, "long.mtx"), text) == 0);
   CHECK_EQ_INT(pmls_csr_read_mm(path, NULL, &m, err, sizeof err), PMLS_EINVAL);
-  CHECK_MSG(err, "%s:3: bad value '%.80s' (finite number expected)", path, x100);
+  CHECK_MSG(err, "%s:3: bad value '%.80s' (finite decimal number expected)", path, x100);
   memset(small, 'Z', sizeof small - 1);
   CHECK_EQ_INT(pmls_csr_read_mm(path, NULL, &m, small, 16), PMLS_EINVAL);
   CHECK(small[15] == 0 && strncmp(small, err, 15) == 0);

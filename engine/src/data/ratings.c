@@ -10,8 +10,13 @@
  *
  * Whatever the Lua reader read, this reads alike, with the same messages:
  * fields split at whitespace, '#' starts a comment, blank lines skipped, 3
- * or 4 fields, ids in [0, INT32_MAX] kept as written, a finite rating, a
- * timestamp that is a number (not kept). It also reads what the Lua reader
+ * or 4 fields, ids kept as written, a finite rating, a timestamp that is a
+ * number (not kept). Three rules are newer than the Lua reader, each after a
+ * hand-made file passed as data: numbers are decimals (reader.c: `0x10` was
+ * a rating of 16); ids stay below PMI_MAX_DIM, so that max_id + 1 rows fit
+ * the arrays a model keeps (2^31 - 1 gave a raw LuaJIT error in a worker);
+ * and a file with no rating is an error, not an empty set (a model divided
+ * by zero and ended with exit 0 and a NaN RMSE). It also reads what the Lua reader
  * refused and MovieLens ships as CSV (ratings.csv): when the first line that
  * is not blank or a comment holds a comma, commas separate the fields of
  * every line (blanks around a field are dropped), and that first line is a
@@ -32,7 +37,7 @@
 #include "reader.h"
 
 #define FIELDS "'user item rating [timestamp]'"
-#define ID_RANGE "(integer in [0, 2147483647] expected)"
+#define ID_RANGE "(integer in [0, " PMI_MAX_ID_TEXT "] expected)"
 
 /* The arrays as the reader fills them (pub is the first member). */
 typedef struct {
@@ -41,6 +46,7 @@ typedef struct {
   double *rating;
   int64_t n, cap, max_user, max_item;
   int started; /* the first data line (header or not) was seen */
+  int64_t header_line; /* the header's line, 0 when there is none */
   int comma;   /* fields are separated by commas */
   int64_t file_bytes; /* a plain file's size (0: gzip or unknown) */
   int64_t bytes_seen; /* of the lines parsed so far */
@@ -127,14 +133,14 @@ static int is_separator(const triplets_owned *t, unsigned char c) {
   return t->comma ? c == ',' : pmi_is_space(c);
 }
 
-/* An id in [0, INT32_MAX] followed by a separator; *s moves past both. */
+/* An id below PMI_MAX_DIM followed by a separator; *s moves past both. */
 static int fast_id(const triplets_owned *t, const char **s, const char *end,
                    int64_t *out) {
   const char *k = *s;
   int64_t v = 0;
   for (; k < end && pmi_is_digit((unsigned char)*k) && k - *s < 10; k++)
     v = v * 10 + (*k - '0');
-  if (k == *s || k == end || v > INT32_MAX || !is_separator(t, (unsigned char)*k))
+  if (k == *s || k == end || v >= PMI_MAX_DIM || !is_separator(t, (unsigned char)*k))
     return 0;
   *s = t->comma ? k + 1 : pmi_skip_spaces(k, end);
   *out = v;
@@ -190,8 +196,10 @@ static int parse_line(void *state, const char *s, const char *end,
     t->started = 1;
     t->comma = has_comma(s, end);
     if (is_header(fl, t->comma ? split_comma(s, end, fl)
-                               : split_blank(s, end, fl)))
+                               : split_blank(s, end, fl))) {
+      t->header_line = f->line;
       return PMLS_OK;
+    }
   }
   int64_t user, item;
   double rating, timestamp;
@@ -199,18 +207,18 @@ static int parse_line(void *state, const char *s, const char *end,
   int n = t->comma ? split_comma(s, end, fl) : split_blank(s, end, fl);
   if (n < 3 || n > 4)
     return pmi_fail_at(f, PMLS_EINVAL, "expected " FIELDS ", got %d fields", n);
-  if (!pmi_parse_count(fl[0].s, fl[0].end, &user))
+  if (!pmi_parse_count(fl[0].s, fl[0].end, PMI_MAX_DIM - 1, &user))
     return pmi_fail_at(f, PMLS_EINVAL, "bad user id '%.*s' " ID_RANGE,
                        QUOTED(fl[0]));
-  if (!pmi_parse_count(fl[1].s, fl[1].end, &item))
+  if (!pmi_parse_count(fl[1].s, fl[1].end, PMI_MAX_DIM - 1, &item))
     return pmi_fail_at(f, PMLS_EINVAL, "bad item id '%.*s' " ID_RANGE,
                        QUOTED(fl[1]));
   if (!pmi_parse_number(fl[2].s, fl[2].end, &rating))
     return pmi_fail_at(f, PMLS_EINVAL,
-                       "bad rating '%.*s' (finite number expected)",
+                       "bad rating '%.*s' (finite decimal number expected)",
                        QUOTED(fl[2]));
   if (n == 4 && !pmi_parse_number(fl[3].s, fl[3].end, &timestamp))
-    return pmi_fail_at(f, PMLS_EINVAL, "bad timestamp '%.*s' (number expected)",
+    return pmi_fail_at(f, PMLS_EINVAL, "bad timestamp '%.*s' (decimal number expected)",
                        QUOTED(fl[3]));
 keep:
   if (reserve(t)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
@@ -267,6 +275,13 @@ int pmls_triplets_read(const char *path, pmls_triplets **out, char *err,
   t->file_bytes = plain_file_bytes(path);
   int64_t lines;
   int rc = pmi_read_lines(path, parse_line, t, &lines, err, errlen);
+  if (rc == PMLS_OK && t->n == 0) {
+    f.line = t->header_line ? t->header_line : lines;
+    rc = pmi_fail_at(&f, PMLS_EINVAL, "%s", t->header_line
+                         ? "a header and no ratings"
+                         : lines ? "no ratings (only comments and blank lines)"
+                                 : "empty file (no ratings)");
+  }
   if (rc != PMLS_OK) {
     owned_free(t);
     return rc;

@@ -1,17 +1,22 @@
-/* reader.c -- the parts of the rating and Matrix Market readers that are
- * not per format: numbers off the fast path, messages, the line loop.
+/* reader.c -- the parts of the data readers that are not per format:
+ * numbers off the fast path, what a file can hold, messages, the line loop.
  *
- * The readers replace Lua parsers whose numbers were LuaJIT's tonumber, so
- * a number here is the double tonumber gives for the same text. For
- * decimals and hex that is strtod's (both round correctly), with an exact
- * shortcut for short mantissas; LuaJIT also reads binary integers (0b101),
- * which strtod does not, so they are read here. strtod follows the C
- * locale's decimal point, which the engine never changes. */
+ * A number in a data file is a decimal: the readers once took whatever
+ * LuaJIT's tonumber or strtod took, so `0x10` was a rating of 16 and `0b1`
+ * a label of 1, which no tool that writes these formats means. The text is
+ * checked against the decimal grammar here, then read exactly (a short
+ * mantissa times or over an exact power of ten is one correctly rounded
+ * operation) or by strtod, which rounds correctly too, so the doubles are
+ * those of any correct reader. strtod follows the C locale's decimal point,
+ * which the engine never changes. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "data.h"
 #include "reader.h"
@@ -19,28 +24,6 @@
 static const double POW10[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* [sign] 0b digits: at most 64 significant bits, rounded to a double as
- * LuaJIT does. -1 when the text is not of that form, else 0 or 1. */
-static int parse_binary(const char *s, const char *end, double *out) {
-  const char *k = s;
-  int negative = 0;
-  if (k < end && (*k == '-' || *k == '+')) negative = *k++ == '-';
-  if (end - k < 2 || k[0] != '0' || (k[1] != 'b' && k[1] != 'B')) return -1;
-  k += 2;
-  if (k == end) return 0;
-  uint64_t v = 0;
-  int bits = 0;
-  for (; k < end; k++) {
-    if (*k != '0' && *k != '1') return 0;
-    if (v || *k == '1') bits++;
-    if (bits > 64) return 0;
-    v = v << 1 | (uint64_t)(*k - '0');
-  }
-  double d = (double)v;
-  *out = negative ? -d : d;
-  return 1;
-}
 
 int pmi_parse_c_number(const char *s, const char *end, double *out) {
   const char *k = s;
@@ -53,18 +36,21 @@ int pmi_parse_c_number(const char *s, const char *end, double *out) {
   if (k < end && *k == '.')
     for (k++; k < end && pmi_is_digit((unsigned char)*k); k++, digits++, scale--)
       if (digits < 19) mantissa = mantissa * 10 + (uint64_t)(*k - '0');
-  int exact = digits > 0 && digits < 19;
-  if (digits > 0 && k < end && (*k == 'e' || *k == 'E')) {
+  if (digits == 0) return 0;
+  if (k < end && (*k == 'e' || *k == 'E')) {
     k++;
     int exp_negative = 0, exp_digits = 0, exponent = 0;
     if (k < end && (*k == '-' || *k == '+')) exp_negative = *k++ == '-';
     for (; k < end && pmi_is_digit((unsigned char)*k); k++, exp_digits++)
       if (exponent < 100000) exponent = exponent * 10 + (*k - '0');
-    if (exp_digits == 0) exact = 0;
+    if (exp_digits == 0) return 0;
     scale += exp_negative ? -exponent : exponent;
   }
-  if (exact && k == end && mantissa < (UINT64_C(1) << 53)) {
+  /* Whatever else strtod reads (hex, inf, nan) is not a decimal. */
+  if (k != end) return 0;
+  if (digits < 19 && mantissa < (UINT64_C(1) << 53)) {
     double v = (double)mantissa;
+    int exact = 1;
     if (scale < 0 && scale >= -22) v /= POW10[-scale];
     else if (scale > 0 && scale <= 22) v *= POW10[scale];
     else if (scale != 0) exact = 0;
@@ -73,10 +59,9 @@ int pmi_parse_c_number(const char *s, const char *end, double *out) {
       return 1;
     }
   }
-  /* Long mantissas, large exponents, hex: strtod on a terminated copy. */
+  /* Long mantissas, large exponents: strtod on a terminated copy. */
   char small[128];
   size_t len = (size_t)(end - s);
-  if (len == 0) return 0;
   char *buf = len < sizeof small ? small : malloc(len + 1);
   if (!buf) return 0;
   memcpy(buf, s, len);
@@ -89,10 +74,17 @@ int pmi_parse_c_number(const char *s, const char *end, double *out) {
   return ok;
 }
 
-int pmi_parse_number_slow(const char *s, const char *end, double *out) {
-  int binary = parse_binary(s, end, out); /* looks at three bytes at most */
-  if (binary >= 0) return binary;
-  return pmi_parse_c_number(s, end, out);
+int64_t pmi_text_capacity(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  unsigned char magic[2] = {0, 0};
+  int64_t size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+  ssize_t got = size >= 0 ? read(fd, magic, sizeof magic) : -1;
+  close(fd);
+  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+    return size > INT64_MAX / 1033 ? INT64_MAX : size * 1033;
+  return size;
 }
 
 int pmi_fail_at(const pmi_failure *f, int code, const char *fmt, ...) {

@@ -1,7 +1,7 @@
-/* reader.h -- what the C readers of data files (ratings.c, mm.c, corpus.c)
- * share: the scanning of one line's bytes, numbers read exactly as the Lua
- * readers they replace read them, the "path:LINE: what" message, and the
- * loop over a file's lines (reader.c). */
+/* reader.h -- what the C readers of data files (ratings.c, mm.c, corpus.c,
+ * libsvm.c) share: the scanning of one line's bytes, decimal numbers read
+ * exactly, the bounds every id and size is held to, the "path:LINE: what"
+ * message, and the loop over a file's lines (reader.c). */
 #ifndef PMI_DATA_READER_H
 #define PMI_DATA_READER_H
 
@@ -11,6 +11,30 @@
 #include "../util/util.h"
 
 #define PMI_TOKEN_SHOWN 80 /* longest token quoted in a message */
+
+/* The largest dimension (rows, columns, users, items, documents, words) a
+ * data set may have, so the largest id is one less. Models keep FFI arrays
+ * of one 8-byte element per row or column, and per row plus one (CSR
+ * offsets); LuaJIT makes no FFI object of 2^31 bytes or more, so past this
+ * a run ended in a raw "size of C type is unknown or too large" naming no
+ * file. (2^31 - 1) / 8 - 1: int64_t[PMI_MAX_DIM + 1] still fits. */
+#define PMI_MAX_DIM INT64_C(268435454)
+#define PMI_MAX_DIM_TEXT "268435454"
+#define PMI_MAX_ID_TEXT "268435453"
+
+/* The most bytes of text a file can hold: a plain file's size, or for gzip
+ * its size times deflate's largest ratio (1032:1, and a little for the
+ * headers); -1 when it cannot be told (not a regular file). Bounds what a
+ * header's counts may claim before a byte of the data is read. */
+int64_t pmi_text_capacity(const char *path);
+
+/* Rows (documents) a header may declare for a file of `bytes` of text: one
+ * a byte, or 65536 (1 MiB of offsets) for any file. Rows no entry names are
+ * legal, yet each costs 16 bytes in the arrays built from the header. */
+#define PMI_FLOOR_ROWS 65536
+static inline int64_t pmi_rows_allowed(int64_t bytes) {
+  return bytes > PMI_FLOOR_ROWS ? bytes : PMI_FLOOR_ROWS;
+}
 
 static inline int pmi_is_space(unsigned char c) {
   return c == ' ' || (c >= 9 && c <= 13);
@@ -27,27 +51,28 @@ static inline int pmi_shown(const char *s, const char *end) {
   return end - s > PMI_TOKEN_SHOWN ? PMI_TOKEN_SHOWN : (int)(end - s);
 }
 
-/* [s, end) as a decimal integer in [0, INT32_MAX] into *out; 0 if it is
- * not one (empty, a sign, any other byte, or too large). */
-static inline int pmi_parse_count(const char *s, const char *end,
+/* [s, end) as a decimal integer in [0, max] (max <= INT32_MAX) into *out;
+ * 0 if it is not one (empty, a sign, any other byte, or too large). */
+static inline int pmi_parse_count(const char *s, const char *end, int64_t max,
                                   int64_t *out) {
   if (s == end) return 0;
   int64_t v = 0;
   for (; s < end; s++) {
     if (!pmi_is_digit((unsigned char)*s)) return 0;
     v = v * 10 + (*s - '0');
-    if (v > INT32_MAX) return 0;
+    if (v > max) return 0;
   }
   *out = v;
   return 1;
 }
 
-/* [s, end) as a finite number as C reads it into *out (decimals exactly,
- * then strtod: hex, long mantissas, large exponents); 0 if it is not one.
- * The libsvm reader's numbers. */
+/* [s, end) as a finite decimal number into *out: [sign] digits [. digits]
+ * [e|E [sign] digits], a digit before or after the point. 0 if it is not
+ * one: hex (0x10), inf, nan, LuaJIT's 0b101 and anything else strtod or
+ * tonumber would also take are refused, since a data file that holds them
+ * is damaged or not what it is named, not a rating of 16. Short mantissas
+ * are exact; the rest is strtod's, which rounds correctly. */
 int pmi_parse_c_number(const char *s, const char *end, double *out);
-/* The same plus LuaJIT's binary integers (0b101): what tonumber accepts. */
-int pmi_parse_number_slow(const char *s, const char *end, double *out);
 
 /* A plain decimal at s: [sign] digits [. digits], at least one digit and
  * fewer than 16 (so below 2^53: every partial sum is exact), read into *out
@@ -75,14 +100,12 @@ static inline const char *pmi_scan_decimal(const char *s, const char *end,
   return s;
 }
 
-/* [s, end) as a finite number into *out; 0 if it is not one: the double
- * LuaJIT's tonumber gives, bit for bit (decimals, hex, and LuaJIT's binary
- * integers such as 0b101). Plain decimals take pmi_scan_decimal; anything
- * else (exponents, long mantissas, hex) the slow path in reader.c. */
+/* pmi_parse_c_number with plain decimals on the inline fast path first;
+ * exponents and long mantissas take the slow path in reader.c. */
 static inline int pmi_parse_number(const char *s, const char *end,
                                    double *out) {
   if (pmi_scan_decimal(s, end, out) == end) return 1;
-  return pmi_parse_number_slow(s, end, out);
+  return pmi_parse_c_number(s, end, out);
 }
 
 /* Where a parse is and what to say when it fails. */

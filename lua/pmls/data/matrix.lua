@@ -48,7 +48,7 @@ local function parse_plain_labels(lines, n, target)
       local value = parse_number(p, starts[1], ends[1], line)
       if not value then
         return nil, line_number, "bad label '" .. token_text(line, starts[1], ends[1])
-          .. "' (finite number expected)"
+          .. "' (finite decimal number expected)"
       end
       if count == n then
         return nil, line_number, "more labels than the " .. n .. " rows of " .. target

@@ -44,8 +44,10 @@ local function token_end(p, i, len)
   return i
 end
 
--- Parses p[i..j) as a finite number; nil if it is not one. Plain decimals take an exact fast path;
--- anything else (long mantissas, large exponents, hex) goes to tonumber on a substring.
+-- Parses p[i..j) as a finite decimal number ([sign] digits [. digits] [e [sign] digits]); nil if it
+-- is not one. Short mantissas take an exact fast path; long mantissas and large exponents go to
+-- tonumber on a substring, which rounds correctly. Hex, inf, nan and LuaJIT's 0b101, which tonumber
+-- would also take, are refused, as the C readers refuse them (engine/src/data/reader.c).
 local function parse_number(p, i, j, line)
   local k, negative = i, false
   local c = p[k]
@@ -85,8 +87,9 @@ local function parse_number(p, i, j, line)
     if exponent_digits == 0 then k = -1 end
     scale = scale + (exponent_negative and -exponent or exponent)
   end
+  if k ~= j or digits == 0 then return nil end
   -- Once the mantissa stays below 2^53 every partial sum above was exact.
-  if k == j and digits > 0 and mantissa < TWO_POW_53 then
+  if mantissa < TWO_POW_53 then
     local value
     if scale == 0 then
       value = mantissa
