@@ -13,7 +13,7 @@
 #include "client.h"
 
 #define OPLOG_FLUSH_BYTES (8u << 20)
-#define BATCH_BYTES (1u << 20)
+#define BATCH_BYTES PMI_BATCH_BYTES /* the receive bound counts on it (net.h) */
 #define MAX_REPORTS 64
 /* Async tables have no read bound, but a worker keeps its sent increments
  * only this many clocks; a copy older than that is refetched. */

@@ -181,13 +181,19 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed TABLE message");
     return;
   }
+  char why[256];
+  if (pmi_table_spec_check(&spec, s->e->workers, why, sizeof why)) {
+    char msg[320];
+    snprintf(msg, sizeof msg, "TABLE %d refused: %s", id, why);
+    srv_reply_err(s, h->src, 0, PMLS_EINVAL, msg);
+    return;
+  }
   srv_table *t = &s->tables[id];
   int model = spec.consistency >= 0 ? spec.consistency : s->e->cfg.consistency;
   /* Every process declares the tables its script declares; they must agree,
    * or the ranks run different scripts or options. */
   if (t->declared) {
-    if (strcmp(t->name, name) != 0 || memcmp(&t->spec, &spec, sizeof spec) != 0) {
-      char why[256];
+    if (strcmp(t->name, name) != 0 || !pmi_table_spec_same(&t->spec, &spec)) {
       snprintf(why, sizeof why, "table %d is '%s' here, but client %d "
                "declares it as '%s' with another shape (every process must "
                "run the same script with the same options)", id, t->name,
@@ -198,6 +204,8 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     srv_reply_ack(s, h->src, PMI_MSG_TABLE);
     return;
   }
+  /* Rows of the table may now arrive here, in OPLOG and INIT messages. */
+  pmi_net_allow(pmi_msg_bound_row(pmi_table_row_max(&spec), s->e->workers));
   t->spec = spec;
   snprintf(t->name, sizeof t->name, "%s", name);
   pmi_rowmap_init(&t->rows);
