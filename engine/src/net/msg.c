@@ -56,9 +56,9 @@ int pmi_msg_open(const void *data, size_t len, uint32_t job, pmi_hdr *h,
   if (h->magic != PMI_MAGIC)
     return pmi_fail(err, PMLS_EPROTO, "malformed message: bad magic 0x%08x",
                     h->magic);
+  /* Never the job id itself: it is the only secret a prober lacks. */
   if (h->job != job)
-    return pmi_fail(err, PMLS_EPROTO, "message from another job (job %08x, "
-                    "this job is %08x)", h->job, job);
+    return pmi_fail(err, PMLS_EPROTO, "message from another job");
   if (h->type < PMI_MSG_HELLO || h->type > PMI_MSG_LAST)
     return pmi_fail(err, PMLS_EPROTO, "malformed message: unknown type %u",
                     h->type);
@@ -71,6 +71,16 @@ int pmi_msg_open(const void *data, size_t len, uint32_t job, pmi_hdr *h,
   rd->off = 0;
   rd->bad = 0;
   return PMLS_OK;
+}
+
+void pmi_msg_dropped(_Atomic int64_t *counter, const char *who,
+                     const char *why) {
+  int64_t n = atomic_fetch_add(counter, 1) + 1;
+  if (n <= PMI_DROPS_TOLD)
+    fprintf(stderr, "pmls: %s: dropped a message: %s\n", who, why);
+  else if ((n & (n - 1)) == 0)
+    fprintf(stderr, "pmls: %s: dropped a message: %s (%lld dropped so far, "
+            "most not told)\n", who, why, (long long)n);
 }
 
 const void *pmi_get_bytes(pmi_rd *r, size_t n) {

@@ -82,6 +82,15 @@ typedef struct {
 
 int pmi_msg_open(const void *data, size_t len, uint32_t job, pmi_hdr *h,
                  pmi_rd *rd, char *err);
+/* A node drops a message it cannot decode (or must refuse with no one to
+ * answer): it is counted in *counter and told on stderr as "pmls: <who>:
+ * dropped a message: <why>", the first PMI_DROPS_TOLD times and then at
+ * every power of two, so a flood of garbage cannot flood the log. */
+#define PMI_DROPS_TOLD 16
+void pmi_msg_dropped(_Atomic int64_t *counter, const char *who,
+                     const char *why);
+/* A worker reports at most this many metrics per clock (pmls_report). */
+#define PMI_MAX_REPORTS 64
 uint8_t pmi_get_u8(pmi_rd *r);
 uint16_t pmi_get_u16(pmi_rd *r);
 uint32_t pmi_get_u32(pmi_rd *r);

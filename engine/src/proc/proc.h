@@ -131,6 +131,10 @@ struct pmls_engine {
   char dead_why[PMI_ERRLEN];
   pmi_abort_hook on_abort;
 
+  /* Messages this process's nodes dropped: undecodable, or refused with no
+   * one to answer (pmi_msg_dropped). */
+  _Atomic int64_t dropped;
+
   /* ---- parts owned by higher floors ---- */
   pmi_server **srv;      /* this process's shards (NULL: hosted elsewhere) */
   int *sched_sock;       /* bound PULL sockets of this process's nodes, or -1 */
