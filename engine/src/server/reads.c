@@ -204,6 +204,12 @@ void srv_park(pmi_server *s, pending_get g) {
   s->pending[s->npending++] = g;
 }
 
+/* The stamps a read asks for are those of a process's workers, a slice of
+ * [0, workers): checked here, so that stamp_lo + i never overflows. */
+static int stamps_ok(const pmi_server *s, int32_t lo, int32_t n) {
+  return lo >= 0 && n >= 0 && lo <= s->e->workers && n <= s->e->workers - lo;
+}
+
 void srv_on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   uint32_t req = pmi_get_u32(rd);
   int table = pmi_get_i32(rd);
@@ -211,7 +217,7 @@ void srv_on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int64_t min_clock = pmi_get_i64(rd);
   int32_t stamp_lo = pmi_get_i32(rd), stamp_n = pmi_get_i32(rd);
   char why[256];
-  if (stamp_n < 0 || stamp_n > 1 << 16) rd->bad = 1;
+  if (!stamps_ok(s, stamp_lo, stamp_n)) rd->bad = 1;
   if (rd->bad) {
     srv_reply_err(s, h->src, req, PMLS_EPROTO, "malformed GET message");
     return;
@@ -242,7 +248,8 @@ void srv_on_gets(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int32_t stamp_lo = pmi_get_i32(rd), stamp_n = pmi_get_i32(rd);
   int64_t n = pmi_get_i64(rd);
   char why[256];
-  if (stamp_n < 0 || stamp_n > 1 << 16 || n < 0 || (size_t)n > pmi_rd_left(rd) / 8)
+  if (!stamps_ok(s, stamp_lo, stamp_n) || n < 0 ||
+      (size_t)n > pmi_rd_left(rd) / 8)
     rd->bad = 1;
   const unsigned char *ids = rd->bad ? NULL : pmi_get_bytes(rd, (size_t)n * 8);
   if (rd->bad || !ids) {

@@ -179,10 +179,160 @@ static void t_table_spec_refused(void) {
   pmls_engine_destroy(e);
 }
 
+
+/* ---- CLOCK: the worker's previous clock plus one, or dropped ------------- */
+
+static void clock_msg(fake *f, int32_t worker, int64_t clock, uint32_t nrep,
+                      const char *name, double v) {
+  pmi_msg_begin(&f->b, f->e->job, PMI_MSG_CLOCK, worker);
+  pmi_put_i64(&f->b, clock);
+  pmi_put_u32(&f->b, nrep);
+  if (name) {
+    pmi_put_str(&f->b, name);
+    pmi_put_f64(&f->b, v);
+  }
+}
+
+/* From the fuzzer: CLOCK 2^56 wrapped the metrics slots' size (an
+ * out-of-bounds write), > 2^62 spun their doubling loop, and CLOCK 10^12
+ * then BYE ran the metrics' clock completion 10^12 times. A worker's clocks
+ * reach a shard one by one, so only its previous clock + 1 is taken; the
+ * rest (and a CLOCK whose reports do not decode) is dropped and counted,
+ * and the shard goes on with the real worker's clocks. */
+static void t_clock_not_next_dropped(void) {
+  pmls_engine *e = engine_of(config(2, 1));
+  CHECK(e != NULL);
+  int t = table(e, "t", spec_of(4, 3, PMLS_DENSE));
+  CHECK_EQ_INT(t, 0);
+  pmls_client *w = NULL, *h = NULL;
+  CHECK_EQ_INT(pmls_client_open(e, 0, &w), PMLS_OK);
+  CHECK_EQ_INT(pmls_client_open(e, -1, &h), PMLS_OK);
+  fake f;
+  CHECK(fake_open(&f, e, FAKE_ID, 0) == 0);
+  static const struct {
+    const char *what;
+    int64_t clock;
+    uint32_t nrep;
+    const char *name;
+    const char *says;
+  } rows[] = {
+      {"clock 2^56", (int64_t)1 << 56, 0, NULL, "CLOCK 72057594037927936 from worker 1"},
+      {"clock 2^62 + 1", ((int64_t)1 << 62) + 1, 0, NULL, "CLOCK 4611686018427387905"},
+      {"clock 10^12", 1000000000000LL, 0, NULL, "CLOCK 1000000000000 from worker 1"},
+      {"clock INT64_MAX", INT64_MAX, 0, NULL, "CLOCK 9223372036854775807"},
+      {"clock 0 (not after 0)", 0, 0, NULL, "CLOCK 0 from worker 1, whose last clock here is 0"},
+      {"clock -5", -5, 0, NULL, "CLOCK -5 from worker 1"},
+      {"2^32-1 reports", 1, UINT32_MAX, NULL, "malformed CLOCK message from client 1"},
+      {"65 reports", 1, 65, NULL, "malformed CLOCK message from client 1"},
+      {"a report past the end", 1, 2, "loss", "malformed CLOCK message from client 1"},
+      {"a report name that is not a key", 1, 1, "lo\"ss", "malformed reports in CLOCK 1"},
+  };
+  pmls_stats st;
+  char fails[4096] = "";
+  size_t off = 0;
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    clock_msg(&f, 1, rows[i].clock, rows[i].nrep, rows[i].name, 1.5);
+    capture cap;
+    CHECK(capture_begin(&cap) == 0);
+    CHECK_EQ_INT(fake_send(&f, 0), PMLS_OK);
+    char line[2048];
+    int seen = capture_wait(&cap, "pmls: server 0: dropped a message: ",
+                            rows[i].says, 2000, line, sizeof line);
+    capture_end(&cap);
+    if (!seen && off < sizeof fails)
+      off += (size_t)snprintf(fails + off, sizeof fails - off, "[%s: want "
+                              "\"%s\" on stderr, got \"%s\"] ", rows[i].what,
+                              rows[i].says, line);
+  }
+  CHECK_EQ_INT(pmls_engine_stats(e, &st), PMLS_OK);
+  CHECK_EQ_INT(st.messages_dropped, (int64_t)(sizeof rows / sizeof rows[0]));
+  CHECK_EQ_INT(st.clocks, 0);
+  /* The real clocks go on: worker 1's next clock is 1, and it is taken. */
+  clock_msg(&f, 1, 1, 1, "loss", 2.5);
+  CHECK_EQ_INT(fake_send(&f, 0), PMLS_OK);
+  double expect[3] = {0, 0, 0};
+  check_serves(w, h, t, 2, 3, expect, 0, 1.0);
+  if (th_failed()) return;
+  /* Worker 1 leaves (its BYE has no one to be acknowledged to), then worker
+   * 0: the clocks the shard completes are the ones the workers made. */
+  pmi_msg_begin(&f.b, e->job, PMI_MSG_BYE, 1);
+  capture cap;
+  CHECK(capture_begin(&cap) == 0);
+  CHECK_EQ_INT(fake_send(&f, 0), PMLS_OK);
+  char line[2048];
+  capture_wait(&cap, "cannot answer client 1", "", 2000, line, sizeof line);
+  capture_end(&cap);
+  check_serves(w, h, t, 2, 3, expect, 1, 1.0);
+  if (th_failed()) return;
+  CHECK_OK(w, pmls_client_close(w));
+  CHECK_EQ_INT(pmls_engine_stats(e, &st), PMLS_OK);
+  CHECK_EQ_INT(st.messages_dropped, (int64_t)(sizeof rows / sizeof rows[0]));
+  CHECK(st.clocks >= 1 && st.clocks <= 2);
+  CHECK_OK(h, pmls_client_close(h));
+  fake_close(&f);
+  pmls_engine_destroy(e);
+  if (fails[0]) th_fail(__FILE__, __LINE__, "%s", fails);
+}
+
+/* ---- GET and GETS: the stamps asked for are a slice of the workers ------- */
+
+/* From the fuzzer: stamp_lo + i overflowed (signed) for a stamp_lo near
+ * INT32_MAX. A slice outside [0, workers) is a malformed read. */
+static void t_stamp_slice_checked(void) {
+  pmls_engine *e = engine_of(config(2, 1));
+  CHECK(e != NULL);
+  int t = table(e, "t", spec_of(4, 3, PMLS_DENSE));
+  CHECK_EQ_INT(t, 0);
+  fake f;
+  CHECK(fake_open(&f, e, FAKE_ID, 1) == 0);
+  const struct {
+    int gets;
+    int32_t lo, n;
+    int good;
+  } rows[] = {
+      {0, INT32_MAX, 2, 0}, {0, INT32_MAX - 1, 2, 0}, {0, -1, 1, 0},
+      {0, 1, 2, 0},         {0, 0, 3, 0},             {0, 0, 1 << 16, 0},
+      {1, INT32_MAX, 2, 0}, {1, 2, 1, 0},             {0, 0, 2, 1},
+      {0, 2, 0, 1},         {1, 1, 1, 1},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    uint32_t req = 60 + (uint32_t)i;
+    if (rows[i].gets) {
+      pmi_msg_begin(&f.b, e->job, PMI_MSG_GETS, f.id);
+      pmi_put_u32(&f.b, req);
+      pmi_put_i32(&f.b, t);
+      pmi_put_i64(&f.b, 0);
+      pmi_put_i32(&f.b, rows[i].lo);
+      pmi_put_i32(&f.b, rows[i].n);
+      pmi_put_i64(&f.b, 1);
+      pmi_put_i64(&f.b, 2);
+    } else {
+      get_msg(&f, req, t, 2, rows[i].n);
+      memcpy(f.b.data + f.b.len - 8, &rows[i].lo, 4); /* its stamp_lo */
+    }
+    CHECK_EQ_INT(fake_send(&f, 0), PMLS_OK);
+    reply r;
+    fake_recv(&f, &r, 3, 3000);
+    int want = rows[i].good ? (rows[i].gets ? PMI_MSG_ROWS : PMI_MSG_ROW)
+                            : PMI_MSG_ERR;
+    if (r.type != want || (want == PMI_MSG_ERR && !strstr(r.msg, "malformed"))) {
+      th_fail(__FILE__, __LINE__, "%s stamps [%d, +%d): want %s, got %s \"%s\"",
+              rows[i].gets ? "GETS" : "GET", rows[i].lo, rows[i].n,
+              pmi_msg_type_name(want), r.type > 0 ? pmi_msg_type_name(r.type)
+              : "nothing", r.msg);
+      return;
+    }
+  }
+  fake_close(&f);
+  pmls_engine_destroy(e);
+}
+
 static const th_case cases[] = {
     {"tcp: a length prefix of 2^63-1 or 3 GiB drops the connection, the shard serves on", t_huge_length_prefix_refused},
     {"tcp: a 3 MiB row still arrives whole", t_large_row_still_arrives},
     {"TABLE: a spec the engine refuses, or a 2.4 GB row, is refused", t_table_spec_refused},
+    {"CLOCK: only the worker's previous clock + 1; the rest dropped and counted", t_clock_not_next_dropped},
+    {"GET/GETS: stamps outside the workers are a malformed read", t_stamp_slice_checked},
 };
 
 TH_MAIN(cases)
