@@ -132,6 +132,8 @@ typedef struct pmls_stats {
   int64_t bytes_sent;
   int64_t messages_received;
   int64_t bytes_received;
+  int64_t messages_dropped;  /* received but undecodable or refused unanswered
+                                (docs/security.md) */
 } pmls_stats;
 
 const char *pmls_version(void);

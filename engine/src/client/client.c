@@ -335,6 +335,12 @@ int pmls_abort(pmls_client *c, const char *why) {
 /* ---- control ------------------------------------------------------------- */
 
 int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t) {
+  char why[PMI_ERRLEN];
+  if (pmi_table_spec_check(&t->spec, c->e->workers, why, sizeof why))
+    return pmi_fail(c->err, PMLS_EINVAL, "table '%s': %s", t->name, why);
+  /* This process may receive the table's rows from now on (replies, pushes,
+   * and at its shards increments from other processes). */
+  pmi_net_allow(pmi_msg_bound_row(pmi_table_row_max(&t->spec), c->e->workers));
   for (int s = 0; s < c->e->servers; s++) {
     pmi_msg_begin(&c->out, c->e->job, PMI_MSG_TABLE, c->id);
     pmi_put_i32(&c->out, id);
@@ -353,7 +359,6 @@ int pmi_client_declare_table(pmls_client *c, int id, const pmi_table_meta *t) {
   /* Every shard answers: take every answer, so none is left behind to be
    * mistaken for the answer to a later request; report the first error. */
   int first = PMLS_OK;
-  char why[PMI_ERRLEN];
   for (int s = 0; s < c->e->servers; s++) {
     void *msg;
     pmi_rd rd;

@@ -13,8 +13,8 @@
 #include "client.h"
 
 #define OPLOG_FLUSH_BYTES (8u << 20)
-#define BATCH_BYTES (1u << 20)
-#define MAX_REPORTS 64
+#define BATCH_BYTES PMI_BATCH_BYTES /* the receive bound counts on it (net.h) */
+#define MAX_REPORTS PMI_MAX_REPORTS /* shard 0 drops a CLOCK with more */
 /* Async tables have no read bound, but a worker keeps its sent increments
  * only this many clocks; a copy older than that is refetched. */
 #define ASYNC_HORIZON 64
@@ -204,6 +204,8 @@ int pmi_hist_check(pmls_client *c, int table, const pmi_table_meta *t,
 int pmi_client_aborted(pmls_client *c);
 int pmi_client_send(pmls_client *c, int shard, pmi_buf *b);
 int pmi_client_async_error(pmls_client *c, pmi_rd *rd);
+/* Counts and tells a reply dropped as undecodable (pmi_msg_dropped). */
+void pmi_client_dropped(pmls_client *c, const char *why);
 int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
                      void **msg_out, pmi_rd *rd_out);
 /* The same for a reply to any of the requests [req, req + span). */

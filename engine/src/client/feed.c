@@ -91,8 +91,9 @@ static void *feed_main(void *arg) {
     pmi_hdr h;
     pmi_rd rd;
     if (pmi_msg_open(msg, len, f->e->job, &h, &rd, err) != PMLS_OK) {
-      fprintf(stderr, "pmls: rank %d: push receiver dropped a message: %s\n",
-              f->e->rank, err);
+      char who[48];
+      snprintf(who, sizeof who, "rank %d: push receiver", f->e->rank);
+      pmi_msg_dropped(&f->e->dropped, who, err);
     } else if (h.type == PMI_MSG_PUSH) {
       apply_push(f, &rd);
     } else if (h.type == PMI_MSG_STOP) {

@@ -115,6 +115,12 @@ int pmi_client_async_error(pmls_client *c, pmi_rd *rd) {
   return pmi_fail(c->err, code ? code : PMLS_EPROTO, "%s", msg);
 }
 
+void pmi_client_dropped(pmls_client *c, const char *why) {
+  char who[32];
+  snprintf(who, sizeof who, "client %d", c->id);
+  pmi_msg_dropped(&c->e->dropped, who, why);
+}
+
 /* Waits for the reply to `req` (a ROW or ACK). The returned message is the
  * caller's to free. */
 int pmi_client_await(pmls_client *c, uint32_t req, int want, const char *what,
@@ -147,10 +153,12 @@ int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
     if (rc != PMLS_OK) return rc;
     pmi_hdr h;
     pmi_rd rd;
-    rc = pmi_msg_open(msg, len, c->e->job, &h, &rd, c->err);
-    if (rc != PMLS_OK) {
+    char why[PMI_ERRLEN];
+    if (pmi_msg_open(msg, len, c->e->job, &h, &rd, why) != PMLS_OK) {
+      /* Garbage on the reply socket is no reply: the wait goes on. */
+      pmi_client_dropped(c, why);
       pmi_msg_free(msg);
-      return rc;
+      continue;
     }
     if (h.type == PMI_MSG_ERR) {
       pmi_rd peek = rd;

@@ -10,10 +10,45 @@
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* Checks a ROW reply to a read of (table, row) whole and positions rd at
+ * its row data: 0, or -1 when it is malformed (rd and the outputs are then
+ * left anywhere). A sparse row's pair count is bounded by the table's
+ * columns and the bytes that follow, before anything is sized by it. */
+static int row_reply_ok(pmls_client *c, int table, const pmi_table_meta *t,
+                        int64_t row, int32_t nstamps, pmi_rd *rd,
+                        int64_t *copy_clock, int64_t *stamp) {
+  pmi_get_u32(rd);
+  int rt = pmi_get_i32(rd);
+  int64_t rr = pmi_get_i64(rd);
+  *copy_clock = pmi_get_i64(rd);
+  *stamp = pmi_get_i64(rd);
+  int32_t n = pmi_get_i32(rd);
+  if (rd->bad || rt != table || rr != row || n != nstamps) return -1;
+  for (int32_t i = 0; i < n; i++) c->stamps[i] = pmi_get_i64(rd);
+  if (rd->bad) return -1;
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  if (t->spec.layout == PMLS_DENSE)
+    return pmi_rd_left(rd) == (size_t)t->spec.cols * elem ? 0 : -1;
+  pmi_rd body = *rd;
+  int64_t pairs = pmi_get_i64(&body);
+  if (body.bad || pairs < 0 || pairs > t->spec.cols ||
+      pmi_rd_left(&body) != (size_t)pairs * (4 + elem))
+    return -1;
+  /* Keys index the merge below (a negative one is the map's empty mark). */
+  const unsigned char *keys = pmi_get_bytes(&body, (size_t)pairs * 4);
+  for (int64_t i = 0; i < pairs; i++) {
+    int32_t key;
+    memcpy(&key, keys + i * 4, 4);
+    if (key < 0 || key >= t->spec.cols) return -1;
+  }
+  return 0;
+}
+
 /* Asks the row's shard for a copy at min_clock or later. On success the
  * reader is positioned at the row data; *copy_clock and *stamp (this
  * client's OPLOG messages the copy holds) are filled, and c->stamps holds
- * the stamps of the process's workers when `for_cache`. */
+ * the stamps of the process's workers when `for_cache`. A malformed reply
+ * is dropped (counted) and the wait goes on for the real one. */
 static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
                  int64_t row, int64_t min_clock, int for_cache, void **msg,
                  pmi_rd *rd, int64_t *copy_clock, int64_t *stamp) {
@@ -33,23 +68,20 @@ static int fetch(pmls_client *c, int table, const pmi_table_meta *t,
   char what[160];
   snprintf(what, sizeof what, "server %d (row %lld of table '%s' at clock "
            ">= %lld)", shard, (long long)row, t->name, (long long)min_clock);
-  rc = pmi_client_await(c, req, PMI_MSG_ROW, what, msg, rd);
-  if (rc) return rc;
-  size_t total = rd->len;
-  pmi_get_u32(rd);
-  int rt = pmi_get_i32(rd);
-  int64_t rr = pmi_get_i64(rd);
-  *copy_clock = pmi_get_i64(rd);
-  *stamp = pmi_get_i64(rd);
-  int32_t n = pmi_get_i32(rd);
-  for (int32_t i = 0; i < n && i < nstamps; i++) c->stamps[i] = pmi_get_i64(rd);
-  if (rd->bad || rt != table || rr != row || n != nstamps) {
+  for (;;) {
+    rc = pmi_client_await(c, req, PMI_MSG_ROW, what, msg, rd);
+    if (rc) return rc;
+    size_t total = rd->len;
+    if (row_reply_ok(c, table, t, row, nstamps, rd, copy_clock, stamp) == 0) {
+      c->acc[table].bytes_received += (int64_t)total;
+      return PMLS_OK;
+    }
+    char why[256];
+    snprintf(why, sizeof why, "malformed ROW reply for row %lld of table '%s'",
+             (long long)row, t->name);
+    pmi_client_dropped(c, why);
     pmi_msg_free(*msg);
-    return pmi_fail(c->err, PMLS_EPROTO, "malformed ROW reply from server %d",
-                    shard);
   }
-  c->acc[table].bytes_received += (int64_t)total;
-  return PMLS_OK;
 }
 
 int pmls_get_dense(pmls_client *c, int table, int64_t row, void *out) {
@@ -128,7 +160,7 @@ int pmls_get_sparse(pmls_client *c, int table, int64_t row, int32_t *keys,
   c->rows_read++;
   c->acc[table].reads++;
   size_t elem = pmls_dtype_size(t->spec.dtype);
-  int64_t n = pmi_get_i64(&rd);
+  int64_t n = pmi_get_i64(&rd); /* bounded by fetch: 0..cols, all present */
   const int32_t *k = n >= 0 ? pmi_get_bytes(&rd, (size_t)n * 4) : NULL;
   const unsigned char *v = n >= 0 ? pmi_get_bytes(&rd, (size_t)n * elem) : NULL;
   if (!k || !v) {

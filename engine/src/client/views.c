@@ -125,11 +125,13 @@ static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
 
 /* Parses one ROWS reply of shard s, a piece of its answer for the rows
  * idx[0..count) asked of it: caches the copies and delivers them. Returns
- * the rows it carried in *got. */
+ * the rows it carried in *got. A malformed reply is found before anything
+ * of it is used: *malformed is then set, with the error. */
 static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
                       read_kind kind, const int64_t *rows, const int64_t *idx,
                       int64_t count, int shard, pmi_rd *rd, void *out,
-                      const void **views, int64_t *got) {
+                      const void **views, int64_t *got, int *malformed) {
+  *malformed = 1;
   int worker = c->worker >= 0;
   int32_t nstamps = worker ? c->e->local_workers : 0;
   size_t bytes = row_bytes_of(t);
@@ -144,12 +146,17 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
       nrows > count - at)
     return pmi_fail(c->err, PMLS_EPROTO, "malformed ROWS reply from server %d",
                     shard);
-  c->acc[table].bytes_received += (int64_t)rd->len;
+  if ((size_t)nrows > pmi_rd_left(rd) / (8 + bytes))
+    return pmi_fail(c->err, PMLS_EPROTO, "malformed ROWS reply from server "
+                    "%d (%lld rows in %zu bytes)", shard, (long long)nrows,
+                    pmi_rd_left(rd));
   *got = nrows;
   many_scratch *m = &c->many;
   if (grow((void **)&m->ids, &m->cap_ids, nrows, sizeof *m->ids) ||
-      grow((void **)&m->data, &m->cap_data, nrows, sizeof *m->data))
+      grow((void **)&m->data, &m->cap_data, nrows, sizeof *m->data)) {
+    *malformed = 0;
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a many-row read");
+  }
   for (int64_t k = 0; k < nrows; k++) {
     int64_t i = idx[at + k];
     m->ids[k] = pmi_get_i64(rd);
@@ -159,6 +166,11 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
                       "%d (row %lld where %lld was asked)", shard,
                       (long long)m->ids[k], (long long)rows[i]);
   }
+  if (pmi_rd_left(rd) != 0)
+    return pmi_fail(c->err, PMLS_EPROTO, "malformed ROWS reply from server "
+                    "%d (%zu bytes past its rows)", shard, pmi_rd_left(rd));
+  *malformed = 0;
+  c->acc[table].bytes_received += (int64_t)rd->len;
   int local = c->worker - c->e->first_worker;
   /* Workers cache the copies (a view is of whatever the cache holds then,
    * at least as recent as the reply), all under one lock. */
@@ -302,14 +314,22 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     for (int32_t j = 0; j < ns && !peek.bad; j++) pmi_get_i64(&peek);
     int64_t at = pmi_get_i64(&peek);
     int64_t got = 0;
+    int malformed = 1;
     if (peek.bad || at != m->received[s])
       rc = pmi_fail(c->err, PMLS_EPROTO, "ROWS reply from server %d out of "
                     "order (rows from %lld, %lld expected)", s,
                     (long long)at, (long long)m->received[s]);
     else
       rc = take_reply(c, table, t, kind, rows, m->order + m->start[s],
-                      m->start[s + 1] - m->start[s], s, &rd, out, views, &got);
+                      m->start[s + 1] - m->start[s], s, &rd, out, views, &got,
+                      &malformed);
     pmi_msg_free(msg);
+    /* No shard sends such a piece (its pieces come in order on one pipe):
+     * it is dropped, and the wait goes on for the real one. */
+    if (rc && malformed) {
+      pmi_client_dropped(c, c->err);
+      continue;
+    }
     if (rc) return rc;
     m->received[s] += got;
     left -= got;

@@ -343,8 +343,28 @@ static void t_transport_bind_twice(void) {
   CHECK_STR_CONTAINS(err, "bogus://nowhere");
 }
 
-/* nanomsg drops messages over 1 MiB on ipc unless the receiver lifts
- * NN_RCVMAXSIZE: a 3 MiB message must arrive whole. */
+/* Sends small messages (type WAIT, payload k) until one arrives, and
+ * returns the first that does: after a refused message nanomsg drops the
+ * connection and the sender reconnects, so the first few may be lost. */
+static int first_after(int push, int pull, void **msg, size_t *len) {
+  char err[PMI_ERRLEN];
+  pmi_buf b = {0};
+  int rc = PMLS_ETIMEDOUT;
+  pmi_sock_set_rcvtimeo(pull, 300);
+  for (int k = 0; k < 100 && rc == PMLS_ETIMEDOUT; k++) {
+    pmi_msg_begin(&b, JOB, PMI_MSG_WAIT, -1);
+    pmi_put_i64(&b, k);
+    if (pmi_msg_send(push, &b, NULL, "test", err) != PMLS_OK) continue;
+    rc = pmi_msg_recv(pull, msg, len, NULL, err);
+  }
+  pmi_buf_free(&b);
+  return rc;
+}
+
+/* A 3 MiB message is over the bound of a process that declared nothing
+ * (PMI_RCVMAX_CONTROL): it is refused, and the socket goes on serving. Once
+ * the bound is raised (as declaring a table with 3 MiB rows does) the same
+ * message arrives whole, on the same socket. */
 static void t_transport_large_over_ipc(void) {
   char addr[128], err[PMI_ERRLEN] = "";
   snprintf(addr, sizeof addr, "ipc:///tmp/pmls-msg-test-%d.ipc", (int)getpid());
@@ -353,14 +373,26 @@ static void t_transport_large_over_ipc(void) {
   int push = pmi_sock_push(addr, 3000, err);
   CHECK(push >= 0);
   enum { BIG = 3 << 20 };
+  CHECK(pmi_net_rcvmax() < BIG);
   unsigned char *payload = malloc(BIG);
   for (size_t i = 0; i < BIG; i++) payload[i] = (unsigned char)(i * 31 + 7);
   pmi_buf b = {0};
   pmi_msg_begin(&b, JOB, PMI_MSG_ROW, -1);
   pmi_put_bytes(&b, payload, BIG);
-  int src = pmi_msg_send(push, &b, NULL, "test", err);
+  int refused_send = pmi_msg_send(push, &b, NULL, "test", err);
   void *msg = NULL;
   size_t len = 0;
+  int after = first_after(push, pull, &msg, &len);
+  size_t after_len = len;
+  if (after == PMLS_OK) pmi_msg_free(msg);
+
+  pmi_net_allow(sizeof(pmi_hdr) + BIG);
+  pmi_msg_begin(&b, JOB, PMI_MSG_ROW, -1);
+  pmi_put_bytes(&b, payload, BIG);
+  pmi_sock_set_rcvtimeo(pull, 5000);
+  int src = pmi_msg_send(push, &b, NULL, "test", err);
+  msg = NULL;
+  len = 0;
   int rrc = src == PMLS_OK ? pmi_msg_recv(pull, &msg, &len, NULL, err) : -1;
   int same = 0;
   if (rrc == PMLS_OK) {
@@ -377,10 +409,63 @@ static void t_transport_large_over_ipc(void) {
   pmi_sock_close(push);
   pmi_sock_close(pull);
   unlink(addr + strlen("ipc://"));
+  CHECK_EQ_INT(refused_send, PMLS_OK); /* nanomsg took it; the receiver refused */
+  CHECK_EQ_INT(after, PMLS_OK);
+  CHECK_EQ_INT(after_len, sizeof(pmi_hdr) + 8); /* a small one came first */
+  CHECK(pmi_net_rcvmax() >= sizeof(pmi_hdr) + BIG);
   CHECK_EQ_INT(src, PMLS_OK);
   CHECK_EQ_INT(rrc, PMLS_OK);
   CHECK_EQ_INT(len, sizeof(pmi_hdr) + BIG);
   CHECK(same);
+}
+
+/* The bound only grows and stops at nanomsg's INT_MAX. */
+static void t_transport_bound_monotone(void) {
+  size_t before = pmi_net_rcvmax();
+  CHECK(before >= PMI_RCVMAX_CONTROL);
+  pmi_net_allow(10);
+  CHECK_EQ_INT(pmi_net_rcvmax(), before);
+  pmi_net_allow(SIZE_MAX);
+  CHECK_EQ_INT(pmi_net_rcvmax(), INT32_MAX);
+}
+
+/* What a TABLE may declare: the engine's rules, and a row that fits one
+ * message; a 3e8-column float64 row (2.4 GB) does not. */
+static void t_table_spec_check(void) {
+  pmls_table_spec ok = {.rows = 10, .cols = 4, .dtype = PMLS_F64,
+                        .layout = PMLS_DENSE, .staleness = -1,
+                        .consistency = -1};
+  char why[256] = "";
+  CHECK_EQ_INT(pmi_table_spec_check(&ok, 4, why, sizeof why), 0);
+  CHECK_EQ_INT(pmi_table_row_max(&ok), 32);
+  pmls_table_spec sp = ok;
+  sp.layout = PMLS_SPARSE;
+  CHECK_EQ_INT(pmi_table_row_max(&sp), 48);
+  pmls_table_spec big = ok;
+  big.cols = 300000000;
+  CHECK_EQ_INT(pmi_table_spec_check(&big, 4, why, sizeof why), -1);
+  CHECK_STR_CONTAINS(why, "more than one message can carry");
+  pmls_table_spec fits = ok;
+  fits.cols = 3 << 17; /* a 3 MiB row */
+  CHECK_EQ_INT(pmi_table_spec_check(&fits, 4, why, sizeof why), 0);
+  const struct { const char *what; pmls_table_spec s; } bad[] = {
+      {"rows < 1", {.rows = 0, .cols = 1, .dtype = PMLS_F64}},
+      {"cols < 1", {.rows = 1, .cols = -5, .dtype = PMLS_F64}},
+      {"bad dtype", {.rows = 1, .cols = 1, .dtype = (pmls_dtype)77}},
+      {"bad layout", {.rows = 1, .cols = 1, .layout = (pmls_layout)9}},
+      {"bad staleness", {.rows = 1, .cols = 1, .staleness = -2}},
+      {"bad consistency", {.rows = 1, .cols = 1, .consistency = 12}},
+      {"bad init", {.rows = 1, .cols = 1, .init = 1, .init_scale = -1}},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    why[0] = 0;
+    CHECK_EQ_INT(pmi_table_spec_check(&bad[i].s, 4, why, sizeof why), -1);
+    CHECK_STR_CONTAINS(why, bad[i].what);
+  }
+  pmls_table_spec a = ok, c = ok;
+  CHECK(pmi_table_spec_same(&a, &c));
+  c.init_scale = 0.5;
+  CHECK(!pmi_table_spec_same(&a, &c));
 }
 
 static const th_case cases[] = {
@@ -393,7 +478,9 @@ static const th_case cases[] = {
     {"strings: pmi_get_str with cap 0 writes nothing", t_read_str_cap_zero},
     {"transport: inproc roundtrip in order, traffic, timeout", t_transport_inproc_roundtrip},
     {"transport: binding an address twice names it", t_transport_bind_twice},
-    {"transport: a 3 MiB message over ipc arrives whole", t_transport_large_over_ipc},
+    {"transport: a 3 MiB message is refused over the bound, arrives whole once it is raised", t_transport_large_over_ipc},
+    {"transport: the receive bound only grows, up to INT_MAX", t_transport_bound_monotone},
+    {"TABLE specs: the engine's rules and a row that fits a message", t_table_spec_check},
 };
 
 TH_MAIN(cases)

@@ -82,6 +82,15 @@ typedef struct {
 
 int pmi_msg_open(const void *data, size_t len, uint32_t job, pmi_hdr *h,
                  pmi_rd *rd, char *err);
+/* A node drops a message it cannot decode (or must refuse with no one to
+ * answer): it is counted in *counter and told on stderr as "pmls: <who>:
+ * dropped a message: <why>", the first PMI_DROPS_TOLD times and then at
+ * every power of two, so a flood of garbage cannot flood the log. */
+#define PMI_DROPS_TOLD 16
+void pmi_msg_dropped(_Atomic int64_t *counter, const char *who,
+                     const char *why);
+/* A worker reports at most this many metrics per clock (pmls_report). */
+#define PMI_MAX_REPORTS 64
 uint8_t pmi_get_u8(pmi_rd *r);
 uint16_t pmi_get_u16(pmi_rd *r);
 uint32_t pmi_get_u32(pmi_rd *r);
@@ -93,14 +102,41 @@ const void *pmi_get_bytes(pmi_rd *r, size_t n); /* NULL when short */
 int pmi_get_str(pmi_rd *r, char *out, size_t cap);
 static inline size_t pmi_rd_left(const pmi_rd *r) { return r->len - r->off; }
 
+/* ---- what a TABLE message may declare (msg.c) --------------------------- */
+
+/* The largest row of the table on the wire: dense, cols elements; sparse,
+ * cols (key, value) pairs. */
+size_t pmi_table_row_max(const pmls_table_spec *spec);
+/* 0 when the spec is one the engine accepts and its row fits in a message
+ * (pmi_msg_bound_row within nanomsg's INT_MAX), else -1 with why. */
+int pmi_table_spec_check(const pmls_table_spec *spec, int workers, char *why,
+                         size_t whylen);
+/* Field by field (a spec copied from a caller's struct has unknown padding). */
+int pmi_table_spec_same(const pmls_table_spec *a, const pmls_table_spec *b);
+
 /* ---- transport ----------------------------------------------------------- */
 
 typedef struct {
   int64_t messages_sent, bytes_sent, messages_received, bytes_received;
 } pmi_traffic;
 
-/* A PULL socket bound at addr, and a PUSH socket connected to addr. Both lift
- * NN_RCVMAXSIZE so large rows are never dropped. Return the socket or -1. */
+/* The receive bound (transport.c). Every PULL socket of the process refuses
+ * a message longer than the largest one the job can send: at first
+ * PMI_RCVMAX_CONTROL, raised by pmi_net_allow when a table or the model is
+ * declared. Messages that carry rows are cut into pieces of about
+ * PMI_BATCH_BYTES (OPLOG batches, ROWS replies, PUSH), but always hold one
+ * row whole, so a table's bound is a piece, a row, the stamps of every
+ * worker and the control bound for the headers (pmi_msg_bound_row). */
+#define PMI_RCVMAX_CONTROL (1u << 20)
+#define PMI_BATCH_BYTES (1u << 20)
+size_t pmi_msg_bound_row(size_t row_bytes, int workers);
+/* Raises the bound of every receiving socket of the process to bytes (at
+ * most INT_MAX, nanomsg's limit); never lowers it. */
+void pmi_net_allow(size_t bytes);
+size_t pmi_net_rcvmax(void);
+
+/* A PULL socket bound at addr, and a PUSH socket connected to addr. The PULL
+ * socket takes the receive bound above. Return the socket or -1. */
 int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err);
 int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err);
 void pmi_sock_close(int s);

@@ -2,10 +2,20 @@
  * message: each node binds one PULL socket at its address and connects a PUSH
  * socket to each peer it sends to. On one pipe nanomsg keeps messages in
  * order, which the consistency protocol relies on: a worker's increments
- * always reach a server before the clock() that closes them. NN_RCVMAXSIZE
- * is lifted on every receiving socket because nanomsg otherwise drops
- * messages over 1 MiB without telling the sender. */
+ * always reach a server before the clock() that closes them.
+ *
+ * Every receiving socket of the process has the same NN_RCVMAXSIZE: the
+ * largest message the job can legitimately send. It starts at a fixed bound
+ * for the control messages and is raised (on every socket at once: nanomsg
+ * reads the option for each incoming message) when a table or the model is
+ * declared. Unlimited would let one 16-byte frame promising 2^63 bytes abort
+ * the process in nanomsg's allocation; nanomsg's own default (1 MiB) would
+ * silently drop a legitimate large row. A frame over the bound makes nanomsg
+ * close that connection; the socket goes on serving the others. */
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nanomsg/nn.h>
@@ -20,17 +30,85 @@ static int sock_fail(char *err, int s, const char *what, const char *addr) {
   return -1;
 }
 
+/* The receiving sockets of the process and their common bound. A process
+ * may hold several engines (tests do): the bound is the largest any of them
+ * needs, which only grows. */
+static pthread_mutex_t rcv_mu = PTHREAD_MUTEX_INITIALIZER;
+static int *rcv_socks;
+static size_t rcv_n, rcv_cap;
+static int rcv_max = PMI_RCVMAX_CONTROL;
+
+/* Registers s and gives it the current bound, under one lock so that a
+ * raise in between cannot miss it. */
+static int rcv_register(int s) {
+  pthread_mutex_lock(&rcv_mu);
+  int rc = -1;
+  if (rcv_n == rcv_cap) {
+    size_t cap = rcv_cap ? 2 * rcv_cap : 64;
+    int *p = realloc(rcv_socks, cap * sizeof *p);
+    if (p) {
+      rcv_socks = p;
+      rcv_cap = cap;
+    }
+  }
+  if (rcv_n < rcv_cap &&
+      nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &rcv_max,
+                    sizeof rcv_max) == 0) {
+    rcv_socks[rcv_n++] = s;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&rcv_mu);
+  return rc;
+}
+
+static void rcv_unregister(int s) {
+  pthread_mutex_lock(&rcv_mu);
+  for (size_t i = 0; i < rcv_n; i++) {
+    if (rcv_socks[i] == s) {
+      rcv_socks[i] = rcv_socks[--rcv_n];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&rcv_mu);
+}
+
+void pmi_net_allow(size_t bytes) {
+  int want = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
+  pthread_mutex_lock(&rcv_mu);
+  if (want > rcv_max) {
+    rcv_max = want;
+    for (size_t i = 0; i < rcv_n; i++)
+      nn_setsockopt(rcv_socks[i], NN_SOL_SOCKET, NN_RCVMAXSIZE, &rcv_max,
+                    sizeof rcv_max);
+  }
+  pthread_mutex_unlock(&rcv_mu);
+}
+
+size_t pmi_net_rcvmax(void) {
+  pthread_mutex_lock(&rcv_mu);
+  size_t v = (size_t)rcv_max;
+  pthread_mutex_unlock(&rcv_mu);
+  return v;
+}
+
+size_t pmi_msg_bound_row(size_t row_bytes, int workers) {
+  size_t stamps = workers > 0 ? (size_t)workers * 8 : 0;
+  size_t need = (size_t)PMI_BATCH_BYTES + PMI_RCVMAX_CONTROL + stamps;
+  return row_bytes > SIZE_MAX - need ? SIZE_MAX : need + row_bytes;
+}
+
 int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err) {
   int s = nn_socket(AF_SP, NN_PULL);
   if (s < 0) return sock_fail(err, -1, "cannot create a socket for", addr);
-  int unlimited = -1;
-  if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited,
-                    sizeof unlimited) < 0 ||
-      nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rcvtimeo_ms,
-                    sizeof rcvtimeo_ms) < 0)
+  if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rcvtimeo_ms,
+                    sizeof rcvtimeo_ms) < 0 ||
+      rcv_register(s) < 0)
     return sock_fail(err, s, "cannot configure socket for", addr);
   if (nn_bind(s, addr) < 0) {
-    if (nn_errno() == EADDRINUSE) {
+    int e = nn_errno();
+    rcv_unregister(s);
+    errno = e; /* sock_fail reads it */
+    if (e == EADDRINUSE) {
       nn_close(s);
       pmi_fail(err, PMLS_ENET, "cannot bind %s: address already in use", addr);
       return -1;
@@ -75,7 +153,9 @@ int pmi_msg_offer(int sock, pmi_buf *b) {
 }
 
 void pmi_sock_close(int s) {
-  if (s >= 0) nn_close(s);
+  if (s < 0) return;
+  rcv_unregister(s); /* before nn_close: the id may be reused at once */
+  nn_close(s);
 }
 
 int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,

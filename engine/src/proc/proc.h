@@ -135,6 +135,10 @@ struct pmls_engine {
   _Atomic int stop_signal;
   int stop_rank;
 
+  /* Messages this process's nodes dropped: undecodable, or refused with no
+   * one to answer (pmi_msg_dropped). */
+  _Atomic int64_t dropped;
+
   /* ---- parts owned by higher floors ---- */
   pmi_server **srv;      /* this process's shards (NULL: hosted elsewhere) */
   int *sched_sock;       /* bound PULL sockets of this process's nodes, or -1 */

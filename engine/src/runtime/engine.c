@@ -326,6 +326,7 @@ int pmls_engine_stats(pmls_engine *e, pmls_stats *out) {
   out->bytes_sent = t.bytes_sent;
   out->messages_received = t.messages_received;
   out->bytes_received = t.bytes_received;
+  out->messages_dropped = atomic_load(&e->dropped);
   out->clocks = pmi_metrics_clocks(e->metrics);
   return PMLS_OK;
 }

@@ -52,6 +52,13 @@ int pmls_model_declare(pmls_engine *e, const pmls_model_spec *spec) {
     return pmi_fail(e->err, PMLS_ESTATE, "the model is already declared");
   if (!e->model.passes || !e->model.taken)
     return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
+  /* The receive bound (net.h) must let the model's messages through: a
+   * ROUND holds the initial model and commits (variable id and width
+   * doubles each), a PARTIAL a round's variables and the extras. */
+  size_t var = 8 + 8 * (size_t)s.width;
+  pmi_net_allow(PMI_RCVMAX_CONTROL + 2 * (size_t)s.vars * var +
+                (size_t)s.per_round * (var + 8) + 8 * (size_t)s.extra +
+                8 * (size_t)PMLS_BROADCAST_MAX + 8 * (size_t)e->workers);
   return PMLS_OK;
 }
 

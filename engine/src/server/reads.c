@@ -62,7 +62,7 @@ static void reply_row(pmi_server *s, int client, uint32_t req, int table,
  * per shard instead of a round trip per row; the cut keeps each message's
  * buffers small enough for the allocator to reuse (a message of many MB is
  * fresh pages, faulted in, every time). */
-#define ROWS_CHUNK_BYTES (1u << 20)
+#define ROWS_CHUNK_BYTES PMI_BATCH_BYTES /* the receive bound counts on it */
 
 static void reply_rows(pmi_server *s, const pending_get *g) {
   srv_table *t = &s->tables[g->table];
@@ -139,18 +139,31 @@ static int rank_running(const pmi_server *s, int rank) {
   return 0;
 }
 
-/* The global clock advanced: every process gets, in one message, a fresh
- * copy of each ESSP row it holds, stamped like a reply to its workers. */
+/* The global clock advanced: every process gets a fresh copy of each ESSP
+ * row it holds, stamped like a reply to its workers, in messages of about
+ * PMI_BATCH_BYTES (each with the clock and stamps, so each stands alone):
+ * the receive bound (net.h) counts on that cut. */
+static void push_begin(pmi_server *s, int r, int64_t clock) {
+  pmi_msg_begin(&s->out, s->e->job, PMI_MSG_PUSH, -1);
+  pmi_put_i64(&s->out, clock);
+  pmi_put_i32(&s->out, s->feed_n[r]);
+  for (int i = 0; i < s->feed_n[r]; i++)
+    pmi_put_i64(&s->out, seq_of(s, s->feed_lo[r] + i));
+}
+
+static void push_send(pmi_server *s, int r) {
+  pthread_mutex_lock(&s->traffic_mu);
+  int rc = pmi_msg_send(s->feed_sock[r], &s->out, &s->traffic, "", NULL);
+  s->pushes += rc == PMLS_OK;
+  pthread_mutex_unlock(&s->traffic_mu);
+}
+
 void srv_push_fresh(pmi_server *s) {
   if (!s->nsubs || s->aborted) return;
   int64_t clock = srv_copy_clock(s);
   for (int r = 0; r < s->e->procs; r++) {
     if (s->feed_sock[r] < 0 || !rank_running(s, r)) continue;
-    pmi_msg_begin(&s->out, s->e->job, PMI_MSG_PUSH, -1);
-    pmi_put_i64(&s->out, clock);
-    pmi_put_i32(&s->out, s->feed_n[r]);
-    for (int i = 0; i < s->feed_n[r]; i++)
-      pmi_put_i64(&s->out, seq_of(s, s->feed_lo[r] + i));
+    push_begin(s, r, clock);
     size_t head = s->out.len;
     for (int id = 0; id < PMI_MAX_TABLES; id++) {
       srv_table *t = &s->tables[id];
@@ -165,13 +178,13 @@ void srv_push_fresh(pmi_server *s) {
         pmi_put_i32(&s->out, id);
         pmi_put_i64(&s->out, t->subs.keys[i]);
         pmi_put_bytes(&s->out, p, bytes);
+        if (s->out.len - head >= PMI_BATCH_BYTES) {
+          push_send(s, r);
+          push_begin(s, r, clock);
+        }
       }
     }
-    if (s->out.len == head) continue;
-    pthread_mutex_lock(&s->traffic_mu);
-    int rc = pmi_msg_send(s->feed_sock[r], &s->out, &s->traffic, "", NULL);
-    s->pushes += rc == PMLS_OK;
-    pthread_mutex_unlock(&s->traffic_mu);
+    if (s->out.len > head) push_send(s, r);
   }
 }
 
@@ -191,6 +204,12 @@ void srv_park(pmi_server *s, pending_get g) {
   s->pending[s->npending++] = g;
 }
 
+/* The stamps a read asks for are those of a process's workers, a slice of
+ * [0, workers): checked here, so that stamp_lo + i never overflows. */
+static int stamps_ok(const pmi_server *s, int32_t lo, int32_t n) {
+  return lo >= 0 && n >= 0 && lo <= s->e->workers && n <= s->e->workers - lo;
+}
+
 void srv_on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   uint32_t req = pmi_get_u32(rd);
   int table = pmi_get_i32(rd);
@@ -198,7 +217,7 @@ void srv_on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int64_t min_clock = pmi_get_i64(rd);
   int32_t stamp_lo = pmi_get_i32(rd), stamp_n = pmi_get_i32(rd);
   char why[256];
-  if (stamp_n < 0 || stamp_n > 1 << 16) rd->bad = 1;
+  if (!stamps_ok(s, stamp_lo, stamp_n)) rd->bad = 1;
   if (rd->bad) {
     srv_reply_err(s, h->src, req, PMLS_EPROTO, "malformed GET message");
     return;
@@ -229,7 +248,8 @@ void srv_on_gets(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int32_t stamp_lo = pmi_get_i32(rd), stamp_n = pmi_get_i32(rd);
   int64_t n = pmi_get_i64(rd);
   char why[256];
-  if (stamp_n < 0 || stamp_n > 1 << 16 || n < 0 || (size_t)n > pmi_rd_left(rd) / 8)
+  if (!stamps_ok(s, stamp_lo, stamp_n) || n < 0 ||
+      (size_t)n > pmi_rd_left(rd) / 8)
     rd->bad = 1;
   const unsigned char *ids = rd->bad ? NULL : pmi_get_bytes(rd, (size_t)n * 8);
   if (rd->bad || !ids) {

@@ -181,13 +181,19 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed TABLE message");
     return;
   }
+  char why[256];
+  if (pmi_table_spec_check(&spec, s->e->workers, why, sizeof why)) {
+    char msg[320];
+    snprintf(msg, sizeof msg, "TABLE %d refused: %s", id, why);
+    srv_reply_err(s, h->src, 0, PMLS_EINVAL, msg);
+    return;
+  }
   srv_table *t = &s->tables[id];
   int model = spec.consistency >= 0 ? spec.consistency : s->e->cfg.consistency;
   /* Every process declares the tables its script declares; they must agree,
    * or the ranks run different scripts or options. */
   if (t->declared) {
-    if (strcmp(t->name, name) != 0 || memcmp(&t->spec, &spec, sizeof spec) != 0) {
-      char why[256];
+    if (strcmp(t->name, name) != 0 || !pmi_table_spec_same(&t->spec, &spec)) {
       snprintf(why, sizeof why, "table %d is '%s' here, but client %d "
                "declares it as '%s' with another shape (every process must "
                "run the same script with the same options)", id, t->name,
@@ -198,6 +204,8 @@ static void on_table(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
     srv_reply_ack(s, h->src, PMI_MSG_TABLE);
     return;
   }
+  /* Rows of the table may now arrive here, in OPLOG and INIT messages. */
+  pmi_net_allow(pmi_msg_bound_row(pmi_table_row_max(&spec), s->e->workers));
   t->spec = spec;
   snprintf(t->name, sizeof t->name, "%s", name);
   pmi_rowmap_init(&t->rows);
@@ -355,22 +363,61 @@ static void advance_clock(pmi_server *s) {
   srv_push_fresh(s);
 }
 
+/* Metric names go into the metrics JSON as keys: pmls_report's safe set. */
+static int report_name_ok(const char *name) {
+  if (!name[0]) return 0;
+  for (const char *p = name; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+      return 0;
+  return 1;
+}
+
+/* A worker's clock() calls reach a shard in order on one pipe, numbered
+ * from its first (or, for a worker that rejoins, from where its last client
+ * stopped) by one: a CLOCK that is not the worker's previous one plus one
+ * is no clock of that worker. Refusing it is also what bounds everything a
+ * clock sizes: advance_clock's catch-up loop and the metrics slots can
+ * never be ahead of the CLOCK messages the shard received. The message is
+ * checked whole (reports too) before any of it is used. */
 static void on_clock(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   int64_t clock = pmi_get_i64(rd);
   uint32_t nrep = pmi_get_u32(rd);
   int w = h->src;
-  if (rd->bad || w < 0 || w >= s->e->workers) {
-    srv_reply_err(s, h->src, 0, PMLS_EPROTO, "malformed CLOCK message");
+  char why[160];
+  if (rd->bad || w < 0 || w >= s->e->workers || nrep > PMI_MAX_REPORTS ||
+      nrep > pmi_rd_left(rd) / 10) {
+    snprintf(why, sizeof why, "malformed CLOCK message from client %d", w);
+    pmi_msg_dropped(&s->e->dropped, s->name, why);
     return;
   }
-  for (uint32_t i = 0; i < nrep && !rd->bad; i++) {
+  if (clock != s->vclock[w] + 1) {
+    snprintf(why, sizeof why, "CLOCK %lld from worker %d, whose last clock "
+             "here is %lld", (long long)clock, w, (long long)s->vclock[w]);
+    pmi_msg_dropped(&s->e->dropped, s->name, why);
+    return;
+  }
+  pmi_rd check = *rd;
+  for (uint32_t i = 0; i < nrep && !check.bad; i++) {
+    char name[PMI_NAME_MAX];
+    pmi_get_str(&check, name, sizeof name);
+    pmi_get_f64(&check);
+    if (!check.bad && !report_name_ok(name)) check.bad = 1;
+  }
+  if (check.bad || pmi_rd_left(&check) != 0) {
+    snprintf(why, sizeof why, "malformed reports in CLOCK %lld from worker %d",
+             (long long)clock, w);
+    pmi_msg_dropped(&s->e->dropped, s->name, why);
+    return;
+  }
+  for (uint32_t i = 0; i < nrep; i++) {
     char name[PMI_NAME_MAX];
     pmi_get_str(rd, name, sizeof name);
     double v = pmi_get_f64(rd);
-    if (!rd->bad && s->shard == 0 && s->e->metrics)
+    if (s->shard == 0 && s->e->metrics)
       pmi_metrics_report(s->e->metrics, clock, name, v);
   }
-  if (clock > s->vclock[w]) s->vclock[w] = clock;
+  s->vclock[w] = clock;
   if (clock > s->max_clock) s->max_clock = clock;
   advance_clock(s);
 }
@@ -429,7 +476,7 @@ static void *server_main(void *arg) {
     pmi_rd rd;
     if (pmi_msg_open(msg, len, s->e->job, &h, &rd, s->err) != PMLS_OK) {
       /* The sender is unknown or untrusted, so there is no one to answer. */
-      fprintf(stderr, "pmls: %s: dropped a message: %s\n", s->name, s->err);
+      pmi_msg_dropped(&s->e->dropped, s->name, s->err);
       pmi_msg_free(msg);
       continue;
     }
@@ -447,10 +494,12 @@ static void *server_main(void *arg) {
     case PMI_MSG_INIT: on_init(s, &h, &rd); break;
     case PMI_MSG_STOP: stop = 1; break;
     default: {
-      char why[64];
-      snprintf(why, sizeof why, "unexpected %s message",
-               pmi_msg_type_name(h.type));
-      srv_reply_err(s, h.src, 0, PMLS_EPROTO, why);
+      /* Not a message a shard is sent: an ERR to its claimed sender would
+       * let anyone fail that client. */
+      char why[80];
+      snprintf(why, sizeof why, "unexpected %s message from client %d",
+               pmi_msg_type_name(h.type), h.src);
+      pmi_msg_dropped(&s->e->dropped, s->name, why);
     }
     }
     pmi_msg_free(msg);
