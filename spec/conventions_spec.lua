@@ -149,3 +149,49 @@ describe("command-line conventions", function()
     assert.is_true(got["--rank"], out)
   end)
 end)
+
+describe("errors a user can act on", function()
+  teardown(helpers.cleanup)
+
+  local function error_lines(out)
+    local n = 0
+    for line in out:gmatch("[^\n]+") do if line:match("^pmls: .*error") then n = n + 1 end end
+    return n
+  end
+
+  it("a missing data file: one line naming it, no traceback, exit 1", function()
+    local res = pmls({ "run", "models/mf_sgd.lua", "--data", "/nonexistent/ratings.txt" })
+    assert.are.equal(1, res.rc, res.out)
+    assert.are.equal(1, #res.lines, res.out)
+    assert.matches("^pmls: error: /nonexistent/ratings%.txt:0: cannot open", res.lines[1])
+  end)
+
+  it("a malformed line in a job of two processes: one line for the job, with path:LINE", function()
+    local bad = helpers.tempdir() .. "/bad.txt"
+    local f = assert(io.open(bad, "w"))
+    f:write("1 2 3\n1 x 4\n")
+    f:close()
+    local res = pmls({ "run", "models/mf_sgd.lua", "--data", bad, "-p", "2", "-w", "1" })
+    assert.are.equal(1, res.rc, res.out)
+    assert.are.equal(1, error_lines(res.out), res.out)
+    assert.is_truthy(res.out:find(bad .. ":2: bad item id 'x'", 1, true), res.out)
+    assert.is_nil(res.out:find("traceback", 1, true), res.out)
+  end)
+
+  it("--trace brings the traceback back", function()
+    local res = pmls({ "run", "models/mf_sgd.lua", "--data", "/nonexistent/r.txt", "--trace" })
+    assert.are.equal(1, res.rc, res.out)
+    assert.is_truthy(res.out:find("stack traceback", 1, true), res.out)
+  end)
+
+  it("an error in the script's own code keeps file:line and its traceback", function()
+    local script = helpers.tempdir() .. "/oops.lua"
+    local f = assert(io.open(script, "w"))
+    f:write('local app = require("pmls").app("oops")\nfunction app:setup(ctx)\n  local t = nil\n  return t.x\nend\nreturn app\n')
+    f:close()
+    local res = pmls({ "run", script })
+    assert.are.equal(1, res.rc, res.out)
+    assert.is_truthy(res.out:find("oops.lua:4:", 1, true), res.out)
+    assert.is_truthy(res.out:find("stack traceback", 1, true), res.out)
+  end)
+end)

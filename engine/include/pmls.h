@@ -91,6 +91,8 @@ typedef struct pmls_config {
   uint64_t seed;            /* base seed handed to scripts */
   const char *metrics_path; /* append one JSON object per clock; NULL = none */
   int quiet;                /* no progress lines on stderr */
+  int trace;                /* a traceback for input errors too (see
+                               pmls_run_script) */
   int staleness;            /* default SSP bound for tables (0 = BSP) */
   int consistency;          /* default pmls_consistency for tables */
   int timeout_ms;           /* how long a read may wait for a peer; 0 = 60000 */
@@ -312,7 +314,9 @@ int pmls_run(pmls_engine *e, const pmls_run_fns *fns, void *ud);
 /* Runs a model script through pmls_run: its setup and finish on the calling
  * thread, its worker function on `workers` threads, each with its own
  * lua_State. argv holds the script's own options. Returns PMLS_EUSAGE for a
- * bad option, PMLS_ESCRIPT when the script raised an error (pmls_errmsg has
+ * bad option, PMLS_EIO when the script raised a data reader's error as it
+ * was ("path:LINE: what", no traceback unless cfg.trace), PMLS_ESCRIPT when
+ * the script raised an error of its own (pmls_errmsg has
  * it), or the code of the failure that ended the run.
  * An engine may run scripts one after the other: a table the script
  * declares that exists already with the same spec (the host's, or an

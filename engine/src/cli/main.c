@@ -156,6 +156,7 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
   case OPT_METRICS: cfg->metrics_path = v; break;
   case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
   case OPT_QUIET: cfg->quiet = 1; break;
+  case OPT_TRACE: cfg->trace = 1; break;
   case OPT_HELP: ro->help = 1; break;
   case OPT_COUNT: break;
   }
@@ -347,8 +348,14 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
       fprintf(stderr, "pmls: %s (see 'pmls run %s --help')\n", pmls_errmsg(e),
               script);
     status = EXIT_USAGE;
+  } else if (rc && cfg.rank > 0 && rc != PMLS_EDEAD && rc != PMLS_ETIMEDOUT &&
+             rc != PMLS_ENET && rc != PMLS_EPROTO) {
+    /* Rank 0 reports the job's failure once, with its root cause "(on
+     * rank N)"; a rank > 0 speaks only when rank 0 may not be there to. */
+    status = 1;
   } else if (rc) {
-    /* One line that names file:line, then the traceback. */
+    /* One line that names file:line, then the traceback (none for an
+     * input error: a data file's fault, not the script's). */
     const char *msg = pmls_errmsg(e);
     const char *nl = strchr(msg, '\n');
     fprintf(stderr, "pmls: %serror: %.*s\n", who_prefix,

@@ -45,6 +45,9 @@ const pl_opt pl_opts[OPT_COUNT] = {
      "how long a read may wait for a peer (default: 60)"},
     {OPT_QUIET, 'q', "quiet", NULL, KIND_FLAG, 0, 0, NULL,
      "no progress lines"},
+    {OPT_TRACE, 0, "trace", NULL, KIND_FLAG, 0, 0, NULL,
+     "a Lua traceback with every error, also a data file's (which is one "
+     "line without it)"},
     {OPT_HELP, 'h', "help", NULL, KIND_FLAG, 0, 0, NULL,
      "list the script's options and these"},
 };

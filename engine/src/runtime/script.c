@@ -23,8 +23,31 @@
 
 /* ---- Lua states ---------------------------------------------------------- */
 
+/* Whether msg is an input error: a message a data reader returned
+ * (pmls.failure), raised by the script as it was (assert puts the script's
+ * position in front). If so, pushes the reader's message and returns 1. */
+static int push_input_error(lua_State *L, int msg) {
+  if (lua_type(L, msg) != LUA_TSTRING) return 0;
+  int top = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "pmls.failure");
+  if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+    lua_getfield(L, -1, "is_input");
+    lua_pushvalue(L, msg);
+    if (lua_pcall(L, 1, 1, 0) == 0 && lua_isstring(L, -1)) {
+      lua_replace(L, top + 1);
+      lua_settop(L, top + 1);
+      return 1;
+    }
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
 /* Keeps usage errors (tables with a `usage` field) as they are, so the
- * caller can tell them from script errors; adds a traceback to the rest. */
+ * caller can tell them from script errors; turns an input error into a
+ * table with an `input` field, with no traceback (unless the engine was
+ * asked for one: --trace); adds a traceback to the rest. */
 static int message_handler(lua_State *L) {
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "usage");
@@ -36,6 +59,17 @@ static int message_handler(lua_State *L) {
   }
   const char *msg = lua_tostring(L, 1);
   if (!msg) msg = "(error object is not a string)";
+  lua_getfield(L, LUA_REGISTRYINDEX, "pmls.trace");
+  int trace = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (push_input_error(L, 1)) {
+    int input = lua_gettop(L);
+    lua_createtable(L, 0, 1);
+    if (trace) luaL_traceback(L, L, lua_tostring(L, input), 1);
+    else lua_pushvalue(L, input);
+    lua_setfield(L, -2, "input");
+    return 1;
+  }
   luaL_traceback(L, L, msg, 1);
   return 1;
 }
@@ -53,6 +87,8 @@ static lua_State *new_state(pmls_engine *e, char *err) {
     return NULL;
   }
   luaL_openlibs(L);
+  lua_pushboolean(L, e->cfg.trace);
+  lua_setfield(L, LUA_REGISTRYINDEX, "pmls.trace");
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "path");
   lua_pushfstring(L, "%s;%s", path, lua_tostring(L, -1));
@@ -62,7 +98,8 @@ static lua_State *new_state(pmls_engine *e, char *err) {
 }
 
 /* Calls runtime[fn] with the nargs values on the stack. On failure returns
- * PMLS_EUSAGE or PMLS_ESCRIPT with a malloc'd message in *msg. */
+ * PMLS_EUSAGE, PMLS_EIO (an input error) or PMLS_ESCRIPT with a malloc'd
+ * message in *msg. */
 static int call_runtime(lua_State *L, const char *fn, int nargs, int nres,
                         char **msg) {
   lua_pushcfunction(L, message_handler);
@@ -88,8 +125,13 @@ static int call_runtime(lua_State *L, const char *fn, int nargs, int nres,
   const char *text;
   if (lua_istable(L, -1)) {
     lua_getfield(L, -1, "usage");
-    text = lua_tostring(L, -1);
     code = PMLS_EUSAGE;
+    if (lua_isnil(L, -1)) { /* an input error: a data file's fault */
+      lua_pop(L, 1);
+      lua_getfield(L, -1, "input");
+      code = PMLS_EIO;
+    }
+    text = lua_tostring(L, -1);
   } else {
     text = lua_tostring(L, -1);
   }

@@ -7,6 +7,7 @@
 -- view: its word and count arrays point into the whole set's (only the range's docptr, one offset
 -- per document, is its own), so a shard of the engine's copy costs no copy of the entries.
 
+local input_error = require("pmls.failure").input
 local ffi = require("ffi")
 local check = require("pmls.data.check")
 local source = require("pmls.data.source")
@@ -87,11 +88,11 @@ local function read_corpus(format, path, vocab, shard_index, shard_count, engine
   if engine then
     c = ffi.new("pmls_corpus")
     if C[names.engine](engine, path, vocab, c, err, ERROR_BYTES) ~= 0 then
-      return nil, ffi.string(err)
+      return nil, input_error(ffi.string(err))
     end
   else
     local out = ffi.new("pmls_corpus *[1]")
-    if C[names.owned](path, vocab, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+    if C[names.owned](path, vocab, out, err, ERROR_BYTES) ~= 0 then return nil, input_error(ffi.string(err)) end
     c = ffi.gc(out[0], C.pmls_corpus_free)
   end
   local docs = tonumber(c.docs)

@@ -4,6 +4,7 @@
 -- may keep the parse (opts.engine) so that the threads of a process share it; this file checks the
 -- options, wraps the engine's matrix as a pmls.data CSR set and cuts the caller's shard.
 
+local input_error = require("pmls.failure").input
 local ffi = require("ffi")
 local check = require("pmls.data.check")
 local source = require("pmls.data.source")
@@ -31,8 +32,8 @@ local function exceeds_d(m, path, d)
     if last >= first and m.col[last] >= d then
       local k = first
       while m.col[k] < d do k = k + 1 end
-      return nil, string.format("%s:%d: feature index %d exceeds opts.d = %d", path,
-        tonumber(m.line[r]), m.col[k] + 1, d)
+      return nil, input_error(string.format("%s:%d: feature index %d exceeds opts.d = %d", path,
+        tonumber(m.line[r]), m.col[k] + 1, d))
     end
   end
 end
@@ -59,12 +60,12 @@ function M.read_libsvm(path, opts)
   if engine then
     local out = ffi.new("const pmls_csr *[1]")
     if C.pmls_engine_read_libsvm(engine, path, out, err, ERROR_BYTES) ~= 0 then
-      return nil, ffi.string(err)
+      return nil, input_error(ffi.string(err))
     end
     m = out[0]
   else
     local out = ffi.new("pmls_csr *[1]")
-    if C.pmls_csr_read_libsvm(path, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+    if C.pmls_csr_read_libsvm(path, out, err, ERROR_BYTES) ~= 0 then return nil, input_error(ffi.string(err)) end
     m = ffi.gc(out[0], C.pmls_csr_free)
   end
   local d = tonumber(m.d)

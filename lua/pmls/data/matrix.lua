@@ -4,6 +4,7 @@
 -- file (Matrix Market n x 1 or one number per line); read_matrix accepts either Matrix Market or
 -- libsvm, so that a model's --data takes both.
 
+local input_error = require("pmls.failure").input
 local ffi = require("ffi")
 local check = require("pmls.data.check")
 local source = require("pmls.data.source")
@@ -184,9 +185,9 @@ function M.read_matrix(path, opts)
     if first == nil then return nil, message end
     matrix_market = first and is_mm_banner(first)
     if not matrix_market and labels_path then
-      return nil, string.format("%s:%d: %s", resolved, first and 1 or 0,
+      return nil, input_error(string.format("%s:%d: %s", resolved, first and 1 or 0,
         "option 'labels' is for Matrix Market input; this is a libsvm file, whose labels are its"
-        .. " first column")
+        .. " first column"))
     end
   end
   if matrix_market then

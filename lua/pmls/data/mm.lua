@@ -6,6 +6,7 @@
 -- line. This file reads a matrix privately or through the engine's copy; the public readers
 -- built on it are in pmls.data.matrix.
 
+local input_error = require("pmls.failure").input
 local ffi = require("ffi")
 local source = require("pmls.data.source")
 
@@ -32,7 +33,7 @@ local function read_own(path, limits)
   end
   local out, err = ffi.new("pmls_csr *[1]"), ffi.new("char[?]", ERROR_BYTES)
   if C.pmls_csr_read_mm(path, c_limits, out, err, ERROR_BYTES) ~= 0 then
-    return nil, ffi.string(err)
+    return nil, input_error(ffi.string(err))
   end
   return ffi.gc(out[0], C.pmls_csr_free)
 end
@@ -49,7 +50,7 @@ local function read_kept(engine, path, max_cols)
   local out, err = ffi.new("const pmls_csr *[1]"), ffi.new("char[?]", ERROR_BYTES)
   local failed = C.pmls_engine_read_mm(engine, path, out, err, ERROR_BYTES) ~= 0
   if not failed and not (max_cols and out[0].d > max_cols) then return out[0] end
-  local message = ffi.string(err)
+  local message = input_error(ffi.string(err))
   if max_cols then
     local m, first_problem = read_own(path, { max_cols = max_cols })
     if not m then return nil, first_problem end

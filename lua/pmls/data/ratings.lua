@@ -7,6 +7,7 @@
 -- caller's shard. A shard keeps every count-th rating while the whole file is validated, so
 -- every worker sees the same max_user and max_item.
 
+local input_error = require("pmls.failure").input
 local ffi = require("ffi")
 local check = require("pmls.data.check")
 local source = require("pmls.data.source")
@@ -59,12 +60,12 @@ function M.read_triplets(path, opts)
   if engine then
     local out = ffi.new("const pmls_triplets *[1]")
     if C.pmls_engine_read_triplets(engine, path, out, err, ERROR_BYTES) ~= 0 then
-      return nil, ffi.string(err)
+      return nil, input_error(ffi.string(err))
     end
     t = out[0]
   else
     local out = ffi.new("pmls_triplets *[1]")
-    if C.pmls_triplets_read(path, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+    if C.pmls_triplets_read(path, out, err, ERROR_BYTES) ~= 0 then return nil, input_error(ffi.string(err)) end
     t = ffi.gc(out[0], C.pmls_triplets_free)
   end
   local view = { kind = "triplets", n = tonumber(t.n), user = t.user, item = t.item,

@@ -5,6 +5,7 @@
 -- a shorter file, and read_with turns whatever went wrong into the one message shape the readers
 -- return, "path:LINE: what is wrong".
 
+local input_error = require("pmls.failure").input
 local ffi = require("ffi")
 
 local M = {}
@@ -43,7 +44,7 @@ Source.__index = Source
 local function open_source(path)
   local C = engine_c()
   local out, err = ffi.new("pmls_text *[1]"), ffi.new("char[?]", ERROR_BYTES)
-  if C.pmls_text_open(path, out, err, ERROR_BYTES) ~= 0 then return nil, ffi.string(err) end
+  if C.pmls_text_open(path, out, err, ERROR_BYTES) ~= 0 then return nil, input_error(ffi.string(err)) end
   return setmetatable({ text = ffi.gc(out[0], C.pmls_text_close), C = C,
                         line = ffi.new("const char *[1]"), len = ffi.new("size_t[1]") }, Source)
 end
@@ -53,7 +54,7 @@ function Source:lines()
   return function()
     if self.failure then return nil end
     if C.pmls_text_line(text, line, len) ~= 0 then
-      self.failure = ffi.string(C.pmls_text_errmsg(text))
+      self.failure = input_error(ffi.string(C.pmls_text_errmsg(text)))
       return nil
     end
     if line[0] == nil then return nil end
@@ -81,7 +82,7 @@ local function read_with(path, parse)
   local result, line, message = parse(source)
   local read_failure = source:close(result == nil)
   if read_failure then return nil, read_failure end
-  if result == nil then return nil, string.format("%s:%d: %s", path, line, message) end
+  if result == nil then return nil, input_error(string.format("%s:%d: %s", path, line, message)) end
   return result
 end
 
