@@ -176,8 +176,11 @@ describe("a job of several processes, when something goes wrong", function()
 
     it("a script error in a worker of rank 1: exit 1, naming rank 1, file:line and worker 2", function()
       local res = run_fault("error", { "-p", "2", "-w", "2", "--at", "2" })
-      assert_fails(res, 4, { "rank 1: error: " .. FAULT .. ":26: fault on purpose", "(in worker 2)" },
+      -- Said once, by rank 0, naming where it happened.
+      assert_fails(res, 4, { "pmls: error: " .. FAULT .. ":26: fault on purpose", "(in worker 2) (on rank 1)" },
                    "pmls run -p 2")
+      local _, said = res.err:gsub("fault on purpose in rank 1", "")
+      assert.are.equal(1, said, U.describe(res))
       assert.are.equal(1, res.rc, U.describe(res))
     end)
 

@@ -282,6 +282,9 @@ int pmls_engine_abort(pmls_engine *e, int code, const char *why);
 int pmls_peer_died(pmls_engine *e, int rank, const char *why);
 int pmls_stop(pmls_engine *e, int signo);
 int pmls_stopped(const pmls_engine *e, int *from_rank);
+/* Why the engine's run was aborted, as a code (PMLS_EDEAD for a dead peer,
+ * the failing node's code, ...), or PMLS_OK if it was not. */
+int pmls_abort_cause(const pmls_engine *e);
 
 /* A run of this process's part of a job, with the work given as C
  * functions (pmls_run). Every function returns PMLS_OK or an error code

@@ -107,6 +107,15 @@ static int find_model(const char *name, char *out, size_t cap) {
   return -1;
 }
 
+/* Whether a failure of a rank > 0 is one that rank 0 may not live to
+ * report: a dead or unreachable peer, here or as the cause of the abort
+ * this rank echoes. */
+static int rank0_may_not_say(int rc, int cause) {
+  int code = rc == PMLS_EABORTED ? cause : rc;
+  return code == PMLS_EDEAD || code == PMLS_ETIMEDOUT || code == PMLS_ENET ||
+         code == PMLS_EPROTO;
+}
+
 static const char *rank_suffix(int rank) {
   static char buf[32];
   snprintf(buf, sizeof buf, " on rank %d", rank);
@@ -348,8 +357,7 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
       fprintf(stderr, "pmls: %s (see 'pmls run %s --help')\n", pmls_errmsg(e),
               script);
     status = EXIT_USAGE;
-  } else if (rc && cfg.rank > 0 && rc != PMLS_EDEAD && rc != PMLS_ETIMEDOUT &&
-             rc != PMLS_ENET && rc != PMLS_EPROTO) {
+  } else if (rc && cfg.rank > 0 && !rank0_may_not_say(rc, pmls_abort_cause(e))) {
     /* Rank 0 reports the job's failure once, with its root cause "(on
      * rank N)"; a rank > 0 speaks only when rank 0 may not be there to. */
     status = 1;

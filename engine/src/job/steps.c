@@ -240,9 +240,12 @@ static int pick_cause(pmls_engine *e, int own, const pmi_step *steps,
   if (pick > 0) {
     *code = steps[pick].status == PMLS_EUSAGE ? PMLS_ESCRIPT
                                               : steps[pick].status;
-    char first[PMI_ERRLEN];
-    snprintf(first, sizeof first, "%s", steps[pick].why);
-    pmi_fail(e->err, *code, "%s (on rank %d)", first, pick);
+    /* After the first line, so that file:line stays in front and the
+     * traceback below it. */
+    const char *why = steps[pick].why;
+    const char *nl = strchr(why, '\n');
+    pmi_fail(e->err, *code, "%.*s (on rank %d)%s",
+             nl ? (int)(nl - why) : (int)strlen(why), why, pick, nl ? nl : "");
   }
   return pick;
 }

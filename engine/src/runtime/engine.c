@@ -297,6 +297,15 @@ int pmls_stopped(const pmls_engine *e, int *from_rank) {
   return signo;
 }
 
+int pmls_abort_cause(const pmls_engine *e) {
+  pmls_engine *m = (pmls_engine *)e;
+  if (!atomic_load(&m->dead)) return PMLS_OK;
+  pthread_mutex_lock(&m->mu);
+  int code = m->dead_code;
+  pthread_mutex_unlock(&m->mu);
+  return code;
+}
+
 const char *pmls_errmsg(const pmls_engine *e) { return e->err; }
 int pmls_engine_workers(const pmls_engine *e) { return e->workers; }
 int pmls_engine_procs(const pmls_engine *e) { return e->procs; }
