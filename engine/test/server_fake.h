@@ -167,6 +167,23 @@ static inline void hello_msg(fake *f, int32_t src, const char *addr, int32_t ran
   pmi_put_str(&f->b, ""); /* no push receiver */
 }
 
+/* A TABLE declaring table id with spec s under name (NULL: none, a
+ * malformed one). */
+static inline void table_msg(fake *f, int id, const char *name,
+                             pmls_table_spec s) {
+  pmi_msg_begin(&f->b, f->e->job, PMI_MSG_TABLE, f->id);
+  pmi_put_i32(&f->b, id);
+  pmi_put_i64(&f->b, s.rows);
+  pmi_put_i32(&f->b, s.cols);
+  pmi_put_i32(&f->b, (int32_t)s.dtype);
+  pmi_put_i32(&f->b, (int32_t)s.layout);
+  pmi_put_i32(&f->b, s.staleness);
+  pmi_put_i32(&f->b, s.init);
+  pmi_put_f64(&f->b, s.init_scale);
+  pmi_put_i32(&f->b, s.consistency);
+  if (name) pmi_put_str(&f->b, name);
+}
+
 static inline int fake_send(fake *f, int shard) {
   char err[PMI_ERRLEN];
   int rc = pmi_msg_send(f->push[shard], &f->b, NULL, "server", err);

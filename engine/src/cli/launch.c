@@ -302,7 +302,7 @@ void pl_remove_orphan_ipc_dir(const char *master) {
   if (base && strncmp(base + 1, "pmls-", 5) == 0) remove_dir(dir);
 }
 
-static double now_s(void) {
+double pl_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
@@ -315,7 +315,7 @@ int pl_wait(pl_job *job, int grace_ms, int say_ms, const char *why,
   /* Every wait is bounded: a rank stopped (SIGSTOP) or stuck in its script
    * after the job ended would otherwise hold the launcher for ever. One
    * that outlives the grace period is killed, so nothing is left behind. */
-  double start = now_s();
+  double start = pl_now();
   double give_up = start + grace_ms / 1000.0;
   int said = say_ms < 0, killed = 0;
   for (int r = 1; r < job->procs; r++) {
@@ -325,7 +325,7 @@ int pl_wait(pl_job *job, int grace_ms, int say_ms, const char *why,
       pid_t got = waitpid(job->pids[r], &st, WNOHANG);
       if (got == job->pids[r]) break;
       if (got < 0 && errno != EINTR) break;
-      double now = now_s();
+      double now = pl_now();
       if (!said && (now - start) * 1000.0 >= say_ms) {
         fprintf(stderr, "pmls: waiting for rank %d (pid %d) to exit (%s; at "
                 "most %.0f s)\n", r, (int)job->pids[r], why, grace_ms / 1000.0);

@@ -45,6 +45,9 @@ int pl_local_procs(const pl_host *hosts, int nhosts, int procs, int rank);
 int pl_wait(pl_job *job, int grace_ms, int say_ms, const char *why,
             int *status);
 
+/* Seconds on the monotonic clock: what the launcher's waits count in. */
+double pl_now(void);
+
 /* Removes the job's ipc directory and the sockets in it (if it made one). */
 void pl_remove_ipc_dir(pl_job *job);
 

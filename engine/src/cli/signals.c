@@ -52,12 +52,6 @@ struct pl_guard {
   unsigned char *seen;
 };
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static const char *sig_name(int sig) {
   const char *a = sigabbrev_np(sig);
   return a ? a : "?";
@@ -128,7 +122,7 @@ static void *watch(void *arg) {
     struct timespec wait = {0, 100 * 1000 * 1000};
     siginfo_t info;
     int sig = sigtimedwait(&g->set, &info, &wait);
-    double now = now_s();
+    double now = pl_now();
     if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
       int first = 0;
       if (atomic_compare_exchange_strong(&g->signo, &first, sig)) {

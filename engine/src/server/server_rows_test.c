@@ -163,19 +163,6 @@ static void t_rows_over_1mib_ipc_and_tcp(void) {
 
 /* ---- a table declared twice with different shapes ------------------------ */
 
-static void table_msg(fake *f, int id, const char *name, pmls_table_spec s) {
-  pmi_msg_begin(&f->b, f->e->job, PMI_MSG_TABLE, f->id);
-  pmi_put_i32(&f->b, id);
-  pmi_put_i64(&f->b, s.rows);
-  pmi_put_i32(&f->b, s.cols);
-  pmi_put_i32(&f->b, (int32_t)s.dtype);
-  pmi_put_i32(&f->b, (int32_t)s.layout);
-  pmi_put_i32(&f->b, s.staleness);
-  pmi_put_i32(&f->b, s.init);
-  pmi_put_f64(&f->b, s.init_scale);
-  pmi_put_i32(&f->b, s.consistency);
-  if (name) pmi_put_str(&f->b, name);
-}
 
 static void t_table_redeclared_with_another_shape(void) {
   pmls_engine *e = engine_of(config(1, 2));

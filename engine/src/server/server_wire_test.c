@@ -118,20 +118,6 @@ static void t_large_row_still_arrives(void) {
 
 /* ---- TABLE: what it may declare ------------------------------------------ */
 
-static void table_msg(fake *f, int id, const char *name, pmls_table_spec s) {
-  pmi_msg_begin(&f->b, f->e->job, PMI_MSG_TABLE, f->id);
-  pmi_put_i32(&f->b, id);
-  pmi_put_i64(&f->b, s.rows);
-  pmi_put_i32(&f->b, s.cols);
-  pmi_put_i32(&f->b, (int32_t)s.dtype);
-  pmi_put_i32(&f->b, (int32_t)s.layout);
-  pmi_put_i32(&f->b, s.staleness);
-  pmi_put_i32(&f->b, s.init);
-  pmi_put_f64(&f->b, s.init_scale);
-  pmi_put_i32(&f->b, s.consistency);
-  pmi_put_str(&f->b, name);
-}
-
 /* From the fuzzer: cols = 3e8 made each row a 2.4 GB allocation. A spec the
  * engine would refuse, or whose row no message can carry, is refused with
  * an ERR, and the table stays undeclared. */
