@@ -26,7 +26,12 @@
 -- clock is a slice of the blocks (--clocks-per-epoch, default one clock an
 -- epoch: each clock reads and writes the whole working set once). Items
 -- are averaged at every clock, so many workers on a small set want more
--- clocks per epoch (8 workers on 60,000 ratings: 4). --dtype float32
+-- clocks per epoch (8 workers on 60,000 ratings: 4). So do stale reads:
+-- staleness counts clocks, and at one clock an epoch --staleness 2 lets
+-- workers see each other's item moves two epochs late; on a small set the
+-- averaged steps can then oscillate (13,000 ratings, ESSP s = 2: 14 of 30
+-- runs on a loaded machine ended far from the fit; at 4 clocks an epoch,
+-- none). --dtype float32
 -- halves the model and doubles the SIMD width.
 -- Rating files: `user item rating [timestamp]`, whitespace or comma
 -- separated (MovieLens u.data / ua.base / ratings.csv); ids are row numbers.

@@ -235,14 +235,22 @@ describe("models/mf_sgd.lua on generated data", function()
 
   -- Four and eight workers too: item rows move by the mean of the workers'
   -- moves (summing their full moves diverged from four workers on).
-  each_deploy({ DEPLOYS[1], DEPLOYS[3], DEPLOYS[5],
-                { "-w", "4", "--consistency", "ssp", "--staleness", "2", bound = 2 },
+  -- Staleness counts clocks: at one clock an epoch, s = 2 lets both workers
+  -- read each other's item moves two whole epochs late, and on this small
+  -- set the averaged steps then oscillate when load evens the workers' pace
+  -- (on a loaded machine ESSP s = 2 on two processes ended above 0.05 in 14
+  -- of 30 runs, SSP in 6 of 30; with four clocks an epoch, 0 of 30 each).
+  -- So the stale deployments take four clocks an epoch, as the model's
+  -- header advises.
+  each_deploy({ DEPLOYS[1], DEPLOYS[5],
+                { "-w", "2", "--consistency", "ssp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 },
+                { "-w", "4", "--consistency", "ssp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 },
                 -- items are averaged once a clock: eight workers on this
                 -- small set need more than the default one clock an epoch
                 { "-w", "8", "--consistency", "async", "--clocks-per-epoch", "4" },
                 { "-w", "2", "--dtype", "float32", bound = 0 },
-                { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", bound = 2 },
-                { "-w", "2", "-p", "2", "--consistency", "essp", "--staleness", "2", bound = 2 } },
+                { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 },
+                { "-w", "2", "-p", "2", "--consistency", "essp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 } },
               function(deploy, name)
     it("recovers the exact low-rank ratings (" .. name .. ")", function()
       assert.is_true(std > 0.6, "ratings std " .. std)
