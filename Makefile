@@ -110,8 +110,58 @@ demo: deps all
 # The floor check, every C test (plain and sanitized), the embedding example
 # against a `make install` under build/ (tools/embed-test.sh) and every busted
 # spec; the last line is "N passed, N failed" over all of them.
-test: deps all $(TESTS) $(SAN_TESTS)
-	@tools/run-tests.sh tools/check_floors.lua $(TESTS) $(SAN_TESTS) tools/embed-test.sh
+test: deps all $(TESTS) $(SAN_TESTS) $(FUZZ_REPLAY)
+	@if $(FUZZ_CHECK); then $(MAKE) --no-print-directory fuzz-build; else \
+	  echo "pmls: no libFuzzer ($(FUZZ_CC) -fsanitize=fuzzer): the fuzz corpora are replayed by the gcc driver only" >&2; fi
+	@tools/run-tests.sh tools/check_floors.lua $(TESTS) $(SAN_TESTS) tools/embed-test.sh tools/fuzz-test.sh
+
+# ---- fuzzing (engine/fuzz/, docs/security.md "Fuzzing") --------------------
+# Each engine/fuzz/fuzz_NAME.c is a libFuzzer harness with its seed corpus in
+# engine/fuzz/corpus/NAME/. Built with clang's libFuzzer, ASan and UBSan into
+# build/fuzz/NAME (over the library compiled again with clang into
+# build/obj-fuzz/), and with gcc's ASan and UBSan and a plain main()
+# (replay.c) into build/fuzz-replay/NAME, which replays files on a machine
+# without libFuzzer. `make fuzz` runs each harness for FUZZ_SECONDS;
+# `make test` replays every corpus and runs each harness briefly
+# (tools/fuzz-test.sh).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard engine/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst engine/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_HDRS := $(wildcard engine/fuzz/*.h)
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
+FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
+FUZZ_OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj-fuzz/%.o,$(LIB_SRC))
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Iengine/include -fPIC -g $(filter-out -Wno-format-truncation,$(WARN)) -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CHECK = printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' | \
+  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1
+.PHONY: fuzz fuzz-build fuzz-corpus
+.SECONDARY: $(FUZZ_OBJ)
+
+$(BUILD)/obj-fuzz/%.o: engine/src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/%: engine/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDRS) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(SAN_LIBS)
+$(BUILD)/fuzz-replay/%: engine/fuzz/fuzz_%.c engine/fuzz/replay.c $(SAN_OBJ) $(HDRS) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -o $@ $< engine/fuzz/replay.c $(SAN_OBJ) $(SAN_LIBS)
+fuzz-build: $(FUZZ_BINS)
+
+# Runs each harness for FUZZ_SECONDS (FUZZ=NAME for one) at low priority,
+# on a scratch copy of its corpus; a crash leaves its input in
+# build/fuzz-out/NAME/ and the log beside it.
+FUZZ ?= $(FUZZ_NAMES)
+fuzz: deps $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ))
+	@tools/fuzz-run.sh $(FUZZ_SECONDS) $(FUZZ)
+
+# The seed corpora of the message harnesses, made with the wire helpers
+# (the data readers' seeds are files written by hand).
+$(BUILD)/fuzz-gen: engine/fuzz/gen_corpus.c $(BUILD)/lib/libpmls.a $(HDRS) $(FUZZ_HDRS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/lib/libpmls.a $(LIBS)
+fuzz-corpus: $(BUILD)/fuzz-gen
+	$(BUILD)/fuzz-gen engine/fuzz/corpus
 
 # ---- make install ----------------------------------------------------------
 # What is installed knows its prefix even after a plain `make` built for

@@ -3,9 +3,10 @@
 # all are there. Runs apt-get as root, or through sudo. `deps.sh bench` adds
 # what `make bench` needs (gnuplot draws the straggler plot; R's glmnet is
 # the Lasso reference; liblinear-tools the logistic regression one). iproute2 gives the multi-host spec its network
-# namespaces.
+# namespaces. clang and libclang-rt-dev (compiler-rt: libFuzzer and clang's
+# sanitizer runtimes) build the fuzz harnesses of engine/fuzz/.
 set -eu
-PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2"
+PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2 clang libclang-rt-dev"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet liblinear-tools"
 missing=""
 for p in $PKGS; do

@@ -456,6 +456,38 @@ static void on_abort(pmi_server *s, pmi_rd *rd) {
 
 /* ---- the loop ------------------------------------------------------------ */
 
+int pmi_server_handle(pmi_server *s, const void *msg, size_t len) {
+  pmi_hdr h;
+  pmi_rd rd;
+  if (pmi_msg_open(msg, len, s->e->job, &h, &rd, s->err) != PMLS_OK) {
+    /* The sender is unknown or untrusted, so there is no one to answer. */
+    pmi_msg_dropped(&s->e->dropped, s->name, s->err);
+    return 0;
+  }
+  switch (h.type) {
+  case PMI_MSG_HELLO: on_hello(s, &h, &rd); break;
+  case PMI_MSG_TABLE: on_table(s, &h, &rd); break;
+  case PMI_MSG_GET: srv_on_get(s, &h, &rd); break;
+  case PMI_MSG_GETS: srv_on_gets(s, &h, &rd); break;
+  case PMI_MSG_OPLOG: on_oplog(s, &h, &rd); break;
+  case PMI_MSG_CLOCK: on_clock(s, &h, &rd); break;
+  case PMI_MSG_BYE: on_bye(s, &h); break;
+  case PMI_MSG_ABORT: on_abort(s, &rd); break;
+  case PMI_MSG_WAIT: on_wait(s, &h, &rd); break;
+  case PMI_MSG_INIT: on_init(s, &h, &rd); break;
+  case PMI_MSG_STOP: return 1;
+  default: {
+    /* Not a message a shard is sent: an ERR to its claimed sender would
+     * let anyone fail that client. */
+    char why[80];
+    snprintf(why, sizeof why, "unexpected %s message from client %d",
+             pmi_msg_type_name(h.type), h.src);
+    pmi_msg_dropped(&s->e->dropped, s->name, why);
+  }
+  }
+  return 0;
+}
+
 static void *server_main(void *arg) {
   pmi_server *s = arg;
   for (;;) {
@@ -472,46 +504,19 @@ static void *server_main(void *arg) {
     s->traffic.messages_received += rx.messages_received;
     s->traffic.bytes_received += rx.bytes_received;
     pthread_mutex_unlock(&s->traffic_mu);
-    pmi_hdr h;
-    pmi_rd rd;
-    if (pmi_msg_open(msg, len, s->e->job, &h, &rd, s->err) != PMLS_OK) {
-      /* The sender is unknown or untrusted, so there is no one to answer. */
-      pmi_msg_dropped(&s->e->dropped, s->name, s->err);
-      pmi_msg_free(msg);
-      continue;
-    }
-    int stop = 0;
-    switch (h.type) {
-    case PMI_MSG_HELLO: on_hello(s, &h, &rd); break;
-    case PMI_MSG_TABLE: on_table(s, &h, &rd); break;
-    case PMI_MSG_GET: srv_on_get(s, &h, &rd); break;
-    case PMI_MSG_GETS: srv_on_gets(s, &h, &rd); break;
-    case PMI_MSG_OPLOG: on_oplog(s, &h, &rd); break;
-    case PMI_MSG_CLOCK: on_clock(s, &h, &rd); break;
-    case PMI_MSG_BYE: on_bye(s, &h); break;
-    case PMI_MSG_ABORT: on_abort(s, &rd); break;
-    case PMI_MSG_WAIT: on_wait(s, &h, &rd); break;
-    case PMI_MSG_INIT: on_init(s, &h, &rd); break;
-    case PMI_MSG_STOP: stop = 1; break;
-    default: {
-      /* Not a message a shard is sent: an ERR to its claimed sender would
-       * let anyone fail that client. */
-      char why[80];
-      snprintf(why, sizeof why, "unexpected %s message from client %d",
-               pmi_msg_type_name(h.type), h.src);
-      pmi_msg_dropped(&s->e->dropped, s->name, why);
-    }
-    }
+    int stop = pmi_server_handle(s, msg, len);
     pmi_msg_free(msg);
     if (stop) break;
   }
   return NULL;
 }
 
-int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
-                     char *err) {
+pmi_server *pmi_server_new(pmls_engine *e, int shard, char *err) {
   pmi_server *s = calloc(1, sizeof *s);
-  if (!s) return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
+  if (!s) {
+    pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
+    return NULL;
+  }
   s->e = e;
   s->shard = shard;
   s->pull = -1;
@@ -525,22 +530,21 @@ int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
   for (int r = 0; s->feed_sock && r < e->procs; r++) s->feed_sock[r] = -1;
   pthread_mutex_init(&s->traffic_mu, NULL);
   if (!s->vclock || !s->done || !s->feed_sock || !s->feed_lo || !s->feed_n) {
-    free(s->vclock);
-    free(s->done);
-    free(s->feed_sock);
-    free(s->feed_lo);
-    free(s->feed_n);
-    free(s);
-    return pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
+    pmi_server_free(s);
+    pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");
+    return NULL;
   }
+  return s;
+}
+
+int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
+                     char *err) {
+  pmi_server *s = pmi_server_new(e, shard, err);
+  if (!s) return PMLS_ENOMEM;
   s->pull = sock;
   if (pthread_create(&s->thread, NULL, server_main, s)) {
-    free(s->feed_sock);
-    free(s->feed_lo);
-    free(s->feed_n);
-    free(s->vclock);
-    free(s->done);
-    free(s);
+    s->pull = -1; /* the caller's still */
+    pmi_server_free(s);
     return pmi_fail(err, PMLS_ENOMEM, "cannot start the server thread");
   }
   *out = s;
@@ -549,12 +553,17 @@ int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
 
 void pmi_server_join(pmi_server *s) {
   pthread_join(s->thread, NULL);
+  pmi_server_free(s);
+}
+
+void pmi_server_free(pmi_server *s) {
   pmi_sock_close(s->pull);
   for (int i = 0; i < s->nclients; i++) pmi_sock_close(s->reply_sock[i]);
   free(s->reply_sock);
   free(s->client_rank);
   free(s->last_seq);
-  for (int r = 0; r < s->e->procs; r++) pmi_sock_close(s->feed_sock[r]);
+  for (int r = 0; s->feed_sock && r < s->e->procs; r++)
+    pmi_sock_close(s->feed_sock[r]);
   free(s->feed_sock);
   free(s->feed_lo);
   free(s->feed_n);

@@ -1,0 +1,121 @@
+/* fuzz.h -- what the fuzz harnesses of engine/fuzz/ share: the one entry
+ * point libFuzzer calls, the way an input becomes a sequence of messages,
+ * and a data file made of an input.
+ *
+ * A message harness reads its input as records, each one message:
+ *
+ *   u8 type, i32 src, u16 n, n payload bytes
+ *
+ * and builds the header itself (the magic, the node's job id, the payload
+ * length), so the fuzzer spends its time in the handlers instead of
+ * guessing a random job id. A record of type 0xff carries a whole message,
+ * header and all, as it came: that is how garbage reaches the header check.
+ * Harness code only; everything is static so each harness takes what it
+ * uses. */
+#ifndef PMI_FUZZ_H
+#define PMI_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pmls.h"
+#include "../src/net/net.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+#define FUZZ_RAW 0xff
+
+/* ---- records -> messages ------------------------------------------------- */
+
+typedef struct {
+  const uint8_t *p;
+  size_t len, off;
+} fuzz_in;
+
+/* The next record as a message in b (job's header); 0 at the end. */
+static inline int fuzz_next(fuzz_in *in, uint32_t job, pmi_buf *b) {
+  if (in->len - in->off < 7) return 0;
+  const uint8_t *r = in->p + in->off;
+  int type = r[0];
+  int32_t src;
+  memcpy(&src, r + 1, 4);
+  size_t n = (size_t)r[5] | (size_t)r[6] << 8;
+  in->off += 7;
+  if (n > in->len - in->off) n = in->len - in->off;
+  b->len = 0;
+  if (type == FUZZ_RAW) {
+    pmi_buf_put(b, in->p + in->off, n);
+  } else {
+    pmi_msg_begin(b, job, type, src);
+    pmi_buf_put(b, in->p + in->off, n);
+    pmi_hdr h;
+    memcpy(&h, b->data, sizeof h);
+    h.len = (uint32_t)(b->len - sizeof h);
+    memcpy(b->data, &h, sizeof h);
+  }
+  in->off += n;
+  return 1;
+}
+
+/* Appends a record to out (the seed generator, gen_corpus.c). */
+static inline void fuzz_record(pmi_buf *out, int type, int32_t src,
+                               const void *payload, size_t n) {
+  uint8_t head[7];
+  head[0] = (uint8_t)type;
+  memcpy(head + 1, &src, 4);
+  head[5] = (uint8_t)(n & 0xff);
+  head[6] = (uint8_t)(n >> 8);
+  pmi_buf_put(out, head, sizeof head);
+  pmi_buf_put(out, payload, n);
+}
+
+/* ---- an input as a data file --------------------------------------------- */
+
+/* The readers take a path: the input goes into a memory file, named by its
+ * /proc/self/fd path (a regular file, so the readers' size checks apply). */
+typedef struct {
+  int fd;
+  char path[64];
+} fuzz_file;
+
+static inline int fuzz_file_open(fuzz_file *f, const char *name) {
+  f->fd = memfd_create(name, 0);
+  if (f->fd < 0) {
+    perror("memfd_create");
+    abort();
+  }
+  snprintf(f->path, sizeof f->path, "/proc/self/fd/%d", f->fd);
+  return 0;
+}
+
+static inline void fuzz_file_set(fuzz_file *f, const void *data, size_t n) {
+  if (ftruncate(f->fd, 0) || (n && pwrite(f->fd, data, n, 0) != (ssize_t)n)) {
+    perror("fuzz file");
+    abort();
+  }
+}
+
+/* Splits an input at its first FUZZ_SPLIT (a NUL alone would cut gzip
+ * data): the part before it, and after it (or NULL when there is none). */
+#define FUZZ_SPLIT "\0VOCAB\0"
+static inline const uint8_t *fuzz_split(const uint8_t *data, size_t size,
+                                        size_t *first, size_t *rest) {
+  const size_t m = sizeof FUZZ_SPLIT - 1;
+  const uint8_t *z = memmem(data, size, FUZZ_SPLIT, m);
+  if (!z) {
+    *first = size;
+    *rest = 0;
+    return NULL;
+  }
+  *first = (size_t)(z - data);
+  *rest = size - *first - m;
+  return z + m;
+}
+
+#endif

@@ -1,0 +1,222 @@
+/* gen_corpus.c -- writes the seed corpora of the message harnesses
+ * (engine/fuzz/corpus/NAME/) with the wire helpers the nodes themselves
+ * use, so each seed is a conversation a real peer could hold: `make
+ * fuzz-corpus` (the data readers' seeds are small files written by hand).
+ * Each seed is a sequence of records (fuzz.h). */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "fuzz.h"
+
+static const char *root;
+static pmi_buf out, p;
+
+static void begin(void) { out.len = 0; }
+
+/* Starts a record's payload; rec() appends it as a message of `type`. */
+static void pay(void) { p.len = 0; }
+static void rec(int type, int32_t src) { fuzz_record(&out, type, src, p.data, p.len); }
+
+static void save(const char *harness, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", root, harness);
+  if (mkdir(path, 0755) && errno != EEXIST) {
+    perror(path);
+    exit(1);
+  }
+  snprintf(path, sizeof path, "%s/%s/%s", root, harness, name);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(out.data, 1, out.len, f) != out.len || fclose(f)) {
+    perror(path);
+    exit(1);
+  }
+}
+
+/* ---- server -------------------------------------------------------------- */
+
+static void hello(int32_t client, int32_t lo, int32_t n, int feed) {
+  pay();
+  pmi_put_str(&p, "inproc://reply");
+  pmi_put_i32(&p, 0);
+  pmi_put_i32(&p, lo);
+  pmi_put_i32(&p, n);
+  pmi_put_str(&p, feed ? "inproc://feed" : "");
+  rec(PMI_MSG_HELLO, client);
+}
+
+static void table(int32_t id, int64_t rows, int32_t cols, int dtype, int layout,
+                  int consistency, const char *name) {
+  pay();
+  pmi_put_i32(&p, id);
+  pmi_put_i64(&p, rows);
+  pmi_put_i32(&p, cols);
+  pmi_put_i32(&p, dtype);
+  pmi_put_i32(&p, layout);
+  pmi_put_i32(&p, 0);   /* staleness */
+  pmi_put_i32(&p, 0);   /* init: zeros */
+  pmi_put_f64(&p, 0.0); /* init scale */
+  pmi_put_i32(&p, consistency);
+  pmi_put_str(&p, name);
+  rec(PMI_MSG_TABLE, 0);
+}
+
+static void oplog_dense(int32_t client, int64_t seq, int32_t t, int64_t row,
+                        int32_t cols) {
+  pay();
+  pmi_put_i64(&p, seq);
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, row);
+  pmi_put_u8(&p, 0);
+  pmi_put_i32(&p, cols);
+  for (int32_t j = 0; j < cols; j++) pmi_put_f64(&p, 0.5 * (j + 1));
+  /* and a pairs entry */
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, row + 1);
+  pmi_put_u8(&p, 1);
+  pmi_put_i32(&p, 2);
+  pmi_put_i32(&p, 0);
+  pmi_put_i32(&p, cols - 1);
+  pmi_put_f64(&p, 1.0);
+  pmi_put_f64(&p, -2.0);
+  rec(PMI_MSG_OPLOG, client);
+}
+
+static void oplog_sparse(int32_t client, int64_t seq, int32_t t, int64_t row) {
+  pay();
+  pmi_put_i64(&p, seq);
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, row);
+  pmi_put_u8(&p, 1);
+  pmi_put_i32(&p, 3);
+  int32_t keys[3] = {7, 3, 900};
+  pmi_put_bytes(&p, keys, sizeof keys);
+  for (int i = 0; i < 3; i++) pmi_put_f64(&p, i + 0.25);
+  rec(PMI_MSG_OPLOG, client);
+}
+
+static void init_row(int32_t client, int32_t t, int64_t row, int32_t cols) {
+  pay();
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, row);
+  for (int32_t j = 0; j < cols; j++) pmi_put_f64(&p, j);
+  rec(PMI_MSG_INIT, client);
+}
+
+static void get(int32_t client, uint32_t req, int32_t t, int64_t row,
+                int64_t min_clock, int32_t lo, int32_t n) {
+  pay();
+  pmi_put_u32(&p, req);
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, row);
+  pmi_put_i64(&p, min_clock);
+  pmi_put_i32(&p, lo);
+  pmi_put_i32(&p, n);
+  rec(PMI_MSG_GET, client);
+}
+
+static void gets(int32_t client, uint32_t req, int32_t t, int64_t min_clock,
+                 int32_t lo, int32_t n, int64_t nrows) {
+  pay();
+  pmi_put_u32(&p, req);
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, min_clock);
+  pmi_put_i32(&p, lo);
+  pmi_put_i32(&p, n);
+  pmi_put_i64(&p, nrows);
+  for (int64_t i = 0; i < nrows; i++) pmi_put_i64(&p, i);
+  rec(PMI_MSG_GETS, client);
+}
+
+static void clock_msg(int32_t w, int64_t clock, int reports) {
+  pay();
+  pmi_put_i64(&p, clock);
+  pmi_put_u32(&p, (uint32_t)reports);
+  for (int i = 0; i < reports; i++) {
+    pmi_put_str(&p, i ? "loss" : "rmse");
+    pmi_put_f64(&p, 1.0 / (clock + i));
+  }
+  rec(PMI_MSG_CLOCK, w);
+}
+
+static void wait_msg(int32_t w, int64_t k) {
+  pay();
+  pmi_put_i64(&p, k);
+  rec(PMI_MSG_WAIT, w);
+}
+
+static void server_seeds(void) {
+  /* A dense table: HELLOs, increments, clocks with reports, reads. */
+  begin();
+  hello(0, 0, 2, 0);
+  hello(1, 0, 2, 0);
+  table(0, 8, 3, PMLS_F64, PMLS_DENSE, -1, "w");
+  oplog_dense(0, 1, 0, 2, 3);
+  clock_msg(0, 1, 2);
+  get(1, 5, 0, 2, 1, 0, 2); /* parked until worker 1 clocks */
+  clock_msg(1, 1, 1);
+  gets(0, 6, 0, 1, 0, 2, 4);
+  pay();
+  rec(PMI_MSG_BYE, 0);
+  pay();
+  rec(PMI_MSG_BYE, 1);
+  save("server", "dense_session");
+
+  /* A sparse table, f32 and ints, INIT. */
+  begin();
+  hello(0, 0, 1, 0);
+  table(1, 100, 1000, PMLS_F64, PMLS_SPARSE, -1, "sp");
+  table(2, 4, 5, PMLS_F32, PMLS_DENSE, -1, "f");
+  table(3, 4, 2, PMLS_I64, PMLS_DENSE, -1, "n");
+  oplog_sparse(0, 1, 1, 42);
+  init_row(0, 3, 1, 2);
+  get(0, 9, 1, 42, 0, 0, 1);
+  wait_msg(0, 0);
+  clock_msg(0, 1, 0);
+  save("server", "sparse_init");
+
+  /* ESSP: a feed address, subscriptions, pushes when clocks advance. */
+  begin();
+  hello(0, 0, 2, 1);
+  hello(1, 0, 2, 1);
+  table(0, 16, 4, PMLS_F64, PMLS_DENSE, PMLS_ESSP, "e");
+  get(0, 1, 0, 3, 0, 0, 2);
+  gets(1, 2, 0, 0, 0, 2, 3);
+  clock_msg(0, 1, 1);
+  clock_msg(1, 1, 1);
+  clock_msg(0, 2, 1);
+  clock_msg(1, 2, 1);
+  save("server", "essp_push");
+
+  /* An abort wakes the parked reads; then a STOP. */
+  begin();
+  hello(0, 0, 2, 0);
+  table(0, 4, 2, PMLS_F64, PMLS_DENSE, -1, "a");
+  get(0, 3, 0, 1, 5, 0, 1);
+  wait_msg(0, 4);
+  pay();
+  pmi_put_str(&p, "worker 1 failed: test");
+  rec(PMI_MSG_ABORT, 1);
+  pay();
+  rec(PMI_MSG_STOP, -1);
+  save("server", "abort_stop");
+
+  /* Garbage: a raw record with a bad magic, a truncated one. */
+  begin();
+  const char junk[] = "PMLS-not-a-header-at-all-0123456789";
+  fuzz_record(&out, FUZZ_RAW, 0, junk, sizeof junk - 1);
+  fuzz_record(&out, FUZZ_RAW, 0, junk, 5);
+  clock_msg(0, 1000000, 1);
+  save("server", "garbage");
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s DIR (engine/fuzz/corpus)\n", argv[0]);
+    return 2;
+  }
+  root = argv[1];
+  server_seeds();
+  pmi_buf_free(&out);
+  pmi_buf_free(&p);
+  return 0;
+}
