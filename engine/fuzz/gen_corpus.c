@@ -209,6 +209,152 @@ static void server_seeds(void) {
   save("server", "garbage");
 }
 
+/* ---- client -------------------------------------------------------------- */
+
+/* A client seed starts with the call (op) and the row it reads. */
+static void call(int op, int row) {
+  uint8_t head[2] = {(uint8_t)op, (uint8_t)row};
+  pmi_buf_put(&out, head, 2);
+}
+
+static void row_reply(uint32_t req, int32_t t, int64_t row, int32_t nstamps,
+                      int cols, int f32) {
+  pay();
+  pmi_put_u32(&p, req);
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, row);
+  pmi_put_i64(&p, 3); /* the copy's clock */
+  pmi_put_i64(&p, 0); /* the reader's stamp */
+  pmi_put_i32(&p, nstamps);
+  for (int32_t i = 0; i < nstamps; i++) pmi_put_i64(&p, 0);
+  for (int j = 0; j < cols; j++) {
+    if (f32) {
+      float v = (float)j;
+      pmi_put_bytes(&p, &v, 4);
+    } else {
+      pmi_put_f64(&p, j * 1.5);
+    }
+  }
+  rec(PMI_MSG_ROW, -1);
+}
+
+static void rows_reply(uint32_t req, int32_t t, int32_t nstamps, int64_t at,
+                       int64_t nrows, const int64_t *ids, int cols) {
+  pay();
+  pmi_put_u32(&p, req);
+  pmi_put_i32(&p, t);
+  pmi_put_i64(&p, 2);
+  pmi_put_i64(&p, 0);
+  pmi_put_i32(&p, nstamps);
+  for (int32_t i = 0; i < nstamps; i++) pmi_put_i64(&p, 0);
+  pmi_put_i64(&p, at);
+  pmi_put_i64(&p, nrows);
+  for (int64_t i = 0; i < nrows; i++) {
+    pmi_put_i64(&p, ids[i]);
+    for (int j = 0; j < cols; j++) pmi_put_f64(&p, j + 0.5);
+  }
+  rec(PMI_MSG_ROWS, -1);
+}
+
+static void err_reply(uint32_t req, int code, const char *msg) {
+  pay();
+  pmi_put_u32(&p, req);
+  pmi_put_i32(&p, code);
+  pmi_put_str(&p, msg);
+  rec(PMI_MSG_ERR, -1);
+}
+
+static void client_seeds(void) {
+  const uint32_t R = 0xffffffffu; /* the harness writes the call's id */
+  begin();
+  call(0, 3);
+  row_reply(R, 0, 3, 0, 4, 0);
+  save("client", "host_dense_row");
+  begin();
+  call(1, 2);
+  row_reply(R, 1, 2, 0, 3, 1);
+  save("client", "host_f32_row");
+  begin();
+  call(2, 5);
+  pay();
+  pmi_put_u32(&p, R);
+  pmi_put_i32(&p, 2);
+  pmi_put_i64(&p, 5);
+  pmi_put_i64(&p, 1);
+  pmi_put_i64(&p, 0);
+  pmi_put_i32(&p, 0);
+  pmi_put_i64(&p, 2); /* pairs */
+  int32_t keys[2] = {4, 49};
+  pmi_put_bytes(&p, keys, sizeof keys);
+  pmi_put_f64(&p, 1.0);
+  pmi_put_f64(&p, 2.0);
+  rec(PMI_MSG_ROW, -1);
+  save("client", "host_sparse_row");
+  begin();
+  call(3, 0);
+  int64_t ids[2] = {0, 1};
+  rows_reply(R, 0, 0, 0, 1, ids, 4);
+  rows_reply(R - 1, 0, 0, 0, 2, ids, 4);
+  save("client", "host_rows");
+  begin();
+  call(4, 7);
+  row_reply(R, 0, 7, 1, 4, 0);
+  save("client", "worker_row");
+  begin();
+  call(5, 1);
+  int64_t wids[2] = {1, 2};
+  rows_reply(R, 0, 1, 0, 2, wids, 4);
+  save("client", "worker_views");
+  begin();
+  call(7, 0);
+  err_reply(0, PMLS_EABORTED, "run aborted: worker 3 failed");
+  pay();
+  pmi_put_i32(&p, PMI_MSG_BYE);
+  rec(PMI_MSG_ACK, -1);
+  save("client", "barrier_err_ack");
+  begin();
+  call(0, 9);
+  err_reply(R, PMLS_EINVAL, "row 9 refused");
+  fuzz_record(&out, FUZZ_RAW, 0, "garbage", 7);
+  save("client", "err_garbage");
+}
+
+/* ---- feed ---------------------------------------------------------------- */
+
+static void push(int64_t clock, int32_t nstamps, int32_t t, int nrows, int cols,
+                 int f32) {
+  pay();
+  pmi_put_i64(&p, clock);
+  pmi_put_i32(&p, nstamps);
+  for (int32_t i = 0; i < nstamps; i++) pmi_put_i64(&p, i);
+  for (int r = 0; r < nrows; r++) {
+    pmi_put_i32(&p, t);
+    pmi_put_i64(&p, r);
+    for (int j = 0; j < cols; j++) {
+      if (f32) {
+        float v = (float)j;
+        pmi_put_bytes(&p, &v, 4);
+      } else {
+        pmi_put_f64(&p, j);
+      }
+    }
+  }
+  rec(PMI_MSG_PUSH, -1);
+}
+
+static void feed_seeds(void) {
+  begin();
+  push(1, 2, 0, 3, 4, 0);
+  push(2, 2, 1, 2, 3, 1);
+  save("feed", "two_pushes");
+  begin();
+  push(5, 2, 0, 8, 4, 0);
+  push(3, 2, 0, 2, 4, 0); /* older: the cache keeps the newer */
+  push(6, 1, 0, 1, 4, 0); /* wrong stamp count */
+  push(7, 2, 2, 1, 100, 0); /* a sparse table */
+  save("feed", "old_and_bad");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR (engine/fuzz/corpus)\n", argv[0]);
@@ -216,6 +362,8 @@ int main(int argc, char **argv) {
   }
   root = argv[1];
   server_seeds();
+  client_seeds();
+  feed_seeds();
   pmi_buf_free(&out);
   pmi_buf_free(&p);
   return 0;

@@ -81,6 +81,21 @@ static void apply_push(pmi_feed *f, pmi_rd *rd) {
   free(stamps);
 }
 
+void pmi_feed_handle(pmi_feed *f, const void *msg, size_t len) {
+  char err[PMI_ERRLEN];
+  pmi_hdr h;
+  pmi_rd rd;
+  if (pmi_msg_open(msg, len, f->e->job, &h, &rd, err) != PMLS_OK) {
+    char who[48];
+    snprintf(who, sizeof who, "rank %d: push receiver", f->e->rank);
+    pmi_msg_dropped(&f->e->dropped, who, err);
+  } else if (h.type == PMI_MSG_PUSH) {
+    apply_push(f, &rd);
+  } else if (h.type == PMI_MSG_STOP) {
+    atomic_store(&f->stop, 1);
+  }
+}
+
 static void *feed_main(void *arg) {
   pmi_feed *f = arg;
   char err[PMI_ERRLEN];
@@ -88,17 +103,7 @@ static void *feed_main(void *arg) {
     void *msg;
     size_t len;
     if (pmi_msg_recv(f->pull, &msg, &len, NULL, err) != PMLS_OK) continue;
-    pmi_hdr h;
-    pmi_rd rd;
-    if (pmi_msg_open(msg, len, f->e->job, &h, &rd, err) != PMLS_OK) {
-      char who[48];
-      snprintf(who, sizeof who, "rank %d: push receiver", f->e->rank);
-      pmi_msg_dropped(&f->e->dropped, who, err);
-    } else if (h.type == PMI_MSG_PUSH) {
-      apply_push(f, &rd);
-    } else if (h.type == PMI_MSG_STOP) {
-      atomic_store(&f->stop, 1);
-    }
+    pmi_feed_handle(f, msg, len);
     pmi_msg_free(msg);
   }
   return NULL;
