@@ -4,10 +4,10 @@
  *
  * A message harness reads its input as records, each one message:
  *
- *   u8 type, i32 src, u16 n, n payload bytes
+ *   u8 type, u16 flags, i32 src, u16 n, n payload bytes (little-endian)
  *
  * and builds the header itself (the magic, the node's job id, the payload
- * length), so the fuzzer spends its time in the handlers instead of
+ * length; the flags are a ROUND's), so the fuzzer spends its time in the handlers instead of
  * guessing a random job id. A record of type 0xff carries a whole message,
  * header and all, as it came: that is how garbage reaches the header check.
  * Harness code only; everything is static so each harness takes what it
@@ -40,13 +40,14 @@ typedef struct {
 
 /* The next record as a message in b (job's header); 0 at the end. */
 static inline int fuzz_next(fuzz_in *in, uint32_t job, pmi_buf *b) {
-  if (in->len - in->off < 7) return 0;
+  if (in->len - in->off < 9) return 0;
   const uint8_t *r = in->p + in->off;
   int type = r[0];
+  uint16_t flags = (uint16_t)(r[1] | r[2] << 8);
   int32_t src;
-  memcpy(&src, r + 1, 4);
-  size_t n = (size_t)r[5] | (size_t)r[6] << 8;
-  in->off += 7;
+  memcpy(&src, r + 3, 4);
+  size_t n = (size_t)r[7] | (size_t)r[8] << 8;
+  in->off += 9;
   if (n > in->len - in->off) n = in->len - in->off;
   b->len = 0;
   if (type == FUZZ_RAW) {
@@ -57,6 +58,7 @@ static inline int fuzz_next(fuzz_in *in, uint32_t job, pmi_buf *b) {
     pmi_hdr h;
     memcpy(&h, b->data, sizeof h);
     h.len = (uint32_t)(b->len - sizeof h);
+    h.flags = flags;
     memcpy(b->data, &h, sizeof h);
   }
   in->off += n;
@@ -64,15 +66,22 @@ static inline int fuzz_next(fuzz_in *in, uint32_t job, pmi_buf *b) {
 }
 
 /* Appends a record to out (the seed generator, gen_corpus.c). */
-static inline void fuzz_record(pmi_buf *out, int type, int32_t src,
-                               const void *payload, size_t n) {
-  uint8_t head[7];
+static inline void fuzz_record_flags(pmi_buf *out, int type, int flags,
+                                     int32_t src, const void *payload,
+                                     size_t n) {
+  uint8_t head[9];
   head[0] = (uint8_t)type;
-  memcpy(head + 1, &src, 4);
-  head[5] = (uint8_t)(n & 0xff);
-  head[6] = (uint8_t)(n >> 8);
+  head[1] = (uint8_t)(flags & 0xff);
+  head[2] = (uint8_t)(flags >> 8);
+  memcpy(head + 3, &src, 4);
+  head[7] = (uint8_t)(n & 0xff);
+  head[8] = (uint8_t)(n >> 8);
   pmi_buf_put(out, head, sizeof head);
   pmi_buf_put(out, payload, n);
+}
+static inline void fuzz_record(pmi_buf *out, int type, int32_t src,
+                               const void *payload, size_t n) {
+  fuzz_record_flags(out, type, 0, src, payload, n);
 }
 
 /* ---- an input as a data file --------------------------------------------- */

@@ -355,6 +355,69 @@ static void feed_seeds(void) {
   save("feed", "old_and_bad");
 }
 
+/* ---- rounds (a worker's side of scheduled rounds) ------------------------ */
+
+/* A ROUND of node `node` for `round`: commits to vars 0..nchg-1, maybe a
+ * broadcast, then (unless COMMITS or STOP) n variables and nseg segments. */
+static void round_msg(int flags, int32_t node, int64_t round, int64_t through,
+                      int nchg, int nb, int n, int nseg) {
+  pay();
+  pmi_put_i32(&p, node);
+  pmi_put_i64(&p, round);
+  pmi_put_i64(&p, through);
+  pmi_put_i64(&p, nchg);
+  for (int i = 0; i < nchg; i++) {
+    pmi_put_i64(&p, i * 3);
+    pmi_put_f64(&p, 0.5);
+    pmi_put_f64(&p, -0.5);
+  }
+  if (flags & 8) {
+    pmi_put_i64(&p, nb);
+    for (int i = 0; i < nb; i++) pmi_put_f64(&p, i);
+  }
+  if (flags & 1) { /* STOP: the node's counters */
+    for (int i = 0; i < 3; i++) pmi_put_i64(&p, 10 + i);
+    pmi_put_f64(&p, 1.0);
+    pmi_put_f64(&p, 2.0);
+    for (int i = 0; i < 18; i++) pmi_put_i64(&p, i);
+    pmi_put_i32(&p, 1);   /* workers */
+    pmi_put_i64(&p, 4);   /* passes */
+    pmi_put_i32(&p, 1);   /* notes */
+    pmi_put_str(&p, "objective");
+    pmi_put_f64(&p, 0.25);
+  } else if (!(flags & 4)) {
+    pmi_put_i64(&p, n);
+    for (int i = 0; i < n; i++) pmi_put_i64(&p, i + 1);
+    pmi_put_i32(&p, nseg ? nseg : 1);
+    for (int g = 0; g < (nseg ? nseg : 1); g++) {
+      pmi_put_i64(&p, nseg ? g * n / nseg : 0);
+      pmi_put_i64(&p, nseg ? (g + 1) * n / nseg : n);
+      pmi_put_i32(&p, -1);
+      pmi_put_i32(&p, -1);
+    }
+  }
+  fuzz_record_flags(&out, PMI_MSG_ROUND, flags, -1, p.data, p.len);
+}
+
+static void rounds_seeds(void) {
+  begin();
+  round_msg(0, 0, 0, -1, 2, 0, 4, 0);
+  round_msg(0, 1, 1, -1, 0, 0, 3, 2);
+  save("rounds", "two_nodes");
+  begin();
+  round_msg(8, 0, 0, -1, 1, 5, 2, 1); /* with a broadcast */
+  round_msg(4, 1, -1, 1, 3, 0, 0, 0); /* commits only */
+  pay();
+  pmi_put_i64(&p, 0);
+  rec(PMI_MSG_ENDROUND, -1);
+  save("rounds", "broadcast_commits_end");
+  begin();
+  round_msg(0, 0, 0, -1, 0, 0, 2, 0);
+  round_msg(1, 0, 2, 0, 1, 0, 0, 0); /* STOP with counters */
+  round_msg(1, 1, 1, -1, 0, 0, 0, 0);
+  save("rounds", "stop");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR (engine/fuzz/corpus)\n", argv[0]);
@@ -364,6 +427,7 @@ int main(int argc, char **argv) {
   server_seeds();
   client_seeds();
   feed_seeds();
+  rounds_seeds();
   pmi_buf_free(&out);
   pmi_buf_free(&p);
   return 0;

@@ -60,4 +60,9 @@ static inline int pmi_sched_resize(void *p, size_t n, size_t elem) {
   return 0;
 }
 
+/* A message as a worker's rounds take it off their socket (worker.c), for
+ * the fuzz harness (engine/fuzz/fuzz_rounds.c): takes ownership of msg, a
+ * nanomsg message. */
+int pmi_rounds_take(pmls_rounds *r, void *msg, size_t len);
+
 #endif

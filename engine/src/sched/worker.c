@@ -377,6 +377,10 @@ static int take_message(pmls_rounds *r, void *msg, size_t len) {
   return PMLS_OK;
 }
 
+int pmi_rounds_take(pmls_rounds *r, void *msg, size_t len) {
+  return take_message(r, msg, len);
+}
+
 /* Rounds of every node up to the result have reached this worker's copy. */
 static int64_t complete_through(const pmls_rounds *r) {
   int64_t first_missing = INT64_MAX;
