@@ -51,7 +51,8 @@ static inline int fuzz_next(fuzz_in *in, uint32_t job, pmi_buf *b) {
   if (n > in->len - in->off) n = in->len - in->off;
   b->len = 0;
   if (type == FUZZ_RAW) {
-    pmi_buf_put(b, in->p + in->off, n);
+    pmi_buf_reserve(b, sizeof(pmi_hdr)); /* never NULL, even for 0 bytes */
+    if (n) pmi_buf_put(b, in->p + in->off, n);
   } else {
     pmi_msg_begin(b, job, type, src);
     pmi_buf_put(b, in->p + in->off, n);

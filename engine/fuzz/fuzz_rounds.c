@@ -80,6 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   eng->cfg.timeout_ms = saved;
   pmls_rounds_close(r);
+  /* Its pushes to the nodes linger until the engine goes: here they would
+   * pile up to nanomsg's limit of sockets, input after input. */
+  pmi_proc_close_lingering(eng);
   /* A worker takes a model's rounds once: the next input is a new one. */
   eng->model.taken[0] = 0; /* ROUNDS_FREE, model.c */
   drain_nodes();

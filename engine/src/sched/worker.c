@@ -255,6 +255,15 @@ static int note_change(pmls_rounds *r, int64_t var, const void *src) {
   return 0;
 }
 
+/* A node's counters are counts: at most 2^53 (no run gets near), added
+ * saturating, so a forged STOP cannot overflow them (the fuzzer's counters
+ * of -6.7e18 did: signed overflow). */
+#define MAX_COUNT (INT64_C(1) << 53)
+static int count_ok(int64_t v) { return v >= 0 && v <= MAX_COUNT; }
+static void add_count(int64_t *to, int64_t v) {
+  *to = *to > INT64_MAX - v ? INT64_MAX : *to + v;
+}
+
 /* Worker 0 (in rank 0) hands the node's counters to the engine. */
 static void take_stop_stats(pmls_rounds *r, pmi_rd *rd) {
   pmls_engine *e = r->e;
@@ -263,18 +272,23 @@ static void take_stop_stats(pmls_rounds *r, pmi_rd *rd) {
   int64_t pushes = pmi_get_i64(rd);
   double sum = pmi_get_f64(rd), sumsq = pmi_get_f64(rd);
   int64_t mx = pmi_get_i64(rd), hist[17];
-  for (int i = 0; i < 17; i++) hist[i] = pmi_get_i64(rd);
+  int counts = count_ok(rounds) && count_ok(updates) && count_ok(pushes) &&
+               count_ok(mx);
+  for (int i = 0; i < 17; i++) counts &= count_ok(hist[i] = pmi_get_i64(rd));
   int P = pmi_get_i32(rd);
-  if (rd->bad || P != e->workers) return;
+  pmi_rd passes = *rd;
+  for (int w = 0; w < P && !passes.bad; w++)
+    counts &= count_ok(pmi_get_i64(&passes));
+  if (rd->bad || passes.bad || P != e->workers || !counts) return;
   pthread_mutex_lock(&e->mu);
-  for (int w = 0; w < P; w++) m->passes[w] += pmi_get_i64(rd);
-  m->rounds += rounds;
-  m->updates += updates;
-  m->pushes += pushes;
+  for (int w = 0; w < P; w++) add_count(&m->passes[w], pmi_get_i64(rd));
+  add_count(&m->rounds, rounds);
+  add_count(&m->updates, updates);
+  add_count(&m->pushes, pushes);
   m->stale_sum += sum;
   m->stale_sumsq += sumsq;
   if (mx > m->stale_max) m->stale_max = mx;
-  for (int i = 0; i < 17; i++) m->stale_hist[i] += hist[i];
+  for (int i = 0; i < 17; i++) add_count(&m->stale_hist[i], hist[i]);
   m->have_stats = 1;
   int notes = pmi_get_i32(rd);
   for (int i = 0; i < notes && !rd->bad; i++) {

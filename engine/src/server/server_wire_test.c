@@ -313,12 +313,47 @@ static void t_stamp_slice_checked(void) {
   pmls_engine_destroy(e);
 }
 
+/* From the fuzzer (engine/fuzz/corpus/server/gets_no_rows): a GETS of no
+ * rows checked none, so its table id was never checked either, and the
+ * layout test read s->tables[3670016]. Every bad table id is refused. */
+static void t_gets_no_rows_table_checked(void) {
+  pmls_engine *e = engine_of(config(1, 1));
+  CHECK(e != NULL);
+  int t = table(e, "t", spec_of(4, 3, PMLS_DENSE));
+  CHECK_EQ_INT(t, 0);
+  fake f;
+  CHECK(fake_open(&f, e, FAKE_ID, 1) == 0);
+  const int32_t ids[] = {3670016, -1, PMI_MAX_TABLES, 7, t};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    pmi_msg_begin(&f.b, e->job, PMI_MSG_GETS, f.id);
+    pmi_put_u32(&f.b, 70 + (uint32_t)i);
+    pmi_put_i32(&f.b, ids[i]);
+    pmi_put_i64(&f.b, 0); /* min clock */
+    pmi_put_i32(&f.b, 0);
+    pmi_put_i32(&f.b, 0);
+    pmi_put_i64(&f.b, 0); /* no rows */
+    CHECK_EQ_INT(fake_send(&f, 0), PMLS_OK);
+    reply r;
+    fake_recv(&f, &r, 3, 3000);
+    int good = ids[i] == t;
+    if (good ? r.type != PMI_MSG_ROWS
+             : r.type != PMI_MSG_ERR || !strstr(r.msg, "unknown table id")) {
+      th_fail(__FILE__, __LINE__, "GETS of no rows of table %d: got %s \"%s\"",
+              ids[i], r.type > 0 ? pmi_msg_type_name(r.type) : "nothing", r.msg);
+      return;
+    }
+  }
+  fake_close(&f);
+  pmls_engine_destroy(e);
+}
+
 static const th_case cases[] = {
     {"tcp: a length prefix of 2^63-1 or 3 GiB drops the connection, the shard serves on", t_huge_length_prefix_refused},
     {"tcp: a 3 MiB row still arrives whole", t_large_row_still_arrives},
     {"TABLE: a spec the engine refuses, or a 2.4 GB row, is refused", t_table_spec_refused},
     {"CLOCK: only the worker's previous clock + 1; the rest dropped and counted", t_clock_not_next_dropped},
     {"GET/GETS: stamps outside the workers are a malformed read", t_stamp_slice_checked},
+    {"GETS of no rows: an unknown table id is refused, not looked up", t_gets_no_rows_table_checked},
 };
 
 TH_MAIN(cases)
