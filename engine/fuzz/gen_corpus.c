@@ -418,6 +418,53 @@ static void rounds_seeds(void) {
   save("rounds", "stop");
 }
 
+/* ---- job (the node thread) ---------------------------------------------- */
+
+static void done_msg(int32_t from, int phase, uint32_t run, int32_t status,
+                     const char *text, int stats) {
+  pay();
+  pmi_put_u8(&p, (uint8_t)phase);
+  pmi_put_u32(&p, run);
+  pmi_put_i32(&p, status);
+  pmi_put_str(&p, text);
+  if (stats) {
+    for (int i = 0; i < 6; i++) pmi_put_i64(&p, 100 + i);
+    pmi_put_i32(&p, 0); /* tables */
+  }
+  rec(PMI_MSG_DONE, from);
+}
+
+static void job_seeds(void) {
+  uint8_t rank0 = 0, rank1 = 1;
+  begin();
+  pmi_buf_put(&out, &rank0, 1);
+  done_msg(1, 4, 1, 0, "", 0);         /* ready */
+  done_msg(2, 4, 1, 0, "", 0);
+  done_msg(1, 1, 1, 0, "", 1);         /* workers, with statistics */
+  done_msg(2, 1, 1, 5, "worker 2 failed", 1);
+  done_msg(1, 2, 1, 0, "", 0);         /* closed */
+  done_msg(1, 3, 1, 0, "", 0);         /* finished */
+  pay();
+  rec(PMI_MSG_BEAT, 2);
+  save("job", "rank0_steps");
+  begin();
+  pmi_buf_put(&out, &rank1, 1);
+  done_msg(0, 5, 1, 0, "", 0);         /* begun */
+  done_msg(0, 4, 1, 0, "", 0);         /* the verdict */
+  done_msg(0, 2, 1, 0, "", 0);
+  pay();
+  rec(PMI_MSG_FINISH, 0);
+  save("job", "rank1_steps");
+  begin();
+  pmi_buf_put(&out, &rank0, 1);
+  pay();
+  pmi_put_str(&p, "stopped by SIGINT");
+  pmi_put_i32(&p, 2);
+  pmi_put_i32(&p, 1);
+  rec(PMI_MSG_ABORT, 1);
+  save("job", "abort_signal");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR (engine/fuzz/corpus)\n", argv[0]);
@@ -428,6 +475,7 @@ int main(int argc, char **argv) {
   client_seeds();
   feed_seeds();
   rounds_seeds();
+  job_seeds();
   pmi_buf_free(&out);
   pmi_buf_free(&p);
   return 0;

@@ -306,6 +306,15 @@ static void handle(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd) {
   pthread_mutex_unlock(&j->mu);
 }
 
+/* One message as the node thread takes it, for the fuzz harness
+ * (engine/fuzz/fuzz_job.c), which has no thread or socket. */
+void pmi_job_handle(pmls_engine *e, const void *msg, size_t len) {
+  pmi_hdr h;
+  pmi_rd rd;
+  char err[PMI_ERRLEN];
+  if (pmi_msg_open(msg, len, e->job, &h, &rd, err) == PMLS_OK) handle(e, &h, &rd);
+}
+
 /* Rank 0 stops watching a rank once it acknowledged FINISH (it exits right
  * after); a rank stops watching rank 0 once FINISH came. */
 static int watched(const pmls_engine *e, int r) {

@@ -57,6 +57,9 @@ struct pmi_job {
 
 /* A DONE message, called by the node thread with j->mu held. */
 void pmi_job_on_done(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd);
+/* A message handed to the node thread's handler (job.c), as if it came on
+ * its socket: for the fuzz harness. */
+void pmi_job_handle(pmls_engine *e, const void *msg, size_t len);
 int pmi_job_send(pmi_job *j, int sock, const char *peer, char *err);
 void pmi_job_free(pmi_job *j, const pmls_engine *e);
 

@@ -107,6 +107,8 @@ static void put_stats(pmls_engine *e, const pmls_stats *st) {
   pthread_mutex_unlock(&e->mu);
 }
 
+static int count_ok(int64_t v) { return v >= 0 && v <= (INT64_C(1) << 53); }
+
 /* Rank 0: adds a rank's statistics to the job's. */
 static void merge_stats(pmls_engine *e, pmi_rd *rd) {
   pmi_traffic t;
@@ -122,6 +124,21 @@ static void merge_stats(pmls_engine *e, pmi_rd *rd) {
     const void *p = pmi_get_bytes(rd, sizeof acc[i]);
     if (p) memcpy(&acc[i], p, sizeof acc[i]);
   }
+  /* Counts of a run are far below 2^53: a DONE claiming more (or less
+   * than 0) is refused, so no sum of them can overflow (the fuzzer's
+   * counters of -7.5e18 did: signed overflow). */
+  int ok = count_ok(t.messages_sent) && count_ok(t.bytes_sent) &&
+           count_ok(t.messages_received) && count_ok(t.bytes_received) &&
+           count_ok(rows_read) && count_ok(rows_inc);
+  for (int i = 0; i < n && i < PMI_MAX_TABLES; i++) {
+    const pmi_table_acc *a = &acc[i];
+    ok &= count_ok(a->reads) && count_ok(a->increments) &&
+          count_ok(a->cache_hits) && count_ok(a->stale_n) &&
+          count_ok(a->stale_max) && count_ok(a->bytes_sent) &&
+          count_ok(a->bytes_received);
+    for (int k = 0; k < 17; k++) ok &= count_ok(a->stale_hist[k]);
+  }
+  if (!ok) rd->bad = 1;
   if (rd->bad) return;
   pthread_mutex_lock(&e->mu);
   e->closed_traffic.messages_sent += t.messages_sent;
