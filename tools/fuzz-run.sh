@@ -24,7 +24,9 @@ for name in "$@"; do
   found=$(ls "$dir" | grep -cE '^(crash|leak|timeout|oom|slow-unit)-')
   cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
   if [ $rc -eq 0 ]; then
-    echo "fuzz $name: ${runs:-?} executions in $secs s, coverage ${cov:-?}, no crash ($found inputs kept from earlier runs)"
+    old=""
+    [ "$found" -gt 0 ] && old=" (earlier findings still in $dir: $found)"
+    echo "fuzz $name: ${runs:-?} executions in $secs s, coverage ${cov:-?}, no crash$old"
   else
     status=1
     echo "fuzz $name: ${runs:-?} executions, stopped on a finding (exit $rc): see $log"
