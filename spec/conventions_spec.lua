@@ -178,6 +178,49 @@ describe("errors a user can act on", function()
     assert.is_nil(res.out:find("traceback", 1, true), res.out)
   end)
 
+  -- nanomsg gives a process 512 sockets, and a shard answers every client
+  -- of the job: -p 100 used to run 25 s into hundreds of "Too many open
+  -- files" lines, or a crash, before a misleading error.
+  it("-p beyond nanomsg's sockets: refused at once, saying the limit and what fits", function()
+    local res = pmls({ "run", "-p", "100", "-w", "1", SUM })
+    one_usage_line(res, "100 processes of 1 worker each", "nanomsg allows 512", "at most -p ")
+    local fits = tonumber(res.lines[1]:match("at most %-p (%d+)"))
+    assert.is_true(fits >= 32 and fits < 100, res.lines[1])
+    local more = pmls({ "run", "-p", "40", "-w", "8", SUM })
+    one_usage_line(more, "40 processes of 8 workers each", "-w 8")
+  end)
+
+  it("-p beyond the descriptor limit: refused at once, naming ulimit -n", function()
+    -- a soft and hard limit of 300 (a shell's ulimit -n sets both)
+    local rc, out = helpers.sh("ulimit -n 300 && " .. helpers.quote(helpers.pmls_bin) ..
+                               " run -p 30 -w 1 " .. helpers.quote(SUM) .. " 2>&1")
+    assert.are.equal(2, rc, out)
+    assert.is_truthy(out:find("the limit (ulimit -n) is 300", 1, true), out)
+    assert.is_truthy(out:find("or raise the limit", 1, true), out)
+  end)
+
+  -- A rank that ends before it joins (here: ssh cannot start it) used to
+  -- leave rank 0 waiting out the 60 s join timeout.
+  it("a rank that cannot start ends the job at once, naming it", function()
+    local hosts = helpers.tempdir() .. "/hosts"
+    local f = assert(io.open(hosts, "w"))
+    f:write("localhost slots=1\nno-such-host.invalid slots=1\n")
+    f:close()
+    local rc, out = helpers.sh("PMLS_SSH=false " .. helpers.quote(helpers.pmls_bin) .. " run --hostfile " ..
+                               helpers.quote(hosts) .. " -w 1 " .. helpers.quote(SUM) .. " 2>&1")
+    assert.are.equal(1, rc, out)
+    assert.is_truthy(out:find("rank 1 (pid ", 1, true), out)
+    assert.is_truthy(out:find("exited with status 1 before the job started", 1, true), out)
+    assert.is_nil(out:find("did not join", 1, true), out)
+  end)
+
+  it("engine options before the script reach every rank", function()
+    local res = pmls({ "run", "-p", "3", "-w", "1", SUM })
+    assert.are.equal(0, res.rc, res.out)
+    assert.is_truthy(res.out:find("total (%d+) expected %1"), res.out)
+    assert.is_nil(res.out:find("unknown command", 1, true), res.out)
+  end)
+
   it("--trace brings the traceback back", function()
     local res = pmls({ "run", "models/mf_sgd.lua", "--data", "/nonexistent/r.txt", "--trace" })
     assert.are.equal(1, res.rc, res.out)

@@ -148,6 +148,17 @@ void pmls_table_spec_init(pmls_table_spec *spec);
 int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
                        size_t errlen);
 void pmls_engine_destroy(pmls_engine *e);
+/* Whether one process of a job shaped as cfg says (procs, workers per
+ * process, servers, schedulers; 0 = the defaults) can open what it needs:
+ * nanomsg gives a process at most 512 sockets, and each holds a few file
+ * descriptors under RLIMIT_NOFILE. A shard answers every client of the job
+ * and every client talks to every shard, so the need grows with procs x
+ * workers. PMLS_OK, or PMLS_EINVAL with err saying the need, the limit and
+ * the largest -p that fits. pmls_engine_create checks it; a launcher asks
+ * before it starts any process. *sockets and *fds (if given) get the
+ * estimate. */
+int pmls_config_check(const pmls_config *cfg, int *sockets, int *fds,
+                      char *err, size_t errlen);
 /* Takes this process's place in a job from what its launcher set: rank and
  * size from PMLS_RANK/PMLS_SIZE (pmls -p, or a host that starts its own
  * ranks), OMPI_COMM_WORLD_RANK/SIZE (Open MPI's mpirun), PMI_RANK/PMI_SIZE

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +174,8 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
 }
 
 static int run_job(int argc, char **argv, pl_guard *guard) {
+  /* The command as typed ("pmls run" and all): the other ranks run it. */
+  char **command = argv - 2;
   pmls_config cfg;
   pmls_config_init(&cfg);
   run_opts ro = {&cfg, 0, 0, "ipc", NULL, NULL};
@@ -287,13 +290,28 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
       free(hosts);
       return 1;
     }
+    /* Nothing starts that could not open its sockets: the processes on
+     * this host share its cores unless -w says otherwise. */
+    pmls_config shape = cfg;
+    shape.procs = procs;
+    if (!shape.workers) {
+      long cores = sysconf(_SC_NPROCESSORS_ONLN);
+      int here = pl_local_procs(hosts, nhosts, procs, 0);
+      shape.workers = cores > here ? (int)(cores / here) : 1;
+    }
+    if (pmls_config_check(&shape, NULL, NULL, err, sizeof err)) {
+      fprintf(stderr, "pmls: %s\n", err);
+      free(hosts);
+      return EXIT_USAGE;
+    }
     job.procs = procs;
     job.pids = calloc((size_t)procs, sizeof *job.pids);
     /* The other ranks start now, before this process opens any socket. */
-    if (!job.pids || pl_spawn(&job, argv - 2, master_buf, hosts, nhosts, err,
+    if (!job.pids || pl_spawn(&job, command, master_buf, hosts, nhosts, err,
                               sizeof err)) {
       fprintf(stderr, "pmls: %s\n", job.pids ? err : "out of memory");
       int st;
+      pl_guard_detach(guard); /* this process says why */
       if (job.pids) pl_wait(&job, 0, -1, "a rank could not start", &st);
       free(job.pids);
       free(hosts);
@@ -332,6 +350,7 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
     }
     if (launched) {
       int st;
+      pl_guard_detach(guard); /* this process said why */
       pl_wait(&job, 0, -1, "the engine could not start", &st);
       free(job.pids);
     }
@@ -393,6 +412,13 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
 static int cmd_run(int argc, char **argv) {
   /* Before any thread or rank exists: every thread inherits the mask. */
   pl_guard *guard = pl_guard_start();
+  /* A job holds a few descriptors per socket: take what the hard limit
+   * allows (the ranks inherit it), as servers do. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   /* The script's option parser suggests among these too. */
   char flags[1024];
   pl_opt_flags(flags, sizeof flags);

@@ -42,6 +42,7 @@ struct pl_guard {
   pthread_t thread;
   pthread_mutex_t mu; /* guards e */
   pmls_engine *e;
+  int starting; /* guarded by mu: ranks run, no engine attached yet */
   pl_job *_Atomic job; /* set once its ranks run (pl_guard_watch_ranks) */
   sigset_t set, old;
   _Atomic int done;
@@ -57,9 +58,14 @@ static const char *sig_name(int sig) {
   return a ? a : "?";
 }
 
-static void rank_died(pl_guard *g, int rank, const char *why) {
+static void end_before_start(pl_guard *g, const char *why, int status);
+
+/* Before the engine exists (the ranks are still joining) there is no run
+ * to abort: the job ends here, or rank 0 would wait out the join timeout. */
+static void rank_died(pl_guard *g, int rank, const char *why, int status) {
   pthread_mutex_lock(&g->mu);
   if (g->e) pmls_peer_died(g->e, rank, why);
+  else if (g->starting) end_before_start(g, why, status);
   pthread_mutex_unlock(&g->mu);
 }
 
@@ -83,6 +89,14 @@ static void end_now(pl_guard *g, int sig, int again) {
   _exit(128 + sig);
 }
 
+static void end_before_start(pl_guard *g, const char *why, int status) {
+  fprintf(stderr, "pmls: %s before the job started\n", why);
+  pl_guard_forward(g, SIGKILL);
+  pl_job *job = atomic_load(&g->job);
+  if (job) pl_remove_ipc_dir(job);
+  _exit(status > 0 && status < 126 ? status : 1);
+}
+
 static void look_at_ranks(pl_guard *g, double now) {
   pl_job *job = atomic_load(&g->job);
   if (!job) return;
@@ -99,7 +113,7 @@ static void look_at_ranks(pl_guard *g, double now) {
       if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
         snprintf(why, sizeof why, "rank %d (pid %d) was killed by SIG%s", r,
                  (int)job->pids[r], sig_name(info.si_status));
-        rank_died(g, r, why);
+        rank_died(g, r, why, 1);
       } else if (info.si_status != 0) {
         g->exit_code[r] = info.si_status;
         g->speak_at[r] = now + EXIT_SPEAK_S;
@@ -110,7 +124,7 @@ static void look_at_ranks(pl_guard *g, double now) {
       char why[160];
       snprintf(why, sizeof why, "rank %d (pid %d) exited with status %d", r,
                (int)job->pids[r], g->exit_code[r]);
-      rank_died(g, r, why);
+      rank_died(g, r, why, g->exit_code[r]);
     }
   }
 }
@@ -169,6 +183,9 @@ int pl_guard_watch_ranks(pl_guard *g, pl_job *job) {
   g->exit_code = calloc(n, sizeof *g->exit_code);
   g->seen = calloc(n, 1);
   if (!g->speak_at || !g->exit_code || !g->seen) return -1;
+  pthread_mutex_lock(&g->mu);
+  g->starting = 1;
+  pthread_mutex_unlock(&g->mu);
   atomic_store(&g->job, job); /* the arrays above are ready first */
   return 0;
 }
@@ -177,6 +194,7 @@ void pl_guard_attach(pl_guard *g, pmls_engine *e) {
   if (!g) return;
   pthread_mutex_lock(&g->mu);
   g->e = e;
+  g->starting = 0;
   int sig = atomic_load(&g->signo);
   if (sig) pmls_stop(e, sig); /* it came while the engine was being made */
   pthread_mutex_unlock(&g->mu);
@@ -186,6 +204,7 @@ void pl_guard_detach(pl_guard *g) {
   if (!g) return;
   pthread_mutex_lock(&g->mu);
   g->e = NULL;
+  g->starting = 0;
   pthread_mutex_unlock(&g->mu);
 }
 

@@ -82,7 +82,10 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   for (int s = 0; s < e->servers; s++) {
     c->push[s] = pmi_sock_push(e->server_addr[s],
                                pmi_send_slice(e->cfg.timeout_ms), e->err);
-    if (c->push[s] < 0) goto fail;
+    if (c->push[s] < 0) {
+      rc = PMLS_ENET; /* the previous HELLO left rc at PMLS_OK */
+      goto fail;
+    }
     pmi_msg_begin(&c->out, e->job, PMI_MSG_HELLO, id);
     pmi_put_str(&c->out, c->addr);
     pmi_put_i32(&c->out, e->rank);

@@ -6,7 +6,9 @@
  * declaration travels to every shard as a TABLE message and is acknowledged,
  * the same path a multi-process job uses, so there is no second code path
  * for "local" tables. */
+#include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,12 +96,73 @@ static void stop_servers(pmls_engine *e) {
     int sock = pmi_sock_push(e->server_addr[s], 1000, NULL);
     pmi_buf b = {0};
     pmi_msg_begin(&b, e->job, PMI_MSG_STOP, -1);
-    pmi_msg_send(sock, &b, NULL, "server", NULL);
+    if (sock < 0 || pmi_msg_send(sock, &b, NULL, "server", NULL) != PMLS_OK)
+      pmi_server_ask_stop(e->srv[s]); /* no STOP can reach it */
     pmi_buf_free(&b);
     pmi_server_join(e->srv[s]); /* STOP was delivered once the thread ends */
     e->srv[s] = NULL;
     pmi_sock_close(sock);
   }
+}
+
+/* ---- what a process opens ------------------------------------------------- */
+
+enum { NN_SOCKETS_MAX = 512, FDS_PER_SOCKET = 3, FDS_BESIDE = 64 };
+
+/* The sockets of the busiest process (it hosts a shard, the master and the
+ * scheduler), counted as the modules open them: a shard's reply socket to
+ * every client of the job and its push to every process's feed; each
+ * local client's push to every shard and its own pull (workers and one
+ * host client); the job's pushes to every rank and every shard; the pulls
+ * bound for the shards, the control address, the feed, the master and the
+ * schedulers. A scheduler's pushes to its workers are left out: only
+ * scheduled models open them, and a failure there is reported when it
+ * happens. */
+static long sockets_needed(long procs, long workers, long servers,
+                           long schedulers) {
+  long local_servers = (servers + procs - 1) / procs;
+  long clients = workers + 1;
+  return local_servers * (procs * clients + procs) + clients * (servers + 1) +
+         procs + servers + local_servers + schedulers + 8;
+}
+
+int pmls_config_check(const pmls_config *cfg, int *sockets, int *fds,
+                      char *err, size_t errlen) {
+  long procs = cfg->procs > 0 ? cfg->procs : 1;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  long workers = cfg->workers > 0 ? cfg->workers : (cores > 0 ? cores : 1);
+  int spread = cfg->servers > 0;
+  long servers = spread ? cfg->servers : procs;
+  long schedulers = cfg->schedulers > 0 ? cfg->schedulers : 1;
+  long need = sockets_needed(procs, workers, servers, schedulers);
+  long need_fds = FDS_PER_SOCKET * need + FDS_BESIDE;
+  struct rlimit rl;
+  long fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                      ? (long)rl.rlim_cur : LONG_MAX;
+  if (sockets) *sockets = (int)need;
+  if (fds) *fds = (int)need_fds;
+  int by_sockets = need > NN_SOCKETS_MAX;
+  if (!by_sockets && need_fds <= fd_limit) return PMLS_OK;
+  /* The largest job of this shape that fits. */
+  long fit = procs - 1;
+  while (fit > 1) {
+    long n = sockets_needed(fit, workers, spread ? servers : fit, schedulers);
+    if (n <= NN_SOCKETS_MAX && FDS_PER_SOCKET * n + FDS_BESIDE <= fd_limit) break;
+    fit--;
+  }
+  char what[160];
+  if (by_sockets)
+    snprintf(what, sizeof what, "about %ld nanomsg sockets in a process, and "
+             "nanomsg allows %d", need, NN_SOCKETS_MAX);
+  else
+    snprintf(what, sizeof what, "about %ld file descriptors in a process, and "
+             "the limit (ulimit -n) is %ld", need_fds, fd_limit);
+  if (err && errlen)
+    snprintf(err, errlen, "%ld processes of %ld worker%s each need %s: use "
+             "at most -p %ld with -w %ld, or fewer workers per process%s",
+             procs, workers, workers == 1 ? "" : "s", what, fit, workers,
+             by_sockets ? "" : ", or raise the limit");
+  return PMLS_EINVAL;
 }
 
 int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
@@ -145,6 +208,7 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     pmi_fail(why, rc, "bad heartbeat timeout %d ms", cfg->heartbeat_ms);
     goto out;
   }
+  if (pmls_config_check(cfg, NULL, NULL, why, sizeof why)) goto out;
   pmls_engine *e = calloc(1, sizeof *e);
   if (!e) {
     rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for an engine");

@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+
 #include "fixtures.h"
 #include "harness.h"
 #include "pmls.h"
@@ -351,6 +354,93 @@ static void t_stats_count_reads_and_increments(void) {
   pmls_engine_destroy(e);
 }
 
+/* ---- what a process can open ------------------------------------------- */
+
+static void t_config_check_names_the_limit(void) {
+  pmls_config cfg = config(1, 0);
+  cfg.procs = 2;
+  int sockets = 0, fds = 0;
+  char err[512] = "";
+  CHECK_EQ_INT(pmls_config_check(&cfg, &sockets, &fds, err, sizeof err), PMLS_OK);
+  CHECK(sockets > 0 && fds > sockets);
+  int small = sockets;
+  cfg.procs = 100;
+  CHECK_EQ_INT(pmls_config_check(&cfg, &sockets, NULL, err, sizeof err), PMLS_EINVAL);
+  CHECK(sockets > small);
+  CHECK(strstr(err, "100 processes of 1 worker each") != NULL);
+  CHECK(strstr(err, "nanomsg allows 512") != NULL);
+  /* The job it says fits does, and one more process does not. */
+  const char *at = strstr(err, "at most -p ");
+  CHECK(at != NULL);
+  if (!at) return;
+  int fit = atoi(at + strlen("at most -p "));
+  CHECK(fit > 1 && fit < 100);
+  cfg.procs = fit;
+  CHECK_EQ_INT(pmls_config_check(&cfg, NULL, NULL, err, sizeof err), PMLS_OK);
+  cfg.procs = fit + 1;
+  CHECK_EQ_INT(pmls_config_check(&cfg, NULL, NULL, err, sizeof err), PMLS_EINVAL);
+  /* More workers per process fit fewer processes. */
+  cfg.workers = 8;
+  cfg.procs = fit;
+  CHECK_EQ_INT(pmls_config_check(&cfg, NULL, NULL, err, sizeof err), PMLS_EINVAL);
+  CHECK(strstr(err, "workers each") != NULL);
+  /* The engine refuses it too, before opening anything. */
+  pmls_engine *e = (pmls_engine *)&cfg;
+  cfg.rank = 0;
+  cfg.master = "ipc:///nonexistent/pmls-test";
+  CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_EINVAL);
+  CHECK(e == NULL);
+}
+
+/* Out of sockets at every step of making an engine and its clients: each
+ * step fails with a code and a message, never a crash or a client that is
+ * NULL with PMLS_OK (a client whose second push failed used to be). */
+static void t_out_of_sockets_fails_cleanly(void) {
+  enum { MAX = 1024 };
+  static int held[MAX];
+  int failures = 0, successes = 0;
+  for (int spare = 0; spare <= 64 && successes < 2; spare++) {
+    int n = 0;
+    while (n < MAX && (held[n] = nn_socket(AF_SP, NN_PUSH)) >= 0) n++;
+    for (int i = 0; i < spare && n > 0; i++) nn_close(held[--n]);
+    pmls_config cfg = config(2, 4);
+    cfg.timeout_ms = 1000; /* a lost reply is a timeout: keep it short */
+    pmls_engine *e = NULL;
+    char err[512] = "";
+    int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
+    if (rc != PMLS_OK) {
+      CHECK(e == NULL);
+      CHECK(err[0] != 0);
+      failures++;
+    } else {
+      CHECK(e != NULL);
+      pmls_table_spec spec;
+      pmls_table_spec_init(&spec);
+      spec.rows = 4;
+      spec.cols = 2;
+      int t = -1;
+      int trc = pmls_table_create(e, "T", &spec, &t);
+      if (trc != PMLS_OK) {
+        CHECK(pmls_errmsg(e)[0] != 0);
+        failures++;
+      }
+      pmls_client *w[2] = {NULL, NULL};
+      for (int k = 0; trc == PMLS_OK && k < 2; k++) {
+        int r = pmls_client_open(e, k, &w[k]);
+        CHECK((r == PMLS_OK) == (w[k] != NULL));
+        if (r != PMLS_OK) failures++;
+        else successes++;
+      }
+      for (int k = 0; k < 2; k++)
+        if (w[k]) pmls_client_close(w[k]);
+      pmls_engine_destroy(e);
+    }
+    while (n > 0) nn_close(held[--n]);
+  }
+  CHECK(failures > 0);  /* the sweep reached the failures */
+  CHECK(successes > 0); /* and enough sockets to open clients */
+}
+
 static const th_case cases[] = {
     {"engine create rejects bad config values with a message", t_engine_create_rejects_bad_config},
     {"engine basics: version, strerror, dtype sizes, accessors", t_engine_basics},
@@ -361,6 +451,8 @@ static const th_case cases[] = {
     {"metrics file: one line per clock, mean and sum over workers", t_metrics_file_per_clock},
     {"stats count rows read and incremented after close", t_stats_count_reads_and_increments},
     {"per-table stats: reads, increments, staleness", t_table_stats},
+    {"config check: the sockets a job needs, the limit, what fits", t_config_check_names_the_limit},
+    {"out of sockets: every step fails with a code, never a crash", t_out_of_sockets_fails_cleanly},
 };
 
 TH_MAIN(cases)

@@ -144,9 +144,14 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   pmi_sock_close(s->reply_sock[h->src]);
   int timeout = s->e->cfg.timeout_ms;
   s->reply_sock[h->src] = pmi_sock_push(addr, pmi_send_slice(timeout), s->err);
-  if (s->reply_sock[h->src] < 0)
-    fprintf(stderr, "pmls: %s: cannot answer client %d: %s\n", s->name,
-            h->src, s->err);
+  if (s->reply_sock[h->src] < 0) {
+    /* A client this shard cannot answer would wait for ever (out of
+     * sockets or descriptors, mostly): the run cannot go on. */
+    char why[PMI_ERRLEN + 64];
+    snprintf(why, sizeof why, "%s: cannot answer client %d: %s", s->name,
+             h->src, s->err);
+    pmi_proc_abort(s->e, PMLS_ENET, why);
+  }
   s->client_rank[h->src] = rank;
   /* A worker that said BYE in an earlier run is back: from now on it holds
    * the global clock back again, at the clock it left with. */
@@ -495,7 +500,10 @@ static void *server_main(void *arg) {
     size_t len;
     pmi_traffic rx = {0};
     int rc = pmi_msg_recv(s->pull, &msg, &len, &rx, s->err);
-    if (rc == PMLS_ETIMEDOUT) continue;
+    if (rc == PMLS_ETIMEDOUT) {
+      if (atomic_load(&s->stop_asked)) break;
+      continue;
+    }
     if (rc != PMLS_OK) {
       fprintf(stderr, "pmls: %s: %s\n", s->name, s->err);
       break;
@@ -550,6 +558,8 @@ int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
   *out = s;
   return PMLS_OK;
 }
+
+void pmi_server_ask_stop(pmi_server *s) { atomic_store(&s->stop_asked, 1); }
 
 void pmi_server_join(pmi_server *s) {
   pthread_join(s->thread, NULL);

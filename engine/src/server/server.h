@@ -8,6 +8,10 @@
 /* Starts the shard's thread on its already-bound PULL socket. */
 int pmi_server_start(pmls_engine *e, int shard, int sock, pmi_server **out,
                      char *err);
+/* Asks the loop to end at its next wake-up (within its 1 s receive
+ * timeout): the way to stop a shard when no STOP can be sent to it, as when
+ * the process is out of sockets. */
+void pmi_server_ask_stop(pmi_server *s);
 void pmi_server_join(pmi_server *s);
 /* The pieces of a shard without its thread, for the fuzz harness
  * (engine/fuzz/): a shard that owns no socket, each message handed to it

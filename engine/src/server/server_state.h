@@ -4,6 +4,8 @@
 #ifndef PMI_SERVER_STATE_H
 #define PMI_SERVER_STATE_H
 
+#include <stdatomic.h>
+
 #include "server.h"
 
 #include "../metrics/metrics.h"
@@ -31,6 +33,7 @@ struct pmi_server {
   pmls_engine *e;
   int shard;
   pthread_t thread;
+  _Atomic int stop_asked; /* the loop ends at its next wake-up */
   int pull;
   char addr[PMI_ADDR_MAX];
   char name[32];
