@@ -34,7 +34,12 @@ local ERRLEN = 1024
 local current_app -- the app of this Lua state (model.app), for the sidecar
 local LIST = {}   -- marks a table the sidecar writes as a JSON array, even empty
 
-local function fail(msg) error(msg, 0) end
+local input_error = require("pmls.failure").input
+
+-- A file that cannot be read or does not fit, or options that do not go
+-- together: one line, without a traceback (as the data readers' errors).
+local function fail(msg) error(input_error(msg), 0) end
+M.fail = fail
 
 -- ---- options and the predict route ------------------------------------------------
 

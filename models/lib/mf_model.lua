@@ -61,8 +61,8 @@ function M.predict(ctx, m)
   for n = 0, ds.n - 1 do
     local u, i = ds.user[n], ds.item[n]
     if u >= users or i >= items then
-      error(("%s: rating %d: user %d, item %d: the model has users 0..%d, items 0..%d"):format(
-        ctx.opt.data, n + 1, u, i, users - 1, items - 1), 0)
+      model.fail(("%s: rating %d: user %d, item %d: the model has users 0..%d, items 0..%d"):format(
+        ctx.opt.data, n + 1, u, i, users - 1, items - 1))
     end
     local p = mu + ubd[u] + ibd[i]
     for f = 0, rank - 1 do p = p + Ld[u * rank + f] * Rd[i * rank + f] end
