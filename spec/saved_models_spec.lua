@@ -302,6 +302,19 @@ print(repr(float(np.sqrt(((r - p) ** 2).mean()))))
             "--model is for --predict")
     end)
 
+    it("a scheduled run that made no round says so instead of reading no model", function()
+      -- mf_ccd refuses --outer 0; a copy that allows it makes no round
+      local text = assert(helpers.read_file("models/mf_ccd.lua"))
+      local copy, n = text:gsub("opt%.outer < 1 or", "opt.outer < 0 or")
+      assert.are.equal(1, n)
+      local script = dir .. "/ccd0.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(copy)
+      f:close()
+      fails(helpers.join({ "run", script }, args_of("mf_ccd"), { "--outer", "0", "-w", "1" }),
+            "mf-ccd: the run made no round, so it has no model to finish with")
+    end)
+
     it("a rating whose user the model lacks is named", function()
       local extra = dir .. "/extra.txt"
       local f = assert(io.open(extra, "w"))
@@ -309,6 +322,21 @@ print(repr(float(np.sqrt(((r - p) ** 2).mean()))))
       f:close()
       fails({ "run", "models/mf_sgd.lua", "--predict", "--model", mf, "--data", extra, "--out", dir .. "/p" },
             extra .. ": rating 2: user 99, item 2: the model has users 0..59")
+    end)
+  end)
+
+  describe("MovieLens-100K", function()
+    it("mf_sgd: ua.base -> save -> predict ua.test gives the run's test RMSE (<= 0.94)", function()
+      local ml, why = helpers.movielens()
+      if not ml then return pending(why) end
+      local path = dir .. "/ml.npz"
+      local final = run("models/mf_sgd.lua", { "--data", ml .. "/ua.base", "--test", ml .. "/ua.test",
+                                               "-w", "2", "--save", path })
+      local got = run("models/mf_sgd.lua", { "--predict", "--model", path, "--data", ml .. "/ua.test",
+                                             "--out", dir .. "/ml.pred" })
+      close(got.test_rmse, final.test_rmse, 1e-9)
+      assert.is_true(final.test_rmse <= 0.94)
+      assert.are.equal(9430, got.predictions)
     end)
   end)
 

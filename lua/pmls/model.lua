@@ -86,6 +86,11 @@ function M.app(app)
   end
   function app.finish(self, ctx)
     if ctx.opt.predict then return self:predict(ctx, M.load(ctx.opt.model)) end
+    -- A scheduled run that made no round leaves the engine no final model
+    -- values (pmls_model_values is NULL): say so rather than read them.
+    if ctx.width and ctx.model == nil then
+      fail(app.name .. ": the run made no round, so it has no model to finish with")
+    end
     if finish then return finish(self, ctx) end
   end
   return app
