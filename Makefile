@@ -104,6 +104,19 @@ $(BUILD)/test-san/%_test: engine/src/%_test.c $(SAN_OBJ) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 $(SAN) -rdynamic -Iengine/test $(PKG_CFLAGS) -o $@ $< $(SAN_OBJ) $(SAN_LIBS)
 
+# The fuzz harnesses (see "fuzzing" below), defined before `test` names them.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard engine/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst engine/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_HDRS := $(wildcard engine/fuzz/*.h)
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
+FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
+FUZZ_OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj-fuzz/%.o,$(LIB_SRC))
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Iengine/include -fPIC -g $(filter-out -Wno-format-truncation,$(WARN)) -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CHECK = printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' | \
+  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1
+
 demo: deps all
 	$(BUILD)/bin/pmls run examples/logreg_demo.lua
 
@@ -124,17 +137,6 @@ test: deps all $(TESTS) $(SAN_TESTS) $(FUZZ_REPLAY)
 # without libFuzzer. `make fuzz` runs each harness for FUZZ_SECONDS;
 # `make test` replays every corpus and runs each harness briefly
 # (tools/fuzz-test.sh).
-FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 60
-FUZZ_SRC := $(wildcard engine/fuzz/fuzz_*.c)
-FUZZ_NAMES := $(patsubst engine/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
-FUZZ_HDRS := $(wildcard engine/fuzz/*.h)
-FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
-FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
-FUZZ_OBJ := $(patsubst engine/src/%.c,$(BUILD)/obj-fuzz/%.o,$(LIB_SRC))
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Iengine/include -fPIC -g $(filter-out -Wno-format-truncation,$(WARN)) -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-FUZZ_CHECK = printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' | \
-  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1
 .PHONY: fuzz fuzz-build fuzz-corpus
 .SECONDARY: $(FUZZ_OBJ)
 

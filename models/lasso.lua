@@ -25,7 +25,16 @@
 -- Either way b moves so that b = mean(y) - mean(X) . w stays optimal, and
 -- the run stops when the duality gap is below --tol times the objective
 -- (the objective is then within --tol of the optimum, relatively).
+--
+-- --save FILE writes the model as one array w of p + 1 float64 (w[j] the
+-- weight of column j, w[p] the intercept b: .npy or .npz, docs/
+-- saved-models.md); --init-model FILE starts the coordinates from one (the
+-- scheduler nodes set their model, which reaches the workers' residuals as
+-- the first commits); --predict --model FILE --data F --out P writes
+-- x . w + b a line for each row of F and reports the mean squared error
+-- against its labels (mse). Without --predict, --out writes the text model.
 local pmls = require "pmls"
+local model = require "pmls.model"
 local array = pmls.array
 local abs, max, min, sqrt = math.abs, math.max, math.min, math.sqrt
 
@@ -48,7 +57,9 @@ app:option("max_rounds", 100000, "stop after this many rounds", { type = "int" }
 app:option("working_set", 4096, "largest working set the scheduler node solves exactly with its Gram matrix "
            .. "(0: rounds of --per-round parallel updates only)", { type = "int" })
 app:option("tol", 1e-7, "stop when the duality gap is below tol x the objective")
-app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then 'intercept b'", { type = "string" })
+app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then 'intercept b' "
+           .. "(with --predict: the predictions)", { type = "string" })
+model.options(app)
 app:metric("objective", "sum")
 app:metric("nnz", "mean")
 
@@ -171,6 +182,14 @@ function app:load(ctx)
   end
   -- node 0 speaks for the intercept: workers start from r = y - mean(y)
   if ctx.node == 0 and opt.intercept then ctx.model[p] = sh.ybar end
+  if opt.init_model then
+    local w = model.load(opt.init_model):need("w", { p + 1 }, "the columns of the data + 1")
+    for j = ctx.lo, min(ctx.hi, p) - 1 do
+      ctx.model[j] = w.data[j]
+      self.l1 = self.l1 + abs(w.data[j])
+    end
+    if ctx.node == 0 and opt.intercept then ctx.model[p] = w.data[p] end
+  end
 end
 
 function app:sync(ctx, changed, nchanged, deltas)
@@ -391,21 +410,48 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
 end
 
 function app:finish(ctx)
-  local p, model = ctx.shared.p, ctx.model
+  local p, model_values = ctx.shared.p, ctx.model
   local nnz, l1 = 0, 0
   for j = 0, p - 1 do
-    if model[j] ~= 0 then nnz = nnz + 1 end
-    l1 = l1 + abs(model[j])
+    if model_values[j] ~= 0 then nnz = nnz + 1 end
+    l1 = l1 + abs(model_values[j])
   end
-  ctx:report({ nnz = nnz, l1 = l1, intercept = ctx.opt.intercept and model[p] or 0 })
+  local intercept = ctx.opt.intercept and model_values[p] or 0
+  ctx:report({ nnz = nnz, l1 = l1, intercept = intercept })
   if ctx.opt.out then
     local f = assert(io.open(ctx.opt.out, "w"))
     for j = 0, p - 1 do
-      if model[j] ~= 0 then f:write(("%d %.17g\n"):format(j, model[j])) end
+      if model_values[j] ~= 0 then f:write(("%d %.17g\n"):format(j, model_values[j])) end
     end
-    f:write(("intercept %.17g\n"):format(ctx.opt.intercept and model[p] or 0))
+    f:write(("intercept %.17g\n"):format(intercept))
     f:close()
+  end
+  if ctx.opt.save then
+    local w = model.array("float64", { p + 1 })
+    array.copy(w.data, model_values, p)
+    w.data[p] = intercept
+    model.save(ctx, { w = w }, {
+      metrics = { nnz = nnz, l1 = l1, intercept = intercept, alpha = ctx.shared.alpha },
+      rows = "w[j]: the weight of column j of the data (libsvm feature j + 1); w[p]: the intercept b. "
+             .. "y = X w[:p] + w[p]" })
   end
 end
 
-return app
+-- --predict: x . w + b for each row of --data, and the mean squared error
+-- against its labels.
+function app:predict(ctx, m)
+  local w = m:need("w", { true })
+  local p = w.shape[1] - 1
+  local ds = read(ctx, { d = p })
+  local wd, out, se = w.data, model.output(ctx), 0
+  for i = 0, ds.n - 1 do
+    local v = wd[p]
+    for k = tonumber(ds.rowptr[i]), tonumber(ds.rowptr[i + 1]) - 1 do v = v + wd[ds.col[k]] * ds.val[k] end
+    out:write(("%.17g\n"):format(v))
+    se = se + (ds.y[i] - v) ^ 2
+  end
+  out:close()
+  ctx:report { mse = se / math.max(ds.n, 1), predictions = ds.n }
+end
+
+return model.app(app)

@@ -40,8 +40,15 @@
 --
 -- finish reports the objective of the model on --data and, with --test, its
 -- accuracy and mean loss there, and the step and l2 used.
+--
+-- --save FILE writes the model as one array w of d + 1 float64 (w[j] the
+-- weight of feature j + 1 of the libsvm file, w[d] the bias: a .npy or
+-- .npz); --init-model FILE starts w from one; --predict --model FILE
+-- --data F --out P writes "label probability" a line for each row of F and
+-- reports the accuracy and mean loss there (docs/saved-models.md).
 local pmls = require "pmls"
 local linear = require "lib.linear"
+local saved_model = require "pmls.model"
 
 local app = pmls.app("logreg", [[L2-regularised logistic regression (libsvm files).
 Minimises mean log(1 + exp(-y (w.x + b))) + l2/2 |w|^2 (l2 = 1/n: liblinear's
@@ -58,6 +65,7 @@ app:option("lr", nil, "step size. saga: each worker's step (default 2 / (max |x|
 app:option("l2", nil, "L2 regularisation of the weights, not the bias (default 1/n)", { type = "number" })
 app:option("batch", 20, "sgd: minibatch size", { type = "int" })
 app:option("average", 0.5, "sgd: fraction of the training, at its end, whose iterates are averaged (0: last iterate)")
+saved_model.options(app)
 app:metric("loss", "mean")
 app:metric("examples", "sum")
 
@@ -85,8 +93,8 @@ function app:setup(ctx)
     error("--optimizer must be saga or sgd, not '" .. opt.optimizer .. "'", 0)
   end
   local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(8, 4 * ctx.workers) or 20)
-  if epochs < 1 or opt.batch < 1 or opt.clocks_per_epoch < 1 then
-    error("need --epochs, --batch and --clocks-per-epoch >= 1", 0)
+  if epochs < (opt.init_model and 0 or 1) or opt.batch < 1 or opt.clocks_per_epoch < 1 then
+    error("need --epochs (0 with --init-model), --batch and --clocks-per-epoch >= 1", 0)
   end
   local train = read(ctx, opt.data)
   local d = train.d
@@ -97,6 +105,10 @@ function app:setup(ctx)
     error("need --lr > 0, --l2 >= 0 and 0 <= --average <= 1", 0)
   end
   ctx:table("w", { rows = 1, cols = d + 1 })
+  if opt.init_model then
+    local w = saved_model.load(opt.init_model):need("w", { d + 1 }, "the features of the data files + 1")
+    saved_model.fill(ctx:table("w"), { dtype = w.dtype, shape = { 1, d + 1 }, data = w.data })
+  end
   if opt.optimizer == "saga" then
     ctx:table("mu", { rows = 1, cols = d + 1 })
   elseif opt.average > 0 then
@@ -178,6 +190,7 @@ end
 local function model(ctx, d)
   if ctx.opt.optimizer == "saga" or ctx.opt.average == 0 then return assert(ctx:table("w"):get(0)) end
   local sum = assert(ctx:table("avg"):get(0))
+  if sum[d + 1] == 0 then return assert(ctx:table("w"):get(0)) end -- no step taken (--epochs 0)
   local w = ctx:table("w"):row_buffer()
   for j = 0, d do w[j] = sum[j] / math.max(sum[d + 1], 1) end
   return w
@@ -186,11 +199,37 @@ end
 function app:finish(ctx)
   local opt, sh = ctx.opt, ctx.shared
   local w = model(ctx, sh.d)
-  ctx:report { objective = linear.objective(read(ctx, opt.data, { d = sh.d }), w, sh.d, sh.l2),
-               lr = sh.lr, l2 = sh.l2 }
-  if not opt.test then return end
-  local accuracy, loss = linear.evaluate(read(ctx, opt.test, { d = sh.d }), w, sh.d)
-  ctx:report { test_accuracy = accuracy, test_loss = loss }
+  local final = { objective = linear.objective(read(ctx, opt.data, { d = sh.d }), w, sh.d, sh.l2),
+                  lr = sh.lr, l2 = sh.l2 }
+  if opt.test then
+    final.test_accuracy, final.test_loss = linear.evaluate(read(ctx, opt.test, { d = sh.d }), w, sh.d)
+  end
+  ctx:report(final)
+  if opt.save then
+    local saved = saved_model.array("float64", { sh.d + 1 })
+    pmls.array.copy(saved.data, w, sh.d + 1)
+    saved_model.save(ctx, { w = saved }, { metrics = final,
+      rows = "w[j]: the weight of feature j + 1 of the libsvm files; w[d]: the bias. "
+             .. "P(y = +1 | x) = 1 / (1 + exp(-(w[:d] . x + w[d])))" })
+  end
 end
 
-return app
+-- --predict: "label probability" for each row of --data (label +1 or -1,
+-- the probability of +1), and the accuracy and mean loss over its labels.
+function app:predict(ctx, m)
+  local w = m:need("w", { true })
+  local d = w.shape[1] - 1
+  local ds = read(ctx, ctx.opt.data, { d = d })
+  local out = saved_model.output(ctx)
+  local wd = w.data
+  for i = 0, ds.n - 1 do
+    local s = wd[d] -- w . x + b
+    for k = tonumber(ds.rowptr[i]), tonumber(ds.rowptr[i + 1]) - 1 do s = s + wd[ds.col[k]] * ds.val[k] end
+    out:write(("%s %.17g\n"):format(s > 0 and "+1" or "-1", 1 / (1 + math.exp(-s))))
+  end
+  out:close()
+  local accuracy, loss = linear.evaluate(ds, w.data, d)
+  ctx:report { test_accuracy = accuracy, test_loss = loss, predictions = ds.n }
+end
+
+return saved_model.app(app)

@@ -43,7 +43,16 @@
 -- lib.straggler, per pass; the slowed worker reports the seconds slept in
 -- the round as slowed_s.
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
+--
+-- --save FILE (lib.mf_model's form, docs/saved-models.md): in the last
+-- round every worker adds its users' rows, by their file ids, into table
+-- L (declared only then), which finish reads with the item rows of the
+-- model. --init-model FILE starts the item rows (scheduler node) and each
+-- worker's user rows from a saved model (--epochs 0: the last round only);
+-- --predict rates the pairs of --data with one.
 local pmls = require "pmls"
+local model = require "pmls.model"
+local mf_model = require "lib.mf_model"
 local straggler = require "lib.straggler"
 local shuffle = require "lib.shuffle"
 local kernels = pmls.kernels
@@ -63,6 +72,7 @@ app:option("permute", true, "renumber users and items at random to even out the 
 app:option("agnostic", true, "a worker done early runs more passes over its block (false: it waits)")
 app:option("pass_decay", true, "the extra passes of a round step lr / pass (false: lr)")
 straggler.options(app)
+model.options(app)
 app:metric("train_rmse", "mean")
 app:metric("passes", "sum")
 
@@ -103,8 +113,8 @@ end
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.rank < 1 or opt.epochs < 1 or opt.blocks < 0 then
-    error("need --rank, --epochs >= 1 and --blocks >= 0", 0)
+  if opt.rank < 1 or opt.epochs < (opt.init_model and 0 or 1) or opt.blocks < 0 then
+    error("need --rank, --epochs >= 1 (0 with --init-model) and --blocks >= 0", 0)
   end
   if not (opt.lr > 0 and opt.lambda >= 0 and opt.init >= 0 and opt.decay >= 0) then
     error("need --lr > 0 and --lambda, --init, --decay >= 0", 0)
@@ -123,10 +133,13 @@ function app:setup(ctx)
   end
   local sum = 0
   for k = 0, all.n - 1 do sum = sum + all.rating[k] end
+  local mu = sum / all.n
+  if opt.init_model then mu = select(5, mf_model.load(opt.init_model, users, items, opt.rank)) end
   ctx:schedule({ vars = items, width = opt.rank + 1, extra = 4, scheduler = "block",
                  rows = users, blocks = d, agnostic = opt.agnostic,
                  max_rounds = opt.epochs * d + 1 }, self)
-  return { users = users, items = items, d = d, mu = sum / all.n }
+  if opt.save then ctx:table("L", { rows = users, cols = opt.rank + 1 }) end
+  return { users = users, items = items, d = d, mu = mu }
 end
 
 function app:load(ctx)
@@ -138,6 +151,14 @@ function app:load(ctx)
     local model = ctx.model
     for i = 0, sh.items - 1 do
       for f = 0, opt.rank - 1 do model[i * width + f] = opt.init * (2 * rng.uniform() - 1) end
+    end
+    if opt.init_model then -- item i is variable pi[i]
+      local _, R, _, bi = mf_model.load(opt.init_model, sh.users, sh.items, opt.rank)
+      local pi = permutation(sh.items, ctx.seed * 1000003 + 103, opt.permute)
+      for i = 0, sh.items - 1 do
+        for f = 0, opt.rank - 1 do model[pi[i] * width + f] = R.data[i * opt.rank + f] end
+        model[pi[i] * width + opt.rank] = bi.data[i]
+      end
     end
     return
   end
@@ -206,6 +227,16 @@ function app:load(ctx)
       for f = 0, opt.rank - 1 do W[at[u] * width + f] = opt.init * (2 * rng.uniform() - 1) end
     end
   end
+  if opt.init_model then -- user u is row at[pu[u]] of W, if mine
+    local L, _, bu = mf_model.load(opt.init_model, sh.users, sh.items, opt.rank)
+    for u = 0, sh.users - 1 do
+      local row = at[pu[u]]
+      if row >= 0 then
+        for f = 0, opt.rank - 1 do W[row * width + f] = L.data[u * opt.rank + f] end
+        W[row * width + opt.rank] = bu.data[u]
+      end
+    end
+  end
   self.W, self.at = W, at
   self.H = double_array(sh.items * width) -- my working copy of the item rows
   -- The rows as the SGD kernel takes them, by the file's ids: user u's is
@@ -259,6 +290,17 @@ local function evaluate(self, ctx, out, n)
       se = se + e * e
     end
     return se
+  end
+  if ctx.opt.save then -- my users' rows into table L, by their file ids
+    local T = ctx:table("L")
+    local buf = T:row_buffer()
+    for u = 0, sh.users - 1 do
+      local row = at[pu[u]]
+      if row >= 0 then
+        for f = 0, rank do buf[f] = W[row * width + f] end
+        T:inc(u, buf)
+      end
+    end
   end
   local base = n * width
   out[base] = se_of(self.all, self.order, self.m, false)
@@ -331,4 +373,23 @@ function app:pull(ctx, vars, n, sum, values)
   for k = 0, n * width - 1 do values[k] = values[k] + sum[k] end
 end
 
-return app
+-- ---- the saved model ----------------------------------------------------------------
+
+function app:finish(ctx)
+  local opt, sh = ctx.opt, ctx.shared
+  if not opt.save then return end
+  local rank, width = opt.rank, opt.rank + 1
+  local L, bu = mf_model.split(model.read(ctx:table("L")), rank)
+  local R, bi = model.array("float64", { sh.items, rank }), model.array("float64", { sh.items })
+  local pi = permutation(sh.items, ctx.seed * 1000003 + 103, opt.permute)
+  for i = 0, sh.items - 1 do
+    for f = 0, rank - 1 do R.data[i * rank + f] = ctx.model[pi[i] * width + f] end
+    bi.data[i] = ctx.model[pi[i] * width + rank]
+  end
+  mf_model.save(ctx, { L = L, R = R, user_bias = bu, item_bias = bi, mu = sh.mu })
+end
+
+-- --predict: a rating for every (user, item) of --data, and the RMSE there.
+function app:predict(ctx, m) mf_model.predict(ctx, m) end
+
+return model.app(app)

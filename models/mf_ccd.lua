@@ -38,7 +38,11 @@
 -- model the previous round's push saw). Final: train_rmse, test_rmse (test
 -- predictions clipped to [1, 5]) and objective of the final model.
 -- Rating files: `user item rating [timestamp]` (MovieLens u.data / ua.base).
+-- --save, --init-model (W, H and the biases from a saved model: lib.mf_model,
+-- the form every MF model shares) and --predict: docs/saved-models.md.
 local pmls = require "pmls"
+local saved_model = require "pmls.model"
+local mf_model = require "lib.mf_model"
 local array = pmls.array
 local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 
@@ -53,6 +57,7 @@ app:option("biases", true, "fit user and item biases")
 app:option("outer", 10, "outer iterations (sweeps over the rank-one terms)", { type = "int" })
 app:option("inner", 3, "inner iterations per rank-one term", { type = "int" })
 app:option("init", 0.1, "W starts uniform in [-init, init); H starts at 0")
+saved_model.options(app)
 app:metric("objective", "sum")
 app:metric("train_rmse", "mean")
 app:metric("test_rmse", "mean")
@@ -91,6 +96,9 @@ function app:setup(ctx)
   for k = 0, all.n - 1 do sum = sum + all.rating[k] end
   local sh = { users = users, items = items, rank = opt.rank, biases = opt.biases,
                mu = sum / all.n, ntrain = all.n, ntest = ntest }
+  if opt.init_model then -- checked here, before any node starts; its mu is the model's
+    sh.mu = select(5, mf_model.load(opt.init_model, users, items, opt.rank))
+  end
   local _, wsize, hsize = layout(sh)
   ctx:schedule({ vars = wsize + hsize, width = 2, extra = 2, scheduler = "custom",
                  per_round = max(users, items) }, self)
@@ -155,6 +163,17 @@ function app:load(ctx)
     end
     if sh.biases then
       for i = 0, sh.items - 1 do model[2 * (wsize + i * K + rank)] = 1 end
+    end
+    if opt.init_model then
+      local L, R, bu, bi = mf_model.load(opt.init_model, sh.users, sh.items, rank)
+      for u = 0, sh.users - 1 do
+        for t = 0, rank - 1 do model[2 * (u * K + t)] = L.data[u * rank + t] end
+        if sh.biases then model[2 * (u * K + rank)] = bu.data[u] end
+      end
+      for i = 0, sh.items - 1 do
+        for t = 0, rank - 1 do model[2 * (wsize + i * K + t)] = R.data[i * rank + t] end
+        if sh.biases then model[2 * (wsize + i * K + rank + 1)] = bi.data[i] end
+      end
     end
     -- Per-row penalties: lambda, or lambda times the row's ratings.
     self.nu, self.ni = counts(read(ctx, opt.data), sh)
@@ -381,6 +400,7 @@ end
 
 function app:finish(ctx)
   local sh, opt, model = ctx.shared, ctx.opt, ctx.model
+  local model_values = model -- the trained values (model is the module's name elsewhere)
   local K, wsize = layout(sh)
   local function rmse(path, clip)
     local ds = read(ctx, path)
@@ -415,6 +435,24 @@ function app:finish(ctx)
   local final = { train_rmse = train, objective = se + reg }
   if opt.test then final.test_rmse = rmse(opt.test, true) end
   ctx:report(final)
+  if opt.save then
+    local rank = sh.rank
+    local parts = { L = saved_model.array("float64", { sh.users, rank }), R = saved_model.array("float64", { sh.items, rank }),
+                    user_bias = saved_model.array("float64", { sh.users }), item_bias = saved_model.array("float64", { sh.items }),
+                    mu = sh.mu }
+    for u = 0, sh.users - 1 do
+      for t = 0, rank - 1 do parts.L.data[u * rank + t] = model_values[2 * (u * K + t)] end
+      if sh.biases then parts.user_bias.data[u] = model_values[2 * (u * K + rank)] end
+    end
+    for i = 0, sh.items - 1 do
+      for t = 0, rank - 1 do parts.R.data[i * rank + t] = model_values[2 * (wsize + i * K + t)] end
+      if sh.biases then parts.item_bias.data[i] = model_values[2 * (wsize + i * K + rank + 1)] end
+    end
+    mf_model.save(ctx, parts, final)
+  end
 end
 
-return app
+-- --predict: a rating for every (user, item) of --data, and the RMSE there.
+function app:predict(ctx, m) mf_model.predict(ctx, m) end
+
+return saved_model.app(app)

@@ -36,7 +36,11 @@
 -- Rating files: `user item rating [timestamp]`, whitespace or comma
 -- separated (MovieLens u.data / ua.base / ratings.csv); ids are row numbers.
 -- Straggler injection (off by default; bench/straggler.sh): lib.straggler.
+-- --save, --init-model and --predict: the saved form of lib.mf_model
+-- (docs/saved-models.md).
 local pmls = require "pmls"
+local model = require "pmls.model"
+local mf_model = require "lib.mf_model"
 local straggler = require "lib.straggler"
 local shuffle = require "lib.shuffle"
 local array, kernels = pmls.array, pmls.kernels
@@ -55,12 +59,13 @@ app:option("init", 0.1, "initial values uniform in [-init, init)")
 app:option("dtype", "float64", "element type of the factor tables: float64 or float32", { type = "string" })
 app:option("block_kb", 1024, "a block's rows (user and item side, views and deltas) fit in about this many KiB", { type = "int" })
 straggler.options(app, true)
+model.options(app)
 app:metric("train_rmse", "mean")
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.rank < 1 or opt.epochs < 1 or opt.clocks_per_epoch < 1 or opt.block_kb < 1 then
-    error("need --rank, --epochs, --clocks-per-epoch and --block-kb >= 1", 0)
+  if opt.rank < 1 or opt.epochs < (opt.init_model and 0 or 1) or opt.clocks_per_epoch < 1 or opt.block_kb < 1 then
+    error("need --rank, --epochs (0 with --init-model), --clocks-per-epoch and --block-kb >= 1", 0)
   end
   if opt.dtype ~= "float64" and opt.dtype ~= "float32" then error("--dtype is float64 or float32", 0) end
   straggler.check(opt)
@@ -78,7 +83,14 @@ function app:setup(ctx)
   ctx:table("L", spec)
   spec.rows = items
   ctx:table("R", spec)
-  return { mu = sum / all.n }
+  local mu = sum / all.n
+  if opt.init_model then
+    local L, R, bu, bi
+    L, R, bu, bi, mu = mf_model.load(opt.init_model, users, items, opt.rank)
+    model.fill(ctx:table("L"), model.join_columns { L, bu })
+    model.fill(ctx:table("R"), model.join_columns { R, bi })
+  end
+  return { mu = mu }
 end
 
 -- ---- a worker's ratings, in blocks --------------------------------------------
@@ -180,27 +192,31 @@ end
 
 function app:finish(ctx)
   local opt = ctx.opt
-  if not opt.test then return end
-  local test = assert(ctx:read_triplets(opt.test))
-  local L, R = ctx:table("L"), ctx:table("R")
   local k, mu, width = opt.rank, ctx.shared.mu, opt.rank + 1
   -- The final model, every row in one read per table.
-  local function whole(T)
-    local ids = array.int64(T.rows)
-    for r = 0, T.rows - 1 do ids[r] = r end
-    local out = opt.dtype == "float32" and array.float32(T.rows * width) or array.float64(T.rows * width)
-    return assert(T:get_many(ids, T.rows, out))
+  local Lm, Rm = model.read(ctx:table("L")), model.read(ctx:table("R"))
+  local final = {}
+  if opt.test then
+    local test = assert(ctx:read_triplets(opt.test))
+    local se = 0
+    for n = 0, test.n - 1 do
+      local lu, ri = Lm.data + test.user[n] * width, Rm.data + test.item[n] * width
+      local pred = mu + lu[k] + ri[k] + kernels.dot(k, lu, ri)
+      pred = min(5, max(1, pred))
+      local e = test.rating[n] - pred
+      se = se + e * e
+    end
+    final.test_rmse = sqrt(se / test.n)
+    ctx:report(final)
   end
-  local Lm, Rm = whole(L), whole(R)
-  local se = 0
-  for n = 0, test.n - 1 do
-    local lu, ri = Lm + test.user[n] * width, Rm + test.item[n] * width
-    local pred = mu + lu[k] + ri[k] + kernels.dot(k, lu, ri)
-    pred = min(5, max(1, pred))
-    local e = test.rating[n] - pred
-    se = se + e * e
+  if opt.save then
+    local L, bu = mf_model.split(Lm, k)
+    local R, bi = mf_model.split(Rm, k)
+    mf_model.save(ctx, { L = L, R = R, user_bias = bu, item_bias = bi, mu = mu }, final)
   end
-  ctx:report { test_rmse = sqrt(se / test.n) }
 end
 
-return app
+-- --predict: a rating for every (user, item) of --data, and the RMSE there.
+function app:predict(ctx, m) mf_model.predict(ctx, m) end
+
+return model.app(app)

@@ -4,9 +4,11 @@
 # what `make bench` needs (gnuplot draws the straggler plot; R's glmnet is
 # the Lasso reference; liblinear-tools the logistic regression one). iproute2 gives the multi-host spec its network
 # namespaces. clang and libclang-rt-dev (compiler-rt: libFuzzer and clang's
-# sanitizer runtimes) build the fuzz harnesses of engine/fuzz/.
+# sanitizer runtimes) build the fuzz harnesses of engine/fuzz/. python3-numpy
+# lets spec/saved_models_spec.lua check that numpy reads the models pmls
+# saves (.npy, .npz).
 set -eu
-PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2 clang libclang-rt-dev"
+PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2 clang libclang-rt-dev python3-numpy"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet liblinear-tools"
 missing=""
 for p in $PKGS; do

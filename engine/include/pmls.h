@@ -683,6 +683,69 @@ int pmls_csr_read_mm(const char *path, const pmls_mm_limits *limits,
 int pmls_engine_read_mm(pmls_engine *e, const char *path,
                         const pmls_csr **out, char *err, size_t errlen);
 
+/* ---- Arrays as files: NumPy .npy and .npz ----
+ * What a model learned is written as NumPy arrays, which Python
+ * (numpy.load), R (RcppCNPy, reticulate) and Julia (NPZ.jl) read
+ * (docs/saved-models.md). An array is C-ordered (row-major), little-endian,
+ * of one of the four element types, with 0 to 8 dimensions. .npy holds one
+ * array (format 1.0, or 2.0 when the header needs it); .npz is a zip of
+ * NAME.npy members, stored or deflated (zlib), without zip64. Readers check
+ * everything a file claims before it sizes anything: the magic, a header of
+ * at most 65535 bytes, the dtype (<f8 <f4 <i4 <i8; big-endian and Fortran
+ * order are refused, with what to do), the shape (no overflow of its
+ * product), the data's length against the file, the zip's directory, sizes
+ * and CRC. Failures return PMLS_EIO (cannot open, read or write),
+ * PMLS_EINVAL (a malformed or unsupported file, or a bad argument) or
+ * PMLS_ENOMEM, with "path: what" (for a member "path:NAME.npy: what") in
+ * err. Writes go to PATH.tmp, are synced, and are renamed over PATH, so a
+ * reader never sees half a file. */
+enum { PMLS_ARRAY_MAXDIM = 8 };
+typedef struct pmls_array {
+  pmls_dtype dtype;
+  int32_t ndim;                       /* 0 (a scalar) .. PMLS_ARRAY_MAXDIM */
+  int64_t shape[8];                   /* shape[0 .. ndim - 1] >= 0 */
+  void *data;                         /* the elements, C order */
+} pmls_array;
+
+/* Elements in the array: the product of its shape (1 for a scalar), or -1
+ * for a bad ndim or shape (negative, or a product past 2^62 bytes). */
+int64_t pmls_array_count(const pmls_array *a);
+/* Frees data a reader or pmls_table_dump allocated, and zeroes *a. */
+void pmls_array_free(pmls_array *a);
+int pmls_npy_write(const char *path, const pmls_array *a, char *err,
+                   size_t errlen);
+/* *out gets freshly allocated data (pmls_array_free). */
+int pmls_npy_read(const char *path, pmls_array *out, char *err,
+                  size_t errlen);
+/* The same from len bytes in memory; `what` names them in messages. */
+int pmls_npy_parse(const void *bytes, size_t len, const char *what,
+                   pmls_array *out, char *err, size_t errlen);
+
+/* n arrays as NAME.npy members, in this order; names are 1 to 200 letters,
+ * digits, '_', '-' or '.', all different. deflate != 0 compresses them. */
+int pmls_npz_write(const char *path, int n, const char *const *names,
+                   const pmls_array *arrays, int deflate, char *err,
+                   size_t errlen);
+typedef struct pmls_npz pmls_npz;
+/* Reads every member (at most 4096, each a .npy) into memory. */
+int pmls_npz_read(const char *path, pmls_npz **out, char *err,
+                  size_t errlen);
+int pmls_npz_count(const pmls_npz *z);
+const char *pmls_npz_name(const pmls_npz *z, int i); /* without ".npy" */
+const pmls_array *pmls_npz_array(const pmls_npz *z, int i);
+/* The member of that name (without ".npy"), or NULL. */
+const pmls_array *pmls_npz_find(const pmls_npz *z, const char *name);
+void pmls_npz_free(pmls_npz *z);
+
+/* A dense table and an array. pmls_table_dump reads every row (one batched
+ * read, as pmls_get_many) into a new rows x cols array of the table's
+ * dtype. pmls_table_fill gives every row its first value (pmls_init_dense)
+ * from an array of shape rows x cols (or rows, for one column) of any
+ * dtype, converted to the table's; another shape is PMLS_EINVAL naming
+ * both. Errors are in pmls_client_errmsg. */
+int pmls_table_dump(pmls_client *c, int table, pmls_array *out);
+int pmls_table_fill(pmls_client *c, int table, const pmls_array *a);
+
 /* PMLS_CDEF_END */
 
 #if defined(__GNUC__)

@@ -6,7 +6,8 @@
 -- random numbers through pmls.rng (M.rng), typed arrays through
 -- pmls.array, time through pmls.now, pmls.thread_time and pmls.sleep,
 -- the numeric kernels of a model's own loops through pmls.kernels (loaded
--- on first use: it binds the auxiliary header pmlsaux.h).
+-- on first use: it binds the auxiliary header pmlsaux.h), saved models
+-- (.npy / .npz) through pmls.model (on first use too).
 -- Code that serves particular
 -- models lives beside them (models/lib/, e.g. require "lib.linear").
 local core = require "pmls.core"
@@ -24,10 +25,10 @@ M.array = require "pmls.array"
 -- pmls.kernels on first use, so that a script that needs none of them
 -- does not bind pmlsaux.h.
 setmetatable(M, { __index = function(t, k)
-  if k == "kernels" then
-    local kernels = require "pmls.kernels"
-    rawset(t, k, kernels)
-    return kernels
+  if k == "kernels" or k == "model" then
+    local mod = require("pmls." .. k)
+    rawset(t, k, mod)
+    return mod
   end
 end })
 
