@@ -144,7 +144,10 @@ function M.finish(client_ud, engine_ud, path, blob)
   local ctx = context.finish(engine, client, state.opt, state.shared)
   ctx.gathers = state.gathers
   if state.schedule then
-    ctx.model, ctx.width = core.C.pmls_model_values(engine), state.schedule.width
+    -- NULL when no round ran: nil, which a script can test, rather than a
+    -- pointer whose first index ends the process
+    local values = core.C.pmls_model_values(engine)
+    ctx.model, ctx.width = values ~= nil and values or nil, state.schedule.width
   end
   app:finish(ctx)
 end

@@ -339,7 +339,11 @@ static int take_message(pmls_rounds *r, void *msg, size_t len) {
   int node = pmi_get_i32(&rd);
   int64_t round = pmi_get_i64(&rd), through = pmi_get_i64(&rd);
   int64_t nchg = pmi_get_i64(&rd);
-  if (rd.bad || node < 0 || node >= r->K || nchg < 0) {
+  /* Rounds count up from 0 one at a time: anything near the top of int64
+   * is forged, and would overflow the arithmetic of complete_through. */
+  const int64_t round_max = (int64_t)1 << 53;
+  if (rd.bad || node < 0 || node >= r->K || nchg < 0 || round < -1 ||
+      round > round_max || through < -1 || through > round_max) {
     pmi_msg_free(msg);
     return pmi_fail(r->err, PMLS_EPROTO, "worker %d: malformed ROUND",
                     r->worker);
