@@ -43,20 +43,20 @@ Minimises 1/(2n) |y - Xw - b|^2 + alpha |w|_1 (libsvm or Matrix Market data).]])
 app:option("data", nil, "training data: libsvm, or Matrix Market (.mtx/.mmt; .gz allowed)",
            { type = "string", required = true })
 app:option("labels", nil, "y as a separate file (Matrix Market or one number per line)", { type = "string" })
-app:option("lambda", nil, "alpha, the L1 weight", { type = "number" })
-app:option("lambda_ratio", nil, "alpha as a fraction of alpha_max = |X'(y - mean y)|_inf / n", { type = "number" })
+app:option("lambda", nil, "alpha, the L1 weight", { type = "number", min = 0 })
+app:option("lambda_ratio", nil, "alpha as a fraction of alpha_max = |X'(y - mean y)|_inf / n", { type = "number", min = 0 })
 app:option("intercept", true, "fit the unpenalised intercept b")
-app:option("scheduler", "priority", "uniform, cyclic or priority")
-app:option("per_round", 64, "coordinates updated per round", { type = "int" })
-app:option("candidates", 0, "coordinates sampled before the dependency check (0: 2 x per-round)", { type = "int" })
-app:option("dependency", 0.1, "largest |cos(x_j, x_k)| of two coordinates in one round (>= 1: no check)")
-app:option("eta", 1e-12, "priority floor: every coordinate keeps this weight")
-app:option("pipeline", 0, "rounds a push may miss the commits of", { type = "int" })
-app:option("check_every", 20, "rounds between check rounds (duality gap, priorities)", { type = "int" })
-app:option("max_rounds", 100000, "stop after this many rounds", { type = "int" })
+app:option("scheduler", "priority", "uniform, cyclic or priority", { choices = { "uniform", "cyclic", "priority" } })
+app:option("per_round", 64, "coordinates updated per round", { type = "int", min = 1 })
+app:option("candidates", 0, "coordinates sampled before the dependency check (0: 2 x per-round)", { type = "int", min = 0 })
+app:option("dependency", 0.1, "largest |cos(x_j, x_k)| of two coordinates in one round (>= 1: no check)", { min = 0 })
+app:option("eta", 1e-12, "priority floor: every coordinate keeps this weight", { min = 0 })
+app:option("pipeline", 0, "rounds a push may miss the commits of", { type = "int", min = 0 })
+app:option("check_every", 20, "rounds between check rounds (duality gap, priorities)", { type = "int", min = 1 })
+app:option("max_rounds", 100000, "stop after this many rounds", { type = "int", min = 1 })
 app:option("working_set", 4096, "largest working set the scheduler node solves exactly with its Gram matrix "
-           .. "(0: rounds of --per-round parallel updates only)", { type = "int" })
-app:option("tol", 1e-7, "stop when the duality gap is below tol x the objective")
+           .. "(0: rounds of --per-round parallel updates only)", { type = "int", min = 0 })
+app:option("tol", 1e-7, "stop when the duality gap is below tol x the objective", { min = 0 })
 app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then 'intercept b' "
            .. "(with --predict: the predictions)", { type = "string" })
 model.options(app)
@@ -79,19 +79,10 @@ end
 function app:setup(ctx)
   local opt = ctx.opt
   if (opt.lambda == nil) == (opt.lambda_ratio == nil) then
-    error("give exactly one of --lambda and --lambda-ratio", 0)
+    app:usage("give exactly one of --lambda and --lambda-ratio")
   end
-  if opt.per_round < 1 or opt.check_every < 1 or opt.max_rounds < 1 or opt.pipeline < 0
-     or opt.working_set < 0 then
-    error("need --per-round, --check-every, --max-rounds >= 1 and --pipeline, --working-set >= 0", 0)
-  end
-  if not (opt.tol > 0 and opt.eta > 0 and opt.dependency >= 0) then
-    error("need --tol > 0, --eta > 0 and --dependency >= 0", 0)
-  end
+  if opt.tol == 0 or opt.eta == 0 then app:usage("--tol and --eta must be > 0") end
   local sched = opt.scheduler
-  if sched ~= "uniform" and sched ~= "cyclic" and sched ~= "priority" then
-    error(("bad --scheduler '%s' (uniform, cyclic or priority)"):format(sched), 0)
-  end
   local ds = read(ctx)
   local n, p = ds.n, ds.d
   if n < 1 or p < 1 then error(opt.data .. ": no data", 0) end

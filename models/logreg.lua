@@ -57,14 +57,14 @@ workers' moves at every clock: variance-reduced (saga, the default, to the
 optimum at a constant step) or plain minibatch SGD with iterate averaging.]])
 app:option("data", nil, "training file (libsvm format, .gz allowed)", { type = "string", required = true })
 app:option("test", nil, "held-out file, for the test accuracy at the end", { type = "string" })
-app:option("optimizer", "saga", "saga (variance-reduced, constant step) or sgd (minibatch SGD, decaying step)")
-app:option("epochs", nil, "passes over the data (default: saga 4 x workers, at least 8; sgd 20)", { type = "int" })
-app:option("clocks_per_epoch", 4, "clock() calls per pass: the unit of staleness", { type = "int" })
+app:option("optimizer", "saga", "saga (variance-reduced, constant step) or sgd (minibatch SGD, decaying step)", { choices = { "saga", "sgd" } })
+app:option("epochs", nil, "passes over the data (default: saga 4 x workers, at least 8; sgd 20)", { type = "int", min = 0 })
+app:option("clocks_per_epoch", 4, "clock() calls per pass: the unit of staleness", { type = "int", min = 1 })
 app:option("lr", nil, "step size. saga: each worker's step (default 2 / (max |x|^2 + 1)); "
-           .. "sgd: the serial-equivalent step, a worker steps lr x workers (default 0.05)", { type = "number" })
-app:option("l2", nil, "L2 regularisation of the weights, not the bias (default 1/n)", { type = "number" })
-app:option("batch", 20, "sgd: minibatch size", { type = "int" })
-app:option("average", 0.5, "sgd: fraction of the training, at its end, whose iterates are averaged (0: last iterate)")
+           .. "sgd: the serial-equivalent step, a worker steps lr x workers (default 0.05)", { type = "number", min = 0 })
+app:option("l2", nil, "L2 regularisation of the weights, not the bias (default 1/n)", { type = "number", min = 0 })
+app:option("batch", 20, "sgd: minibatch size", { type = "int", min = 1 })
+app:option("average", 0.5, "sgd: fraction of the training, at its end, whose iterates are averaged (0: last iterate)", { min = 0, max = 1 })
 saved_model.options(app)
 app:metric("loss", "mean")
 app:metric("examples", "sum")
@@ -89,21 +89,14 @@ end
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.optimizer ~= "saga" and opt.optimizer ~= "sgd" then
-    error("--optimizer must be saga or sgd, not '" .. opt.optimizer .. "'", 0)
-  end
   local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(8, 4 * ctx.workers) or 20)
-  if epochs < (opt.init_model and 0 or 1) or opt.batch < 1 or opt.clocks_per_epoch < 1 then
-    error("need --epochs (0 with --init-model), --batch and --clocks-per-epoch >= 1", 0)
-  end
+  if epochs == 0 and not opt.init_model then app:usage("--epochs 0 needs --init-model") end
+  if opt.lr == 0 then app:usage("--lr must be > 0") end
   local train = read(ctx, opt.data)
   local d = train.d
   if opt.test then d = math.max(d, read(ctx, opt.test).d) end
   local lr = opt.lr or (opt.optimizer == "saga" and 2 / (max_norm2(train) + 1) or 0.05)
   local l2 = opt.l2 or 1 / math.max(train.n, 1)
-  if not (lr > 0 and l2 >= 0 and opt.average >= 0 and opt.average <= 1) then
-    error("need --lr > 0, --l2 >= 0 and 0 <= --average <= 1", 0)
-  end
   ctx:table("w", { rows = 1, cols = d + 1 })
   if opt.init_model then
     local w = saved_model.load(opt.init_model):need("w", { d + 1 }, "the features of the data files + 1")

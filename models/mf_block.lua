@@ -61,13 +61,13 @@ local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 local app = pmls.app("mf-block", "matrix factorization by block-scheduled SGD (DSGD / Fugue)")
 app:option("data", nil, "training ratings (user item rating [timestamp])", { type = "string", required = true })
 app:option("test", nil, "held-out ratings, for the test RMSE at the end", { type = "string" })
-app:option("rank", 32, "latent dimension", { type = "int" })
-app:option("epochs", 20, "epochs: d rounds each, every block once", { type = "int" })
-app:option("blocks", 0, "d: row and item ranges (0: one per worker)", { type = "int" })
-app:option("lr", 0.015, "learning rate")
-app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)")
-app:option("lambda", 0.05, "L2 regularisation (mf_sgd's default: the same objective)")
-app:option("init", 0.1, "initial factors uniform in [-init, init)")
+app:option("rank", 32, "latent dimension", { type = "int", min = 1 })
+app:option("epochs", 20, "epochs: d rounds each, every block once", { type = "int", min = 0 })
+app:option("blocks", 0, "d: row and item ranges (0: one per worker)", { type = "int", min = 0 })
+app:option("lr", 0.015, "learning rate", { min = 0 })
+app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)", { min = 0 })
+app:option("lambda", 0.05, "L2 regularisation (mf_sgd's default: the same objective)", { min = 0 })
+app:option("init", 0.1, "initial factors uniform in [-init, init)", { min = 0 })
 app:option("permute", true, "renumber users and items at random to even out the blocks")
 app:option("agnostic", true, "a worker done early runs more passes over its block (false: it waits)")
 app:option("pass_decay", true, "the extra passes of a round step lr / pass (false: lr)")
@@ -113,12 +113,8 @@ end
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.rank < 1 or opt.epochs < (opt.init_model and 0 or 1) or opt.blocks < 0 then
-    error("need --rank, --epochs >= 1 (0 with --init-model) and --blocks >= 0", 0)
-  end
-  if not (opt.lr > 0 and opt.lambda >= 0 and opt.init >= 0 and opt.decay >= 0) then
-    error("need --lr > 0 and --lambda, --init, --decay >= 0", 0)
-  end
+  if opt.epochs == 0 and not opt.init_model then app:usage("--epochs 0 needs --init-model") end
+  if opt.lr == 0 then app:usage("--lr must be > 0") end
   straggler.check(opt)
   local all = read(ctx, opt.data)
   if all.n < 1 then error(opt.data .. ": no ratings", 0) end

@@ -49,14 +49,14 @@ local sqrt, floor, max, min = math.sqrt, math.floor, math.max, math.min
 local app = pmls.app("mf-ccd", "matrix factorization by CCD++ (rank-one coordinate descent, scheduled)")
 app:option("data", nil, "training ratings (user item rating [timestamp])", { type = "string", required = true })
 app:option("test", nil, "held-out ratings, for the test RMSE", { type = "string" })
-app:option("rank", 32, "latent dimension", { type = "int" })
-app:option("lambda", 12, "L2 regularisation of W and H (with --weighted: per rating, try 0.15)")
-app:option("lambda_bias", 5, "L2 regularisation of the biases (with --biases)")
+app:option("rank", 32, "latent dimension", { type = "int", min = 1 })
+app:option("lambda", 12, "L2 regularisation of W and H (with --weighted: per rating, try 0.15)", { min = 0 })
+app:option("lambda_bias", 5, "L2 regularisation of the biases (with --biases)", { min = 0 })
 app:option("weighted", false, "penalise each user's / item's factors times its number of ratings")
 app:option("biases", true, "fit user and item biases")
-app:option("outer", 10, "outer iterations (sweeps over the rank-one terms)", { type = "int" })
-app:option("inner", 3, "inner iterations per rank-one term", { type = "int" })
-app:option("init", 0.1, "W starts uniform in [-init, init); H starts at 0")
+app:option("outer", 10, "outer iterations (sweeps over the rank-one terms)", { type = "int", min = 1 })
+app:option("inner", 3, "inner iterations per rank-one term", { type = "int", min = 1 })
+app:option("init", 0.1, "W starts uniform in [-init, init); H starts at 0", { min = 0 })
 saved_model.options(app)
 app:metric("objective", "sum")
 app:metric("train_rmse", "mean")
@@ -76,14 +76,8 @@ end
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.rank < 1 or opt.outer < 1 or opt.inner < 1 then
-    error("need --rank, --outer and --inner >= 1", 0)
-  end
-  if not (opt.lambda >= 0 and opt.lambda_bias >= 0 and opt.init >= 0) then
-    error("need --lambda, --lambda-bias and --init >= 0", 0)
-  end
   if ctx.schedulers ~= 1 then
-    error("mf-ccd runs on one scheduler node (--schedulers 1): each round needs the one before", 0)
+    app:usage("mf-ccd runs on one scheduler node (--schedulers 1): each round needs the one before")
   end
   local all = read(ctx, opt.data)
   if all.n < 1 then error(opt.data .. ": no ratings", 0) end

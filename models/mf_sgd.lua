@@ -49,25 +49,22 @@ local floor, max, min, sqrt = math.floor, math.max, math.min, math.sqrt
 local app = pmls.app("mf-sgd", "matrix factorization by SGD (data-parallel)")
 app:option("data", nil, "training ratings (user item rating [timestamp])", { type = "string", required = true })
 app:option("test", nil, "held-out ratings, for the test RMSE at the end", { type = "string" })
-app:option("rank", 32, "latent dimension", { type = "int" })
-app:option("epochs", 20, "passes over the data", { type = "int" })
-app:option("clocks_per_epoch", 1, "clock() calls per pass: the unit of staleness", { type = "int" })
-app:option("lr", 0.015, "learning rate")
-app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)")
-app:option("lambda", 0.05, "L2 regularisation")
-app:option("init", 0.1, "initial values uniform in [-init, init)")
-app:option("dtype", "float64", "element type of the factor tables: float64 or float32", { type = "string" })
-app:option("block_kb", 1024, "a block's rows (user and item side, views and deltas) fit in about this many KiB", { type = "int" })
+app:option("rank", 32, "latent dimension", { type = "int", min = 1 })
+app:option("epochs", 20, "passes over the data", { type = "int", min = 0 })
+app:option("clocks_per_epoch", 1, "clock() calls per pass: the unit of staleness", { type = "int", min = 1 })
+app:option("lr", 0.015, "learning rate", { min = 0 })
+app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)", { min = 0 })
+app:option("lambda", 0.05, "L2 regularisation", { min = 0 })
+app:option("init", 0.1, "initial values uniform in [-init, init)", { min = 0 })
+app:option("dtype", "float64", "element type of the factor tables: float64 or float32", { type = "string", choices = { "float64", "float32" } })
+app:option("block_kb", 1024, "a block's rows (user and item side, views and deltas) fit in about this many KiB", { type = "int", min = 1 })
 straggler.options(app, true)
 model.options(app)
 app:metric("train_rmse", "mean")
 
 function app:setup(ctx)
   local opt = ctx.opt
-  if opt.rank < 1 or opt.epochs < (opt.init_model and 0 or 1) or opt.clocks_per_epoch < 1 or opt.block_kb < 1 then
-    error("need --rank, --epochs (0 with --init-model), --clocks-per-epoch and --block-kb >= 1", 0)
-  end
-  if opt.dtype ~= "float64" and opt.dtype ~= "float32" then error("--dtype is float64 or float32", 0) end
+  if opt.epochs == 0 and not opt.init_model then app:usage("--epochs 0 needs --init-model") end
   straggler.check(opt)
   local all = assert(ctx:read_triplets(opt.data))
   if all.n < 1 then error(opt.data .. ": no ratings", 0) end

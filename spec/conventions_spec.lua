@@ -221,6 +221,28 @@ describe("errors a user can act on", function()
     assert.is_nil(res.out:find("unknown command", 1, true), res.out)
   end)
 
+  -- The shipped models declare their options' bounds: a bad value is a
+  -- usage error naming the option, before any data is read.
+  local bad_values = {
+    { "models/mf_sgd.lua", { "--epochs", "0" }, "--epochs 0 needs --init-model" },
+    { "models/mf_sgd.lua", { "--dtype", "f16" }, "bad value 'f16' for --dtype: float64 or float32 expected" },
+    { "models/mf_sgd.lua", { "--lambda", "-1" }, "bad value '-1' for --lambda: at least 0 expected" },
+    { "models/mf_block.lua", { "--rank", "0" }, "bad value '0' for --rank: at least 1 expected" },
+    { "models/mf_ccd.lua", { "--inner", "0" }, "bad value '0' for --inner: at least 1 expected" },
+    { "models/logreg.lua", { "--optimizer", "adam" }, "bad value 'adam' for --optimizer: saga or sgd expected" },
+    { "models/logreg.lua", { "--average", "2" }, "bad value '2' for --average: at most 1 expected" },
+    { "models/lasso.lua", { "--lambda", "1", "--scheduler", "random" }, "bad value 'random' for --scheduler" },
+    { "models/lasso.lua", {}, "give exactly one of --lambda and --lambda-ratio" },
+  }
+  for _, case in ipairs(bad_values) do
+    local script, args, says = case[1], case[2], case[3]
+    it(script .. " " .. table.concat(args, " ") .. ": a usage error naming the option", function()
+      local cmd = { "run", script, "--data", "/nonexistent/data.txt" }
+      for _, a in ipairs(args) do cmd[#cmd + 1] = a end
+      one_usage_line(pmls(cmd), says)
+    end)
+  end
+
   it("--trace brings the traceback back", function()
     local res = pmls({ "run", "models/mf_sgd.lua", "--data", "/nonexistent/r.txt", "--trace" })
     assert.are.equal(1, res.rc, res.out)

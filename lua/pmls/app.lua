@@ -36,6 +36,16 @@ function App:option(name, default, help, opts)
   return self
 end
 
+-- app:usage(fmt, ...): a check of the options that app:option's min, max
+-- and choices cannot say (one option's bound depending on another) fails
+-- as they do: a usage error, one line naming the options, exit 2.
+function App:usage(fmt, ...)
+  if type(fmt) ~= "string" then
+    error("bad argument 'fmt' to usage (string expected, got " .. type(fmt) .. ")", 2)
+  end
+  error({ usage = fmt:format(...) }, 0)
+end
+
 -- app:metric(name, how): how a reported value combines over the workers
 -- at each clock, and over the clocks in the final metrics: "mean" (the
 -- default for undeclared metrics), "sum", "last", "min" or "max" (see
