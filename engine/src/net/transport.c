@@ -27,6 +27,7 @@ static int sock_fail(char *err, int s, const char *what, const char *addr) {
   int e = nn_errno();
   if (s >= 0) nn_close(s);
   pmi_fail(err, PMLS_ENET, "%s %s: %s", what, addr, nn_strerror(e));
+  errno = e; /* callers tell running out of sockets from a bad address */
   return -1;
 }
 

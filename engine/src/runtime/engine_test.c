@@ -392,53 +392,41 @@ static void t_config_check_names_the_limit(void) {
   CHECK(e == NULL);
 }
 
-/* Out of sockets at every step of making an engine and its clients: each
- * step fails with a code and a message, never a crash or a client that is
- * NULL with PMLS_OK (a client whose second push failed used to be). */
+/* Out of sockets while a client opens: each step fails with a code and a
+ * message, never a NULL client with PMLS_OK (a client whose second push
+ * could not be made used to be, and the caller crashed on it). The sweep
+ * stays with client opens: nanomsg itself may abort when sockets run out
+ * while an engine's shards are being made (seen: sock.c:1085), which is
+ * what the up-front check (pmls_config_check) is for. */
 static void t_out_of_sockets_fails_cleanly(void) {
   enum { MAX = 1024 };
   static int held[MAX];
   int failures = 0, successes = 0;
-  for (int spare = 0; spare <= 64 && successes < 2; spare++) {
-    int n = 0;
-    while (n < MAX && (held[n] = nn_socket(AF_SP, NN_PUSH)) >= 0) n++;
-    for (int i = 0; i < spare && n > 0; i++) nn_close(held[--n]);
-    pmls_config cfg = config(2, 4);
+  for (int spare = 0; spare <= 16 && successes < 2; spare++) {
+    pmls_config cfg = config(1, 4);
     cfg.timeout_ms = 1000; /* a lost reply is a timeout: keep it short */
     pmls_engine *e = NULL;
     char err[512] = "";
-    int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
+    CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);
+    if (!e) return;
+    int n = 0;
+    while (n < MAX && (held[n] = nn_socket(AF_SP, NN_PUSH)) >= 0) n++;
+    for (int i = 0; i < spare && n > 0; i++) nn_close(held[--n]);
+    pmls_client *w = NULL;
+    int rc = pmls_client_open(e, 0, &w);
+    CHECK((rc == PMLS_OK) == (w != NULL));
     if (rc != PMLS_OK) {
-      CHECK(e == NULL);
-      CHECK(err[0] != 0);
+      CHECK(pmls_errmsg(e)[0] != 0);
       failures++;
     } else {
-      CHECK(e != NULL);
-      pmls_table_spec spec;
-      pmls_table_spec_init(&spec);
-      spec.rows = 4;
-      spec.cols = 2;
-      int t = -1;
-      int trc = pmls_table_create(e, "T", &spec, &t);
-      if (trc != PMLS_OK) {
-        CHECK(pmls_errmsg(e)[0] != 0);
-        failures++;
-      }
-      pmls_client *w[2] = {NULL, NULL};
-      for (int k = 0; trc == PMLS_OK && k < 2; k++) {
-        int r = pmls_client_open(e, k, &w[k]);
-        CHECK((r == PMLS_OK) == (w[k] != NULL));
-        if (r != PMLS_OK) failures++;
-        else successes++;
-      }
-      for (int k = 0; k < 2; k++)
-        if (w[k]) pmls_client_close(w[k]);
-      pmls_engine_destroy(e);
+      successes++;
+      pmls_client_close(w);
     }
     while (n > 0) nn_close(held[--n]);
+    pmls_engine_destroy(e);
   }
   CHECK(failures > 0);  /* the sweep reached the failures */
-  CHECK(successes > 0); /* and enough sockets to open clients */
+  CHECK(successes > 0); /* and enough sockets to open a client */
 }
 
 static const th_case cases[] = {
@@ -452,7 +440,7 @@ static const th_case cases[] = {
     {"stats count rows read and incremented after close", t_stats_count_reads_and_increments},
     {"per-table stats: reads, increments, staleness", t_table_stats},
     {"config check: the sockets a job needs, the limit, what fits", t_config_check_names_the_limit},
-    {"out of sockets: every step fails with a code, never a crash", t_out_of_sockets_fails_cleanly},
+    {"out of sockets: a client open fails with a code, never a NULL client", t_out_of_sockets_fails_cleanly},
 };
 
 TH_MAIN(cases)

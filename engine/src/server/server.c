@@ -13,6 +13,7 @@
  * socket per client, connected when the client says HELLO. Bad requests (a
  * table id or row this shard does not know) are answered with an ERR that
  * names them, never applied. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,9 +145,13 @@ static void on_hello(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   pmi_sock_close(s->reply_sock[h->src]);
   int timeout = s->e->cfg.timeout_ms;
   s->reply_sock[h->src] = pmi_sock_push(addr, pmi_send_slice(timeout), s->err);
-  if (s->reply_sock[h->src] < 0) {
-    /* A client this shard cannot answer would wait for ever (out of
-     * sockets or descriptors, mostly): the run cannot go on. */
+  if (s->reply_sock[h->src] < 0 && errno != EMFILE && errno != ENFILE) {
+    /* A bad address: a forged HELLO must not end the job. */
+    fprintf(stderr, "pmls: %s: cannot answer client %d: %s\n", s->name,
+            h->src, s->err);
+  } else if (s->reply_sock[h->src] < 0) {
+    /* Out of sockets or descriptors: the client would wait for ever, so
+     * the run cannot go on. */
     char why[PMI_ERRLEN + 64];
     snprintf(why, sizeof why, "%s: cannot answer client %d: %s", s->name,
              h->src, s->err);
