@@ -184,8 +184,9 @@ int pmi_auth_set(const void *secret, size_t len, const char *job_nonce,
 int pmi_auth_on(void);
 /* The counter goes with its engine: drops are then counted nowhere. */
 void pmi_auth_forget(_Atomic int64_t *dropped);
-/* transport.c's hooks: sockets on tcp:// get a stream (push) or a table of
- * the streams seen (pull); -1 when the state cannot be made. */
+/* transport.c's hooks: sockets on tcp:// made once a secret is set get a
+ * stream (push) or a table of the streams seen (pull); -1 when the state
+ * cannot be made. Sockets made before stay unauthenticated. */
 int pmi_auth_sock_open(int s, const char *addr, int push);
 void pmi_auth_sock_close(int s);
 /* 1: the trailer is appended and the stream locked until seal_end (which
