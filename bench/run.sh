@@ -39,8 +39,8 @@ fi
 # symbols, LuaJIT, nanomsg and zlib from pkg-config, jemalloc.
 CC=${CC:-cc}
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation"
-PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg zlib libsodium)
-PKG_LIBS=$(pkg-config --libs luajit nanomsg zlib libsodium)
+PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg zlib libsodium libcrypto)
+PKG_LIBS=$(pkg-config --libs luajit nanomsg zlib libsodium libcrypto)
 build() { # name -> builds $BIN/name from bench/name.c
   if ! $CC -std=c11 -D_GNU_SOURCE -Iengine/include -Ibench -O2 -g $WARN \
       -rdynamic $PKG_CFLAGS -o "$BIN/$1" "bench/$1.c" \

@@ -180,7 +180,15 @@ static void t_refused(void) {
   pmi_sock_close(pull2);
 }
 
+static void t_tag_is_the_aead_tag(void) {
+  static const size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 1000, 4u << 20};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+    CHECK(pmi_auth_selftest(lens[i]) >= 0);
+  CHECK_EQ_INT(pmi_auth_selftest(100), 1); /* OpenSSL's Poly1305 was used */
+}
+
 static const th_case cases[] = {
+    {"the tag is RFC 8439 ChaCha20-Poly1305's (libsodium's AEAD) at every length", t_tag_is_the_aead_tag},
     {"secrets: too short refused, the same again allowed, another refused", t_secret_rules},
     {"a sealed message arrives whole; the sender's buffer is unchanged", t_roundtrip_and_trailer_hidden},
     {"refused: no MAC, a made-up or altered one, truncated, another port, replayed, reordered", t_refused},

@@ -199,6 +199,9 @@ void pmi_auth_seal_end(int s, pmi_buf *b);
 int pmi_auth_check(int s, const void *msg, size_t *len, char *why,
                    size_t whylen);
 void pmi_auth_dropped(const char *why);
+/* Tests: the tag over len random bytes equals libsodium's AEAD's. 1 when
+ * OpenSSL's Poly1305 made it, 0 libsodium's, -1 when they differ. */
+int pmi_auth_selftest(size_t len);
 
 /* ---- IPv4 addresses (addr.c) -------------------------------------------- */
 
