@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 BUILD := build
-PKGS := luajit nanomsg zlib
+PKGS := luajit nanomsg zlib libsodium libcrypto
 
 # Error messages are truncated to their buffers on purpose.
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation

@@ -21,11 +21,20 @@
  * transport the engine actually used, and the result names it, so an engine
  * that still ignores `master` is compared with inproc and says so. Two row
  * widths: 32 doubles (like mf_sgd's rank-32 rows: per-row costs dominate) and
- * 1024 (8 KiB rows: bytes dominate); each is a summary row. */
+ * 1024 (8 KiB rows: bytes dominate); each is a summary row.
+ *
+ * Then the cost of authenticated tcp (issue 14, target >= 0.8): the same
+ * rounds on a tcp engine with a secret against one without (run_auth). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
@@ -224,13 +233,177 @@ static void run_width(int cols, int R, int serial, result *res) {
   free(t_eng);
 }
 
+/* ---- the cost of authentication (tcp) ------------------------------------
+ *
+ * Two one-process engines on tcp://127.0.0.1, the same tables and rounds,
+ * timed interleaved: one without a secret (in a child process), one with
+ * (every message sealed and checked, net/auth.c). ratio =
+ * unauthenticated time / authenticated time. */
+
+static int free_port(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof a;
+  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 ||
+      getsockname(s, (struct sockaddr *)&a, &n) < 0)
+    bench_die("no free tcp port: %s", strerror(errno));
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+typedef struct {
+  pmls_engine *e;
+  pmls_client *c;
+  int table[2];
+} tcp_engine;
+
+static void tcp_engine_open(tcp_engine *t, const int *widths, int nw,
+                            const void *secret, size_t secret_len) {
+  char master[64];
+  snprintf(master, sizeof master, "tcp://127.0.0.1:%d", free_port());
+  pmls_config cfg;
+  pmls_config_init(&cfg);
+  cfg.workers = 1;
+  cfg.servers = 1;
+  cfg.quiet = 1;
+  cfg.procs = 1;
+  cfg.master = master;
+  cfg.secret = secret;
+  cfg.secret_len = secret_len;
+  t->e = bench_engine(&cfg);
+  for (int w = 0; w < nw; w++) {
+    pmls_table_spec spec;
+    pmls_table_spec_init(&spec);
+    spec.rows = PAYLOAD_BYTES / ((int64_t)widths[w] * 8);
+    spec.cols = widths[w];
+    spec.dtype = PMLS_F64;
+    spec.staleness = 0;
+    char name[32];
+    snprintf(name, sizeof name, "stream%d", widths[w]);
+    BENCH_ENGINE_OK(t->e, pmls_table_create(t->e, name, &spec, &t->table[w]));
+  }
+  BENCH_ENGINE_OK(t->e, pmls_client_open(t->e, 0, &t->c));
+}
+
+typedef struct {
+  int cols;
+  double ratio, t_plain, t_auth;
+  int64_t dropped;
+  double *ratios;
+} auth_result;
+
+/* The unauthenticated engine runs in a child process, forked before this
+ * one makes any socket: a process serves one tcp job, and once a secret is
+ * set every tcp socket it makes is authenticated. The two take turns, one
+ * round each, over a pipe: the parent names the width, the child answers
+ * with its round's time. */
+static void plain_child(const int *widths, int nw, int cmd, int ans) {
+  tcp_engine plain;
+  tcp_engine_open(&plain, widths, nw, NULL, 0);
+  unsigned char w;
+  while (read(cmd, &w, 1) == 1 && w < nw) {
+    int64_t rows = PAYLOAD_BYTES / ((int64_t)widths[w] * 8);
+    double *delta = malloc((size_t)widths[w] * sizeof *delta);
+    for (int j = 0; j < widths[w]; j++) delta[j] = 1e-6 * (double)(j + 1);
+    double t = engine_round(plain.c, plain.table[w], rows, delta);
+    free(delta);
+    if (write(ans, &t, sizeof t) != (ssize_t)sizeof t) break;
+  }
+  BENCH_CLIENT_OK(plain.c, pmls_client_close(plain.c));
+  pmls_engine_destroy(plain.e);
+  _exit(0);
+}
+
+static double plain_round(int cmd, int ans, int w) {
+  unsigned char c = (unsigned char)w;
+  double t;
+  if (write(cmd, &c, 1) != 1 || read(ans, &t, sizeof t) != (ssize_t)sizeof t)
+    bench_die("tcp+auth: the unauthenticated engine's process is gone");
+  return t;
+}
+
+static void run_auth(const int *widths, int nw, int R, auth_result *out) {
+  static const char secret[] = "bench_stream: the secret of its tcp+auth engine";
+  int to_child[2], from_child[2];
+  if (pipe(to_child) || pipe(from_child)) bench_die("pipe: %s", strerror(errno));
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) bench_die("fork: %s", strerror(errno));
+  if (pid == 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    plain_child(widths, nw, to_child[0], from_child[1]);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  int cmd = to_child[1], ans = from_child[0];
+  tcp_engine auth;
+  tcp_engine_open(&auth, widths, nw, secret, sizeof secret);
+  for (int w = 0; w < nw; w++) {
+    int cols = widths[w];
+    int64_t rows = PAYLOAD_BYTES / ((int64_t)cols * 8);
+    double *delta = malloc((size_t)cols * sizeof *delta);
+    for (int j = 0; j < cols; j++) delta[j] = 1e-6 * (double)(j + 1);
+    double *tp = calloc((size_t)R, sizeof(double));
+    double *ta = calloc((size_t)R, sizeof(double));
+    auth_result *r = &out[w];
+    r->cols = cols;
+    r->ratios = calloc((size_t)R, sizeof(double));
+    plain_round(cmd, ans, w); /* warm-up */
+    engine_round(auth.c, auth.table[w], rows, delta);
+    for (int k = 0; k < R; k++) {
+      if (k % 2 == 0) {
+        tp[k] = plain_round(cmd, ans, w);
+        ta[k] = engine_round(auth.c, auth.table[w], rows, delta);
+      } else {
+        ta[k] = engine_round(auth.c, auth.table[w], rows, delta);
+        tp[k] = plain_round(cmd, ans, w);
+      }
+      r->ratios[k] = tp[k] / ta[k];
+    }
+    r->ratio = bench_median(r->ratios, R);
+    r->t_plain = bench_median(tp, R);
+    r->t_auth = bench_median(ta, R);
+    free(tp);
+    free(ta);
+    free(delta);
+  }
+  unsigned char quit = 255;
+  if (write(cmd, &quit, 1) != 1) bench_die("tcp+auth: child gone");
+  close(cmd);
+  close(ans);
+  int st;
+  waitpid(pid, &st, 0);
+  pmls_stats stats;
+  BENCH_ENGINE_OK(auth.e, pmls_engine_stats(auth.e, &stats));
+  for (int w = 0; w < nw; w++) out[w].dropped = stats.messages_dropped;
+  BENCH_CLIENT_OK(auth.c, pmls_client_close(auth.c));
+  pmls_engine_destroy(auth.e);
+}
+
 int main(void) {
   const int R = bench_repeats();
   const int widths[] = {32, 1024};
   enum { NW = 2 };
   result res[NW];
+  auth_result ares[NW];
+  run_auth(widths, NW, R, ares); /* first: it forks */
   for (int w = 0; w < NW; w++) run_width(widths[w], R, w, &res[w]);
   bench_ipc_cleanup();
+  for (int w = 0; w < NW; w++) {
+    auth_result *a = &ares[w];
+    if (a->dropped) bench_die("tcp+auth: %lld messages dropped",
+                              (long long)a->dropped);
+    const char *verdict = bench_verdict(a->ratio, ">=", 0.8);
+    char name[80], note[200];
+    snprintf(name, sizeof name, "stream_inc tcp+auth cols=%d", a->cols);
+    snprintf(note, sizeof note, "authenticated %.1f ms, unauthenticated %.1f "
+             "ms per 64 MiB", a->t_auth * 1e3, a->t_plain * 1e3);
+    printf("%-34s ratio %.3f (tcp %.1f ms / tcp+auth %.1f ms) target >= 0.8 "
+           "%s\n", name, a->ratio, a->t_plain * 1e3, a->t_auth * 1e3, verdict);
+    bench_summary(name, a->ratio, ">=", 0.8, verdict, note);
+  }
 
   bench_json j;
   bj_open(&j, "stream_inc");
@@ -276,6 +449,21 @@ int main(void) {
     bj_nums(&j, "ratios", r->ratios, R);
     bj_end(&j, '}');
     free(r->ratios);
+  }
+  bj_end(&j, ']');
+  bj_begin(&j, "auth", '[');
+  for (int w = 0; w < NW; w++) {
+    auth_result *a = &ares[w];
+    bj_begin(&j, NULL, '{');
+    bj_int(&j, "cols", a->cols);
+    bj_num(&j, "ratio", a->ratio);
+    bj_num(&j, "target", 0.8);
+    bj_str(&j, "status", bench_verdict(a->ratio, ">=", 0.8));
+    bj_num(&j, "tcp_s", a->t_plain);
+    bj_num(&j, "tcp_auth_s", a->t_auth);
+    bj_nums(&j, "ratios", a->ratios, R);
+    bj_end(&j, '}');
+    free(a->ratios);
   }
   bj_end(&j, ']');
   bj_num(&j, "ratio", headline);

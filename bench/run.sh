@@ -39,8 +39,8 @@ fi
 # symbols, LuaJIT, nanomsg and zlib from pkg-config, jemalloc.
 CC=${CC:-cc}
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation"
-PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg zlib)
-PKG_LIBS=$(pkg-config --libs luajit nanomsg zlib)
+PKG_CFLAGS=$(pkg-config --cflags luajit nanomsg zlib libsodium libcrypto)
+PKG_LIBS=$(pkg-config --libs luajit nanomsg zlib libsodium libcrypto)
 build() { # name -> builds $BIN/name from bench/name.c
   if ! $CC -std=c11 -D_GNU_SOURCE -Iengine/include -Ibench -O2 -g $WARN \
       -rdynamic $PKG_CFLAGS -o "$BIN/$1" "bench/$1.c" \
@@ -70,7 +70,7 @@ run() { # title name [args...]
 started=$(date +%s)
 run "cached get + inc vs C axpy (target >= 0.5)" bench_cache
 run "update through views and delta pointers vs C axpy (target >= 0.8)" bench_views
-run "streaming increments vs raw PUSH/PULL (target >= 0.7)" bench_stream
+run "streaming increments vs raw PUSH/PULL (target >= 0.7); tcp+auth vs tcp (target >= 0.8)" bench_stream
 run "cache-miss read vs raw round trip (target <= 1.5)" bench_miss
 run "data readers vs a strtol/strtod loop (targets >= 1.0, >= 150 MB/s per core)" bench_readers
 

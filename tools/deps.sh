@@ -7,8 +7,10 @@
 # sanitizer runtimes) build the fuzz harnesses of engine/fuzz/. python3-numpy
 # lets spec/saved_models_spec.lua check that numpy reads the models pmls
 # saves (.npy, .npz).
+# libsodium-dev and libssl-dev give the MACs of tcp traffic (net/auth.c:
+# libsodium for keys and ChaCha20, OpenSSL for a faster Poly1305).
 set -eu
-PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev lua-busted iproute2 clang libclang-rt-dev python3-numpy"
+PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev libsodium-dev libssl-dev lua-busted iproute2 clang libclang-rt-dev python3-numpy"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet liblinear-tools"
 missing=""
 for p in $PKGS; do

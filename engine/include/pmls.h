@@ -111,6 +111,12 @@ typedef struct pmls_config {
   int heartbeat_ms;         /* a peer silent this long is dead; 0 = 10000 */
   int schedulers;           /* scheduler nodes (model parallelism); node k
                                lives in process k mod procs; 0 = 1 */
+  /* tcp: the job's secret, the same bytes in every process (16 to 4096;
+   * docs/security.md). Every tcp message then carries a MAC under a key
+   * derived from it and the master address, and one that fails is dropped.
+   * Read while pmls_engine_create runs. NULL = unauthenticated tcp. */
+  const void *secret;
+  size_t secret_len;
 } pmls_config;
 
 typedef struct pmls_table_spec {

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "launch.h"
 #include "../net/net.h"
@@ -122,6 +125,89 @@ int pl_master(pl_job *job, const char *transport, const char *host, char *out,
   return 0;
 }
 
+/* ---- the job's secret ----------------------------------------------------
+ *
+ * A tcp job admits only peers that hold its secret (net/auth.c). The
+ * launcher makes one per job and writes it on a pipe to each rank it starts:
+ * a local rank inherits the read end and is told its number in
+ * PMLS_SECRET_FD; an ssh rank reads it on its standard input, which ssh
+ * forwards. Never on a command line (ps shows those to every user) nor in
+ * the environment (kept for the process's whole life and copied to its
+ * children). Ranks started by others read a file only their user can read. */
+
+void pl_secret_new(pl_job *job) {
+  if (sodium_init() < 0) abort(); /* cannot happen on Linux with getrandom */
+  randombytes_buf(job->secret, sizeof job->secret);
+  job->has_secret = 1;
+}
+
+static int read_all(int fd, unsigned char *buf, size_t cap, size_t *len) {
+  size_t n = 0;
+  while (n < cap) {
+    ssize_t k = read(fd, buf + n, cap - n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return -1;
+    if (k == 0) break;
+    n += (size_t)k;
+  }
+  *len = n;
+  return 0;
+}
+
+static int secret_len_ok(const char *what, size_t n, size_t cap, char *err,
+                         size_t errlen) {
+  if (n >= PMI_SECRET_MIN && n < cap && n <= PMI_SECRET_MAX) return 0;
+  snprintf(err, errlen, "%s: a secret must hold %d to %d bytes (%s%zu), e.g. "
+           "head -c 32 /dev/urandom", what, PMI_SECRET_MIN, PMI_SECRET_MAX,
+           n >= cap ? "more than " : "", n >= cap ? cap - 1 : n);
+  return -1;
+}
+
+int pl_secret_file(const char *path, unsigned char *buf, size_t cap,
+                   size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open the secret file '%s': %s", path,
+             strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  int rc = -1;
+  if (fstat(fd, &st) < 0) {
+    snprintf(err, errlen, "cannot stat the secret file '%s': %s", path,
+             strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "the secret file '%s' is not a regular file", path);
+  } else if (st.st_uid != geteuid()) {
+    snprintf(err, errlen, "the secret file '%s' belongs to another user "
+             "(uid %d)", path, (int)st.st_uid);
+  } else if (st.st_mode & 077) {
+    snprintf(err, errlen, "the secret file '%s' has mode %04o: others can "
+             "read or change it; make it 0600 (chmod 600 '%s')", path,
+             (unsigned)(st.st_mode & 07777), path);
+  } else if (read_all(fd, buf, cap, len) < 0) {
+    snprintf(err, errlen, "cannot read the secret file '%s': %s", path,
+             strerror(errno));
+  } else {
+    rc = secret_len_ok(path, *len, cap, err, errlen);
+  }
+  close(fd);
+  return rc;
+}
+
+int pl_secret_fd(int fd, unsigned char *buf, size_t cap, size_t *len,
+                 char *err, size_t errlen) {
+  int rc = read_all(fd, buf, cap, len);
+  close(fd);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot read the job's secret from the launcher "
+             "(PMLS_SECRET_FD=%d): %s", fd, strerror(errno));
+    return -1;
+  }
+  return secret_len_ok("the job's secret from the launcher", *len, cap, err,
+                       errlen);
+}
+
 /* ---- starting ranks ------------------------------------------------------ */
 
 static int is_local(const char *host) {
@@ -216,8 +302,9 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
       len = (size_t)snprintf(cmd, sizeof cmd, "cd ");
       int bad = shell_quote(cmd, sizeof cmd, &len, cwd);
       len += (size_t)snprintf(cmd + len, sizeof cmd - len,
-                              "&& PMLS_RANK=%d PMLS_SIZE=%d PMLS_LOCAL_PROCS=%d "
-                              "PMLS_MASTER=", r, job->procs,
+                              "&& %sPMLS_RANK=%d PMLS_SIZE=%d PMLS_LOCAL_PROCS=%d "
+                              "PMLS_MASTER=", job->has_secret ? "PMLS_SECRET_FD=0 " : "",
+                              r, job->procs,
                               pl_local_procs(hosts, nhosts, job->procs, r));
       bad |= shell_quote(cmd, sizeof cmd, &len, master);
       bad |= shell_quote(cmd, sizeof cmd, &len, exe);
@@ -228,11 +315,28 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
         return -1;
       }
     }
+    int secret_pipe[2] = {-1, -1};
+    if (job->has_secret) {
+      /* 32 bytes fit any pipe's buffer: written before the fork, the rank
+       * reads them whenever it starts. */
+      if (pipe2(secret_pipe, O_CLOEXEC) < 0 ||
+          write(secret_pipe[1], job->secret, sizeof job->secret) !=
+              (ssize_t)sizeof job->secret) {
+        snprintf(err, errlen, "cannot make a pipe for rank %d's secret: %s", r,
+                 strerror(errno));
+        if (secret_pipe[0] >= 0) close(secret_pipe[0]);
+        if (secret_pipe[1] >= 0) close(secret_pipe[1]);
+        return -1;
+      }
+      close(secret_pipe[1]);
+    }
     pid_t pid = fork();
     if (pid < 0) {
       snprintf(err, errlen, "cannot start rank %d: %s", r, strerror(errno));
+      if (secret_pipe[0] >= 0) close(secret_pipe[0]);
       return -1;
     }
+    if (pid > 0 && secret_pipe[0] >= 0) close(secret_pipe[0]);
     if (pid == 0) {
       /* The launcher blocks the stop signals for its own watcher thread;
        * a rank starts with them as a new process has them. A local rank
@@ -249,6 +353,7 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
        * stop on: one line for the job, not one per rank. */
       setpgid(0, 0);
       if (where) {
+        if (secret_pipe[0] >= 0) dup2(secret_pipe[0], 0); /* clears CLOEXEC */
         const char *ssh = getenv("PMLS_SSH");
         if (!ssh || !*ssh) ssh = "ssh";
         execlp(ssh, ssh, where, cmd, (char *)NULL);
@@ -260,6 +365,12 @@ int pl_spawn(pl_job *job, char **argv, const char *master, const pl_host *hosts,
         snprintf(local, sizeof local, "%d",
                  pl_local_procs(hosts, nhosts, job->procs, r));
         setenv("PMLS_LOCAL_PROCS", local, 1);
+        if (secret_pipe[0] >= 0) {
+          char fd[16];
+          snprintf(fd, sizeof fd, "%d", secret_pipe[0]);
+          setenv("PMLS_SECRET_FD", fd, 1);
+          fcntl(secret_pipe[0], F_SETFD, 0); /* this one survives exec */
+        }
         execv(exe, argv);
         fprintf(stderr, "pmls: cannot start rank %d: %s\n", r, strerror(errno));
       }

@@ -19,7 +19,25 @@ typedef struct {
   pid_t *pids; /* by rank; 0 for rank 0 (this process) */
   int procs;
   char ipc_dir[256]; /* made for an ipc job, removed at the end */
+  /* A tcp job's secret (made by pl_secret_new): pl_spawn hands it to every
+   * rank on a pipe, never on a command line or in the environment. */
+  unsigned char secret[32];
+  int has_secret;
 } pl_job;
+
+/* ---- the job's secret (tcp) ---------------------------------------------- */
+
+/* A fresh random secret for a job this process launches. */
+void pl_secret_new(pl_job *job);
+/* Reads a secret file another launcher made: a regular file only its owner
+ * can read or write (mode 0600 or stricter), of PMI_SECRET_MIN to
+ * PMI_SECRET_MAX bytes. 0, or -1 with a message that says what to fix. */
+int pl_secret_file(const char *path, unsigned char *buf, size_t cap,
+                   size_t *len, char *err, size_t errlen);
+/* Reads the secret a launcher wrote on inherited descriptor fd (named by
+ * PMLS_SECRET_FD), then closes it. */
+int pl_secret_fd(int fd, unsigned char *buf, size_t cap, size_t *len,
+                 char *err, size_t errlen);
 
 /* Picks the master address for a job this process launches: an ipc
  * directory of its own, or a free tcp port on `host`. */

@@ -17,10 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "pmls.h"
 #include "launch.h"
 #include "options.h"
 #include "signals.h"
+#include "../net/net.h"
 
 #define EXIT_USAGE 2
 
@@ -128,6 +131,7 @@ typedef struct {
   pmls_config *cfg;
   int procs, help;
   const char *transport, *hostfile, *master;
+  const char *secret_file;
 } run_opts;
 
 static int apply(run_opts *ro, const pl_opt *o, const char *v) {
@@ -167,10 +171,49 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
   case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
   case OPT_QUIET: cfg->quiet = 1; break;
   case OPT_TRACE: cfg->trace = 1; break;
+  case OPT_SECRET_FILE: ro->secret_file = v; break;
   case OPT_HELP: ro->help = 1; break;
   case OPT_COUNT: break;
   }
   return 0;
+}
+
+/* Where this rank's secret comes from: the launcher that started it (its
+ * own, or the pipe it inherited), a file, or, for a one-process job that no
+ * one else joins, a fresh one. */
+static int job_secret(const run_opts *ro, pl_job *job, int launched, int procs,
+                      unsigned char *buf, size_t cap, size_t *len, char *err,
+                      size_t errlen) {
+  const char *fd = getenv("PMLS_SECRET_FD");
+  const char *file = ro->secret_file ? ro->secret_file
+                                     : getenv("PMLS_SECRET_FILE");
+  if (launched) {
+    memcpy(buf, job->secret, sizeof job->secret);
+    *len = sizeof job->secret;
+    return 0;
+  }
+  if (fd && *fd) {
+    char *end;
+    long n = strtol(fd, &end, 10);
+    unsetenv("PMLS_SECRET_FD"); /* the script's children have no such fd */
+    if (*end || n < 0 || n > INT_MAX) {
+      snprintf(err, errlen, "bad PMLS_SECRET_FD '%s'", fd);
+      return -1;
+    }
+    return pl_secret_fd((int)n, buf, cap, len, err, errlen);
+  }
+  if (file && *file) return pl_secret_file(file, buf, cap, len, err, errlen);
+  if (procs <= 1) {
+    pl_secret_new(job);
+    memcpy(buf, job->secret, sizeof job->secret);
+    *len = sizeof job->secret;
+    return 0;
+  }
+  snprintf(err, errlen, "a tcp job admits only the holders of its secret: "
+           "give every rank the same file with --secret-file PATH or "
+           "PMLS_SECRET_FILE (mode 0600; e.g. head -c 32 /dev/urandom > "
+           "PATH; chmod 600 PATH) (see 'pmls help')");
+  return -1;
 }
 
 static int run_job(int argc, char **argv, pl_guard *guard) {
@@ -178,7 +221,7 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
   char **command = argv - 2;
   pmls_config cfg;
   pmls_config_init(&cfg);
-  run_opts ro = {&cfg, 0, 0, "ipc", NULL, NULL};
+  run_opts ro = {&cfg, 0, 0, "ipc", NULL, NULL, NULL};
   /* Engine options may come before the script: there, anything else is a
    * mistake (the script's options follow it). */
   int first = 0;
@@ -305,6 +348,7 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
       return EXIT_USAGE;
     }
     job.procs = procs;
+    if (strncmp(master_buf, "tcp://", 6) == 0) pl_secret_new(&job);
     job.pids = calloc((size_t)procs, sizeof *job.pids);
     /* The other ranks start now, before this process opens any socket. */
     if (!job.pids || pl_spawn(&job, command, master_buf, hosts, nhosts, err,
@@ -337,8 +381,29 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
   }
   const char *quiet_usage = getenv("PMLS_RANK"); /* rank 0 says it */
 
+  /* A tcp job admits only the holders of its secret (docs/security.md). */
+  static unsigned char secret[PMI_SECRET_MAX + 1];
+  if (!help && cfg.master && strncmp(cfg.master, "tcp://", 6) == 0) {
+    size_t n = 0;
+    if (job_secret(&ro, &job, launched, cfg.procs, secret, sizeof secret, &n,
+                   err, sizeof err)) {
+      fprintf(stderr, "pmls: %s\n", err);
+      free(rest);
+      if (launched) {
+        int st;
+        pl_wait(&job, 0, -1, "the job's secret is missing", &st);
+        free(job.pids);
+      }
+      return EXIT_USAGE;
+    }
+    cfg.secret = secret;
+    cfg.secret_len = n;
+  }
+
   pmls_engine *e;
   int rc = pmls_engine_create(&e, &cfg, err, sizeof err);
+  sodium_memzero(secret, sizeof secret); /* the engine keeps a key, not it */
+  sodium_memzero(job.secret, sizeof job.secret);
   if (rc) {
     free(rest);
     int status = rc == PMLS_EINVAL ? EXIT_USAGE : 1;

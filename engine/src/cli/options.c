@@ -48,6 +48,8 @@ const pl_opt pl_opts[OPT_COUNT] = {
     {OPT_TRACE, 0, "trace", NULL, KIND_FLAG, 0, 0, NULL,
      "a Lua traceback with every error, also a data file's (which is one "
      "line without it)"},
+    {OPT_SECRET_FILE, 0, "secret-file", "PATH", KIND_STRING, 0, 0, NULL,
+     "the tcp job's secret, the same file for every rank, mode 0600 (or PMLS_SECRET_FILE), for ranks started by mpirun or srun; -p and --hostfile make their own"},
     {OPT_HELP, 'h', "help", NULL, KIND_FLAG, 0, 0, NULL,
      "list the script's options and these"},
 };

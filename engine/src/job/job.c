@@ -397,6 +397,7 @@ void pmi_job_free(pmi_job *j, const pmls_engine *e) {
   free(j->workers);
   free(j->sent_acc);
   pmi_buf_free(&j->out);
+  pmi_auth_forget((_Atomic int64_t *)&e->dropped); /* the engine goes */
   pthread_mutex_destroy(&j->mu);
   pthread_cond_destroy(&j->cv);
   free(j);
@@ -469,8 +470,16 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
       goto fail;
     }
     /* Rank 0 listens on every interface: the master's name may resolve to
-     * an address other than the one the others reach it by. */
-    snprintf(master_bind, sizeof master_bind, "tcp://*:%d", port);
+     * an address other than the one the others reach it by; a loopback
+     * master (-p) on loopback only. */
+    snprintf(master_bind, sizeof master_bind, "tcp://%s:%d",
+             strncmp(ip, "127.", 4) == 0 ? ip : "*", port);
+    /* From the first message on (JOIN), every tcp message is authenticated
+     * (net/auth.c); the master address is the job's nonce. */
+    if (e->cfg.secret &&
+        (rc = pmi_auth_set(e->cfg.secret, e->cfg.secret_len, master,
+                           &e->dropped, why)) != PMLS_OK)
+      goto fail;
   } else {
     rc = pmi_fail(why, PMLS_EINVAL, "bad master address '%s' (ipc:// or tcp:// "
                   "expected)", master);

@@ -166,6 +166,43 @@ int pmi_msg_offer(int sock, pmi_buf *b);
 int pmi_msg_recv(int sock, void **msg, size_t *len, pmi_traffic *t, char *err);
 void pmi_msg_free(void *msg);
 
+/* ---- authentication of tcp traffic (auth.c) ----------------------------- */
+
+/* With a secret set, every message on a tcp:// socket ends with this
+ * trailer (stream id, sequence number, Poly1305 tag), made in
+ * pmi_msg_send / pmi_msg_offer and checked and cut off in pmi_msg_recv,
+ * which drops (and counts) a message that fails. The header's length does
+ * not count it, so decoders never see it. */
+#define PMI_AUTH_TRAILER 32
+#define PMI_SECRET_MIN 16
+#define PMI_SECRET_MAX 4096
+/* Derives the process's job key from the secret and the job's nonce (its
+ * master address); failed messages are counted in *dropped. Setting the same
+ * secret again is allowed, another one is refused (PMLS_ESTATE). */
+int pmi_auth_set(const void *secret, size_t len, const char *job_nonce,
+                 _Atomic int64_t *dropped, char *err);
+int pmi_auth_on(void);
+/* The counter goes with its engine: drops are then counted nowhere. */
+void pmi_auth_forget(_Atomic int64_t *dropped);
+/* transport.c's hooks: sockets on tcp:// made once a secret is set get a
+ * stream (push) or a table of the streams seen (pull); -1 when the state
+ * cannot be made. Sockets made before stay unauthenticated. */
+int pmi_auth_sock_open(int s, const char *addr, int push);
+void pmi_auth_sock_close(int s);
+/* 1: the trailer is appended and the stream locked until seal_end (which
+ * cuts the trailer off again, so a buffer can be sent twice); 0: this socket
+ * is not authenticated; -1: out of memory. */
+int pmi_auth_seal_begin(int s, pmi_buf *b);
+void pmi_auth_seal_end(int s, pmi_buf *b);
+/* 0 and *len without the trailer when the message verifies (or the socket
+ * is not authenticated), -1 with why when it must be dropped. */
+int pmi_auth_check(int s, const void *msg, size_t *len, char *why,
+                   size_t whylen);
+void pmi_auth_dropped(const char *why);
+/* Tests: the tag over len random bytes equals libsodium's AEAD's. 1 when
+ * OpenSSL's Poly1305 made it, 0 libsodium's, -1 when they differ. */
+int pmi_auth_selftest(size_t len);
+
 /* ---- IPv4 addresses (addr.c) -------------------------------------------- */
 
 /* host name or address -> numeric address; 0 or a getaddrinfo error code

@@ -116,6 +116,11 @@ int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err) {
     }
     return sock_fail(err, s, "cannot bind", addr);
   }
+  if (pmi_auth_sock_open(s, addr, 0)) {
+    pmi_sock_close(s);
+    pmi_fail(err, PMLS_ENOMEM, "cannot authenticate socket %s", addr);
+    return -1;
+  }
   return s;
 }
 
@@ -126,6 +131,11 @@ int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err) {
                     sizeof sndtimeo_ms) < 0)
     return sock_fail(err, s, "cannot configure socket for", addr);
   if (nn_connect(s, addr) < 0) return sock_fail(err, s, "cannot connect to", addr);
+  if (pmi_auth_sock_open(s, addr, 1)) {
+    nn_close(s);
+    pmi_fail(err, PMLS_ENOMEM, "cannot authenticate socket %s", addr);
+    return -1;
+  }
   return s;
 }
 
@@ -150,12 +160,17 @@ int pmi_msg_send_until(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
 int pmi_msg_offer(int sock, pmi_buf *b) {
   pmi_hdr *h = (pmi_hdr *)b->data;
   h->len = (uint32_t)(b->len - sizeof *h);
-  return nn_send(sock, b->data, b->len, NN_DONTWAIT) < 0 ? -1 : 0;
+  int sealed = pmi_auth_seal_begin(sock, b);
+  if (sealed < 0) return -1;
+  int rc = nn_send(sock, b->data, b->len, NN_DONTWAIT) < 0 ? -1 : 0;
+  if (sealed) pmi_auth_seal_end(sock, b);
+  return rc;
 }
 
 void pmi_sock_close(int s) {
   if (s < 0) return;
   rcv_unregister(s); /* before nn_close: the id may be reused at once */
+  pmi_auth_sock_close(s);
   nn_close(s);
 }
 
@@ -163,7 +178,12 @@ int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
                  char *err) {
   pmi_hdr *h = (pmi_hdr *)b->data;
   h->len = (uint32_t)(b->len - sizeof *h);
+  int sealed = pmi_auth_seal_begin(sock, b);
+  if (sealed < 0)
+    return pmi_fail(err, PMLS_ENOMEM, "sending %s to %s: out of memory",
+                    pmi_msg_type_name(h->type), peer);
   int rc = nn_send(sock, b->data, b->len, 0);
+  if (sealed) pmi_auth_seal_end(sock, b);
   if (rc < 0) {
     int e = nn_errno();
     if (e == ETIMEDOUT || e == EAGAIN)
@@ -180,22 +200,51 @@ int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
   return PMLS_OK;
 }
 
+/* On an authenticated socket a message that fails its MAC or sequence check
+ * is dropped here and the wait goes on, for what is left of the socket's
+ * receive timeout: a flood of forgeries cannot stretch a wait. */
 int pmi_msg_recv(int sock, void **msg, size_t *len, pmi_traffic *t, char *err) {
-  void *p = NULL;
-  int rc = nn_recv(sock, &p, NN_MSG, 0);
-  if (rc < 0) {
-    int e = nn_errno();
-    if (e == ETIMEDOUT || e == EAGAIN)
-      return pmi_fail(err, PMLS_ETIMEDOUT, "timed out waiting for a message");
-    return pmi_fail(err, PMLS_ENET, "receive failed: %s", nn_strerror(e));
+  double deadline = -1;
+  int timeo = -1;
+  for (;;) {
+    void *p = NULL;
+    int rc = nn_recv(sock, &p, NN_MSG, 0);
+    if (rc < 0) {
+      int e = nn_errno();
+      if (deadline >= 0) pmi_sock_set_rcvtimeo(sock, timeo);
+      if (e == ETIMEDOUT || e == EAGAIN)
+        return pmi_fail(err, PMLS_ETIMEDOUT, "timed out waiting for a message");
+      return pmi_fail(err, PMLS_ENET, "receive failed: %s", nn_strerror(e));
+    }
+    if (t) {
+      t->messages_received++;
+      t->bytes_received += rc;
+    }
+    size_t n = (size_t)rc;
+    char why[PMI_ERRLEN];
+    if (pmi_auth_check(sock, p, &n, why, sizeof why) == 0) {
+      if (deadline >= 0) pmi_sock_set_rcvtimeo(sock, timeo);
+      *msg = p;
+      *len = n;
+      return PMLS_OK;
+    }
+    nn_freemsg(p);
+    pmi_auth_dropped(why);
+    if (deadline < 0) {
+      size_t sz = sizeof timeo;
+      if (nn_getsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeo, &sz) < 0)
+        timeo = -1;
+      deadline = timeo < 0 ? 1e300 : pmi_now() + timeo / 1000.0;
+    }
+    if (timeo >= 0) {
+      double left = deadline - pmi_now();
+      if (left <= 0) {
+        pmi_sock_set_rcvtimeo(sock, timeo);
+        return pmi_fail(err, PMLS_ETIMEDOUT, "timed out waiting for a message");
+      }
+      pmi_sock_set_rcvtimeo(sock, (int)(left * 1000.0) + 1);
+    }
   }
-  *msg = p;
-  *len = (size_t)rc;
-  if (t) {
-    t->messages_received++;
-    t->bytes_received += rc;
-  }
-  return PMLS_OK;
 }
 
 void pmi_msg_free(void *msg) {
