@@ -60,6 +60,7 @@ $(BUILD)/obj-san/%.o: engine/src/%.c $(HDRS)
 $(BUILD)/obj/store/dtype.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/vec_%.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/gram.o: CFLAGS += -O3
+$(BUILD)/obj/numeric/lda.o: CFLAGS += -O3
 
 # The prefix the library is built for: where the Lua package is looked for
 # last, which is how a host that links libpmls.a finds it (lua_path.c).

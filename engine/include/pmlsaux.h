@@ -38,6 +38,73 @@ void pmls_gram_add(int64_t nrows, const int64_t *rowptr, const int32_t *col,
                    double *G, int64_t stride, int32_t *scratch_pos,
                    double *scratch_val);
 
+/* ---- LDA: collapsed Gibbs sampling (engine/src/numeric/lda.c) ----------
+ * A worker's documents: tokptr[d] .. tokptr[d + 1] - 1 are document d's
+ * tokens (ndocs + 1 offsets), tokword[i] the token's word slot (an index
+ * into wview / wdelta), z[i] its topic, ndk[d * K + k] the document's count
+ * of topic k. A word-topic count is wview[w][k] + wdelta[w][k] (the store's
+ * row view plus the worker's pending increment), a topic total tview[k] +
+ * tdelta[k]; the kernels write every change into the deltas. rng is a
+ * splitmix64 state (uint64_t[1]): one uniform per token. */
+enum { PMLS_LDA_DENSE = 0, PMLS_LDA_SPARSE = 1 };
+
+/* Gives every token a topic uniformly at random (one draw per token) and
+ * adds it to ndk, wdelta and tdelta. Returns the tokens, -1 for a bad K. */
+int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
+                        const int32_t *tokword, int32_t *z, int32_t *ndk,
+                        int32_t *const *wdelta, int32_t *tdelta, uint64_t *rng);
+
+/* One Gibbs sweep over the documents, in order, from
+ * p(k) ~ (n_dk + alpha) (n_wk + beta) / (n_k + vbeta). sampler
+ * PMLS_LDA_DENSE: every topic's term (work: 2K doubles); PMLS_LDA_SPARSE:
+ * SparseLDA's s + r + q buckets (work: 3K doubles, iwork: 2K ints, and the
+ * lists of each word slot's nonzero topics: nwords slots, slot w's list
+ * nzlist[nzoff[w] .. nzoff[w + 1] - 1], its length nzlen[w]; a slot's
+ * capacity need not pass its word's tokens in the whole corpus). Returns
+ * the tokens sampled; -1 when a count went negative, -2 when a nonzero
+ * list overflowed, -3 for bad arguments. */
+int64_t pmls_lda_sweep(int32_t K, double alpha, double beta, double vbeta,
+                       int32_t sampler, int64_t ndocs, const int64_t *tokptr,
+                       const int32_t *tokword, int32_t *z, int32_t *ndk,
+                       const int32_t *const *wview, int32_t *const *wdelta,
+                       const int32_t *tview, int32_t *tdelta, int64_t nwords,
+                       const int64_t *nzoff, int32_t *nzlist, int32_t *nzlen,
+                       double *work, int32_t *iwork, uint64_t *rng);
+
+/* The word part of MALLET's modelLogLikelihood over nrows word-topic rows:
+ * the sum of lgamma(beta + c) over the nonzero counts c (btab[c] =
+ * lgamma(beta + c) for c < ntab), their number in *nonzero. NaN when a
+ * count is negative. */
+double pmls_lda_ll_rows(int32_t K, int64_t nrows, const int32_t *const *views,
+                        double beta, const double *btab, int32_t ntab,
+                        int64_t *nonzero);
+
+/* The document part: the sum over documents of sum_k [lgamma(alpha + n_dk)
+ * - lgamma(alpha)] (nonzero n_dk) - lgamma(K alpha + n_d) + lgamma(K alpha);
+ * atab[c] = lgamma(alpha + c) for c < ntab. */
+double pmls_lda_ll_docs(int32_t K, int64_t ndocs, const int64_t *tokptr,
+                        const int32_t *ndk, double alpha, const double *atab,
+                        int32_t ntab);
+
+/* Held-out log-likelihood by the left-to-right estimator (Wallach et al.
+ * 2009, as MALLET's evaluator without resampling): for each document and
+ * particle, each token's probability given the topics drawn for the tokens
+ * before it, then a topic for it; the log of the mean over particles,
+ * summed over tokens and documents. nwk: the trained counts, row-major
+ * (word * K + k), nk the totals; work: 2K doubles, iwork: K ints,
+ * wordprob: the longest document's tokens. */
+double pmls_lda_heldout(int32_t K, double alpha, double beta, double vbeta,
+                        int32_t particles, int64_t ndocs, const int64_t *tokptr,
+                        const int32_t *tokword, const int32_t *nwk, const int32_t *nk,
+                        double *work, int32_t *iwork, double *wordprob,
+                        uint64_t *rng);
+
+/* lgamma(x); out[c] = lgamma(base + c) for c < n; a uniform in [0, 1) from
+ * the splitmix64 state, as the samplers draw it. */
+double pmls_lda_lgamma(double x);
+void pmls_lda_lgamma_table(double base, int32_t n, double *out);
+double pmls_lda_uniform(uint64_t *rng);
+
 /* PMLS_CDEF_END */
 
 #if defined(__GNUC__)

@@ -1,0 +1,320 @@
+/*
+ * lda.c -- the collapsed Gibbs sampling kernels of LDA (models/lda.lua).
+ *
+ * A worker of the data-parallel LDA owns a range of documents: their tokens'
+ * words and topics and their doc-topic counts live here, in the caller's
+ * arrays; the word-topic counts and the topic totals live in the store, and
+ * reach these kernels as row views (the cache's copy, read-only) plus the
+ * worker's pending increments (delta rows), so that a count as the worker
+ * sees it is view + delta, and every change is written into the delta, which
+ * the next clock sends. No count is copied and no token goes through Lua.
+ *
+ * Two samplers draw from the same conditional
+ *   p(z = k) ~ (n_dk + alpha) (n_wk + beta) / (n_k + V beta):
+ * the dense one computes all K terms (the cheapest for small K, and simple
+ * enough that a serial sampler in Lua reproduces it bit for bit), the sparse
+ * one is SparseLDA's decomposition into s (alpha beta / (n_k + V beta), every
+ * topic), r (n_dk beta / ..., the document's topics) and q ((alpha + n_dk)
+ * n_wk / ..., the word's topics), whose cost per token grows with the topics
+ * a word and a document hold, not with K. Each token takes exactly one
+ * uniform draw from the caller's splitmix64 state in both, so a run is fixed
+ * by its seed. Everything works in the caller's memory and never allocates.
+ */
+#include "pmlsaux.h"
+
+#include <math.h>
+#include <string.h>
+
+/* splitmix64, as pmi_rng and pmls.rng: the same stream in C and Lua. */
+static inline uint64_t lda_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+static inline double lda_uniform(uint64_t *s) {
+  return (double)(lda_next(s) >> 11) * 0x1.0p-53;
+}
+
+double pmls_lda_uniform(uint64_t *rng) { return lda_uniform(rng); }
+
+double pmls_lda_lgamma(double x) { return lgamma(x); }
+
+void pmls_lda_lgamma_table(double base, int32_t n, double *out) {
+  for (int32_t c = 0; c < n; c++) out[c] = lgamma(base + c);
+}
+
+int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
+                        const int32_t *tokword, int32_t *z, int32_t *ndk,
+                        int32_t *const *wdelta, int32_t *tdelta, uint64_t *rng) {
+  if (K < 1 || ndocs < 0) return -1;
+  for (int64_t d = 0; d < ndocs; d++) {
+    int32_t *nd = ndk + d * (int64_t)K;
+    for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      int32_t k = (int32_t)(lda_uniform(rng) * K);
+      if (k >= K) k = K - 1;
+      z[i] = k;
+      nd[k]++;
+      wdelta[tokword[i]][k]++;
+      tdelta[k]++;
+    }
+  }
+  return tokptr[ndocs];
+}
+
+/* The dense sampler: every topic's term, summed in topic order. */
+static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
+                           int64_t ndocs, const int64_t *tokptr,
+                           const int32_t *tokword, int32_t *z, int32_t *ndk,
+                           const int32_t *const *wview, int32_t *const *wdelta,
+                           const int32_t *tview, int32_t *tdelta, double *work,
+                           uint64_t *rng) {
+  double *cum = work, *inv = work + K;
+  for (int32_t k = 0; k < K; k++) inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
+  for (int64_t d = 0; d < ndocs; d++) {
+    int32_t *nd = ndk + d * (int64_t)K;
+    for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      const int32_t *wv = wview[tokword[i]];
+      int32_t *wd = wdelta[tokword[i]];
+      int32_t t = z[i];
+      nd[t]--;
+      wd[t]--;
+      tdelta[t]--;
+      int32_t nt = tview[t] + tdelta[t];
+      if (nd[t] < 0 || wv[t] + wd[t] < 0 || nt < 0) return -1;
+      inv[t] = 1.0 / ((double)nt + vbeta);
+      double total = 0;
+      for (int32_t k = 0; k < K; k++) {
+        total += ((double)nd[k] + alpha) * ((double)(wv[k] + wd[k]) + beta) * inv[k];
+        cum[k] = total;
+      }
+      double u = lda_uniform(rng) * total;
+      int32_t k = 0;
+      while (k < K - 1 && cum[k] <= u) k++;
+      z[i] = k;
+      nd[k]++;
+      wd[k]++;
+      tdelta[k]++;
+      inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
+    }
+  }
+  return tokptr[ndocs];
+}
+
+/* Removes topic k from a list of n topics (it is there). */
+static inline int32_t list_remove(int32_t *list, int32_t n, int32_t k) {
+  for (int32_t j = 0; j < n; j++) {
+    if (list[j] == k) {
+      list[j] = list[n - 1];
+      return n - 1;
+    }
+  }
+  return n;
+}
+
+/* SparseLDA: s + r + q buckets. work: 3K doubles, iwork: 2K ints. */
+static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
+                            int64_t ndocs, const int64_t *tokptr,
+                            const int32_t *tokword, int32_t *z, int32_t *ndk,
+                            const int32_t *const *wview, int32_t *const *wdelta,
+                            const int32_t *tview, int32_t *tdelta, int64_t nwords,
+                            const int64_t *nzoff, int32_t *nzlist, int32_t *nzlen,
+                            double *work, int32_t *iwork, uint64_t *rng) {
+  double *inv = work, *coef = work + K, *qs = work + 2 * K;
+  int32_t *dlist = iwork, *dpos = iwork + K;
+  const double ab = alpha * beta;
+  /* The words' nonzero topics as this worker sees them now. */
+  for (int64_t w = 0; w < nwords; w++) {
+    const int32_t *wv = wview[w];
+    const int32_t *wd = wdelta[w];
+    int32_t *list = nzlist + nzoff[w];
+    int64_t cap = nzoff[w + 1] - nzoff[w];
+    int32_t n = 0;
+    for (int32_t k = 0; k < K; k++) {
+      int32_t c = wv[k] + wd[k];
+      if (c < 0) return -1;
+      if (c > 0) {
+        if (n >= cap) return -2;
+        list[n++] = k;
+      }
+    }
+    nzlen[w] = n;
+  }
+  for (int32_t k = 0; k < K; k++) {
+    inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
+    coef[k] = alpha * inv[k];
+  }
+  for (int64_t d = 0; d < ndocs; d++) {
+    int32_t *nd = ndk + d * (int64_t)K;
+    /* s and r are summed afresh for each document, so rounding never drifts */
+    double s = 0, r = 0;
+    int32_t dn = 0;
+    for (int32_t k = 0; k < K; k++) {
+      s += ab * inv[k];
+      if (nd[k] > 0) {
+        dpos[k] = dn;
+        dlist[dn++] = k;
+        r += nd[k] * beta * inv[k];
+        coef[k] = (alpha + nd[k]) * inv[k];
+      }
+    }
+    for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      int32_t w = tokword[i];
+      const int32_t *wv = wview[w];
+      int32_t *wd = wdelta[w];
+      int32_t *list = nzlist + nzoff[w];
+      int32_t t = z[i];
+      s -= ab * inv[t];
+      r -= nd[t] * beta * inv[t];
+      nd[t]--;
+      wd[t]--;
+      tdelta[t]--;
+      int32_t nt = tview[t] + tdelta[t], nwt = wv[t] + wd[t];
+      if (nd[t] < 0 || nwt < 0 || nt < 0) return -1;
+      inv[t] = 1.0 / ((double)nt + vbeta);
+      s += ab * inv[t];
+      r += nd[t] * beta * inv[t];
+      coef[t] = (alpha + nd[t]) * inv[t];
+      if (nd[t] == 0) {
+        int32_t j = dpos[t], last = dlist[--dn];
+        dlist[j] = last;
+        dpos[last] = j;
+      }
+      if (nwt == 0) nzlen[w] = list_remove(list, nzlen[w], t);
+      double q = 0;
+      int32_t n = nzlen[w];
+      for (int32_t j = 0; j < n; j++) {
+        int32_t k = list[j];
+        double v = coef[k] * (double)(wv[k] + wd[k]);
+        qs[j] = v;
+        q += v;
+      }
+      double u = lda_uniform(rng) * (s + r + q);
+      int32_t k = -1;
+      if (u < q) {
+        int32_t j = 0;
+        while (j < n - 1 && (u -= qs[j]) >= 0) j++;
+        k = list[j];
+      } else if ((u -= q) < r) {
+        int32_t j = 0;
+        while (j < dn - 1 && (u -= nd[dlist[j]] * beta * inv[dlist[j]]) >= 0) j++;
+        k = dlist[j];
+      } else {
+        u -= r;
+        k = 0;
+        while (k < K - 1 && (u -= ab * inv[k]) >= 0) k++;
+      }
+      z[i] = k;
+      s -= ab * inv[k];
+      r -= nd[k] * beta * inv[k];
+      nd[k]++;
+      wd[k]++;
+      tdelta[k]++;
+      inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
+      s += ab * inv[k];
+      r += nd[k] * beta * inv[k];
+      coef[k] = (alpha + nd[k]) * inv[k];
+      if (nd[k] == 1) {
+        dpos[k] = dn;
+        dlist[dn++] = k;
+      }
+      if (wv[k] + wd[k] == 1) {
+        if (nzlen[w] >= nzoff[w + 1] - nzoff[w]) return -2;
+        list[nzlen[w]++] = k;
+      }
+    }
+    for (int32_t j = 0; j < dn; j++) coef[dlist[j]] = alpha * inv[dlist[j]];
+  }
+  return tokptr[ndocs];
+}
+
+int64_t pmls_lda_sweep(int32_t K, double alpha, double beta, double vbeta,
+                       int32_t sampler, int64_t ndocs, const int64_t *tokptr,
+                       const int32_t *tokword, int32_t *z, int32_t *ndk,
+                       const int32_t *const *wview, int32_t *const *wdelta,
+                       const int32_t *tview, int32_t *tdelta, int64_t nwords,
+                       const int64_t *nzoff, int32_t *nzlist, int32_t *nzlen,
+                       double *work, int32_t *iwork, uint64_t *rng) {
+  if (K < 1 || ndocs < 0 || !(alpha > 0) || !(beta > 0) || !(vbeta > 0)) return -3;
+  if (sampler == PMLS_LDA_DENSE)
+    return sweep_dense(K, alpha, beta, vbeta, ndocs, tokptr, tokword, z, ndk, wview,
+                       wdelta, tview, tdelta, work, rng);
+  if (sampler == PMLS_LDA_SPARSE)
+    return sweep_sparse(K, alpha, beta, vbeta, ndocs, tokptr, tokword, z, ndk, wview,
+                        wdelta, tview, tdelta, nwords, nzoff, nzlist, nzlen, work, iwork,
+                        rng);
+  return -3;
+}
+
+static inline double lg(const double *tab, int32_t ntab, double base, int64_t c) {
+  return c < ntab ? tab[c] : lgamma(base + (double)c);
+}
+
+double pmls_lda_ll_rows(int32_t K, int64_t nrows, const int32_t *const *views,
+                        double beta, const double *btab, int32_t ntab,
+                        int64_t *nonzero) {
+  double sum = 0;
+  int64_t nz = 0;
+  for (int64_t r = 0; r < nrows; r++) {
+    const int32_t *row = views[r];
+    for (int32_t k = 0; k < K; k++) {
+      int32_t c = row[k];
+      if (c < 0) return NAN;
+      if (c > 0) {
+        sum += lg(btab, ntab, beta, c);
+        nz++;
+      }
+    }
+  }
+  *nonzero = nz;
+  return sum;
+}
+
+double pmls_lda_ll_docs(int32_t K, int64_t ndocs, const int64_t *tokptr,
+                        const int32_t *ndk, double alpha, const double *atab,
+                        int32_t ntab) {
+  double sum = 0, asum = alpha * K, lga = lgamma(alpha), lgsum = lgamma(asum);
+  for (int64_t d = 0; d < ndocs; d++) {
+    const int32_t *nd = ndk + d * (int64_t)K;
+    for (int32_t k = 0; k < K; k++)
+      if (nd[k] > 0) sum += lg(atab, ntab, alpha, nd[k]) - lga;
+    sum -= lgamma(asum + (double)(tokptr[d + 1] - tokptr[d]));
+    sum += lgsum;
+  }
+  return sum;
+}
+
+double pmls_lda_heldout(int32_t K, double alpha, double beta, double vbeta,
+                        int32_t particles, int64_t ndocs, const int64_t *tokptr,
+                        const int32_t *tokword, const int32_t *nwk, const int32_t *nk,
+                        double *work, int32_t *iwork, double *wordprob,
+                        uint64_t *rng) {
+  if (K < 1 || particles < 1) return NAN;
+  double *inv = work, *cum = work + K;
+  int32_t *nd = iwork;
+  double asum = alpha * K, total = 0;
+  for (int32_t k = 0; k < K; k++) inv[k] = 1.0 / ((double)nk[k] + vbeta);
+  for (int64_t d = 0; d < ndocs; d++) {
+    int64_t first = tokptr[d], len = tokptr[d + 1] - first;
+    for (int64_t p = 0; p < len; p++) wordprob[p] = 0;
+    for (int32_t part = 0; part < particles; part++) {
+      memset(nd, 0, sizeof *nd * (size_t)K);
+      for (int64_t p = 0; p < len; p++) {
+        const int32_t *row = nwk + (int64_t)tokword[first + p] * K;
+        double sum = 0;
+        for (int32_t k = 0; k < K; k++) {
+          sum += ((double)nd[k] + alpha) * ((double)row[k] + beta) * inv[k];
+          cum[k] = sum;
+        }
+        wordprob[p] += sum / (asum + (double)p);
+        double u = lda_uniform(rng) * sum;
+        int32_t k = 0;
+        while (k < K - 1 && cum[k] <= u) k++;
+        nd[k]++;
+      }
+    }
+    for (int64_t p = 0; p < len; p++) total += log(wordprob[p] / particles);
+  }
+  return total;
+}

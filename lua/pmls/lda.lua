@@ -1,0 +1,167 @@
+-- pmls.lda: the collapsed Gibbs kernels of LDA (engine/src/numeric/lda.c,
+-- declared in pmlsaux.h) and the arrays a worker hands them, so that
+-- models/lda.lua reads like the sampler and speaks no FFI.
+--
+--   local lda = require "pmls.lda"
+--   local st = lda.worker(ds, first, count, K, freq, seed)  -- documents [first, first+count)
+--   lda.assign(st, wdeltas, tdelta)                         -- random first topics
+--   lda.sweep(st, sampler, alpha, beta, vbeta, wviews, wdeltas, tview, tdelta)
+--   lda.ll_docs(st, alpha), lda.ll_rows(K, n, views, beta) -> sum, nonzero
+--   lda.heldout(...), lda.lgamma(x), lda.word_freq(ds, first, count)
+--
+-- A worker's tokens are its documents' words repeated by their counts, in
+-- the corpus's order; each token's word is a slot, an index into the
+-- worker's list of distinct words (st.words, int64 row ids for view_many
+-- and delta_many), so the kernels take the views and deltas exactly as the
+-- store fills them.
+local core = require "pmls.core"
+local ffi, C = core.ffi, core.C
+
+ffi.cdef(require "pmls.cdef_aux")
+
+local M = {}
+M.DENSE, M.SPARSE = tonumber(C.PMLS_LDA_DENSE), tonumber(C.PMLS_LDA_SPARSE)
+
+local i32, i64, f64 = ffi.typeof("int32_t[?]"), ffi.typeof("int64_t[?]"), ffi.typeof("double[?]")
+local u64 = ffi.typeof("uint64_t[1]")
+local max, min = math.max, math.min
+
+-- The lgamma tables' length: counts below it are looked up.
+local NTAB = 65536
+
+function M.lgamma(x) return C.pmls_lda_lgamma(x) end
+
+-- A splitmix64 state, and the uniform the samplers draw from it.
+function M.rng(seed) local s = u64(); s[0] = seed; return s end
+function M.uniform(state) return C.pmls_lda_uniform(state) end
+
+-- How often each word occurs in documents [first, first + count).
+function M.word_freq(ds, first, count)
+  local freq = i32(ds.words)
+  local lo, hi = tonumber(ds.docptr[first]), tonumber(ds.docptr[first + count])
+  for e = lo, hi - 1 do freq[ds.word[e]] = freq[ds.word[e]] + ds.count[e] end
+  return freq
+end
+
+-- A worker's state for documents [first, first + count) of ds: tokens,
+-- topics, doc-topic counts, word slots and the sparse sampler's lists
+-- (capacity min(K, freq[w]), freq counting every training token).
+function M.worker(ds, first, count, K, freq, seed)
+  local docptr, word, cnt = ds.docptr, ds.word, ds.count
+  local lo, hi = tonumber(docptr[first]), tonumber(docptr[first + count])
+  local ntok = 0
+  for e = lo, hi - 1 do ntok = ntok + cnt[e] end
+  local slot_of, words, nwords = {}, {}, 0
+  for e = lo, hi - 1 do
+    local w = word[e]
+    if not slot_of[w] then slot_of[w] = nwords; words[nwords] = w; nwords = nwords + 1 end
+  end
+  local tokptr, tokword = i64(count + 1), i32(max(ntok, 1))
+  local t = 0
+  for d = 0, count - 1 do
+    tokptr[d] = t
+    for e = tonumber(docptr[first + d]), tonumber(docptr[first + d + 1]) - 1 do
+      local s = slot_of[word[e]]
+      for _ = 1, cnt[e] do tokword[t] = s; t = t + 1 end
+    end
+  end
+  tokptr[count] = t
+  local ids, nzoff = i64(max(nwords, 1)), i64(nwords + 1)
+  for s = 0, nwords - 1 do
+    ids[s] = words[s]
+    nzoff[s + 1] = nzoff[s] + min(K, freq[words[s]])
+  end
+  return {
+    K = K, ndocs = count, ntok = ntok, tokptr = tokptr, tokword = tokword,
+    z = i32(max(ntok, 1)), ndk = i32(max(count * K, 1)),
+    words = ids, nwords = nwords, nzoff = nzoff,
+    nzlist = i32(max(tonumber(nzoff[nwords]), 1)), nzlen = i32(max(nwords, 1)),
+    work = f64(3 * K), iwork = i32(2 * K), rng = M.rng(seed),
+  }
+end
+
+function M.assign(st, wdeltas, tdelta)
+  local n = C.pmls_lda_assign(st.K, st.ndocs, st.tokptr, st.tokword, st.z, st.ndk, wdeltas, tdelta, st.rng)
+  if n < 0 then return nil, "lda assign: bad arguments" end
+  return tonumber(n)
+end
+
+local SWEEP_ERRORS = {
+  [-1] = "a count went negative (the word-topic counts are inconsistent)",
+  [-2] = "a word's nonzero topics overflowed their list (counts inconsistent)",
+  [-3] = "bad arguments (K, alpha, beta or the sampler)",
+}
+
+-- One Gibbs sweep of the worker's documents; returns the tokens sampled.
+function M.sweep(st, sampler, alpha, beta, vbeta, wviews, wdeltas, tview, tdelta)
+  local n = C.pmls_lda_sweep(st.K, alpha, beta, vbeta, sampler, st.ndocs, st.tokptr, st.tokword,
+                             st.z, st.ndk, wviews, wdeltas, tview, tdelta, st.nwords, st.nzoff,
+                             st.nzlist, st.nzlen, st.work, st.iwork, st.rng)
+  if n < 0 then return nil, "lda sweep: " .. SWEEP_ERRORS[tonumber(n)] end
+  return tonumber(n)
+end
+
+-- lgamma(base + c) for c < NTAB, cached per base.
+local tables = {}
+local function table_of(base)
+  local t = tables[base]
+  if not t then
+    t = f64(NTAB)
+    C.pmls_lda_lgamma_table(base, NTAB, t)
+    tables[base] = t
+  end
+  return t
+end
+
+-- The document part of MALLET's modelLogLikelihood over the worker's documents.
+function M.ll_docs(st, alpha)
+  return C.pmls_lda_ll_docs(st.K, st.ndocs, st.tokptr, st.ndk, alpha, table_of(alpha), NTAB)
+end
+
+-- The word part over n rows (views: row pointers): sum of lgamma(beta + c)
+-- over the nonzero counts, and their number.
+local nz_out = ffi.new("int64_t[1]")
+function M.ll_rows(K, n, views, beta)
+  local s = C.pmls_lda_ll_rows(K, n, views, beta, table_of(beta), NTAB, nz_out)
+  return s, tonumber(nz_out[0])
+end
+
+-- MALLET's modelLogLikelihood from its parts: docs (the sum of ll_docs),
+-- words and nonzero (of ll_rows over every row), the topic totals nk.
+function M.loglik(K, docs, words, nonzero, nk, beta, vbeta)
+  local ll = docs + words - nonzero * M.lgamma(beta) + K * M.lgamma(vbeta)
+  for k = 0, K - 1 do ll = ll - M.lgamma(nk[k] + vbeta) end
+  return ll
+end
+
+-- Held-out log-likelihood (left-to-right, `particles` particles) of the
+-- documents [first, first + count) of ds under the trained counts nwk
+-- (words × K, row-major) and nk; tokens of words absent from training
+-- (known[w] == 0) are left out, as out-of-vocabulary words in MALLET.
+-- Returns the log-likelihood and the tokens it covers.
+function M.heldout(ds, first, count, K, nwk, nk, known, alpha, beta, vbeta, particles, seed)
+  local docptr, word, cnt = ds.docptr, ds.word, ds.count
+  local ntok, longest = 0, 0
+  for d = first, first + count - 1 do
+    local len = 0
+    for e = tonumber(docptr[d]), tonumber(docptr[d + 1]) - 1 do
+      if known[word[e]] > 0 then len = len + cnt[e] end
+    end
+    ntok, longest = ntok + len, max(longest, len)
+  end
+  local tokptr, tokword = i64(count + 1), i32(max(ntok, 1))
+  local t = 0
+  for d = 0, count - 1 do
+    tokptr[d] = t
+    for e = tonumber(docptr[first + d]), tonumber(docptr[first + d + 1]) - 1 do
+      local w = word[e]
+      if known[w] > 0 then for _ = 1, cnt[e] do tokword[t] = w; t = t + 1 end end
+    end
+  end
+  tokptr[count] = t
+  local ll = C.pmls_lda_heldout(K, alpha, beta, vbeta, particles, count, tokptr, tokword, nwk, nk,
+                                f64(2 * K), i32(K), f64(max(longest, 1)), M.rng(seed))
+  return ll, ntok
+end
+
+return M
