@@ -1,0 +1,236 @@
+-- Spec for LDA (models/lda.lua and the kernels of pmls.lda, engine/src/numeric/lda.c), on a tiny
+-- corpus the spec writes:
+--   * one worker under BSP equals an independent serial collapsed Gibbs sampler written here
+--     (the dense conditional, the same splitmix64 stream): the final word-topic counts match
+--     exactly (their hash) and every clock's LL/token equals MALLET's modelLogLikelihood
+--     computed here from the serial sampler's counts;
+--   * after runs under BSP, SSP, ESSP, Async and with -p 2 the counts are consistent (columns
+--     sum to the totals, documents to their lengths, nothing negative: the model's checks,
+--     which the C test shows can fail);
+--   * both samplers' draws follow the exact conditional (chi-square, fixed seed);
+--   * a bad corpus stops the run with path:line.
+local ffi = require("ffi")
+local helpers = require("helpers")
+local lda = require("pmls.lda")
+local prng = require("pmls.rng")
+local array = require("pmls.array")
+
+pcall(ffi.cdef, "double lgamma(double);")
+local lgamma = ffi.C.lgamma
+
+local D, W, TEST = 14, 17, 3
+
+-- A random docword corpus: D documents over W words, a few empty words.
+local function corpus()
+  local r = prng.new(2024)
+  local docs, nnz = {}, 0
+  for d = 1, D do
+    local doc = {}
+    for w = 1, W do
+      if w % 7 ~= 0 and r.uniform() < 0.35 then doc[#doc + 1] = { w, 1 + r.below(4) } end
+    end
+    docs[d] = doc
+    nnz = nnz + #doc
+  end
+  local lines = { tostring(D), tostring(W), tostring(nnz) }
+  for d, doc in ipairs(docs) do
+    for _, e in ipairs(doc) do lines[#lines + 1] = ("%d %d %d"):format(d, e[1], e[2]) end
+  end
+  local path = helpers.tempdir() .. "/docword.tiny.txt"
+  local f = assert(io.open(path, "wb"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  return path, docs
+end
+
+-- The serial sampler: tokens in document order, words increasing, each repeated by its count;
+-- first topics floor(u K); then sweeps of the dense conditional, one uniform per token.
+local function serial(docs, K, alpha, beta, iters, seed)
+  local train = D - TEST
+  local seen, V = {}, 0
+  for d = 1, train do for _, e in ipairs(docs[d]) do if not seen[e[1]] then seen[e[1]] = true; V = V + 1 end end end
+  local vbeta = V * beta
+  local rng = prng.new(seed)
+  local tokens = {}
+  for d = 1, train do
+    for _, e in ipairs(docs[d]) do for _ = 1, e[2] do tokens[#tokens + 1] = { d = d, w = e[1] } end end
+  end
+  local nwk, ndk, nk = {}, {}, {}
+  for k = 0, K - 1 do nk[k] = 0 end
+  local function row(t, i) if not t[i] then t[i] = {}; for k = 0, K - 1 do t[i][k] = 0 end end return t[i] end
+  for _, t in ipairs(tokens) do
+    local k = math.floor(rng.uniform() * K)
+    t.z = k
+    row(nwk, t.w)[k] = row(nwk, t.w)[k] + 1
+    row(ndk, t.d)[k] = row(ndk, t.d)[k] + 1
+    nk[k] = nk[k] + 1
+  end
+  local function loglik()
+    local ll = 0
+    for d = 1, train do
+      local len = 0
+      for k = 0, K - 1 do
+        local c = ndk[d] and ndk[d][k] or 0
+        if c > 0 then ll = ll + lgamma(alpha + c) - lgamma(alpha) end
+        len = len + c
+      end
+      ll = ll - lgamma(alpha * K + len) + lgamma(alpha * K)
+    end
+    local nonzero = 0
+    for w = 1, W do
+      for k = 0, K - 1 do
+        local c = nwk[w] and nwk[w][k] or 0
+        if c > 0 then ll = ll + lgamma(beta + c); nonzero = nonzero + 1 end
+      end
+    end
+    for k = 0, K - 1 do ll = ll - lgamma(vbeta + nk[k]) end
+    ll = ll + lgamma(vbeta) * K - lgamma(beta) * nonzero
+    return ll / #tokens
+  end
+  local lls, inv, cum = { loglik() }, {}, {}
+  for k = 0, K - 1 do inv[k] = 1 / (nk[k] + vbeta) end
+  for _ = 1, iters do
+    for _, t in ipairs(tokens) do
+      local nd, nw, old = ndk[t.d], nwk[t.w], t.z
+      nd[old], nw[old], nk[old] = nd[old] - 1, nw[old] - 1, nk[old] - 1
+      inv[old] = 1 / (nk[old] + vbeta)
+      local total = 0
+      for k = 0, K - 1 do
+        total = total + (nd[k] + alpha) * (nw[k] + beta) * inv[k]
+        cum[k] = total
+      end
+      local u = rng.uniform() * total
+      local k = 0
+      while k < K - 1 and cum[k] <= u do k = k + 1 end
+      t.z = k
+      nd[k], nw[k], nk[k] = nd[k] + 1, nw[k] + 1, nk[k] + 1
+      inv[k] = 1 / (nk[k] + vbeta)
+    end
+    lls[#lls + 1] = loglik()
+  end
+  local hash = 0
+  for w = 1, W do
+    for k = 0, K - 1 do
+      local c = nwk[w] and nwk[w][k] or 0
+      hash = hash + c * (((w - 1) * K + k) % 1000003 + 1)
+    end
+  end
+  return lls, hash, #tokens
+end
+
+local function lda_run(path, args)
+  local base = { "--data", path, "--format", "docword", "--test-docs", tostring(TEST),
+                 "--top-words", "0", "--seed", "5" }
+  return helpers.run_model("models/lda.lua", helpers.join(base, args))
+end
+
+describe("models/lda.lua", function()
+  local path, docs = corpus()
+
+  it("with one worker under BSP equals a serial collapsed Gibbs sampler, bit for bit", function()
+    local K, iters = 4, 12
+    local final, rows = lda_run(path, { "--topics", tostring(K), "--iters", tostring(iters),
+                                        "--sampler", "dense", "-w", "1" })
+    local lls, hash, ntok = serial(docs, K, 1 / K, 1 / K, iters, 5 * 7919 + 1)
+    assert.are.equal(0, final.count_errors)
+    assert.are.equal(ntok, final.train_tokens)
+    assert.are.equal(hash, final.counts_hash)
+    local got = {}
+    for _, r in ipairs(rows) do if r.ll_token and not r.final then got[#got + 1] = r.ll_token end end
+    assert.are.equal(#lls, #got)
+    for i = 1, #lls do
+      assert(math.abs(got[i] - lls[i]) <= 1e-10 * math.abs(lls[i]),
+             ("clock %d: LL/token %.15g, serial %.15g"):format(i, got[i], lls[i]))
+    end
+    assert(math.abs(final.final_ll_token - lls[#lls]) <= 1e-10 * math.abs(lls[#lls]))
+    assert(final.heldout_ll_token < 0 and final.heldout_tokens > 0)
+  end)
+
+  for _, case in ipairs({
+    { "BSP, 2 workers, sparse", { "-w", "2", "--sampler", "sparse", "--consistency", "bsp" } },
+    { "SSP s=2, 2 workers", { "-w", "2", "--consistency", "ssp", "--staleness", "2" } },
+    { "ESSP s=1, 3 workers, sparse", { "-w", "3", "--sampler", "sparse", "--consistency", "essp", "--staleness", "1" } },
+    { "Async, 2 workers", { "-w", "2", "--consistency", "async" } },
+    { "-p 2, sparse", { "-p", "2", "-w", "1", "--sampler", "sparse" } },
+  }) do
+    it("keeps the counts consistent under " .. case[1], function()
+      local _, _, ntok = serial(docs, 5, 0.2, 0.2, 0, 1)
+      local final = lda_run(path, helpers.join({ "--topics", "5", "--iters", "15" }, case[2]))
+      assert.are.equal(0, final.count_errors)
+      assert.are.equal(ntok, final.train_tokens)
+      assert(final.final_ll_token < 0)
+    end)
+  end
+
+  it("stops on a bad corpus with path:line", function()
+    local bad = helpers.tempdir() .. "/docword.bad.txt"
+    local f = assert(io.open(bad, "wb"))
+    f:write("2\n3\n2\n1 1 2\n1 x 1\n")
+    f:close()
+    local res = helpers.pmls({ "run", "models/lda.lua", "--data", bad, "--format", "docword", "-q" })
+    assert.are.equal(1, res.rc)
+    assert.truthy(res.out:find("docword.bad.txt:5", 1, true), res.out)
+  end)
+end)
+
+describe("pmls.lda sweep", function()
+  -- One document of two tokens (words 0 and 1) in a model whose other counts are fixed views:
+  -- the first token's new topic, given the second's topic, follows the exact conditional.
+  local K, alpha, beta, vbeta = 4, 0.3, 0.1, 0.5
+  local other = { [0] = { [0] = 5, 0, 2, 9 }, { [0] = 1, 4, 0, 0 } }
+  local totals = { [0] = 20, 11, 7, 30 }
+  local function exact(z2)
+    local p, sum = {}, 0
+    for k = 0, K - 1 do
+      p[k] = ((z2 == k and 1 or 0) + alpha) * (other[0][k] + beta) / (totals[k] + (z2 == k and 1 or 0) + vbeta)
+      sum = sum + p[k]
+    end
+    for k = 0, K - 1 do p[k] = p[k] / sum end
+    return p
+  end
+  for _, name in ipairs({ "dense", "sparse" }) do
+    it(name .. " draws follow the exact conditional (chi-square)", function()
+      local ds = { docs = 1, words = 2, docptr = array.int64(2), word = array.int32(2), count = array.int32(2) }
+      ds.docptr[1], ds.word[1], ds.count[0], ds.count[1] = 2, 1, 1, 1
+      local freq = array.int32(2)
+      freq[0], freq[1] = 100, 100
+      local st = lda.worker(ds, 0, 1, K, freq, 77)
+      -- both tokens start in topic 0; the views hold them, the deltas start at zero
+      local views = ffi.new("const int32_t *[2]")
+      local rows = { array.int32(K), array.int32(K) }
+      local drows = { array.int32(K), array.int32(K) }  -- kept alive: deltas only points at them
+      local deltas = ffi.new("int32_t *[2]", drows)
+      local tview, tdelta = array.int32(K), array.int32(K)
+      for w = 0, 1 do
+        for k = 0, K - 1 do rows[w + 1][k] = other[w][k] + (k == 0 and 1 or 0) end
+        views[w] = rows[w + 1]
+      end
+      for k = 0, K - 1 do tview[k] = totals[k] + (k == 0 and 2 or 0) end
+      st.ndk[0] = 2
+      local sampler = name == "dense" and lda.DENSE or lda.SPARSE
+      local seen = {}
+      for z2 = 0, K - 1 do seen[z2] = { n = 0 }; for k = 0, K - 1 do seen[z2][k] = 0 end end
+      for _ = 1, 40000 do
+        local z2 = st.z[1]
+        assert(lda.sweep(st, sampler, alpha, beta, vbeta, views, deltas, tview, tdelta))
+        local s = seen[z2]
+        s[st.z[0]], s.n = s[st.z[0]] + 1, s.n + 1
+      end
+      local chi, df = 0, 0
+      for z2 = 0, K - 1 do
+        local p, s = exact(z2), seen[z2]
+        if s.n > 0 then
+          for k = 0, K - 1 do
+            local e = s.n * p[k]
+            chi, df = chi + (s[k] - e) ^ 2 / e, df + 1
+          end
+          df = df - 1
+        end
+      end
+      -- 1e-3 tail of chi-square with df (12 at most): 32.9
+      assert(df >= 9, "too few conditioning values visited: " .. df)
+      assert(chi < 32.9, ("chi-square %.2f on %d degrees of freedom"):format(chi, df))
+      assert(drows[1] ~= nil)
+    end)
+  end
+end)
