@@ -111,6 +111,17 @@ if [ -x bench/straggler.sh ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# LDA on 20news and AP against MALLET's figures (bench/lda.sh,
+# docs/topic-models.md); adds its rows and lda.json.
+if [ -x bench/lda.sh ]; then
+  echo "== lda (bench/lda.sh)"
+  t0=$(date +%s)
+  if ! bench/lda.sh; then
+    error_row lda "bench/lda.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # The Lasso scheduling experiment (docs/lasso_sched.md): SAP against
 # Shotgun at increasing parallelism; adds its rows and lasso_sched.json the
 # same way as bench/straggler.sh.
