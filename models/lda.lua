@@ -7,7 +7,7 @@
 -- The word-topic counts n_wk (table "wt", one int32 row per word) and the
 -- topic totals n_k ("nt", one row) live in the store; the doc-topic counts
 -- and the tokens' topics stay with the worker that owns the documents (a
--- contiguous range of the training documents). Clock 0 gives every token a
+-- contiguous range of the training documents, an even share of the tokens). Clock 0 gives every token a
 -- random topic; each later clock is one sweep of the worker's documents,
 -- run by the C kernel (pmls.lda.sweep) on the rows as the worker sees them
 -- (views) and writing every change into the rows' pending increments, which
@@ -71,6 +71,23 @@ local function setup_of(ds, opt)
            tokens = tokens, freq = freq, sampler = sampler }
 end
 
+-- Worker me's documents: a contiguous range holding about 1/P of the
+-- training tokens (even shares of the tokens, not of the documents, keep
+-- the workers' sweeps alike, which is what a BSP clock waits for).
+local function my_documents(ds, m, me, P)
+  local function boundary(i)
+    if i == 0 then return 0 elseif i == P then return m.train end
+    local goal, sum = m.tokens * i / P, 0
+    for d = 0, m.train - 1 do
+      for e = tonumber(ds.docptr[d]), tonumber(ds.docptr[d + 1]) - 1 do sum = sum + ds.count[e] end
+      if sum >= goal then return d + 1 end
+    end
+    return m.train
+  end
+  local first = boundary(me)
+  return first, boundary(me + 1) - first
+end
+
 function app:setup(ctx)
   local ds = read_corpus(ctx, ctx.opt)
   local m = setup_of(ds, ctx.opt)
@@ -84,8 +101,7 @@ function app:worker(ctx)
   local ds = read_corpus(ctx, opt)
   local m = setup_of(ds, opt)
   local K, P, me = m.K, ctx.workers, ctx.worker
-  local first = floor(me * m.train / P)
-  local count = floor((me + 1) * m.train / P) - first
+  local first, count = my_documents(ds, m, me, P)
   local st = lda.worker(ds, first, count, K, m.freq, ctx.seed * 7919 + me + 1)
   local WT, NT = ctx:table("wt"), ctx:table("nt")
   local wv, wd = WT:view_pointers(max(st.nwords, 1)), WT:pointers(max(st.nwords, 1))

@@ -96,7 +96,7 @@ local function serial(docs, K, alpha, beta, iters, seed)
       inv[old] = 1 / (nk[old] + vbeta)
       local total = 0
       for k = 0, K - 1 do
-        total = total + (nd[k] + alpha) * (nw[k] + beta) * inv[k]
+        total = total + (nd[k] + alpha) * inv[k] * (nw[k] + beta)
         cum[k] = total
       end
       local u = rng.uniform() * total

@@ -56,7 +56,7 @@ int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
 
 /* One Gibbs sweep over the documents, in order, from
  * p(k) ~ (n_dk + alpha) (n_wk + beta) / (n_k + vbeta). sampler
- * PMLS_LDA_DENSE: every topic's term (work: 2K doubles); PMLS_LDA_SPARSE:
+ * PMLS_LDA_DENSE: every topic's term (work: 3K doubles); PMLS_LDA_SPARSE:
  * SparseLDA's s + r + q buckets (work: 3K doubles, iwork: 2K ints, and the
  * lists of each word slot's nonzero topics: nwords slots, slot w's list
  * nzlist[nzoff[w] .. nzoff[w + 1] - 1], its length nzlen[w]; a slot's

@@ -63,17 +63,20 @@ int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
   return tokptr[ndocs];
 }
 
-/* The dense sampler: every topic's term, summed in topic order. */
+/* The dense sampler: every topic's term, summed in topic order. Within a
+ * document, a[k] = (n_dk + alpha) / (n_k + V beta) changes only for the
+ * two topics a token leaves and joins, so each term is one product. */
 static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
                            int64_t ndocs, const int64_t *tokptr,
                            const int32_t *tokword, int32_t *z, int32_t *ndk,
                            const int32_t *const *wview, int32_t *const *wdelta,
                            const int32_t *tview, int32_t *tdelta, double *work,
                            uint64_t *rng) {
-  double *cum = work, *inv = work + K;
+  double *cum = work, *inv = work + K, *a = work + 2 * K;
   for (int32_t k = 0; k < K; k++) inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
   for (int64_t d = 0; d < ndocs; d++) {
     int32_t *nd = ndk + d * (int64_t)K;
+    for (int32_t k = 0; k < K; k++) a[k] = ((double)nd[k] + alpha) * inv[k];
     for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
       const int32_t *wv = wview[tokword[i]];
       int32_t *wd = wdelta[tokword[i]];
@@ -84,9 +87,10 @@ static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
       int32_t nt = tview[t] + tdelta[t];
       if (nd[t] < 0 || wv[t] + wd[t] < 0 || nt < 0) return -1;
       inv[t] = 1.0 / ((double)nt + vbeta);
+      a[t] = ((double)nd[t] + alpha) * inv[t];
       double total = 0;
       for (int32_t k = 0; k < K; k++) {
-        total += ((double)nd[k] + alpha) * ((double)(wv[k] + wd[k]) + beta) * inv[k];
+        total += a[k] * ((double)(wv[k] + wd[k]) + beta);
         cum[k] = total;
       }
       double u = lda_uniform(rng) * total;
@@ -97,6 +101,7 @@ static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
       wd[k]++;
       tdelta[k]++;
       inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
+      a[k] = ((double)nd[k] + alpha) * inv[k];
     }
   }
   return tokptr[ndocs];
