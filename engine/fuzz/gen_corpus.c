@@ -418,6 +418,108 @@ static void rounds_seeds(void) {
   save("rounds", "stop");
 }
 
+/* ---- sched (a scheduler node's side of scheduled rounds) ---------------- */
+
+/* The harness's model: 32 variables x 2, 1 extra, pipeline 1, 2 nodes. */
+static void shello(int32_t w, int64_t vars) {
+  pay();
+  pmi_put_i32(&p, w);
+  pmi_put_str(&p, "inproc://worker-rounds");
+  pmi_put_i64(&p, vars);
+  pmi_put_i32(&p, 2);
+  pmi_put_i32(&p, 1);
+  pmi_put_i32(&p, 1);
+  pmi_put_i32(&p, 2);
+  rec(PMI_MSG_SHELLO, w);
+}
+
+static void partial(int32_t w, int64_t round, int32_t stale, uint32_t values) {
+  pay();
+  pmi_put_i32(&p, w);
+  pmi_put_i64(&p, round);
+  pmi_put_i32(&p, stale);
+  pmi_put_i32(&p, 1); /* passes */
+  pmi_put_u32(&p, values);
+  for (uint32_t i = 0; i < values; i++) pmi_put_f64(&p, 0.25 * i);
+  rec(PMI_MSG_PARTIAL, w);
+}
+
+static void ready(int32_t w, int64_t round) {
+  pay();
+  pmi_put_i32(&p, w);
+  pmi_put_i64(&p, round);
+  rec(PMI_MSG_READY, w);
+}
+
+static void sched_seeds(void) {
+  const uint8_t node0 = 0, node1 = 1, agnostic = 2, split = 4;
+  begin();
+  pmi_buf_put(&out, &node0, 1);
+  shello(0, 32);
+  shello(1, 32);
+  for (int r = 0; r < 4; r++) { /* node 0's rounds 0, 2, 4, 6 */
+    partial(0, 2 * r, r, 9);
+    partial(1, 2 * r, 0, 9);
+  }
+  save("sched", "four_rounds");
+  begin();
+  pmi_buf_put(&out, &node1, 1);
+  shello(1, 32);
+  shello(0, 32);
+  shello(0, 32);           /* said twice */
+  partial(1, 3, 1, 9);     /* the second outstanding round first */
+  partial(0, 3, 1, 9);
+  partial(0, 1, 0, 9);
+  partial(1, 1, 0, 9);
+  save("sched", "node1_out_of_order");
+  begin();
+  pmi_buf_put(&out, &agnostic, 1);
+  shello(0, 32);
+  shello(1, 32);
+  ready(0, 0);
+  ready(1, 0);
+  ready(1, 0);             /* once is enough */
+  partial(0, 0, 0, 9);
+  partial(1, 0, 0, 9);
+  save("sched", "agnostic_ready");
+  begin();
+  pmi_buf_put(&out, &split, 1);
+  shello(0, 32);
+  shello(1, 32);
+  partial(0, 0, 0, 3);     /* segment [0, 1) x 2 + extra */
+  partial(1, 0, 2, 7);     /* segment [1, 4) x 2 + extra */
+  save("sched", "split_segments");
+  /* What must be dropped, not end the job: garbage, a partial before the
+   * meeting, a goodbye before the STOP, a message no node is sent, a
+   * partial of the wrong size, of no round, and twice; then the run. */
+  begin();
+  pmi_buf_put(&out, &node0, 1);
+  pay();
+  pmi_put_str(&p, "garbage");
+  fuzz_record(&out, FUZZ_RAW, 0, p.data, p.len);
+  partial(0, 0, 0, 9);
+  pay();
+  pmi_put_i32(&p, 0);
+  rec(PMI_MSG_SBYE, 0);
+  shello(0, 32);
+  pay();
+  pmi_put_i64(&p, 0);
+  rec(PMI_MSG_ROUND, 0);
+  shello(7, 32);           /* no such worker */
+  shello(1, 32);
+  partial(0, 0, 0, 8);
+  partial(0, 5, 0, 9);
+  partial(0, 0, 0, 9);
+  partial(0, 0, 0, 9);
+  partial(1, 0, 0, 9);
+  save("sched", "dropped");
+  begin();
+  pmi_buf_put(&out, &node0, 1);
+  shello(0, 32);
+  shello(1, 31);           /* another model: the one error */
+  save("sched", "hello_other_model");
+}
+
 /* ---- job (the node thread) ---------------------------------------------- */
 
 static void done_msg(int32_t from, int phase, uint32_t run, int32_t status,
@@ -475,6 +577,7 @@ int main(int argc, char **argv) {
   client_seeds();
   feed_seeds();
   rounds_seeds();
+  sched_seeds();
   job_seeds();
   pmi_buf_free(&out);
   pmi_buf_free(&p);

@@ -11,7 +11,14 @@
  * final ROUND marked STOP carries the last commits and the node's counters.
  * Partials are summed in worker order once all are in, so a run's result
  * does not depend on which worker answered first. The worker's end of these
- * messages is worker.c; the model both read is model.c. */
+ * messages is worker.c; the model both read is model.c.
+ *
+ * Every message the node receives goes through one handler
+ * (pmi_sched_handle), whether the node is meeting its workers, collecting
+ * or stopping: a message that does not decode, or that no round of this
+ * node expects, is dropped and counted (the engine's messages_dropped),
+ * never the end of the job, since anyone who can reach the socket can send
+ * it. The fuzz harness (engine/fuzz/fuzz_sched.c) drives the same handler. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +58,8 @@ struct pmls_sched {
   size_t capdeltas;
   slot *slots;
   int first, count, collected;
+  int met, byes;        /* workers met (SHELLO), workers that took the STOP */
+  unsigned char *bye;   /* which workers sent their SBYE */
   int64_t next_round, through, sent_through;
   int sent_initial, stopped;
   pmi_buf pend; /* commits since the last ROUND: (var, width deltas) */
@@ -127,6 +136,7 @@ int pmls_sched_close(pmls_sched *s) {
   free(s->model);
   free(s->deltas);
   free(s->passes);
+  free(s->bye);
   free(s->bcast);
   pmi_buf_free(&s->pend);
   pmi_buf_free(&s->out);
@@ -134,57 +144,154 @@ int pmls_sched_close(pmls_sched *s) {
   return PMLS_OK;
 }
 
+/* Counts and tells a message this node drops (pmi_msg_dropped). */
+static void node_dropped(pmls_sched *s, const char *why) {
+  char who[32];
+  snprintf(who, sizeof who, "scheduler node %d", s->node);
+  pmi_msg_dropped(&s->e->dropped, who, why);
+}
+
+/* A worker's SHELLO: its round address and the model it declared. A
+ * hello that does not decode, names no worker of the job or an address
+ * nanomsg refuses is dropped; a repeated one is harmless. A well-formed
+ * hello of another model is the one error: a worker of this job declared
+ * something else, and the run cannot go on. */
+static int take_hello(pmls_sched *s, pmi_rd *rd) {
+  const pmls_model_spec *m = &s->e->model.spec;
+  int w = pmi_get_i32(rd);
+  char addr[PMI_ADDR_MAX];
+  pmi_get_str(rd, addr, sizeof addr);
+  int64_t vars = pmi_get_i64(rd);
+  int width = pmi_get_i32(rd), extra = pmi_get_i32(rd);
+  int depth = pmi_get_i32(rd), K = pmi_get_i32(rd);
+  char why[PMI_ERRLEN];
+  if (rd->bad || w < 0 || w >= s->P) {
+    snprintf(why, sizeof why, "malformed hello (worker %d)", w);
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
+  if (s->push[w] >= 0) return PMLS_OK; /* said twice */
+  if (vars != m->vars || width != m->width || extra != m->extra ||
+      depth != m->pipeline || K != s->K)
+    return pmi_fail(s->err, PMLS_EINVAL, "worker %d declared a model of %lld "
+                    "variables x %d (extra %d, pipeline %d, %d nodes); "
+                    "scheduler node %d has %lld x %d (extra %d, pipeline "
+                    "%d, %d nodes): every process must declare the same "
+                    "model", w, (long long)vars, width, extra, depth, K,
+                    s->node, (long long)m->vars, m->width, m->extra,
+                    m->pipeline, s->K);
+  s->push[w] = pmi_sock_push(addr, pmi_send_slice(s->e->cfg.timeout_ms), why);
+  if (s->push[w] < 0) {
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
+  s->met++;
+  return PMLS_OK;
+}
+
+/* A worker's SBYE: it has the node's STOP. Counted once per worker, and
+ * only once the node has stopped. */
+static int take_bye(pmls_sched *s, pmi_rd *rd) {
+  int w = pmi_get_i32(rd);
+  if (rd->bad || w < 0 || w >= s->P || !s->stopped) {
+    char why[96];
+    snprintf(why, sizeof why, "unexpected goodbye (worker %d)", w);
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
+  if (!s->bye[w]) {
+    s->bye[w] = 1;
+    s->byes++;
+  }
+  return PMLS_OK;
+}
+
+static int take_partial(pmls_sched *s, pmi_rd *rd);
+static int take_ready(pmls_sched *s, pmi_rd *rd);
+
+int pmi_sched_handle(pmls_sched *s, const void *msg, size_t len) {
+  pmi_hdr h;
+  pmi_rd rd;
+  char why[PMI_ERRLEN];
+  if (pmi_msg_open(msg, len, s->e->job, &h, &rd, why) != PMLS_OK) {
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
+  if (s->stopped && (h.type == PMI_MSG_PARTIAL || h.type == PMI_MSG_READY ||
+                     h.type == PMI_MSG_SHELLO))
+    return PMLS_OK; /* late news of a round already committed */
+  switch (h.type) {
+  case PMI_MSG_SHELLO: return take_hello(s, &rd);
+  case PMI_MSG_PARTIAL: return take_partial(s, &rd);
+  case PMI_MSG_READY: return take_ready(s, &rd);
+  case PMI_MSG_SBYE: return take_bye(s, &rd);
+  default:
+    snprintf(why, sizeof why, "unexpected %s", pmi_msg_type_name(h.type));
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
+}
+
+int pmi_sched_met(const pmls_sched *s) { return s->met == s->P; }
+
+int pmi_sched_complete(const pmls_sched *s) {
+  return s->count > 0 && s->slots[s->first].got == s->P;
+}
+
 /* Waits for every worker's SHELLO and connects to each. */
 static int meet_workers(pmls_sched *s) {
   pmls_engine *e = s->e;
-  const pmls_model_spec *m = &e->model.spec;
-  int met = 0;
   double deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
-  while (met < s->P) {
+  while (s->met < s->P) {
     void *msg;
     size_t len;
     char what[96];
     snprintf(what, sizeof what, "the workers to reach scheduler node %d (%d "
-             "of %d did)", s->node, met, s->P);
+             "of %d did)", s->node, s->met, s->P);
     int rc = recv_within(e, s->sock, deadline, &s->traffic, s->err, what, &msg,
                          &len);
     if (rc) return rc;
-    pmi_hdr h;
-    pmi_rd rd;
-    rc = pmi_msg_open(msg, len, e->job, &h, &rd, s->err);
-    if (rc == PMLS_OK && h.type != PMI_MSG_SHELLO)
-      rc = pmi_fail(s->err, PMLS_EPROTO, "scheduler node %d: a %s before the "
-                    "workers said hello", s->node, pmi_msg_type_name(h.type));
-    if (rc) {
-      pmi_msg_free(msg);
-      return rc;
-    }
-    int w = pmi_get_i32(&rd);
-    char addr[PMI_ADDR_MAX];
-    pmi_get_str(&rd, addr, sizeof addr);
-    int64_t vars = pmi_get_i64(&rd);
-    int width = pmi_get_i32(&rd), extra = pmi_get_i32(&rd);
-    int depth = pmi_get_i32(&rd), K = pmi_get_i32(&rd);
-    int bad = rd.bad;
+    rc = pmi_sched_handle(s, msg, len);
     pmi_msg_free(msg);
-    if (bad || w < 0 || w >= s->P)
-      return pmi_fail(s->err, PMLS_EPROTO, "scheduler node %d: malformed "
-                      "hello (worker %d)", s->node, w);
-    if (vars != m->vars || width != m->width || extra != m->extra ||
-        depth != m->pipeline || K != s->K)
-      return pmi_fail(s->err, PMLS_EINVAL, "worker %d declared a model of %lld "
-                      "variables x %d (extra %d, pipeline %d, %d nodes); "
-                      "scheduler node %d has %lld x %d (extra %d, pipeline "
-                      "%d, %d nodes): every process must declare the same "
-                      "model", w, (long long)vars, width, extra, depth, K,
-                      s->node, (long long)m->vars, m->width, m->extra,
-                      m->pipeline, s->K);
-    if (s->push[w] >= 0) continue; /* said twice */
-    s->push[w] = pmi_sock_push(addr, pmi_send_slice(e->cfg.timeout_ms), s->err);
-    if (s->push[w] < 0) return PMLS_ENET;
-    met++;
+    if (rc) return rc;
   }
   return PMLS_OK;
+}
+
+pmls_sched *pmi_sched_new(pmls_engine *e, int node, int sock, char *err) {
+  const pmls_model_spec *m = &e->model.spec;
+  pmls_sched *s = calloc(1, sizeof *s);
+  if (!s) {
+    pmi_fail(err, PMLS_ENOMEM, "out of memory");
+    return NULL;
+  }
+  s->e = e;
+  s->node = node;
+  s->K = e->schedulers;
+  s->P = e->workers;
+  s->width = m->width;
+  s->extra = m->extra;
+  s->depth = m->pipeline;
+  s->agnostic = m->agnostic;
+  s->vars = m->vars;
+  node_range(m, node, s->K, &s->lo, &s->hi);
+  s->sock = sock;
+  s->next_round = node;
+  s->through = s->sent_through = -1;
+  s->push = malloc((size_t)s->P * sizeof *s->push);
+  s->model = calloc((size_t)(s->vars * s->width), sizeof *s->model);
+  s->slots = calloc((size_t)s->depth + 1, sizeof *s->slots);
+  s->passes = calloc((size_t)s->P, sizeof *s->passes);
+  s->bye = calloc((size_t)s->P, 1);
+  if (s->push)
+    for (int w = 0; w < s->P; w++) s->push[w] = -1;
+  if (!s->push || !s->model || !s->slots || !s->passes || !s->bye) {
+    s->sock = -1; /* the caller's still */
+    pmls_sched_close(s);
+    pmi_fail(err, PMLS_ENOMEM, "out of memory for a scheduler node");
+    return NULL;
+  }
+  return s;
 }
 
 int pmls_sched_open(pmls_engine *e, int node, pmls_sched **out) {
@@ -197,32 +304,9 @@ int pmls_sched_open(pmls_engine *e, int node, pmls_sched **out) {
       e->sched_sock[node] < 0)
     return pmi_fail(e->err, PMLS_EINVAL, "scheduler node %d is not hosted by "
                     "this process (or already open)", node);
-  const pmls_model_spec *m = &e->model.spec;
-  pmls_sched *s = calloc(1, sizeof *s);
-  if (!s) return pmi_fail(e->err, PMLS_ENOMEM, "out of memory");
-  s->e = e;
-  s->node = node;
-  s->K = e->schedulers;
-  s->P = e->workers;
-  s->width = m->width;
-  s->extra = m->extra;
-  s->depth = m->pipeline;
-  s->agnostic = m->agnostic;
-  s->vars = m->vars;
-  node_range(m, node, s->K, &s->lo, &s->hi);
-  s->sock = e->sched_sock[node];
+  pmls_sched *s = pmi_sched_new(e, node, e->sched_sock[node], e->err);
+  if (!s) return PMLS_ENOMEM;
   e->sched_sock[node] = -1;
-  s->next_round = node;
-  s->through = s->sent_through = -1;
-  s->push = malloc((size_t)s->P * sizeof *s->push);
-  s->model = calloc((size_t)(s->vars * s->width), sizeof *s->model);
-  s->slots = calloc((size_t)s->depth + 1, sizeof *s->slots);
-  s->passes = calloc((size_t)s->P, sizeof *s->passes);
-  if (!s->push || !s->model || !s->slots || !s->passes) {
-    pmls_sched_close(s);
-    return pmi_fail(e->err, PMLS_ENOMEM, "out of memory for a scheduler node");
-  }
-  for (int w = 0; w < s->P; w++) s->push[w] = -1;
   int rc = meet_workers(s);
   if (rc) {
     snprintf(e->err, sizeof e->err, "%s", s->err);
@@ -420,22 +504,30 @@ static slot *slot_of_round(pmls_sched *s, int64_t round) {
   return NULL;
 }
 
+/* A worker's PARTIAL of an outstanding round. One that does not decode,
+ * names no worker, no outstanding round, a round the worker already
+ * answered, or carries the wrong number of values is dropped. */
 static int take_partial(pmls_sched *s, pmi_rd *rd) {
   int w = pmi_get_i32(rd);
   int64_t round = pmi_get_i64(rd);
   int stale = pmi_get_i32(rd), passes = pmi_get_i32(rd);
   uint32_t count = pmi_get_u32(rd);
   slot *sl = slot_of_round(s, round);
-  if (rd->bad || w < 0 || w >= s->P || !sl || sl->have[w])
-    return pmi_fail(s->err, PMLS_EPROTO, "scheduler node %d: unexpected "
-                    "partial (worker %d, round %lld)", s->node, w,
-                    (long long)round);
+  char why[160];
+  if (rd->bad || w < 0 || w >= s->P || !sl || sl->have[w]) {
+    snprintf(why, sizeof why, "unexpected partial (worker %d, round %lld)", w,
+             (long long)round);
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
   size_t want = share_values(s, sl, w);
   const unsigned char *p = pmi_get_bytes(rd, (size_t)count * sizeof(double));
-  if (!p || count != want)
-    return pmi_fail(s->err, PMLS_EPROTO, "scheduler node %d: worker %d's "
-                    "partial of round %lld has %u values, %zu expected",
-                    s->node, w, (long long)round, count, want);
+  if (!p || count != want) {
+    snprintf(why, sizeof why, "worker %d's partial of round %lld has %u "
+             "values, %zu expected", w, (long long)round, count, want);
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
   size_t row = (size_t)sl->n * (size_t)s->width + (size_t)s->extra;
   double *dst = sl->parts + (size_t)w * row;
   memset(dst, 0, row * sizeof *dst);
@@ -465,14 +557,19 @@ static int take_partial(pmls_sched *s, pmi_rd *rd) {
   return PMLS_OK;
 }
 
+/* A worker's READY of an agnostic round: once every worker said it, the
+ * node ends the round (ENDROUND). One of no outstanding round is dropped. */
 static int take_ready(pmls_sched *s, pmi_rd *rd) {
   int w = pmi_get_i32(rd);
   int64_t round = pmi_get_i64(rd);
   slot *sl = slot_of_round(s, round);
-  if (rd->bad || w < 0 || w >= s->P || !sl)
-    return pmi_fail(s->err, PMLS_EPROTO, "scheduler node %d: unexpected "
-                    "ready (worker %d, round %lld)", s->node, w,
-                    (long long)round);
+  if (rd->bad || w < 0 || w >= s->P || !sl) {
+    char why[96];
+    snprintf(why, sizeof why, "unexpected ready (worker %d, round %lld)", w,
+             (long long)round);
+    node_dropped(s, why);
+    return PMLS_OK;
+  }
   if (sl->ready[w]) return PMLS_OK;
   sl->ready[w] = 1;
   if (++sl->nready < s->P || sl->ended) return PMLS_OK;
@@ -500,16 +597,7 @@ int pmls_sched_collect(pmls_sched *s, pmls_collected *out) {
     int rc = recv_within(e, s->sock, deadline, &s->traffic, s->err, what, &msg,
                          &len);
     if (rc) return rc;
-    pmi_hdr h;
-    pmi_rd rd;
-    rc = pmi_msg_open(msg, len, e->job, &h, &rd, s->err);
-    if (rc == PMLS_OK) {
-      if (h.type == PMI_MSG_PARTIAL) rc = take_partial(s, &rd);
-      else if (h.type == PMI_MSG_READY) rc = take_ready(s, &rd);
-      else if (h.type != PMI_MSG_SHELLO) /* a repeated hello is harmless */
-        rc = pmi_fail(s->err, PMLS_EPROTO, "scheduler node %d: unexpected %s",
-                      s->node, pmi_msg_type_name(h.type));
-    }
+    rc = pmi_sched_handle(s, msg, len);
     pmi_msg_free(msg);
     if (rc) return rc;
     deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
@@ -648,18 +736,14 @@ int pmls_sched_stop(pmls_sched *s) {
   int rc = send_all(s);
   /* nanomsg drops what is unsent when a socket closes: wait until every
    * worker says it has the STOP. */
-  int byes = 0;
   double deadline = pmi_now() + s->e->cfg.timeout_ms / 1000.0;
-  while (rc == PMLS_OK && byes < s->P) {
+  while (rc == PMLS_OK && s->byes < s->P) {
     void *msg;
     size_t len;
     rc = recv_within(s->e, s->sock, deadline, &s->traffic, s->err,
                      "the workers to take the last round", &msg, &len);
     if (rc) break;
-    pmi_hdr h;
-    pmi_rd rd;
-    rc = pmi_msg_open(msg, len, s->e->job, &h, &rd, s->err);
-    if (rc == PMLS_OK && h.type == PMI_MSG_SBYE) byes++;
+    rc = pmi_sched_handle(s, msg, len);
     pmi_msg_free(msg);
   }
   return rc;

@@ -65,4 +65,15 @@ static inline int pmi_sched_resize(void *p, size_t n, size_t elem) {
  * nanomsg message. */
 int pmi_rounds_take(pmls_rounds *r, void *msg, size_t len);
 
+/* A scheduler node without its meeting (node.c), for the fuzz harness
+ * (engine/fuzz/fuzz_sched.c) and the wire tests: a node on `sock` (-1: no
+ * socket), every message handed to it as its loops would (an error only
+ * when the run cannot go on; what it drops is counted), whether it has met
+ * every worker and whether its oldest round has every partial. Ended by
+ * pmls_sched_close. */
+pmls_sched *pmi_sched_new(pmls_engine *e, int node, int sock, char *err);
+int pmi_sched_handle(pmls_sched *s, const void *msg, size_t len);
+int pmi_sched_met(const pmls_sched *s);
+int pmi_sched_complete(const pmls_sched *s);
+
 #endif
