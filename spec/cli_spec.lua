@@ -283,7 +283,7 @@ describe("the pmls command", function()
       assert.are.equal(true, final.final)
       assert.are.equal(3, final.clocks)
       assert.are.equal(2, final.workers)
-      assert.are.equal(60, final.incs)     -- a sum metric: summed over clocks
+      assert.are.equal(20, final.incs)     -- a sum metric: the last clock's
       assert.are.equal(30, final.done)     -- a mean metric: its last value
       assert.are.equal(60, final.total)    -- reported by finish
       assert.are.equal(0, final.other)

@@ -169,7 +169,8 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
   case OPT_SEED: cfg->seed = (uint64_t)n; break;
   case OPT_METRICS: cfg->metrics_path = v; break;
   case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
-  case OPT_QUIET: cfg->quiet = 1; break;
+  case OPT_QUIET: cfg->quiet = cfg->quiet ? 2 : 1; break; /* -q -q: silent */
+  case OPT_SILENT: cfg->quiet = 2; break;
   case OPT_TRACE: cfg->trace = 1; break;
   case OPT_SECRET_FILE: ro->secret_file = v; break;
   case OPT_HELP: ro->help = 1; break;

@@ -44,7 +44,9 @@ const pl_opt pl_opts[OPT_COUNT] = {
     {OPT_TIMEOUT, 0, "timeout", "SECS", KIND_INT, 1, 86400, NULL,
      "how long a read may wait for a peer (default: 60)"},
     {OPT_QUIET, 'q', "quiet", NULL, KIND_FLAG, 0, 0, NULL,
-     "no progress lines"},
+     "no progress lines: only the final one (-qq: --silent)"},
+    {OPT_SILENT, 0, "silent", NULL, KIND_FLAG, 0, 0, NULL,
+     "neither progress nor the final line: errors only (also -qq)"},
     {OPT_TRACE, 0, "trace", NULL, KIND_FLAG, 0, 0, NULL,
      "a Lua traceback with every error, also a data file's (which is one "
      "line without it)"},
@@ -57,6 +59,8 @@ const pl_opt pl_opts[OPT_COUNT] = {
 const pl_opt *pl_opt_match(int argc, char **argv, int *i, const char **val) {
   const char *a = argv[*i];
   *val = NULL;
+  for (int k = 0; k < OPT_COUNT && strcmp(a, "-qq") == 0; k++)
+    if (pl_opts[k].id == OPT_SILENT) return &pl_opts[k];
   for (int k = 0; k < OPT_COUNT; k++) {
     const pl_opt *o = &pl_opts[k];
     int takes = o->kind != KIND_FLAG;
