@@ -307,7 +307,7 @@ void pl_opt_completion(FILE *f) {
         "_pmls() {\n"
         "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
         "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-        "    COMPREPLY=($(compgen -W 'run version help completion man' -- \"$cur\"))\n"
+        "    COMPREPLY=($(compgen -W 'run plot version help completion man' -- \"$cur\"))\n"
         "    return\n"
         "  fi\n"
         "  [ \"${COMP_WORDS[1]}\" = run ] || return\n"
