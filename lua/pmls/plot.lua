@@ -37,7 +37,9 @@ end
 local function is_file(path)
   local f = io.open(path, "r")
   if f then f:close() end
-  return f ~= nil
+  local d = io.open(path .. "/", "r") -- opens only for a directory
+  if d then d:close() end
+  return f ~= nil and d == nil
 end
 
 -- Arguments: a FILE is one that ends in .jsonl or .json, has a '/' or

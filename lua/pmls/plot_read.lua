@@ -33,7 +33,13 @@ function M.read(path)
   local json, err = decoder()
   if not json then return nil, err end
   local f, why = io.open(path, "r")
-  if not f then return nil, ("%s: cannot open (%s)"):format(path, why:gsub("^[^:]*: ", "")) end
+  if not f then return nil, ("%s: cannot open (%s)"):format(path, why:gsub("^.*: ", "")) end
+  local d = io.open(path .. "/", "r")
+  if d then
+    d:close()
+    f:close()
+    return nil, ("%s: cannot read (a directory)"):format(path)
+  end
   local runs, run = {}, nil
   local n = 0
   for line in f:lines() do
