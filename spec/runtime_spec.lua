@@ -174,10 +174,10 @@ describe("pmls.app", function()
                       app.metrics)
     end)
 
-    it("raises naming 'how' for anything but mean, sum, last, min or max", function()
+    it("raises naming 'how' for anything but mean, sum, total, last, min or max", function()
       local app = appmod.new("x")
       assert.has_error(function() app:metric("loss", "avg") end,
-                       "bad argument 'how' to metric (\"avg\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
+                       "bad argument 'how' to metric (\"avg\": \"mean\", \"sum\", \"total\", \"last\", \"min\" or \"max\" expected)")
       assert.has_error(function() app:metric("loss") end,
                        "bad argument 'how' to metric (\"nil\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
       assert.are.equal(0, #app.metrics)

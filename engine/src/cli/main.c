@@ -33,7 +33,7 @@ static void usage(FILE *f) {
   fprintf(f, "usage: pmls run [engine options] SCRIPT.lua [options]   run a model script\n"
              "       pmls run [engine options] MODEL [options]        run an installed\n"
              "                                       model by name (see PMLS_MODEL_PATH)\n"
-             "       pmls plot METRICS.jsonl... [-o OUT.svg|png] [--x time|clock] [KEY...]\n"
+             "       pmls plot METRICS.jsonl... [options] [KEY...]\n"
              "                                       plot runs' metrics and staleness\n"
              "                                       (see 'pmls plot --help')\n"
              "       pmls version (-V, --version)    print the version\n"
