@@ -179,7 +179,7 @@ describe("pmls.app", function()
       assert.has_error(function() app:metric("loss", "avg") end,
                        "bad argument 'how' to metric (\"avg\": \"mean\", \"sum\", \"total\", \"last\", \"min\" or \"max\" expected)")
       assert.has_error(function() app:metric("loss") end,
-                       "bad argument 'how' to metric (\"nil\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
+                       "bad argument 'how' to metric (\"nil\": \"mean\", \"sum\", \"total\", \"last\", \"min\" or \"max\" expected)")
       assert.are.equal(0, #app.metrics)
     end)
 
