@@ -83,7 +83,7 @@ int main(void) {
   pmls_config_init(&cfg);
   cfg.workers = 1;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   pmls_engine *e = bench_engine(&cfg);
   for (int w = 0; w < NW; w++) {
     size_run *s = &runs[w];

@@ -159,7 +159,7 @@ static void run_transport(int ipc, int R, transport_result *tr) {
   pmls_config_init(&cfg);
   cfg.workers = 1;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   snprintf(rawp, sizeof rawp, "%s/raw", bench_ipc_dir());
   if (ipc) {
     bench_ipc_master(10, master, sizeof master);

@@ -133,7 +133,7 @@ static void run_width(int cols, int R, int serial, result *res) {
   pmls_config_init(&cfg);
   cfg.workers = 1;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.procs = 1;
   cfg.rank = 0;
   cfg.master = master;
@@ -266,7 +266,7 @@ static void tcp_engine_open(tcp_engine *t, const int *widths, int nw,
   pmls_config_init(&cfg);
   cfg.workers = 1;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.procs = 1;
   cfg.master = master;
   cfg.secret = secret;

@@ -18,7 +18,8 @@ app:option("batch", 50, "minibatch size", { type = "int" })
 app:option("lr", 0.5, "learning rate")
 app:option("l2", 1e-4, "L2 regularisation")
 app:metric("loss", "mean")
-app:metric("examples", "sum")
+app:metric("examples", "total")
+app:clocks(function(opt) return opt.epochs end)
 
 local function make_data(opt, seed)
   local all = pmls.data.synthetic_logistic { n = opt.n, d = opt.d, seed = seed,

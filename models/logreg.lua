@@ -68,6 +68,7 @@ app:option("average", 0.5, "sgd: fraction of the training, at its end, whose ite
 saved_model.options(app)
 app:metric("loss", "mean")
 app:metric("examples", "sum")
+app:clocks(function(opt, shared) return shared.epochs * opt.clocks_per_epoch end)
 
 -- A data error ("path:LINE: ...") ends the run with that message. Reads go
 -- through the engine, so setup, the workers and finish of one process parse

@@ -75,6 +75,7 @@ straggler.options(app)
 model.options(app)
 app:metric("train_rmse", "mean")
 app:metric("passes", "sum")
+app:clocks(function(opt, sh) return opt.epochs * sh.d + 1 end)
 
 local double_array, int32_array = pmls.array.float64, pmls.array.int32
 

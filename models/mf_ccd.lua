@@ -61,6 +61,7 @@ saved_model.options(app)
 app:metric("objective", "sum")
 app:metric("train_rmse", "mean")
 app:metric("test_rmse", "mean")
+app:clocks(function(opt, sh) return opt.outer * ((sh.biases and 2 or 0) + 2 * opt.inner * sh.rank) end)
 
 local double_array, int32_array = array.float64, array.int32
 

@@ -61,6 +61,7 @@ app:option("block_kb", 1024, "a block's rows (user and item side, views and delt
 straggler.options(app, true)
 model.options(app)
 app:metric("train_rmse", "mean")
+app:clocks(function(opt) return opt.epochs * opt.clocks_per_epoch end)
 
 function app:setup(ctx)
   local opt = ctx.opt

@@ -11,7 +11,7 @@ local appmod = require "pmls.app"
 local GATHER = helpers.fixtures .. "/gather.lua"
 
 local function run(args)
-  local argv = { "run", GATHER, "-q", "--timeout", "10" }
+  local argv = { "run", GATHER, "-qq", "--timeout", "10" }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   return helpers.pmls(argv)
 end

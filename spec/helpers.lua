@@ -197,15 +197,17 @@ function M.json_decode(s)
 end
 
 -- Reads a metrics file: a list of decoded objects, one per line.
+-- The clock and final objects of a metrics file, in order; the run headers
+-- ("header": true, one before each run's objects) come second.
 function M.read_metrics(path)
   local text = assert(M.read_file(path), "no metrics file at " .. path)
-  local rows = {}
+  local rows, headers = {}, {}
   for i, line in ipairs(split_lines(text)) do
     local ok, v = pcall(M.json_decode, line)
     if not ok then error(("%s line %d is not JSON (%s): %s"):format(path, i, v, line), 2) end
-    rows[#rows + 1] = v
+    if v.header == true then headers[#headers + 1] = v else rows[#rows + 1] = v end
   end
-  return rows
+  return rows, headers
 end
 
 -- ---- model runs and staged data -------------------------------------------

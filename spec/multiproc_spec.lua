@@ -113,7 +113,7 @@ describe("a job of several processes", function()
       check_sum(res, metrics, 2, per, "-p 2, no -w")
     end)
 
-    it("prints one progress line per clock (rank 0 only) and the summary", function()
+    it("prints progress lines (rank 0 only), the first and the last clock's among them, and the summary", function()
       local res = U.run { args = { "run", SUM, "-p", "3", "-w", "1", "--clocks", "3" } }
       assert.are.equal(0, res.rc, U.describe(res))
       local clocks = {}
@@ -121,7 +121,10 @@ describe("a job of several processes", function()
         local k = line:match("^pmls: clock (%d+) ")
         if k then clocks[#clocks + 1] = tonumber(k) end
       end
-      assert.are.same({ 1, 2, 3 }, clocks, res.err)
+      -- at most 4 a second, so clock 2's may not show; one line per clock at most
+      assert.are.equal(1, clocks[1], res.err)
+      assert.are.equal(3, clocks[#clocks], res.err)
+      for i = 2, #clocks do assert.is_true(clocks[i] > clocks[i - 1], res.err) end
       assert.matches("pmls: done%s+3 clocks", res.err)
     end)
 

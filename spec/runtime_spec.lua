@@ -174,12 +174,12 @@ describe("pmls.app", function()
                       app.metrics)
     end)
 
-    it("raises naming 'how' for anything but mean, sum, last, min or max", function()
+    it("raises naming 'how' for anything but mean, sum, total, last, min or max", function()
       local app = appmod.new("x")
       assert.has_error(function() app:metric("loss", "avg") end,
-                       "bad argument 'how' to metric (\"avg\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
+                       "bad argument 'how' to metric (\"avg\": \"mean\", \"sum\", \"total\", \"last\", \"min\" or \"max\" expected)")
       assert.has_error(function() app:metric("loss") end,
-                       "bad argument 'how' to metric (\"nil\": \"mean\", \"sum\", \"last\", \"min\" or \"max\" expected)")
+                       "bad argument 'how' to metric (\"nil\": \"mean\", \"sum\", \"total\", \"last\", \"min\" or \"max\" expected)")
       assert.are.equal(0, #app.metrics)
     end)
 
@@ -215,7 +215,7 @@ describe("metric kinds through the pmls command", function()
   teardown(helpers.cleanup)
 
   for _, procs in ipairs { "1", "2" } do
-    it("combine mean, sum, last, min and max per clock and over the run (-p " .. procs .. ")", function()
+    it("combine mean, sum, total, last, min and max per clock and over the run (-p " .. procs .. ")", function()
       local final, rows = helpers.run_model(helpers.fixtures .. "/metric_kinds.lua",
                                             { "-w", "2", "-p", procs, "--clocks", "3" })
       local P = 2 * tonumber(procs)
@@ -224,15 +224,18 @@ describe("metric kinds through the pmls command", function()
         assert.equal(k, row.clock)
         assert.equal(k * (P + 1) / 2, row.m)
         assert.equal(k * P * (P + 1) / 2, row.s)
+        assert.equal(k * P * (P + 1) / 2, row.t)
         assert.equal(10 * k + 1, row.at)
         assert.equal(k, row.lo)
         assert.equal(P * k, row.hi)
       end
-      assert.equal(3 * (P + 1) / 2, final.m)           -- the last clock's mean
-      assert.equal(6 * P * (P + 1) / 2, final.s)       -- the sum over clocks
-      assert.equal(31, final.at)                       -- the last clock's
-      assert.equal(1, final.lo)                        -- the least of any clock
-      assert.equal(3 * P, final.hi)                    -- the greatest of any clock
+      -- the final object: every kind's last clock's value, a total's sum
+      assert.equal(3 * (P + 1) / 2, final.m)
+      assert.equal(3 * P * (P + 1) / 2, final.s)
+      assert.equal(6 * P * (P + 1) / 2, final.t)       -- the sum over clocks
+      assert.equal(31, final.at)
+      assert.equal(3, final.lo)
+      assert.equal(3 * P, final.hi)
     end)
   end
 end)

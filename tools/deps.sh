@@ -1,17 +1,19 @@
 #!/bin/sh
 # Installs the Debian packages PMLS needs, only those missing; a no-op when
 # all are there. Runs apt-get as root, or through sudo. `deps.sh bench` adds
-# what `make bench` needs (gnuplot draws the straggler plot; R's glmnet is
-# the Lasso reference; liblinear-tools the logistic regression one). iproute2 gives the multi-host spec its network
+# what `make bench` needs (R's glmnet is the Lasso reference; liblinear-tools
+# the logistic regression one). iproute2 gives the multi-host spec its network
 # namespaces. clang and libclang-rt-dev (compiler-rt: libFuzzer and clang's
 # sanitizer runtimes) build the fuzz harnesses of engine/fuzz/. python3-numpy
 # lets spec/saved_models_spec.lua check that numpy reads the models pmls
 # saves (.npy, .npz).
 # libsodium-dev and libssl-dev give the MACs of tcp traffic (net/auth.c:
 # libsodium for keys and ChaCha20, OpenSSL for a faster Poly1305).
+# gnuplot-nox draws `pmls plot` (and the bench plots) and lua-cjson reads
+# the metrics files it plots.
 set -eu
-PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev libsodium-dev libssl-dev lua-busted iproute2 clang libclang-rt-dev python3-numpy"
-[ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox r-cran-glmnet liblinear-tools"
+PKGS="gcc make pkg-config luajit libluajit-5.1-dev libnanomsg-dev libjemalloc-dev zlib1g-dev libsodium-dev libssl-dev lua-busted iproute2 clang libclang-rt-dev python3-numpy gnuplot-nox lua-cjson"
+[ "${1:-}" = bench ] && PKGS="$PKGS r-cran-glmnet liblinear-tools"
 missing=""
 for p in $PKGS; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

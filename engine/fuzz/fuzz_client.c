@@ -44,7 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   pmls_config_init(&cfg);
   cfg.workers = 1;
   cfg.servers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 300; /* a forged piece can leave a read waiting for rows */
   char err[512];
   if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {

@@ -31,7 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   pmls_config_init(&cfg);
   cfg.workers = 2;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.consistency = PMLS_ESSP;
   char err[512];
   if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK || !eng->feed) {

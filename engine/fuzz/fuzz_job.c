@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   pmls_config_init(&cfg);
   cfg.workers = 1;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   char err[512];
   if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {
     fprintf(stderr, "fuzz_job: %s\n", err);

@@ -25,7 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   cfg.workers = 1;
   cfg.servers = 1;
   cfg.schedulers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 2000;
   char err[512];
   if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {

@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   pmls_config_init(&cfg);
   cfg.workers = 2;
   cfg.servers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 2000;
   char err[512];
   if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {
@@ -99,7 +99,7 @@ static int big_table(const pmi_buf *b) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[PMI_ERRLEN];
   pmi_metrics *saved = eng->metrics;
-  eng->metrics = pmi_metrics_new(NULL, 1, 0, err);
+  eng->metrics = pmi_metrics_new(NULL, NULL, 2, 0, err);
   pmi_server *s = pmi_server_new(eng, 0, err);
   if (!s || !eng->metrics) abort();
   fuzz_in in = {data, size, 0};

@@ -64,15 +64,16 @@ typedef enum {
   PMLS_SPARSE = 1  /* rows map int32 column keys to elements */
 } pmls_layout;
 
-/* How the values workers report in one clock combine, and (in the final
- * metrics object) how the clocks' values combine over the run. */
+/* How the values workers report in one clock combine. In the final metrics
+ * object every metric carries its last clock's value, except a total,
+ * which carries the sum over the run's clocks. */
 typedef enum {
-  PMLS_AGG_MEAN = 0, /* the mean over workers; final: the last clock's */
-  PMLS_AGG_SUM = 1,  /* the sum over workers; final: the sum over clocks */
-  PMLS_AGG_LAST = 2, /* the value reported last in the clock; final: the
-                        last clock's */
-  PMLS_AGG_MIN = 3,  /* the least over workers; final: over clocks */
-  PMLS_AGG_MAX = 4   /* the greatest over workers; final: over clocks */
+  PMLS_AGG_MEAN = 0, /* the mean over workers */
+  PMLS_AGG_SUM = 1,  /* the sum over workers */
+  PMLS_AGG_LAST = 2, /* the value reported last in the clock */
+  PMLS_AGG_MIN = 3,  /* the least over workers */
+  PMLS_AGG_MAX = 4,  /* the greatest over workers */
+  PMLS_AGG_TOTAL = 5 /* the sum over workers; final: the sum over clocks */
 } pmls_agg;
 
 typedef enum {
@@ -90,7 +91,8 @@ typedef struct pmls_config {
   int servers;              /* server shards (threads); 0 = 1 */
   uint64_t seed;            /* base seed handed to scripts */
   const char *metrics_path; /* append one JSON object per clock; NULL = none */
-  int quiet;                /* no progress lines on stderr */
+  int quiet;                /* 0: progress and final lines; 1: the final
+                               line only; 2: none */
   int trace;                /* a traceback for input errors too (see
                                pmls_run_script) */
   int staleness;            /* default SSP bound for tables (0 = BSP) */
@@ -206,6 +208,13 @@ const char *pmls_table_name(pmls_engine *e, int table);
 
 /* Metrics: workers report named values per clock; how they combine. */
 int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg);
+/* Starts a run's metrics: writes its header object to the metrics file
+ * (version, command line, options_json -- one JSON object on one line, or
+ * NULL -- and the deployment) and sets the clocks the run expects for the
+ * progress lines (0: unknown). PMLS_EINVAL for a bad argument, PMLS_EIO
+ * when the file cannot be written. */
+int pmls_metrics_header(pmls_engine *e, const char *options_json,
+                        int64_t clocks);
 
 /* Clients: each thread that touches the store holds its own. worker is
  * 0..workers-1 for a worker (it takes part in the clocks) or -1 for a host

@@ -68,7 +68,7 @@ static inline pmls_engine *df_engine(void) { /* one worker, quiet */
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   pmls_engine *e = NULL;
   char err[512] = "";
   if (pmls_engine_create(&e, &cfg, err, sizeof err) != PMLS_OK)

@@ -18,7 +18,7 @@ static inline pmls_config config(int workers, int servers) {
   pmls_config_init(&cfg);
   cfg.workers = workers;
   cfg.servers = servers;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 10000; /* a lost update fails a read instead of hanging */
   return cfg;
 }

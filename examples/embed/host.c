@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
   int started = 0;
   pmls_config_init(&cfg);
   cfg.workers = workers;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   if (pmls_config_from_env(&cfg, err, sizeof err) != PMLS_OK) {
     fprintf(stderr, "host: %s\n", err);
     return 2;

@@ -47,9 +47,10 @@ function App:usage(fmt, ...)
 end
 
 -- app:metric(name, how): how a reported value combines over the workers
--- at each clock, and over the clocks in the final metrics: "mean" (the
--- default for undeclared metrics), "sum", "last", "min" or "max" (see
--- pmls_agg in pmls.h).
+-- at each clock: "mean" (the default for undeclared metrics), "sum",
+-- "total", "last", "min" or "max" (see pmls_agg in pmls.h). The final
+-- metrics carry each metric's last clock's value; a "total" adds up over
+-- the clocks instead (examples seen, passes made).
 function App:metric(name, how)
   if type(name) ~= "string" then
     error("bad argument 'name' to metric (string expected, got " .. type(name) .. ")", 2)
@@ -84,6 +85,19 @@ function App:gather(name, n)
     end
   end
   self.gathers[#self.gathers + 1] = { name = name, n = n }
+  return self
+end
+
+-- app:clocks(n): how many clocks the run will take, for "clock k/N" and
+-- the time left in the progress lines and for the metrics header. n is a
+-- number, or a function(opt, shared) called after app:setup (when the
+-- count depends on the options or the data), which may return nil for
+-- "not known".
+function App:clocks(n)
+  if type(n) ~= "function" and (type(n) ~= "number" or n % 1 ~= 0 or n < 1) then
+    error(("bad argument 'n' to clocks (a whole number >= 1 or a function expected, got %s)"):format(tostring(n)), 2)
+  end
+  self.clock_count = n
   return self
 end
 

@@ -63,9 +63,9 @@ M.dtype_names = {
 -- How a metric's values combine (pmls_agg), and the list for messages.
 M.metric_kinds = {
   mean = C.PMLS_AGG_MEAN, sum = C.PMLS_AGG_SUM, last = C.PMLS_AGG_LAST,
-  min = C.PMLS_AGG_MIN, max = C.PMLS_AGG_MAX,
+  min = C.PMLS_AGG_MIN, max = C.PMLS_AGG_MAX, total = C.PMLS_AGG_TOTAL,
 }
-M.metric_kind_list = '"mean", "sum", "last", "min" or "max"'
+M.metric_kind_list = '"mean", "sum", "total", "last", "min" or "max"'
 
 function M.engine_error(e)
   return ffi.string(C.pmls_errmsg(e))

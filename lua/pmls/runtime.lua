@@ -80,6 +80,33 @@ local function decode(blob)
   return chunk()
 end
 
+-- ---- the metrics header ---------------------------------------------------
+
+local function json_string(v)
+  return '"' .. v:gsub('[%c"\\]', function(ch)
+    if ch == '"' or ch == "\\" then return "\\" .. ch end
+    return ("\\u%04x"):format(ch:byte())
+  end) .. '"'
+end
+
+-- The script and its options as one JSON object on one line: every
+-- declared option with the value it has in this run.
+local function options_json(declared, opt, path)
+  local out = { '{"script":', json_string(path) }
+  for _, d in ipairs(declared) do
+    local v = opt[d.key]
+    local js
+    if type(v) == "number" then
+      js = (v ~= v or v == math.huge or v == -math.huge) and "null" or ("%.17g"):format(v)
+    elseif type(v) == "boolean" then js = tostring(v)
+    elseif type(v) == "string" then js = json_string(v)
+    else js = "null" end
+    out[#out + 1] = "," .. json_string(d.key) .. ":" .. js
+  end
+  out[#out + 1] = "}"
+  return table.concat(out)
+end
+
 -- ---- the three phases ----------------------------------------------------
 
 local main_app -- prepare and finish run in the same state
@@ -101,6 +128,15 @@ function M.prepare(engine_ud, path, argv)
   if app.setup then shared = app:setup(ctx) end
   local closed, why = ctx:close() -- the rows setup filled are in the store now
   if not closed then error(path .. ": " .. why, 0) end
+  local clocks = app.clock_count
+  if type(clocks) == "function" then clocks = clocks(opt, shared) end
+  if clocks ~= nil and (type(clocks) ~= "number" or clocks % 1 ~= 0 or clocks < 0) then
+    error(("%s: app:clocks' function returned %s (a whole number or nil expected)"):format(path, tostring(clocks)), 0)
+  end
+  local opts_json = options_json(app.options, opt, path)
+  if core.C.pmls_metrics_header(engine, opts_json, clocks or 0) ~= 0 then
+    error(path .. ": " .. core.engine_error(engine), 0)
+  end
   -- after setup's tables, so that the ids of those stay what they were
   local gathers, err = context.declare_gathers(engine, app.gathers)
   if not gathers then error(path .. ": " .. err, 0) end

@@ -2,7 +2,8 @@
  *
  * It parses the engine's own options (workers, seed, metrics, ...) wherever
  * they appear after the script, hands every other argument to the script's
- * option parser, creates an engine and runs the script on it. Exit codes:
+ * option parser, creates an engine and runs the script on it; `pmls plot`
+ * runs the Lua module pmls.plot (runtime/tool.c). Exit codes:
  * 0 success, 1 an error while running, 2 a usage error. Everything else --
  * the engine, the Lua runtime -- lives in libpmls, which host applications
  * link the same way. */
@@ -24,6 +25,7 @@
 #include "options.h"
 #include "signals.h"
 #include "../net/net.h"
+#include "../runtime/tool.h"
 
 #define EXIT_USAGE 2
 
@@ -31,6 +33,9 @@ static void usage(FILE *f) {
   fprintf(f, "usage: pmls run [engine options] SCRIPT.lua [options]   run a model script\n"
              "       pmls run [engine options] MODEL [options]        run an installed\n"
              "                                       model by name (see PMLS_MODEL_PATH)\n"
+             "       pmls plot METRICS.jsonl... [options] [KEY...]\n"
+             "                                       plot runs' metrics and staleness\n"
+             "                                       (see 'pmls plot --help')\n"
              "       pmls version (-V, --version)    print the version\n"
              "       pmls help                       this text\n"
              "       pmls completion                 a bash completion script\n"
@@ -169,7 +174,8 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
   case OPT_SEED: cfg->seed = (uint64_t)n; break;
   case OPT_METRICS: cfg->metrics_path = v; break;
   case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
-  case OPT_QUIET: cfg->quiet = 1; break;
+  case OPT_QUIET: cfg->quiet = cfg->quiet ? 2 : 1; break; /* -q -q: silent */
+  case OPT_SILENT: cfg->quiet = 2; break;
   case OPT_TRACE: cfg->trace = 1; break;
   case OPT_SECRET_FILE: ro->secret_file = v; break;
   case OPT_HELP: ro->help = 1; break;
@@ -513,6 +519,7 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "plot") == 0) return pmi_run_tool("pmls.plot", argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 ||
       strcmp(cmd, "-V") == 0) {
     printf("pmls %s\n", pmls_version());

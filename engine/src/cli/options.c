@@ -44,7 +44,9 @@ const pl_opt pl_opts[OPT_COUNT] = {
     {OPT_TIMEOUT, 0, "timeout", "SECS", KIND_INT, 1, 86400, NULL,
      "how long a read may wait for a peer (default: 60)"},
     {OPT_QUIET, 'q', "quiet", NULL, KIND_FLAG, 0, 0, NULL,
-     "no progress lines"},
+     "no progress lines: only the final one (-qq: --silent)"},
+    {OPT_SILENT, 0, "silent", NULL, KIND_FLAG, 0, 0, NULL,
+     "neither progress nor the final line: errors only (also -qq)"},
     {OPT_TRACE, 0, "trace", NULL, KIND_FLAG, 0, 0, NULL,
      "a Lua traceback with every error, also a data file's (which is one "
      "line without it)"},
@@ -57,6 +59,8 @@ const pl_opt pl_opts[OPT_COUNT] = {
 const pl_opt *pl_opt_match(int argc, char **argv, int *i, const char **val) {
   const char *a = argv[*i];
   *val = NULL;
+  for (int k = 0; k < OPT_COUNT && strcmp(a, "-qq") == 0; k++)
+    if (pl_opts[k].id == OPT_SILENT) return &pl_opts[k];
   for (int k = 0; k < OPT_COUNT; k++) {
     const pl_opt *o = &pl_opts[k];
     int takes = o->kind != KIND_FLAG;
@@ -303,7 +307,7 @@ void pl_opt_completion(FILE *f) {
         "_pmls() {\n"
         "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
         "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-        "    COMPREPLY=($(compgen -W 'run version help completion man' -- \"$cur\"))\n"
+        "    COMPREPLY=($(compgen -W 'run plot version help completion man' -- \"$cur\"))\n"
         "    return\n"
         "  fi\n"
         "  [ \"${COMP_WORDS[1]}\" = run ] || return\n"

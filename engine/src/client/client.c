@@ -210,6 +210,7 @@ int pmls_client_close(pmls_client *c) {
   free(c->shard_seq);
   free(c->stamps);
   free(c->acc);
+  free(c->stale_sent);
   free(c->push);
   pmi_kv_free(&c->scratch);
   pmi_buf_free(&c->out);
@@ -237,7 +238,9 @@ int pmls_report(pmls_client *c, const char *name, double value) {
     ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
          (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
   }
-  /* Names go into the metrics JSON as keys, so they are kept to a safe set. */
+  /* Names go into the metrics JSON as keys, so they are kept to a safe set;
+   * the staleness histogram's are the engine's own (add_stale_reports). */
+  if (ok && strncmp(name, PMI_STALE_PREFIX, strlen(PMI_STALE_PREFIX)) == 0) ok = 0;
   if (!ok)
     return pmi_fail(c->err, PMLS_EINVAL, "bad metric name '%s' (1..%d letters, "
                     "digits, '_', '-' or '.')", name ? name : "", PMI_NAME_MAX - 1);
@@ -265,6 +268,27 @@ int pmls_report(pmls_client *c, const char *name, double value) {
   return bad;
 }
 
+/* The clock's staleness histogram, per table and bucket read in it, as
+ * reports for shard 0's metrics (PMI_STALE_PREFIX "T.B" = count). With no
+ * room left among the reports, that clock's histogram is not sent. */
+static void add_stale_reports(pmls_client *c) {
+  if (!c->stale_sent) c->stale_sent = calloc(PMI_MAX_TABLES, sizeof *c->stale_sent);
+  if (!c->stale_sent) return;
+  int ntables = pmi_engine_ntables(c->e), need = 0;
+  for (int t = 0; t < ntables; t++)
+    for (int b = 0; b < 17; b++) need += c->acc[t].stale_hist[b] != c->stale_sent[t][b];
+  int room = need <= MAX_REPORTS - c->nreports;
+  for (int t = 0; t < ntables; t++)
+    for (int b = 0; b < 17; b++) {
+      int64_t d = c->acc[t].stale_hist[b] - c->stale_sent[t][b];
+      c->stale_sent[t][b] = c->acc[t].stale_hist[b];
+      if (!d || !room) continue;
+      report *r = &c->reports[c->nreports++];
+      snprintf(r->name, PMI_NAME_MAX, PMI_STALE_PREFIX "%d.%d", t, b);
+      r->value = (double)d;
+    }
+}
+
 int pmls_clock(pmls_client *c) {
   if (c->worker < 0)
     return pmi_fail(c->err, PMLS_ESTATE, "a host client does not take part "
@@ -282,6 +306,7 @@ int pmls_clock(pmls_client *c) {
       have |= strcmp(c->reports[i].name, "staleness") == 0;
     if (!have) pmls_report(c, "staleness", c->clock_staleness / (double)c->clock_reads);
   }
+  add_stale_reports(c);
   c->clock_reads = 0;
   c->clock_staleness = 0;
   int ntables = pmi_engine_ntables(c->e);

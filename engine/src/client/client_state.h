@@ -95,6 +95,9 @@ struct pmls_client {
   int64_t last_copy_clock; /* of the last successful read, -1 before */
   int64_t clock_reads;  /* reads in the current clock, for the progress line */
   double clock_staleness;
+  /* acc[t].stale_hist as of the last clock (allocated at the first): the
+   * difference is the clock's histogram, sent with it (pmls_clock). */
+  int64_t (*stale_sent)[17];
   pmi_buf out;
   pmi_buf *batch; /* per shard, OPLOG messages being filled */
   report reports[MAX_REPORTS];

@@ -400,7 +400,7 @@ static pmls_engine *engine1(void) { /* one worker, quiet */
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   pmls_engine *e = NULL;
   char err[512] = "";
   if (pmls_engine_create(&e, &cfg, err, sizeof err) != PMLS_OK)

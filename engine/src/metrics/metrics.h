@@ -9,7 +9,15 @@
  * may hold values at once (a power of two). */
 #define PMI_METRICS_WINDOW 16384
 
-pmi_metrics *pmi_metrics_new(const char *path, int quiet, double t0, char *err);
+/* Reports named PMI_STALE_PREFIX "T.B" carry a clock's count of reads of
+ * table T at staleness bucket B (0..16, 16 = 16 or more); the clients send
+ * them (pmls_clock), and they go into the clock's "staleness_hist". */
+#define PMI_STALE_PREFIX "pmls.stale."
+
+/* quiet: 0 progress lines and the final line, 1 the final line only, 2
+ * nothing. e (NULL in tests) names the tables. */
+pmi_metrics *pmi_metrics_new(const char *path, pmls_engine *e, int quiet,
+                             double t0, char *err);
 void pmi_metrics_free(pmi_metrics *m);
 int pmi_metrics_declare(pmi_metrics *m, const char *name, pmls_agg agg);
 /* PMLS_OK; PMLS_ERANGE for a clock not after the last completed one or

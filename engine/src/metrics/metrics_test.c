@@ -1,5 +1,5 @@
 /* metrics_test.c -- the metric kinds of metrics.c: how the values of one
- * clock combine over the workers (mean, sum, last, min, max) and how the
+ * clock combine over the workers (mean, sum, total, last, min, max) and how the
  * clocks combine in the final object. The combining is driven through
  * pmi_metrics_* directly, so the order in which values arrive (which the
  * shards do not fix between workers) is the test's to choose; one case runs
@@ -37,25 +37,25 @@ static void t_kinds_per_clock_and_final(void) {
   char path[] = "/tmp/pmls-metrics-kinds-XXXXXX";
   CHECK(temp_path(path) == 0);
   char err[PMI_ERRLEN];
-  pmi_metrics *m = pmi_metrics_new(path, 1, pmi_now(), err);
+  pmi_metrics *m = pmi_metrics_new(path, NULL, 2, pmi_now(), err);
   CHECK(m != NULL);
-  static const char *const names[] = {"avg", "total", "latest", "low", "high"};
+  static const char *const names[] = {"avg", "total", "latest", "low", "high", "all"};
   static const pmls_agg kinds[] = {PMLS_AGG_MEAN, PMLS_AGG_SUM, PMLS_AGG_LAST,
-                                   PMLS_AGG_MIN, PMLS_AGG_MAX};
-  for (int i = 0; i < 5; i++) CHECK_EQ_INT(pmi_metrics_declare(m, names[i], kinds[i]), 0);
+                                   PMLS_AGG_MIN, PMLS_AGG_MAX, PMLS_AGG_TOTAL};
+  for (int i = 0; i < 6; i++) CHECK_EQ_INT(pmi_metrics_declare(m, names[i], kinds[i]), 0);
   /* Clock 1: the values 4, 1, 7 arrive in that order; clock 2: 2, 9;
    * clock 3: 5, 3. */
   static const double values[3][3] = {{4, 1, 7}, {2, 9, 0}, {5, 3, 0}};
   static const int count[3] = {3, 2, 2};
   for (int k = 0; k < 3; k++)
     for (int j = 0; j < count[k]; j++)
-      for (int i = 0; i < 5; i++) pmi_metrics_report(m, k + 1, names[i], values[k][j]);
+      for (int i = 0; i < 6; i++) pmi_metrics_report(m, k + 1, names[i], values[k][j]);
   for (int k = 1; k <= 3; k++) pmi_metrics_complete(m, k);
   pmls_engine *e = NULL;
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);
   pmls_stats st;
   memset(&st, 0, sizeof st);
@@ -66,13 +66,13 @@ static void t_kinds_per_clock_and_final(void) {
   slurp(path, text, sizeof text);
   CHECK_EQ_INT(rc, PMLS_OK);
   static const char *const want[] = {
-      "{\"clock\":1,", "\"avg\":4,\"total\":12,\"latest\":7,\"low\":1,\"high\":7}",
-      "{\"clock\":2,", "\"avg\":5.5,\"total\":11,\"latest\":9,\"low\":2,\"high\":9}",
-      "{\"clock\":3,", "\"avg\":4,\"total\":8,\"latest\":3,\"low\":3,\"high\":5}",
-      /* final: mean and last keep clock 3's, sum adds up the clocks, min
-       * and max are over every clock */
+      "{\"clock\":1,", "\"avg\":4,\"total\":12,\"latest\":7,\"low\":1,\"high\":7,\"all\":12}",
+      "{\"clock\":2,", "\"avg\":5.5,\"total\":11,\"latest\":9,\"low\":2,\"high\":9,\"all\":11}",
+      "{\"clock\":3,", "\"avg\":4,\"total\":8,\"latest\":3,\"low\":3,\"high\":5,\"all\":8}",
+      /* final: every kind keeps clock 3's value (a sum too: it is a
+       * per-clock quantity); a total adds up the clocks */
       "\"final\":true,\"clocks\":3,",
-      "\"avg\":4,\"total\":31,\"latest\":3,\"low\":1,\"high\":9,"};
+      "\"avg\":4,\"total\":8,\"latest\":3,\"low\":3,\"high\":5,\"all\":31,"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     CHECK_STR_CONTAINS(text, want[i]);
 }
@@ -85,7 +85,7 @@ static void t_min_max_through_workers(void) {
   pmls_config_init(&cfg);
   cfg.workers = 2;
   cfg.servers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.metrics_path = path;
   pmls_engine *e = NULL;
   char err[256];
@@ -95,7 +95,7 @@ static void t_min_max_through_workers(void) {
   CHECK_EQ_INT(pmls_metric_declare(e, "low", PMLS_AGG_MIN), PMLS_OK);
   CHECK_EQ_INT(pmls_metric_declare(e, "high", PMLS_AGG_MAX), PMLS_OK);
   CHECK_EQ_INT(pmls_metric_declare(e, "latest", PMLS_AGG_LAST), PMLS_OK);
-  CHECK_EQ_INT(pmls_metric_declare(e, "x", (pmls_agg)5), PMLS_EINVAL);
+  CHECK_EQ_INT(pmls_metric_declare(e, "x", (pmls_agg)6), PMLS_EINVAL);
   CHECK_EQ_INT(pmls_metric_declare(e, "x", (pmls_agg)-1), PMLS_EINVAL);
   pmls_client *w[2] = {NULL, NULL};
   for (int i = 0; i < 2; i++) CHECK_EQ_INT(pmls_client_open(e, i, &w[i]), PMLS_OK);
@@ -130,12 +130,12 @@ static void fixture_open(fixture *f, int with_file) {
   memset(f, 0, sizeof *f);
   snprintf(f->path, sizeof f->path, "/tmp/pmls-metrics-bounds-XXXXXX");
   if (with_file) CHECK(temp_path(f->path) == 0);
-  f->m = pmi_metrics_new(with_file ? f->path : NULL, 1, pmi_now(), f->err);
+  f->m = pmi_metrics_new(with_file ? f->path : NULL, NULL, 2, pmi_now(), f->err);
   CHECK(f->m != NULL);
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = 1;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   char err[256];
   CHECK_EQ_INT(pmls_engine_create(&f->e, &cfg, err, sizeof err), PMLS_OK);
 }
@@ -247,7 +247,8 @@ static void t_ring_grows_keeping_values(void) {
   CHECK_STR_CONTAINS(text, "\"total\":1001}");
   CHECK_STR_CONTAINS(text, "\"total\":1017}");
   CHECK_STR_CONTAINS(text, "\"total\":1100}");
-  CHECK_STR_CONTAINS(text, "\"total\":105050,"); /* 100 * 1000 + 5050 */
+  CHECK_STR_CONTAINS(text, "\"final\":true,\"clocks\":100,");
+  CHECK_STR_CONTAINS(text, "\"total\":1100,"); /* a sum: the last clock's */
 }
 
 /* A NaN from a clock (a forged OPLOG made a row NaN; the run exited 0 with
@@ -283,7 +284,7 @@ static void t_overflow_and_final_values(void) {
   CHECK_STR_CONTAINS(f.err, "metric 'total' is inf at clock 1");
 
   fixture_open(&f, 0);
-  CHECK_EQ_INT(pmi_metrics_declare(f.m, "total", PMLS_AGG_SUM), 0);
+  CHECK_EQ_INT(pmi_metrics_declare(f.m, "total", PMLS_AGG_TOTAL), 0);
   for (int64_t k = 1; k <= 2; k++) {
     CHECK_EQ_INT(pmi_metrics_report(f.m, k, "total", -1e308), PMLS_OK);
     pmi_metrics_complete(f.m, k);
@@ -335,7 +336,7 @@ static void t_nan_through_the_api(void) {
   pmls_config cfg;
   pmls_config_init(&cfg);
   cfg.workers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   pmls_engine *e = NULL;
   char err[256];
   CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);
@@ -358,8 +359,70 @@ static void t_nan_through_the_api(void) {
   pmls_engine_destroy(e);
 }
 
+/* Reserved reports make a clock's staleness histogram, not metrics;
+ * malformed ones are refused. */
+static void t_staleness_hist_reports(void) {
+  fixture f;
+  fixture_open(&f, 1);
+  CHECK_EQ_INT(pmi_metrics_report(f.m, 1, PMI_STALE_PREFIX "0.0", 3), PMLS_OK);
+  CHECK_EQ_INT(pmi_metrics_report(f.m, 1, PMI_STALE_PREFIX "0.0", 2), PMLS_OK);
+  CHECK_EQ_INT(pmi_metrics_report(f.m, 1, PMI_STALE_PREFIX "2.16", 7), PMLS_OK);
+  CHECK_EQ_INT(pmi_metrics_report(f.m, 2, PMI_STALE_PREFIX "0.1", 4), PMLS_OK);
+  static const char *const bad[] = {PMI_STALE_PREFIX "0.17", PMI_STALE_PREFIX "-1.0",
+                                    PMI_STALE_PREFIX "0", PMI_STALE_PREFIX "x.1",
+                                    PMI_STALE_PREFIX "256.0", PMI_STALE_PREFIX "0.1.2"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_EQ_INT(pmi_metrics_report(f.m, 2, bad[i], 1), PMLS_EINVAL);
+  CHECK_EQ_INT(pmi_metrics_report(f.m, 2, PMI_STALE_PREFIX "0.1", 0.5), PMLS_EINVAL);
+  CHECK_EQ_INT(pmi_metrics_report(f.m, 2, PMI_STALE_PREFIX "0.1", -1), PMLS_EINVAL);
+  for (int64_t k = 1; k <= 3; k++) pmi_metrics_complete(f.m, k);
+  CHECK_EQ_INT(pmi_metrics_refused(f.m), 8);
+  char text[8192];
+  CHECK_EQ_INT(fixture_close(&f, text, sizeof text), PMLS_OK);
+  CHECK_STR_CONTAINS(text, "\"staleness_hist\":{\"t0\":[5,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+                           "\"t2\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,7]}}");
+  CHECK_STR_CONTAINS(text, "{\"t0\":[0,4,0,");
+  CHECK(strstr(text, "pmls.stale") == NULL); /* no metric of that name */
+  CHECK(strstr(text, "\"clock\":3,") != NULL);
+}
+
+/* The header: the version, the options given, the deployment; a bad
+ * argument is refused. */
+static void t_header(void) {
+  char path[] = "/tmp/pmls-metrics-header-XXXXXX";
+  CHECK(temp_path(path) == 0);
+  pmls_config cfg;
+  pmls_config_init(&cfg);
+  cfg.workers = 2;
+  cfg.quiet = 2;
+  cfg.seed = 42;
+  cfg.metrics_path = path;
+  pmls_engine *e = NULL;
+  char err[256];
+  CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);
+  CHECK_EQ_INT(pmls_metrics_header(e, "{\"rank\":3}", 12), PMLS_OK);
+  CHECK_EQ_INT(pmls_metrics_header(e, "{\"a\":\n1}", 0), PMLS_EINVAL);
+  CHECK_EQ_INT(pmls_metrics_header(e, "[]", 0), PMLS_EINVAL);
+  CHECK_EQ_INT(pmls_metrics_header(e, NULL, -1), PMLS_EINVAL);
+  CHECK_STR_CONTAINS(pmls_errmsg(e), "bad argument 'clocks'");
+  pmls_engine_destroy(e);
+  char text[8192];
+  slurp(path, text, sizeof text);
+  static const char *const want[] = {
+      "{\"header\":true,\"version\":\"", "\"start_time\":\"20", "Z\",\"first_clock\":1,",
+      "\"clocks_expected\":12,", "\"command\":[\"", "\"options\":{\"rank\":3},",
+      "\"procs\":1,\"workers\":2,\"workers_per_proc\":2,\"servers\":1,",
+      "\"transport\":\"inproc\",\"consistency\":\"ssp\",\"staleness\":0,\"seed\":42,",
+      "\"hosts\":[\""};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    CHECK_STR_CONTAINS(text, want[i]);
+  CHECK_EQ_INT(count_lines(text), 1);
+}
+
 static const th_case cases[] = {
-    {"mean, sum, last, min, max per clock and over the run", t_kinds_per_clock_and_final},
+    {"per-clock staleness histograms from reserved reports", t_staleness_hist_reports},
+    {"the run header", t_header},
+    {"mean, sum, total, last, min, max per clock and over the run", t_kinds_per_clock_and_final},
     {"min, max and last of two workers' reports through the shards", t_min_max_through_workers},
     {"clocks 2^56, 2^62 + 1 and others outside the window are refused", t_huge_clocks_refused},
     {"slot memory is flat over a million clocks", t_million_clocks_flat},

@@ -221,7 +221,7 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->rank = cfg->rank;
   /* Only rank 0 speaks: it completes the clocks and writes the metrics. */
   e->metrics_path = e->rank == 0 ? dup_or_null(cfg->metrics_path) : NULL;
-  if (e->rank != 0) e->cfg.quiet = 1;
+  if (e->rank != 0) e->cfg.quiet = 2;
   e->lua_path = dup_or_null(cfg->lua_path);
   e->master = dup_or_null(cfg->master);
   e->bind_host = dup_or_null(cfg->bind_host);
@@ -255,7 +255,7 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->sched_sock = malloc((size_t)e->schedulers * sizeof *e->sched_sock);
   e->worker_taken = calloc((size_t)e->local_workers, 1);
   int *socks = malloc((size_t)naddr * sizeof *socks);
-  e->metrics = pmi_metrics_new(e->metrics_path, e->cfg.quiet, e->t0, why);
+  e->metrics = pmi_metrics_new(e->metrics_path, e, e->cfg.quiet, e->t0, why);
   e->cache = pmi_cache_new(e->local_workers);
   if (!e->srv || !e->server_addr || !e->worker_taken || 
       !e->metrics ||
@@ -503,7 +503,7 @@ const char *pmls_table_name(pmls_engine *e, int table) {
 int pmls_metric_declare(pmls_engine *e, const char *name, pmls_agg agg) {
   if (!valid_name(name))
     return pmi_fail(e->err, PMLS_EINVAL, "bad metric name '%s'", name ? name : "");
-  if (agg < PMLS_AGG_MEAN || agg > PMLS_AGG_MAX)
+  if (agg < PMLS_AGG_MEAN || agg > PMLS_AGG_TOTAL)
     return pmi_fail(e->err, PMLS_EINVAL, "bad aggregation %d for metric '%s'",
                     (int)agg, name);
   if (pmi_metrics_declare(e->metrics, name, agg))

@@ -253,7 +253,7 @@ static void t_engine_defaults(void) {
   CHECK_EQ_INT(cfg.workers, 0);
   CHECK_EQ_INT(cfg.staleness, 0);
   CHECK(cfg.metrics_path == NULL && cfg.lua_path == NULL);
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   pmls_engine *e = NULL;
   char err[256];
   CHECK_EQ_INT(pmls_engine_create(&e, &cfg, err, sizeof err), PMLS_OK);

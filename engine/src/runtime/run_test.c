@@ -32,7 +32,7 @@ static pmls_engine *engine_with(int workers, int procs, int rank,
   pmls_config_init(&cfg);
   cfg.workers = workers;
   cfg.servers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 20000;
   cfg.heartbeat_ms = 5000;
   cfg.procs = procs;

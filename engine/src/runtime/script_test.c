@@ -25,7 +25,7 @@ static pmls_engine *script_engine(int workers, int timeout_ms) {
   pmls_config_init(&cfg);
   cfg.workers = workers;
   cfg.servers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = timeout_ms;
   cfg.lua_path = repo_lua_path();
   pmls_engine *e = NULL;

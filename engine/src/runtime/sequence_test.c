@@ -30,7 +30,7 @@ static pmls_engine *engine_of(const char *metrics, int procs, int rank,
   pmls_config_init(&cfg);
   cfg.workers = WORKERS;
   cfg.servers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 10000;
   cfg.lua_path = repo_lua_path();
   cfg.metrics_path = metrics;
@@ -190,7 +190,7 @@ static void t_rejoined_workers_hold_each_other_back(void) {
   pmls_config_init(&cfg);
   cfg.workers = 2;
   cfg.servers = 2;
-  cfg.quiet = 1;
+  cfg.quiet = 2;
   cfg.timeout_ms = 300;
   pmls_engine *e = NULL;
   char err[256];
