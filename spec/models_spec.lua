@@ -242,7 +242,10 @@ describe("models/mf_sgd.lua on generated data", function()
   -- of 30 runs, SSP in 6 of 30; with four clocks an epoch, 0 of 30 each).
   -- So the stale deployments take four clocks an epoch, as the model's
   -- header advises.
-  each_deploy({ DEPLOYS[1], DEPLOYS[5],
+  each_deploy({ DEPLOYS[1],
+                -- async has no bound at all: on a machine loaded near 7 it
+                -- also ended above 0.1 at one clock an epoch
+                { "-w", "2", "--consistency", "async", "--clocks-per-epoch", "4" },
                 { "-w", "2", "--consistency", "ssp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 },
                 { "-w", "4", "--consistency", "ssp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 },
                 -- items are averaged once a clock: eight workers on this

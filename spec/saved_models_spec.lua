@@ -305,7 +305,7 @@ print(repr(float(np.sqrt(((r - p) ** 2).mean()))))
     it("a scheduled run that made no round says so instead of reading no model", function()
       -- mf_ccd refuses --outer 0; a copy that allows it makes no round
       local text = assert(helpers.read_file("models/mf_ccd.lua"))
-      local copy, n = text:gsub("opt%.outer < 1 or", "opt.outer < 0 or")
+      local copy, n = text:gsub('(app:option%("outer"[^\n]*min = )1', "%10")
       assert.are.equal(1, n)
       local script = dir .. "/ccd0.lua"
       local f = assert(io.open(script, "w"))
