@@ -22,8 +22,15 @@
 -- Samplers (--sampler): dense computes all K terms per token; sparse is
 -- SparseLDA (Yao, Mimno and McCallum 2009), whose cost per token follows the
 -- topics the document and the word hold; auto takes dense for K <= 24.
+--
+-- --save FILE writes the counts (int32 wt: words x K, nt: K) with α, β, K
+-- and the vocabulary in FILE.json; --init-model FILE starts from them and
+-- --predict --model FILE --data DOCS --out F writes each document's topic
+-- mixture (models/lib/lda_saved.lua, docs/topic-models.md).
 local pmls = require "pmls"
 local lda = require "pmls.lda"
+local saved_model = require "pmls.model"
+local saved = require "lib.lda_saved"
 local array = pmls.array
 local floor, max, min = math.floor, math.max, math.min
 
@@ -42,6 +49,8 @@ app:option("top_words", 10, "words printed per topic at the end (0: none)", { ty
 app:option("sampler", "auto", "dense, sparse (SparseLDA) or auto",
            { type = "string", choices = { "auto", "dense", "sparse" } })
 app:option("ll_every", 1, "report the log-likelihood every N clocks (0: only the last)", { type = "int", min = 0 })
+app:option("predict_sweeps", 20, "--predict: Gibbs sweeps of each document's topics", { type = "int", min = 1 })
+saved_model.options(app)
 app:metric("ll_token", "mean")     -- each worker reports P × its share: the mean is the sum
 app:metric("msamples_s", "mean")   -- the same: the workers' token-samples/s added, in millions
 app:gather("docs", 3)              -- per worker: the final document part, count errors, tokens
@@ -93,6 +102,7 @@ function app:setup(ctx)
   local m = setup_of(ds, ctx.opt)
   ctx:table("wt", { rows = ds.words, cols = m.K, dtype = "int32" })
   ctx:table("nt", { rows = 1, cols = m.K, dtype = "int32" })
+  if ctx.opt.init_model then saved.check(saved_model.load(ctx.opt.init_model), ds, m.K, saved_model.fail) end
   return { V = m.V, tokens = m.tokens }
 end
 
@@ -112,7 +122,12 @@ function app:worker(ctx)
   local mv = WT:view_pointers(max(nmine, 1))
 
   assert(WT:delta_many(st.words, st.nwords, wd))
-  assert(lda.assign(st, wd, NT:delta(0)))
+  if opt.init_model then
+    local mdl = saved.check(saved_model.load(opt.init_model), ds, K, saved_model.fail)
+    saved.assign(st, ds, first, m.freq, mdl.wt, wd, NT:delta(0))
+  else
+    assert(lda.assign(st, wd, NT:delta(0)))
+  end
   assert(ctx:clock())
   for it = 1, opt.iters + 1 do
     local last = it == opt.iters + 1
@@ -223,6 +238,12 @@ function app:finish(ctx)
     end
     io.stdout:write(table.concat(out, "\n"), "\n")
   end
+  if opt.save then saved.save(ctx, saved_model, ds, m, nwk, nt, report) end
 end
 
-return app
+-- --predict: the topic mixture of every document of --data.
+function app:predict(ctx, mdl)
+  saved.predict(ctx, saved_model, mdl, read_corpus(ctx, ctx.opt))
+end
+
+return saved_model.app(app)

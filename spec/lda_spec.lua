@@ -234,3 +234,94 @@ describe("pmls.lda sweep", function()
     end)
   end
 end)
+
+-- --save, --init-model and --predict (models/lib/lda_saved.lua).
+describe("models/lda.lua saved models", function()
+  local path = corpus()
+  local dir = helpers.tempdir()
+  local K = 4
+  local function words_file(name, suffix)
+    local p = dir .. "/" .. name
+    local f = assert(io.open(p, "w"))
+    for w = 1, W do f:write("w", w, suffix, "\n") end
+    f:close()
+    return p
+  end
+  local vocab, other = words_file("vocab.txt", ""), words_file("other.txt", "x")
+  local saved = dir .. "/lda.npz"
+  local first = lda_run(path, { "--topics", tostring(K), "--iters", "8", "-w", "2", "--vocab", vocab,
+                                "--save", saved })
+
+  local function fails(args, want)
+    local res = helpers.pmls(helpers.join({ "run", "models/lda.lua", "--data", path, "--format", "docword",
+                                            "-q" }, args))
+    assert.are_not.equal(0, res.rc, res.out)
+    assert.truthy(res.out:find(want, 1, true), "wanted '" .. want .. "' in: " .. res.out)
+    assert.falsy(res.out:find("traceback", 1, true), res.out)
+  end
+
+  it("writes wt (words x K), nt, alpha and beta, and the sidecar says K and the vocabulary", function()
+    local m = require("pmls.model").load(saved)
+    local wt, nt = m:need("wt", { W, K }), m:need("nt", { K })
+    assert.are.equal("int32", wt.dtype)
+    local total = 0
+    for k = 0, K - 1 do
+      local s = 0
+      for w = 0, W - 1 do s = s + wt.data[w * K + k] end
+      assert.are.equal(nt.data[k], s)
+      total = total + s
+    end
+    assert.are.equal(first.train_tokens, total)
+    assert.are.equal(1 / K, m:scalar("alpha"))
+    local side = helpers.read_file(saved .. ".json")
+    assert.truthy(side:find('"K": 4', 1, true), side)
+    assert.truthy(side:find('"w17"', 1, true), side)
+  end)
+
+  it("--init-model with --iters 0 saves the same counts, under another -w", function()
+    for _, w in ipairs({ "1", "3" }) do
+      local again = dir .. "/again" .. w .. ".npz"
+      local final = lda_run(path, { "--topics", tostring(K), "--iters", "0", "-w", w, "--init-model", saved,
+                                    "--save", again })
+      assert.are.equal(first.counts_hash, final.counts_hash)
+      assert.are.equal(0, final.count_errors)
+      assert.are.equal(helpers.read_file(saved), helpers.read_file(again))
+    end
+    local more = lda_run(path, { "--topics", tostring(K), "--iters", "3", "-w", "2", "--init-model", saved })
+    assert.are.equal(0, more.count_errors)
+  end)
+
+  it("--predict writes one mixture of K numbers summing to 1 per document, and the held-out LL", function()
+    local out = dir .. "/theta.txt"
+    local res = helpers.run_model("models/lda.lua", { "--predict", "--model", saved, "--data", path,
+                                                      "--format", "docword", "--out", out })
+    assert.are.equal(D, res.predictions)
+    assert(res.heldout_ll_token < 0 and res.heldout_tokens > 0)
+    local n = 0
+    for line in io.lines(out) do
+      n = n + 1
+      local sum, count = 0, 0
+      for x in line:gmatch("%S+") do sum = sum + tonumber(x); count = count + 1 end
+      assert.are.equal(K, count)
+      assert(math.abs(sum - 1) < 1e-4, line)
+    end
+    assert.are.equal(D, n)
+  end)
+
+  it("refuses another K, another vocabulary and a file that is not a model, in one line", function()
+    fails({ "--topics", "5", "--init-model", saved }, "wt is 17 x 4, this run needs 17 x 5")
+    fails({ "--topics", tostring(K), "--vocab", other, "--init-model", saved }, "vocabulary is not this run's")
+    fails({ "--predict", "--model", saved, "--vocab", other, "--out", dir .. "/x" }, "vocabulary is not this run's")
+    fails({ "--topics", tostring(K), "--init-model", path }, "docword.tiny.txt")
+  end)
+
+  it("numpy reads the counts", function()
+    local rc = helpers.sh("python3 -c 'import numpy' >/dev/null 2>&1")
+    if rc ~= 0 then return pending("python3 with numpy not installed (make deps)") end
+    local rc2, out = helpers.sh(("python3 -c \"import numpy as np; z = np.load('%s'); "
+                                 .. "print(z['wt'].shape[0], z['wt'].shape[1], int(z['nt'].sum()), "
+                                 .. "int((z['wt'].sum(0) != z['nt']).sum()))\" 2>&1"):format(saved))
+    assert.are.equal(0, rc2, out)
+    assert.are.equal(("%d %d %d 0"):format(W, K, first.train_tokens), out:gsub("%s+$", ""))
+  end)
+end)
