@@ -74,6 +74,7 @@ function M.app(app)
       if not opt.model then fail("--predict needs --model FILE (a model written by --save)") end
       if not opt.out then fail("--predict needs --out FILE (where the predictions go)") end
       if opt.save or opt.init_model then fail("--predict takes neither --save nor --init-model") end
+      self.clock_count = nil -- a prediction takes no training clocks
       return nil
     end
     if opt.model then fail("--model is for --predict (to train from a saved model: --init-model FILE)") end
