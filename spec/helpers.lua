@@ -230,6 +230,15 @@ function M.run_model(script, args)
   return final, rows
 end
 
+-- A python3 that imports numpy (Debian's python3-numpy, from make deps,
+-- lives beside /usr/bin/python3 even when another python3 is first on
+-- PATH), or nil.
+function M.numpy_python()
+  for _, py in ipairs { "python3", "/usr/bin/python3" } do
+    if M.sh(py .. " -c 'import numpy' >/dev/null 2>&1") == 0 then return py end
+  end
+end
+
 -- The lists given, one after the other, as one list.
 function M.join(...)
   local out = {}

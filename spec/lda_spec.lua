@@ -316,9 +316,9 @@ describe("models/lda.lua saved models", function()
   end)
 
   it("numpy reads the counts", function()
-    local rc = helpers.sh("python3 -c 'import numpy' >/dev/null 2>&1")
-    if rc ~= 0 then return pending("python3 with numpy not installed (make deps)") end
-    local rc2, out = helpers.sh(("python3 -c \"import numpy as np; z = np.load('%s'); "
+    local python = helpers.numpy_python()
+    if not python then return pending("python3 with numpy not installed (make deps)") end
+    local rc2, out = helpers.sh((python .. " -c \"import numpy as np; z = np.load('%s'); "
                                  .. "print(z['wt'].shape[0], z['wt'].shape[1], int(z['nt'].sum()), "
                                  .. "int((z['wt'].sum(0) != z['nt']).sum()))\" 2>&1"):format(saved))
     assert.are.equal(0, rc2, out)

@@ -54,12 +54,7 @@ end
 
 -- numpy through python3 (Debian's python3-numpy: make deps), or nil.
 local python
-local function find_python()
-  for _, py in ipairs { "python3", "/usr/bin/python3" } do
-    local rc = helpers.sh(py .. " -c 'import numpy' >/dev/null 2>&1")
-    if rc == 0 then return py end
-  end
-end
+local find_python = helpers.numpy_python
 
 local function fails(args, want)
   local res = helpers.pmls(args)
