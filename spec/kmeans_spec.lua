@@ -118,9 +118,9 @@ describe("models/kmeans.lua", function()
     assert.is_truthy(helpers.read_file(out))
     local side = helpers.json_decode(assert(helpers.read_file(out .. ".json")))
     assert.are.same({ 3, D }, side.arrays.centroids.shape)
-    local rc = helpers.sh("python3 -c 'import numpy' >/dev/null 2>&1")
-    if rc ~= 0 then pending("numpy missing"); return end
-    local _, shape = helpers.sh("python3 -c 'import numpy; print(numpy.load(\"" .. out .. "\").shape)'")
+    local py = helpers.numpy_python()
+    if not py then pending("numpy missing"); return end
+    local _, shape = helpers.sh(py .. " -c 'import numpy; print(numpy.load(\"" .. out .. "\").shape)'")
     assert.are.equal("(3, " .. D .. ")", shape:gsub("%s+$", ""))
   end)
 
