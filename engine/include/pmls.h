@@ -117,6 +117,12 @@ typedef struct pmls_config {
    * Read while pmls_engine_create runs. NULL = unauthenticated tcp. */
   const void *secret;
   size_t secret_len;
+  /* Checkpoints (docs/fault-tolerance.md): a snapshot into checkpoint_dir
+   * every checkpoint_every clocks (0 = none), and a run that goes on from
+   * the last complete one in resume_dir; both NULL = off. */
+  const char *checkpoint_dir;
+  int64_t checkpoint_every;
+  const char *resume_dir;
 } pmls_config;
 
 typedef struct pmls_table_spec {
@@ -182,6 +188,10 @@ int pmls_engine_rank(const pmls_engine *e);
 /* This process's workers are first_worker .. first_worker + local - 1. */
 int pmls_engine_local_workers(const pmls_engine *e, int *first_worker);
 uint64_t pmls_engine_seed(const pmls_engine *e);
+/* The checkpoint directory (NULL = none) and its interval in clocks. */
+const char *pmls_engine_checkpoint(const pmls_engine *e, int64_t *every);
+/* The directory a run resumes from, or NULL. */
+const char *pmls_engine_resume(const pmls_engine *e);
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out);
 
 /* What reads of one table observed: staleness = the reader's clock minus the
@@ -751,6 +761,15 @@ void pmls_npz_free(pmls_npz *z);
  * both. Errors are in pmls_client_errmsg. */
 int pmls_table_dump(pmls_client *c, int table, pmls_array *out);
 int pmls_table_fill(pmls_client *c, int table, const pmls_array *a);
+
+/* Durable files for checkpoints (no engine needed). pmls_fs_mkdir makes a
+ * directory (mode 0700; one that exists is fine); pmls_fs_sync fsyncs a
+ * file or a directory; pmls_fs_rename renames from to to and then fsyncs
+ * the directory that holds to, so the new name survives a crash. Errors
+ * are PMLS_EIO with "PATH: why" in err. */
+int pmls_fs_mkdir(const char *path, char *err, size_t errlen);
+int pmls_fs_sync(const char *path, char *err, size_t errlen);
+int pmls_fs_rename(const char *from, const char *to, char *err, size_t errlen);
 
 /* PMLS_CDEF_END */
 

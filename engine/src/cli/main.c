@@ -168,6 +168,9 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
   }
   case OPT_SEED: cfg->seed = (uint64_t)n; break;
   case OPT_METRICS: cfg->metrics_path = v; break;
+  case OPT_CHECKPOINT: cfg->checkpoint_dir = v; break;
+  case OPT_CHECKPOINT_EVERY: cfg->checkpoint_every = n; break;
+  case OPT_RESUME: cfg->resume_dir = v; break;
   case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
   case OPT_QUIET: cfg->quiet = 1; break;
   case OPT_TRACE: cfg->trace = 1; break;
@@ -214,6 +217,23 @@ static int job_secret(const run_opts *ro, pl_job *job, int launched, int procs,
            "PMLS_SECRET_FILE (mode 0600; e.g. head -c 32 /dev/urandom > "
            "PATH; chmod 600 PATH) (see 'pmls help')");
   return -1;
+}
+
+/* After a failed checkpointed run: the command that goes on from its last
+ * snapshot (the same command, an earlier --resume left out). */
+static void print_resume(char **command, const char *dir) {
+  fputs("pmls: resume with:", stderr);
+  for (int i = 0; command[i]; i++) {
+    if (strcmp(command[i], "--resume") == 0 && command[i + 1]) {
+      i++;
+      continue;
+    }
+    if (strncmp(command[i], "--resume=", 9) == 0) continue;
+    int plain = command[i][0] != 0 && strspn(command[i], "abcdefghijklmnopqrstuvwxyz"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+@%") == strlen(command[i]);
+    fprintf(stderr, plain ? " %s" : " '%s'", command[i]);
+  }
+  fprintf(stderr, " --resume %s\n", dir);
 }
 
 static int run_job(int argc, char **argv, pl_guard *guard) {
@@ -453,6 +473,7 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
     fprintf(stderr, "pmls: %serror: %.*s\n", who_prefix,
             nl ? (int)(nl - msg) : (int)strlen(msg), msg);
     if (nl) fprintf(stderr, "%s\n", nl + 1);
+    if (cfg.rank == 0 && cfg.checkpoint_dir) print_resume(command, cfg.checkpoint_dir);
     status = 1;
   } else if (help) {
     printf("\n");

@@ -51,6 +51,7 @@ const char *pmls_strerror(int code) {
 void pmls_config_init(pmls_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->seed = 1;
+  cfg->checkpoint_every = 10;
   cfg->timeout_ms = 60000;
 }
 
@@ -71,6 +72,8 @@ static void engine_free(pmls_engine *e) {
   pmi_metrics_free(e->metrics);
   pmi_cache_free(e->cache);
   free(e->metrics_path);
+  free(e->checkpoint_dir);
+  free(e->resume_dir);
   free(e->lua_path);
   free(e->master);
   free(e->bind_host);
@@ -208,6 +211,12 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     pmi_fail(why, rc, "bad heartbeat timeout %d ms", cfg->heartbeat_ms);
     goto out;
   }
+  if (cfg->checkpoint_every < 0 || (cfg->checkpoint_dir && !cfg->checkpoint_dir[0]) ||
+      (cfg->resume_dir && !cfg->resume_dir[0])) {
+    pmi_fail(why, rc, "bad checkpoint: a directory must be named, and the "
+             "interval be >= 0 clocks");
+    goto out;
+  }
   if (pmls_config_check(cfg, NULL, NULL, why, sizeof why)) goto out;
   pmls_engine *e = calloc(1, sizeof *e);
   if (!e) {
@@ -223,6 +232,10 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->metrics_path = e->rank == 0 ? dup_or_null(cfg->metrics_path) : NULL;
   if (e->rank != 0) e->cfg.quiet = 1;
   e->lua_path = dup_or_null(cfg->lua_path);
+  e->checkpoint_dir = dup_or_null(cfg->checkpoint_dir);
+  e->resume_dir = dup_or_null(cfg->resume_dir);
+  e->cfg.checkpoint_dir = e->checkpoint_dir;
+  e->cfg.resume_dir = e->resume_dir;
   e->master = dup_or_null(cfg->master);
   e->bind_host = dup_or_null(cfg->bind_host);
   e->cfg.metrics_path = e->metrics_path;
@@ -381,6 +394,11 @@ int pmls_engine_local_workers(const pmls_engine *e, int *first_worker) {
   return e->local_workers;
 }
 uint64_t pmls_engine_seed(const pmls_engine *e) { return e->cfg.seed; }
+const char *pmls_engine_checkpoint(const pmls_engine *e, int64_t *every) {
+  if (every) *every = e->cfg.checkpoint_dir ? e->cfg.checkpoint_every : 0;
+  return e->cfg.checkpoint_dir;
+}
+const char *pmls_engine_resume(const pmls_engine *e) { return e->cfg.resume_dir; }
 
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out) {
   memset(out, 0, sizeof *out);
