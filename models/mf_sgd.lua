@@ -151,11 +151,16 @@ function app:worker(ctx)
   local rng = pmls.rng.new(ctx.seed * 7919 + me)
   local slow = straggler.new(ctx)
   local order, start = plan.order, plan.start
+  -- A run resumed from a checkpoint (--resume) starts at ctx.start_clock:
+  -- the clocks before it are skipped, their shuffles replayed, which puts
+  -- the generator and the orders where they stood (for any -w).
+  local skip = ctx.start_clock
   for epoch = 0, opt.epochs - 1 do
     shuffle.all(blocks, 0, plan.n, rng.below)
     for b = 0, plan.n - 1 do shuffle.runs(order, start[b], start[b + 1], rng.below) end
     local lr = opt.lr / (1 + opt.decay * epoch)
     for slice = 0, opt.clocks_per_epoch - 1 do
+     if epoch * opt.clocks_per_epoch + slice >= skip then
       local t0 = slow:start()
       assert(L:view_many(my_users, plan.mine, uv))
       assert(L:delta_many(my_users, plan.mine, ud))
@@ -181,6 +186,7 @@ function app:worker(ctx)
       local nap = slow:stretch(t0)
       if nap > 0 then ctx:report { slowed_s = nap } end
       assert(ctx:clock())
+     end
     end
   end
 end
