@@ -222,6 +222,9 @@ static int job_secret(const run_opts *ro, pl_job *job, int launched, int procs,
 /* After a failed checkpointed run: the command that goes on from its last
  * snapshot (the same command, an earlier --resume left out). */
 static void print_resume(char **command, const char *dir) {
+  char latest[4096];
+  snprintf(latest, sizeof latest, "%s/latest", dir);
+  if (access(latest, R_OK) != 0) return; /* no snapshot was written */
   fputs("pmls: resume with:", stderr);
   for (int i = 0; command[i]; i++) {
     if (strcmp(command[i], "--resume") == 0 && command[i + 1]) {
