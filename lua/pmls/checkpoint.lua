@@ -86,68 +86,28 @@ function M.config(engine)
 end
 
 -- ---- reading a snapshot back --------------------------------------------
-
--- The manifest of DIR/NAME when the snapshot is whole, or nil and why not.
-local function validate(dir, name)
-  local snap = dir .. "/" .. name
-  local text = read_file(snap .. "/manifest.lua")
-  if not text then return nil, snap .. ": no manifest (the snapshot was not finished)" end
-  local ok, man = pcall(codec().decode, text)
-  if not ok or type(man) ~= "table" or man.format ~= M.FORMAT or type(man.files) ~= "table"
-     or type(man.clock) ~= "number" or type(man.workers) ~= "number" then
-    return nil, snap .. "/manifest.lua: not a " .. M.FORMAT .. " manifest"
-  end
-  for _, f in ipairs(man.files) do
-    local have = size_of(snap .. "/" .. f.name)
-    if have ~= f.size then
-      return nil, ("%s/%s: %s bytes, the manifest says %d"):format(snap, f.name,
-                  have and tostring(have) or "no file of", f.size)
-    end
-  end
-  man.path = snap
-  return man
-end
-
--- The snapshot a run resumes from: the newest complete one that DIR/latest
--- names. Returns its manifest (with .path), or nil and a one-line reason.
-function M.find(dir)
-  local latest = read_file(dir .. "/latest")
-  if not latest then
-    local f = io.open(dir, "rb")
-    if f then f:close() end
-    return nil, ("--resume %s: %s"):format(dir, f and "no checkpoint in it (no 'latest')"
-                                                  or "no such directory")
-  end
-  local why = {}
-  for name in latest:gmatch("[^\n]+") do
-    if not name:match("^ckpt%-%d+$") then
-      why[#why + 1] = dir .. "/latest: bad entry '" .. name .. "'"
-    else
-      local man, err = validate(dir, name)
-      if man then
-        man.refused = why
-        return man
-      end
-      why[#why + 1] = err
-    end
-  end
-  return nil, ("--resume %s: no complete checkpoint (%s)"):format(dir, table.concat(why, "; "))
-end
+-- The engine picked the snapshot when it was created (pmls_checkpoint_find:
+-- the newest that DIR/latest names whose manifest is whole and whose files
+-- have the sizes it lists), since its shards' clocks start at its clock.
 
 -- In prepare, after setup: checks that the run matches the snapshot, fills
 -- every table from it (each rank, as --init-model does: the INITs are the
 -- same) and returns what the workers need, or raises a one-line error.
 function M.restore(engine, cfg, opt)
-  local man, err = M.find(cfg.resume)
-  if not man then input_error(err) end
-  if C.pmls_engine_rank(engine) == 0 then
-    for _, why in ipairs(man.refused) do
-      io.stderr:write("pmls: checkpoint ignored: ", why, "\n")
-    end
+  local snap = C.pmls_engine_snapshot(engine)
+  assert(snap ~= nil, "resuming without a snapshot")
+  local man = { path = ffi.string(snap.path), clock = tonumber(snap.clock), workers = tonumber(snap.workers) }
+  local refused = ffi.string(snap.refused)
+  if C.pmls_engine_rank(engine) == 0 and refused ~= "" then
+    for why in (refused .. "; "):gmatch("(.-); ") do io.stderr:write("pmls: checkpoint ignored: ", why, "\n") end
   end
+  local text = read_file(man.path .. "/options.lua")
+  local ok, saved = pcall(codec().decode, text or "")
+  if not ok or type(saved) ~= "table" then input_error(man.path .. "/options.lua: damaged") end
+  man.options = saved
   local keys = {}
   for k in pairs(opt) do keys[#keys + 1] = k end
-  for k in pairs(man.options or {}) do if opt[k] == nil then keys[#keys + 1] = k end end
+  for k in pairs(man.options) do if opt[k] == nil then keys[#keys + 1] = k end end
   table.sort(keys)
   for _, k in ipairs(keys) do
     local a, b = man.options[k], opt[k]
@@ -188,10 +148,9 @@ end
 -- Removes a snapshot directory: the files its manifest lists, or the ones a
 -- snapshot may hold when it has none.
 local function remove_snapshot(path, workers)
-  local names = { "manifest.lua", "tables.npz", "tables.npz.tmp" }
-  local man = read_file(path .. "/manifest.lua")
-  local ok, m = pcall(function() return man and codec().decode(man) end)
-  local n = ok and type(m) == "table" and tonumber(m.workers) or workers
+  local names = { "manifest", "options.lua", "tables.npz", "tables.npz.tmp" }
+  local man = read_file(path .. "/manifest") or ""
+  local n = tonumber(man:match("\nworkers (%d+)\n")) or workers
   for w = 0, math.max(n, workers) - 1 do names[#names + 1] = worker_file(w) end
   for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
   os.remove(path)
@@ -261,18 +220,25 @@ local function snapshot(ctx, ck, c)
   ok, err = barrier(ctx)
   if not ok then return nil, err end
   if ctx.worker ~= 0 then return true end
-  local files = { { name = "tables.npz", size = size_of(tmp .. "/tables.npz") } }
+  local opts = codec().encode(ctx.opt)
+  ok, err = write_file(tmp .. "/options.lua", opts)
+  if not ok then error("checkpoint at clock " .. c .. ": " .. tostring(err), 0) end
+  -- the manifest, which pmls_checkpoint_find (C) reads: one entry a line
+  local man = { M.FORMAT, "clock " .. c,
+                ("engine_clock %d"):format(tonumber(C.pmls_engine_start_clock(ctx.engine))
+                                           + tonumber(C.pmls_client_clock(ctx.client))),
+                "workers " .. ctx.workers, "procs " .. ctx.procs }
+  for _, f in ipairs { "tables.npz", "options.lua" } do
+    man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
+  end
   for w = 0, ctx.workers - 1 do
     local f = worker_file(w)
-    files[#files + 1] = { name = f, size = size_of(tmp .. "/" .. f) or -1 }
+    man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
   end
-  local man = codec().encode {
-    format = M.FORMAT, clock = c, workers = ctx.workers, procs = ctx.procs,
-    seed = ctx.seed, options = ctx.opt, files = files,
-    pmls_version = core.version(),
-  }
+  man[#man + 1] = "end\n"
+  man = table.concat(man, "\n")
   local final = ("%s/ckpt-%d"):format(dir, c)
-  ok, err = write_file(tmp .. "/manifest.lua", man)
+  ok, err = write_file(tmp .. "/manifest", man)
   if ok then ok, err = sync(tmp) end
   if ok then
     remove_snapshot(final, ctx.workers) -- one left by an earlier run into this DIR

@@ -430,7 +430,9 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
   if (rc) {
     free(rest);
     int status = rc == PMLS_EINVAL ? EXIT_USAGE : 1;
-    if (rc == PMLS_EIO && cfg.metrics_path) {
+    if (rc == PMLS_EIO && strncmp(err, "--resume ", 9) == 0) {
+      fprintf(stderr, "pmls: error: %s\n", err); /* no snapshot to go on from */
+    } else if (rc == PMLS_EIO && cfg.metrics_path) {
       fprintf(stderr, "pmls: bad value for --metrics: %s\n", err);
       status = EXIT_USAGE;
     } else {
