@@ -139,7 +139,11 @@ describe("checkpoints", function()
     assert.is_true(has_line(out, "pmls: resume with: " .. helpers.pmls_bin
       .. " run spec/fixtures/ckpt_state.lua -q -w 2 --checkpoint " .. ck
       .. " --checkpoint-every 4 --resume " .. ck .. "\n"), out)
-    assert.same({ "ckpt-8", "ckpt-4" }, latest(ck))
+    -- the snapshot of clock 8 is there unless the failure at clock 10
+    -- reached worker 0 before its second barrier of clock 8 did (then
+    -- tmp-8 is left, never read)
+    local names = latest(ck)
+    assert.is_true(names[1] == "ckpt-8" or (names[1] == "ckpt-4" and #names == 1), table.concat(names, " "))
     local metrics = dir .. "/state.json"
     base[#base + 1] = metrics
     local res = pmls(helpers.join(base, { "--checkpoint", ck, "--checkpoint-every", "4", "--resume", ck }))
