@@ -5,7 +5,8 @@
 -- app:load_state (a fixture whose answer needs it), after a failure that
 -- prints the resume command; a torn newest snapshot (its manifest gone, a
 -- file cut short) is refused and the one before is used; only two are
--- kept; resuming from a missing directory, an empty one, or with other
+-- kept; --restarts K relaunches a failed job from its last snapshot (one
+-- process and -p 2), at most K times; resuming from a missing directory, an empty one, or with other
 -- options is one line and exit 1; a scheduled model refuses checkpoints.
 -- With ML-100K staged: a -p 3 mf_sgd run whose rank 1 is killed by
 -- SIGKILL mid-run is resumed and ends at the uninterrupted run's test RMSE
@@ -153,6 +154,32 @@ describe("checkpoints", function()
     assert.equal(full.cell0, final.cell0)
     assert.equal(full.cell1, final.cell1) -- 2 × (1 + ... + 12): needs the saved sums
     assert.equal(156, final.cell1)
+  end)
+
+  it("--restarts K: a failed job runs again from its last snapshot, at most K times", function()
+    local full = helpers.run_model("spec/fixtures/ckpt_state.lua", { "-w", "2" })
+    for _, deploy in ipairs { "-w 2", "-p 2 -w 1" } do
+      local ck = helpers.tempdir() .. "/ck"
+      local metrics = ck .. ".json"
+      local rc, out = helpers.sh("CKPT_FAIL_AT=10 CKPT_FAIL_ONCE=" .. helpers.quote(ck .. ".once") .. " "
+        .. helpers.quote(helpers.pmls_bin) .. " run spec/fixtures/ckpt_state.lua -q " .. deploy
+        .. " --metrics " .. helpers.quote(metrics) .. " --checkpoint " .. helpers.quote(ck)
+        .. " --checkpoint-every 4 --restarts 2 2>&1")
+      assert.equal(0, rc, out)
+      assert.is_true(has_line(out, "failing at clock 10"), out)
+      assert.is_true(has_line(out, "pmls: restarting from the last snapshot in " .. ck .. " (1 restart left)"), out)
+      local rows = helpers.read_metrics(metrics)
+      assert.equal(full.cell0, rows[#rows].cell0)
+      assert.equal(full.cell1, rows[#rows].cell1)
+      -- a failure every time: K restarts, then the error
+      rc, out = helpers.sh("CKPT_FAIL_AT=10 " .. helpers.quote(helpers.pmls_bin)
+        .. " run spec/fixtures/ckpt_state.lua -q " .. deploy .. " --checkpoint " .. helpers.quote(ck .. "2")
+        .. " --checkpoint-every 4 --restarts 2 2>&1")
+      assert.equal(1, rc, out)
+      assert.is_true(has_line(out, "(0 restarts left)"), out)
+      local _, n = out:gsub("pmls: restarting", "")
+      assert.equal(2, n, out)
+    end
   end)
 
   it("a missing or empty directory, other options, a scheduled model: one line, exit 1", function()

@@ -47,6 +47,8 @@ const pl_opt pl_opts[OPT_COUNT] = {
      "clocks between snapshots (default: 10)"},
     {OPT_RESUME, 0, "resume", "DIR", KIND_STRING, 0, 0, NULL,
      "go on from the last complete snapshot in DIR (the run's other options as before)"},
+    {OPT_RESTARTS, 0, "restarts", "K", KIND_INT, 0, 1000, NULL,
+     "with --checkpoint: when the job fails, run it again from its last snapshot, up to K times (the launcher of -p, --hostfile or one process)"},
     {OPT_TIMEOUT, 0, "timeout", "SECS", KIND_INT, 1, 86400, NULL,
      "how long a read may wait for a peer (default: 60)"},
     {OPT_QUIET, 'q', "quiet", NULL, KIND_FLAG, 0, 0, NULL,
