@@ -157,6 +157,17 @@ if [ -x bench/logreg.sh ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# What checkpoints cost: seconds per GB written, and mf_sgd's slowdown at
+# the default interval (bench/checkpoint.sh; docs/fault-tolerance.md).
+if [ -x bench/checkpoint.sh ]; then
+  echo "== checkpoints (bench/checkpoint.sh)"
+  t0=$(date +%s)
+  if ! bench/checkpoint.sh; then
+    error_row checkpoint "bench/checkpoint.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # build/bench/results.json: every benchmark's JSON under its name.
 {
   printf '{"date":"%s","host":"%s","cores":%s,"git":"%s","seconds":%s,"results":{' \

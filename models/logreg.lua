@@ -130,8 +130,31 @@ local function report(ctx, loss, span)
   assert(ctx:clock())
 end
 
+-- A checkpoint (--checkpoint) keeps a worker's own state: with sgd the
+-- steps taken and its share of the averaged iterate; the clocks before a
+-- resume's start are skipped with their shuffles replayed. SAGA's memory
+-- of every example's gradient is not saved.
+local mine = { steps = 0 } -- this worker's (each worker has a Lua state of its own)
+
+function app:save_state(ctx)
+  if ctx.opt.optimizer == "saga" then
+    error("checkpoints: --optimizer saga keeps per-example state that is not saved", 0)
+  end
+  local avg = {}
+  if mine.avg then for j = 0, ctx.shared.d + 1 do avg[j + 1] = mine.avg[j] end end
+  return { steps = mine.steps, avg = avg }
+end
+
+function app:load_state(ctx, state)
+  if ctx.resume.workers ~= ctx.workers then
+    error(("--resume: logreg resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
+  end
+  mine.loaded = state
+end
+
 local function saga_worker(ctx, shard, order, rng)
   local opt, sh, n = ctx.opt, ctx.shared, shard.n
+  if ctx.start_clock > 0 then error("--resume: --optimizer saga cannot resume (its state is not saved)", 0) end
   local W, Mu = ctx:table("w"), ctx:table("mu")
   local buf = { w = W:row_buffer(), base = W:row_buffer(), mu = W:row_buffer(), dmu = W:row_buffer() }
   local snap = pmls.array.float64(math.max(n, 1))
@@ -155,18 +178,26 @@ local function sgd_worker(ctx, shard, order, rng)
   local first_averaged = clocks - math.ceil(opt.average * clocks)
   local avg = opt.average > 0 and ctx:table("avg"):row_buffer() or nil
   local steps = 0
+  if mine.loaded then
+    steps = mine.loaded.steps
+    if avg then for j = 0, d + 1 do avg[j] = mine.loaded.avg[j + 1] end end
+  end
+  mine.avg = avg
   for epoch = 0, epochs - 1 do
     shuffle(order, n, rng)
     for slice = 0, slices - 1 do
       local clock = epoch * slices + slice
-      local span = slice_span(order, n, slice, slices)
-      span.avg = clock >= first_averaged and avg or nil
-      local lr = lr0 / (1 + lr0 * l2 * steps * P)
-      local loss, taken = linear.sgd_pass(shard, W, w, grad, d, lr, l2, opt.batch, P, span)
-      steps = steps + taken
-      if span.avg then avg[d + 1] = avg[d + 1] + taken end
-      if avg and clock == clocks - 1 then assert(ctx:table("avg"):inc(0, avg)) end
-      report(ctx, loss, span)
+      if clock >= ctx.start_clock then
+        local span = slice_span(order, n, slice, slices)
+        span.avg = clock >= first_averaged and avg or nil
+        local lr = lr0 / (1 + lr0 * l2 * steps * P)
+        local loss, taken = linear.sgd_pass(shard, W, w, grad, d, lr, l2, opt.batch, P, span)
+        steps = steps + taken
+        if span.avg then avg[d + 1] = avg[d + 1] + taken end
+        if avg and clock == clocks - 1 then assert(ctx:table("avg"):inc(0, avg)) end
+        mine.steps = steps
+        report(ctx, loss, span)
+      end
     end
   end
 end

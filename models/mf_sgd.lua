@@ -152,36 +152,42 @@ function app:worker(ctx)
   local rng = pmls.rng.new(ctx.seed * 7919 + me)
   local slow = straggler.new(ctx)
   local order, start = plan.order, plan.start
+  -- A run resumed from a checkpoint (--resume) starts at ctx.start_clock:
+  -- the clocks before it are skipped, their shuffles replayed, which puts
+  -- the generator and the orders where they stood (for any -w).
+  local skip = ctx.start_clock
   for epoch = 0, opt.epochs - 1 do
     shuffle.all(blocks, 0, plan.n, rng.below)
     for b = 0, plan.n - 1 do shuffle.runs(order, start[b], start[b + 1], rng.below) end
     local lr = opt.lr / (1 + opt.decay * epoch)
     for slice = 0, opt.clocks_per_epoch - 1 do
-      local t0 = slow:start()
-      assert(L:view_many(my_users, plan.mine, uv))
-      assert(L:delta_many(my_users, plan.mine, ud))
-      for j = 0, plan.mine - 1 do
-        local u = me + j * P
-        Uv[u], Ud[u] = uv[j], ud[j]
+      if epoch * opt.clocks_per_epoch + slice >= skip then
+        local t0 = slow:start()
+        assert(L:view_many(my_users, plan.mine, uv))
+        assert(L:delta_many(my_users, plan.mine, ud))
+        for j = 0, plan.mine - 1 do
+          local u = me + j * P
+          Uv[u], Ud[u] = uv[j], ud[j]
+        end
+        assert(R:view_many(item_ids, R.rows, Iv))
+        assert(R:delta_many(item_ids, R.rows, Id))
+        local se, done = 0, 0
+        local first = floor(plan.n * slice / opt.clocks_per_epoch)
+        local last = floor(plan.n * (slice + 1) / opt.clocks_per_epoch)
+        for s = first, last - 1 do
+          local b = blocks[s]
+          local lo, count = start[b], start[b + 1] - start[b]
+          -- u: view + delta (only I write it); i: view + P × delta, stepped
+          -- with lr × P, so the store moves by the mean of the workers' steps
+          se = se + kernels.sgd_mf_batch(k, count, order + lo, all.user, all.item, all.rating,
+                                         Uv, Ud, 1, Iv, Id, P, mu, lr, lr * P, opt.lambda)
+          done = done + count
+        end
+        ctx:report { train_rmse = sqrt(se / max(done, 1)) }
+        local nap = slow:stretch(t0)
+        if nap > 0 then ctx:report { slowed_s = nap } end
+        assert(ctx:clock())
       end
-      assert(R:view_many(item_ids, R.rows, Iv))
-      assert(R:delta_many(item_ids, R.rows, Id))
-      local se, done = 0, 0
-      local first = floor(plan.n * slice / opt.clocks_per_epoch)
-      local last = floor(plan.n * (slice + 1) / opt.clocks_per_epoch)
-      for s = first, last - 1 do
-        local b = blocks[s]
-        local lo, count = start[b], start[b + 1] - start[b]
-        -- u: view + delta (only I write it); i: view + P × delta, stepped
-        -- with lr × P, so the store moves by the mean of the workers' steps
-        se = se + kernels.sgd_mf_batch(k, count, order + lo, all.user, all.item, all.rating,
-                                       Uv, Ud, 1, Iv, Id, P, mu, lr, lr * P, opt.lambda)
-        done = done + count
-      end
-      ctx:report { train_rmse = sqrt(se / max(done, 1)) }
-      local nap = slow:stretch(t0)
-      if nap > 0 then ctx:report { slowed_s = nap } end
-      assert(ctx:clock())
     end
   end
 end

@@ -119,6 +119,16 @@ typedef struct pmls_config {
    * Read while pmls_engine_create runs. NULL = unauthenticated tcp. */
   const void *secret;
   size_t secret_len;
+  /* Checkpoints (docs/fault-tolerance.md): a snapshot into checkpoint_dir
+   * every checkpoint_every clocks (0 = none), and a run that goes on from
+   * the last complete one in resume_dir; both NULL = off. */
+  const char *checkpoint_dir;
+  int64_t checkpoint_every;
+  const char *resume_dir;
+  /* The clock every worker starts at (a resumed run: the snapshot's): the
+   * shards' vector clocks and the clients' counters begin there, and the
+   * metrics number clocks on from it. 0 = a fresh run. */
+  int64_t start_clock;
 } pmls_config;
 
 typedef struct pmls_table_spec {
@@ -184,6 +194,33 @@ int pmls_engine_rank(const pmls_engine *e);
 /* This process's workers are first_worker .. first_worker + local - 1. */
 int pmls_engine_local_workers(const pmls_engine *e, int *first_worker);
 uint64_t pmls_engine_seed(const pmls_engine *e);
+/* The checkpoint directory (NULL = none) and its interval in clocks. */
+const char *pmls_engine_checkpoint(const pmls_engine *e, int64_t *every);
+/* The directory a run resumes from, or NULL. */
+const char *pmls_engine_resume(const pmls_engine *e);
+/* The clock this engine's workers start at (pmls_config.start_clock, or
+ * the snapshot's when resuming). */
+int64_t pmls_engine_start_clock(const pmls_engine *e);
+
+/* A complete checkpoint (docs/fault-tolerance.md): the directory, the
+ * model's clock (clock() calls of the model) and the engine's clock there
+ * (which counts the snapshots' barriers too), the workers that wrote it,
+ * and why newer ones named by DIR/latest were refused ("" if none). */
+typedef struct pmls_snapshot {
+  char path[4096];
+  int64_t clock;
+  int64_t engine_clock;
+  int32_t workers;
+  int32_t procs;
+  char refused[2048];
+} pmls_snapshot;
+/* The newest snapshot of dir whose manifest is whole and whose files have
+ * the sizes it gives; PMLS_EIO with "--resume DIR: why" when there is none.
+ * A resuming engine does this when it is created and keeps the answer:
+ * pmls_engine_snapshot (NULL when not resuming). */
+int pmls_checkpoint_find(const char *dir, pmls_snapshot *out, char *err,
+                         size_t errlen);
+const pmls_snapshot *pmls_engine_snapshot(const pmls_engine *e);
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out);
 
 /* What reads of one table observed: staleness = the reader's clock minus the
@@ -760,6 +797,15 @@ void pmls_npz_free(pmls_npz *z);
  * both. Errors are in pmls_client_errmsg. */
 int pmls_table_dump(pmls_client *c, int table, pmls_array *out);
 int pmls_table_fill(pmls_client *c, int table, const pmls_array *a);
+
+/* Durable files for checkpoints (no engine needed). pmls_fs_mkdir makes a
+ * directory (mode 0700; one that exists is fine); pmls_fs_sync fsyncs a
+ * file or a directory; pmls_fs_rename renames from to to and then fsyncs
+ * the directory that holds to, so the new name survives a crash. Errors
+ * are PMLS_EIO with "PATH: why" in err. */
+int pmls_fs_mkdir(const char *path, char *err, size_t errlen);
+int pmls_fs_sync(const char *path, char *err, size_t errlen);
+int pmls_fs_rename(const char *from, const char *to, char *err, size_t errlen);
 
 /* PMLS_CDEF_END */
 

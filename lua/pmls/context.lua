@@ -5,6 +5,7 @@ local core = require "pmls.core"
 local tablemod = require "pmls.table"
 local data = require "pmls.data"
 local array = require "pmls.array"
+local checkpoint = require "pmls.checkpoint"
 local ffi, C = core.ffi, core.C
 
 local M = {}
@@ -247,6 +248,7 @@ function Context:clock()
   if C.pmls_clock(self.client) ~= 0 then
     return nil, core.client_error(self.client)
   end
+  if self.checkpoint then return checkpoint.after_clock(self) end
   return true
 end
 

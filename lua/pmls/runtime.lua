@@ -7,6 +7,7 @@ local core = require "pmls.core"
 local appmod = require "pmls.app"
 local options = require "pmls.options"
 local context = require "pmls.context"
+local checkpoint = require "pmls.checkpoint"
 local ffi = core.ffi
 
 local M = {}
@@ -140,8 +141,15 @@ function M.prepare(engine_ud, path, argv)
   -- after setup's tables, so that the ids of those stay what they were
   local gathers, err = context.declare_gathers(engine, app.gathers)
   if not gathers then error(path .. ": " .. err, 0) end
+  -- checkpoints: the tables filled from the snapshot a run resumes from
+  local ckpt, resume = checkpoint.config(engine), nil
+  if ckpt and ctx.schedule_spec then
+    error(path .. ": checkpoints cover data-parallel models (app:worker); this one is scheduled", 0)
+  end
+  if ckpt and ckpt.resume then resume = checkpoint.restore(engine, ckpt, opt) end
   main_app = app
-  return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec, gathers = gathers })
+  return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec, gathers = gathers,
+                  checkpoint = ckpt, resume = resume })
 end
 
 function M.worker(client_ud, engine_ud, path, blob)
@@ -157,6 +165,8 @@ function M.worker(client_ud, engine_ud, path, blob)
   if not app.worker then
     error(path .. ": the script defines no app:worker(ctx)", 0)
   end
+  ctx.start_clock = 0
+  if state.checkpoint then checkpoint.attach(ctx, app, state.checkpoint, state.resume) end
   app:worker(ctx)
 end
 

@@ -137,6 +137,7 @@ typedef struct {
   int procs, help;
   const char *transport, *hostfile, *master;
   const char *secret_file;
+  int restarts;
 } run_opts;
 
 static int apply(run_opts *ro, const pl_opt *o, const char *v) {
@@ -173,6 +174,10 @@ static int apply(run_opts *ro, const pl_opt *o, const char *v) {
   }
   case OPT_SEED: cfg->seed = (uint64_t)n; break;
   case OPT_METRICS: cfg->metrics_path = v; break;
+  case OPT_CHECKPOINT: cfg->checkpoint_dir = v; break;
+  case OPT_CHECKPOINT_EVERY: cfg->checkpoint_every = n; break;
+  case OPT_RESUME: cfg->resume_dir = v; break;
+  case OPT_RESTARTS: ro->restarts = (int)n; break;
   case OPT_TIMEOUT: cfg->timeout_ms = (int)(n * 1000); break;
   case OPT_QUIET: cfg->quiet = cfg->quiet ? 2 : 1; break; /* -q -q: silent */
   case OPT_SILENT: cfg->quiet = 2; break;
@@ -222,12 +227,68 @@ static int job_secret(const run_opts *ro, pl_job *job, int launched, int procs,
   return -1;
 }
 
+/* After a failed checkpointed run: the command that goes on from its last
+ * snapshot (the same command, an earlier --resume left out). */
+static void print_resume(char **command, const char *dir) {
+  char latest[4096];
+  snprintf(latest, sizeof latest, "%s/latest", dir);
+  if (access(latest, R_OK) != 0) return; /* no snapshot was written */
+  fputs("pmls: resume with:", stderr);
+  for (int i = 0; command[i]; i++) {
+    if (strcmp(command[i], "--resume") == 0 && command[i + 1]) {
+      i++;
+      continue;
+    }
+    if (strncmp(command[i], "--resume=", 9) == 0) continue;
+    int plain = command[i][0] != 0 && strspn(command[i], "abcdefghijklmnopqrstuvwxyz"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+@%") == strlen(command[i]);
+    fprintf(stderr, plain ? " %s" : " '%s'", command[i]);
+  }
+  fprintf(stderr, " --resume %s\n", dir);
+}
+
+/* --restarts: the failed job runs again from its last snapshot, as this
+ * same command with --resume DIR and one restart fewer (execv: the engine
+ * and the ranks are gone, the ipc directory removed). Returns only if
+ * there is no snapshot or the exec failed. */
+static void restart(char **command, const char *dir, int left) {
+  char latest[4096], count[16];
+  snprintf(latest, sizeof latest, "%s/latest", dir);
+  if (access(latest, R_OK) != 0) return;
+  int n = 0;
+  while (command[n]) n++;
+  char **args = calloc((size_t)n + 5, sizeof *args);
+  if (!args) return;
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    if ((strcmp(command[i], "--resume") == 0 || strcmp(command[i], "--restarts") == 0) &&
+        i + 1 < n) {
+      i++;
+      continue;
+    }
+    if (strncmp(command[i], "--resume=", 9) == 0 || strncmp(command[i], "--restarts=", 11) == 0)
+      continue;
+    args[k++] = command[i];
+  }
+  snprintf(count, sizeof count, "%d", left - 1);
+  args[k++] = "--restarts";
+  args[k++] = count;
+  args[k++] = "--resume";
+  args[k++] = (char *)dir;
+  fprintf(stderr, "pmls: restarting from the last snapshot in %s (%d restart%s left)\n",
+          dir, left - 1, left - 1 == 1 ? "" : "s");
+  fflush(NULL);
+  execv("/proc/self/exe", args);
+  fprintf(stderr, "pmls: cannot restart: %s\n", strerror(errno));
+  free(args);
+}
+
 static int run_job(int argc, char **argv, pl_guard *guard) {
   /* The command as typed ("pmls run" and all): the other ranks run it. */
   char **command = argv - 2;
   pmls_config cfg;
   pmls_config_init(&cfg);
-  run_opts ro = {&cfg, 0, 0, "ipc", NULL, NULL, NULL};
+  run_opts ro = {&cfg, 0, 0, "ipc", NULL, NULL, NULL, 0};
   /* Engine options may come before the script: there, anything else is a
    * mistake (the script's options follow it). */
   int first = 0;
@@ -413,7 +474,9 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
   if (rc) {
     free(rest);
     int status = rc == PMLS_EINVAL ? EXIT_USAGE : 1;
-    if (rc == PMLS_EIO && cfg.metrics_path) {
+    if (rc == PMLS_EIO && strncmp(err, "--resume ", 9) == 0) {
+      fprintf(stderr, "pmls: error: %s\n", err); /* no snapshot to go on from */
+    } else if (rc == PMLS_EIO && cfg.metrics_path) {
       fprintf(stderr, "pmls: bad value for --metrics: %s\n", err);
       status = EXIT_USAGE;
     } else {
@@ -459,6 +522,7 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
     fprintf(stderr, "pmls: %serror: %.*s\n", who_prefix,
             nl ? (int)(nl - msg) : (int)strlen(msg), msg);
     if (nl) fprintf(stderr, "%s\n", nl + 1);
+    if (cfg.rank == 0 && cfg.checkpoint_dir) print_resume(command, cfg.checkpoint_dir);
     status = 1;
   } else if (help) {
     printf("\n");
@@ -477,6 +541,9 @@ static int run_job(int argc, char **argv, pl_guard *guard) {
     }
     free(job.pids);
   }
+  if (status == 1 && cfg.rank == 0 && ro.restarts > 0 && cfg.checkpoint_dir &&
+      (launched || cfg.procs <= 1))
+    restart(command, cfg.checkpoint_dir, ro.restarts);
   return status;
 }
 

@@ -41,6 +41,14 @@ const pl_opt pl_opts[OPT_COUNT] = {
      "base random seed handed to the script (default: 1)"},
     {OPT_METRICS, 0, "metrics", "PATH", KIND_STRING, 0, 0, NULL,
      "append one JSON object per clock to PATH"},
+    {OPT_CHECKPOINT, 0, "checkpoint", "DIR", KIND_STRING, 0, 0, NULL,
+     "write a snapshot of the run (tables, workers' state) into DIR every --checkpoint-every clocks (docs/fault-tolerance.md)"},
+    {OPT_CHECKPOINT_EVERY, 0, "checkpoint-every", "N", KIND_INT, 1, 1000000000, NULL,
+     "clocks between snapshots (default: 10)"},
+    {OPT_RESUME, 0, "resume", "DIR", KIND_STRING, 0, 0, NULL,
+     "go on from the last complete snapshot in DIR (the run's other options as before)"},
+    {OPT_RESTARTS, 0, "restarts", "K", KIND_INT, 0, 1000, NULL,
+     "with --checkpoint: when the job fails, run it again from its last snapshot, up to K times (the launcher of -p, --hostfile or one process)"},
     {OPT_TIMEOUT, 0, "timeout", "SECS", KIND_INT, 1, 86400, NULL,
      "how long a read may wait for a peer (default: 60)"},
     {OPT_QUIET, 'q', "quiet", NULL, KIND_FLAG, 0, 0, NULL,
@@ -320,7 +328,8 @@ void pl_opt_completion(FILE *f) {
     if (o->kind == KIND_CHOICE)
       fprintf(f, ") COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return;;\n",
               o->choices);
-    else if (o->id == OPT_HOSTFILE || o->id == OPT_METRICS)
+    else if (o->id == OPT_HOSTFILE || o->id == OPT_METRICS ||
+             o->id == OPT_CHECKPOINT || o->id == OPT_RESUME)
       fputs(") COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n", f);
     else
       fputs(") return;;\n", f);

@@ -67,6 +67,7 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->acc = calloc(PMI_MAX_TABLES, sizeof *c->acc);
   if (!c->push || !c->batch || !c->shard_seq || !c->stamps || !c->acc) goto fail;
   for (int s = 0; s < e->servers; s++) c->push[s] = -1;
+  if (worker >= 0) c->clock = e->cfg.start_clock; /* a resumed run's */
   if (rejoin && !pmi_cache_position(e->cache, local, &c->clock, e->servers,
                                     c->shard_seq)) {
     rc = pmi_fail(e->err, PMLS_ESTATE, "worker %d: where it stood is lost", worker);

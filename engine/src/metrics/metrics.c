@@ -422,6 +422,12 @@ int pmi_metrics_set_final(pmi_metrics *m, const char *name, double value) {
   return pmi_metrics_check(NULL, name, value, -1);
 }
 
+void pmi_metrics_start_at(pmi_metrics *m, int64_t clock) {
+  pthread_mutex_lock(&m->mu);
+  if (clock > m->completed) m->completed = clock;
+  pthread_mutex_unlock(&m->mu);
+}
+
 int64_t pmi_metrics_clocks(pmi_metrics *m) {
   pthread_mutex_lock(&m->mu);
   int64_t n = m->completed;

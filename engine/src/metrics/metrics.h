@@ -19,6 +19,8 @@
 pmi_metrics *pmi_metrics_new(const char *path, pmls_engine *e, int quiet,
                              double t0, char *err);
 void pmi_metrics_free(pmi_metrics *m);
+/* Clocks up to `clock` count as completed (a run resumed at that clock). */
+void pmi_metrics_start_at(pmi_metrics *m, int64_t clock);
 int pmi_metrics_declare(pmi_metrics *m, const char *name, pmls_agg agg);
 /* PMLS_OK; PMLS_ERANGE for a clock not after the last completed one or
  * more than PMI_METRICS_WINDOW past it (refused, counted); PMLS_EINVAL for

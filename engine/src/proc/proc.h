@@ -83,6 +83,8 @@ struct pmls_engine {
   /* ---- configuration and the job's shape ---- */
   pmls_config cfg;       /* strings below are owned copies */
   char *metrics_path;
+  char *checkpoint_dir, *resume_dir;
+  pmls_snapshot *snapshot; /* the one a resuming run starts from */
   char *lua_path;
   char *master, *bind_host;
   uint32_t job;          /* stamps every message of this run */

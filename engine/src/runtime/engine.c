@@ -51,6 +51,7 @@ const char *pmls_strerror(int code) {
 void pmls_config_init(pmls_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->seed = 1;
+  cfg->checkpoint_every = 10;
   cfg->timeout_ms = 60000;
 }
 
@@ -71,6 +72,9 @@ static void engine_free(pmls_engine *e) {
   pmi_metrics_free(e->metrics);
   pmi_cache_free(e->cache);
   free(e->metrics_path);
+  free(e->checkpoint_dir);
+  free(e->resume_dir);
+  free(e->snapshot);
   free(e->lua_path);
   free(e->master);
   free(e->bind_host);
@@ -208,9 +212,29 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
     pmi_fail(why, rc, "bad heartbeat timeout %d ms", cfg->heartbeat_ms);
     goto out;
   }
+  if (cfg->checkpoint_every < 0 || cfg->start_clock < 0 ||
+      cfg->start_clock > ((int64_t)1 << 40) || (cfg->checkpoint_dir && !cfg->checkpoint_dir[0]) ||
+      (cfg->resume_dir && !cfg->resume_dir[0])) {
+    pmi_fail(why, rc, "bad checkpoint: a directory must be named, the "
+             "interval be >= 0 clocks and the start clock 0..2^40");
+    goto out;
+  }
   if (pmls_config_check(cfg, NULL, NULL, why, sizeof why)) goto out;
+  /* The snapshot a run resumes from, before the shards exist: their vector
+   * clocks start at its clock. */
+  pmls_snapshot *snap = NULL;
+  if (cfg->resume_dir) {
+    snap = calloc(1, sizeof *snap);
+    rc = snap ? pmls_checkpoint_find(cfg->resume_dir, snap, why, sizeof why)
+              : pmi_fail(why, PMLS_ENOMEM, "out of memory");
+    if (rc) {
+      free(snap);
+      goto out;
+    }
+  }
   pmls_engine *e = calloc(1, sizeof *e);
   if (!e) {
+    free(snap);
     rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for an engine");
     goto out;
   }
@@ -223,6 +247,12 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->metrics_path = e->rank == 0 ? dup_or_null(cfg->metrics_path) : NULL;
   if (e->rank != 0) e->cfg.quiet = 2;
   e->lua_path = dup_or_null(cfg->lua_path);
+  e->checkpoint_dir = dup_or_null(cfg->checkpoint_dir);
+  e->resume_dir = dup_or_null(cfg->resume_dir);
+  e->cfg.checkpoint_dir = e->checkpoint_dir;
+  e->cfg.resume_dir = e->resume_dir;
+  e->snapshot = snap;
+  if (snap) e->cfg.start_clock = snap->engine_clock;
   e->master = dup_or_null(cfg->master);
   e->bind_host = dup_or_null(cfg->bind_host);
   e->cfg.metrics_path = e->metrics_path;
@@ -256,6 +286,7 @@ int pmls_engine_create(pmls_engine **out, const pmls_config *cfg, char *err,
   e->worker_taken = calloc((size_t)e->local_workers, 1);
   int *socks = malloc((size_t)naddr * sizeof *socks);
   e->metrics = pmi_metrics_new(e->metrics_path, e, e->cfg.quiet, e->t0, why);
+  if (e->metrics) pmi_metrics_start_at(e->metrics, e->cfg.start_clock);
   e->cache = pmi_cache_new(e->local_workers);
   if (!e->srv || !e->server_addr || !e->worker_taken || 
       !e->metrics ||
@@ -381,6 +412,13 @@ int pmls_engine_local_workers(const pmls_engine *e, int *first_worker) {
   return e->local_workers;
 }
 uint64_t pmls_engine_seed(const pmls_engine *e) { return e->cfg.seed; }
+const char *pmls_engine_checkpoint(const pmls_engine *e, int64_t *every) {
+  if (every) *every = e->cfg.checkpoint_dir ? e->cfg.checkpoint_every : 0;
+  return e->cfg.checkpoint_dir;
+}
+const char *pmls_engine_resume(const pmls_engine *e) { return e->cfg.resume_dir; }
+int64_t pmls_engine_start_clock(const pmls_engine *e) { return e->cfg.start_clock; }
+const pmls_snapshot *pmls_engine_snapshot(const pmls_engine *e) { return e->snapshot; }
 
 int pmls_engine_stats(pmls_engine *e, pmls_stats *out) {
   memset(out, 0, sizeof *out);

@@ -542,6 +542,9 @@ pmi_server *pmi_server_new(pmls_engine *e, int shard, char *err) {
   s->feed_n = calloc((size_t)e->procs, sizeof *s->feed_n);
   for (int r = 0; s->feed_sock && r < e->procs; r++) s->feed_sock[r] = -1;
   pthread_mutex_init(&s->traffic_mu, NULL);
+  /* a resumed run's workers go on from the snapshot's clock */
+  for (int w = 0; s->vclock && w < e->workers; w++) s->vclock[w] = e->cfg.start_clock;
+  s->global_clock = s->max_clock = e->cfg.start_clock;
   if (!s->vclock || !s->done || !s->feed_sock || !s->feed_lo || !s->feed_n) {
     pmi_server_free(s);
     pmi_fail(err, PMLS_ENOMEM, "out of memory for a server");

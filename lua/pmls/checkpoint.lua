@@ -1,0 +1,293 @@
+-- pmls.checkpoint: snapshots of a data-parallel run, and a run that goes on
+-- from one (docs/fault-tolerance.md). The engine options --checkpoint DIR,
+-- --checkpoint-every N and --resume DIR reach here through the engine.
+--
+-- At every N-th clock() of the model each worker, having flushed that
+-- clock, meets the others at a barrier: the shards then hold exactly every
+-- update made before it, and nothing later, since no worker sends anything
+-- until the second barrier. Between the two, every worker writes its own
+-- state (app:save_state, plain data) and worker 0 reads every dense table
+-- whole through a host client, which always asks the shards, into one .npz.
+-- After the second barrier worker 0 writes the manifest (the clock, the
+-- deployment, the options, each file's size), syncs the directory, renames
+-- DIR/tmp-C to DIR/ckpt-C and points DIR/latest at it the same way. So a
+-- snapshot is complete or it has no name; a resume also checks the
+-- manifest, each file's size and the archive's CRCs, and falls back to the
+-- snapshot before when the newest one fails them. The two barriers are
+-- clocks of their own: a worker's clock_count() counts them.
+local core = require "pmls.core"
+local failure = require "pmls.failure"
+local ffi, C = core.ffi, core.C
+
+local M = {}
+M.FORMAT = "pmls-checkpoint 1"
+local ERRLEN = 1024
+
+-- Options that may differ between the run that wrote a snapshot and one
+-- that resumes from it: where the model goes at the end, how it started.
+local FREE_OPTIONS = { save = true, init_model = true }
+
+-- A snapshot that cannot be read back is the run's input at fault: one
+-- line, no traceback.
+local function input_error(msg) error(failure.input(msg), 0) end
+
+local function errbuf() return ffi.new("char[?]", ERRLEN) end
+
+local function check(rc, err)
+  if rc ~= 0 then return nil, ffi.string(err) end
+  return true
+end
+
+local function mkdir(path) local e = errbuf(); return check(C.pmls_fs_mkdir(path, e, ERRLEN), e) end
+local function sync(path) local e = errbuf(); return check(C.pmls_fs_sync(path, e, ERRLEN), e) end
+local function rename(a, b) local e = errbuf(); return check(C.pmls_fs_rename(a, b, e, ERRLEN), e) end
+
+local function codec() return require "pmls.runtime" end -- encode/decode (it requires us)
+
+-- Writes text into path and syncs it.
+local function write_file(path, text)
+  local f, err = io.open(path, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then return nil, path .. ": " .. tostring(werr or cerr) end
+  return sync(path)
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local function size_of(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+local function worker_file(w) return ("worker-%d.lua"):format(w) end
+
+-- The checkpoint options of this engine: nil when there are none.
+function M.config(engine)
+  local every = ffi.new("int64_t[1]")
+  local dir, resume = C.pmls_engine_checkpoint(engine, every), C.pmls_engine_resume(engine)
+  local cfg = {
+    dir = dir ~= nil and ffi.string(dir) or nil,
+    every = tonumber(every[0]),
+    resume = resume ~= nil and ffi.string(resume) or nil,
+  }
+  if not cfg.dir and not cfg.resume then return nil end
+  return cfg
+end
+
+-- ---- reading a snapshot back --------------------------------------------
+-- The engine picked the snapshot when it was created (pmls_checkpoint_find:
+-- the newest that DIR/latest names whose manifest is whole and whose files
+-- have the sizes it lists), since its shards' clocks start at its clock.
+
+-- In prepare, after setup: checks that the run matches the snapshot, fills
+-- every table from it (each rank, as --init-model does: the INITs are the
+-- same) and returns what the workers need, or raises a one-line error.
+function M.restore(engine, cfg, opt)
+  local snap = C.pmls_engine_snapshot(engine)
+  assert(snap ~= nil, "resuming without a snapshot")
+  local man = { path = ffi.string(snap.path), clock = tonumber(snap.clock), workers = tonumber(snap.workers) }
+  local refused = ffi.string(snap.refused)
+  if C.pmls_engine_rank(engine) == 0 and refused ~= "" then
+    for why in (refused .. "; "):gmatch("(.-); ") do io.stderr:write("pmls: checkpoint ignored: ", why, "\n") end
+  end
+  local text = read_file(man.path .. "/options.lua")
+  local ok, saved = pcall(codec().decode, text or "")
+  if not ok or type(saved) ~= "table" then input_error(man.path .. "/options.lua: damaged") end
+  man.options = saved
+  local keys = {}
+  for k in pairs(opt) do keys[#keys + 1] = k end
+  for k in pairs(man.options) do if opt[k] == nil then keys[#keys + 1] = k end end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local a, b = man.options[k], opt[k]
+    local same = a == b
+    if type(a) == "table" and type(b) == "table" then same = codec().encode(a) == codec().encode(b) end
+    if not FREE_OPTIONS[k] and not same then
+      input_error(("--resume: %s was taken with --%s %s, this run has %s"):format(man.path,
+            k:gsub("_", "-"), tostring(a), tostring(b)))
+    end
+  end
+  local z = ffi.new("pmls_npz *[1]")
+  local e = errbuf()
+  if C.pmls_npz_read(man.path .. "/tables.npz", z, e, ERRLEN) ~= 0 then
+    input_error("--resume: " .. ffi.string(e))
+  end
+  z = ffi.gc(z[0], C.pmls_npz_free)
+  local out = ffi.new("pmls_client *[1]")
+  if C.pmls_client_open(engine, -1, out) ~= 0 then error("--resume: " .. core.engine_error(engine), 0) end
+  local host = out[0]
+  local id, failed = ffi.new("int[1]"), nil
+  for i = 0, C.pmls_npz_count(z) - 1 do
+    local name = ffi.string(C.pmls_npz_name(z, i))
+    if C.pmls_table_find(engine, name, id) ~= 0 then
+      failed = ("--resume: %s holds table '%s', which this run does not declare"):format(man.path, name)
+    elseif C.pmls_table_fill(host, id[0], C.pmls_npz_array(z, i)) ~= 0 then
+      failed = ("--resume: %s: %s"):format(man.path, core.client_error(host))
+    end
+    if failed then break end
+  end
+  local closed = C.pmls_client_close(host) == 0
+  if failed then input_error(failed) end
+  if not closed then error("--resume: " .. core.engine_error(engine), 0) end
+  return { clock = man.clock, path = man.path, workers = man.workers }
+end
+
+-- ---- writing one ----------------------------------------------------------
+
+-- Removes a snapshot directory: the files its manifest lists, or the ones a
+-- snapshot may hold when it has none.
+local function remove_snapshot(path, workers)
+  local names = { "manifest", "options.lua", "tables.npz", "tables.npz.tmp" }
+  local man = read_file(path .. "/manifest") or ""
+  local n = tonumber(man:match("\nworkers (%d+)\n")) or workers
+  for w = 0, math.max(n, workers) - 1 do names[#names + 1] = worker_file(w) end
+  for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
+  os.remove(path)
+end
+
+local function dump_tables(ctx, path)
+  local engine = ctx.engine
+  local out = ffi.new("pmls_client *[1]")
+  if C.pmls_client_open(engine, -1, out) ~= 0 then return nil, core.engine_error(engine) end
+  local host = out[0]
+  local n = tonumber(C.pmls_table_count(engine))
+  local arrays = ffi.new("pmls_array[?]", math.max(n, 1))
+  local names = ffi.new("const char *[?]", math.max(n, 1))
+  local keep, count, err = {}, 0, nil
+  local spec = ffi.new("pmls_table_spec")
+  for t = 0, n - 1 do
+    C.pmls_table_spec_of(engine, t, spec)
+    local name = ffi.string(C.pmls_table_name(engine, t))
+    if spec.layout ~= C.PMLS_DENSE then
+      err = ("table '%s' is sparse: checkpoints hold dense tables only"):format(name)
+      break
+    end
+    if C.pmls_table_dump(host, t, arrays + count) ~= 0 then
+      err = core.client_error(host)
+      break
+    end
+    keep[#keep + 1] = name
+    names[count] = keep[#keep]
+    count = count + 1
+  end
+  if not err then
+    local e = errbuf()
+    if C.pmls_npz_write(path, count, names, arrays, 0, e, ERRLEN) ~= 0 then err = ffi.string(e) end
+  end
+  for i = 0, count - 1 do C.pmls_array_free(arrays + i) end
+  if C.pmls_client_close(host) ~= 0 and not err then err = core.engine_error(engine) end
+  if err then return nil, err end
+  return true
+end
+
+local function barrier(ctx)
+  if C.pmls_barrier(ctx.client) ~= 0 then return nil, core.client_error(ctx.client) end
+  return true
+end
+
+-- The snapshot at the model's clock c; returns true or nil, err. Every
+-- worker calls it at the same clock.
+local function snapshot(ctx, ck, c)
+  local ok, err = barrier(ctx)
+  if not ok then return nil, err end
+  local dir = ck.dir
+  local tmp = ("%s/tmp-%d"):format(dir, c)
+  local fail
+  ok, err = mkdir(dir)
+  if ok then ok, err = mkdir(tmp) end
+  if ok then
+    local state
+    if ck.app.save_state then state = ck.app:save_state(ctx) end
+    local blob = codec().encode { clock = c, worker = ctx.worker, state = state }
+    ok, err = write_file(tmp .. "/" .. worker_file(ctx.worker), blob)
+  end
+  if ok and ctx.worker == 0 then ok, err = dump_tables(ctx, tmp .. "/tables.npz") end
+  if not ok then fail = "checkpoint at clock " .. c .. ": " .. tostring(err) end
+  -- a worker that failed raises: the run aborts, and the others' barrier
+  -- fails with it
+  if fail then error(fail, 0) end
+  ok, err = barrier(ctx)
+  if not ok then return nil, err end
+  if ctx.worker ~= 0 then return true end
+  local opts = codec().encode(ctx.opt)
+  ok, err = write_file(tmp .. "/options.lua", opts)
+  if not ok then error("checkpoint at clock " .. c .. ": " .. tostring(err), 0) end
+  -- the manifest, which pmls_checkpoint_find (C) reads: one entry a line
+  local man = { M.FORMAT, "clock " .. c,
+                ("engine_clock %d"):format(tonumber(C.pmls_engine_start_clock(ctx.engine))
+                                           + tonumber(C.pmls_client_clock(ctx.client))),
+                "workers " .. ctx.workers, "procs " .. ctx.procs }
+  for _, f in ipairs { "tables.npz", "options.lua" } do
+    man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
+  end
+  for w = 0, ctx.workers - 1 do
+    local f = worker_file(w)
+    man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
+  end
+  man[#man + 1] = "end\n"
+  man = table.concat(man, "\n")
+  local final = ("%s/ckpt-%d"):format(dir, c)
+  ok, err = write_file(tmp .. "/manifest", man)
+  if ok then ok, err = sync(tmp) end
+  if ok then
+    remove_snapshot(final, ctx.workers) -- one left by an earlier run into this DIR
+    ok, err = rename(tmp, final)
+  end
+  local before = read_file(dir .. "/latest")
+  local prev = before and before:match("^([^\n]+)")
+  if prev == ("ckpt-%d"):format(c) then prev = nil end
+  if ok then
+    ok, err = write_file(dir .. "/latest.tmp", ("ckpt-%d\n%s"):format(c, prev and prev .. "\n" or ""))
+  end
+  if ok then ok, err = rename(dir .. "/latest.tmp", dir .. "/latest") end
+  if not ok then error("checkpoint at clock " .. c .. ": " .. tostring(err), 0) end
+  -- keep the newest two: the one before stays as the fallback
+  local older = before and before:match("^[^\n]+\n([^\n]+)")
+  if older and older ~= prev and older ~= ("ckpt-%d"):format(c) then
+    remove_snapshot(dir .. "/" .. older, ctx.workers)
+  end
+  return true
+end
+
+-- Sets a worker up: the clock it starts from, its restored state, its hook.
+function M.attach(ctx, app, cfg, resume)
+  ctx.start_clock = 0
+  if resume then
+    ctx.start_clock = resume.clock
+    local state
+    if ctx.worker < resume.workers then
+      local text = read_file(resume.path .. "/" .. worker_file(ctx.worker))
+      local ok, saved = pcall(codec().decode, text or "")
+      if not ok or type(saved) ~= "table" then
+        input_error(("--resume: %s/%s: damaged"):format(resume.path, worker_file(ctx.worker)))
+      end
+      state = saved.state
+    end
+    ctx.resume = { clock = resume.clock, workers = resume.workers, state = state }
+    if app.load_state then app:load_state(ctx, state) end
+  end
+  if cfg.dir then
+    ctx.checkpoint = { dir = cfg.dir, every = cfg.every, app = app, clocks = ctx.start_clock }
+  end
+end
+
+-- After each clock() of the model: a snapshot when its turn has come.
+function M.after_clock(ctx)
+  local ck = ctx.checkpoint
+  ck.clocks = ck.clocks + 1
+  if ck.clocks % ck.every ~= 0 then return true end
+  return snapshot(ctx, ck, ck.clocks)
+end
+
+return M
