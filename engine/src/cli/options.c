@@ -271,6 +271,8 @@ void pl_opt_man(FILE *f, const char *version) {
         ".SH SYNOPSIS\n"
         ".B pmls run\n[\\fIengine options\\fR] \\fISCRIPT.lua\\fR|\\fIMODEL\\fR "
         "[\\fIoptions\\fR]\n.br\n"
+        ".B pmls plot\n\\fIMETRICS.jsonl\\fR... [\\fB\\-o\\fR \\fIout.svg\\fR|\\fIout.png\\fR] "
+        "[\\fB\\-\\-x\\fR time|clock] [\\fIKEY\\fR...]\n.br\n"
         ".B pmls version\n.br\n.B pmls help\n.br\n"
         ".B pmls completion\n.br\n.B pmls man\n"
         ".SH DESCRIPTION\n"
@@ -279,6 +281,9 @@ void pl_opt_man(FILE *f, const char *version) {
         "parallel clocks and a STRADS-style scheduler. Engine options may "
         "come before or after the script; every other option is the "
         "script's own (see \\fBpmls run\\fR \\fISCRIPT\\fR \\fB\\-\\-help\\fR).\n"
+        ".PP\n\\fBpmls plot\\fR draws reported values against time or clock "
+        "and the staleness histogram of each table from metrics files "
+        "(\\fB\\-\\-metrics\\fR), several runs overlaid, through gnuplot.\n"
         ".PP\n\\fBpmls completion\\fR prints a bash completion script; "
         "\\fBpmls man\\fR prints this page.\n"
         ".SH ENGINE OPTIONS\n", f);
