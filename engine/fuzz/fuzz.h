@@ -31,6 +31,53 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define FUZZ_RAW 0xff
 
+/* ---- the node under test -------------------------------------------------- */
+
+/* An engine of one process for a harness (quiet, short timeouts), or the
+ * harness ends: nothing can be fuzzed without it. */
+static inline pmls_engine *fuzz_engine(const char *who, int workers,
+                                       int servers, int schedulers) {
+  pmls_config cfg;
+  pmls_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.servers = servers;
+  cfg.schedulers = schedulers;
+  cfg.quiet = 2;
+  cfg.timeout_ms = 2000;
+  pmls_engine *e = NULL;
+  char err[512];
+  if (pmls_engine_create(&e, &cfg, err, sizeof err) != PMLS_OK) {
+    fprintf(stderr, "%s: %s\n", who, err);
+    abort();
+  }
+  return e;
+}
+
+/* A socket bound at addr that a thread of its own empties for ever: where
+ * a harness sends what a node answers, in place of an address a fuzzed
+ * string names. Harnesses that use it include <pthread.h>. */
+#ifdef _PTHREAD_H
+static void *fuzz_drain(void *arg) {
+  int sock = (int)(intptr_t)arg;
+  for (;;) {
+    void *m;
+    size_t len;
+    char err[PMI_ERRLEN];
+    if (pmi_msg_recv(sock, &m, &len, NULL, err) == PMLS_OK) pmi_msg_free(m);
+  }
+  return NULL;
+}
+
+static inline int fuzz_sink(const char *addr) {
+  char err[PMI_ERRLEN];
+  int sock = pmi_sock_pull(addr, 1000, err);
+  pthread_t t;
+  if (sock < 0 || pthread_create(&t, NULL, fuzz_drain, (void *)(intptr_t)sock))
+    abort();
+  return sock;
+}
+#endif
+
 /* ---- records -> messages ------------------------------------------------- */
 
 typedef struct {

@@ -20,18 +20,7 @@ static pmls_client *worker;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  pmls_config cfg;
-  pmls_config_init(&cfg);
-  cfg.workers = 1;
-  cfg.servers = 1;
-  cfg.schedulers = 2;
-  cfg.quiet = 2;
-  cfg.timeout_ms = 2000;
-  char err[512];
-  if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {
-    fprintf(stderr, "fuzz_rounds: %s\n", err);
-    abort();
-  }
+  eng = fuzz_engine("fuzz_rounds", 1, 1, 2);
   pmls_model_spec m;
   memset(&m, 0, sizeof m);
   m.vars = 32;

@@ -41,31 +41,9 @@
 static pmls_engine *eng;
 static int sink = -1;
 
-static void *drain(void *arg) {
-  (void)arg;
-  for (;;) {
-    void *m;
-    size_t len;
-    char err[PMI_ERRLEN];
-    if (pmi_msg_recv(sink, &m, &len, NULL, err) == PMLS_OK) pmi_msg_free(m);
-  }
-  return NULL;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  pmls_config cfg;
-  pmls_config_init(&cfg);
-  cfg.workers = 2;
-  cfg.servers = 1;
-  cfg.schedulers = 2;
-  cfg.quiet = 1;
-  cfg.timeout_ms = 2000;
-  char err[512];
-  if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {
-    fprintf(stderr, "fuzz_sched: %s\n", err);
-    abort();
-  }
+  eng = fuzz_engine("fuzz_sched", 2, 1, 2);
   pmls_model_spec m;
   memset(&m, 0, sizeof m);
   m.vars = 32;
@@ -77,9 +55,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fprintf(stderr, "fuzz_sched: %s\n", pmls_errmsg(eng));
     abort();
   }
-  sink = pmi_sock_pull(SINK, 1000, err);
-  pthread_t t;
-  if (sink < 0 || pthread_create(&t, NULL, drain, NULL)) abort();
+  sink = fuzz_sink(SINK);
   return 0;
 }
 

@@ -25,33 +25,10 @@
 static pmls_engine *eng;
 static int sink = -1;
 
-static void *drain(void *arg) {
-  (void)arg;
-  for (;;) {
-    void *m;
-    size_t len;
-    char err[PMI_ERRLEN];
-    if (pmi_msg_recv(sink, &m, &len, NULL, err) == PMLS_OK) pmi_msg_free(m);
-  }
-  return NULL;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  pmls_config cfg;
-  pmls_config_init(&cfg);
-  cfg.workers = 2;
-  cfg.servers = 1;
-  cfg.quiet = 2;
-  cfg.timeout_ms = 2000;
-  char err[512];
-  if (pmls_engine_create(&eng, &cfg, err, sizeof err) != PMLS_OK) {
-    fprintf(stderr, "fuzz_server: %s\n", err);
-    abort();
-  }
-  sink = pmi_sock_pull(SINK, 1000, err);
-  pthread_t t;
-  if (sink < 0 || pthread_create(&t, NULL, drain, NULL)) abort();
+  eng = fuzz_engine("fuzz_server", 2, 1, 0);
+  sink = fuzz_sink(SINK);
   return 0;
 }
 
