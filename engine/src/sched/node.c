@@ -62,12 +62,18 @@ struct pmls_sched {
   unsigned char *bye;   /* which workers sent their SBYE */
   int64_t next_round, through, sent_through;
   int sent_initial, stopped;
-  pmi_buf pend; /* commits since the last ROUND: (var, width deltas) */
+  /* Commits since the last ROUND, (var, width deltas) each, after a gap of
+   * ROUND_HEAD bytes: a ROUND is built in place around them (its head
+   * written into the gap), so the model-sized commits of a round are never
+   * copied into a second buffer. Empty (len 0) when there are none. */
+  pmi_buf pend;
   int64_t npend;
   double *bcast; /* values broadcast since the last ROUND */
   int64_t nbcast;
   int bcast_pending;
-  pmi_buf out;
+  pmi_buf out; /* the message being built; a ROUND's is pend, lent */
+  int lent;     /* out and pend are swapped while a ROUND goes out */
+  size_t out_commits; /* while lent: where the commits end in out */
   pmi_traffic traffic;
   /* counters for the final metrics */
   int64_t rounds, updates, pushes, stale_max, stale_hist[17];
@@ -317,7 +323,16 @@ int pmls_sched_open(pmls_engine *e, int node, pmls_sched **out) {
   return PMLS_OK;
 }
 
+/* A ROUND's head: the message header, node, round, through, npend. */
+#define ROUND_HEAD (sizeof(pmi_hdr) + sizeof(int32_t) + 3 * sizeof(int64_t))
+
+static int pend_reserve_head(pmls_sched *s) {
+  static const unsigned char zeros[ROUND_HEAD];
+  return s->pend.len ? 0 : pmi_buf_put(&s->pend, zeros, sizeof zeros);
+}
+
 static int pend_change(pmls_sched *s, int64_t var, const double *delta) {
+  if (pend_reserve_head(s)) return -1;
   s->npend++;
   return pmi_put_i64(&s->pend, var) ||
          pmi_buf_put(&s->pend, delta, (size_t)s->width * sizeof *delta);
@@ -341,29 +356,50 @@ static int pend_initial(pmls_sched *s) {
 }
 
 /* The part of a ROUND every worker shares: node, round, commits, and the
- * broadcast values if there are new ones. */
-static void begin_round(pmls_sched *s, int flags, int64_t round) {
+ * broadcast values if there are new ones. The head goes into pend's gap
+ * and pend is lent to out (end_round gives it back), so the ROUND is built
+ * with no copy of the commits. Fails only when out of memory. */
+static int begin_round(pmls_sched *s, int flags, int64_t round) {
+  if (pend_reserve_head(s)) return -1;
   if (s->bcast_pending) flags |= ROUND_BROADCAST;
-  pmi_msg_begin(&s->out, s->e->job, PMI_MSG_ROUND, -1);
-  ((pmi_hdr *)s->out.data)->flags = (uint16_t)flags;
-  pmi_put_i32(&s->out, s->node);
-  pmi_put_i64(&s->out, round);
-  pmi_put_i64(&s->out, s->through);
+  size_t len = s->pend.len;
+  /* Rewinding to the gap and writing the head there cannot reallocate. */
+  pmi_msg_begin(&s->pend, s->e->job, PMI_MSG_ROUND, -1);
+  ((pmi_hdr *)s->pend.data)->flags = (uint16_t)flags;
+  pmi_put_i32(&s->pend, s->node);
+  pmi_put_i64(&s->pend, round);
+  pmi_put_i64(&s->pend, s->through);
+  pmi_put_i64(&s->pend, s->npend);
+  s->pend.len = len;
   s->sent_through = s->through;
-  pmi_put_i64(&s->out, s->npend);
-  if (s->pend.len) /* an all-zero initial model leaves pend unallocated */
-    pmi_buf_put(&s->out, s->pend.data, s->pend.len);
-  if (flags & ROUND_BROADCAST) {
-    pmi_put_i64(&s->out, s->nbcast);
-    pmi_buf_put(&s->out, s->bcast, (size_t)s->nbcast * sizeof *s->bcast);
-  }
+  pmi_buf t = s->out;
+  s->out = s->pend;
+  s->pend = t;
+  s->lent = 1;
+  s->out_commits = len;
+  if (flags & ROUND_BROADCAST)
+    return pmi_put_i64(&s->out, s->nbcast) ||
+           pmi_buf_put(&s->out, s->bcast, (size_t)s->nbcast * sizeof *s->bcast);
+  return 0;
 }
 
-/* What a ROUND carried is on its way: later ROUNDs carry only what is new. */
-static void sent_round(pmls_sched *s) {
-  s->pend.len = 0;
-  s->npend = 0;
-  s->bcast_pending = 0;
+/* The ROUND begun is done with: pend comes back from out. `sent`: it went
+ * out, so later ROUNDs carry only what is new; otherwise the commits stay
+ * pending. */
+static void end_round(pmls_sched *s, int sent) {
+  if (!s->lent) return;
+  pmi_buf t = s->pend;
+  s->pend = s->out;
+  s->out = t;
+  s->lent = 0;
+  s->out.len = 0;
+  if (sent) {
+    s->pend.len = 0;
+    s->npend = 0;
+    s->bcast_pending = 0;
+  } else {
+    s->pend.len = s->out_commits;
+  }
 }
 
 /* Makes room in a slot for a round of n variables and nseg segments. */
@@ -447,11 +483,12 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
   memset(sl->ready, 0, (size_t)s->P);
   sl->got = sl->nready = sl->ended = 0;
 
-  begin_round(s, s->agnostic ? ROUND_AGNOSTIC : 0, sl->round);
-  pmi_put_i64(&s->out, n);
-  pmi_buf_put(&s->out, vars, (size_t)n * sizeof *vars);
-  size_t prefix = s->out.len;
   int rc = PMLS_OK;
+  if (begin_round(s, s->agnostic ? ROUND_AGNOSTIC : 0, sl->round) ||
+      pmi_put_i64(&s->out, n) ||
+      pmi_buf_put(&s->out, vars, (size_t)n * sizeof *vars))
+    rc = pmi_fail(s->err, PMLS_ENOMEM, "out of memory");
+  size_t prefix = s->out.len;
   for (int w = 0; w < s->P && rc == PMLS_OK; w++) {
     s->out.len = prefix;
     int mine = 0, bad = 0;
@@ -478,8 +515,8 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
     snprintf(peer, sizeof peer, "worker %d", w);
     rc = pmi_sched_send(e, s->push[w], &s->out, &s->traffic, peer, s->err);
   }
+  end_round(s, rc == PMLS_OK);
   if (rc) return rc;
-  sent_round(s);
   s->count++;
   if (round_out) *round_out = s->next_round;
   s->next_round += s->K;
@@ -669,11 +706,13 @@ int pmls_sched_flush(pmls_sched *s) {
     return pmi_fail(s->err, PMLS_ESTATE, "flush after stop");
   if (!s->npend && !s->bcast_pending && s->through == s->sent_through)
     return PMLS_OK;
-  begin_round(s, ROUND_COMMITS, -1);
+  if (begin_round(s, ROUND_COMMITS, -1)) {
+    end_round(s, 0);
+    return pmi_fail(s->err, PMLS_ENOMEM, "out of memory");
+  }
   int rc = send_all(s);
-  if (rc) return rc;
-  sent_round(s);
-  return PMLS_OK;
+  end_round(s, rc == PMLS_OK);
+  return rc;
 }
 
 int pmls_sched_broadcast(pmls_sched *s, const double *values, int64_t n) {
@@ -718,7 +757,7 @@ int pmls_sched_stop(pmls_sched *s) {
     s->sent_initial = 1;
   }
   s->stopped = 1;
-  begin_round(s, ROUND_STOP, s->next_round - s->K);
+  int bad = begin_round(s, ROUND_STOP, s->next_round - s->K);
   pmi_put_i64(&s->out, s->rounds);
   pmi_put_i64(&s->out, s->updates);
   pmi_put_i64(&s->out, s->pushes);
@@ -733,7 +772,8 @@ int pmls_sched_stop(pmls_sched *s) {
     pmi_put_str(&s->out, s->note_name[i]);
     pmi_put_f64(&s->out, s->note_value[i]);
   }
-  int rc = send_all(s);
+  int rc = bad ? pmi_fail(s->err, PMLS_ENOMEM, "out of memory") : send_all(s);
+  end_round(s, rc == PMLS_OK);
   /* nanomsg drops what is unsent when a socket closes: wait until every
    * worker says it has the STOP. */
   double deadline = pmi_now() + s->e->cfg.timeout_ms / 1000.0;
