@@ -44,8 +44,12 @@ typedef struct {
   int64_t *seg_lo, *seg_hi;
   unsigned char *have, *ready;
   int got, nready, ended;
-  double *sum, *parts; /* parts: P rows of n * width + extra */
-  size_t capvars, capseg; /* what vars/sum/parts and the segments hold */
+  /* parts: each worker's partial as it came, worker w's at part_off[w]
+   * (its segments' values, then extra): with segments that is about one
+   * model's worth in all, not P dense rows of n * width + extra. */
+  double *sum, *parts;
+  size_t *part_off; /* P + 1 offsets into parts */
+  size_t capvars, capseg, capparts; /* what vars/sum, segments, parts hold */
 } slot;
 
 struct pmls_sched {
@@ -73,6 +77,8 @@ struct pmls_sched {
   int bcast_pending;
   pmi_buf out; /* the message being built; a ROUND's is pend, lent */
   int lent;     /* out and pend are swapped while a ROUND goes out */
+  double *dense_parts; /* pmls_sched_partial's rows, made when first asked */
+  size_t capdense;     /* the row length they were made for */
   size_t out_commits; /* while lent: where the commits end in out */
   pmi_traffic traffic;
   /* counters for the final metrics */
@@ -128,6 +134,7 @@ static void slot_free(slot *sl) {
   free(sl->ready);
   free(sl->sum);
   free(sl->parts);
+  free(sl->part_off);
 }
 
 int pmls_sched_close(pmls_sched *s) {
@@ -144,6 +151,7 @@ int pmls_sched_close(pmls_sched *s) {
   free(s->passes);
   free(s->bye);
   free(s->bcast);
+  free(s->dense_parts);
   pmi_buf_free(&s->pend);
   pmi_buf_free(&s->out);
   free(s);
@@ -359,6 +367,8 @@ static int pend_initial(pmls_sched *s) {
  * broadcast values if there are new ones. The head goes into pend's gap
  * and pend is lent to out (end_round gives it back), so the ROUND is built
  * with no copy of the commits. Fails only when out of memory. */
+static size_t share_values(const pmls_sched *s, const slot *sl, int w);
+
 static int begin_round(pmls_sched *s, int flags, int64_t round) {
   if (pend_reserve_head(s)) return -1;
   if (s->bcast_pending) flags |= ROUND_BROADCAST;
@@ -407,8 +417,7 @@ static int slot_reserve(const pmls_sched *s, slot *sl, int64_t n, int nseg) {
   if ((size_t)n > sl->capvars) {
     size_t row = (size_t)n * (size_t)s->width + (size_t)s->extra;
     if (pmi_sched_resize(&sl->vars, (size_t)n, sizeof *sl->vars) ||
-        pmi_sched_resize(&sl->sum, row, sizeof *sl->sum) ||
-        pmi_sched_resize(&sl->parts, row * (size_t)s->P, sizeof *sl->parts))
+        pmi_sched_resize(&sl->sum, row, sizeof *sl->sum))
       return -1;
     sl->capvars = (size_t)n;
   }
@@ -420,6 +429,9 @@ static int slot_reserve(const pmls_sched *s, slot *sl, int64_t n, int nseg) {
       return -1;
     sl->capseg = (size_t)nseg;
   }
+  if (!sl->part_off &&
+      !(sl->part_off = calloc((size_t)s->P + 1, sizeof *sl->part_off)))
+    return -1;
   if (!sl->have && !(sl->have = calloc((size_t)s->P, 1))) return -1;
   if (!sl->ready && !(sl->ready = calloc((size_t)s->P, 1))) return -1;
   return 0;
@@ -435,6 +447,49 @@ static int send_all(pmls_sched *s) {
     if (rc) return rc;
   }
   return PMLS_OK;
+}
+
+/* Whether two segments of one worker share a variable (its partial holds
+ * one value per variable, so they would be counted twice): *g1, *g2 name
+ * such a pair, or *g1 = -1. Sorts indices by (worker, lo). -1: no memory. */
+typedef struct {
+  const int32_t *worker;
+  const int64_t *lo;
+} seg_order;
+
+static int seg_cmp(const void *a, const void *b, void *arg) {
+  const seg_order *o = arg;
+  int x = *(const int *)a, y = *(const int *)b;
+  if (o->worker[x] != o->worker[y]) return o->worker[x] < o->worker[y] ? -1 : 1;
+  if (o->lo[x] != o->lo[y]) return o->lo[x] < o->lo[y] ? -1 : 1;
+  return (x > y) - (x < y);
+}
+
+static int segments_overlap(const int32_t *worker, const int64_t *lo,
+                            const int64_t *hi, int nseg, int *g1, int *g2) {
+  *g1 = *g2 = -1;
+  if (nseg < 2) return 0;
+  int *idx = malloc((size_t)nseg * sizeof *idx);
+  if (!idx) return -1;
+  for (int g = 0; g < nseg; g++) idx[g] = g;
+  seg_order o = {worker, lo};
+  qsort_r(idx, (size_t)nseg, sizeof *idx, seg_cmp, &o);
+  int far = idx[0]; /* the worker's segment reaching furthest so far */
+  for (int k = 1; k < nseg; k++) {
+    int b = idx[k];
+    if (worker[b] != worker[far]) {
+      far = b;
+      continue;
+    }
+    if (lo[b] < hi[far] && lo[b] < hi[b]) {
+      *g1 = far < b ? far : b;
+      *g2 = far < b ? b : far;
+      break;
+    }
+    if (hi[b] > hi[far]) far = b;
+  }
+  free(idx);
+  return 0;
 }
 
 int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
@@ -462,6 +517,15 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
       return pmi_fail(s->err, PMLS_EINVAL, "bad segment %d (worker %d, "
                       "[%lld, %lld) of %lld)", g, seg_worker[g],
                       (long long)seg_lo[g], (long long)seg_hi[g], (long long)n);
+  int g1, g2;
+  if (segments_overlap(seg_worker, seg_lo, seg_hi, nseg, &g1, &g2) < 0)
+    return pmi_fail(s->err, PMLS_ENOMEM, "out of memory");
+  if (g1 >= 0)
+    return pmi_fail(s->err, PMLS_EINVAL, "segments %d and %d give worker %d "
+                    "variables [%lld, %lld) and [%lld, %lld): a worker's "
+                    "segments must not overlap", g1, g2, seg_worker[g1],
+                    (long long)seg_lo[g1], (long long)seg_hi[g1],
+                    (long long)seg_lo[g2], (long long)seg_hi[g2]);
   if (!s->sent_initial) {
     int rc = pend_initial(s);
     if (rc) return rc;
@@ -478,6 +542,14 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
     sl->seg_worker[g] = seg_worker[g];
     sl->seg_lo[g] = seg_lo[g];
     sl->seg_hi[g] = seg_hi[g];
+  }
+  sl->part_off[0] = 0;
+  for (int w = 0; w < s->P; w++)
+    sl->part_off[w + 1] = sl->part_off[w] + share_values(s, sl, w);
+  if (sl->part_off[s->P] > sl->capparts) {
+    if (pmi_sched_resize(&sl->parts, sl->part_off[s->P], sizeof *sl->parts))
+      return pmi_fail(s->err, PMLS_ENOMEM, "out of memory for a round");
+    sl->capparts = sl->part_off[s->P];
   }
   memset(sl->have, 0, (size_t)s->P);
   memset(sl->ready, 0, (size_t)s->P);
@@ -565,23 +637,7 @@ static int take_partial(pmls_sched *s, pmi_rd *rd) {
     node_dropped(s, why);
     return PMLS_OK;
   }
-  size_t row = (size_t)sl->n * (size_t)s->width + (size_t)s->extra;
-  double *dst = sl->parts + (size_t)w * row;
-  memset(dst, 0, row * sizeof *dst);
-  if (sl->nseg == 0) {
-    memcpy(dst, p, want * sizeof *dst);
-  } else {
-    size_t off = 0;
-    for (int g = 0; g < sl->nseg; g++) {
-      if (sl->seg_worker[g] != w) continue;
-      size_t k = (size_t)(sl->seg_hi[g] - sl->seg_lo[g]) * (size_t)s->width;
-      memcpy(dst + (size_t)sl->seg_lo[g] * (size_t)s->width,
-             p + off * sizeof(double), k * sizeof(double));
-      off += k;
-    }
-    memcpy(dst + (size_t)sl->n * (size_t)s->width, p + off * sizeof(double),
-           (size_t)s->extra * sizeof(double));
-  }
+  memcpy(sl->parts + sl->part_off[w], p, want * sizeof(double));
   sl->have[w] = 1;
   sl->got++;
   s->pushes++;
@@ -616,6 +672,40 @@ static int take_ready(pmls_sched *s, pmi_rd *rd) {
   return send_all(s);
 }
 
+/* The round's sum: the workers' partials added in worker order, so the
+ * result does not depend on arrival order. It is what adding P dense rows
+ * (zeros outside each share) gives: +0.0 where no worker wrote, and where
+ * one did, its value (after + 0.0 when P > 1, as the dense sum had it). */
+static void sum_parts(const pmls_sched *s, slot *sl) {
+  size_t vals = (size_t)sl->n * (size_t)s->width, extra = (size_t)s->extra;
+  double *sum = sl->sum;
+  if (sl->nseg == 0) {
+    memcpy(sum, sl->parts, (vals + extra) * sizeof *sum);
+    for (int w = 1; w < s->P; w++) {
+      const double *p = sl->parts + sl->part_off[w];
+      for (size_t i = 0; i < vals + extra; i++) sum[i] += p[i];
+    }
+    return;
+  }
+  for (size_t i = 0; i < vals; i++) sum[i] = 0.0;
+  for (int w = 0; w < s->P; w++) {
+    const double *p = sl->parts + sl->part_off[w];
+    for (int g = 0; g < sl->nseg; g++) {
+      if (sl->seg_worker[g] != w) continue;
+      size_t k = (size_t)(sl->seg_hi[g] - sl->seg_lo[g]) * (size_t)s->width;
+      double *d = sum + (size_t)sl->seg_lo[g] * (size_t)s->width;
+      if (s->P == 1)
+        memcpy(d, p, k * sizeof *d);
+      else
+        for (size_t i = 0; i < k; i++) d[i] += p[i];
+      p += k;
+    }
+    /* every worker sends extra: worker 0's first, as the dense sum did */
+    for (size_t j = 0; j < extra; j++)
+      sum[vals + j] = w == 0 ? p[j] : sum[vals + j] + p[j];
+  }
+}
+
 int pmls_sched_collect(pmls_sched *s, pmls_collected *out) {
   pmls_engine *e = s->e;
   if (s->count == 0)
@@ -639,13 +729,7 @@ int pmls_sched_collect(pmls_sched *s, pmls_collected *out) {
     if (rc) return rc;
     deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
   }
-  /* Summed in worker order: the result does not depend on arrival order. */
-  size_t row = (size_t)sl->n * (size_t)s->width + (size_t)s->extra;
-  memcpy(sl->sum, sl->parts, row * sizeof *sl->sum);
-  for (int w = 1; w < s->P; w++) {
-    const double *p = sl->parts + (size_t)w * row;
-    for (size_t i = 0; i < row; i++) sl->sum[i] += p[i];
-  }
+  sum_parts(s, sl);
   s->collected = 1;
   out->round = sl->round;
   out->n = sl->n;
@@ -658,7 +742,27 @@ const double *pmls_sched_partial(pmls_sched *s, int worker) {
   if (!s->collected || worker < 0 || worker >= s->P) return NULL;
   slot *sl = &s->slots[s->first];
   size_t row = (size_t)sl->n * (size_t)s->width + (size_t)s->extra;
-  return sl->parts + (size_t)worker * row;
+  if (!s->dense_parts || row > s->capdense) {
+    free(s->dense_parts);
+    s->dense_parts = malloc(row * (size_t)s->P * sizeof *s->dense_parts);
+    s->capdense = s->dense_parts ? row : 0;
+    if (!s->dense_parts) return NULL;
+  }
+  double *dst = s->dense_parts + (size_t)worker * row;
+  const double *p = sl->parts + sl->part_off[worker];
+  memset(dst, 0, row * sizeof *dst);
+  if (sl->nseg == 0) {
+    memcpy(dst, p, row * sizeof *dst);
+    return dst;
+  }
+  for (int g = 0; g < sl->nseg; g++) {
+    if (sl->seg_worker[g] != worker) continue;
+    size_t k = (size_t)(sl->seg_hi[g] - sl->seg_lo[g]) * (size_t)s->width;
+    memcpy(dst + (size_t)sl->seg_lo[g] * (size_t)s->width, p, k * sizeof *p);
+    p += k;
+  }
+  memcpy(dst + (size_t)sl->n * (size_t)s->width, p, (size_t)s->extra * sizeof *p);
+  return dst;
 }
 
 int pmls_sched_commit(pmls_sched *s, const double *values) {

@@ -592,6 +592,103 @@ static void t_agnostic_round_end(void) {
   pmls_engine_destroy(e);
 }
 
+/* ---- segmented rounds ------------------------------------------------------ */
+
+typedef struct {
+  pmls_engine *e;
+  int worker;
+  verdict v;
+} seg_job;
+
+/* Writes (w + 1) * 100 + k at every position k of its share and w + 1 in
+ * the extra slot. */
+static void *seg_worker_main(void *arg) {
+  seg_job *j = arg;
+  pmls_client *c = NULL;
+  pmls_rounds *r = NULL;
+  pmls_round info;
+  if (pmls_client_open(j->e, j->worker, &c) != PMLS_OK ||
+      pmls_rounds_open(c, &r) != PMLS_OK ||
+      pmls_round_next(r, &info) != PMLS_OK || info.round != 0) {
+    fail(&j->v, "worker %d: no round 0: %s", j->worker,
+         r ? pmls_rounds_errmsg(r) : pmls_client_errmsg(c));
+  } else {
+    double *out = pmls_round_partial(r);
+    for (int g = 0; g < info.nseg; g++)
+      for (int64_t k = info.seg_lo[g]; k < info.seg_hi[g]; k++)
+        out[k] = (j->worker + 1) * 100.0 + (double)k;
+    out[info.n] = j->worker + 1;
+    if (pmls_round_send(r, 1) != PMLS_OK ||
+        pmls_round_next(r, &info) != PMLS_OK || info.round != -1)
+      fail(&j->v, "worker %d: send or end: %s", j->worker,
+           pmls_rounds_errmsg(r));
+  }
+  pmls_rounds_close(r);
+  pmls_client_close(c);
+  return NULL;
+}
+
+static void t_segments(void) {
+  pmls_engine *e = sched_engine(2, 1);
+  CHECK(e != NULL);
+  pmls_model_spec s = model(RVARS, 1, 1);
+  CHECK_EQ_INT(pmls_model_declare(e, &s), PMLS_OK);
+  seg_job jobs[2] = {{.e = e, .worker = 0}, {.e = e, .worker = 1}};
+  pthread_t t[2];
+  for (int w = 0; w < 2; w++)
+    CHECK(pthread_create(&t[w], NULL, seg_worker_main, &jobs[w]) == 0);
+  pmls_sched *node = NULL;
+  int orc = pmls_sched_open(e, 0, &node), rc = PMLS_OK, overlap_rc = 0;
+  char overlap_msg[256] = "";
+  double sum[RVARS + 1], part[2][RVARS + 1];
+  int64_t vars[RVARS];
+  for (int k = 0; k < RVARS; k++) vars[k] = k;
+  if (orc == PMLS_OK) {
+    /* worker 0 gets [0, 4) and [8, 12), worker 1 [4, 8) */
+    int32_t sw[3] = {0, 1, 0};
+    int64_t lo[3] = {0, 4, 8}, hi[3] = {4, 8, 12};
+    /* an overlap within one worker's share is refused, nothing sent */
+    int32_t bw[3] = {1, 0, 1};
+    int64_t blo[3] = {0, 4, 2}, bhi[3] = {3, 8, 4};
+    overlap_rc = pmls_sched_dispatch(node, vars, RVARS, 3, bw, blo, bhi, NULL,
+                                     NULL, NULL);
+    snprintf(overlap_msg, sizeof overlap_msg, "%s", pmls_sched_errmsg(node));
+    pmls_collected got = {0};
+    rc = pmls_sched_dispatch(node, vars, RVARS, 3, sw, lo, hi, NULL, NULL,
+                             NULL);
+    if (rc == PMLS_OK) rc = pmls_sched_collect(node, &got);
+    if (rc == PMLS_OK) {
+      memcpy(sum, got.sum, sizeof sum);
+      for (int w = 0; w < 2; w++) {
+        const double *p = pmls_sched_partial(node, w);
+        if (p) memcpy(part[w], p, sizeof part[w]);
+        else rc = PMLS_ENOMEM;
+      }
+    }
+    double values[RVARS] = {0};
+    if (rc == PMLS_OK) rc = pmls_sched_commit(node, values);
+    if (rc == PMLS_OK) rc = pmls_sched_stop(node);
+  }
+  pmls_sched_close(node);
+  for (int w = 0; w < 2; w++) pthread_join(t[w], NULL);
+  CHECK_EQ_INT(orc, PMLS_OK);
+  CHECK_EQ_INT(overlap_rc, PMLS_EINVAL);
+  CHECK_STR_CONTAINS(overlap_msg, "segments 0 and 2 give worker 1 variables "
+                                  "[0, 3) and [2, 4)");
+  CHECK_EQ_INT(rc, PMLS_OK);
+  for (int w = 0; w < 2; w++) CHECK_VERDICT(jobs[w].v);
+  for (int k = 0; k < RVARS; k++) {
+    int owner = k >= 4 && k < 8 ? 1 : 0;
+    CHECK_EQ_DBL(sum[k], (owner + 1) * 100.0 + k);
+    CHECK_EQ_DBL(part[owner][k], (owner + 1) * 100.0 + k);
+    CHECK_EQ_DBL(part[1 - owner][k], 0.0);
+  }
+  CHECK_EQ_DBL(sum[RVARS], 3.0);
+  CHECK_EQ_DBL(part[0][RVARS], 1.0);
+  CHECK_EQ_DBL(part[1][RVARS], 2.0);
+  pmls_engine_destroy(e);
+}
+
 static const th_case cases[] = {
     {"model declare: errors name the field, defaults filled in", t_model_declare_errors},
     {"rounds open: errors name the argument, one handle per worker", t_rounds_open_errors},
@@ -604,6 +701,7 @@ static const th_case cases[] = {
     {"broadcast: two nodes, three workers, each node's values apart", t_broadcast_two_nodes},
     {"broadcast errors name the argument; none after stop", t_broadcast_errors},
     {"agnostic round: over is 0 until every worker is ready, wait_over blocks", t_agnostic_round_end},
+    {"segments: each worker's share summed, partial dense, overlaps refused", t_segments},
 };
 
 TH_MAIN(cases)
