@@ -444,7 +444,7 @@ double *pmls_sched_model(pmls_sched *s);
 /* Sends a round of n variables to the workers: with nseg = 0 every worker
  * gets them all; otherwise segment g gives worker seg_worker[g] the
  * variables vars[seg_lo[g] .. seg_hi[g]-1] and the block (seg_row[g],
- * seg_col[g]). */
+ * seg_col[g]); one worker's segments must not overlap (PMLS_EINVAL). */
 int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
                         int nseg, const int32_t *seg_worker,
                         const int64_t *seg_lo, const int64_t *seg_hi,
@@ -453,7 +453,8 @@ int pmls_sched_dispatch(pmls_sched *s, const int64_t *vars, int64_t n,
 int pmls_sched_outstanding(const pmls_sched *s); /* dispatched, uncommitted */
 /* Waits for every worker's partial of the oldest outstanding round. */
 int pmls_sched_collect(pmls_sched *s, pmls_collected *out);
-/* Worker w's own partial of the collected round (zeros outside its share). */
+/* Worker w's own partial of the collected round (zeros outside its share),
+ * valid until the commit; NULL when out of memory or w is bad. */
 const double *pmls_sched_partial(pmls_sched *s, int worker);
 /* Commits the collected round: values holds the new n * width values. The
  * changes (new - old) are then in pmls_sched_deltas until the next commit. */
