@@ -122,6 +122,18 @@ if [ -x bench/lda.sh ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# The LDA experiments (docs/topic-models.md, "Experiments"): consistency
+# models with a slowed worker, SSP against ESSP under random pauses, and
+# token-samples/s against K; tables and plots, no target rows.
+if [ -x bench/lda_experiments.sh ]; then
+  echo "== lda experiments (bench/lda_experiments.sh)"
+  t0=$(date +%s)
+  if ! bench/lda_experiments.sh; then
+    error_row lda_experiments "bench/lda_experiments.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # The Lasso scheduling experiment (docs/lasso_sched.md): SAP against
 # Shotgun at increasing parallelism; adds its rows and lasso_sched.json the
 # same way as bench/straggler.sh.

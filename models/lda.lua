@@ -31,6 +31,7 @@ local pmls = require "pmls"
 local lda = require "pmls.lda"
 local saved_model = require "pmls.model"
 local saved = require "lib.lda_saved"
+local straggler = require "lib.straggler"
 local array = pmls.array
 local floor, max, min = math.floor, math.max, math.min
 
@@ -51,6 +52,7 @@ app:option("sampler", "auto", "dense, sparse (SparseLDA) or auto",
 app:option("ll_every", 1, "report the log-likelihood every N clocks (0: only the last)", { type = "int", min = 0 })
 app:option("predict_sweeps", 20, "--predict: Gibbs sweeps of each document's topics", { type = "int", min = 1 })
 saved_model.options(app)
+straggler.options(app, true)
 app:metric("ll_token", "mean")     -- each worker reports P × its share: the mean is the sum
 app:metric("msamples_s", "mean")   -- the same: the workers' token-samples/s added, in millions
 app:gather("docs", 3)              -- per worker: the final document part, count errors, tokens
@@ -98,6 +100,7 @@ local function my_documents(ds, m, me, P)
 end
 
 function app:setup(ctx)
+  straggler.check(ctx.opt)
   local ds = read_corpus(ctx, ctx.opt)
   local m = setup_of(ds, ctx.opt)
   ctx:table("wt", { rows = ds.words, cols = m.K, dtype = "int32" })
@@ -129,6 +132,7 @@ function app:worker(ctx)
     assert(lda.assign(st, wd, NT:delta(0)))
   end
   assert(ctx:clock())
+  local slow = straggler.new(ctx)
   for it = 1, opt.iters + 1 do
     local last = it == opt.iters + 1
     if last or (opt.ll_every > 0 and (it - 1) % opt.ll_every == 0) then
@@ -145,10 +149,12 @@ function app:worker(ctx)
     if not last then
       assert(WT:view_many(st.words, st.nwords, wv))
       assert(WT:delta_many(st.words, st.nwords, wd))
-      local t0 = pmls.now()
+      local t0, s0 = pmls.now(), slow:start()
       local n = assert(lda.sweep(st, m.sampler, m.alpha, m.beta, m.vbeta, wv, wd,
                                  assert(NT:view(0)), assert(NT:delta(0))))
       local dt = pmls.now() - t0
+      local nap = slow:stretch(s0)
+      if nap > 0 then ctx:report { slowed_s = nap } end
       if dt > 0 then ctx:report { msamples_s = P * n / dt / 1e6 } end
     end
     assert(ctx:clock())
