@@ -2,8 +2,8 @@
 -- metrics files: luajit bench/lda_experiments_report.lua KIND FILE...
 --   consistency  per model: seconds to reach the LL/token every run
 --                reached (the lowest final one), final LL/token, wall
---                time, the slowed worker's sleep, and the staleness of the
---                word-topic reads;
+--                time, the slowed worker's sleep (its clocks' slowed_s
+--                added up), and the staleness of the word-topic reads;
 --   pauses       per model: staleness mean and variance of the word-topic
 --                reads, final LL/token, wall time;
 --   topics       per K: median token-samples/s over the clocks, and its
@@ -61,9 +61,10 @@ if kind == "consistency" then
   say("| model | s to LL/token %.3f | final LL/token | wall s | slowed s | staleness mean | var | max |", target)
   say("|---|---|---|---|---|---|---|---|")
   for _, r in ipairs(runs) do
-    local t = wt(r)
+    local t, slept = wt(r), 0
+    for _, c in ipairs(r.clocks) do slept = slept + (c.slowed_s or 0) end
     say("| %s | %.1f | %.4f | %.1f | %.1f | %.2f | %.2f | %d |", r.name, time_to(r, target),
-        r.final.ll_token, r.final.time_s, r.final.slowed_s or 0, t.staleness_mean, t.staleness_var,
+        r.final.ll_token, r.final.time_s, slept, t.staleness_mean, t.staleness_var,
         t.staleness_max)
   end
 elseif kind == "pauses" then
