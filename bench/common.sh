@@ -1,5 +1,6 @@
 # bench/common.sh: the set-up the experiment scripts share; sourced by
-# bench/straggler.sh, block_straggler.sh and lasso_sched.sh after they set
+# bench/straggler.sh, block_straggler.sh, lasso_sched.sh and
+# lda_experiments.sh after they set
 # NAME (for messages and the lock), OUT and PMLS (and DATA for MovieLens).
 
 # Checks that the pmls command and luajit are there, makes OUT, and waits
@@ -40,4 +41,15 @@ bench_movielens() {
     echo "$NAME: skipped: MovieLens-100K not found ($ML/ua.base, or $DATA/ml-100k.tar.xz; set PMLS_DATA)"
     exit 0
   fi
+}
+
+# The engine flags of a consistency model named bsp, sspS, esspS or async
+# (the experiments' model names).
+bench_consistency_flags() {
+  case $1 in
+    bsp) echo "--consistency bsp" ;;
+    ssp*) echo "--consistency ssp --staleness ${1#ssp}" ;;
+    essp*) echo "--consistency essp --staleness ${1#essp}" ;;
+    async) echo "--consistency async" ;;
+  esac
 }

@@ -36,7 +36,9 @@ TOPICS=${LDA_EXP_TOPICS:-20 50 100 200 500 1000}
 KITERS=${LDA_EXP_KITERS:-10}
 SKIP=${LDA_EXP_SKIP:-}
 PMLS=build/bin/pmls
-mkdir -p "$OUT"
+NAME=lda_experiments
+. bench/common.sh
+bench_prepare
 if [ ! -f "$DATA/docword.20news.txt.gz" ]; then
   echo "bench/lda_experiments.sh: $DATA/docword.20news.txt.gz not found (set PMLS_DATA); skipped" >&2
   exit 0
@@ -45,14 +47,6 @@ NEWS="--data $DATA/docword.20news.txt.gz --vocab $DATA/vocab.20news.txt.gz --tes
 TABLES=$OUT/lda-experiments.md
 : > "$TABLES"
 
-flags() { # model name -> engine flags
-  case $1 in
-    bsp) echo "--consistency bsp" ;;
-    ssp*) echo "--consistency ssp --staleness ${1#ssp}" ;;
-    essp*) echo "--consistency essp --staleness ${1#essp}" ;;
-    async) echo "--consistency async" ;;
-  esac
-}
 
 # run NAME ARGS...: one pmls run into $OUT/lda-exp-NAME.jsonl
 run() {
@@ -85,7 +79,7 @@ if ! skipped consistency; then
   files=""
   for model in bsp ssp1 ssp2 ssp3 essp2 async; do
     # shellcheck disable=SC2046
-    run "$model" --topics 20 --iters "$ITERS" -w 2 $(flags "$model") --slow-worker 1 \
+    run "$model" --topics 20 --iters "$ITERS" -w 2 $(bench_consistency_flags "$model") --slow-worker 1 \
       --slow-factor "$FACTOR" --pause-prob "$PAUSE_PROB" --pause-ms "$PAUSE_MS" || failed=1
     files="$files $OUT/lda-exp-$model.jsonl"
   done
@@ -99,7 +93,7 @@ if ! skipped pauses; then
   files=""
   for model in ssp2 essp2; do
     # shellcheck disable=SC2046
-    run "pauses-$model" --topics 20 --iters "$ITERS" -w 2 $(flags "$model") --pause-on all \
+    run "pauses-$model" --topics 20 --iters "$ITERS" -w 2 $(bench_consistency_flags "$model") --pause-on all \
       --pause-prob "$PAUSE_PROB" --pause-ms "$PAUSE_MS" || failed=1
     files="$files $OUT/lda-exp-pauses-$model.jsonl"
   done

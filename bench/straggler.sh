@@ -36,15 +36,6 @@ NAME=straggler
 bench_movielens
 bench_prepare
 
-# model name -> engine flags
-flags() {
-  case $1 in
-    bsp) echo "--consistency bsp" ;;
-    ssp*) echo "--consistency ssp --staleness ${1#ssp}" ;;
-    essp*) echo "--consistency essp --staleness ${1#essp}" ;;
-    async) echo "--consistency async" ;;
-  esac
-}
 MODELS="bsp ssp1 ssp2 ssp3 ssp4 essp2 async"
 STRAGGLER="--slow-worker $SLOW --slow-factor $FACTOR --pause-prob $PAUSE_PROB --pause-ms $PAUSE_MS"
 
@@ -73,7 +64,7 @@ one() { # condition model repeat [script options...]
   else f=$OUT/straggler-$model-nostraggler-$rep.jsonl; fi
   rm -f "$f"   # --metrics appends
   # shellcheck disable=SC2046
-  if "$PMLS" run models/mf_sgd.lua -w $WORKERS -q --seed "$rep" $(flags "$model") \
+  if "$PMLS" run models/mf_sgd.lua -w $WORKERS -q --seed "$rep" $(bench_consistency_flags "$model") \
       --metrics "$f" --data "$ML/ua.base" --test "$ML/ua.test" --rank $RANK \
       --epochs $EPOCHS --clocks-per-epoch $CPE "$@"; then
     printf '%s\t%s\t%s\t%s\n' "$cond" "$model" "$rep" "$f" >> "$MANIFEST"
