@@ -108,6 +108,9 @@ struct pmls_engine {
   char (*server_addr)[PMI_ADDR_MAX];
   char feed_addr[PMI_ADDR_MAX];
   char ctl_addr[PMI_ADDR_MAX]; /* where rank 0 reaches this process */
+  /* Rank 0 of a job of processes: each rank's host name, by rank (its
+   * own, then each from its JOIN), for the metrics header; else NULL. */
+  char (*hosts)[PMI_HOST_MAX];
 
   pthread_mutex_t mu;    /* guards the fields below that are not atomic */
 
