@@ -45,7 +45,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static int terminated(const char *s, size_t cap) { return memchr(s, 0, cap) != NULL; }
+static int terminated(const char *s, size_t cap) {
+  return memchr(s, 0, cap) != NULL;
+}
 
 /* A directory entry as rank 0 may keep it: whole, of the transport. */
 static void check_addr(const char *a, const char *scheme, const char *what) {

@@ -197,8 +197,9 @@ static int gather_joins(pmls_engine *e, char *why) {
       char missing[256] = "";
       size_t n = 0;
       for (int r = 1; r < P && n + 12 < sizeof missing; r++)
-        if (!rv.joined[r]) n += (size_t)snprintf(missing + n, sizeof missing - n,
-                                                 "%s%d", n ? ", " : "", r);
+        if (!rv.joined[r])
+          n += (size_t)snprintf(missing + n, sizeof missing - n, "%s%d",
+                                n ? ", " : "", r);
       rc = pmi_fail(why, PMLS_ETIMEDOUT, "rank 0: rank%s %s of %d did not join "
                     "at %s within %d ms (not started, or cannot reach this "
                     "address)", strchr(missing, ',') ? "s" : "", missing, P,
