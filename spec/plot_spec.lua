@@ -55,6 +55,22 @@ describe("the metrics of a run", function()
     assert.equal(6, #rows) -- five clocks, then the final object
   end)
 
+  it("list the host name of every rank, rank 0 first, in a -p 2 run's header", function()
+    local file = helpers.tempdir() .. "/m.jsonl"
+    demo(file, { "-p", "2", "-w", "1" })
+    local _, headers = helpers.read_metrics(file)
+    assert.equal(1, #headers)
+    local h = headers[1]
+    assert.equal(2, h.procs)
+    assert.equal(2, #h.hosts, helpers.read_file(file))
+    -- both ranks ran here: the same name, as rank 0 itself sees it
+    local me = io.popen("hostname"):read("*l")
+    for r = 1, 2 do
+      assert.matches("^[%w%.%-_]+$", h.hosts[r])
+      assert.equal(me:gsub("[^%w%.%-_]", "_"):sub(1, 64), h.hosts[r])
+    end
+  end)
+
   it("carry each table's staleness histogram per clock, adding up to the run's", function()
     local file = helpers.tempdir() .. "/m.jsonl"
     demo(file, { "--staleness", "2" })

@@ -567,6 +567,86 @@ static void job_seeds(void) {
   save("job", "abort_signal");
 }
 
+/* ---- join (the rendezvous) ---------------------------------------------- */
+
+/* A JOIN as rank r of fuzz_join.c's job (3 ranks, 1 worker each, 3
+ * shards, 2 scheduler nodes: rank 1 owns entries 1 and 4, rank 2 entry
+ * 2), its addresses under prefix. */
+static void join_msg(int32_t r, int32_t procs, const char *prefix,
+                     const char *host) {
+  char a[256];
+  pay();
+  pmi_put_i32(&p, r);
+  pmi_put_i32(&p, procs);
+  pmi_put_i32(&p, 1); /* workers */
+  pmi_put_i32(&p, 3); /* servers */
+  pmi_put_i32(&p, 2); /* schedulers */
+  snprintf(a, sizeof a, "%s/r%d", prefix, r);
+  pmi_put_str(&p, a);
+  pmi_put_i32(&p, r == 1 ? 2 : 1);
+  for (int s = r; s < 5; s += 3) {
+    pmi_put_i32(&p, s);
+    snprintf(a, sizeof a, "%s/e%d", prefix, s);
+    pmi_put_str(&p, a);
+  }
+  pmi_put_str(&p, host);
+  rec(PMI_MSG_JOIN, r);
+}
+
+static void dir_msg(int32_t status, const char *text, const char *prefix) {
+  char a[256];
+  pay();
+  pmi_put_i32(&p, status);
+  pmi_put_str(&p, text);
+  pmi_put_u32(&p, 0x5eed1234u);
+  pmi_put_i32(&p, 5);
+  for (int s = 0; s < 5; s++) {
+    snprintf(a, sizeof a, "%s/d%d", prefix, s);
+    pmi_put_str(&p, a);
+  }
+  rec(PMI_MSG_DIR, 0);
+}
+
+static void join_seeds(void) {
+  const char *ipc = "ipc:///tmp/pmls-fuzz", *tcp = "tcp://127.0.0.1:7200";
+  uint8_t side = 0;
+  begin();
+  pmi_buf_put(&out, &side, 1);
+  join_msg(2, 3, ipc, "node-b");
+  join_msg(1, 3, ipc, "node-a.example.org");
+  save("join", "rank0_ipc");
+  side = 2;
+  begin();
+  pmi_buf_put(&out, &side, 1);
+  join_msg(1, 3, tcp, "a");
+  join_msg(1, 3, tcp, "a"); /* said again: counts once */
+  join_msg(2, 3, tcp, "b_2");
+  save("join", "rank0_tcp_twice");
+  side = 0;
+  begin();
+  pmi_buf_put(&out, &side, 1);
+  pay();
+  pmi_put_str(&p, "garbage");
+  rec(FUZZ_RAW, 0);
+  join_msg(1, 3, tcp, "a");     /* of another transport: dropped */
+  join_msg(1, 3, ipc, "bad host"); /* dropped */
+  join_msg(2, 4, ipc, "b");     /* other options: refused */
+  save("join", "rank0_dropped_refused");
+  side = 1;
+  begin();
+  pmi_buf_put(&out, &side, 1);
+  pay();
+  rec(PMI_MSG_BEAT, 0);
+  dir_msg(0, "", tcp);          /* of another transport: dropped */
+  dir_msg(0, "", ipc);
+  save("join", "rank1_dir");
+  side = 3;
+  begin();
+  pmi_buf_put(&out, &side, 1);
+  dir_msg(6, "rank 0: rank 2 was\nstarted with 4 processes", tcp);
+  save("join", "rank1_refused");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR (engine/fuzz/corpus)\n", argv[0]);
@@ -579,6 +659,7 @@ int main(int argc, char **argv) {
   rounds_seeds();
   sched_seeds();
   job_seeds();
+  join_seeds();
   pmi_buf_free(&out);
   pmi_buf_free(&p);
   return 0;

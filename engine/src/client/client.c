@@ -277,10 +277,10 @@ static void add_stale_reports(pmls_client *c) {
   if (!c->stale_sent) return;
   int ntables = pmi_engine_ntables(c->e), need = 0;
   for (int t = 0; t < ntables; t++)
-    for (int b = 0; b < 17; b++) need += c->acc[t].stale_hist[b] != c->stale_sent[t][b];
+    for (int b = 0; b < PMI_STALE_BUCKETS; b++) need += c->acc[t].stale_hist[b] != c->stale_sent[t][b];
   int room = need <= MAX_REPORTS - c->nreports;
   for (int t = 0; t < ntables; t++)
-    for (int b = 0; b < 17; b++) {
+    for (int b = 0; b < PMI_STALE_BUCKETS; b++) {
       int64_t d = c->acc[t].stale_hist[b] - c->stale_sent[t][b];
       c->stale_sent[t][b] = c->acc[t].stale_hist[b];
       if (!d || !room) continue;

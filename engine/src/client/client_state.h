@@ -97,7 +97,7 @@ struct pmls_client {
   double clock_staleness;
   /* acc[t].stale_hist as of the last clock (allocated at the first): the
    * difference is the clock's histogram, sent with it (pmls_clock). */
-  int64_t (*stale_sent)[17];
+  int64_t (*stale_sent)[PMI_STALE_BUCKETS];
   pmi_buf out;
   pmi_buf *batch; /* per shard, OPLOG messages being filled */
   report reports[MAX_REPORTS];

@@ -417,7 +417,7 @@ void pmi_client_record_staleness(pmls_client *c, int table, int64_t copy_clock) 
   a->stale_sum += (double)st;
   a->stale_sumsq += (double)st * (double)st;
   if (st > a->stale_max) a->stale_max = st;
-  a->stale_hist[st < 16 ? st : 16]++;
+  a->stale_hist[st < PMI_STALE_BUCKETS - 1 ? st : PMI_STALE_BUCKETS - 1]++;
   c->clock_reads++;
   c->clock_staleness += (double)st;
 }

@@ -56,20 +56,138 @@ int pmi_job_send(pmi_job *j, int sock, const char *peer, char *err) {
   return pmi_msg_send(sock, &j->out, NULL, peer, err);
 }
 
+/* A directory address from a message: whole (not cut to fit) and of the
+ * job's transport, or rd->bad. */
+static void get_addr(pmls_engine *e, pmi_rd *rd, char out[PMI_ADDR_MAX]) {
+  pmi_rd peek = *rd;
+  uint16_t n = pmi_get_u16(&peek);
+  pmi_get_str(rd, out, PMI_ADDR_MAX);
+  const char *scheme = e->transport == PMI_TCP ? "tcp://" : "ipc://";
+  if (rd->bad || n >= PMI_ADDR_MAX || strlen(out) != n ||
+      strncmp(out, scheme, 6) != 0)
+    rd->bad = 1;
+}
+
+void pmi_rendezvous_init(pmls_engine *e, pmi_rendezvous *rv) {
+  memset(rv->joined, 0, (size_t)e->procs);
+  memset(rv->ctl, 0, (size_t)e->procs * sizeof *rv->ctl);
+  rv->njoined = 1; /* rank 0 */
+  rv->joined[0] = 1;
+}
+
+/* Rank 0: one message at the master address during the rendezvous. A
+ * message that is not a well-formed JOIN is dropped and counted (a peer
+ * that means it sends again, and one forged JOIN must not end the job);
+ * a well-formed one is taken, or refused with why when it says that rank
+ * was started differently (it still hears why: the rank is marked as
+ * joined, with its address, but not counted). Nothing of a JOIN is kept
+ * until it is taken, and a rank names only the entries it owns. */
+int pmi_job_take_join(pmls_engine *e, pmi_rendezvous *rv, const void *msg,
+                      size_t len, char *why) {
+  pmi_job *j = e->jobst;
+  int P = e->procs, naddr = pmi_addr_count(e);
+  pmi_hdr h;
+  pmi_rd rd;
+  char err[PMI_ERRLEN];
+  if (pmi_msg_open(msg, len, 0, &h, &rd, err) != PMLS_OK) {
+    pmi_msg_dropped(&e->dropped, "rank 0: the rendezvous", err);
+    return PMLS_OK;
+  }
+  if (h.type != PMI_MSG_JOIN) {
+    snprintf(err, sizeof err, "%s at %s, not a JOIN",
+             pmi_msg_type_name(h.type), j->master);
+    pmi_msg_dropped(&e->dropped, "rank 0: the rendezvous", err);
+    return PMLS_OK;
+  }
+  int r = pmi_get_i32(&rd), procs = pmi_get_i32(&rd);
+  int workers = pmi_get_i32(&rd), servers = pmi_get_i32(&rd);
+  int schedulers = pmi_get_i32(&rd);
+  char addr[PMI_ADDR_MAX], host[PMI_HOST_MAX];
+  get_addr(e, &rd, addr);
+  int n = pmi_get_i32(&rd);
+  if (rd.bad || r < 1 || r >= P) rd.bad = 1;
+  /* The entries rank r owns, each named once: n of them at most. */
+  int owned = 0;
+  for (int s = 0; !rd.bad && s < naddr; s++) owned += pmi_addr_owner(e, s) == r;
+  if (n < 0 || n > owned) rd.bad = 1;
+  int *slot = NULL;
+  char (*saddr)[PMI_ADDR_MAX] = NULL;
+  if (!rd.bad && n > 0) {
+    slot = malloc((size_t)n * sizeof *slot);
+    saddr = malloc((size_t)n * sizeof *saddr);
+    if (!slot || !saddr) {
+      free(slot);
+      free(saddr);
+      return pmi_fail(why, PMLS_ENOMEM, "out of memory for the rendezvous");
+    }
+  }
+  for (int i = 0; i < n && !rd.bad; i++) {
+    slot[i] = pmi_get_i32(&rd);
+    get_addr(e, &rd, saddr[i]);
+    if (slot[i] < 0 || slot[i] >= naddr || pmi_addr_owner(e, slot[i]) != r)
+      rd.bad = 1;
+    for (int k = 0; k < i && !rd.bad; k++) rd.bad = slot[k] == slot[i];
+  }
+  /* The host name, whole and of the bytes a host name holds (it goes into
+   * the metrics file as it came). */
+  pmi_rd peek = rd;
+  uint16_t hn = pmi_get_u16(&peek);
+  pmi_get_str(&rd, host, sizeof host);
+  if (!rd.bad && (hn >= PMI_HOST_MAX || !pmi_host_ok(host))) rd.bad = 1;
+  if (!rd.bad && n != owned) rd.bad = 1;
+  if (rd.bad) {
+    free(slot);
+    free(saddr);
+    snprintf(err, sizeof err, "a malformed JOIN (rank %d) at %s", r, j->master);
+    pmi_msg_dropped(&e->dropped, "rank 0: the rendezvous", err);
+    return PMLS_OK;
+  }
+  int rc = PMLS_OK;
+  if (rv->joined[r] && strcmp(rv->ctl[r], addr) != 0) {
+    rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d joined twice (two "
+                  "processes were given the same rank)", r);
+  } else if (procs != P || workers != e->local_workers ||
+             servers != e->servers || schedulers != e->schedulers) {
+    rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d was started with %d "
+                  "processes, %d workers, %d servers, %d schedulers; rank 0 "
+                  "with %d, %d, %d, %d (every rank needs the same options)",
+                  r, procs, workers, servers, schedulers, P,
+                  e->local_workers, e->servers, e->schedulers);
+  } else {
+    /* A rank that says JOIN again (the same address) counts once. */
+    if (!rv->joined[r]) rv->njoined++;
+    rv->joined[r] = 1;
+    snprintf(rv->ctl[r], PMI_ADDR_MAX, "%s", addr);
+    for (int i = 0; i < n; i++)
+      snprintf(e->server_addr[slot[i]], PMI_ADDR_MAX, "%s", saddr[i]);
+    if (e->hosts) snprintf(e->hosts[r], PMI_HOST_MAX, "%s", host);
+  }
+  /* A rank that was refused still hears why (below), at once. */
+  if (rc != PMLS_OK && !rv->ctl[r][0]) {
+    rv->joined[r] = 1;
+    snprintf(rv->ctl[r], PMI_ADDR_MAX, "%s", addr);
+  }
+  free(slot);
+  free(saddr);
+  return rc;
+}
+
 /* Rank 0: waits for every other rank's JOIN, then sends each the DIR. */
 static int gather_joins(pmls_engine *e, char *why) {
   pmi_job *j = e->jobst;
   int P = e->procs;
-  char (*ctl)[PMI_ADDR_MAX] = calloc((size_t)P, sizeof *ctl);
-  unsigned char *joined = calloc((size_t)P, 1);
-  if (!ctl || !joined) {
-    free(ctl);
-    free(joined);
+  pmi_rendezvous rv;
+  rv.ctl = calloc((size_t)P, sizeof *rv.ctl);
+  rv.joined = calloc((size_t)P, 1);
+  if (!rv.ctl || !rv.joined) {
+    free(rv.ctl);
+    free(rv.joined);
     return pmi_fail(why, PMLS_ENOMEM, "out of memory for the rendezvous");
   }
-  int njoined = 1, rc = PMLS_OK;
+  pmi_rendezvous_init(e, &rv);
+  int rc = PMLS_OK;
   double deadline = pmi_now() + j->timeout_ms / 1000.0;
-  while (njoined < P && rc == PMLS_OK) {
+  while (rv.njoined < P && rc == PMLS_OK) {
     if (pmi_proc_dead(e)) { /* stopped, or the launcher saw a rank die */
       rc = pmi_fail(why, e->dead_code, "rank 0: %s", e->dead_why);
       break;
@@ -79,8 +197,9 @@ static int gather_joins(pmls_engine *e, char *why) {
       char missing[256] = "";
       size_t n = 0;
       for (int r = 1; r < P && n + 12 < sizeof missing; r++)
-        if (!joined[r]) n += (size_t)snprintf(missing + n, sizeof missing - n,
-                                              "%s%d", n ? ", " : "", r);
+        if (!rv.joined[r])
+          n += (size_t)snprintf(missing + n, sizeof missing - n, "%s%d",
+                                n ? ", " : "", r);
       rc = pmi_fail(why, PMLS_ETIMEDOUT, "rank 0: rank%s %s of %d did not join "
                     "at %s within %d ms (not started, or cannot reach this "
                     "address)", strchr(missing, ',') ? "s" : "", missing, P,
@@ -92,57 +211,13 @@ static int gather_joins(pmls_engine *e, char *why) {
     size_t len;
     char err[PMI_ERRLEN];
     if (pmi_msg_recv(j->master_sock, &msg, &len, NULL, err) != PMLS_OK) continue;
-    pmi_hdr h;
-    pmi_rd rd;
-    if (pmi_msg_open(msg, len, 0, &h, &rd, err) != PMLS_OK ||
-        h.type != PMI_MSG_JOIN) {
-      fprintf(stderr, "pmls: rank 0: ignored a message at %s during the "
-              "rendezvous: %s\n", j->master, err);
-      pmi_msg_free(msg);
-      continue;
-    }
-    int r = pmi_get_i32(&rd), procs = pmi_get_i32(&rd);
-    int workers = pmi_get_i32(&rd), servers = pmi_get_i32(&rd);
-    int schedulers = pmi_get_i32(&rd);
-    char addr[PMI_ADDR_MAX];
-    pmi_get_str(&rd, addr, sizeof addr);
-    int n = pmi_get_i32(&rd);
-    for (int i = 0; i < n && !rd.bad; i++) {
-      int s = pmi_get_i32(&rd);
-      char saddr[PMI_ADDR_MAX];
-      pmi_get_str(&rd, saddr, sizeof saddr);
-      if (s < 0 || s >= pmi_addr_count(e)) rd.bad = 1;
-      else snprintf(e->server_addr[s], PMI_ADDR_MAX, "%s", saddr);
-    }
+    rc = pmi_job_take_join(e, &rv, msg, len, why);
     pmi_msg_free(msg);
-    if (rd.bad || r < 1 || r >= P) {
-      rc = pmi_fail(why, PMLS_EPROTO, "rank 0: malformed JOIN (rank %d) at %s",
-                    r, j->master);
-    } else if (joined[r] && strcmp(ctl[r], addr) != 0) {
-      rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d joined twice (two "
-                    "processes were given the same rank)", r);
-    } else if (procs != P || workers != e->local_workers ||
-               servers != e->servers || schedulers != e->schedulers) {
-      rc = pmi_fail(why, PMLS_EINVAL, "rank 0: rank %d was started with %d "
-                    "processes, %d workers, %d servers, %d schedulers; rank 0 "
-                    "with %d, %d, %d, %d (every rank needs the same options)",
-                    r, procs, workers, servers, schedulers, P,
-                    e->local_workers, e->servers, e->schedulers);
-    } else {
-      joined[r] = 1;
-      njoined++;
-      snprintf(ctl[r], PMI_ADDR_MAX, "%s", addr);
-    }
-    /* A rank that was refused still hears why (below), at once. */
-    if (rc != PMLS_OK && !rd.bad && r >= 1 && r < P && !ctl[r][0]) {
-      joined[r] = 1;
-      snprintf(ctl[r], PMI_ADDR_MAX, "%s", addr);
-    }
   }
   /* Every rank that joined hears the outcome, so none waits for nothing. */
   for (int r = 1; r < P; r++) {
-    if (!joined[r]) continue;
-    j->peer_push[r] = pmi_sock_push(ctl[r], j->timeout_ms, why);
+    if (!rv.joined[r]) continue;
+    j->peer_push[r] = pmi_sock_push(rv.ctl[r], j->timeout_ms, why);
     if (j->peer_push[r] < 0) {
       if (rc == PMLS_OK) rc = PMLS_ENET;
       continue;
@@ -160,9 +235,62 @@ static int gather_joins(pmls_engine *e, char *why) {
     if (pmi_job_send(j, j->peer_push[r], peer, err) && rc == PMLS_OK)
       rc = pmi_fail(why, PMLS_ENET, "rank 0: %s", err);
   }
-  free(ctl);
-  free(joined);
+  free(rv.ctl);
+  free(rv.joined);
   return rc;
+}
+
+/* Rank > 0: one message on its control socket while it waits for the DIR.
+ * PMLS_SKIP: not a well-formed DIR, dropped and counted (the real one may
+ * still come); PMLS_OK: the directory, taken into e (nothing is written
+ * there before the whole DIR is read); else the job failed to start, with
+ * why: rank 0 said so. */
+int pmi_job_take_dir(pmls_engine *e, const void *msg, size_t len, char *why) {
+  int naddr = pmi_addr_count(e);
+  pmi_hdr h;
+  pmi_rd rd;
+  char err[PMI_ERRLEN], who[48];
+  snprintf(who, sizeof who, "rank %d: the rendezvous", e->rank);
+  if (pmi_msg_open(msg, len, 0, &h, &rd, err) != PMLS_OK) {
+    pmi_msg_dropped(&e->dropped, who, err);
+    return PMLS_SKIP;
+  }
+  if (h.type != PMI_MSG_DIR) {
+    snprintf(err, sizeof err, "%s, not a DIR", pmi_msg_type_name(h.type));
+    pmi_msg_dropped(&e->dropped, who, err);
+    return PMLS_SKIP;
+  }
+  int status = pmi_get_i32(&rd);
+  char text[PMI_ERRLEN - 64];
+  pmi_get_str(&rd, text, sizeof text);
+  uint32_t job = pmi_get_u32(&rd);
+  int got = pmi_get_i32(&rd);
+  /* A refusal carries the directory too, but sized by rank 0's options,
+   * which may be what differs. */
+  if (status < 0 || status > PMLS_EVALUE || (!status && got != naddr))
+    rd.bad = 1;
+  char (*dir)[PMI_ADDR_MAX] = NULL;
+  if (!rd.bad && !status) {
+    dir = malloc((size_t)naddr * sizeof *dir);
+    if (!dir) return pmi_fail(why, PMLS_ENOMEM, "out of memory for the "
+                              "directory");
+    for (int s = 0; s < naddr && !rd.bad; s++) get_addr(e, &rd, dir[s]);
+  }
+  if (rd.bad) {
+    free(dir);
+    pmi_msg_dropped(&e->dropped, who, "a malformed DIR");
+    return PMLS_SKIP;
+  }
+  if (status) {
+    for (char *c = text; *c; c++) /* said by a peer: one line, printable */
+      if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = ' ';
+    return pmi_fail(why, status, "rank %d: the job failed to start: %s",
+                    e->rank, text);
+  }
+  e->job = job;
+  memcpy(e->server_addr, dir, (size_t)naddr * sizeof *dir);
+  free(dir);
+  return PMLS_OK;
 }
 
 /* Rank > 0: says JOIN to the master and waits for the DIR. */
@@ -183,6 +311,9 @@ static int join_master(pmls_engine *e, char *why) {
     pmi_put_i32(&j->out, s);
     pmi_put_str(&j->out, e->server_addr[s]);
   }
+  char host[PMI_HOST_MAX];
+  pmi_local_host(host);
+  pmi_put_str(&j->out, host);
   char err[PMI_ERRLEN];
   if (pmi_job_send(j, j->master_sock, "the master", err))
     return pmi_fail(why, PMLS_ETIMEDOUT, "rank %d: cannot reach the master at "
@@ -202,27 +333,9 @@ static int join_master(pmls_engine *e, char *why) {
     void *msg;
     size_t len;
     if (pmi_msg_recv(j->ctl_pull, &msg, &len, NULL, err) != PMLS_OK) continue;
-    pmi_hdr h;
-    pmi_rd rd;
-    if (pmi_msg_open(msg, len, 0, &h, &rd, err) != PMLS_OK ||
-        h.type != PMI_MSG_DIR) {
-      pmi_msg_free(msg);
-      continue;
-    }
-    int status = pmi_get_i32(&rd);
-    char text[PMI_ERRLEN];
-    pmi_get_str(&rd, text, sizeof text);
-    e->job = pmi_get_u32(&rd);
-    int got = pmi_get_i32(&rd);
-    for (int s = 0; s < got && s < pmi_addr_count(e); s++)
-      pmi_get_str(&rd, e->server_addr[s], PMI_ADDR_MAX);
-    int bad = rd.bad || got != pmi_addr_count(e);
+    int rc = pmi_job_take_dir(e, msg, len, why);
     pmi_msg_free(msg);
-    if (status) return pmi_fail(why, status, "rank %d: the job failed to start: "
-                                "%s", e->rank, text);
-    if (bad) return pmi_fail(why, PMLS_EPROTO, "rank %d: malformed DIR from the "
-                             "master", e->rank);
-    return PMLS_OK;
+    if (rc != PMLS_SKIP) return rc;
   }
 }
 
@@ -506,6 +619,12 @@ int pmi_job_start(pmls_engine *e, int *socks, char *why) {
       pmi_fail(why, rc, "rank 0: cannot listen at the master address: %s", tmp);
       goto fail;
     }
+    e->hosts = calloc((size_t)P, sizeof *e->hosts);
+    if (!e->hosts) {
+      rc = pmi_fail(why, PMLS_ENOMEM, "out of memory for the job");
+      goto fail;
+    }
+    pmi_local_host(e->hosts[0]);
     rc = gather_joins(e, why);
   } else {
     char name[32];

@@ -55,6 +55,25 @@ struct pmi_job {
   pmi_buf out;
 };
 
+/* Rank 0's side of the rendezvous so far: which ranks joined (rank 0
+ * too) and where each one's DIR goes. */
+typedef struct {
+  int njoined;
+  unsigned char *joined;     /* per rank */
+  char (*ctl)[PMI_ADDR_MAX]; /* per rank: its control socket */
+} pmi_rendezvous;
+/* Makes rv (its arrays given, e->procs long) a rendezvous where only rank
+ * 0 has joined. */
+void pmi_rendezvous_init(pmls_engine *e, pmi_rendezvous *rv);
+/* Rank 0: one message at the master address during the rendezvous (job.c
+ * says what is taken, dropped or refused); PMLS_OK, or why the job cannot
+ * start. Also the fuzz harness's way in (engine/fuzz/fuzz_join.c). */
+int pmi_job_take_join(pmls_engine *e, pmi_rendezvous *rv, const void *msg,
+                      size_t len, char *why);
+/* Rank > 0: one message while waiting for the DIR: PMLS_OK (the directory
+ * taken), PMLS_SKIP (dropped) or why the job failed to start. */
+int pmi_job_take_dir(pmls_engine *e, const void *msg, size_t len, char *why);
+
 /* A DONE message, called by the node thread with j->mu held. */
 void pmi_job_on_done(pmls_engine *e, const pmi_hdr *h, pmi_rd *rd);
 /* A message handed to the node thread's handler (job.c), as if it came on

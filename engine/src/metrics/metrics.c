@@ -561,13 +561,21 @@ static void write_cmdline(FILE *f) {
   fputc(']', f);
 }
 
-/* The hosts of the job: this one's name, and for tcp the other addresses
- * the shards listen on, once each. */
+/* The hosts of the job: each rank's name, by rank (rank 0 heard the
+ * others' at the rendezvous), and for tcp the addresses the shards listen
+ * on, once each. */
 static void write_hosts(FILE *f, pmls_engine *e) {
-  char host[256] = "";
-  if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "?");
   fputs(",\"hosts\":[", f);
-  json_string(f, host);
+  if (e->hosts) {
+    for (int r = 0; r < e->procs; r++) {
+      if (r) fputc(',', f);
+      json_string(f, e->hosts[r]);
+    }
+  } else {
+    char host[PMI_HOST_MAX];
+    pmi_local_host(host);
+    json_string(f, host);
+  }
   fputc(']', f);
   if (e->transport != PMI_TCP || !e->server_addr) return;
   fputs(",\"addresses\":[", f);

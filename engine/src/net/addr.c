@@ -1,11 +1,13 @@
 /* addr.c -- the IPv4 address chores of a tcp job: resolving a host name,
  * finding which local address routes to a peer (what that peer must use to
- * reach us), and asking the kernel for a free port. The engine's rendezvous
+ * reach us), and asking the kernel for a free port; and the host names the
+ * ranks tell rank 0 at the rendezvous, for the metrics header. The engine's rendezvous
  * (runtime/job.c) and the `pmls` launcher (cli/launch.c) both need them,
  * for its sockets and for the master address it hands to the ranks. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,4 +60,27 @@ int pmi_free_tcp_port(const char *ip) {
     port = ntohs(a.sin_port);
   close(fd);
   return port;
+}
+
+/* Bytes a host name may hold: RFC 1123's, and '_' that local names use. */
+static int host_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+int pmi_host_ok(const char *name) {
+  size_t n = 0;
+  for (; name[n]; n++)
+    if (n >= PMI_HOST_MAX - 1 || !host_byte((unsigned char)name[n])) return 0;
+  return n > 0;
+}
+
+void pmi_local_host(char out[PMI_HOST_MAX]) {
+  char name[256] = "";
+  if (gethostname(name, sizeof name - 1) != 0) name[0] = 0;
+  size_t n = 0;
+  for (; name[n] && n < PMI_HOST_MAX - 1; n++)
+    out[n] = host_byte((unsigned char)name[n]) ? name[n] : '_';
+  out[n] = 0;
+  if (!n) snprintf(out, PMI_HOST_MAX, "unknown");
 }

@@ -214,4 +214,14 @@ int pmi_route_to(const char *ip, char *out, size_t outlen);
  * process may take it before it is bound: callers retry. */
 int pmi_free_tcp_port(const char *ip);
 
+/* A host name as the rendezvous carries it (JOIN) and the metrics header
+ * lists it: 1 to PMI_HOST_MAX - 1 bytes (Linux's HOST_NAME_MAX) of
+ * letters, digits, '.', '-' and '_', so that a forged one can neither
+ * overrun a buffer nor break a JSON string or a line of the log. */
+#define PMI_HOST_MAX 65
+int pmi_host_ok(const char *name);
+/* This machine's host name made to pass pmi_host_ok: other bytes become
+ * '_', a longer name is cut; "unknown" when the system has none. */
+void pmi_local_host(char out[PMI_HOST_MAX]);
+
 #endif

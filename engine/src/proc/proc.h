@@ -36,10 +36,14 @@ typedef struct {
   pmls_table_spec spec;
 } pmi_table_meta;
 
+/* The staleness histograms' buckets: staleness 0..15, then one for 16 or
+ * more (docs/metrics.md). */
+#define PMI_STALE_BUCKETS 17
+
 /* Per-table counters a client keeps and merges into its engine on close. */
 typedef struct {
   int64_t reads, increments, cache_hits;
-  int64_t stale_n, stale_max, stale_hist[17];
+  int64_t stale_n, stale_max, stale_hist[PMI_STALE_BUCKETS];
   double stale_sum, stale_sumsq;
   int64_t bytes_sent, bytes_received;
 } pmi_table_acc;
@@ -53,7 +57,7 @@ typedef struct {
   int declared;
   pmls_model_spec spec;
   double *final;              /* a local worker's copy when it ended */
-  int64_t rounds, updates, pushes, stale_max, stale_hist[17];
+  int64_t rounds, updates, pushes, stale_max, stale_hist[PMI_STALE_BUCKETS];
   double stale_sum, stale_sumsq;
   int64_t *passes;            /* per worker of the job (agnostic rounds) */
   unsigned char *taken;       /* per worker of the job: its rounds' state */
@@ -104,6 +108,9 @@ struct pmls_engine {
   char (*server_addr)[PMI_ADDR_MAX];
   char feed_addr[PMI_ADDR_MAX];
   char ctl_addr[PMI_ADDR_MAX]; /* where rank 0 reaches this process */
+  /* Rank 0 of a job of processes: each rank's host name, by rank (its
+   * own, then each from its JOIN), for the metrics header; else NULL. */
+  char (*hosts)[PMI_HOST_MAX];
 
   pthread_mutex_t mu;    /* guards the fields below that are not atomic */
 

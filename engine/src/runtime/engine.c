@@ -80,6 +80,7 @@ static void engine_free(pmls_engine *e) {
   free(e->bind_host);
   free(e->srv);
   free(e->server_addr);
+  free(e->hosts);
   if (e->sched_sock)
     for (int k = 0; k < e->schedulers; k++) pmi_sock_close(e->sched_sock[k]);
   free(e->sched_sock);

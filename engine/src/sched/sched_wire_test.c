@@ -103,7 +103,51 @@ typedef struct {
   int rc;
   double sum[ROUNDS];
   char why[512];
+  int at_worker;         /* forge to worker 1's round socket instead */
+  double model[NVARS];   /* the worker's copy at the end */
 } job;
+
+/* What an outsider sends to worker 1's round socket while the worker runs
+ * round 0: eight messages, each of which the worker must drop (each ended
+ * the job before) and none of which may touch its model copy. */
+enum { WORKER_FORGED = 8 };
+static void forge_worker(pmls_engine *e, int sock) {
+  pmi_buf b = {0};
+  send_raw(sock, "garbage", 7);
+  pmi_msg_begin(&b, e->job, PMI_MSG_BEAT, 0); /* no node sends it */
+  send_msg(sock, &b, e->job);
+  pmi_msg_begin(&b, e->job, PMI_MSG_ENDROUND, 0); /* no round number */
+  send_msg(sock, &b, e->job);
+  /* A commit of 1e9 to variable 0, then one to a variable out of range:
+   * applied in part before, now not at all. */
+  for (int bad = 0; bad < 4; bad++) {
+    pmi_msg_begin(&b, e->job, PMI_MSG_ROUND, -1);
+    pmi_put_i32(&b, 0);  /* node */
+    pmi_put_i64(&b, 5);  /* round */
+    pmi_put_i64(&b, -1); /* through */
+    pmi_put_i64(&b, 2);
+    pmi_put_i64(&b, 0);
+    pmi_put_f64(&b, 1e9);
+    pmi_put_i64(&b, bad == 0 ? NVARS : 1);
+    pmi_put_f64(&b, 1e9);
+    if (bad == 1) { /* a round of no variables */
+      pmi_put_i64(&b, 0);
+    } else if (bad == 2) { /* a share past the round's variables */
+      pmi_put_i64(&b, 1);
+      pmi_put_i64(&b, 0);
+      pmi_put_i32(&b, 1);
+      pmi_put_i64(&b, 0);
+      pmi_put_i64(&b, 2);
+      pmi_put_i32(&b, 0);
+      pmi_put_i32(&b, 0);
+    } /* bad == 3: the share missing */
+    send_msg(sock, &b, e->job);
+  }
+  pmi_msg_begin(&b, e->job, PMI_MSG_ENDROUND, 0);
+  pmi_put_i64(&b, 0);
+  send_msg(sock, &b, e->job ^ 1); /* another job's */
+  pmi_buf_free(&b);
+}
 
 static void *node_main(void *arg) {
   job *j = arg;
@@ -149,9 +193,22 @@ static void *worker_main(void *arg) {
       break;
     }
     if (info.round < 0) break;
+    if (j->at_worker && j->worker == 1 && i == 0) {
+      /* Worker 1 reads them in its next round_next, before round 1. */
+      char addr[PMI_ADDR_MAX], err[PMI_ERRLEN];
+      snprintf(addr, sizeof addr, "%s-w1-r", j->e->addr_prefix);
+      int sock = pmi_sock_push(addr, 10000, err);
+      if (sock < 0) {
+        j->rc = PMLS_ENET;
+        snprintf(j->why, sizeof j->why, "forger: %s", err);
+        break;
+      }
+      forge_worker(j->e, sock);
+      pmi_proc_linger(j->e, sock); /* what it sent may still be queued */
+    }
     /* Worker 0 holds its first partial back until the node has dropped
      * what the outsider sent meanwhile: the node is collecting round 0. */
-    if (j->worker == 0 && i == 0) {
+    if (!j->at_worker && j->worker == 0 && i == 0) {
       forge_collect(j->e, j->outsider);
       if (!wait_dropped(j->e, j->base + 9)) {
         j->rc = PMLS_ETIMEDOUT;
@@ -169,6 +226,7 @@ static void *worker_main(void *arg) {
       break;
     }
   }
+  memcpy(j->model, pmls_round_model(r), sizeof j->model);
   pmls_rounds_close(r);
   pmls_client_close(c);
   return NULL;
@@ -203,7 +261,7 @@ static void t_forged_dropped(void) {
   CHECK(outsider >= 0);
   int64_t base = dropped(e);
   CHECK(base >= 0);
-  job node = {e, outsider, base, -1, 0, {0}, ""};
+  job node = {e, outsider, base, -1, 0, {0}, "", 0, {0}};
   job workers[P];
   pthread_t nt, wt[P];
   CHECK(pthread_create(&nt, NULL, node_main, &node) == 0);
@@ -212,7 +270,7 @@ static void t_forged_dropped(void) {
    * while meeting. */
   int met = wait_dropped(e, base + 6);
   for (int w = 0; w < P; w++) {
-    workers[w] = (job){e, outsider, base, w, 0, {0}, ""};
+    workers[w] = (job){e, outsider, base, w, 0, {0}, "", 0, {0}};
     CHECK(pthread_create(&wt[w], NULL, worker_main, &workers[w]) == 0);
   }
   pthread_join(nt, NULL);
@@ -233,6 +291,37 @@ static void t_forged_dropped(void) {
   /* No forged value reached a sum: 1 + 2 from the workers, 2 extras. */
   for (int i = 0; i < ROUNDS; i++) CHECK_EQ_DBL(node.sum[i], 5.0);
   CHECK_EQ_INT(dropped(e) - base, 9);
+  pmls_engine_destroy(e);
+}
+
+/* The same run, with the outsider writing to a worker's round socket:
+ * the worker drops all it sent and the run ends as without it, the
+ * worker's model copy the same as the other's. */
+static void t_worker_drops(void) {
+  pmls_engine *e = node_engine();
+  CHECK(e != NULL);
+  int64_t base = dropped(e);
+  job node = {e, -1, base, -1, 0, {0}, "", 1, {0}};
+  job workers[P];
+  pthread_t nt, wt[P];
+  CHECK(pthread_create(&nt, NULL, node_main, &node) == 0);
+  for (int w = 0; w < P; w++) {
+    workers[w] = (job){e, -1, base, w, 0, {0}, "", 1, {0}};
+    CHECK(pthread_create(&wt[w], NULL, worker_main, &workers[w]) == 0);
+  }
+  pthread_join(nt, NULL);
+  for (int w = 0; w < P; w++) pthread_join(wt[w], NULL);
+  int failed = node.rc != PMLS_OK;
+  if (failed) th_fail(__FILE__, __LINE__, "node: %s", node.why);
+  for (int w = 0; w < P && !failed; w++)
+    if ((failed = workers[w].rc != PMLS_OK))
+      th_fail(__FILE__, __LINE__, "worker %d: %s", w, workers[w].why);
+  if (!failed) {
+    for (int i = 0; i < ROUNDS; i++) CHECK_EQ_DBL(node.sum[i], 5.0);
+    CHECK_EQ_INT(dropped(e) - base, WORKER_FORGED);
+    for (int k = 0; k < NVARS; k++)
+      CHECK_EQ_DBL(workers[1].model[k], workers[0].model[k]);
+  }
   pmls_engine_destroy(e);
 }
 
@@ -268,6 +357,7 @@ static void t_hello_other_model(void) {
 
 static const th_case cases[] = {
     {"a node drops forged and garbage messages while meeting and collecting; the run goes on", t_forged_dropped},
+    {"a worker drops forged and garbage messages on its round socket; the run goes on", t_worker_drops},
     {"a hello of another model ends the node's run, naming both models", t_hello_other_model},
 };
 

@@ -11,7 +11,10 @@
  * to t - 1 - depth are in. The handle is apart from the client because it
  * is a different conversation (with the scheduler nodes, not the shards):
  * it takes the engine and the worker's id from the client when it opens
- * and never touches the client again, so the two close in either order. */
+ * and never touches the client again, so the two close in either order.
+ * A message the handle cannot use is dropped and counted, as on every other
+ * socket, never the end of the job; a ROUND is checked whole before any of
+ * its commits is applied. */
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,26 +318,79 @@ static int take_broadcast(pmls_rounds *r, int node, pmi_rd *rd) {
   return 0;
 }
 
+/* Counts and tells a message the worker drops (pmi_msg_dropped): one it
+ * cannot use -- garbage, another job's, a type no node sends a worker, a
+ * malformed ROUND -- which must not end the job, as it would not on any
+ * other socket (docs/security.md). Nothing of it was applied. */
+static int drop(pmls_rounds *r, void *msg, const char *why) {
+  char who[48];
+  snprintf(who, sizeof who, "worker %d: rounds", r->worker);
+  pmi_msg_dropped(&r->e->dropped, who, why);
+  pmi_msg_free(msg);
+  return PMLS_OK;
+}
+
+/* A round's variables and this worker's share, as open_round reads them:
+ * 0 when they are whole and consistent. */
+static int share_ok(pmi_rd rd) {
+  int64_t n = pmi_get_i64(&rd);
+  if (rd.bad || n < 1 || n > (int64_t)(pmi_rd_left(&rd) / sizeof(int64_t)))
+    return -1;
+  pmi_get_bytes(&rd, (size_t)n * sizeof(int64_t));
+  int nseg = pmi_get_i32(&rd);
+  if (rd.bad || nseg < 0 || nseg > (int)(pmi_rd_left(&rd) / 24)) return -1;
+  for (int g = 0; g < nseg; g++) {
+    int64_t lo = pmi_get_i64(&rd), hi = pmi_get_i64(&rd);
+    pmi_get_i32(&rd);
+    pmi_get_i32(&rd);
+    if (lo < 0 || hi > n || lo > hi) return -1;
+  }
+  return rd.bad ? -1 : 0;
+}
+
+/* The rest of a ROUND after its counts, walked without applying anything
+ * (a ROUND is applied whole or not at all): 0 when every commit names a
+ * variable of the model and carries its values, the broadcast fits, and a
+ * round's share is whole. */
+static int round_ok(const pmls_rounds *r, int flags, pmi_rd rd, int64_t nchg) {
+  size_t each = sizeof(int64_t) + (size_t)r->width * sizeof(double);
+  if (nchg < 0 || (uint64_t)nchg > pmi_rd_left(&rd) / each) return -1;
+  for (int64_t i = 0; i < nchg; i++) {
+    int64_t var = pmi_get_i64(&rd);
+    if (!pmi_get_bytes(&rd, (size_t)r->width * sizeof(double)) || var < 0 ||
+        var >= r->nvars)
+      return -1;
+  }
+  if (flags & ROUND_BROADCAST) {
+    int64_t n = pmi_get_i64(&rd);
+    if (rd.bad || n < 0 || n > PMLS_BROADCAST_MAX ||
+        !pmi_get_bytes(&rd, (size_t)n * sizeof(double)))
+      return -1;
+  }
+  if (!(flags & (ROUND_COMMITS | ROUND_STOP))) return share_ok(rd);
+  return rd.bad ? -1 : 0;
+}
+
 /* Looks at a received message: applies a ROUND's commits at once and queues
- * its round; notes an ENDROUND. Takes ownership of msg. */
+ * its round; notes an ENDROUND; drops what it cannot use. Takes ownership
+ * of msg. Fails only when memory runs out or a send fails. */
 static int take_message(pmls_rounds *r, void *msg, size_t len) {
   pmi_hdr h;
   pmi_rd rd;
-  int rc = pmi_msg_open(msg, len, r->e->job, &h, &rd, r->err);
-  if (rc) {
-    pmi_msg_free(msg);
-    return rc;
-  }
+  char why[PMI_ERRLEN];
+  if (pmi_msg_open(msg, len, r->e->job, &h, &rd, why) != PMLS_OK)
+    return drop(r, msg, why);
   if (h.type == PMI_MSG_ENDROUND) {
     int64_t round = pmi_get_i64(&rd);
-    if (!rd.bad && round > r->ended_round) r->ended_round = round;
+    if (rd.bad) return drop(r, msg, "a malformed ENDROUND");
+    if (round > r->ended_round) r->ended_round = round;
     pmi_msg_free(msg);
     return PMLS_OK;
   }
   if (h.type != PMI_MSG_ROUND) {
-    pmi_msg_free(msg);
-    return pmi_fail(r->err, PMLS_EPROTO, "worker %d: unexpected %s from a "
-                    "scheduler node", r->worker, pmi_msg_type_name(h.type));
+    snprintf(why, sizeof why, "%s, which no scheduler node sends a worker",
+             pmi_msg_type_name(h.type));
+    return drop(r, msg, why);
   }
   int node = pmi_get_i32(&rd);
   int64_t round = pmi_get_i64(&rd), through = pmi_get_i64(&rd);
@@ -343,33 +399,23 @@ static int take_message(pmls_rounds *r, void *msg, size_t len) {
    * is forged, and would overflow the arithmetic of complete_through. */
   const int64_t round_max = (int64_t)1 << 53;
   if (rd.bad || node < 0 || node >= r->K || nchg < 0 || round < -1 ||
-      round > round_max || through < -1 || through > round_max) {
-    pmi_msg_free(msg);
-    return pmi_fail(r->err, PMLS_EPROTO, "worker %d: malformed ROUND",
-                    r->worker);
+      round > round_max || through < -1 || through > round_max ||
+      round_ok(r, h.flags, rd, nchg)) {
+    snprintf(why, sizeof why, "a malformed ROUND (node %d)", node);
+    return drop(r, msg, why);
   }
-  for (int64_t i = 0; i < nchg && !rd.bad; i++) {
+  for (int64_t i = 0; i < nchg; i++) {
     int64_t var = pmi_get_i64(&rd);
     const void *p = pmi_get_bytes(&rd, (size_t)r->width * sizeof(double));
-    if (!p || var < 0 || var >= r->nvars) {
-      rd.bad = 1;
-      break;
-    }
     if (note_change(r, var, p)) {
       pmi_msg_free(msg);
       return pmi_fail(r->err, PMLS_ENOMEM, "out of memory");
     }
   }
-  if (rd.bad) {
-    pmi_msg_free(msg);
-    return pmi_fail(r->err, PMLS_EPROTO, "worker %d: malformed commits in a "
-                    "ROUND from node %d", r->worker, node);
-  }
   if ((h.flags & ROUND_BROADCAST) && take_broadcast(r, node, &rd)) {
     pmi_msg_free(msg);
-    return pmi_fail(r->err, rd.bad ? PMLS_EPROTO : PMLS_ENOMEM, "worker %d: "
-                    "%s broadcast in a ROUND from node %d", r->worker,
-                    rd.bad ? "a malformed" : "no memory for the", node);
+    return pmi_fail(r->err, PMLS_ENOMEM, "worker %d: no memory for the "
+                    "broadcast in a ROUND from node %d", r->worker, node);
   }
   if (through > r->through[node]) r->through[node] = through;
   if (h.flags & ROUND_COMMITS) {
@@ -582,7 +628,7 @@ int pmls_round_ready(pmls_rounds *r) {
 }
 
 /* Receives one message within wait_ms: an ENDROUND is noted, anything else
- * waits for pmls_round_next (which also reports it if it is malformed). */
+ * waits for pmls_round_next (which also drops it if it is malformed). */
 static int poll_end(pmls_rounds *r, int wait_ms) {
   void *msg;
   size_t len;
