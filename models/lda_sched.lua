@@ -9,9 +9,9 @@
 -- doc-topic counts). Round t is a diagonal of the d x d grid (the block
 -- scheduler): range i samples only its tokens of word block (i + t) mod d,
 -- so no two workers write one word's row in a round, and d rounds are one
--- sweep of every token. The words go to blocks by falling frequency in a
--- snake (0 .. d-1, d-1 .. 0, ...), which gives the blocks about the same
--- tokens.
+-- sweep of every token. The words are dealt to the blocks so that the
+-- grid's cells (a range's tokens of a block) come out about equal, since a
+-- round waits for its largest cell (word_blocks).
 --   store   the word-topic counts n_wk (table "wt", one int32 row per word),
 --           read BSP whatever the run's --consistency: a row's one writer of
 --           round t sees every change of the rounds before, so the word
@@ -55,21 +55,45 @@ app:metric("nt_gap", "max")        -- the previous round's largest totals gap, i
 app:gather("docs", 3)              -- per worker: the document part of the LL, count errors, tokens
 app:clocks(function(opt, sh) return opt.iters * sh.d + 2 end)
 
--- Word w's block (by word id): the training words by falling frequency,
--- ties by id, dealt to the d blocks in a snake; a word no training
--- document holds (never written) goes to w mod d.
+-- Word w's block (by word id). Round t pairs document range i with block
+-- (i + t) mod d, so every (range, block) cell of the d x d grid is some
+-- worker's share of a round, and a round lasts as long as its largest
+-- cell: the words, by falling frequency (ties by id), each go to the block
+-- where they add least to the sum of the squared cells (the block c with
+-- the smallest Σ_i f_i(w) · cell(i, c), f_i(w) the word's tokens in range
+-- i; ties to the smaller c). A word no training document holds (never
+-- written) goes to w mod d.
 local function word_blocks(ds, m, d)
-  local order, freq = {}, m.freq
-  for w = 0, ds.words - 1 do if freq[w] > 0 then order[#order + 1] = w end end
+  local freq, words = m.freq, ds.words
+  local order = {}
+  for w = 0, words - 1 do if freq[w] > 0 then order[#order + 1] = w end end
   table.sort(order, function(a, b)
     if freq[a] ~= freq[b] then return freq[a] > freq[b] end
     return a < b
   end)
-  local of = array.int32(max(ds.words, 1))
-  for w = 0, ds.words - 1 do of[w] = w % d end
-  for p, w in ipairs(order) do
-    local lap, r = floor((p - 1) / d), (p - 1) % d
-    of[w] = lap % 2 == 0 and r or d - 1 - r
+  local f = array.int32(max(words * d, 1)) -- f[w * d + i]: word w's tokens in range i
+  for i = 0, d - 1 do
+    local first, count = common.doc_range(ds, m, i, d)
+    for e = tonumber(ds.docptr[first]), tonumber(ds.docptr[first + count]) - 1 do
+      local w = ds.word[e]
+      f[w * d + i] = f[w * d + i] + ds.count[e]
+    end
+  end
+  local cell = array.float64(d * d)         -- cell[i * d + c]
+  local of = array.int32(max(words, 1))
+  for w = 0, words - 1 do of[w] = w % d end
+  local ranges = {}
+  for _, w in ipairs(order) do
+    local n = 0
+    for i = 0, d - 1 do if f[w * d + i] > 0 then n = n + 1; ranges[n] = i end end
+    local best, best_score = 0, math.huge
+    for c = 0, d - 1 do
+      local score = 0
+      for j = 1, n do local i = ranges[j]; score = score + f[w * d + i] * cell[i * d + c] end
+      if score < best_score then best, best_score = c, score end
+    end
+    of[w] = best
+    for j = 1, n do local i = ranges[j]; cell[i * d + best] = cell[i * d + best] + f[w * d + i] end
   end
   return of
 end

@@ -48,7 +48,8 @@ end
 -- The serial sampler, in the rotation's order. Tokens: documents in order, words increasing,
 -- each repeated by its count. Document ranges: d contiguous ranges, range j ending at the first
 -- document where the running token count reaches j/d of the tokens. Word blocks: the training
--- words by falling frequency (ties: smaller id first) dealt 0..d-1, d-1..0, ... First topics
+-- words by falling frequency (ties: smaller id first), each to the block c with the smallest
+-- sum over ranges i of (its tokens in i) * (range i's tokens of c so far). First topics
 -- floor(u K) in token order; round t (1 .. iters d) samples, for i = 0 .. d-1, range i's tokens
 -- of block (i + t) mod d, one uniform each. Returns the LL/token after every sweep (and before
 -- the first), the counts' hash and the tokens.
@@ -62,19 +63,34 @@ local function serial(docs, K, alpha, beta, iters, d, seed)
       for _ = 1, e[2] do tokens[#tokens + 1] = { d = doc, w = e[1] } end
     end
   end
-  local words = {}
-  for w in pairs(freq) do words[#words + 1] = w end
-  table.sort(words, function(a, b) return freq[a] > freq[b] or (freq[a] == freq[b] and a < b) end)
-  local block = {}
-  for p, w in ipairs(words) do
-    local lap, r = math.floor((p - 1) / d), (p - 1) % d
-    block[w] = lap % 2 == 0 and r or d - 1 - r
-  end
   local range_of, sum, j = {}, 0, 1
   for doc = 1, train do
     for _, e in ipairs(docs[doc]) do sum = sum + e[2] end
     range_of[doc] = j - 1
     while j < d and sum >= #tokens * j / d do j = j + 1 end
+  end
+  -- f[w][i]: word w's tokens in range i; cell[i][c]: range i's tokens of block c so far
+  local f, cell = {}, {}
+  for i = 0, d - 1 do cell[i] = {}; for c = 0, d - 1 do cell[i][c] = 0 end end
+  for doc = 1, train do
+    for _, e in ipairs(docs[doc]) do
+      f[e[1]] = f[e[1]] or {}
+      f[e[1]][range_of[doc]] = (f[e[1]][range_of[doc]] or 0) + e[2]
+    end
+  end
+  local words = {}
+  for w in pairs(freq) do words[#words + 1] = w end
+  table.sort(words, function(a, b) return freq[a] > freq[b] or (freq[a] == freq[b] and a < b) end)
+  local block = {}
+  for _, w in ipairs(words) do
+    local best, best_score = nil, math.huge
+    for c = 0, d - 1 do
+      local score = 0
+      for i, n in pairs(f[w]) do score = score + n * cell[i][c] end
+      if score < best_score then best, best_score = c, score end
+    end
+    block[w] = best
+    for i, n in pairs(f[w]) do cell[i][best] = cell[i][best] + n end
   end
   local vbeta = V * beta
   local rng = prng.new(seed)
