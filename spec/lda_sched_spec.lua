@@ -12,6 +12,7 @@
 --     worker (writer_conflicts);
 --   * the totals' staleness: no round missed (round_staleness_max 0), each worker's gap at the
 --     end of a round is reported per round and bounded by the tokens the others sampled;
+--   * a run is fixed by its seed whatever the timing: -w 2, SSP flags and -p 2 give the same counts;
 --   * --save writes lda.lua's format (lda.lua --init-model reads it back to the same counts).
 local ffi = require("ffi")
 local helpers = require("helpers")
@@ -235,6 +236,18 @@ describe("models/lda_sched.lua", function()
       assert.are.equal(iters + 1, #lines_of(rows, "ll_token"))
     end)
   end
+
+  it("does not depend on timing: -w 2, -w 2 under SSP and -p 2 give the same counts, bit for bit", function()
+    local args = { "--topics", "4", "--iters", "6" }
+    local a = run("models/lda_sched.lua", path, helpers.join(args, { "-w", "2" }))
+    local b = run("models/lda_sched.lua", path, helpers.join(args, { "-w", "2", "--consistency", "ssp", "--staleness", "2" }))
+    local c = run("models/lda_sched.lua", path, helpers.join(args, { "-p", "2", "-w", "1" }))
+    assert.are.equal(a.counts_hash, b.counts_hash)
+    assert.are.equal(a.counts_hash, c.counts_hash)
+    assert.are.equal(a.final_ll_token, c.final_ll_token)
+    assert.are.equal(a.nt_gap_max, c.nt_gap_max)
+    assert.are.equal(a.nt_gap_mean, c.nt_gap_mean)
+  end)
 
   it("gives every word block exactly one writer per round (the schedule's diagonals)", function()
     for _, c in ipairs({ { 2, 2 }, { 3, 6 }, { 1, 4 } }) do
