@@ -8,6 +8,7 @@
 --   lda.sweep(st, sampler, alpha, beta, vbeta, wviews, wdeltas, tview, tdelta)
 --   lda.ll_docs(st, alpha), lda.ll_rows(K, n, views, beta) -> sum, nonzero
 --   lda.heldout(...), lda.lgamma(x), lda.word_freq(ds, first, count)
+--   lda.blocks(st, block_of, d), lda.topic_counts(st, out)  -- word blocks
 --
 -- A worker's tokens are its documents' words repeated by their counts, in
 -- the corpus's order; each token's word is a slot, an index into the
@@ -99,6 +100,73 @@ function M.sweep(st, sampler, alpha, beta, vbeta, wviews, wdeltas, tview, tdelta
                              st.nzlist, st.nzlen, st.work, st.iwork, st.rng)
   if n < 0 then return nil, "lda sweep: " .. SWEEP_ERRORS[tonumber(n)] end
   return tonumber(n)
+end
+
+-- Splits worker state st by word block (models/lda_sched.lua): block_of[w]
+-- (0 .. d - 1, by word id) is word w's block. Block c's state holds, for
+-- every document in order, its tokens of block c's words in st's order,
+-- their topics (copied from st.z, so call it after the first assignment),
+-- word slots and nonzero lists of its own, and shares st's doc-topic
+-- counts, work arrays and generator: lda.sweep(blocks[c], ...) samples
+-- exactly the tokens of block c and writes only rows of block c's words.
+-- With d = 1 the block is st's tokens in st's order. Returns blocks[0..d-1].
+function M.blocks(st, block_of, d)
+  local K, ndocs, nwords = st.K, st.ndocs, st.nwords
+  local slot, nslot, ntok = i32(max(nwords, 1)), {}, {}
+  for c = 0, d - 1 do nslot[c], ntok[c] = 0, 0 end
+  for s = 0, nwords - 1 do
+    local c = block_of[tonumber(st.words[s])]
+    slot[s], nslot[c] = nslot[c], nslot[c] + 1
+  end
+  for t = 0, st.ntok - 1 do
+    local c = block_of[tonumber(st.words[st.tokword[t]])]
+    ntok[c] = ntok[c] + 1
+  end
+  local out = {}
+  for c = 0, d - 1 do
+    out[c] = { K = K, ndocs = ndocs, ntok = ntok[c], block = c, tokptr = i64(ndocs + 1),
+               tokword = i32(max(ntok[c], 1)), z = i32(max(ntok[c], 1)), ndk = st.ndk,
+               words = i64(max(nslot[c], 1)), nwords = nslot[c], nzoff = i64(nslot[c] + 1),
+               nzlen = i32(max(nslot[c], 1)), work = st.work, iwork = st.iwork, rng = st.rng }
+  end
+  for s = 0, nwords - 1 do
+    local b = out[block_of[tonumber(st.words[s])]]
+    b.words[slot[s]] = st.words[s]
+    b.nzoff[slot[s] + 1] = st.nzoff[s + 1] - st.nzoff[s] -- the capacity, summed below
+  end
+  for c = 0, d - 1 do
+    local b = out[c]
+    for s = 1, b.nwords do b.nzoff[s] = b.nzoff[s] + b.nzoff[s - 1] end
+    b.nzlist = i32(max(tonumber(b.nzoff[b.nwords]), 1))
+  end
+  local at = {}
+  for c = 0, d - 1 do at[c] = 0 end
+  for doc = 0, ndocs - 1 do
+    for c = 0, d - 1 do out[c].tokptr[doc] = at[c] end
+    for t = tonumber(st.tokptr[doc]), tonumber(st.tokptr[doc + 1]) - 1 do
+      local s = st.tokword[t]
+      local c = block_of[tonumber(st.words[s])]
+      local b, i = out[c], at[c]
+      b.tokword[i], b.z[i] = slot[s], st.z[t]
+      at[c] = i + 1
+    end
+  end
+  for c = 0, d - 1 do out[c].tokptr[ndocs] = at[c] end
+  return out
+end
+
+-- Row pointers into a row-major n x K array such as finish's counts (for ll_rows).
+local row_ptrs = ffi.typeof("const int32_t *[?]")
+function M.row_pointers(nwk, n, K)
+  local rows = row_ptrs(max(n, 1))
+  for w = 0, n - 1 do rows[w] = nwk + w * K end
+  return rows
+end
+
+-- Adds to out[k] the tokens of state st in topic k.
+function M.topic_counts(st, out)
+  for t = 0, st.ntok - 1 do out[st.z[t]] = out[st.z[t]] + 1 end
+  return out
 end
 
 -- lgamma(base + c) for c < NTAB, cached per base.
