@@ -229,8 +229,13 @@ function app:predict(ctx, m)
   local map = {}
   for k = 0, C - 1 do map[labels.data[k]] = k end
   local cls = classes_of(ds, map, ctx.opt.data, "model")
+  local w = W.data
+  if W.dtype ~= "float64" then -- the kernel takes doubles
+    w = pmls.array.float64((d + 1) * C)
+    for j = 0, (d + 1) * C - 1 do w[j] = W.data[j] end
+  end
   local pred, prob = pmls.array.int32(math.max(ds.n, 1)), pmls.array.float64(math.max(ds.n, 1))
-  local accuracy, loss = evaluate(C, d, ds, cls, W.data, pred, prob)
+  local accuracy, loss = evaluate(C, d, ds, cls, w, pred, prob)
   local out = saved_model.output(ctx)
   for i = 0, ds.n - 1 do
     out:write(("%.17g %.17g\n"):format(labels.data[pred[i]], prob[i]))
