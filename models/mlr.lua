@@ -149,6 +149,12 @@ local function shuffle(order, n, rng)
   end
 end
 
+-- SAGA's memory of every row's derivative is not saved, so a snapshot
+-- could not be resumed: --checkpoint is refused at its first snapshot.
+function app:save_state()
+  error("checkpoints: mlr keeps per-example state (SAGA's) that is not saved", 0)
+end
+
 function app:worker(ctx)
   local opt, sh, P = ctx.opt, ctx.shared, ctx.workers
   if ctx.start_clock > 0 then error("--resume: mlr keeps per-example state that is not saved", 0) end

@@ -227,6 +227,11 @@ describe("models/mlr.lua on generated data", function()
     fails({ "--data", dir .. "/train.svm", "--init-model", model }, 1, "two.npz")
   end)
 
+  it("refuses --checkpoint (SAGA's per-row state is not saved)", function()
+    fails({ "--data", dir .. "/train.svm", "--checkpoint", dir .. "/ck", "--checkpoint-every", "2" }, 1,
+          "mlr keeps per-example state")
+  end)
+
   for _, bad in ipairs { { "--lr", "0" }, { "--epochs", "0" }, { "--epochs", "-1" }, { "--clocks-per-epoch", "0" } } do
     it("refuses " .. table.concat(bad, " ") .. " as a usage error", function()
       local res = helpers.pmls(join({ "run", MLR, "--data", dir .. "/train.svm", "-q" }, bad))
