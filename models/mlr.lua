@@ -181,7 +181,9 @@ function app:worker(ctx)
       pmls.array.fill(dmu, size, 0)
       local loss = kernels.softmax_saga(C, d, shard, cls, order, first, last, w, mu, dmu, snap,
                                         sh.n, sh.lr, sh.l2, work)
-      for j = 0, size - 1 do base[j] = (w[j] - base[j]) / P end
+      kernels.scale(size, -1, base) -- base := (w - base) / P, the copy's change over P
+      kernels.axpy(size, 1, w, base)
+      kernels.scale(size, 1 / P, base)
       assert(W:inc(0, base))
       assert(Mu:inc(0, dmu))
       ctx:report { loss = loss / math.max(last - first, 1), examples = last - first }
@@ -205,8 +207,7 @@ function app:finish(ctx)
   local map = class_map(sh.labels)
   local train = read(ctx, opt.data, { d = d })
   local accuracy, loss = evaluate(C, d, train, classes_of(train, map, opt.data, "--data"), w)
-  local norm2 = 0
-  for j = 0, d * C - 1 do norm2 = norm2 + w[j] ^ 2 end
+  local norm2 = kernels.dot(d * C, w, w) -- the weights, not the biases
   local final = { objective = loss + sh.l2 / 2 * norm2, train_accuracy = accuracy,
                   classes = C, lr = sh.lr, l2 = sh.l2 }
   if opt.test then
