@@ -61,6 +61,7 @@ $(BUILD)/obj/store/dtype.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/vec_%.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/gram.o: CFLAGS += -O3
 $(BUILD)/obj/numeric/lda.o: CFLAGS += -O3
+$(BUILD)/obj/numeric/softmax.o: CFLAGS += -O3
 
 # The prefix the library is built for: where the Lua package is looked for
 # last, which is how a host that links libpmls.a finds it (lua_path.c).

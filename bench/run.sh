@@ -169,6 +169,17 @@ if [ -x bench/logreg.sh ]; then
   echo "   ($(($(date +%s) - t0)) s)"
 fi
 
+# models/mlr.lua at its defaults against scikit-learn's lbfgs on the
+# 20-class 20news set (docs/mlr.md); adds the row mlr_20news.
+if [ -x bench/mlr.sh ]; then
+  echo "== mlr against scikit-learn (bench/mlr.sh)"
+  t0=$(date +%s)
+  if ! bench/mlr.sh; then
+    error_row mlr "bench/mlr.sh exited with an error"
+  fi
+  echo "   ($(($(date +%s) - t0)) s)"
+fi
+
 # What checkpoints cost: seconds per GB written, and mf_sgd's slowdown at
 # the default interval (bench/checkpoint.sh; docs/fault-tolerance.md).
 if [ -x bench/checkpoint.sh ]; then

@@ -267,6 +267,19 @@ function M.movielens()
   return dir
 end
 
+-- The 20-class 20news set of models/mlr.lua (train.svm, test.svm), built
+-- into build/data/20news-classes once by bench/news20_classes.lua from
+-- docword.20news.txt.gz and docs.20news.txt.gz. Returns its directory, or
+-- nil and why not (the files are not staged).
+function M.news20_classes()
+  for _, f in ipairs { "docword.20news.txt.gz", "docs.20news.txt.gz" } do
+    if not M.exists(M.DATA .. "/" .. f) then return nil, f .. " not found in " .. M.DATA .. " (set PMLS_DATA)" end
+  end
+  local rc, out = M.sh("luajit bench/news20_classes.lua " .. M.quote(M.DATA) .. " build/data/20news-classes 2>&1")
+  assert(rc == 0, "bench/news20_classes.lua: " .. out)
+  return M.root .. "/build/data/20news-classes"
+end
+
 -- ---- errors ---------------------------------------------------------------
 
 -- Calls fn(...) expecting it to raise; returns the error object.

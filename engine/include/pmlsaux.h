@@ -105,6 +105,37 @@ double pmls_lda_lgamma(double x);
 void pmls_lda_lgamma_table(double base, int32_t n, double *out);
 double pmls_lda_uniform(uint64_t *rng);
 
+/* ---- multinomial logistic regression (engine/src/numeric/softmax.c) ---
+ * C classes over d features of CSR rows (rowptr, col, val), cls[r] the
+ * class of row r (0 .. C - 1). The weights are feature-major: w[j * C + k]
+ * for feature j and class k, the biases at w[d * C + k] ((d + 1) C doubles).
+ * A row's loss is -log softmax(w.x + b)[cls[r]]. */
+
+/* One pass of SAGA over the rows order[first .. last - 1] (rows first ..
+ * last - 1 when order is NULL), one row a step, on the weights w: each row
+ * keeps the derivative of its loss by its C scores where it was last
+ * visited, snap[r * C .. r * C + C - 1] (0 before the first visit), and mu
+ * (laid out as w) is the mean over the n rows of the whole data set of
+ * those snapshots times their rows (the biases: of the snapshots). A step
+ * moves w by -lr times (change of the row's derivative) x + mu + l2 w (no
+ * l2 on the biases) and adds the change times x / n to dmu, which the
+ * caller zeroes. work: 3 C doubles. Returns the summed loss of the rows at
+ * the weights they were visited at. */
+double pmls_softmax_saga(int32_t C, int32_t d, const int64_t *rowptr,
+                         const int32_t *col, const double *val, const int32_t *cls,
+                         const int32_t *order, int64_t first, int64_t last, double *w,
+                         const double *mu, double *dmu, double *snap, double n,
+                         double lr, double l2, double *work);
+
+/* The model w on nrows rows: the summed loss (cls may be NULL: 0), the rows
+ * whose most probable class is theirs in *correct, and (when not NULL) each
+ * row's most probable class in pred and its probability in prob. Features
+ * at or past d weigh 0. work: C doubles. */
+double pmls_softmax_eval(int32_t C, int32_t d, int64_t nrows, const int64_t *rowptr,
+                         const int32_t *col, const double *val, const int32_t *cls,
+                         const double *w, int32_t *pred, double *prob, int64_t *correct,
+                         double *work);
+
 /* PMLS_CDEF_END */
 
 #if defined(__GNUC__)

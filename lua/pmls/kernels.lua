@@ -15,6 +15,10 @@
 --   kernels.force_scalar(on)                  -- the plain C versions (tests)
 --   kernels.gram_add(nrows, rowptr, col, val, pos, first_new,
 --                    G, stride, scratch_pos, scratch_val)
+--   kernels.softmax_saga(C, d, ds, cls, order, first, last, w, mu, dmu,
+--                        snap, n, lr, l2, work)            -> summed loss
+--   kernels.softmax_eval(C, d, ds, cls, w, pred, prob, work)
+--                                             -> summed loss, rows right
 -- dot .. sgd_mf_batch work on float64 or float32 data, whichever they are
 -- given (one ffi.istype per call decides: the udelta row for sgd_mf, the
 -- udeltas array for a batch); dot_f64, dot_f32, ... name one type. They
@@ -40,6 +44,7 @@ ffi.cdef(require "pmls.cdef_aux")
 local M = {}
 
 local c_gram_add = C.pmls_gram_add
+local c_softmax_saga, c_softmax_eval = C.pmls_softmax_saga, C.pmls_softmax_eval
 
 local float_data = ffi.typeof("const float *")
 local float_rows = ffi.typeof("float *const *")
@@ -142,6 +147,29 @@ function M.force_scalar(on) C.pmls_kernels_force_scalar(on and 1 or 0) end
 -- arrays hold one row's entries. See pmls_gram_add in pmlsaux.h.
 function M.gram_add(nrows, rowptr, col, val, pos, first_new, G, stride, scratch_pos, scratch_val)
   c_gram_add(nrows, rowptr, col, val, pos, first_new, G, stride, scratch_pos, scratch_val)
+end
+
+-- Multinomial logistic regression (pmlsaux.h, engine/src/numeric/softmax.c)
+-- over a CSR set ds (rowptr, col, val), cls[r] the class of row r (int32,
+-- 0 .. C - 1); the weights w are feature-major ((d + 1) C doubles, w[j * C
+-- + k], the biases last). softmax_saga: one SAGA pass over order[first ..
+-- last - 1] (order nil: rows first .. last - 1) on w, with mu, dmu and the
+-- rows' snapshots snap (n C doubles) as pmls_softmax_saga says; work: 3 C
+-- doubles. Returns the summed loss of the rows as visited.
+function M.softmax_saga(C, d, ds, cls, order, first, last, w, mu, dmu, snap, n, lr, l2, work)
+  return c_softmax_saga(C, d, ds.rowptr, ds.col, ds.val, cls, order, first, last, w, mu, dmu,
+                        snap, n, lr, l2, work)
+end
+
+-- The summed loss of w on the rows of ds (cls nil: 0) and the number of
+-- rows whose most probable class is cls's; pred (int32) and prob (double),
+-- when given, get each row's most probable class and its probability.
+-- work: C doubles.
+local correct_box = ffi.typeof("int64_t[1]")
+function M.softmax_eval(C, d, ds, cls, w, pred, prob, work)
+  local right = correct_box()
+  local loss = c_softmax_eval(C, d, ds.n, ds.rowptr, ds.col, ds.val, cls, w, pred, prob, right, work)
+  return loss, tonumber(right[0])
 end
 
 return M
