@@ -29,12 +29,13 @@
 -- optimum on a9a, 3e-6 on 20news; docs/benchmarks.md). The other workers'
 -- share of mu and w is as stale as the consistency model lets it be; a
 -- staleness of several passes (async) slows convergence: add --epochs.
--- Staleness counts clocks, and a worker's local steps overshoot the
--- others' moves it has not seen: on generated data (20 features, 16,000
--- rows, -w 4 threads) SSP s = 3 at the default four clocks an epoch ended
--- 2e-4 to 1e-2 above the optimum in about 5 runs in 100 (more epochs do
--- not help), s = 5 in 4 of 30, s = 2 in 0 of 30; s = 3 with
--- --clocks-per-epoch 16 in 0 of 80. Give a large bound more clocks an epoch.
+-- A worker's local pass nearly settles the stiff directions of the loss,
+-- so a move built on a read tau clocks stale would overshoot the others'
+-- moves it has not seen (on a9a, -w 4 SSP s = 3 diverged in 11 runs of
+-- 30): each worker's move is divided by 1 + tau as well as by P, which
+-- is stable for any bound (lib.linear saga_pass says why) and costs
+-- precision only where reads are stale (a9a, -w 4, 16 epochs: BSP 3e-5
+-- above the optimum, s = 1 8e-5, s = 3 2e-4, s = 5 3e-4).
 --
 -- --optimizer sgd: plain minibatch SGD (lib.linear sgd_pass) at a decaying
 -- step: a worker steps P times the serial step lr_t = lr / (1 + lr l2 t), t
@@ -168,7 +169,7 @@ local function saga_worker(ctx, shard, order, rng)
     shuffle(order, n, rng)
     for slice = 0, opt.clocks_per_epoch - 1 do
       local span = slice_span(order, n, slice, opt.clocks_per_epoch)
-      local loss = linear.saga_pass(shard, W, Mu, buf, snap, sh.n, sh.d, sh.lr, sh.l2, ctx.workers, span)
+      local loss = linear.saga_pass(ctx, shard, W, Mu, buf, snap, sh.n, sh.d, sh.lr, sh.l2, span)
       report(ctx, loss, span)
     end
   end

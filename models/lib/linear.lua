@@ -212,21 +212,30 @@ end
 
 -- One clock of data-parallel saga_local against row 0 of the weight
 -- table W and of the table Mu (mu, see saga_local): it reads both, runs
--- saga_local on a copy of the weights with the step lr, increments W by
--- the copy's change divided by workers, as sgd_pass does, and Mu by the
--- change of the mean of the snapshots (the whole of it: each row's
--- snapshot lives with one worker). buf: {w, base, mu, dmu}, row buffers
--- of W. span: order, first, last as for sgd_pass. Returns the summed loss
--- of the rows as visited.
-function M.saga_pass(ds, W, Mu, buf, snap, n, d, lr, l2, workers, span)
+-- saga_local on a copy of the weights with the step lr, and increments Mu
+-- by the change of the mean of the snapshots (the whole of it: each row's
+-- snapshot lives with one worker) and W by the copy's change divided by
+-- P (1 + tau), where P is ctx.workers and tau the staleness of the read
+-- (ctx:clock_count() - ctx:last_copy_clock()). Why the 1 + tau: a local
+-- pass nearly converges in the stiff directions of the loss, so its
+-- change is about -(w_read - w*); built on a read tau clocks old, the
+-- model follows x' = x - k x(tau clocks ago), k up to 1, which diverges
+-- once k > 2 sin(pi / (2 (2 tau + 1))) (0.45 at tau = 3). Dividing by
+-- 1 + tau keeps it stable for any tau (staleness-aware SGD, Zhang et al.
+-- 2016) and is the plain mean under BSP, where tau = 0.
+-- buf: {w, base, mu, dmu}, row buffers of W. span: order, first, last as
+-- for sgd_pass. Returns the summed loss of the rows as visited.
+function M.saga_pass(ctx, ds, W, Mu, buf, snap, n, d, lr, l2, span)
   local w, base, mu, dmu = buf.w, buf.base, buf.mu, buf.dmu
   span = span or {}
   assert(W:get(0, w))
+  local tau = math.max(0, ctx:clock_count() - ctx:last_copy_clock())
+  local share = 1 / (ctx.workers * (1 + tau))
   assert(Mu:get(0, mu))
   for j = 0, d do base[j], dmu[j] = w[j], 0 end
   local loss = M.saga_local(ds, span.order, span.first or 0, span.last or ds.n,
                             w, mu, dmu, snap, n, d, lr, l2)
-  for j = 0, d do base[j] = (w[j] - base[j]) / workers end
+  for j = 0, d do base[j] = (w[j] - base[j]) * share end
   assert(W:inc(0, base))
   assert(Mu:inc(0, dmu))
   return loss
