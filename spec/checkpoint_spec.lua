@@ -3,7 +3,9 @@
 -- resumed from a snapshot save the very bytes of the uninterrupted run;
 -- a worker's own state crosses a resume through app:save_state /
 -- app:load_state (a fixture whose answer needs it), after a failure that
--- prints the resume command; a torn newest snapshot (its manifest gone, a
+-- prints the resume command; numeric arrays in a state (100000 float64 and
+-- int32) cross it as .npy files, and a damaged or missing one is refused; a torn
+-- newest snapshot (its manifest gone, a
 -- file cut short) is refused and the one before is used; only two are
 -- kept; --restarts K relaunches a failed job from its last snapshot (one
 -- process and -p 2), at most K times; resuming from a missing directory, an empty one, or with other
@@ -154,6 +156,40 @@ describe("checkpoints", function()
     assert.equal(full.cell0, final.cell0)
     assert.equal(full.cell1, final.cell1) -- 2 × (1 + ... + 12): needs the saved sums
     assert.equal(156, final.cell1)
+  end)
+
+  it("numeric arrays in a worker's state go into .npy files and come back; a damaged one is refused", function()
+    local full = helpers.run_model("spec/fixtures/ckpt_arrays.lua", { "-w", "1" })
+    local ck = dir .. "/arrays-ck"
+    local res = pmls { "run", "spec/fixtures/ckpt_arrays.lua", "-q", "-w", "1", "--checkpoint", ck,
+                       "--checkpoint-every", "2" }
+    assert.equal(0, res.rc, res.out)
+    -- resume from the snapshot of clock 4: the arrays' sums must carry over
+    os.remove(ck .. "/ckpt-6/manifest")
+    local man = bytes(ck .. "/ckpt-4/manifest")
+    assert.is_true(has_line(man, "\nfile worker-0.a"), man)
+    local metrics = dir .. "/arrays.json"
+    res = pmls { "run", "spec/fixtures/ckpt_arrays.lua", "-q", "-w", "1", "--metrics", metrics,
+                 "--resume", ck }
+    assert.equal(0, res.rc, res.out)
+    local rows = helpers.read_metrics(metrics)
+    assert.equal(("%.17g"):format(full.sums), ("%.17g"):format(rows[#rows].sums))
+    assert.equal(full.counts, rows[#rows].counts)
+    -- a damaged array file of the right size: its header overwritten
+    local npy
+    for f in man:gmatch("\nfile (worker%-0%.a%d+%.npy) ") do npy = f end
+    local path = ck .. "/ckpt-4/" .. npy
+    local f = assert(io.open(path, "r+b"))
+    f:write("XXXXXX")
+    f:close()
+    res = pmls { "run", "spec/fixtures/ckpt_arrays.lua", "-q", "-w", "1", "--resume", ck }
+    assert.equal(1, res.rc, res.out)
+    assert.is_true(has_line(res.out, "--resume: " .. path), res.out)
+    -- a missing one: the snapshot fails the manifest's check, none is left
+    os.remove(path)
+    res = pmls { "run", "spec/fixtures/ckpt_arrays.lua", "-q", "-w", "1", "--resume", ck }
+    assert.equal(1, res.rc, res.out)
+    assert.is_true(has_line(res.out, npy), res.out)
   end)
 
   it("--restarts K: a failed job runs again from its last snapshot, at most K times", function()

@@ -6,8 +6,9 @@
 -- clock, meets the others at a barrier: the shards then hold exactly every
 -- update made before it, and nothing later, since no worker sends anything
 -- until the second barrier. Between the two, every worker writes its own
--- state (app:save_state, plain data) and worker 0 reads every dense table
--- whole through a host client, which always asks the shards, into one .npz.
+-- state (app:save_state: plain data, its arrays as .npy files) and worker
+-- 0 reads every dense table whole through a host client, which always asks
+-- the shards, into one .npz.
 -- After the second barrier worker 0 writes the manifest (the clock, the
 -- deployment, the options, each file's size), syncs the directory, renames
 -- DIR/tmp-C to DIR/ckpt-C and points DIR/latest at it the same way. So a
@@ -71,6 +72,85 @@ local function size_of(path)
 end
 
 local function worker_file(w) return ("worker-%d.lua"):format(w) end
+
+-- ---- numeric arrays in a worker's state ----------------------------------
+-- A worker's state may hold pmls.array arrays (double[?], float[?],
+-- int32_t[?], int64_t[?]) or model.array records {dtype, shape, data}: a
+-- Lua literal of millions of numbers would be slow to write and to parse,
+-- so each goes into a .npy file of its own (written atomically and synced
+-- by pmls_npy_write, listed with its size in the manifest) and the state
+-- keeps { npy = FILE, kind = "vla" | "record" } in its place.
+local VLA = { float64 = "double[?]", float32 = "float[?]", int32 = "int32_t[?]", int64 = "int64_t[?]" }
+local ELEM = { float64 = 8, float32 = 4, int32 = 4, int64 = 8 }
+
+local function vla_dtype(v)
+  for name, ct in pairs(VLA) do if ffi.istype(ct, v) then return name end end
+end
+
+local function write_npy(path, dtype, shape, data)
+  local a = ffi.new("pmls_array")
+  a.dtype = core.dtypes[dtype]
+  a.ndim = #shape
+  for k, n in ipairs(shape) do a.shape[k - 1] = n end
+  a.data = data
+  local e = errbuf()
+  return check(C.pmls_npy_write(path, a, e, ERRLEN), e)
+end
+
+-- A copy of state with every array written under dir and replaced by its
+-- marker; files gets each file's name. Raises on a write failure or an
+-- array of another C type (which would otherwise be lost silently).
+local function externalize(state, dir, w, files, seen)
+  if type(state) == "cdata" then
+    local dtype = vla_dtype(state)
+    if not dtype then
+      error(("worker state: a %s is not a pmls.array (float64, float32, int32, int64)")
+            :format(tostring(ffi.typeof(state))), 0)
+    end
+    local n = ffi.sizeof(state) / ELEM[dtype]
+    local f = ("worker-%d.a%d.npy"):format(w, #files + 1)
+    local ok, err = write_npy(dir .. "/" .. f, dtype, { n }, state)
+    if not ok then error(err, 0) end
+    files[#files + 1] = f
+    return { npy = f, kind = "vla" }
+  end
+  if type(state) ~= "table" then return state end
+  if seen[state] then error("worker state: a table appears twice (state must be a tree)", 0) end
+  seen[state] = true
+  if type(state.dtype) == "string" and type(state.shape) == "table" and type(state.data) == "cdata" then
+    local f = ("worker-%d.a%d.npy"):format(w, #files + 1)
+    local ok, err = write_npy(dir .. "/" .. f, state.dtype, state.shape, state.data)
+    if not ok then error(err, 0) end
+    files[#files + 1] = f
+    return { npy = f, kind = "record" }
+  end
+  local out = {}
+  for k, v in pairs(state) do out[k] = externalize(v, dir, w, files, seen) end
+  return out
+end
+
+-- The state with every marker replaced by its array, read from dir.
+local function internalize(state, dir)
+  if type(state) ~= "table" then return state end
+  if type(state.npy) == "string" and (state.kind == "vla" or state.kind == "record") then
+    local a = ffi.new("pmls_array")
+    local e = errbuf()
+    if C.pmls_npy_read(dir .. "/" .. state.npy, a, e, ERRLEN) ~= 0 then
+      input_error("--resume: " .. ffi.string(e))
+    end
+    a = ffi.gc(a, C.pmls_array_free)
+    local dtype = core.dtype_names[tonumber(a.dtype)]
+    local shape, n = {}, 1
+    for k = 0, a.ndim - 1 do shape[k + 1] = tonumber(a.shape[k]); n = n * shape[k + 1] end
+    local data = ffi.new(VLA[dtype], math.max(n, state.kind == "vla" and 0 or 1))
+    ffi.copy(data, a.data, n * ELEM[dtype])
+    if state.kind == "vla" then return data end
+    return { dtype = dtype, shape = shape, data = data, n = n }
+  end
+  local out = {}
+  for k, v in pairs(state) do out[k] = internalize(v, dir) end
+  return out
+end
 
 -- The checkpoint options of this engine: nil when there are none.
 function M.config(engine)
@@ -150,6 +230,7 @@ end
 local function remove_snapshot(path, workers)
   local names = { "manifest", "options.lua", "tables.npz", "tables.npz.tmp" }
   local man = read_file(path .. "/manifest") or ""
+  for f in man:gmatch("\nfile (%S+) %-?%d+") do names[#names + 1] = f end
   local n = tonumber(man:match("\nworkers (%d+)\n")) or workers
   for w = 0, math.max(n, workers) - 1 do names[#names + 1] = worker_file(w) end
   for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
@@ -207,10 +288,14 @@ local function snapshot(ctx, ck, c)
   ok, err = mkdir(dir)
   if ok then ok, err = mkdir(tmp) end
   if ok then
-    local state
+    local state, files = nil, {}
     if ck.app.save_state then state = ck.app:save_state(ctx) end
-    local blob = codec().encode { clock = c, worker = ctx.worker, state = state }
-    ok, err = write_file(tmp .. "/" .. worker_file(ctx.worker), blob)
+    local done, st = pcall(externalize, state, tmp, ctx.worker, files, {})
+    if not done then ok, err = nil, st end
+    if ok then
+      local blob = codec().encode { clock = c, worker = ctx.worker, state = st, arrays = files }
+      ok, err = write_file(tmp .. "/" .. worker_file(ctx.worker), blob)
+    end
   end
   if ok and ctx.worker == 0 then ok, err = dump_tables(ctx, tmp .. "/tables.npz") end
   if not ok then fail = "checkpoint at clock " .. c .. ": " .. tostring(err) end
@@ -234,6 +319,16 @@ local function snapshot(ctx, ck, c)
   for w = 0, ctx.workers - 1 do
     local f = worker_file(w)
     man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
+    -- its arrays: the worker file lists them (every worker wrote before
+    -- the second barrier)
+    local text = read_file(tmp .. "/" .. f)
+    local okd, saved = pcall(codec().decode, text or "")
+    if not okd or type(saved) ~= "table" then
+      error(("checkpoint at clock %d: %s/%s: damaged"):format(c, tmp, f), 0)
+    end
+    for _, a in ipairs(saved.arrays or {}) do
+      man[#man + 1] = ("file %s %d"):format(a, size_of(tmp .. "/" .. a) or -1)
+    end
   end
   man[#man + 1] = "end\n"
   man = table.concat(man, "\n")
@@ -272,7 +367,7 @@ function M.attach(ctx, app, cfg, resume)
       if not ok or type(saved) ~= "table" then
         input_error(("--resume: %s/%s: damaged"):format(resume.path, worker_file(ctx.worker)))
       end
-      state = saved.state
+      state = internalize(saved.state, resume.path)
     end
     ctx.resume = { clock = resume.clock, workers = resume.workers, state = state }
     if app.load_state then app:load_state(ctx, state) end
