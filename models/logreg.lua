@@ -138,15 +138,13 @@ local function report(ctx, loss, span)
 end
 
 -- A checkpoint (--checkpoint) keeps a worker's own state: with sgd the
--- steps taken and its share of the averaged iterate; the clocks before a
--- resume's start are skipped with their shuffles replayed. SAGA's memory
--- of every example's gradient is not saved.
+-- steps taken and its share of the averaged iterate; with saga its memory
+-- of each of its examples' gradient (an array, saved as .npy); the clocks
+-- before a resume's start are skipped with their shuffles replayed.
 local mine = { steps = 0 } -- this worker's (each worker has a Lua state of its own)
 
 function app:save_state(ctx)
-  if ctx.opt.optimizer == "saga" then
-    error("checkpoints: --optimizer saga keeps per-example state that is not saved", 0)
-  end
+  if ctx.opt.optimizer == "saga" then return { snap = mine.snap } end
   local avg = {}
   if mine.avg then for j = 0, ctx.shared.d + 1 do avg[j + 1] = mine.avg[j] end end
   return { steps = mine.steps, avg = avg }
@@ -161,16 +159,25 @@ end
 
 local function saga_worker(ctx, shard, order, rng)
   local opt, sh, n = ctx.opt, ctx.shared, shard.n
-  if ctx.start_clock > 0 then error("--resume: --optimizer saga cannot resume (its state is not saved)", 0) end
   local W, Mu = ctx:table("w"), ctx:table("mu")
   local buf = { w = W:row_buffer(), base = W:row_buffer(), mu = W:row_buffer(), dmu = W:row_buffer() }
   local snap = pmls.array.float64(math.max(n, 1))
-  for _ = 1, sh.epochs do
+  if ctx.start_clock > 0 then
+    local saved = mine.loaded and mine.loaded.snap
+    if pmls.array.length(saved) ~= pmls.array.length(snap) then
+      error("--resume: the snapshot holds no gradient memory of this worker's examples", 0)
+    end
+    snap = saved
+  end
+  mine.snap = snap
+  for epoch = 0, sh.epochs - 1 do
     shuffle(order, n, rng)
     for slice = 0, opt.clocks_per_epoch - 1 do
-      local span = slice_span(order, n, slice, opt.clocks_per_epoch)
-      local loss = linear.saga_pass(ctx, shard, W, Mu, buf, snap, sh.n, sh.d, sh.lr, sh.l2, span)
-      report(ctx, loss, span)
+      if epoch * opt.clocks_per_epoch + slice >= ctx.start_clock then
+        local span = slice_span(order, n, slice, opt.clocks_per_epoch)
+        local loss = linear.saga_pass(ctx, shard, W, Mu, buf, snap, sh.n, sh.d, sh.lr, sh.l2, span)
+        report(ctx, loss, span)
+      end
     end
   end
 end

@@ -1,5 +1,6 @@
 -- Spec for checkpoints and --resume (docs/fault-tolerance.md), through
--- `pmls run` subprocesses: with one worker and BSP, mf_sgd and logreg (sgd)
+-- `pmls run` subprocesses: with one worker and BSP, mf_sgd and logreg (sgd,
+-- saga; saga refuses another -w and a damaged gradient memory)
 -- resumed from a snapshot save the very bytes of the uninterrupted run;
 -- a worker's own state crosses a resume through app:save_state /
 -- app:load_state (a fixture whose answer needs it), after a failure that
@@ -128,6 +129,35 @@ describe("checkpoints", function()
     res = pmls(lr { "--resume", ck, "--save", dir .. "/lr-resumed.npy" })
     assert.equal(0, res.rc, res.out)
     assert.is_true(bytes(dir .. "/lr-full.npy") == bytes(dir .. "/lr-resumed.npy"), "the resumed model differs")
+  end)
+
+  it("logreg (saga) -w 1: a resumed run saves the uninterrupted run's bytes; -w 2 and a damaged memory are refused", function()
+    local function lr(extra)
+      return helpers.join({ "run", "models/logreg.lua", "-q", "-w", "1", "--data", dir .. "/train.svm",
+                            "--optimizer", "saga", "--epochs", "6" }, extra)
+    end
+    local res = pmls(lr { "--save", dir .. "/saga-full.npy" })
+    assert.equal(0, res.rc, res.out)
+    local ck = dir .. "/saga-ck"
+    res = pmls(lr { "--checkpoint", ck, "--checkpoint-every", "7" }) -- 24 clocks: 7, 14, 21
+    assert.equal(0, res.rc, res.out)
+    assert.same({ "ckpt-21", "ckpt-14" }, latest(ck))
+    os.remove(ck .. "/ckpt-21/manifest")
+    res = pmls(lr { "--resume", ck, "--save", dir .. "/saga-resumed.npy" })
+    assert.equal(0, res.rc, res.out)
+    assert.is_true(bytes(dir .. "/saga-full.npy") == bytes(dir .. "/saga-resumed.npy"), "the resumed model differs")
+    res = pmls(helpers.join({ "run", "models/logreg.lua", "-q", "-w", "2", "--data", dir .. "/train.svm",
+                              "--optimizer", "saga", "--epochs", "6", "--resume", ck }))
+    assert.equal(1, res.rc, res.out)
+    assert.is_true(has_line(res.out, "logreg resumes on the snapshot's 1 workers, not 2"), res.out)
+    -- the gradient memory damaged (its size kept): refused, one line
+    local path = ck .. "/ckpt-14/worker-0.a1.npy"
+    local f = assert(io.open(path, "r+b"))
+    f:write("garbage")
+    f:close()
+    res = pmls(lr { "--resume", ck })
+    assert.equal(1, res.rc, res.out)
+    assert.is_true(has_line(res.out, "--resume: " .. path), res.out)
   end)
 
   it("a worker's own state crosses a resume after a failure, which prints the resume command", function()

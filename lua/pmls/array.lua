@@ -7,6 +7,8 @@
 --   local x = array.float64(n)          -- x[0] .. x[n-1], all 0
 --   array.copy(y, x, n)                 -- y[0..n-1] = x[0..n-1]
 --   array.fill(x, n)                    -- x[0..n-1] = 0 (or a value)
+--   array.length(x)                     -- n, for an array made here (nil
+--                                       -- for other values: a pointer)
 --   array.pointers(m, rows, width)      -- p[r] = m + r * width, r < rows: the
 --                                       -- rows of a row-major matrix, as the
 --                                       -- kernels take them
@@ -73,6 +75,16 @@ function M.fill(a, n, value)
     for i = 0, n - 1 do a[i] = value end
   end
   return a
+end
+
+-- The elements of an array made by this module (one restored from a
+-- checkpoint too), or nil for anything else: a pointer has no length.
+function M.length(a)
+  if type(a) ~= "cdata" then return nil end
+  for _, ctype in pairs(TYPES) do
+    if ffi.istype(ctype, a) then return ffi.sizeof(a) / ffi.sizeof(ctype, 1) end
+  end
+  return nil
 end
 
 -- An array of `rows` pointers to the rows of the row-major matrix m (an
