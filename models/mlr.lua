@@ -149,15 +149,23 @@ local function shuffle(order, n, rng)
   end
 end
 
--- SAGA's memory of every row's derivative is not saved, so a snapshot
--- could not be resumed: --checkpoint is refused at its first snapshot.
-function app:save_state()
-  error("checkpoints: mlr keeps per-example state (SAGA's) that is not saved", 0)
+-- A checkpoint keeps each worker's SAGA memory of its rows' derivatives
+-- (n x C float64, as .npy in the snapshot); the clocks before a resume's
+-- start are skipped with their shuffles replayed. A worker's rows are its
+-- shard of -w, so a resume needs the snapshot's number of workers.
+local mine = {} -- this worker's (each worker has a Lua state of its own)
+
+function app:save_state() return { snap = mine.snap } end
+
+function app:load_state(ctx, state)
+  if ctx.resume.workers ~= ctx.workers then
+    error(("--resume: mlr resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
+  end
+  mine.loaded = state
 end
 
 function app:worker(ctx)
   local opt, sh, P = ctx.opt, ctx.shared, ctx.workers
-  if ctx.start_clock > 0 then error("--resume: mlr keeps per-example state that is not saved", 0) end
   local C, d = sh.C, sh.d
   local shard = read(ctx, opt.data, { d = d, shard = { index = ctx.worker, count = P } })
   local cls = classes_of(shard, class_map(sh.labels), opt.data, "--data")
@@ -169,11 +177,20 @@ function app:worker(ctx)
   local size = (d + 1) * C
   local w, base, mu, dmu = W:row_buffer(), W:row_buffer(), W:row_buffer(), W:row_buffer()
   local snap = pmls.array.float64(math.max(n * C, 1))
+  if ctx.start_clock > 0 then
+    local saved = mine.loaded and mine.loaded.snap
+    if pmls.array.length(saved) ~= pmls.array.length(snap) then
+      error("--resume: the snapshot holds no SAGA memory of this worker's rows", 0)
+    end
+    snap = saved
+  end
+  mine.snap = snap
   local work = pmls.array.float64(3 * C)
   local slices = opt.clocks_per_epoch
-  for _ = 1, sh.epochs do
+  for epoch = 0, sh.epochs - 1 do
     shuffle(order, n, rng)
     for slice = 0, slices - 1 do
+      if epoch * slices + slice < ctx.start_clock then goto skipped end
       local first, last = math.floor(n * slice / slices), math.floor(n * (slice + 1) / slices)
       assert(W:get(0, w))
       assert(Mu:get(0, mu))
@@ -188,6 +205,7 @@ function app:worker(ctx)
       assert(Mu:inc(0, dmu))
       ctx:report { loss = loss / math.max(last - first, 1), examples = last - first }
       assert(ctx:clock())
+      ::skipped::
     end
   end
 end

@@ -227,9 +227,21 @@ describe("models/mlr.lua on generated data", function()
     fails({ "--data", dir .. "/train.svm", "--init-model", model }, 1, "two.npz")
   end)
 
-  it("refuses --checkpoint (SAGA's per-row state is not saved)", function()
-    fails({ "--data", dir .. "/train.svm", "--checkpoint", dir .. "/ck", "--checkpoint-every", "2" }, 1,
-          "mlr keeps per-example state")
+  it("-w 1, BSP: resumed from a snapshot, saves the uninterrupted run's bytes; -w 2, a damaged memory refused", function()
+    local base = { "--data", dir .. "/train.svm", "-w", "1", "--epochs", "5" } -- 20 clocks
+    local full, resumed, ck = dir .. "/ck-full.npz", dir .. "/ck-resumed.npz", dir .. "/ck"
+    run(MLR, join(base, { "--save", full }))
+    run(MLR, join(base, { "--checkpoint", ck, "--checkpoint-every", "6" })) -- 6, 12, 18
+    os.remove(ck .. "/ckpt-18/manifest") -- the newest torn: ckpt-12 is used
+    run(MLR, join(base, { "--resume", ck, "--save", resumed }))
+    assert.is_true(helpers.read_file(full) == helpers.read_file(resumed), "the resumed model differs")
+    fails({ "--data", dir .. "/train.svm", "-w", "2", "--epochs", "5", "--resume", ck }, 1,
+          "--resume: mlr resumes on the snapshot's 1 workers, not 2")
+    local npy = ck .. "/ckpt-12/worker-0.a1.npy"
+    local f = assert(io.open(npy, "r+b"))
+    f:write("garbage")
+    f:close()
+    fails(join(base, { "--resume", ck }), 1, "--resume: " .. npy)
   end)
 
   for _, bad in ipairs { { "--lr", "0" }, { "--epochs", "0" }, { "--epochs", "-1" }, { "--clocks-per-epoch", "0" } } do
