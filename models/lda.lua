@@ -109,6 +109,22 @@ function app:setup(ctx)
   return { V = m.V, tokens = m.tokens }
 end
 
+-- A checkpoint keeps each worker's tokens' topics and its generator
+-- (pmls.lda.state: arrays, .npy in the snapshot); a resume recounts the
+-- doc-topic counts from the topics and goes on at the snapshot's clock. A
+-- worker's documents are its share under -w, so a resume needs the
+-- snapshot's number of workers.
+local own = {} -- this worker's (each worker has a Lua state of its own)
+
+function app:save_state() return own.st and lda.state(own.st) end
+
+function app:load_state(ctx, state)
+  if ctx.resume.workers ~= ctx.workers then
+    error(("--resume: lda resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
+  end
+  own.loaded = state
+end
+
 function app:worker(ctx)
   local opt = ctx.opt
   local ds = read_corpus(ctx, opt)
@@ -124,16 +140,22 @@ function app:worker(ctx)
   for j = 0, nmine - 1 do mine[j] = me + j * P end
   local mv = WT:view_pointers(max(nmine, 1))
 
+  own.st = st
   assert(WT:delta_many(st.words, st.nwords, wd))
-  if opt.init_model then
+  if ctx.start_clock > 0 then
+    -- the tables hold the counts of these topics already
+    local ok, why = lda.restore(st, own.loaded)
+    if not ok then error(("--resume: %s: worker %d: %s"):format(ctx.resume.path or "snapshot", me, why), 0) end
+  elseif opt.init_model then
     local mdl = saved.check(saved_model.load(opt.init_model), ds, K, saved_model.fail)
     saved.assign(st, ds, first, m.freq, mdl.wt, wd, NT:delta(0))
+    assert(ctx:clock())
   else
     assert(lda.assign(st, wd, NT:delta(0)))
+    assert(ctx:clock())
   end
-  assert(ctx:clock())
   local slow = straggler.new(ctx)
-  for it = 1, opt.iters + 1 do
+  for it = max(1, ctx.start_clock), opt.iters + 1 do
     local last = it == opt.iters + 1
     if last or (opt.ll_every > 0 and (it - 1) % opt.ll_every == 0) then
       assert(WT:view_many(mine, nmine, mv))

@@ -325,3 +325,40 @@ describe("models/lda.lua saved models", function()
     assert.are.equal(("%d %d %d 0"):format(W, K, first.train_tokens), out:gsub("%s+$", ""))
   end)
 end)
+
+-- --checkpoint / --resume (docs/fault-tolerance.md): each worker's topics
+-- and generator are saved, its doc-topic counts recounted.
+describe("models/lda.lua checkpoints", function()
+  local path = corpus()
+  local dir = helpers.tempdir()
+  teardown(helpers.cleanup)
+
+  it("-w 1, BSP: resumed from a snapshot, saves the uninterrupted run's bytes; -w 2, damaged topics refused", function()
+    for _, sampler in ipairs { "dense", "sparse" } do
+      local base = { "--topics", "4", "--iters", "9", "-w", "1", "--sampler", sampler } -- 11 clocks
+      local full, resumed, ck = dir .. "/full.npz", dir .. "/resumed.npz", dir .. "/ck-" .. sampler
+      local a = lda_run(path, helpers.join(base, { "--save", full }))
+      lda_run(path, helpers.join(base, { "--checkpoint", ck, "--checkpoint-every", "4" })) -- 4, 8
+      os.remove(ck .. "/ckpt-8/manifest") -- the newest torn: ckpt-4 is used
+      local b = lda_run(path, helpers.join(base, { "--resume", ck, "--save", resumed }))
+      assert.is_true(helpers.read_file(full) == helpers.read_file(resumed), sampler .. ": the resumed model differs")
+      assert.are.equal(("%.17g"):format(a.heldout_ll_token), ("%.17g"):format(b.heldout_ll_token))
+      assert.are.equal(0, b.count_errors)
+      local function fails(args, want)
+        local res = helpers.pmls(helpers.join({ "run", "models/lda.lua", "--data", path, "--format", "docword",
+                                                "--test-docs", tostring(TEST), "--top-words", "0", "--seed", "5",
+                                                "-q" }, args))
+        assert.are.equal(1, res.rc, res.out)
+        assert.truthy(res.out:find(want, 1, true), "wanted '" .. want .. "' in: " .. res.out)
+      end
+      fails({ "--topics", "4", "--iters", "9", "-w", "2", "--sampler", sampler, "--resume", ck },
+            "(the snapshot was written by 1 workers, this run has 2)") -- its gather table's size
+      for k = 1, 2 do
+        local f = assert(io.open(ck .. "/ckpt-4/worker-0.a" .. k .. ".npy", "r+b"))
+        f:write("garbage")
+        f:close()
+      end
+      fails(helpers.join(base, { "--resume", ck }), "--resume: " .. ck .. "/ckpt-4/worker-0.a")
+    end
+  end)
+end)

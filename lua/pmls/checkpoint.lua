@@ -214,6 +214,10 @@ function M.restore(engine, cfg, opt)
       failed = ("--resume: %s holds table '%s', which this run does not declare"):format(man.path, name)
     elseif C.pmls_table_fill(host, id[0], C.pmls_npz_array(z, i)) ~= 0 then
       failed = ("--resume: %s: %s"):format(man.path, core.client_error(host))
+      local workers = tonumber(C.pmls_engine_workers(engine))
+      if man.workers ~= workers then -- a table sized by the workers (a gather's)
+        failed = failed .. (" (the snapshot was written by %d workers, this run has %d)"):format(man.workers, workers)
+      end
     end
     if failed then break end
   end
@@ -369,7 +373,7 @@ function M.attach(ctx, app, cfg, resume)
       end
       state = internalize(saved.state, resume.path)
     end
-    ctx.resume = { clock = resume.clock, workers = resume.workers, state = state }
+    ctx.resume = { clock = resume.clock, workers = resume.workers, state = state, path = resume.path }
     if app.load_state then app:load_state(ctx, state) end
   end
   if cfg.dir then

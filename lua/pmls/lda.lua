@@ -81,6 +81,39 @@ function M.worker(ds, first, count, K, freq, seed)
   }
 end
 
+-- What a checkpoint keeps of worker state st (app:save_state): the
+-- tokens' topics and the generator, as arrays (the snapshot writes them as
+-- .npy). The doc-topic counts follow from the topics and the sparse
+-- sampler's lists are rebuilt at every sweep, so they are not saved.
+function M.state(st)
+  local rng = i64(1)
+  rng[0] = ffi.cast("int64_t", st.rng[0])
+  return { z = st.z, rng = rng, ntok = st.ntok, ndocs = st.ndocs }
+end
+
+-- Puts a state M.state saved back into st (made by M.worker for the same
+-- documents) and recounts its doc-topic counts; nil, err when it is not
+-- the state of those documents or a topic is out of range.
+function M.restore(st, saved)
+  if type(saved) ~= "table" or saved.ntok ~= st.ntok or saved.ndocs ~= st.ndocs
+     or type(saved.z) ~= "cdata" or not ffi.istype(i32, saved.z) or ffi.sizeof(saved.z) ~= ffi.sizeof(st.z)
+     or type(saved.rng) ~= "cdata" or not ffi.istype(i64, saved.rng) or ffi.sizeof(saved.rng) ~= 8 then
+    return nil, "not the state of this worker's documents"
+  end
+  local K, z, ndk = st.K, st.z, st.ndk
+  ffi.fill(ndk, ffi.sizeof(ndk))
+  for d = 0, st.ndocs - 1 do
+    for t = tonumber(st.tokptr[d]), tonumber(st.tokptr[d + 1]) - 1 do
+      local k = saved.z[t]
+      if k < 0 or k >= K then return nil, ("token %d has topic %d, not 0 .. %d"):format(t, k, K - 1) end
+      z[t] = k
+      ndk[d * K + k] = ndk[d * K + k] + 1
+    end
+  end
+  st.rng[0] = ffi.cast("uint64_t", saved.rng[0])
+  return true
+end
+
 function M.assign(st, wdeltas, tdelta)
   local n = C.pmls_lda_assign(st.K, st.ndocs, st.tokptr, st.tokword, st.z, st.ndk, wdeltas, tdelta, st.rng)
   if n < 0 then return nil, "lda assign: bad arguments" end
