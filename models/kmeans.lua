@@ -144,6 +144,22 @@ function app:setup(ctx)
   return { k = k, d = d, n = ds.n }
 end
 
+-- A checkpoint keeps a worker's centroids as of the clock (the means of
+-- the snapshot's S are taken after it, on resume as in the run) and the
+-- sums it added at that clock (prev: its next increment is the change),
+-- as arrays; C is not changed before the last iteration. prev is the sums
+-- of the worker's shard of -w, so a resume needs the snapshot's workers.
+local own = {} -- this worker's (each worker has a Lua state of its own)
+
+function app:save_state() return { c = own.c, prev = own.prev } end
+
+function app:load_state(ctx, state)
+  if ctx.resume.workers ~= ctx.workers then
+    error(("--resume: kmeans resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
+  end
+  own.loaded = state
+end
+
 function app:worker(ctx)
   local sh = ctx.shared
   local k, d = sh.k, sh.d
@@ -161,7 +177,35 @@ function app:worker(ctx)
   local total = pmls.array.float64(k * w)
   local delta = S:row_buffer()
   local empty = 0 -- clusters that kept their centroid for want of rows
-  for it = 1, ctx.opt.iters do
+  -- After iteration it's clock: the centroids := the means of S.
+  local function update(it)
+    if it < ctx.opt.iters then
+      assert(S:get_many(ids, k, total))
+      empty = 0
+      for j = 0, k - 1 do
+        local count = total[j * w + d]
+        if count >= 0.5 then
+          for f = 0, d - 1 do c[j * d + f] = total[j * w + f] / count end
+        else
+          empty = empty + 1
+        end
+      end
+    end
+  end
+  local first = 1
+  if ctx.start_clock > 0 then
+    local saved = own.loaded or {}
+    if pmls.array.length(saved.c) ~= pmls.array.length(c) or pmls.array.length(saved.prev) ~= pmls.array.length(prev) then
+      error(("--resume: %s: worker %d: not the state of %d clusters of %d features"):format(
+        ctx.resume.path, ctx.worker, k, d), 0)
+    end
+    pmls.array.copy(c, saved.c, k * d)
+    pmls.array.copy(prev, saved.prev, k * w)
+    first = ctx.start_clock + 1
+    update(ctx.start_clock)
+  end
+  own.c, own.prev = c, prev
+  for it = first, ctx.opt.iters do
     norms(c, k, d, cc)
     for i = 0, k * w - 1 do cur[i] = 0 end
     local inertia = 0
@@ -194,18 +238,7 @@ function app:worker(ctx)
       end
     end
     assert(ctx:clock())
-    if it < ctx.opt.iters then
-      assert(S:get_many(ids, k, total))
-      empty = 0
-      for j = 0, k - 1 do
-        local count = total[j * w + d]
-        if count >= 0.5 then
-          for f = 0, d - 1 do c[j * d + f] = total[j * w + f] / count end
-        else
-          empty = empty + 1
-        end
-      end
-    end
+    update(it)
   end
 end
 

@@ -124,6 +124,34 @@ describe("models/kmeans.lua", function()
     assert.are.equal("(3, " .. D .. ")", shape:gsub("%s+$", ""))
   end)
 
+  it("-w 1: resumed from a snapshot, the inertias and the saved centroids are the uninterrupted run's", function()
+    local dir = helpers.tempdir()
+    local base = { "--data", path, "--k", "4", "--iters", "9", "--seed", "3", "-w", "1" }
+    local full, resumed, ck = dir .. "/full.npy", dir .. "/resumed.npy", dir .. "/ck"
+    local _, a = helpers.run_model("models/kmeans.lua", helpers.join(base, { "--save", full }))
+    helpers.run_model("models/kmeans.lua", helpers.join(base, { "--checkpoint", ck, "--checkpoint-every", "4" }))
+    os.remove(ck .. "/ckpt-8/manifest") -- the newest torn: ckpt-4 is used
+    local _, b = helpers.run_model("models/kmeans.lua", helpers.join(base, { "--resume", ck, "--save", resumed }))
+    assert.is_true(helpers.read_file(full) == helpers.read_file(resumed), "the resumed centroids differ")
+    local ia, ib = inertias(a), inertias(b)
+    assert.are.equal(9, #ia)
+    assert.are.equal(5, #ib) -- iterations 5 .. 9
+    for t = 1, 5 do assert.are.equal(("%.17g"):format(ia[t + 4]), ("%.17g"):format(ib[t])) end
+    local function fails(args, want)
+      local res = helpers.pmls(helpers.join({ "run", "models/kmeans.lua", "-q" }, args))
+      assert.are.equal(1, res.rc, res.out)
+      assert.truthy(res.out:find(want, 1, true), "wanted '" .. want .. "' in: " .. res.out)
+    end
+    fails({ "--data", path, "--k", "4", "--iters", "9", "--seed", "3", "-w", "2", "--resume", ck },
+          "--resume: kmeans resumes on the snapshot's 1 workers, not 2")
+    for k = 1, 2 do
+      local f = assert(io.open(ck .. "/ckpt-4/worker-0.a" .. k .. ".npy", "r+b"))
+      f:write("garbage")
+      f:close()
+    end
+    fails(helpers.join(base, { "--resume", ck }), "--resume: " .. ck .. "/ckpt-4/worker-0.a")
+  end)
+
   for _, bad in ipairs { { "--k", "0" }, { "--iters", "0" }, { "--init", "random" }, { "--k", "1000" } } do
     it("refuses " .. table.concat(bad, " ") .. " as a usage error", function()
       local res = helpers.pmls(helpers.join({ "run", "models/kmeans.lua", "--data", path, "-q" }, bad))
