@@ -1,15 +1,15 @@
 -- Spec for checkpoints and --resume (docs/fault-tolerance.md), through
--- `pmls run` subprocesses: with one worker and BSP, mf_sgd and logreg (sgd,
--- saga; saga refuses another -w and a damaged gradient memory)
--- resumed from a snapshot save the very bytes of the uninterrupted run;
--- a worker's own state crosses a resume through app:save_state /
+-- `pmls run` subprocesses: with one worker and BSP, mf_sgd and logreg (sgd
+-- and saga) resumed from a snapshot save the very bytes of the
+-- uninterrupted run (saga refuses another -w and a damaged gradient
+-- memory); a worker's own state crosses a resume through app:save_state /
 -- app:load_state (a fixture whose answer needs it), after a failure that
 -- prints the resume command; numeric arrays in a state (100000 float64 and
--- int32) cross it as .npy files, and a damaged or missing one is refused; a torn
--- newest snapshot (its manifest gone, a
--- file cut short) is refused and the one before is used; only two are
--- kept; --restarts K relaunches a failed job from its last snapshot (one
--- process and -p 2), at most K times; resuming from a missing directory, an empty one, or with other
+-- int32) cross it as .npy files, and a damaged or missing one is refused;
+-- a torn newest snapshot (its manifest gone, a file cut short) is refused
+-- and the one before is used; only two are kept; --restarts K relaunches a
+-- failed job from its last snapshot (one process and -p 2), at most K
+-- times; resuming from a missing directory, an empty one, or with other
 -- options is one line and exit 1; a scheduled model refuses checkpoints.
 -- With ML-100K staged: a -p 3 mf_sgd run whose rank 1 is killed by
 -- SIGKILL mid-run is resumed and ends at the uninterrupted run's test RMSE
