@@ -205,10 +205,18 @@ describe("checkpoints", function()
     local rows = helpers.read_metrics(metrics)
     assert.equal(("%.17g"):format(full.sums), ("%.17g"):format(rows[#rows].sums))
     assert.equal(full.counts, rows[#rows].counts)
+    -- resumed with --checkpoint into the same directory: the torn ckpt-6,
+    -- arrays and all, is replaced by a whole one
+    res = pmls { "run", "spec/fixtures/ckpt_arrays.lua", "-q", "-w", "1", "--checkpoint", ck,
+                 "--checkpoint-every", "2", "--resume", ck }
+    assert.equal(0, res.rc, res.out)
+    assert.equal("ckpt-6", latest(ck)[1])
+    assert.is_true(helpers.exists(ck .. "/ckpt-6/manifest"))
+    man = bytes(ck .. "/ckpt-6/manifest")
     -- a damaged array file of the right size: its header overwritten
     local npy
     for f in man:gmatch("\nfile (worker%-0%.a%d+%.npy) ") do npy = f end
-    local path = ck .. "/ckpt-4/" .. npy
+    local path = ck .. "/ckpt-6/" .. npy
     local f = assert(io.open(path, "r+b"))
     f:write("XXXXXX")
     f:close()

@@ -238,6 +238,18 @@ local function remove_snapshot(path, workers)
   local n = tonumber(man:match("\nworkers (%d+)\n")) or workers
   for w = 0, math.max(n, workers) - 1 do names[#names + 1] = worker_file(w) end
   for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
+  -- a torn snapshot has no manifest to list its arrays: they are numbered
+  -- from 1 without gaps (each is renamed into place when whole)
+  for w = 0, math.max(n, workers) - 1 do
+    local k = 1
+    while true do
+      local f = ("%s/worker-%d.a%d.npy"):format(path, w, k)
+      local gone = os.remove(f)
+      if os.remove(f .. ".tmp") then gone = true end
+      if not gone then break end
+      k = k + 1
+    end
+  end
   os.remove(path)
 end
 
