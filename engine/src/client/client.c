@@ -188,9 +188,10 @@ int pmls_client_close(pmls_client *c) {
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     pmi_rowmap *m = &c->oplog[t];
     for (size_t i = 0; i < m->cap; i++) /* left unsent only when the job died */
-      if (m->keys[i] != PMI_ROWMAP_EMPTY)
+      if (m->keys[i] != PMI_ROWMAP_EMPTY && m->vals[i])
         pmi_client_drop_delta(c, t, &e->tables[t], pmi_oplog_data(m->vals[i]));
     pmi_rowmap_free(m);
+    free(c->order[t].rows);
     pmi_hist_drop(c, t, INT64_MAX, INT64_MAX);
     pmi_rowmap_free(&c->hist[t]);
     for (int i = 0; i < c->spare[t].n; i++) free(c->spare[t].items[i]);

@@ -188,8 +188,26 @@ int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
 void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
                      int64_t row) {
   pmi_rowmap *m = &c->oplog[table];
-  void **slot = pmi_rowmap_ref(m, row);
-  if (slot) return slot;
+  oplog_order *o = &c->order[table];
+  /* Room in the order first, so that a failure leaves no half-made entry. */
+  if (o->n == o->cap) {
+    size_t cap = o->cap ? 2 * o->cap : 256;
+    int64_t *p = realloc(o->rows, cap * sizeof *p);
+    if (!p) {
+      pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+      return NULL;
+    }
+    o->rows = p;
+    o->cap = cap;
+  }
+  int added;
+  void **slot = pmi_rowmap_slot(m, row, &added);
+  if (!slot) {
+    pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
+    return NULL;
+  }
+  (void)added;
+  if (*slot) return slot;
   void *p;
   size_t bytes;
   if (t->spec.layout == PMLS_SPARSE) {
@@ -208,13 +226,16 @@ void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
       p = calloc(1, bytes);
     }
   }
-  if (!p || pmi_rowmap_put(m, row, p)) {
-    free(p);
+  if (!p) {
+    /* The map has no deletion: the key stays with a NULL value, which
+     * every reader takes for no entry and the next call fills. */
     pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
     return NULL;
   }
+  *slot = p;
+  o->rows[o->n++] = row;
   c->oplog_bytes += bytes + 16;
-  return pmi_rowmap_ref(m, row);
+  return slot;
 }
 
 /* Appends one row's delta to the shard's batch, as the whole row or as
@@ -322,13 +343,15 @@ int pmi_oplog_flush(pmls_client *c) {
   int ntables = pmi_engine_ntables(c->e);
   for (int t = 0; t < ntables; t++) {
     pmi_rowmap *m = &c->oplog[t];
+    oplog_order *o = &c->order[t];
     const pmi_table_meta *meta = &c->e->tables[t];
-    for (size_t i = 0; i < m->cap; i++) {
-      if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
+    for (size_t k = 0; k < o->n; k++) {
+      void *entry = pmi_rowmap_get(m, o->rows[k]);
       /* On success the delta moves into the history. */
-      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, m->keys[i], m->vals[i]);
-      else pmi_client_drop_delta(c, t, meta, pmi_oplog_data(m->vals[i]));
+      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, o->rows[k], entry);
+      else pmi_client_drop_delta(c, t, meta, pmi_oplog_data(entry));
     }
+    o->n = 0;
     pmi_rowmap_clear(m);
   }
   c->oplog_bytes = 0;

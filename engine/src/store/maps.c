@@ -20,8 +20,14 @@ void pmi_rowmap_free(pmi_rowmap *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* Keys in runs of 8 (r & ~7 the same) share one hashed home and keep their
+ * order after it: rows touched one after the other (a flush, a pass over a
+ * table, a shard applying an OPLOG) then probe one cache line of keys and
+ * one of values per 8 rows, not one each per row scattered over the table.
+ * Runs still land at random, so strided or clustered ids spread as before. */
 static size_t rowmap_index(int64_t key, size_t cap) {
-  return (size_t)pmi_mix64((uint64_t)key) & (cap - 1);
+  uint64_t k = (uint64_t)key;
+  return (size_t)((pmi_mix64(k >> 3) << 3) | (k & 7)) & (cap - 1);
 }
 
 void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key) {
@@ -74,6 +80,32 @@ int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val) {
   m->keys[i] = key;
   m->vals[i] = val;
   return 0;
+}
+
+void **pmi_rowmap_slot(pmi_rowmap *m, int64_t key, int *added) {
+  *added = 0;
+  if (m->cap) {
+    /* Present keys are found without growing: a lookup never reallocates. */
+    for (size_t i = rowmap_index(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+      if (m->keys[i] == key) return &m->vals[i];
+      if (m->keys[i] == PMI_ROWMAP_EMPTY) {
+        if ((m->count + 1) * 4 > m->cap * 3) break; /* grow, then insert */
+        m->keys[i] = key;
+        m->vals[i] = NULL;
+        m->count++;
+        *added = 1;
+        return &m->vals[i];
+      }
+    }
+  }
+  if (rowmap_grow(m)) return NULL;
+  size_t i = rowmap_index(key, m->cap);
+  while (m->keys[i] != PMI_ROWMAP_EMPTY) i = (i + 1) & (m->cap - 1);
+  m->keys[i] = key;
+  m->vals[i] = NULL;
+  m->count++;
+  *added = 1;
+  return &m->vals[i];
 }
 
 void pmi_rowmap_clear(pmi_rowmap *m) {

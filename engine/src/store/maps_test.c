@@ -135,6 +135,44 @@ static void t_rowmap_random_vs_reference(void) {
   pmi_rowmap_free(&m);
 }
 
+/* pmi_rowmap_slot against the reference, on the ids rows come in: runs of
+ * consecutive ids, strides of 8 and of 1024 (which share the hash's low
+ * bits), and random ones; a found slot keeps its value, a made one holds
+ * NULL until written. */
+static void t_rowmap_slot_vs_reference(void) {
+  static ref_rowmap ref;
+  ref.n = 0;
+  pmi_rowmap m;
+  pmi_rowmap_init(&m);
+  pmi_rng rng = {777};
+  for (int step = 0; step < 40000; step++) {
+    uint64_t pattern = pmi_rng_next(&rng) % 4, i = pmi_rng_next(&rng) % 2048;
+    int64_t key = pattern == 0   ? (int64_t)i
+                  : pattern == 1 ? (int64_t)i * 8
+                  : pattern == 2 ? (int64_t)i * 1024 - 70000
+                                 : random_key(&rng);
+    if (ref.n >= 4096 || pmi_rng_next(&rng) % 500 == 0) {
+      pmi_rowmap_clear(&m);
+      ref.n = 0;
+    }
+    int added = -1;
+    void **slot = pmi_rowmap_slot(&m, key, &added);
+    CHECK(slot != NULL);
+    void *before = ref_get(&ref, key);
+    CHECK_EQ_INT(added, before == NULL);
+    CHECK(*slot == before);
+    if (added || pmi_rng_next(&rng) % 2) {
+      *slot = val_of((uint64_t)step);
+      ref_put(&ref, key, *slot);
+    }
+    CHECK_EQ_INT(m.count, ref.n);
+    CHECK(pmi_rowmap_get(&m, key) == ref_get(&ref, key));
+  }
+  for (int i = 0; i < ref.n; i++)
+    CHECK(pmi_rowmap_get(&m, ref.keys[i]) == ref.vals[i]);
+  pmi_rowmap_free(&m);
+}
+
 /* ---- sparse row ---------------------------------------------------------- */
 
 static void t_kv_empty(void) {
@@ -300,6 +338,7 @@ static const th_case cases[] = {
     {"rowmap: negative, huge and boundary ids", t_rowmap_special_keys},
     {"rowmap: growth to 20000 ids, clear keeps storage", t_rowmap_growth},
     {"rowmap: 40000 random ops match a reference", t_rowmap_random_vs_reference},
+    {"rowmap: slot on runs, strides and random ids matches a reference", t_rowmap_slot_vs_reference},
     {"kv: empty map (find, export, clear, first slot)", t_kv_empty},
     {"kv: slots accumulate for every dtype, export in key order", t_kv_accumulate_types},
     {"kv: 30000 random ops match a reference (find, export, cap, clear)", t_kv_random_vs_reference},

@@ -42,6 +42,10 @@ void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key);
 /* The value slot of key, to update in place; NULL when absent. */
 void **pmi_rowmap_ref(pmi_rowmap *m, int64_t key);
 int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val); /* 0 or -1 */
+/* The value slot of key, made (holding NULL) when absent, in one probe;
+ * *added says which. NULL when out of memory. The slot is valid until the
+ * next insertion. */
+void **pmi_rowmap_slot(pmi_rowmap *m, int64_t key, int *added);
 void pmi_rowmap_clear(pmi_rowmap *m);
 #define PMI_ROWMAP_EMPTY INT64_MIN
 
