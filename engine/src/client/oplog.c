@@ -256,7 +256,15 @@ static int send_row(pmls_client *c, int table, const pmi_table_meta *t,
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
   } else if (!((uintptr_t)entry & OPLOG_PAIRS)) {
-    n = t->spec.cols; /* whole-row increments only: send the whole row */
+    /* Whole-row increments only: send the whole row without counting its
+     * zeros (a count slows the streaming of large rows), unless the row
+     * is all zero, which a worker that takes all its rows each clock
+     * (LDA's delta_many) leaves for every row its sweep did not change:
+     * that goes as an empty pair list, and the first nonzero element
+     * ends the check of any other row. */
+    n = 0;
+    for (int32_t j = 0; j < t->spec.cols; j++)
+      if (!pmi_is_zero(t->spec.dtype, delta, j)) { n = t->spec.cols; break; }
   } else {
     for (int32_t j = 0; j < t->spec.cols; j++)
       n += !pmi_is_zero(t->spec.dtype, delta, j);
