@@ -153,10 +153,9 @@ local own = {} -- this worker's (each worker has a Lua state of its own)
 
 function app:save_state() return { c = own.c, prev = own.prev } end
 
-function app:load_state(ctx, state)
-  if ctx.resume.workers ~= ctx.workers then
-    error(("--resume: kmeans resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
-  end
+app:resume_on_same_workers()
+
+function app:load_state(_, state)
   own.loaded = state
 end
 

@@ -150,10 +150,9 @@ function app:save_state(ctx)
   return { steps = mine.steps, avg = avg }
 end
 
-function app:load_state(ctx, state)
-  if ctx.resume.workers ~= ctx.workers then
-    error(("--resume: logreg resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
-  end
+app:resume_on_same_workers()
+
+function app:load_state(_, state)
   mine.loaded = state
 end
 

@@ -157,10 +157,9 @@ local mine = {} -- this worker's (each worker has a Lua state of its own)
 
 function app:save_state() return { snap = mine.snap } end
 
-function app:load_state(ctx, state)
-  if ctx.resume.workers ~= ctx.workers then
-    error(("--resume: mlr resumes on the snapshot's %d workers, not %d"):format(ctx.resume.workers, ctx.workers), 0)
-  end
+app:resume_on_same_workers()
+
+function app:load_state(_, state)
   mine.loaded = state
 end
 

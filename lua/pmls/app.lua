@@ -101,5 +101,14 @@ function App:clocks(n)
   return self
 end
 
+-- app:resume_on_same_workers(): what this model's workers save
+-- (app:save_state) belongs to their shard of the data under this -w, so
+-- --resume refuses, in one line naming the model, a run whose number of
+-- workers differs from the snapshot's, before any table is filled.
+function App:resume_on_same_workers()
+  self.same_workers = true
+  return self
+end
+
 M.App = App
 return M

@@ -173,13 +173,17 @@ end
 -- In prepare, after setup: checks that the run matches the snapshot, fills
 -- every table from it (each rank, as --init-model does: the INITs are the
 -- same) and returns what the workers need, or raises a one-line error.
-function M.restore(engine, cfg, opt)
+function M.restore(engine, cfg, opt, app)
   local snap = C.pmls_engine_snapshot(engine)
   assert(snap ~= nil, "resuming without a snapshot")
   local man = { path = ffi.string(snap.path), clock = tonumber(snap.clock), workers = tonumber(snap.workers) }
   local refused = ffi.string(snap.refused)
   if C.pmls_engine_rank(engine) == 0 and refused ~= "" then
     for why in (refused .. "; "):gmatch("(.-); ") do io.stderr:write("pmls: checkpoint ignored: ", why, "\n") end
+  end
+  local workers = tonumber(C.pmls_engine_workers(engine))
+  if app and app.same_workers and man.workers ~= workers then
+    input_error(("--resume: %s resumes on the snapshot's %d workers, not %d"):format(app.name, man.workers, workers))
   end
   local text = read_file(man.path .. "/options.lua")
   local ok, saved = pcall(codec().decode, text or "")

@@ -146,7 +146,7 @@ function M.prepare(engine_ud, path, argv)
   if ckpt and ctx.schedule_spec then
     error(path .. ": checkpoints cover data-parallel models (app:worker); this one is scheduled", 0)
   end
-  if ckpt and ckpt.resume then resume = checkpoint.restore(engine, ckpt, opt) end
+  if ckpt and ckpt.resume then resume = checkpoint.restore(engine, ckpt, opt, app) end
   main_app = app
   return encode({ opt = opt, shared = shared, schedule = ctx.schedule_spec, gathers = gathers,
                   checkpoint = ckpt, resume = resume })
