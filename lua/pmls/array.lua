@@ -9,6 +9,8 @@
 --   array.fill(x, n)                    -- x[0..n-1] = 0 (or a value)
 --   array.length(x)                     -- n, for an array made here (nil
 --                                       -- for other values: a pointer)
+--   array.dtype(x)                      -- "float64", ... for an array made
+--                                       -- here (nil for other values)
 --   array.pointers(m, rows, width)      -- p[r] = m + r * width, r < rows: the
 --                                       -- rows of a row-major matrix, as the
 --                                       -- kernels take them
@@ -77,14 +79,21 @@ function M.fill(a, n, value)
   return a
 end
 
--- The elements of an array made by this module (one restored from a
--- checkpoint too), or nil for anything else: a pointer has no length.
-function M.length(a)
+-- The element type's name of an array made by this module (one restored
+-- from a checkpoint too), or nil for anything else.
+function M.dtype(a)
   if type(a) ~= "cdata" then return nil end
-  for _, ctype in pairs(TYPES) do
-    if ffi.istype(ctype, a) then return ffi.sizeof(a) / ffi.sizeof(ctype, 1) end
+  for name, ctype in pairs(TYPES) do
+    if ffi.istype(ctype, a) then return name end
   end
   return nil
+end
+
+-- The elements of an array made by this module, or nil for anything else:
+-- a pointer has no length.
+function M.length(a)
+  local name = M.dtype(a)
+  return name and ffi.sizeof(a) / ffi.sizeof(TYPES[name], 1)
 end
 
 -- An array of `rows` pointers to the rows of the row-major matrix m (an

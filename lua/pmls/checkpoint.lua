@@ -16,6 +16,7 @@
 -- manifest, each file's size and the archive's CRCs, and falls back to the
 -- snapshot before when the newest one fails them. The two barriers are
 -- clocks of their own: a worker's clock_count() counts them.
+local array = require "pmls.array"
 local core = require "pmls.core"
 local failure = require "pmls.failure"
 local ffi, C = core.ffi, core.C
@@ -80,13 +81,6 @@ local function worker_file(w) return ("worker-%d.lua"):format(w) end
 -- so each goes into a .npy file of its own (written atomically and synced
 -- by pmls_npy_write, listed with its size in the manifest) and the state
 -- keeps { npy = FILE, kind = "vla" | "record" } in its place.
-local VLA = { float64 = "double[?]", float32 = "float[?]", int32 = "int32_t[?]", int64 = "int64_t[?]" }
-local ELEM = { float64 = 8, float32 = 4, int32 = 4, int64 = 8 }
-
-local function vla_dtype(v)
-  for name, ct in pairs(VLA) do if ffi.istype(ct, v) then return name end end
-end
-
 local function write_npy(path, dtype, shape, data)
   local a = ffi.new("pmls_array")
   a.dtype = core.dtypes[dtype]
@@ -102,12 +96,12 @@ end
 -- array of another C type (which would otherwise be lost silently).
 local function externalize(state, dir, w, files, seen)
   if type(state) == "cdata" then
-    local dtype = vla_dtype(state)
+    local dtype = array.dtype(state)
     if not dtype then
       error(("worker state: a %s is not a pmls.array (float64, float32, int32, int64)")
             :format(tostring(ffi.typeof(state))), 0)
     end
-    local n = ffi.sizeof(state) / ELEM[dtype]
+    local n = array.length(state)
     local f = ("worker-%d.a%d.npy"):format(w, #files + 1)
     local ok, err = write_npy(dir .. "/" .. f, dtype, { n }, state)
     if not ok then error(err, 0) end
@@ -142,8 +136,8 @@ local function internalize(state, dir)
     local dtype = core.dtype_names[tonumber(a.dtype)]
     local shape, n = {}, 1
     for k = 0, a.ndim - 1 do shape[k + 1] = tonumber(a.shape[k]); n = n * shape[k + 1] end
-    local data = ffi.new(VLA[dtype], math.max(n, state.kind == "vla" and 0 or 1))
-    ffi.copy(data, a.data, n * ELEM[dtype])
+    local data = array[dtype](math.max(n, state.kind == "vla" and 0 or 1))
+    if n > 0 then ffi.copy(data, a.data, ffi.sizeof(data)) end
     if state.kind == "vla" then return data end
     return { dtype = dtype, shape = shape, data = data, n = n }
   end
