@@ -200,13 +200,11 @@ void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
     o->rows = p;
     o->cap = cap;
   }
-  int added;
-  void **slot = pmi_rowmap_slot(m, row, &added);
+  void **slot = pmi_rowmap_slot(m, row, NULL);
   if (!slot) {
     pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
     return NULL;
   }
-  (void)added;
   if (*slot) return slot;
   void *p;
   size_t bytes;

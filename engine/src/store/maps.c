@@ -83,29 +83,23 @@ int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val) {
 }
 
 void **pmi_rowmap_slot(pmi_rowmap *m, int64_t key, int *added) {
-  *added = 0;
-  if (m->cap) {
-    /* Present keys are found without growing: a lookup never reallocates. */
-    for (size_t i = rowmap_index(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
+  if (added) *added = 0;
+  for (;;) {
+    if (m->cap) {
+      size_t i = rowmap_index(key, m->cap);
+      while (m->keys[i] != key && m->keys[i] != PMI_ROWMAP_EMPTY) i = (i + 1) & (m->cap - 1);
       if (m->keys[i] == key) return &m->vals[i];
-      if (m->keys[i] == PMI_ROWMAP_EMPTY) {
-        if ((m->count + 1) * 4 > m->cap * 3) break; /* grow, then insert */
+      /* A present key is found without growing: a lookup never reallocates. */
+      if ((m->count + 1) * 4 <= m->cap * 3) {
         m->keys[i] = key;
         m->vals[i] = NULL;
         m->count++;
-        *added = 1;
+        if (added) *added = 1;
         return &m->vals[i];
       }
     }
+    if (rowmap_grow(m)) return NULL;
   }
-  if (rowmap_grow(m)) return NULL;
-  size_t i = rowmap_index(key, m->cap);
-  while (m->keys[i] != PMI_ROWMAP_EMPTY) i = (i + 1) & (m->cap - 1);
-  m->keys[i] = key;
-  m->vals[i] = NULL;
-  m->count++;
-  *added = 1;
-  return &m->vals[i];
 }
 
 void pmi_rowmap_clear(pmi_rowmap *m) {

@@ -43,7 +43,7 @@ void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key);
 void **pmi_rowmap_ref(pmi_rowmap *m, int64_t key);
 int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val); /* 0 or -1 */
 /* The value slot of key, made (holding NULL) when absent, in one probe;
- * *added says which. NULL when out of memory. The slot is valid until the
+ * *added (when added is not NULL) says which. NULL when out of memory. The slot is valid until the
  * next insertion. */
 void **pmi_rowmap_slot(pmi_rowmap *m, int64_t key, int *added);
 void pmi_rowmap_clear(pmi_rowmap *m);
