@@ -155,10 +155,6 @@ function app:save_state() return { c = own.c, prev = own.prev } end
 
 app:resume_on_same_workers()
 
-function app:load_state(_, state)
-  own.loaded = state
-end
-
 function app:worker(ctx)
   local sh = ctx.shared
   local k, d = sh.k, sh.d
@@ -193,7 +189,7 @@ function app:worker(ctx)
   end
   local first = 1
   if ctx.start_clock > 0 then
-    local saved = own.loaded or {}
+    local saved = ctx.resume.state or {}
     if pmls.array.length(saved.c) ~= pmls.array.length(c) or pmls.array.length(saved.prev) ~= pmls.array.length(prev) then
       error(("--resume: %s: worker %d: not the state of %d clusters of %d features"):format(
         ctx.resume.path, ctx.worker, k, d), 0)

@@ -120,10 +120,6 @@ function app:save_state() return own.st and lda.state(own.st) end
 
 app:resume_on_same_workers()
 
-function app:load_state(_, state)
-  own.loaded = state
-end
-
 function app:worker(ctx)
   local opt = ctx.opt
   local ds = read_corpus(ctx, opt)
@@ -143,7 +139,7 @@ function app:worker(ctx)
   assert(WT:delta_many(st.words, st.nwords, wd))
   if ctx.start_clock > 0 then
     -- the tables hold the counts of these topics already
-    local ok, why = lda.restore(st, own.loaded)
+    local ok, why = lda.restore(st, ctx.resume.state)
     if not ok then error(("--resume: %s: worker %d: %s"):format(ctx.resume.path or "snapshot", me, why), 0) end
   elseif opt.init_model then
     local mdl = saved.check(saved_model.load(opt.init_model), ds, K, saved_model.fail)

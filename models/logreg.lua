@@ -152,17 +152,13 @@ end
 
 app:resume_on_same_workers()
 
-function app:load_state(_, state)
-  mine.loaded = state
-end
-
 local function saga_worker(ctx, shard, order, rng)
   local opt, sh, n = ctx.opt, ctx.shared, shard.n
   local W, Mu = ctx:table("w"), ctx:table("mu")
   local buf = { w = W:row_buffer(), base = W:row_buffer(), mu = W:row_buffer(), dmu = W:row_buffer() }
   local snap = pmls.array.float64(math.max(n, 1))
   if ctx.start_clock > 0 then
-    local saved = mine.loaded and mine.loaded.snap
+    local saved = ctx.resume.state and ctx.resume.state.snap
     if pmls.array.length(saved) ~= pmls.array.length(snap) then
       error("--resume: the snapshot holds no gradient memory of this worker's examples", 0)
     end
@@ -191,9 +187,10 @@ local function sgd_worker(ctx, shard, order, rng)
   local first_averaged = clocks - math.ceil(opt.average * clocks)
   local avg = opt.average > 0 and ctx:table("avg"):row_buffer() or nil
   local steps = 0
-  if mine.loaded then
-    steps = mine.loaded.steps
-    if avg then for j = 0, d + 1 do avg[j] = mine.loaded.avg[j + 1] end end
+  local loaded = ctx.resume and ctx.resume.state
+  if loaded then
+    steps = loaded.steps
+    if avg then for j = 0, d + 1 do avg[j] = loaded.avg[j + 1] end end
   end
   mine.avg = avg
   for epoch = 0, epochs - 1 do

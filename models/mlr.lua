@@ -159,10 +159,6 @@ function app:save_state() return { snap = mine.snap } end
 
 app:resume_on_same_workers()
 
-function app:load_state(_, state)
-  mine.loaded = state
-end
-
 function app:worker(ctx)
   local opt, sh, P = ctx.opt, ctx.shared, ctx.workers
   local C, d = sh.C, sh.d
@@ -177,7 +173,7 @@ function app:worker(ctx)
   local w, base, mu, dmu = W:row_buffer(), W:row_buffer(), W:row_buffer(), W:row_buffer()
   local snap = pmls.array.float64(math.max(n * C, 1))
   if ctx.start_clock > 0 then
-    local saved = mine.loaded and mine.loaded.snap
+    local saved = ctx.resume.state and ctx.resume.state.snap
     if pmls.array.length(saved) ~= pmls.array.length(snap) then
       error("--resume: the snapshot holds no SAGA memory of this worker's rows", 0)
     end
