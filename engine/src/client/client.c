@@ -80,13 +80,16 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   rc = PMLS_ENET;
   c->pull = pmi_proc_bind(e, name, 500, c->addr, e->err);
   if (c->pull < 0) goto fail;
+  /* Every socket first, then the HELLOs: a shard told of this client
+   * connects back to c->addr, and closing that inproc endpoint while a
+   * shard connects to it trips nanomsg's asserts, so once a HELLO is out
+   * the open must not fail for want of a socket. */
   for (int s = 0; s < e->servers; s++) {
     c->push[s] = pmi_sock_push(e->server_addr[s],
                                pmi_send_slice(e->cfg.timeout_ms), e->err);
-    if (c->push[s] < 0) {
-      rc = PMLS_ENET; /* the previous HELLO left rc at PMLS_OK */
-      goto fail;
-    }
+    if (c->push[s] < 0) goto fail;
+  }
+  for (int s = 0; s < e->servers; s++) {
     pmi_msg_begin(&c->out, e->job, PMI_MSG_HELLO, id);
     pmi_put_str(&c->out, c->addr);
     pmi_put_i32(&c->out, e->rank);
