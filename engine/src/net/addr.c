@@ -48,16 +48,33 @@ int pmi_route_to(const char *ip, char *out, size_t outlen) {
   return rc;
 }
 
+/* The port is left in TIME_WAIT on our side of a loopback connection, so
+ * for the next minute the kernel hands it to no other bind(port 0) and to
+ * no outgoing connection (a client retrying a connect to it could otherwise
+ * get it as its own port and connect to itself), while a listener that sets
+ * SO_REUSEADDR, as nanomsg's does, may still bind it. A port merely probed
+ * and closed is free again at once, and a rank that binds it a moment later
+ * lost that race now and then. */
 int pmi_free_tcp_port(const char *ip) {
   struct sockaddr_in a;
   if (ipv4_of(ip, 0, &a)) return -1;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  int one = 1;
   socklen_t len = sizeof a;
   int port = -1;
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+      bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
       getsockname(fd, (struct sockaddr *)&a, &len) == 0)
     port = ntohs(a.sin_port);
+  if (port >= 0 && listen(fd, 1) == 0) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c >= 0 && connect(c, (struct sockaddr *)&a, sizeof a) == 0) {
+      int s = accept(fd, NULL, NULL);
+      if (s >= 0) close(s); /* the side that closes first keeps TIME_WAIT */
+    }
+    if (c >= 0) close(c);
+  }
   close(fd);
   return port;
 }

@@ -210,8 +210,9 @@ int pmi_auth_selftest(size_t len);
 int pmi_resolve_ipv4(const char *host, char *ip, size_t iplen);
 /* The local address that routes to the numeric address ip; 0 or -1. */
 int pmi_route_to(const char *ip, char *out, size_t outlen);
-/* A port free on the local numeric address ip right now, or -1. Another
- * process may take it before it is bound: callers retry. */
+/* A port free on the local numeric address ip, or -1, held in TIME_WAIT
+ * for a minute so that only a SO_REUSEADDR listener (nanomsg's) binds it;
+ * another such listener may still take it first: callers retry. */
 int pmi_free_tcp_port(const char *ip);
 
 /* A host name as the rendezvous carries it (JOIN) and the metrics header
