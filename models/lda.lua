@@ -31,78 +31,23 @@ local pmls = require "pmls"
 local lda = require "pmls.lda"
 local saved_model = require "pmls.model"
 local saved = require "lib.lda_saved"
+local common = require "lib.lda_common"
 local straggler = require "lib.straggler"
 local array = pmls.array
-local floor, max, min = math.floor, math.max, math.min
+local floor, max = math.floor, math.max
 
 local app = pmls.app("lda", "latent Dirichlet allocation by collapsed Gibbs sampling (data-parallel)")
-app:option("data", nil, "corpus: UCI bag-of-words (docword) or LDA-C", { type = "string", required = true })
-app:option("vocab", nil, "the vocabulary, one word a line (for the top words)", { type = "string" })
-app:option("format", "auto", "corpus format (auto: docword when the name says so)",
-           { type = "string", choices = { "auto", "docword", "ldac" } })
-app:option("topics", 20, "K, the number of topics", { type = "int", min = 1, max = 100000 })
-app:option("alpha", 0, "α_k, each topic's document prior (0: 1/K, as MALLET with α sum 1)", { min = 0 })
-app:option("beta", 0, "β, the topic-word prior (0: 1/K)", { min = 0 })
-app:option("iters", 100, "Gibbs sweeps", { type = "int", min = 0 })
-app:option("test_docs", 0, "hold out the last N documents (20news: 7532)", { type = "int", min = 0 })
-app:option("particles", 10, "left-to-right particles for the held-out likelihood", { type = "int", min = 1 })
-app:option("top_words", 10, "words printed per topic at the end (0: none)", { type = "int", min = 0 })
-app:option("sampler", "auto", "dense, sparse (SparseLDA) or auto",
-           { type = "string", choices = { "auto", "dense", "sparse" } })
-app:option("ll_every", 1, "report the log-likelihood every N clocks (0: only the last)", { type = "int", min = 0 })
-app:option("predict_sweeps", 20, "--predict: Gibbs sweeps of each document's topics", { type = "int", min = 1 })
+common.options(app)
 saved_model.options(app)
 straggler.options(app, true)
 app:metric("ll_token", "mean")     -- each worker reports P × its share: the mean is the sum
 app:metric("msamples_s", "mean")   -- the same: the workers' token-samples/s added, in millions
 app:gather("docs", 3)              -- per worker: the final document part, count errors, tokens
 
-local function read_corpus(ctx, opt)
-  local fmt = opt.format
-  if fmt == "auto" then fmt = opt.data:match("docword[^/]*$") and "docword" or "ldac" end
-  local read = fmt == "docword" and ctx.read_docword or ctx.read_ldac
-  return assert(read(ctx, opt.data, { vocab = opt.vocab }))
-end
-
--- The priors, the training range and V (the words training documents hold).
-local function setup_of(ds, opt)
-  local K = opt.topics
-  local alpha = opt.alpha > 0 and opt.alpha or 1 / K
-  local beta = opt.beta > 0 and opt.beta or 1 / K
-  if opt.test_docs >= ds.docs then error("--test-docs must leave training documents", 0) end
-  local train = ds.docs - opt.test_docs
-  local freq = lda.word_freq(ds, 0, train)
-  local V, tokens = 0, 0
-  for w = 0, ds.words - 1 do
-    if freq[w] > 0 then V = V + 1; tokens = tokens + freq[w] end
-  end
-  local sampler = opt.sampler == "dense" and lda.DENSE or opt.sampler == "sparse" and lda.SPARSE
-                  or (K <= 24 and lda.DENSE or lda.SPARSE)
-  return { K = K, alpha = alpha, beta = beta, vbeta = V * beta, V = V, train = train,
-           tokens = tokens, freq = freq, sampler = sampler }
-end
-
--- Worker me's documents: a contiguous range holding about 1/P of the
--- training tokens (even shares of the tokens, not of the documents, keep
--- the workers' sweeps alike, which is what a BSP clock waits for).
-local function my_documents(ds, m, me, P)
-  local function boundary(i)
-    if i == 0 then return 0 elseif i == P then return m.train end
-    local goal, sum = m.tokens * i / P, 0
-    for d = 0, m.train - 1 do
-      for e = tonumber(ds.docptr[d]), tonumber(ds.docptr[d + 1]) - 1 do sum = sum + ds.count[e] end
-      if sum >= goal then return d + 1 end
-    end
-    return m.train
-  end
-  local first = boundary(me)
-  return first, boundary(me + 1) - first
-end
-
 function app:setup(ctx)
   straggler.check(ctx.opt)
-  local ds = read_corpus(ctx, ctx.opt)
-  local m = setup_of(ds, ctx.opt)
+  local ds = common.read_corpus(ctx, ctx.opt)
+  local m = common.setup_of(ds, ctx.opt)
   ctx:table("wt", { rows = ds.words, cols = m.K, dtype = "int32" })
   ctx:table("nt", { rows = 1, cols = m.K, dtype = "int32" })
   if ctx.opt.init_model then saved.check(saved_model.load(ctx.opt.init_model), ds, m.K, saved_model.fail) end
@@ -122,10 +67,10 @@ app:resume_on_same_workers()
 
 function app:worker(ctx)
   local opt = ctx.opt
-  local ds = read_corpus(ctx, opt)
-  local m = setup_of(ds, opt)
+  local ds = common.read_corpus(ctx, opt)
+  local m = common.setup_of(ds, opt)
   local K, P, me = m.K, ctx.workers, ctx.worker
-  local first, count = my_documents(ds, m, me, P)
+  local first, count = common.doc_range(ds, m, me, P)
   local st = lda.worker(ds, first, count, K, m.freq, ctx.seed * 7919 + me + 1)
   local WT, NT = ctx:table("wt"), ctx:table("nt")
   local wv, wd = WT:view_pointers(max(st.nwords, 1)), WT:pointers(max(st.nwords, 1))
@@ -176,97 +121,26 @@ function app:worker(ctx)
     end
     assert(ctx:clock())
   end
-  -- Each document's counts add up to its length and none is negative.
-  local errors = 0
-  for d = 0, st.ndocs - 1 do
-    local sum = 0
-    for k = 0, K - 1 do
-      local c = st.ndk[d * K + k]
-      if c < 0 then errors = errors + 1 end
-      sum = sum + c
-    end
-    if sum ~= st.tokptr[d + 1] - st.tokptr[d] then errors = errors + 1 end
-  end
-  assert(ctx:gather("docs", { lda.ll_docs(st, m.alpha), errors, st.ntok }))
-end
-
--- The top n words of topic k (ids by count, ties by id).
-local function top_words(nwk, words, K, k, n)
-  local best = {}
-  for w = 0, words - 1 do
-    local c = nwk[w * K + k]
-    if c > 0 then
-      if #best < n or c > best[#best].c then
-        local i = #best + 1
-        if #best == n then i = n end
-        best[i] = { w = w, c = c }
-        while i > 1 and best[i].c > best[i - 1].c do best[i], best[i - 1] = best[i - 1], best[i]; i = i - 1 end
-      end
-    end
-  end
-  return best
+  assert(ctx:gather("docs", { lda.ll_docs(st, m.alpha), common.doc_errors(st), st.ntok }))
 end
 
 function app:finish(ctx)
   local opt = ctx.opt
-  local ds = read_corpus(ctx, opt)
-  local m = setup_of(ds, opt)
-  local K, W = m.K, ds.words
-  local WT, NT = ctx:table("wt"), ctx:table("nt")
-  local ids = array.int64(W)
-  for w = 0, W - 1 do ids[w] = w end
-  local nwk = assert(WT:get_many(ids, W, array.int32(W * K)))
-  local nt = assert(NT:get(0))
-  -- Consistency: the columns add up to the totals, the totals to the
-  -- tokens, and no count is negative; a hash of the counts for the specs.
-  local errors, colsum, hash, total = 0, array.int64(K), 0, 0
-  for w = 0, W - 1 do
-    for k = 0, K - 1 do
-      local c = nwk[w * K + k]
-      if c < 0 then errors = errors + 1 end
-      colsum[k] = colsum[k] + c
-      hash = hash + c * ((w * K + k) % 1000003 + 1)
-    end
-  end
-  for k = 0, K - 1 do
-    if colsum[k] ~= nt[k] then errors = errors + 1 end
-    total = total + nt[k]
-  end
-  if total ~= m.tokens then errors = errors + 1 end
+  local ds = common.read_corpus(ctx, opt)
+  local m = common.setup_of(ds, opt)
+  local nwk = common.read_counts(ctx:table("wt"), ds.words, m.K)
+  local nt = assert(ctx:table("nt"):get(0))
   local per = assert(ctx:gathered("docs"))
-  local docs = 0
+  local docs, errors = 0, 0
   for w = 0, ctx.workers - 1 do
     if per[w] then docs = docs + per[w][0]; errors = errors + per[w][1] end
   end
-  local rows = WT:view_pointers(W)
-  for w = 0, W - 1 do rows[w] = nwk + w * K end
-  local words, nonzero = lda.ll_rows(K, W, rows, m.beta)
-  local ll = lda.loglik(K, docs, words, nonzero, nt, m.beta, m.vbeta)
-  local report = { final_ll_token = ll / m.tokens, count_errors = errors, counts_hash = hash,
-                   train_tokens = m.tokens, vocabulary = m.V }
-  if opt.test_docs > 0 then
-    local hl, ntok = lda.heldout(ds, m.train, opt.test_docs, K, nwk, nt, m.freq, m.alpha, m.beta,
-                                 m.vbeta, opt.particles, ctx.seed * 7919 + 104729)
-    report.heldout_ll_token, report.heldout_tokens = hl / max(ntok, 1), ntok
-  end
-  ctx:report(report)
-  if opt.top_words > 0 then
-    local out = {}
-    for k = 0, K - 1 do
-      local line = {}
-      for _, e in ipairs(top_words(nwk, W, K, k, opt.top_words)) do
-        line[#line + 1] = ds.vocab and ds.vocab[e.w] or tostring(e.w)
-      end
-      out[#out + 1] = ("topic %d (%d tokens): %s"):format(k, nt[k], table.concat(line, " "))
-    end
-    io.stdout:write(table.concat(out, "\n"), "\n")
-  end
-  if opt.save then saved.save(ctx, saved_model, ds, m, nwk, nt, report) end
+  common.finish(ctx, saved_model, ds, m, nwk, nt, docs, errors, {})
 end
 
 -- --predict: the topic mixture of every document of --data.
 function app:predict(ctx, mdl)
-  saved.predict(ctx, saved_model, mdl, read_corpus(ctx, ctx.opt))
+  saved.predict(ctx, saved_model, mdl, common.read_corpus(ctx, ctx.opt))
 end
 
 return saved_model.app(app)

@@ -1,6 +1,5 @@
--- What the LDA scripts share (models/lda_sched.lua; models/lda.lua keeps
--- its own copies of the same steps for now): reading the corpus, the
--- priors and the training split, token-balanced document ranges, and the
+-- What the LDA scripts share (models/lda.lua, models/lda_sched.lua):
+-- reading the corpus, the priors and the training split, token-balanced document ranges, and the
 -- end of a run (consistency of the final counts, MALLET's log-likelihood,
 -- the held-out estimate, the top words and --save). The options are
 -- lda.lua's, so a run of either script reads the same command line.
