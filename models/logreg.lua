@@ -56,6 +56,7 @@
 local pmls = require "pmls"
 local linear = require "lib.linear"
 local saved_model = require "pmls.model"
+local shuffle = require "lib.shuffle"
 
 local app = pmls.app("logreg", [[L2-regularised logistic regression (libsvm files).
 Minimises mean log(1 + exp(-y (w.x + b))) + l2/2 |w|^2 (l2 = 1/n: liblinear's
@@ -84,17 +85,6 @@ local function read(ctx, path, opts)
   return assert(ctx:read_libsvm(path, opts))
 end
 
--- The largest |x_i|^2 over the rows of ds.
-local function max_norm2(ds)
-  local max = 0
-  for r = 0, ds.n - 1 do
-    local s = 0
-    for k = tonumber(ds.rowptr[r]), tonumber(ds.rowptr[r + 1]) - 1 do s = s + ds.val[k] ^ 2 end
-    if s > max then max = s end
-  end
-  return max
-end
-
 function app:setup(ctx)
   local opt = ctx.opt
   local epochs = opt.epochs or (opt.optimizer == "saga" and math.max(8, 4 * ctx.workers) or 20)
@@ -103,7 +93,7 @@ function app:setup(ctx)
   local train = read(ctx, opt.data)
   local d = train.d
   if opt.test then d = math.max(d, read(ctx, opt.test).d) end
-  local lr = opt.lr or (opt.optimizer == "saga" and 2 / (max_norm2(train) + 1) or 0.05)
+  local lr = opt.lr or (opt.optimizer == "saga" and 2 / (linear.max_norm2(train) + 1) or 0.05)
   local l2 = opt.l2 or 1 / math.max(train.n, 1)
   ctx:table("w", { rows = 1, cols = d + 1 })
   if opt.init_model then
@@ -116,14 +106,6 @@ function app:setup(ctx)
     ctx:table("avg", { rows = 1, cols = d + 2 })
   end
   return { d = d, n = train.n, lr = lr, l2 = l2, epochs = epochs }
-end
-
--- Shuffles order[0 .. n - 1] in place.
-local function shuffle(order, n, rng)
-  for r = n - 1, 1, -1 do
-    local j = rng.below(r + 1)
-    order[r], order[j] = order[j], order[r]
-  end
 end
 
 -- The rows of slice `slice` of the epoch's order.
@@ -166,7 +148,7 @@ local function saga_worker(ctx, shard, order, rng)
   end
   mine.snap = snap
   for epoch = 0, sh.epochs - 1 do
-    shuffle(order, n, rng)
+    shuffle.all(order, 0, n, rng.below)
     for slice = 0, opt.clocks_per_epoch - 1 do
       if epoch * opt.clocks_per_epoch + slice >= ctx.start_clock then
         local span = slice_span(order, n, slice, opt.clocks_per_epoch)
@@ -194,7 +176,7 @@ local function sgd_worker(ctx, shard, order, rng)
   end
   mine.avg = avg
   for epoch = 0, epochs - 1 do
-    shuffle(order, n, rng)
+    shuffle.all(order, 0, n, rng.below)
     for slice = 0, slices - 1 do
       local clock = epoch * slices + slice
       if clock >= ctx.start_clock then

@@ -39,7 +39,9 @@
 -- and mean log-loss there (docs/mlr.md, docs/saved-models.md).
 local pmls = require "pmls"
 local kernels = require "pmls.kernels"
+local linear = require "lib.linear"
 local saved_model = require "pmls.model"
+local shuffle = require "lib.shuffle"
 
 local app = pmls.app("mlr", [[Multinomial logistic regression (libsvm files, integer class labels).
 Minimises the mean softmax log-loss + l2/2 |W|^2 (l2 = 1/n: scikit-learn's
@@ -97,16 +99,6 @@ local function class_map(labels)
   return m
 end
 
-local function max_norm2(ds)
-  local max = 0
-  for r = 0, ds.n - 1 do
-    local s = 0
-    for e = tonumber(ds.rowptr[r]), tonumber(ds.rowptr[r + 1]) - 1 do s = s + ds.val[e] ^ 2 end
-    if s > max then max = s end
-  end
-  return max
-end
-
 function app:setup(ctx)
   local opt = ctx.opt
   local epochs = opt.epochs or math.max(8, 4 * ctx.workers)
@@ -122,7 +114,7 @@ function app:setup(ctx)
     d = math.max(d, test.d)
   end
   local C = #labels
-  local lr = opt.lr or 1 / (max_norm2(train) + 1)
+  local lr = opt.lr or 1 / (linear.max_norm2(train) + 1)
   local l2 = opt.l2 or 1 / math.max(train.n, 1)
   if lr * l2 >= 1 then app:usage("--lr %g times --l2 %g must be below 1", lr, l2) end
   ctx:table("w", { rows = 1, cols = (d + 1) * C })
@@ -140,13 +132,6 @@ function app:setup(ctx)
     saved_model.fill(ctx:table("w"), { dtype = W.dtype, shape = { 1, (d + 1) * C }, data = W.data })
   end
   return { d = d, n = train.n, C = C, labels = labels, lr = lr, l2 = l2, epochs = epochs }
-end
-
-local function shuffle(order, n, rng)
-  for r = n - 1, 1, -1 do
-    local j = rng.below(r + 1)
-    order[r], order[j] = order[j], order[r]
-  end
 end
 
 -- A checkpoint keeps each worker's SAGA memory of its rows' derivatives
@@ -183,7 +168,7 @@ function app:worker(ctx)
   local work = pmls.array.float64(3 * C)
   local slices = opt.clocks_per_epoch
   for epoch = 0, sh.epochs - 1 do
-    shuffle(order, n, rng)
+    shuffle.all(order, 0, n, rng.below)
     for slice = 0, slices - 1 do
       if epoch * slices + slice < ctx.start_clock then goto skipped end
       local first, last = math.floor(n * slice / slices), math.floor(n * (slice + 1) / slices)

@@ -15,6 +15,18 @@ local M = {}
 
 local exp, log = math.exp, math.log
 
+-- The largest |x_i|^2 over the rows of ds: what a safe SAGA step (about
+-- 1 / L for the logistic and the softmax loss) is built from.
+function M.max_norm2(ds)
+  local max = 0
+  for r = 0, ds.n - 1 do
+    local s = 0
+    for k = tonumber(ds.rowptr[r]), tonumber(ds.rowptr[r + 1]) - 1 do s = s + ds.val[k] ^ 2 end
+    if s > max then max = s end
+  end
+  return max
+end
+
 -- y_i * (w . x_i + b)
 function M.margin(ds, i, w, d)
   local s = w[d]

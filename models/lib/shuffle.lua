@@ -1,8 +1,8 @@
--- lib.shuffle: the orders the SGD models step their ratings in.
+-- lib.shuffle: the orders the SGD and SAGA models step their examples in.
 --   local shuffle = require "lib.shuffle"
 --   shuffle.all(a, lo, hi, below)    -- a[lo..hi-1] in a random order
 --   shuffle.runs(a, lo, hi, below)   -- the same in runs of neighbours
--- a is an array of rating indices (pmls.array.int32), below(m) a draw in
+-- a is an array of example indices (pmls.array.int32), below(m) a draw in
 -- [0, m) (pmls.rng's).
 --
 -- shuffle.runs cuts a[lo..hi-1] into pieces of RUN entries that are
