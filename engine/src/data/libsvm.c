@@ -20,18 +20,12 @@
  * widest matrix a model can keep arrays for, and a file without a row is
  * an error: an empty data set trains nothing and a model would divide by
  * its zero rows. */
-#include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../proc/proc.h"
 #include "data.h"
 #include "reader.h"
-
-#define TOKEN_SHOWN 80 /* longest token quoted in a message */
 
 typedef struct {
   double *y;
@@ -48,34 +42,12 @@ typedef struct {
   builder b;
 } csr_owned;
 
-static int is_space(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-/* A decimal integer in [1, PMI_MAX_DIM] (0 when it is not one). */
-static int64_t parse_index(const char *s, const char *end) {
-  if (s == end) return 0;
-  int64_t v = 0;
-  for (; s < end; s++) {
-    if (!is_digit((unsigned char)*s)) return 0;
-    v = v * 10 + (*s - '0');
-    if (v > PMI_MAX_DIM) return 0;
-  }
-  return v;
-}
-
-static int grow(void **p, int64_t count, size_t size) {
-  void *q = realloc(*p, (size_t)count * size);
-  if (!q) return -1;
-  *p = q;
-  return 0;
-}
-
 static int reserve_rows(builder *b) {
   if (b->n < b->row_cap) return 0;
   int64_t cap = b->row_cap ? 2 * b->row_cap : 1024;
-  if (grow((void **)&b->y, cap, sizeof *b->y) ||
-      grow((void **)&b->line, cap, sizeof *b->line) ||
-      grow((void **)&b->rowptr, cap + 1, sizeof *b->rowptr))
+  if (pmi_grow((void **)&b->y, cap, sizeof *b->y) ||
+      pmi_grow((void **)&b->line, cap, sizeof *b->line) ||
+      pmi_grow((void **)&b->rowptr, cap + 1, sizeof *b->rowptr))
     return -1;
   b->row_cap = cap;
   return 0;
@@ -84,8 +56,8 @@ static int reserve_rows(builder *b) {
 static int reserve_entry(builder *b) {
   if (b->nnz < b->nnz_cap) return 0;
   int64_t cap = b->nnz_cap ? 2 * b->nnz_cap : 16384;
-  if (grow((void **)&b->col, cap, sizeof *b->col) ||
-      grow((void **)&b->val, cap, sizeof *b->val))
+  if (pmi_grow((void **)&b->col, cap, sizeof *b->col) ||
+      pmi_grow((void **)&b->val, cap, sizeof *b->val))
     return -1;
   b->nnz_cap = cap;
   return 0;
@@ -110,77 +82,47 @@ static int64_t sort_row(int32_t *col, double *val, int64_t count) {
   return -1;
 }
 
-/* A parse failure: "path:LINE: what", with the offending token quoted. */
-typedef struct {
-  char *buf;
-  size_t cap;
-  const char *path;
-  int64_t line;
-} failure;
-
-static int fail_at(const failure *f, int code, const char *fmt, ...)
-    PMI_PRINTF(3, 4);
-static int fail_at(const failure *f, int code, const char *fmt, ...) {
-  if (!f->buf || !f->cap) return code;
-  int used = snprintf(f->buf, f->cap, "%s:%lld: ", f->path, (long long)f->line);
-  if (used >= 0 && (size_t)used < f->cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->buf + used, f->cap - (size_t)used, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
-static int shown(const char *s, const char *end) {
-  return end - s > TOKEN_SHOWN ? TOKEN_SHOWN : (int)(end - s);
-}
-
 static const char *token_end(const char *s, const char *end) {
-  while (s < end && *s != '#' && !is_space((unsigned char)*s)) s++;
+  while (s < end && *s != '#' && !pmi_is_space((unsigned char)*s)) s++;
   return s;
 }
 
-static const char *skip_spaces(const char *s, const char *end) {
-  while (s < end && is_space((unsigned char)*s)) s++;
-  return s;
-}
-
-/* Parses one line [s, end) into the builder. */
-static int parse_line(builder *b, const char *s, const char *end,
-                      const failure *f) {
-  s = skip_spaces(s, end);
+/* Parses one line [s, end) into the builder (state). */
+static int parse_line(void *state, const char *s, const char *end,
+                      const pmi_failure *f) {
+  builder *b = state;
+  s = pmi_skip_spaces(s, end);
   if (s == end || *s == '#') return PMLS_OK;
   const char *t = token_end(s, end);
   double label;
   if (!pmi_parse_c_number(s, t, &label))
-    return fail_at(f, PMLS_EINVAL, "bad label '%.*s' (finite decimal number expected)",
-                   shown(s, t), s);
-  if (reserve_rows(b)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+    return pmi_fail_at(f, PMLS_EINVAL, "bad label '%.*s' (finite decimal number expected)",
+                    pmi_shown(s, t), s);
+  if (reserve_rows(b)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
   int64_t row_start = b->nnz, last = 0;
   int in_order = 1;
-  for (s = skip_spaces(t, end); s < end && *s != '#';
-       s = skip_spaces(t, end)) {
+  for (s = pmi_skip_spaces(t, end); s < end && *s != '#';
+       s = pmi_skip_spaces(t, end)) {
     t = token_end(s, end);
     if (t - s > 3 && memcmp(s, "qid:", 4) == 0) continue;
     const char *colon = memchr(s, ':', (size_t)(t - s));
     if (!colon)
-      return fail_at(f, PMLS_EINVAL, "missing ':' in feature '%.*s'",
-                     shown(s, t), s);
-    int64_t index = parse_index(s, colon);
-    if (index == 0)
-      return fail_at(f, PMLS_EINVAL,
+      return pmi_fail_at(f, PMLS_EINVAL, "missing ':' in feature '%.*s'",
+                      pmi_shown(s, t), s);
+    int64_t index = 0;
+    if (!pmi_parse_count(s, colon, PMI_MAX_DIM, &index) || index == 0)
+      return pmi_fail_at(f, PMLS_EINVAL,
                      "bad feature index '%.*s' in '%.*s' (integer in [1, "
-                     PMI_MAX_DIM_TEXT "] expected)", shown(s, colon), s,
-                     shown(s, t), s);
+                     PMI_MAX_DIM_TEXT "] expected)", pmi_shown(s, colon), s,
+                      pmi_shown(s, t), s);
     if (colon + 1 == t)
-      return fail_at(f, PMLS_EINVAL, "missing value in '%.*s'", shown(s, t), s);
+      return pmi_fail_at(f, PMLS_EINVAL, "missing value in '%.*s'", pmi_shown(s, t), s);
     double value;
     if (!pmi_parse_c_number(colon + 1, t, &value))
-      return fail_at(f, PMLS_EINVAL,
+      return pmi_fail_at(f, PMLS_EINVAL,
                      "bad feature value '%.*s' in '%.*s' (finite decimal "
-                     "number expected)", shown(colon + 1, t), colon + 1, shown(s, t), s);
-    if (reserve_entry(b)) return fail_at(f, PMLS_ENOMEM, "out of memory");
+                     "number expected)", pmi_shown(colon + 1, t), colon + 1, pmi_shown(s, t), s);
+    if (reserve_entry(b)) return pmi_fail_at(f, PMLS_ENOMEM, "out of memory");
     b->col[b->nnz] = (int32_t)(index - 1);
     b->val[b->nnz++] = value;
     if (index <= last) in_order = 0;
@@ -191,7 +133,7 @@ static int parse_line(builder *b, const char *s, const char *end,
     int64_t dup = sort_row(b->col + row_start, b->val + row_start,
                            b->nnz - row_start);
     if (dup >= 0)
-      return fail_at(f, PMLS_EINVAL, "duplicate feature index %lld",
+      return pmi_fail_at(f, PMLS_EINVAL, "duplicate feature index %lld",
                      (long long)dup + 1);
   }
   b->y[b->n] = label;
@@ -210,50 +152,22 @@ static void builder_free(builder *b) {
 
 int pmls_csr_read_libsvm(const char *path, pmls_csr **out, char *err,
                          size_t errlen) {
-  failure f = {err, errlen, path ? path : "(null)", 0};
+  pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = NULL;
-  if (!path || !out) return fail_at(&f, PMLS_EINVAL, "missing path or out");
-  pmls_text *in;
-  int rc = pmls_text_open(path, &in, err, errlen);
-  if (rc != PMLS_OK) return rc;
+  if (!path || !out) return pmi_fail_at(&f, PMLS_EINVAL, "missing path or out");
   csr_owned *m = calloc(1, sizeof *m);
   builder *b = m ? &m->b : NULL;
+  int rc;
   if (!m || reserve_rows(b)) {
-    rc = fail_at(&f, PMLS_ENOMEM, "out of memory");
+    rc = pmi_fail_at(&f, PMLS_ENOMEM, "out of memory");
   } else {
     b->rowptr[0] = 0;
-    const char *line;
-    size_t len;
-    for (;;) {
-      rc = pmls_text_line(in, &line, &len);
-      if (rc != PMLS_OK) {
-        if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
-        break;
-      }
-      if (!line) break;
-      f.line = pmls_text_lineno(in);
-      rc = parse_line(b, line, line + len, &f);
-      if (rc != PMLS_OK) break;
-    }
-    /* A damaged archive can inflate to a garbage line before zlib finds
-     * the damage (often only at the checksum): read on, and blame the
-     * archive if it is one. */
-    if (rc == PMLS_EINVAL) {
-      while (pmls_text_line(in, &line, &len) == PMLS_OK && line) {
-      }
-      if (*pmls_text_errmsg(in)) {
-        rc = PMLS_EIO;
-        if (err && errlen) snprintf(err, errlen, "%s", pmls_text_errmsg(in));
-      }
-    }
+    rc = pmi_read_lines(path, parse_line, b, &f.line, err, errlen);
   }
-  if (rc == PMLS_OK && b->n == 0) {
-    f.line = pmls_text_lineno(in);
-    rc = fail_at(&f, PMLS_EINVAL, "%s", f.line
+  if (rc == PMLS_OK && b->n == 0)
+    rc = pmi_fail_at(&f, PMLS_EINVAL, "%s", f.line
                      ? "no rows (only comments and blank lines)"
                      : "empty file (no rows)");
-  }
-  pmls_text_close(in);
   if (rc != PMLS_OK) {
     if (b) builder_free(b);
     free(m);
@@ -292,10 +206,10 @@ static void free_libsvm(void *m) { pmls_csr_free(m); }
 
 int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
                             const pmls_csr **out, char *err, size_t errlen) {
-  failure f = {err, errlen, path ? path : "(null)", 0};
+  pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = NULL;
   if (!e || !path || !out)
-    return fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
+    return pmi_fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
   void *m = NULL;
   int rc = pmi_data_cached(e, path, load_libsvm, free_libsvm, &m, err, errlen);
   *out = m;
