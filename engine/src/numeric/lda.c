@@ -63,6 +63,23 @@ int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
   return tokptr[ndocs];
 }
 
+/* The words of a document lie all over the table, so without help each
+ * token's view and delta rows are cache misses: about 40 % of a K = 20
+ * sweep (perf, 20news) was spent waiting on them. The rows of the token
+ * AHEAD places on are asked for while this one is sampled (the first 256
+ * bytes: all of a small row, the head of a large one). */
+enum { AHEAD = 8, AHEAD_BYTES = 256 };
+static inline void prefetch_row(const void *row, size_t bytes, int for_write) {
+  const char *p = row;
+  if (bytes > AHEAD_BYTES) bytes = AHEAD_BYTES;
+  for (size_t off = 0; off < bytes; off += 64) {
+    if (for_write) __builtin_prefetch(p + off, 1);
+    else __builtin_prefetch(p + off, 0);
+  }
+  if (for_write) __builtin_prefetch(p + bytes - 1, 1);
+  else __builtin_prefetch(p + bytes - 1, 0);
+}
+
 /* The dense sampler: every topic's term, summed in topic order. Within a
  * document, a[k] = (n_dk + alpha) / (n_k + V beta) changes only for the
  * two topics a token leaves and joins, so each term is one product. */
@@ -73,11 +90,18 @@ static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
                            const int32_t *tview, int32_t *tdelta, double *work,
                            uint64_t *rng) {
   double *cum = work, *inv = work + K, *a = work + 2 * K;
+  const size_t row_bytes = (size_t)K * sizeof(int32_t);
+  const int64_t ntok = tokptr[ndocs];
   for (int32_t k = 0; k < K; k++) inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
   for (int64_t d = 0; d < ndocs; d++) {
     int32_t *nd = ndk + d * (int64_t)K;
     for (int32_t k = 0; k < K; k++) a[k] = ((double)nd[k] + alpha) * inv[k];
     for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      if (i + AHEAD < ntok) {
+        int32_t ahead = tokword[i + AHEAD];
+        prefetch_row(wview[ahead], row_bytes, 0);
+        prefetch_row(wdelta[ahead], row_bytes, 1);
+      }
       const int32_t *wv = wview[tokword[i]];
       int32_t *wd = wdelta[tokword[i]];
       int32_t t = z[i];
@@ -129,6 +153,8 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
   double *inv = work, *coef = work + K, *qs = work + 2 * K;
   int32_t *dlist = iwork, *dpos = iwork + K;
   const double ab = alpha * beta;
+  const size_t row_bytes = (size_t)K * sizeof(int32_t);
+  const int64_t ntok = tokptr[ndocs];
   /* The words' nonzero topics as this worker sees them now. */
   for (int64_t w = 0; w < nwords; w++) {
     const int32_t *wv = wview[w];
@@ -165,6 +191,12 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
       }
     }
     for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      if (i + AHEAD < ntok) {
+        int32_t ahead = tokword[i + AHEAD];
+        prefetch_row(wview[ahead], row_bytes, 0);
+        prefetch_row(wdelta[ahead], row_bytes, 1);
+        prefetch_row(nzlist + nzoff[ahead], row_bytes, 0);
+      }
       int32_t w = tokword[i];
       const int32_t *wv = wview[w];
       int32_t *wd = wdelta[w];
