@@ -219,10 +219,12 @@ static entry *replace_viewed(pmi_cache *c, cache_table *ct, int64_t row,
   return en;
 }
 
-/* Keeps the copy if it is newer; the caller holds the table's write lock. */
-static void put_locked(pmi_cache *c, cache_table *ct, const pmls_table_spec *spec,
-                       int64_t row, int64_t clock, const int64_t *stamps,
-                       const void *data) {
+/* Keeps the copy if it is newer; the caller holds the table's write lock.
+ * Returns the row's entry (NULL when out of memory). */
+static entry *put_locked(pmi_cache *c, cache_table *ct,
+                         const pmls_table_spec *spec, int64_t row,
+                         int64_t clock, const int64_t *stamps,
+                         const void *data) {
   size_t stamp_bytes = (size_t)c->nworkers * sizeof(int64_t);
   entry *en = pmi_rowmap_get(&ct->rows, row);
   if (!en) {
@@ -249,6 +251,7 @@ static void put_locked(pmi_cache *c, cache_table *ct, const pmls_table_spec *spe
       memcpy(en->stamps + c->nworkers, data, row_bytes(spec));
     }
   }
+  return en;
 }
 
 void pmi_cache_put(pmi_cache *c, int table, const pmls_table_spec *spec,
@@ -315,8 +318,7 @@ void pmi_cache_put_view_many(pmi_cache *c, int table,
   cache_table *ct = &c->tables[table];
   pthread_rwlock_wrlock(&ct->lock);
   for (int64_t i = 0; i < n; i++) {
-    put_locked(c, ct, spec, rows[i], clock, stamps, data[i]);
-    entry *en = pmi_rowmap_get(&ct->rows, rows[i]);
+    entry *en = put_locked(c, ct, spec, rows[i], clock, stamps, data[i]);
     views[i] = NULL;
     if (!en || en->clock < clock) continue; /* out of memory: not cached */
     views[i] = view_locked(c, en, worker);
