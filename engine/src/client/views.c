@@ -93,8 +93,10 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
 
 /* Hands row i its copy `data` (clock, stamp): a copy into out (with every
  * increment of this client, sent or not; data may already be that row of
- * out) or a view (with the sent ones).
- * A pinned copy (the cache's) is shown as it is when it lacks none of them. */
+ * out) or a view (with the sent ones). `pinned` is NOT_PINNED, or for the
+ * cache's own copy what pmi_hist_check said of it (the caller has asked
+ * already): a pinned copy is shown as it is when it lacks none of them. */
+enum { NOT_PINNED = -1 };
 static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
                    read_kind kind, int64_t i, int64_t row, const void *data,
                    int64_t clock, int64_t stamp, int pinned, void *out,
@@ -104,7 +106,7 @@ static int deliver(pmls_client *c, int table, const pmi_table_meta *t,
   c->acc[table].reads++;
   pmi_client_record_staleness(c, table, clock);
   if (kind == AS_VIEW) {
-    if (pinned && pmi_hist_check(c, table, t, row, stamp) == HIST_NONE) {
+    if (pinned == HIST_NONE) {
       views[i] = data;
       return PMLS_OK;
     }
@@ -185,9 +187,11 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
     int64_t i = idx[at + k];
     int pinned = worker && kind == AS_VIEW && m->views[k];
     int rc = pinned ? deliver(c, table, t, kind, i, m->ids[k], m->views[k],
-                              m->clocks[k], m->stamp_of[k], 1, out, views)
+                              m->clocks[k], m->stamp_of[k],
+                              pmi_hist_check(c, table, t, m->ids[k], m->stamp_of[k]),
+                              out, views)
                     : deliver(c, table, t, kind, i, m->ids[k], m->data[k],
-                              clock, stamp, 0, out, views);
+                              clock, stamp, NOT_PINNED, out, views);
     if (rc) return rc;
   }
   return PMLS_OK;
@@ -231,11 +235,12 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     int64_t row = rows[i];
     int hit = 0;
     if (worker && kind == AS_VIEW) {
-      hit = m->views[i] &&
-            pmi_hist_check(c, table, t, row, m->stamp_of[i]) != HIST_REFRESH;
+      int verdict = m->views[i] ? pmi_hist_check(c, table, t, row, m->stamp_of[i])
+                                : HIST_REFRESH;
+      hit = verdict != HIST_REFRESH;
       if (hit) {
         int rc = deliver(c, table, t, kind, i, row, m->views[i], m->clocks[i],
-                         m->stamp_of[i], 1, out, views);
+                         m->stamp_of[i], verdict, out, views);
         if (rc) return rc;
       }
     } else if (worker) {
@@ -245,7 +250,8 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
                           NULL, dst, &clock, &stamp) &&
             pmi_hist_check(c, table, t, row, stamp) != HIST_REFRESH;
       if (hit) {
-        int rc = deliver(c, table, t, kind, i, row, dst, clock, stamp, 0, out, views);
+        int rc = deliver(c, table, t, kind, i, row, dst, clock, stamp, NOT_PINNED,
+                         out, views);
         if (rc) return rc;
       }
     }
