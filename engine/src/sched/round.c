@@ -312,6 +312,22 @@ int pmls_sched_broadcast(pmls_sched *s, const double *values, int64_t n) {
   return PMLS_OK;
 }
 
+int pmls_sched_resume(pmls_sched *s, int64_t round) {
+  if (s->sent_initial || s->count || s->rounds || s->stopped)
+    return pmi_fail(s->err, PMLS_ESTATE, "resume after the first round");
+  if (round < 0 || round % s->K != s->node || round > ((int64_t)1 << 53))
+    return pmi_fail(s->err, PMLS_EINVAL, "bad argument 'round' to resume: "
+                    "%lld is not a round of node %d of %d", (long long)round,
+                    s->node, s->K);
+  s->next_round = round;
+  s->through = s->sent_through = round - s->K; /* -1 or less: none yet */
+  if (s->through < -1) s->through = s->sent_through = -1;
+  s->sent_initial = 1; /* the workers resume with their own model copies */
+  s->pend.len = 0;
+  s->npend = 0;
+  return PMLS_OK;
+}
+
 int pmls_sched_stop(pmls_sched *s) {
   if (s->stopped) return PMLS_OK;
   if (s->count)
