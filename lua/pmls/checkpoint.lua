@@ -439,8 +439,13 @@ end
 
 -- Whether a scheduled model can be checkpointed with this spec, or nil and
 -- why: the snapshot needs a boundary where no round is in flight and one
--- node decides it.
-function M.rounds_supported(spec, schedulers)
+-- node decides it, and a script that says what it keeps (app:save_state,
+-- even one that returns nil: a script without one has not been made to
+-- resume, and would go on from a half-restored state).
+function M.rounds_supported(spec, schedulers, app)
+  if not app.save_state then
+    return nil, "app:save_state (this script has none)"
+  end
   if schedulers ~= 1 then
     return nil, ("one scheduler node (this run has %d)"):format(schedulers)
   end
