@@ -1,7 +1,7 @@
 -- Spec for checkpoints of scheduled models (pmls.rounds, docs/fault-tolerance.md), through
 -- `pmls run` subprocesses on small generated data. For lasso (its working-set solver and its
--- parallel SAP rounds with the priority scheduler and the dependency filter), mf_ccd and
--- mf_block (--no-agnostic), with one worker: a run resumed from the snapshot before a torn
+-- parallel SAP rounds with the priority scheduler and the dependency filter), mf_ccd,
+-- mf_block (--no-agnostic) and lda_sched (also -w 2), with one worker: a run resumed from the snapshot before a torn
 -- newest one saves the very bytes of the uninterrupted run, and it did go on from that
 -- snapshot (fewer clocks). A snapshot whose node state is cut short is refused and the one
 -- before is used; one whose node state is garbage of the right size is one line, exit 1.
@@ -44,6 +44,19 @@ local function write_data()
     f:write(("%.6f %s\n"):format(y + 0.05 * (math.random() - 0.5), table.concat(parts, " ")))
   end
   f:close()
+  -- a docword corpus: 30 documents over 40 words
+  local lines, nnz = {}, 0
+  for doc = 1, 30 do
+    for w = 1, 40 do
+      if w % 11 ~= 0 and math.random() < 0.3 then
+        lines[#lines + 1] = ("%d %d %d"):format(doc, w, math.random(4))
+        nnz = nnz + 1
+      end
+    end
+  end
+  f = assert(io.open(dir .. "/docword.txt", "w"))
+  f:write(("30\n40\n%d\n%s\n"):format(nnz, table.concat(lines, "\n")))
+  f:close()
   f = assert(io.open(dir .. "/r.txt", "w"))
   for u = 0, 79 do
     for i = 0, 49 do
@@ -59,7 +72,7 @@ local function series(path)
   local out = {}
   for _, row in ipairs(helpers.read_metrics(path)) do
     local line, any = {}, false
-    for _, m in ipairs { "objective", "train_rmse", "test_rmse", "nnz" } do
+    for _, m in ipairs { "objective", "train_rmse", "test_rmse", "nnz", "ll_token", "nt_gap" } do
       line[#line + 1] = m .. "=" .. tostring(row[m])
       any = any or row[m] ~= nil
     end
@@ -131,6 +144,15 @@ describe("checkpoints of scheduled models", function()
 
   it("mf_block -w 1 --no-agnostic: the uninterrupted run's bytes (the table L with them)", function()
     same_bytes(block { "--no-agnostic" }, 4, "block")
+  end)
+
+  it("lda_sched -w 1 and -w 2: the uninterrupted run's bytes (the table wt with them)", function()
+    local function lda(w)
+      return { "run", "models/lda_sched.lua", "-q", "-w", w, "--data", dir .. "/docword.txt", "--format", "docword",
+               "--test-docs", "4", "--top-words", "0", "--topics", "5", "--iters", "8", "--blocks", "2" }
+    end
+    same_bytes(lda "1", 5, "lda-w1")
+    same_bytes(lda "2", 5, "lda-w2")
   end)
 
   it("a node state cut short is refused, the one before used; garbage of its size: one line, exit 1", function()
