@@ -226,26 +226,31 @@ describe("checkpoints of scheduled models", function()
     assert.is_true(got < 1.2, ("resumed %.6f"):format(got))
   end)
 
-  it("-p 2: rank 1 killed by SIGKILL after a snapshot; the printed resume saves the uninterrupted bytes", function()
+  it("-p 2: rank 1 killed by SIGKILL after a snapshot; resumed (printed command, --restarts): the same bytes", function()
     -- 6000 SAP rounds of two coordinates (about a second), a snapshot every 500
     local args = lasso { "-p", "2", "--working-set", "0", "--per-round", "2", "--tol", "1e-15",
                          "--max-rounds", "6000" }
     local full = dir .. "/kill-full.npy"
     local res = pmls(helpers.join(args, { "--save", full }))
     assert.equal(0, res.rc, res.out)
-    local ck = dir .. "/kill-ck"
-    local q = {}
-    for i, a in ipairs(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "500" })) do
-      q[i] = helpers.quote(a)
+    -- runs it with --checkpoint (and more), kills its rank 1 once the snapshot of round 1000
+    -- or 1500 is there; returns what the shell and the run said
+    local function killed(ck, more)
+      local q = {}
+      for i, a in ipairs(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "500" }, more)) do
+        q[i] = helpers.quote(a)
+      end
+      local out_file = ck .. ".out"
+      local script = helpers.quote(helpers.pmls_bin) .. " " .. table.concat(q, " ") .. " > "
+        .. helpers.quote(out_file) .. " 2>&1 & LP=$!; "
+        .. "for i in $(seq 500); do grep -qs 'ckpt-1[05]00' " .. helpers.quote(ck .. "/latest") .. " && break; sleep 0.01; done; "
+        .. "for c in $(pgrep -P $LP); do tr '\\0' '\\n' < /proc/$c/environ | grep -q '^PMLS_RANK=1$' && kill -KILL $c; done; "
+        .. "wait $LP; echo \"exit=$?\""
+      local _, out = helpers.sh(script)
+      return out, bytes(out_file)
     end
-    local out_file = dir .. "/kill.out"
-    local script = helpers.quote(helpers.pmls_bin) .. " " .. table.concat(q, " ") .. " > "
-      .. helpers.quote(out_file) .. " 2>&1 & LP=$!; "
-      .. "for i in $(seq 500); do grep -qs 'ckpt-1[05]00' " .. helpers.quote(ck .. "/latest") .. " && break; sleep 0.01; done; "
-      .. "for c in $(pgrep -P $LP); do tr '\\0' '\\n' < /proc/$c/environ | grep -q '^PMLS_RANK=1$' && kill -KILL $c; done; "
-      .. "wait $LP; echo \"exit=$?\""
-    local _, out = helpers.sh(script)
-    local text = bytes(out_file)
+    local ck = dir .. "/kill-ck"
+    local out, text = killed(ck, {})
     assert.is_true(has(out, "exit=1"), out .. text)
     assert.is_true(has(text, "was killed by SIGKILL"), text)
     local resume = text:match("pmls: resume with: ([^\n]+)")
@@ -254,6 +259,11 @@ describe("checkpoints of scheduled models", function()
     local rc, rout = helpers.sh(resume .. " --save " .. helpers.quote(dir .. "/kill-resumed.npy") .. " 2>&1")
     assert.equal(0, rc, rout)
     assert.is_true(bytes(full) == bytes(dir .. "/kill-resumed.npy"), "the resumed model differs")
+    -- --restarts 1: the launcher resumes it by itself
+    out, text = killed(dir .. "/restart-ck", { "--restarts", "1", "--save", dir .. "/restarted.npy" })
+    assert.is_true(has(out, "exit=0"), out .. text)
+    assert.is_true(has(text, "restarting from the last snapshot in " .. dir .. "/restart-ck (0 restarts left)"), text)
+    assert.is_true(bytes(full) == bytes(dir .. "/restarted.npy"), "the restarted model differs")
   end)
 
   it("refuses a script without save_state, a pipeline, two nodes and another -w, in one line", function()
