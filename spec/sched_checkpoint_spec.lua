@@ -134,8 +134,10 @@ describe("checkpoints of scheduled models", function()
     same_bytes(lasso {}, 1, "lasso-ws")
   end)
 
-  it("lasso -w 1, SAP rounds (priority, dependency filter): the uninterrupted run's bytes", function()
+  it("lasso -w 1, SAP rounds (priority with the dependency filter, uniform, cyclic): the same bytes", function()
     same_bytes(lasso { "--working-set", "0" }, 60, "lasso-sap")
+    same_bytes(lasso { "--working-set", "0", "--scheduler", "uniform", "--per-round", "4" }, 100, "lasso-uniform")
+    same_bytes(lasso { "--working-set", "0", "--scheduler", "cyclic", "--per-round", "4" }, 100, "lasso-cyclic")
   end)
 
   it("mf_ccd -w 1: the uninterrupted run's bytes", function()
