@@ -1,13 +1,18 @@
 -- Spec for checkpoints of scheduled models (pmls.rounds, docs/fault-tolerance.md), through
--- `pmls run` subprocesses on small generated data. For lasso (its working-set solver and its
--- parallel SAP rounds with the priority scheduler and the dependency filter), mf_ccd,
--- mf_block (--no-agnostic) and lda_sched (also -w 2), with one worker: a run resumed from the snapshot before a torn
--- newest one saves the very bytes of the uninterrupted run, and it did go on from that
--- snapshot (fewer clocks). A snapshot whose node state is cut short is refused and the one
--- before is used; one whose node state is garbage of the right size is one line, exit 1.
--- Under -w 2 (and -p 2) a resumed run ends at the uninterrupted run's objective (mf_block
--- without agnostic rounds: its bytes; with them, whose passes depend on timing, it goes on). A script without app:save_state, a pipeline,
--- two scheduler nodes and another -w are refused in one line.
+-- `pmls run` subprocesses on small generated data.
+--   * lasso (working sets; SAP rounds with the priority scheduler and its dependency filter,
+--     uniform, cyclic), mf_ccd, mf_block (--no-agnostic) and lda_sched (-w 1 and -w 2): a run
+--     resumed from the snapshot before a torn newest one, going on with --checkpoint into the
+--     same directory, saves the very bytes of the uninterrupted run, reports its values clock by
+--     clock and made fewer rounds;
+--   * a snapshot whose node state is cut short is refused and the one before is used; one
+--     whose node state is garbage of the right size is one line, exit 1;
+--   * under -w 2 and -p 2 a resumed run ends at the uninterrupted run's objective (mf_block
+--     without agnostic rounds: its bytes; with them, whose passes depend on timing, it goes on);
+--   * a pipelined run, drained at every snapshot, resumes to the same objective;
+--   * a -p 2 lasso run whose rank 1 is killed by SIGKILL after a snapshot, resumed with the
+--     command it printed or by --restarts 1, saves the uninterrupted run's bytes;
+--   * a script without app:save_state, two scheduler nodes and another -w are refused.
 local helpers = require "helpers"
 
 local dir
@@ -66,13 +71,15 @@ local function write_data()
   f:close()
 end
 
--- What the workers reported, clock by clock, as one line per clock that has values (the
--- clocks of the snapshots' barriers have none).
-local function series(path)
+local REPORTED = { "objective", "train_rmse", "test_rmse", "nnz", "ll_token", "nt_gap" }
+
+-- What the workers reported (the metrics `names`, default REPORTED), clock by clock, as one
+-- line per clock that has values (the clocks of the snapshots' barriers have none).
+local function series(path, names)
   local out = {}
   for _, row in ipairs(helpers.read_metrics(path)) do
     local line, any = {}, false
-    for _, m in ipairs { "objective", "train_rmse", "test_rmse", "nnz", "ll_token", "nt_gap" } do
+    for _, m in ipairs(names or REPORTED) do
       line[#line + 1] = m .. "=" .. tostring(row[m])
       any = any or row[m] ~= nil
     end
@@ -84,11 +91,11 @@ end
 -- The uninterrupted run (--save), the same run with --checkpoint, its newest snapshot torn,
 -- and the run resumed from the one before: the bytes saved must be the same, and the
 -- resumed run's reports those of the uninterrupted run's last rounds.
-local function same_bytes(args, every, name)
+local function same_bytes(args, every, name, metrics)
   local full, resumed = ("%s/%s-full.npz"):format(dir, name), ("%s/%s-resumed.npz"):format(dir, name)
   local res = pmls(helpers.join(args, { "--save", full, "--metrics", full .. ".jsonl" }))
   assert.equal(0, res.rc, res.out)
-  local _, clocks = final(res.out, "rounds")
+  local rounds = final(res.out, "rounds")
   local ck = ("%s/%s-ck"):format(dir, name)
   res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", tostring(every) }))
   assert.equal(0, res.rc, res.out)
@@ -96,13 +103,16 @@ local function same_bytes(args, every, name)
   assert.equal(2, #names, "fewer than two snapshots")
   assert.is_true(helpers.exists(ck .. "/" .. names[1] .. "/sched-0.lua"))
   os.remove(ck .. "/" .. names[1] .. "/manifest")
-  res = pmls(helpers.join(args, { "--resume", ck, "--save", resumed, "--metrics", resumed .. ".jsonl" }))
+  -- going on with --checkpoint into the same directory: the torn one is written again
+  res = pmls(helpers.join(args, { "--resume", ck, "--save", resumed, "--metrics", resumed .. ".jsonl",
+                                  "--checkpoint", ck, "--checkpoint-every", tostring(every) }))
   assert.equal(0, res.rc, res.out)
   assert.is_true(has(res.out, "checkpoint ignored: " .. ck .. "/" .. names[1] .. ": no manifest"), res.out)
-  local _, resumed_clocks = final(res.out, "rounds")
-  assert.is_true(resumed_clocks < clocks, ("the resumed run took %d clocks, the full one %d"):format(resumed_clocks, clocks))
+  local resumed_rounds = final(res.out, "rounds") -- the engine's count: this run's rounds
+  assert.is_true(resumed_rounds < rounds, ("the resumed run made %d rounds, the full one %d"):format(resumed_rounds, rounds))
   assert.is_true(bytes(full) == bytes(resumed), name .. ": the resumed model differs")
-  local want, got = series(full .. ".jsonl"), series(resumed .. ".jsonl")
+  assert.is_true(helpers.exists(ck .. "/" .. names[1] .. "/manifest"), name .. ": the torn snapshot was not written again")
+  local want, got = series(full .. ".jsonl", metrics), series(resumed .. ".jsonl", metrics)
   assert.is_true(#got > 0 and #got < #want, name .. ": the resumed run reported nothing, or as much as the full one")
   local tail = {}
   for k = #want - #got + 1, #want do tail[#tail + 1] = want[k] end
@@ -154,7 +164,9 @@ describe("checkpoints of scheduled models", function()
                "--test-docs", "4", "--top-words", "0", "--topics", "5", "--iters", "8", "--blocks", "2" }
     end
     same_bytes(lda "1", 5, "lda-w1")
-    same_bytes(lda "2", 5, "lda-w2")
+    -- with two workers, a worker's LL of the word rows at a sweep's start sometimes misses
+    -- the other's last changes, in uninterrupted runs too (3 of 30): only the gaps are compared
+    same_bytes(lda "2", 5, "lda-w2", { "nt_gap" })
   end)
 
   it("a node state cut short is refused, the one before used; garbage of its size: one line, exit 1", function()
@@ -214,9 +226,13 @@ describe("checkpoints of scheduled models", function()
     assert.is_true(math.abs(final(res.out, "objective") - want) <= 1e-6 * want, res.out)
     -- mf_block, two workers: without agnostic rounds, the very bytes
     same_bytes(block { "-w", "2", "--no-agnostic" }, 4, "block-w2")
-    -- with them the passes a round takes depend on timing: on this data four
-    -- uninterrupted runs ended at train RMSE 0.56 to 0.80 (one pass a round:
-    -- 1.28), so a resumed run is only checked to have gone on with its passes
+    -- with them the passes a round takes depend on timing: on this data five
+    -- uninterrupted runs ended at train RMSE 1.13 to 1.21 (one pass a round:
+    -- 1.36), so a resumed run is only checked to have gone on with passes of
+    -- its own, below the one-pass run
+    res = pmls(block { "-w", "2", "--no-agnostic" })
+    assert.equal(0, res.rc, res.out)
+    local one_pass = final(res.out, "train_rmse")
     args = block { "-w", "2" }
     ck = dir .. "/agn-ck"
     res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "4" }))
@@ -225,7 +241,27 @@ describe("checkpoints of scheduled models", function()
     res = pmls(helpers.join(args, { "--resume", ck }))
     assert.equal(0, res.rc, res.out)
     local got = final(res.out, "train_rmse")
-    assert.is_true(got < 1.2, ("resumed %.6f"):format(got))
+    assert.is_true(got < one_pass - 0.05, ("resumed %.6f, one pass a round %.6f"):format(got, one_pass))
+  end)
+
+  it("a pipeline is drained at each snapshot; the resumed run ends at the same objective", function()
+    -- with a pipeline a push may or may not see the commits of the round before (timing), so
+    -- runs are compared by their objective, which the duality gap bounds
+    local args = lasso { "--working-set", "0", "--pipeline", "1" }
+    local res = pmls(args)
+    assert.equal(0, res.rc, res.out)
+    local want = final(res.out, "objective")
+    local ck = dir .. "/pipe-ck"
+    res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "100" }))
+    assert.equal(0, res.rc, res.out)
+    local names = latest(ck)
+    assert.equal(2, #names, res.out)
+    os.remove(ck .. "/" .. names[1] .. "/manifest")
+    res = pmls(helpers.join(args, { "--resume", ck }))
+    assert.equal(0, res.rc, res.out)
+    assert.is_true(has(res.out, "checkpoint ignored: " .. ck .. "/" .. names[1]), res.out)
+    local got = final(res.out, "objective")
+    assert.is_true(math.abs(got - want) <= 1e-6 * want, ("uninterrupted %.12g, resumed %.12g"):format(want, got))
   end)
 
   it("-p 2: rank 1 killed by SIGKILL after a snapshot; resumed (printed command, --restarts): the same bytes", function()
@@ -268,14 +304,11 @@ describe("checkpoints of scheduled models", function()
     assert.is_true(bytes(full) == bytes(dir .. "/restarted.npy"), "the restarted model differs")
   end)
 
-  it("refuses a script without save_state, a pipeline, two nodes and another -w, in one line", function()
+  it("refuses a script without save_state, two nodes and another -w, in one line", function()
     local ck = dir .. "/refuse-ck"
     local res = pmls { "run", helpers.fixtures .. "/sched_sum.lua", "-q", "-w", "1", "--checkpoint", ck }
     assert.equal(2, res.rc, res.out)
     assert.is_true(has(res.lines[1], "--checkpoint: checkpoints of a scheduled model need app:save_state"), res.out)
-    res = pmls(lasso { "--pipeline", "1", "--checkpoint", ck })
-    assert.equal(2, res.rc, res.out)
-    assert.is_true(has(res.lines[1], "need pipeline 0 (this run has 1)"), res.out)
     res = pmls(lasso { "--schedulers", "2", "--checkpoint", ck })
     assert.equal(2, res.rc, res.out)
     assert.is_true(has(res.lines[1], "need one scheduler node (this run has 2)"), res.out)

@@ -246,11 +246,15 @@ local function remove_snapshot(path, workers)
   names[#names + 1] = node_file(0)
   for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
   -- a torn snapshot has no manifest to list its arrays: they are numbered
-  -- from 1 without gaps (each is renamed into place when whole)
-  for w = 0, math.max(n, workers) - 1 do
+  -- from 1 without gaps (each is renamed into place when whole); a
+  -- scheduler node's too
+  local owners = {}
+  for w = 0, math.max(n, workers) - 1 do owners[#owners + 1] = ("worker-%d"):format(w) end
+  owners[#owners + 1] = "sched-0"
+  for _, who in ipairs(owners) do
     local k = 1
     while true do
-      local f = ("%s/worker-%d.a%d.npy"):format(path, w, k)
+      local f = ("%s/%s.a%d.npy"):format(path, who, k)
       local gone = os.remove(f)
       if os.remove(f .. ".tmp") then gone = true end
       if not gone then break end
@@ -437,20 +441,17 @@ end
 -- data-parallel worker. A snapshot is numbered by its round: the rounds
 -- before it are committed and their commits applied.
 
--- Whether a scheduled model can be checkpointed with this spec, or nil and
--- why: the snapshot needs a boundary where no round is in flight and one
--- node decides it, and a script that says what it keeps (app:save_state,
--- even one that returns nil: a script without one has not been made to
--- resume, and would go on from a half-restored state).
-function M.rounds_supported(spec, schedulers, app)
+-- Whether a scheduled model can be checkpointed, or nil and why: the
+-- snapshot needs a boundary where no round is in flight, which one node
+-- decides (draining its pipeline), and a script that says what it keeps
+-- (app:save_state, even one that returns nil: a script without one has not
+-- been made to resume, and would go on from a half-restored state).
+function M.rounds_supported(schedulers, app)
   if not app.save_state then
     return nil, "app:save_state (this script has none)"
   end
   if schedulers ~= 1 then
     return nil, ("one scheduler node (this run has %d)"):format(schedulers)
-  end
-  if spec.pipeline ~= 0 then
-    return nil, ("pipeline 0 (this run has %d)"):format(spec.pipeline)
   end
   return true
 end

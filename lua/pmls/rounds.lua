@@ -9,11 +9,11 @@
 -- Each round is one clock of the store, so the progress line, --metrics and
 -- the SSP tables a script also keeps all count rounds.
 --
--- With --checkpoint (one node, no pipeline) the node writes its state
--- before it dispatches every N-th round and the workers take the snapshot
--- when that round reaches them, its commits applied (pmls.checkpoint); a
--- run resumed from one puts the models back after app:load and goes on at
--- that round. app:save_state(ctx) gives what the script keeps of its own,
+-- With --checkpoint (one node) the node drains its pipeline before every
+-- N-th round and writes its state before it dispatches it; the workers
+-- take the snapshot when that round reaches them, its commits applied
+-- (pmls.checkpoint). A run resumed from one puts the models back after
+-- app:load and goes on at that round. app:save_state(ctx) gives what the script keeps of its own,
 -- on a worker and on a node (ctx.kind says which); a resumed run finds it
 -- in ctx.resume.state when app:load runs.
 local core = require "pmls.core"
@@ -254,14 +254,17 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
   local sent = ffi.new("int64_t[1]")
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
-  local next_round = ctx.start_round -- with one node: the rounds before it are committed
+  local next_round = ctx.start_round -- the next round to dispatch (one node)
   while true do
-    -- A snapshot's node part, before the round that starts it goes out
-    -- (only one node and no pipeline take checkpoints: nothing is in flight).
-    if not stopping and checkpoint.rounds_due(ctx, ck, next_round) then
+    -- A snapshot's node part, before the round that starts it goes out: with
+    -- a pipeline the rounds before it are drained first, so that nothing is
+    -- in flight (checkpoints take one node).
+    local due = not stopping and checkpoint.rounds_due(ctx, ck, next_round)
+    if due and C.pmls_sched_outstanding(node) == 0 then
       checkpoint.node_snapshot(ctx, ck, next_round)
+      due = false
     end
-    while not stopping and C.pmls_sched_outstanding(node) <= depth do
+    while not due and not stopping and C.pmls_sched_outstanding(node) <= depth do
       local n
       if schedule then n = schedule(app, ctx, vars, cap) else n = picker:next(vars) end
       if type(n) ~= "number" or n % 1 ~= 0 or n < 0 or n > cap then
@@ -276,6 +279,8 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
         rc = C.pmls_sched_dispatch(node, vars, n, 0, nil, nil, nil, nil, nil, sent)
       end
       check(rc, "dispatch", node_error)
+      next_round = tonumber(sent[0]) + ctx.schedulers
+      due = checkpoint.rounds_due(ctx, ck, next_round)
       -- With a pipeline, rounds past max_rounds must not even be sent.
       if max_rounds and sent[0] + ctx.schedulers >= max_rounds then stopping = true end
     end
@@ -296,7 +301,6 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
     ctx.round, ctx.prioritized = tonumber(got.round), false
     local stop = app:pull(ctx, gv, n, got.sum, values)
     check(C.pmls_sched_commit(node, values), "commit", node_error)
-    next_round = ctx.round + ctx.schedulers
     if picker and not ctx.prioritized then
       picker:update(gv, n, C.pmls_sched_deltas(node), width)
     end
