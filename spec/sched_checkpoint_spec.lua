@@ -12,7 +12,9 @@
 --   * a pipelined run, drained at every snapshot, resumes to the same objective;
 --   * a -p 2 lasso run whose rank 1 is killed by SIGKILL after a snapshot, resumed with the
 --     command it printed or by --restarts 1, saves the uninterrupted run's bytes;
---   * a script without app:save_state, two scheduler nodes and another -w are refused.
+--   * lasso on two and three scheduler nodes (-w 2), a snapshot every 7 rounds: the same bytes;
+--   * a script without app:save_state, several nodes with a pipeline, another -w and another
+--     number of nodes are refused.
 local helpers = require "helpers"
 
 local dir
@@ -148,6 +150,13 @@ describe("checkpoints of scheduled models", function()
     same_bytes(lasso { "--working-set", "0" }, 60, "lasso-sap")
     same_bytes(lasso { "--working-set", "0", "--scheduler", "uniform", "--per-round", "4" }, 100, "lasso-uniform")
     same_bytes(lasso { "--working-set", "0", "--scheduler", "cyclic", "--per-round", "4" }, 100, "lasso-cyclic")
+  end)
+
+  it("lasso, two and three scheduler nodes (-w 2): the uninterrupted run's bytes", function()
+    -- every 7 rounds: a snapshot's round is one node's, the others write their part before
+    -- their first round after it
+    same_bytes(lasso { "-w", "2", "--schedulers", "2" }, 7, "lasso-k2")
+    same_bytes(lasso { "-w", "2", "--schedulers", "3" }, 7, "lasso-k3")
   end)
 
   it("mf_ccd -w 1: the uninterrupted run's bytes", function()
@@ -304,18 +313,23 @@ describe("checkpoints of scheduled models", function()
     assert.is_true(bytes(full) == bytes(dir .. "/restarted.npy"), "the restarted model differs")
   end)
 
-  it("refuses a script without save_state, two nodes and another -w, in one line", function()
+  it("refuses a script without save_state, two nodes with a pipeline, another -w or nodes, in one line", function()
     local ck = dir .. "/refuse-ck"
     local res = pmls { "run", helpers.fixtures .. "/sched_sum.lua", "-q", "-w", "1", "--checkpoint", ck }
     assert.equal(2, res.rc, res.out)
     assert.is_true(has(res.lines[1], "--checkpoint: checkpoints of a scheduled model need app:save_state"), res.out)
-    res = pmls(lasso { "--schedulers", "2", "--checkpoint", ck })
+    res = pmls(lasso { "--schedulers", "2", "--pipeline", "1", "--checkpoint", ck })
     assert.equal(2, res.rc, res.out)
-    assert.is_true(has(res.lines[1], "need one scheduler node (this run has 2)"), res.out)
+    assert.is_true(has(res.lines[1], "need one scheduler node or no pipeline (this run has 2 nodes and pipeline 1)"),
+                   res.out)
     res = pmls(lasso { "--working-set", "0", "--checkpoint", ck, "--checkpoint-every", "50" })
     assert.equal(0, res.rc, res.out)
     res = pmls(helpers.join(lasso { "--working-set", "0", "--resume", ck }, { "-w", "2" }))
     assert.equal(1, res.rc, res.out)
     assert.same({ "pmls: error: --resume: lasso resumes on the snapshot's 1 workers, not 2" }, res.lines)
+    res = pmls(lasso { "--working-set", "0", "--schedulers", "2", "--resume", ck })
+    assert.equal(1, res.rc, res.out)
+    assert.is_true(has(res.out, ": --resume: " .. ck .. "/" .. latest(ck)[1] .. " was taken with 1 scheduler nodes, this run has 2"),
+                   res.out)
   end)
 end)

@@ -530,6 +530,8 @@ const double *pmls_rounds_received(pmls_rounds *r, int node, int64_t *n);
  * its model copy is `model` (vars * width values). PMLS_ESTATE after the
  * first round_next. */
 int pmls_rounds_resume(pmls_rounds *r, int64_t round, const double *model);
+/* How many scheduler nodes have sent their last round (STOP) so far. */
+int pmls_rounds_stopped(const pmls_rounds *r);
 
 /* ---- For model scripts ----
  * What a script reaches through the FFI besides the API above: they take

@@ -18,11 +18,12 @@
 -- clocks of their own: a worker's clock_count() counts them.
 --
 -- A scheduled model (pmls.rounds) takes the same snapshot at a round
--- boundary: its scheduler node writes its own state (sched-K.lua: its
--- model, its scheduler's, the script's) before it dispatches round C, and
--- the workers take the snapshot above once round C has reached them, its
--- commits applied and before their push; so the node's file is whole
--- before worker 0 names it in the manifest.
+-- boundary: each scheduler node writes its own state (sched-K.lua: its
+-- model, its scheduler's, the script's) before it dispatches its first
+-- round at or after C, and the workers take the snapshot above once round
+-- C has reached them, every earlier commit applied and before their push.
+-- Those commits came with each node's next round, so every node's file is
+-- whole before worker 0 names it in the manifest.
 local array = require "pmls.array"
 local core = require "pmls.core"
 local failure = require "pmls.failure"
@@ -237,20 +238,20 @@ end
 
 -- Removes a snapshot directory: the files its manifest lists, or the ones a
 -- snapshot may hold when it has none.
-local function remove_snapshot(path, workers)
+local function remove_snapshot(path, workers, nodes)
   local names = { "manifest", "options.lua", "tables.npz", "tables.npz.tmp" }
   local man = read_file(path .. "/manifest") or ""
   for f in man:gmatch("\nfile (%S+) %-?%d+") do names[#names + 1] = f end
   local n = tonumber(man:match("\nworkers (%d+)\n")) or workers
   for w = 0, math.max(n, workers) - 1 do names[#names + 1] = worker_file(w) end
-  names[#names + 1] = node_file(0)
+  for k = 0, (nodes or 1) - 1 do names[#names + 1] = node_file(k) end
   for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
   -- a torn snapshot has no manifest to list its arrays: they are numbered
   -- from 1 without gaps (each is renamed into place when whole); a
   -- scheduler node's too
   local owners = {}
   for w = 0, math.max(n, workers) - 1 do owners[#owners + 1] = ("worker-%d"):format(w) end
-  owners[#owners + 1] = "sched-0"
+  for k = 0, (nodes or 1) - 1 do owners[#owners + 1] = ("sched-%d"):format(k) end
   for _, who in ipairs(owners) do
     local k = 1
     while true do
@@ -384,7 +385,7 @@ local function snapshot(ctx, ck, c)
   ok, err = write_file(tmp .. "/manifest", man)
   if ok then ok, err = sync(tmp) end
   if ok then
-    remove_snapshot(final, ctx.workers) -- one left by an earlier run into this DIR
+    remove_snapshot(final, ctx.workers, ck.nodes) -- one left by an earlier run into this DIR
     ok, err = rename(tmp, final)
   end
   local before = read_file(dir .. "/latest")
@@ -398,7 +399,7 @@ local function snapshot(ctx, ck, c)
   -- keep the newest two: the one before stays as the fallback
   local older = before and before:match("^[^\n]+\n([^\n]+)")
   if older and older ~= prev and older ~= ("ckpt-%d"):format(c) then
-    remove_snapshot(dir .. "/" .. older, ctx.workers)
+    remove_snapshot(dir .. "/" .. older, ctx.workers, ck.nodes)
   end
   return true
 end
@@ -442,16 +443,18 @@ end
 -- before it are committed and their commits applied.
 
 -- Whether a scheduled model can be checkpointed, or nil and why: the
--- snapshot needs a boundary where no round is in flight, which one node
--- decides (draining its pipeline), and a script that says what it keeps
+-- snapshot needs a boundary where no round is in flight (one node drains
+-- its pipeline; several nodes take none, since a round's commits from the
+-- others could still be on their way) and a script that says what it keeps
 -- (app:save_state, even one that returns nil: a script without one has not
 -- been made to resume, and would go on from a half-restored state).
-function M.rounds_supported(schedulers, app)
+function M.rounds_supported(spec, schedulers, app)
   if not app.save_state then
     return nil, "app:save_state (this script has none)"
   end
-  if schedulers ~= 1 then
-    return nil, ("one scheduler node (this run has %d)"):format(schedulers)
+  if schedulers > 1 and spec.pipeline > 0 then
+    return nil, ("one scheduler node or no pipeline (this run has %d nodes and pipeline %d)")
+      :format(schedulers, spec.pipeline)
   end
   return true
 end
@@ -469,11 +472,15 @@ function M.rounds_attach(ctx, cfg, resume, name, state_of)
     if type(saved) ~= "table" or type(saved.model) ~= "cdata" then
       input_error(("--resume: %s/%s.lua: not the state of a scheduled model"):format(resume.path, name))
     end
+    if saved.nodes ~= ctx.schedulers then
+      input_error(("--resume: %s was taken with %s scheduler nodes, this run has %d"):format(
+        resume.path, tostring(saved.nodes), ctx.schedulers))
+    end
     ctx.resume = resume_of(resume, saved.script)
   end
   local ck
   if cfg and cfg.dir then
-    ck = { dir = cfg.dir, every = cfg.every, name = name, state = state_of, nodes = 1 }
+    ck = { dir = cfg.dir, every = cfg.every, name = name, state = state_of, nodes = ctx.schedulers }
   end
   return ck, saved
 end
@@ -482,6 +489,16 @@ end
 -- from: it is there already).
 function M.rounds_due(ctx, ck, round)
   return ck ~= nil and round > ctx.start_round and round % ck.every == 0
+end
+
+-- The snapshot a scheduler node writes its state for before it dispatches
+-- round n, or nil: node k of K runs rounds k, k + K, ..., so the snapshot
+-- of round C is its part before its first round at or after C.
+function M.node_due(ctx, ck, n)
+  if ck == nil then return nil end
+  local c = n - n % ck.every
+  if c > n - ctx.schedulers and c > ctx.start_round then return c end
+  return nil
 end
 
 -- A worker's part of the snapshot at round c (every worker, the tables,

@@ -9,11 +9,12 @@
 -- Each round is one clock of the store, so the progress line, --metrics and
 -- the SSP tables a script also keeps all count rounds.
 --
--- With --checkpoint (one node) the node drains its pipeline before every
--- N-th round and writes its state before it dispatches it; the workers
--- take the snapshot when that round reaches them, its commits applied
--- (pmls.checkpoint). A run resumed from one puts the models back after
--- app:load and goes on at that round. app:save_state(ctx) gives what the script keeps of its own,
+-- With --checkpoint each node writes its state before it dispatches its
+-- first round at or after every N-th (one node drains its pipeline first;
+-- several take none); the workers take the snapshot when round N reaches
+-- them, every earlier commit applied (pmls.checkpoint), unless a node has
+-- stopped. A run resumed from one puts the models back after app:load and
+-- goes on at that round. app:save_state(ctx) gives what the script keeps of its own,
 -- on a worker and on a node (ctx.kind says which); a resumed run finds it
 -- in ctx.resume.state when app:load runs.
 local core = require "pmls.core"
@@ -161,7 +162,8 @@ function M.worker(app, ctx, s, ckpt, resume)
   ctx.model, ctx.width = C.pmls_round_model(rounds), s.width
   local size = s.vars * s.width
   local ck, saved = checkpoint.rounds_attach(ctx, ckpt, resume, "worker-" .. ctx.worker, function(c)
-    return { script = app.save_state and app:save_state(c) or nil, model = model_copy(c.model, size) }
+    return { script = app.save_state and app:save_state(c) or nil, model = model_copy(c.model, size),
+             nodes = c.schedulers }
   end)
   if app.load then app:load(ctx) end
   if saved then -- the worker's copy as of the snapshot, and its next round
@@ -180,7 +182,8 @@ function M.worker(app, ctx, s, ckpt, resume)
     end
     if round < 0 then break end
     ctx.round, ctx.staleness = round, tonumber(info.staleness)
-    if checkpoint.rounds_due(ctx, ck, round) then
+    -- (none once a node has stopped: it leaves no state for the snapshot)
+    if checkpoint.rounds_due(ctx, ck, round) and C.pmls_rounds_stopped(rounds) == 0 then
       local ok, err = checkpoint.rounds_snapshot(ctx, ck, round)
       if not ok then error(err, 0) end
     end
@@ -218,7 +221,7 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
   local size, picker = s.vars * s.width, nil
   local ck, saved = checkpoint.rounds_attach(ctx, ckpt, resume, "sched-" .. ctx.node, function(c)
     return { script = app.save_state and app:save_state(c) or nil, model = model_copy(c.model, size),
-             picker = picker and picker:save() or nil, broadcast = c.broadcast_last }
+             picker = picker and picker:save() or nil, broadcast = c.broadcast_last, nodes = c.schedulers }
   end)
   if app.load then app:load(ctx) end
   local width, kind = s.width, s.scheduler
@@ -239,10 +242,14 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
     })
     ctx.picker = picker
   end
+  -- the next round this node dispatches: its first at or after the one
+  -- the run starts at
+  local K = ctx.schedulers
+  local next_round = ctx.start_round + (ctx.node - ctx.start_round) % K
   if saved then
     model_restore(ctx.model, saved.model, size, ctx.resume.path)
     if picker then picker:restore(saved.picker) end
-    check(C.pmls_sched_resume(node, ctx.start_round), "resume", node_error)
+    check(C.pmls_sched_resume(node, next_round), "resume", node_error)
     if saved.broadcast then ctx:broadcast(saved.broadcast) end
   end
   -- app:schedule, when the script has one, picks every round (it may ask
@@ -254,15 +261,14 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
   local sent = ffi.new("int64_t[1]")
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
-  local next_round = ctx.start_round -- the next round to dispatch (one node)
   while true do
-    -- A snapshot's node part, before the round that starts it goes out: with
-    -- a pipeline the rounds before it are drained first, so that nothing is
-    -- in flight (checkpoints take one node).
-    local due = not stopping and checkpoint.rounds_due(ctx, ck, next_round)
+    -- A snapshot's node part, before its first round at or after the
+    -- snapshot's goes out: with a pipeline (one node) the rounds before it
+    -- are drained first, so that nothing is in flight.
+    local due = not stopping and checkpoint.node_due(ctx, ck, next_round)
     if due and C.pmls_sched_outstanding(node) == 0 then
-      checkpoint.node_snapshot(ctx, ck, next_round)
-      due = false
+      checkpoint.node_snapshot(ctx, ck, due)
+      due = nil
     end
     while not due and not stopping and C.pmls_sched_outstanding(node) <= depth do
       local n
@@ -279,8 +285,8 @@ function M.scheduler(app, ctx, s, node, ckpt, resume)
         rc = C.pmls_sched_dispatch(node, vars, n, 0, nil, nil, nil, nil, nil, sent)
       end
       check(rc, "dispatch", node_error)
-      next_round = tonumber(sent[0]) + ctx.schedulers
-      due = checkpoint.rounds_due(ctx, ck, next_round)
+      next_round = tonumber(sent[0]) + K
+      due = checkpoint.node_due(ctx, ck, next_round)
       -- With a pipeline, rounds past max_rounds must not even be sent.
       if max_rounds and sent[0] + ctx.schedulers >= max_rounds then stopping = true end
     end

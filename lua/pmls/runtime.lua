@@ -144,7 +144,7 @@ function M.prepare(engine_ud, path, argv)
   -- checkpoints: the tables filled from the snapshot a run resumes from
   local ckpt, resume = checkpoint.config(engine), nil
   if ckpt and ctx.schedule_spec then
-    local ok, why = checkpoint.rounds_supported(ctx.schedulers, app)
+    local ok, why = checkpoint.rounds_supported(ctx.schedule_spec, ctx.schedulers, app)
     if not ok then
       error({ usage = ("%s: checkpoints of a scheduled model need %s"):format(
         ckpt.dir and "--checkpoint" or "--resume", why) }, 0)

@@ -2,7 +2,8 @@
  * the public API only (pmls.h): pmls_sched_resume and pmls_rounds_resume
  * start the node and the worker at the snapshot's round, every earlier
  * round counted as committed (no staleness), no initial model sent (the
- * worker has its copy), and both refuse once a round went out. The worker
+ * worker has its copy), and both refuse once a round went out; the worker
+ * counts the nodes that stopped (pmls_rounds_stopped). The worker
  * runs on a thread of its own and records what went wrong in its job
  * struct; the case checks it after joining it. Whole resumed runs of the
  * shipped models are spec/sched_checkpoint_spec.lua. */
@@ -16,7 +17,7 @@
 
 typedef struct {
   pmls_engine *e;
-  int64_t round, stale, nchanged, again_rc;
+  int64_t round, stale, nchanged, again_rc, stopped_before, stopped_after;
   double seen[4], after[4];
   char why[512]; /* the worker's failure, empty if none */
 } resume_job;
@@ -39,6 +40,7 @@ static void *resume_worker_main(void *arg) {
       snprintf(j->why, sizeof j->why, "worker: round_next: %s",
                pmls_rounds_errmsg(r));
     } else {
+      j->stopped_before = pmls_rounds_stopped(r);
       j->round = info.round;
       j->stale = info.staleness;
       j->nchanged = info.nchanged;
@@ -53,6 +55,7 @@ static void *resume_worker_main(void *arg) {
         snprintf(j->why, sizeof j->why, "worker: send or end: %s",
                  pmls_rounds_errmsg(r));
       for (int k = 0; k < 4; k++) j->after[k] = pmls_round_model(r)[k];
+      j->stopped_after = pmls_rounds_stopped(r);
     }
   }
   pmls_rounds_close(r);
@@ -113,6 +116,8 @@ static void t_resume(void) {
   CHECK_EQ_INT(job.round, 5);
   CHECK_EQ_INT(job.stale, 0);
   CHECK_EQ_INT(job.nchanged, 0); /* no initial model came */
+  CHECK_EQ_INT(job.stopped_before, 0);
+  CHECK_EQ_INT(job.stopped_after, 1); /* the node's STOP */
   for (int k = 0; k < 4; k++) {
     CHECK_EQ_DBL(job.seen[k], k + 1.0);
     CHECK_EQ_DBL(sum[k], 10.0 * (k + 1));

@@ -597,6 +597,12 @@ int pmls_round_next(pmls_rounds *r, pmls_round *out) {
 
 const double *pmls_round_model(const pmls_rounds *r) { return r->model; }
 
+int pmls_rounds_stopped(const pmls_rounds *r) {
+  int n = 0;
+  for (int k = 0; k < r->K; k++) n += r->stopped[k] != 0;
+  return n;
+}
+
 int pmls_rounds_resume(pmls_rounds *r, int64_t round, const double *model) {
   if (r->next_t != 0 || r->round != -1)
     return pmi_fail(r->err, PMLS_ESTATE, "resume after the first round");
