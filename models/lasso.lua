@@ -62,6 +62,12 @@ app:option("out", nil, "write the model to this file: 'j w_j' per non-zero, then
 model.options(app)
 app:metric("objective", "sum")
 app:metric("nnz", "mean")
+-- A checkpoint (--checkpoint, pmls.rounds) keeps each worker's residuals of
+-- its rows and the scheduler node's state: its round counters, the
+-- priorities (the scheduler's), the check round's gradients and the working
+-- set with its Gram matrix (lib.lasso_ws); the rows are the worker's share
+-- of -w, so a resume needs the snapshot's number of workers.
+app:resume_on_same_workers()
 
 local double_array = array.float64
 local lasso_ws = require "lib.lasso_ws"
@@ -131,6 +137,15 @@ function app:load(ctx)
       self.yc[i] = ds.y[i] - sh.ybar
     end
     self.l1, self.nnz = 0, 0
+    local saved = ctx.resume and ctx.resume.state
+    if saved then
+      if array.length(saved.r) ~= array.length(self.r) then
+        error(("--resume: %s: worker %d: not the residuals of its %d rows"):format(ctx.resume.path, ctx.worker,
+              ds.n), 0)
+      end
+      array.copy(self.r, saved.r, array.length(self.r))
+      self.l1, self.nnz = saved.l1, saved.nnz
+    end
     return
   end
   -- A scheduler node: the whole X (the engine's read-only copy), for the
@@ -180,6 +195,43 @@ function app:load(ctx)
       self.l1 = self.l1 + abs(w.data[j])
     end
     if ctx.node == 0 and opt.intercept then ctx.model[p] = w.data[p] end
+  end
+  local saved = ctx.resume and ctx.resume.state
+  if saved then self:restore_node(ctx, saved) end
+end
+
+local function new_ws(self, ctx)
+  local sh, opt = ctx.shared, ctx.opt
+  return lasso_ws.new({
+    n = sh.n, p = sh.p, rowptr = self.rows.rowptr, col = self.rows.col, val = self.rows.val,
+    mean = opt.intercept and self.mean or nil, max_size = self.ws_max,
+  })
+end
+
+-- What a checkpoint keeps (pmls.rounds: the models themselves are its own).
+function app:save_state(ctx)
+  if ctx.kind == "worker" then return { r = self.r, l1 = self.l1, nnz = self.nnz } end
+  return { since_check = self.since_check, dispatched = self.dispatched, l1 = self.l1, checks = self.checks,
+           stopping = self.stopping, ws_max = self.ws_max or 0, grad = self.grad, xty = self.xty,
+           prio = self.prio, ws = self.ws and self.ws:save() or nil }
+end
+
+function app:restore_node(ctx, st)
+  self.since_check, self.dispatched, self.l1 = st.since_check, st.dispatched, st.l1
+  self.checks, self.stopping = st.checks, st.stopping
+  if self.ws_max then
+    if st.ws_max == 0 then -- the working set had filled up: parallel rounds from there
+      self.ws_max = nil
+    else
+      local p = ctx.shared.p
+      array.copy(self.grad, st.grad, p)
+      array.copy(self.xty, st.xty, p)
+      array.copy(self.prio, st.prio, p)
+      if st.ws then
+        self.ws = new_ws(self, ctx)
+        self.ws:restore(st.ws)
+      end
+    end
   end
 end
 
@@ -352,10 +404,7 @@ function app:solve_working_set(ctx, vars, n, sum, values, rel_gap)
   if not self.ws then
     -- the first round is at w = 0, where the gradient is Xc'yc
     array.copy(self.xty, grad, p)
-    self.ws = lasso_ws.new({
-      n = N, p = p, rowptr = self.rows.rowptr, col = self.rows.col, val = self.rows.val,
-      mean = opt.intercept and self.mean or nil, max_size = self.ws_max,
-    })
+    self.ws = new_ws(self, ctx)
   end
   local ws = self.ws
   for k = 0, n - 1 do

@@ -54,6 +54,13 @@ app:metric("msamples_s", "mean")   -- the same: the workers' token-samples/s add
 app:metric("nt_gap", "max")        -- the previous round's largest totals gap, in tokens
 app:gather("docs", 3)              -- per worker: the document part of the LL, count errors, tokens
 app:clocks(function(opt, sh) return opt.iters * sh.d + 2 end)
+-- A checkpoint (--checkpoint, pmls.rounds) keeps each worker's tokens'
+-- topics and its generator (pmls.lda.state of each document range, the
+-- blocks' topics gathered back first) and the node's gap counters; the
+-- word-topic counts are the table's. A resume recounts the doc-topic counts
+-- and deals the tokens to the blocks again. The documents are the worker's
+-- share of -w, so a resume needs the snapshot's number of workers.
+app:resume_on_same_workers()
 
 -- Word w's block (by word id). Round t pairs document range i with block
 -- (i + t) mod d, so every (range, block) cell of the d x d grid is some
@@ -127,6 +134,11 @@ function app:load(ctx)
     self.gap_max, self.gap_sum, self.gap_n, self.gap_frac, self.conflicts = 0, 0, 0, 0, 0
     self.delta_w = {}
     for w = 0, ctx.workers - 1 do self.delta_w[w] = array.float64(opt.topics) end
+    local st = ctx.resume and ctx.resume.state
+    if st then
+      self.gap_max, self.gap_sum, self.gap_n, self.gap_frac, self.conflicts =
+        st.gap_max, st.gap_sum, st.gap_n, st.gap_frac, st.conflicts
+    end
     return
   end
   local ds = common.read_corpus(ctx, opt)
@@ -151,6 +163,39 @@ function app:load(ctx)
   self.WT = ctx:table("wt")
   self.mv = self.WT:view_pointers(max(nmine, 1))
   self.tview, self.tdelta, self.before = array.int32(K), array.int32(K), array.int32(K)
+  local saved = ctx.resume and ctx.resume.state
+  if saved then -- round 0 is behind: the topics come from the snapshot
+    for _, i in ipairs(self.order) do
+      local r = self.ranges[i]
+      local ok, why = lda.restore(r.st, saved[i])
+      if not ok then error(("--resume: %s: worker %d: %s"):format(ctx.resume.path, me, why), 0) end
+      self:deal(r)
+    end
+  end
+end
+
+-- Deals range r's tokens to the word blocks, each with its row views.
+function app:deal(r)
+  r.blocks = lda.blocks(r.st, self.block_of, self.d)
+  for c = 0, self.d - 1 do
+    local b = r.blocks[c]
+    b.wv, b.wd = self.WT:view_pointers(max(b.nwords, 1)), self.WT:pointers(max(b.nwords, 1))
+  end
+end
+
+-- What a checkpoint keeps (pmls.rounds: the model, the totals' shares, is its own).
+function app:save_state(ctx)
+  if ctx.kind == "scheduler" then
+    return { gap_max = self.gap_max, gap_sum = self.gap_sum, gap_n = self.gap_n, gap_frac = self.gap_frac,
+             conflicts = self.conflicts }
+  end
+  local out = {}
+  for _, i in ipairs(self.order) do
+    local r = self.ranges[i]
+    if r.blocks then lda.unblock(r.st, r.blocks, self.block_of, self.d) end
+    out[i] = lda.state(r.st)
+  end
+  return out
 end
 
 -- Round 0: every token's first topic; each block's share of the totals
@@ -167,13 +212,12 @@ local function first_topics(self, ctx, out, E)
     local tdelta = array.int32(K)
     if mdl then saved.assign(st, ds, r.first, m.freq, mdl.wt, wd, tdelta)
     else assert(lda.assign(st, wd, tdelta)) end
-    r.blocks = lda.blocks(st, self.block_of, d)
+    self:deal(r)
     for c = 0, d - 1 do
       local b = r.blocks[c]
       for s = 0, b.nwords - 1 do -- the split's promise, which the schedule relies on
         assert(self.block_of[tonumber(b.words[s])] == c, "a word in the wrong block")
       end
-      b.wv, b.wd = WT:view_pointers(max(b.nwords, 1)), WT:pointers(max(b.nwords, 1))
       for k = 0, K - 1 do mass[k] = 0 end
       lda.topic_counts(b, mass)
       for k = 0, K - 1 do out[E + c * K + k] = out[E + c * K + k] + mass[k] end

@@ -76,6 +76,9 @@ model.options(app)
 app:metric("train_rmse", "mean")
 app:metric("passes", "sum")
 app:clocks(function(opt, sh) return opt.epochs * sh.d + 1 end)
+-- Checkpoints (--checkpoint) keep each worker's share of the blocks, so a
+-- resume needs the snapshot's number of workers.
+app:resume_on_same_workers()
 
 local double_array, int32_array = pmls.array.float64, pmls.array.int32
 
@@ -247,7 +250,24 @@ function app:load(ctx)
   for i = 0, sh.items - 1 do self.Hp[i] = self.H + pi[i] * width end
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
   self.slow = straggler.new(ctx)
+  local saved = ctx.resume and ctx.resume.state
+  if saved then
+    if pmls.array.length(saved.W) ~= pmls.array.length(W) or pmls.array.length(saved.order) ~= pmls.array.length(order) then
+      error(("--resume: %s: worker %d: not the user rows and ratings of its blocks"):format(ctx.resume.path, me), 0)
+    end
+    pmls.array.copy(W, saved.W, pmls.array.length(W))
+    pmls.array.copy(order, saved.order, pmls.array.length(order))
+    self.rng.restore(saved.rng)
+  end
   collectgarbage() -- the loading's garbage (a generator per user row) goes now
+end
+
+-- What a checkpoint keeps (pmls.rounds: the item rows are its own, and the
+-- block scheduler's round): a worker's user rows, its ratings' order (each
+-- pass shuffles it in place) and its generator.
+function app:save_state(ctx)
+  if ctx.kind == "scheduler" then return nil end
+  return { W = self.W, order = self.order, rng = self.rng.save() }
 end
 
 -- ---- the workers ------------------------------------------------------------------

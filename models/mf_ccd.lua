@@ -62,6 +62,12 @@ app:metric("objective", "sum")
 app:metric("train_rmse", "mean")
 app:metric("test_rmse", "mean")
 app:clocks(function(opt, sh) return opt.outer * ((sh.biases and 2 or 0) + 2 * opt.inner * sh.rank) end)
+-- A checkpoint (--checkpoint, pmls.rounds) keeps each worker's residuals
+-- (by user, by item, of the test ratings) and its penalty sum, and the
+-- scheduler node's place in the plan (outer iteration, round in it); the
+-- ratings are the worker's share of -w, so a resume needs the snapshot's
+-- number of workers.
+app:resume_on_same_workers()
 
 local double_array, int32_array = array.float64, array.int32
 
@@ -173,6 +179,8 @@ function app:load(ctx)
     -- Per-row penalties: lambda, or lambda times the row's ratings.
     self.nu, self.ni = counts(read(ctx, opt.data), sh)
     self.outer, self.pos = 0, 0
+    local saved = ctx.resume and ctx.resume.state
+    if saved then self.outer, self.pos = saved.outer, saved.pos end
     return
   end
   local P, me = ctx.workers, ctx.worker
@@ -192,6 +200,23 @@ function app:load(ctx)
   self.wcol, self.hcol = double_array(sh.users), double_array(sh.items)
   self.dw, self.dh = double_array(sh.users), double_array(sh.items)
   self.reg = 0
+  local saved = ctx.resume and ctx.resume.state
+  if saved then
+    for _, name in ipairs { "byuser", "byitem", "test" } do
+      local g, e = self[name], saved[name]
+      if g and (e == nil or array.length(e) ~= array.length(g.e)) then
+        error(("--resume: %s: worker %d: not the residuals of its ratings"):format(ctx.resume.path, me), 0)
+      end
+      if g then array.copy(g.e, e, array.length(e)) end
+    end
+    self.reg = saved.reg
+  end
+end
+
+-- What a checkpoint keeps (pmls.rounds: the models themselves are its own).
+function app:save_state(ctx)
+  if ctx.kind == "scheduler" then return { outer = self.outer, pos = self.pos } end
+  return { byuser = self.byuser.e, byitem = self.byitem.e, test = self.test and self.test.e, reg = self.reg }
 end
 
 -- ---- the workers ------------------------------------------------------------------

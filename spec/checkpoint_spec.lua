@@ -10,7 +10,7 @@
 -- and the one before is used; only two are kept; --restarts K relaunches a
 -- failed job from its last snapshot (one process and -p 2), at most K
 -- times; resuming from a missing directory, an empty one, or with other
--- options is one line and exit 1; a scheduled model refuses checkpoints.
+-- options is one line and exit 1 (scheduled models: sched_checkpoint_spec.lua).
 -- With ML-100K staged: a -p 3 mf_sgd run whose rank 1 is killed by
 -- SIGKILL mid-run is resumed and ends at the uninterrupted run's test RMSE
 -- (within the run-to-run spread of three processes' float sums), and so
@@ -256,7 +256,7 @@ describe("checkpoints", function()
     end
   end)
 
-  it("a missing or empty directory, other options, a scheduled model: one line, exit 1", function()
+  it("a missing or empty directory, other options: one line, exit 1", function()
     local res = pmls(mf { "--resume", dir .. "/none" })
     assert.equal(1, res.rc, res.out)
     assert.same({ "pmls: error: --resume " .. dir .. "/none: no such directory" }, res.lines)
@@ -270,9 +270,6 @@ describe("checkpoints", function()
     res = pmls(helpers.join(mf { "--resume", ck }, { "--rank", "4" }))
     assert.equal(1, res.rc, res.out)
     assert.same({ "pmls: error: --resume: " .. ck .. "/ckpt-6 was taken with --rank 8, this run has 4" }, res.lines)
-    res = pmls { "run", "models/mf_ccd.lua", "-q", "-w", "1", "--data", dir .. "/train.txt", "--checkpoint", ck }
-    assert.equal(1, res.rc, res.out)
-    assert.is_true(has_line(res.out, "checkpoints cover data-parallel models"), res.out)
     res = pmls(mf { "--checkpoint", ck, "--checkpoint-every", "0" })
     assert.equal(2, res.rc, res.out)
   end)

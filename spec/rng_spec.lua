@@ -1,7 +1,8 @@
 -- Spec for pmls.rng (lua/pmls/rng.lua): the package's one random module. splitmix64 against the
 -- reference outputs of Vigna's splitmix64.c (the ones the rand_xoshiro crate's `reference` test
 -- publishes; engine/src/util/util_test.c checks the C generator against the same values), the
--- draws built on it, and the schedulers' xorshift128 against Marsaglia's xor128.
+-- draws built on it and a checkpoint's save / restore of them, and the schedulers' xorshift128
+-- against Marsaglia's xor128.
 
 local ffi = require("ffi")
 local rng = require("pmls.rng")
@@ -64,6 +65,21 @@ describe("pmls.rng", function()
         assert.is_false(ok)
         assert.is_truthy(tostring(err):find("bad argument 'seed'", 1, true), tostring(err))
       end
+    end)
+
+    it("save() and restore(): a restored generator goes on with the saved one's draws", function()
+      local a = rng.new(42)
+      for _ = 1, 5 do a.uniform() end
+      a.normal() -- leaves a spare normal, which the state keeps too
+      local st = a.save()
+      local b = rng.new(7)
+      b.restore(st)
+      assert.are.equal(a.normal(), b.normal()) -- the spare
+      for _ = 1, 10 do assert.are.equal(a.next_u64(), b.next_u64()) end
+      assert.are.equal(a.below(1000), b.below(1000))
+      local ok, err = pcall(b.restore, {})
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("bad argument 'state' to restore", 1, true), tostring(err))
     end)
   end)
 

@@ -1,7 +1,7 @@
 -- Spec for pmls.schedulers (lua/pmls/schedulers.lua): the uniform, cyclic, priority and block
 -- variable schedulers, the dependency filter, the priority sampler's distribution (chi-square
--- tests with fixed seeds), the block scheduler's diagonal rounds and segments, and every misuse
--- error, each blamed on the caller's line.
+-- tests with fixed seeds), the block scheduler's diagonal rounds and segments, a checkpoint's
+-- save() / restore(), and every misuse error, each blamed on the caller's line.
 --
 -- Run: luajit /usr/bin/busted spec/schedulers_spec.lua   (from the repository root; .busted sets
 -- the paths). Every random input here comes from a fixed seed, so a failure reproduces exactly.
@@ -531,6 +531,50 @@ describe("pmls.schedulers", function()
       assert.are.same({ 13, 16 }, { s:var_range(1) })
       assert.are.same({ 16, 18 }, { s:var_range(2) })
       assert.are.same({ 18, 20 }, { s:var_range(3) })
+    end)
+  end)
+
+  describe("save() and restore()", function()
+    it("a scheduler restored from a saved state picks the rounds the saved one picks next", function()
+      local cases = {
+        { "uniform", { lo = 2, hi = 50, per_round = 5, seed = 3 } },
+        { "cyclic", { lo = 0, hi = 17, per_round = 4, seed = 3 } },
+        { "priority", { lo = 0, hi = 40, per_round = 6, seed = 9, eta = 1e-3 } },
+        { "block", { lo = 0, hi = 30, rows = 12, blocks = 3, workers = 2, seed = 1 } },
+      }
+      for _, case in ipairs(cases) do
+        local kind, opts = case[1], case[2]
+        local a, out = new_with_out(kind, opts)
+        local deltas = double_array(a.capacity)
+        for r = 1, 7 do -- some rounds, with priorities that change
+          local n = a:next(out)
+          for i = 0, n - 1 do deltas[i] = (r * 7 + i) % 5 * 0.1 end
+          a:update(out, n, deltas, 1)
+        end
+        local b = schedulers.new(kind, opts)
+        b:restore(a:save())
+        local b_out, picked = int64_array(b.capacity), {}
+        for r = 1, 5 do
+          picked[r] = round_of(a, out)
+          assert.are.same(picked[r], round_of(b, b_out), kind)
+        end
+        assert.are.same(a.stats, b.stats, kind)
+        -- a fresh one picks others: the test can tell
+        local c, c_out = new_with_out(kind, opts)
+        local differs = false
+        for r = 1, 5 do
+          local y = round_of(c, c_out)
+          for i = 1, math.max(#picked[r], #y) do differs = differs or picked[r][i] ~= y[i] end
+        end
+        assert.is_true(differs, kind .. ": a fresh scheduler picks the same rounds")
+      end
+    end)
+
+    it("refuses the state of another kind", function()
+      local u = schedulers.new("uniform", { lo = 0, hi = 10, per_round = 2, seed = 1 })
+      local c = schedulers.new("cyclic", { lo = 0, hi = 10, per_round = 2, seed = 1 })
+      assert.are.equal("bad argument 'state' to restore (not the state of a cyclic scheduler)",
+                       raised(function() c:restore(u:save()) end))
     end)
   end)
 

@@ -475,6 +475,12 @@ enum { PMLS_BROADCAST_MAX = 1024 };
 int pmls_sched_broadcast(pmls_sched *s, const double *values, int64_t n);
 /* No more rounds from this node: sends the last commits and the end. */
 int pmls_sched_stop(pmls_sched *s);
+/* A node that goes on from a checkpoint: before its first dispatch, its
+ * next round is `round` (one of this node's: round % nodes == node), every
+ * earlier one counts as committed, and what its model holds is not sent as
+ * an initial model (the workers resume with their own copies,
+ * pmls_rounds_resume). PMLS_ESTATE once a round went out. */
+int pmls_sched_resume(pmls_sched *s, int64_t round);
 
 /* The worker's side: a handle of its own, opened on the worker's client. */
 typedef struct pmls_rounds pmls_rounds;
@@ -519,6 +525,13 @@ int pmls_round_send(pmls_rounds *r, int passes);
 /* What scheduler node `node` broadcast last, as of the last round_next
  * (*n values), or NULL before its first broadcast or for a bad node. */
 const double *pmls_rounds_received(pmls_rounds *r, int node, int64_t *n);
+/* A worker that goes on from a checkpoint: before its first round_next,
+ * its next round is `round`, the commits of every earlier one are in, and
+ * its model copy is `model` (vars * width values). PMLS_ESTATE after the
+ * first round_next. */
+int pmls_rounds_resume(pmls_rounds *r, int64_t round, const double *model);
+/* How many scheduler nodes have sent their last round (STOP) so far. */
+int pmls_rounds_stopped(const pmls_rounds *r);
 
 /* ---- For model scripts ----
  * What a script reaches through the FFI besides the API above: they take

@@ -1,5 +1,5 @@
--- pmls.checkpoint: snapshots of a data-parallel run, and a run that goes on
--- from one (docs/fault-tolerance.md). The engine options --checkpoint DIR,
+-- pmls.checkpoint: snapshots of a run, and a run that goes on from one
+-- (docs/fault-tolerance.md). The engine options --checkpoint DIR,
 -- --checkpoint-every N and --resume DIR reach here through the engine.
 --
 -- At every N-th clock() of the model each worker, having flushed that
@@ -16,6 +16,14 @@
 -- manifest, each file's size and the archive's CRCs, and falls back to the
 -- snapshot before when the newest one fails them. The two barriers are
 -- clocks of their own: a worker's clock_count() counts them.
+--
+-- A scheduled model (pmls.rounds) takes the same snapshot at a round
+-- boundary: each scheduler node writes its own state (sched-K.lua: its
+-- model, its scheduler's, the script's) before it dispatches its first
+-- round at or after C, and the workers take the snapshot above once round
+-- C has reached them, every earlier commit applied and before their push.
+-- Those commits came with each node's next round, so every node's file is
+-- whole before worker 0 names it in the manifest.
 local array = require "pmls.array"
 local core = require "pmls.core"
 local failure = require "pmls.failure"
@@ -73,6 +81,7 @@ local function size_of(path)
 end
 
 local function worker_file(w) return ("worker-%d.lua"):format(w) end
+local function node_file(k) return ("sched-%d.lua"):format(k) end
 
 -- ---- numeric arrays in a worker's state ----------------------------------
 -- A worker's state may hold pmls.array arrays (double[?], float[?],
@@ -94,7 +103,7 @@ end
 -- A copy of state with every array written under dir and replaced by its
 -- marker; files gets each file's name. Raises on a write failure or an
 -- array of another C type (which would otherwise be lost silently).
-local function externalize(state, dir, w, files, seen)
+local function externalize(state, dir, who, files, seen)
   if type(state) == "cdata" then
     local dtype = array.dtype(state)
     if not dtype then
@@ -102,7 +111,7 @@ local function externalize(state, dir, w, files, seen)
             :format(tostring(ffi.typeof(state))), 0)
     end
     local n = array.length(state)
-    local f = ("worker-%d.a%d.npy"):format(w, #files + 1)
+    local f = ("%s.a%d.npy"):format(who, #files + 1)
     local ok, err = write_npy(dir .. "/" .. f, dtype, { n }, state)
     if not ok then error(err, 0) end
     files[#files + 1] = f
@@ -112,14 +121,14 @@ local function externalize(state, dir, w, files, seen)
   if seen[state] then error("worker state: a table appears twice (state must be a tree)", 0) end
   seen[state] = true
   if type(state.dtype) == "string" and type(state.shape) == "table" and type(state.data) == "cdata" then
-    local f = ("worker-%d.a%d.npy"):format(w, #files + 1)
+    local f = ("%s.a%d.npy"):format(who, #files + 1)
     local ok, err = write_npy(dir .. "/" .. f, state.dtype, state.shape, state.data)
     if not ok then error(err, 0) end
     files[#files + 1] = f
     return { npy = f, kind = "record" }
   end
   local out = {}
-  for k, v in pairs(state) do out[k] = externalize(v, dir, w, files, seen) end
+  for k, v in pairs(state) do out[k] = externalize(v, dir, who, files, seen) end
   return out
 end
 
@@ -229,19 +238,24 @@ end
 
 -- Removes a snapshot directory: the files its manifest lists, or the ones a
 -- snapshot may hold when it has none.
-local function remove_snapshot(path, workers)
+local function remove_snapshot(path, workers, nodes)
   local names = { "manifest", "options.lua", "tables.npz", "tables.npz.tmp" }
   local man = read_file(path .. "/manifest") or ""
   for f in man:gmatch("\nfile (%S+) %-?%d+") do names[#names + 1] = f end
   local n = tonumber(man:match("\nworkers (%d+)\n")) or workers
   for w = 0, math.max(n, workers) - 1 do names[#names + 1] = worker_file(w) end
+  for k = 0, (nodes or 1) - 1 do names[#names + 1] = node_file(k) end
   for _, f in ipairs(names) do os.remove(path .. "/" .. f) end
   -- a torn snapshot has no manifest to list its arrays: they are numbered
-  -- from 1 without gaps (each is renamed into place when whole)
-  for w = 0, math.max(n, workers) - 1 do
+  -- from 1 without gaps (each is renamed into place when whole); a
+  -- scheduler node's too
+  local owners = {}
+  for w = 0, math.max(n, workers) - 1 do owners[#owners + 1] = ("worker-%d"):format(w) end
+  for k = 0, (nodes or 1) - 1 do owners[#owners + 1] = ("sched-%d"):format(k) end
+  for _, who in ipairs(owners) do
     local k = 1
     while true do
-      local f = ("%s/worker-%d.a%d.npy"):format(path, w, k)
+      local f = ("%s/%s.a%d.npy"):format(path, who, k)
       local gone = os.remove(f)
       if os.remove(f .. ".tmp") then gone = true end
       if not gone then break end
@@ -291,8 +305,45 @@ local function barrier(ctx)
   return true
 end
 
+-- Writes one participant's own state into dir as NAME.lua (its arrays as
+-- NAME.aK.npy): a worker's ("worker-W") or a scheduler node's ("sched-K").
+-- Returns true or nil, err.
+local function write_own(dir, name, c, state)
+  local files = {}
+  local done, st = pcall(externalize, state, dir, name, files, {})
+  if not done then return nil, st end
+  local blob = codec().encode { clock = c, name = name, state = st, arrays = files }
+  return write_file(dir .. "/" .. name .. ".lua", blob)
+end
+
+-- The state NAME.lua of the snapshot at path holds, its arrays read back;
+-- raises when the file is missing or damaged.
+local function read_own(path, name)
+  local text = read_file(path .. "/" .. name .. ".lua")
+  local ok, saved = pcall(codec().decode, text or "")
+  if not ok or type(saved) ~= "table" then
+    input_error(("--resume: %s/%s.lua: damaged"):format(path, name))
+  end
+  return internalize(saved.state, path)
+end
+
+-- The manifest's entries for NAME.lua and the arrays it lists.
+local function list_own(man, tmp, name, c)
+  local f = name .. ".lua"
+  man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
+  local text = read_file(tmp .. "/" .. f)
+  local okd, saved = pcall(codec().decode, text or "")
+  if not okd or type(saved) ~= "table" then
+    error(("checkpoint at clock %d: %s/%s: damaged"):format(c, tmp, f), 0)
+  end
+  for _, a in ipairs(saved.arrays or {}) do
+    man[#man + 1] = ("file %s %d"):format(a, size_of(tmp .. "/" .. a) or -1)
+  end
+end
+
 -- The snapshot at the model's clock c; returns true or nil, err. Every
--- worker calls it at the same clock.
+-- worker calls it at the same clock. ck.state(ctx) is the worker's own
+-- state; ck.nodes scheduler nodes wrote theirs into the directory first.
 local function snapshot(ctx, ck, c)
   local ok, err = barrier(ctx)
   if not ok then return nil, err end
@@ -302,14 +353,9 @@ local function snapshot(ctx, ck, c)
   ok, err = mkdir(dir)
   if ok then ok, err = mkdir(tmp) end
   if ok then
-    local state, files = nil, {}
-    if ck.app.save_state then state = ck.app:save_state(ctx) end
-    local done, st = pcall(externalize, state, tmp, ctx.worker, files, {})
-    if not done then ok, err = nil, st end
-    if ok then
-      local blob = codec().encode { clock = c, worker = ctx.worker, state = st, arrays = files }
-      ok, err = write_file(tmp .. "/" .. worker_file(ctx.worker), blob)
-    end
+    local got, state = pcall(ck.state, ctx)
+    if not got then ok, err = nil, state end
+    if ok then ok, err = write_own(tmp, ("worker-%d"):format(ctx.worker), c, state) end
   end
   if ok and ctx.worker == 0 then ok, err = dump_tables(ctx, tmp .. "/tables.npz") end
   if not ok then fail = "checkpoint at clock " .. c .. ": " .. tostring(err) end
@@ -330,27 +376,16 @@ local function snapshot(ctx, ck, c)
   for _, f in ipairs { "tables.npz", "options.lua" } do
     man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
   end
-  for w = 0, ctx.workers - 1 do
-    local f = worker_file(w)
-    man[#man + 1] = ("file %s %d"):format(f, size_of(tmp .. "/" .. f) or -1)
-    -- its arrays: the worker file lists them (every worker wrote before
-    -- the second barrier)
-    local text = read_file(tmp .. "/" .. f)
-    local okd, saved = pcall(codec().decode, text or "")
-    if not okd or type(saved) ~= "table" then
-      error(("checkpoint at clock %d: %s/%s: damaged"):format(c, tmp, f), 0)
-    end
-    for _, a in ipairs(saved.arrays or {}) do
-      man[#man + 1] = ("file %s %d"):format(a, size_of(tmp .. "/" .. a) or -1)
-    end
-  end
+  -- every worker wrote its file (and its arrays) before the second barrier
+  for w = 0, ctx.workers - 1 do list_own(man, tmp, ("worker-%d"):format(w), c) end
+  for k = 0, (ck.nodes or 0) - 1 do list_own(man, tmp, ("sched-%d"):format(k), c) end
   man[#man + 1] = "end\n"
   man = table.concat(man, "\n")
   local final = ("%s/ckpt-%d"):format(dir, c)
   ok, err = write_file(tmp .. "/manifest", man)
   if ok then ok, err = sync(tmp) end
   if ok then
-    remove_snapshot(final, ctx.workers) -- one left by an earlier run into this DIR
+    remove_snapshot(final, ctx.workers, ck.nodes) -- one left by an earlier run into this DIR
     ok, err = rename(tmp, final)
   end
   local before = read_file(dir .. "/latest")
@@ -364,9 +399,14 @@ local function snapshot(ctx, ck, c)
   -- keep the newest two: the one before stays as the fallback
   local older = before and before:match("^[^\n]+\n([^\n]+)")
   if older and older ~= prev and older ~= ("ckpt-%d"):format(c) then
-    remove_snapshot(dir .. "/" .. older, ctx.workers)
+    remove_snapshot(dir .. "/" .. older, ctx.workers, ck.nodes)
   end
   return true
+end
+
+-- What ctx.resume holds for a participant of a resumed run.
+local function resume_of(resume, state)
+  return { clock = resume.clock, workers = resume.workers, state = state, path = resume.path }
 end
 
 -- Sets a worker up: the clock it starts from, its restored state, its hook.
@@ -376,18 +416,14 @@ function M.attach(ctx, app, cfg, resume)
     ctx.start_clock = resume.clock
     local state
     if ctx.worker < resume.workers then
-      local text = read_file(resume.path .. "/" .. worker_file(ctx.worker))
-      local ok, saved = pcall(codec().decode, text or "")
-      if not ok or type(saved) ~= "table" then
-        input_error(("--resume: %s/%s: damaged"):format(resume.path, worker_file(ctx.worker)))
-      end
-      state = internalize(saved.state, resume.path)
+      state = read_own(resume.path, ("worker-%d"):format(ctx.worker))
     end
-    ctx.resume = { clock = resume.clock, workers = resume.workers, state = state, path = resume.path }
+    ctx.resume = resume_of(resume, state)
     if app.load_state then app:load_state(ctx, state) end
   end
   if cfg.dir then
-    ctx.checkpoint = { dir = cfg.dir, every = cfg.every, app = app, clocks = ctx.start_clock }
+    ctx.checkpoint = { dir = cfg.dir, every = cfg.every, clocks = ctx.start_clock,
+                       state = function(c) if app.save_state then return app:save_state(c) end end }
   end
 end
 
@@ -397,6 +433,91 @@ function M.after_clock(ctx)
   ck.clocks = ck.clocks + 1
   if ck.clocks % ck.every ~= 0 then return true end
   return snapshot(ctx, ck, ck.clocks)
+end
+
+-- ---- scheduled models (pmls.rounds) ---------------------------------------
+-- A worker's or a node's saved state is { script = app:save_state(ctx),
+-- model = its model copy, ... } (the node adds its scheduler's state and
+-- its last broadcast); ctx.resume.state is the script's part, as for a
+-- data-parallel worker. A snapshot is numbered by its round: the rounds
+-- before it are committed and their commits applied.
+
+-- Whether a scheduled model can be checkpointed, or nil and why: the
+-- snapshot needs a boundary where no round is in flight (one node drains
+-- its pipeline; several nodes take none, since a round's commits from the
+-- others could still be on their way) and a script that says what it keeps
+-- (app:save_state, even one that returns nil: a script without one has not
+-- been made to resume, and would go on from a half-restored state).
+function M.rounds_supported(spec, schedulers, app)
+  if not app.save_state then
+    return nil, "app:save_state (this script has none)"
+  end
+  if schedulers > 1 and spec.pipeline > 0 then
+    return nil, ("one scheduler node or no pipeline (this run has %d nodes and pipeline %d)")
+      :format(schedulers, spec.pipeline)
+  end
+  return true
+end
+
+-- Sets up a worker (kind "worker") or a scheduler node (kind "sched") of a
+-- scheduled model: ctx.start_round, ctx.resume; returns the checkpoint
+-- handle (nil without --checkpoint) and the saved state (nil in a fresh
+-- run), whose model and extras pmls.rounds puts back after app:load.
+function M.rounds_attach(ctx, cfg, resume, name, state_of)
+  ctx.start_round = 0
+  local saved
+  if resume then
+    ctx.start_round = resume.clock
+    saved = read_own(resume.path, name)
+    if type(saved) ~= "table" or type(saved.model) ~= "cdata" then
+      input_error(("--resume: %s/%s.lua: not the state of a scheduled model"):format(resume.path, name))
+    end
+    if saved.nodes ~= ctx.schedulers then
+      input_error(("--resume: %s was taken with %s scheduler nodes, this run has %d"):format(
+        resume.path, tostring(saved.nodes), ctx.schedulers))
+    end
+    ctx.resume = resume_of(resume, saved.script)
+  end
+  local ck
+  if cfg and cfg.dir then
+    ck = { dir = cfg.dir, every = cfg.every, name = name, state = state_of, nodes = ctx.schedulers }
+  end
+  return ck, saved
+end
+
+-- Whether round `round` starts with a snapshot (not the one a run resumed
+-- from: it is there already).
+function M.rounds_due(ctx, ck, round)
+  return ck ~= nil and round > ctx.start_round and round % ck.every == 0
+end
+
+-- The snapshot a scheduler node writes its state for before it dispatches
+-- round n, or nil: node k of K runs rounds k, k + K, ..., so the snapshot
+-- of round C is its part before its first round at or after C.
+function M.node_due(ctx, ck, n)
+  if ck == nil then return nil end
+  local c = n - n % ck.every
+  if c > n - ctx.schedulers and c > ctx.start_round then return c end
+  return nil
+end
+
+-- A worker's part of the snapshot at round c (every worker, the tables,
+-- the manifest): the data-parallel snapshot, numbered by the round.
+function M.rounds_snapshot(ctx, ck, c) return snapshot(ctx, ck, c) end
+
+-- A scheduler node's part of the snapshot at round c, written before it
+-- dispatches round c. Raises on failure (the run aborts).
+function M.node_snapshot(ctx, ck, c)
+  local tmp = ("%s/tmp-%d"):format(ck.dir, c)
+  local ok, err = mkdir(ck.dir)
+  if ok then ok, err = mkdir(tmp) end
+  if ok then
+    local got, state = pcall(ck.state, ctx)
+    if not got then ok, err = nil, state end
+    if ok then ok, err = write_own(tmp, ck.name, c, state) end
+  end
+  if not ok then error("checkpoint at round " .. c .. ": " .. tostring(err), 0) end
+  return true
 end
 
 return M

@@ -519,6 +519,10 @@ function Context:broadcast(values)
   if C.pmls_sched_broadcast(self.sched, buf, n) ~= 0 then
     core.bad_argument("values", "broadcast", ffi.string(C.pmls_sched_errmsg(self.sched)))
   end
+  -- what a checkpoint keeps, so that a resumed node says it again
+  local last = {}
+  for i = 1, n do last[i] = values[i] end
+  self.broadcast_last = last
 end
 
 local function in_rounds(self, fn)

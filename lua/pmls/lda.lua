@@ -188,6 +188,19 @@ function M.blocks(st, block_of, d)
   return out
 end
 
+-- The topics of blocks (M.blocks(st, block_of, d)) back into st.z, token by
+-- token as M.blocks dealt them: after the blocks' sweeps st.z is stale, and
+-- a checkpoint (M.state) saves st's.
+function M.unblock(st, blocks, block_of, d)
+  local at = {}
+  for c = 0, d - 1 do at[c] = 0 end
+  for t = 0, st.ntok - 1 do
+    local c = block_of[tonumber(st.words[st.tokword[t]])]
+    st.z[t] = blocks[c].z[at[c]]
+    at[c] = at[c] + 1
+  end
+end
+
 -- Row pointers into a row-major n x K array such as finish's counts (for ll_rows).
 local row_ptrs = ffi.typeof("const int32_t *[?]")
 function M.row_pointers(nwk, n, K)

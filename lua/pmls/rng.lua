@@ -55,7 +55,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- splitmix64 with the draws the data generators use.
 
--- rng.new(seed) -> {next_u64(), uniform(), below(m), normal()}
+-- rng.new(seed) -> {next_u64(), uniform(), below(m), normal(), save(), restore(state)}
 --
 -- seed: an integer in [0, 2^53), or a 64-bit integer cdata for the seeds a double cannot hold;
 -- nil means 0. The first next_u64() is splitmix64's first output for that seed.
@@ -102,7 +102,23 @@ function M.new(seed)
     return u * factor
   end
 
-  return { next_u64 = next_u64, uniform = uniform, below = below, normal = normal }
+  -- What a checkpoint keeps of the generator (its state as one int64 array, and the spare
+  -- normal), and how it is put back: the restored generator goes on with the same draws.
+  local function save()
+    local a = ffi.new("int64_t[?]", 1)
+    a[0] = ffi.cast("int64_t", state[0])
+    return { state = a, has_spare = has_spare, spare = spare }
+  end
+  local function restore(st)
+    if type(st) ~= "table" or type(st.state) ~= "cdata" then
+      error("bad argument 'state' to restore (a saved generator expected)", 2)
+    end
+    state[0] = ffi.cast("uint64_t", st.state[0])
+    has_spare, spare = st.has_spare == true, tonumber(st.spare) or 0.0
+  end
+
+  return { next_u64 = next_u64, uniform = uniform, below = below, normal = normal,
+           save = save, restore = restore }
 end
 
 ---------------------------------------------------------------------------------------------------

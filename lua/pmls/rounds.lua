@@ -8,7 +8,18 @@
 --                            shipped scheduler or app:schedule) and app:pull.
 -- Each round is one clock of the store, so the progress line, --metrics and
 -- the SSP tables a script also keeps all count rounds.
+--
+-- With --checkpoint each node writes its state before it dispatches its
+-- first round at or after every N-th (one node drains its pipeline first;
+-- several take none); the workers take the snapshot when round N reaches
+-- them, every earlier commit applied (pmls.checkpoint), unless a node has
+-- stopped. A run resumed from one puts the models back after app:load and
+-- goes on at that round. app:save_state(ctx) gives what the script keeps of its own,
+-- on a worker and on a node (ctx.kind says which); a resumed run finds it
+-- in ctx.resume.state when app:load runs.
 local core = require "pmls.core"
+local array = require "pmls.array"
+local checkpoint = require "pmls.checkpoint"
 local ffi, C = core.ffi, core.C
 
 local M = {}
@@ -112,9 +123,29 @@ local function check(rc, what, errmsg)
   if rc ~= 0 then error(what .. ": " .. errmsg(), 0) end
 end
 
+-- A copy of a model of n values (a checkpoint writes it as one array).
+local function model_copy(model, n)
+  local a = array.float64(n)
+  ffi.copy(a, model, n * 8)
+  return a
+end
+
+-- A saved model must be this run's size.
+local function check_model(saved, n, where)
+  if array.length(saved) ~= n then
+    error(("--resume: %s: a model of %d values, this run's has %d"):format(where, array.length(saved), n), 0)
+  end
+end
+
+-- The saved model into dst.
+local function model_restore(dst, saved, n, where)
+  check_model(saved, n, where)
+  ffi.copy(dst, saved, n * 8)
+end
+
 -- ---- workers ----------------------------------------------------------------
 
-function M.worker(app, ctx, s)
+function M.worker(app, ctx, s, ckpt, resume)
   local client = ctx.client
   if type(app.push) ~= "function" then
     error("the script declares a schedule but no app:push(ctx, vars, n, out)", 0)
@@ -129,7 +160,16 @@ function M.worker(app, ctx, s)
   local function rounds_error() return ffi.string(C.pmls_rounds_errmsg(rounds)) end
   ctx.rounds = rounds
   ctx.model, ctx.width = C.pmls_round_model(rounds), s.width
+  local size = s.vars * s.width
+  local ck, saved = checkpoint.rounds_attach(ctx, ckpt, resume, "worker-" .. ctx.worker, function(c)
+    return { script = app.save_state and app:save_state(c) or nil, model = model_copy(c.model, size),
+             nodes = c.schedulers }
+  end)
   if app.load then app:load(ctx) end
+  if saved then -- the worker's copy as of the snapshot, and its next round
+    check_model(saved.model, size, ctx.resume.path)
+    check(C.pmls_rounds_resume(rounds, ctx.start_round, saved.model), "resume", rounds_error)
+  end
   local info = ffi.new("pmls_round")
   ctx.share = info
   local push, sync = app.push, app.sync
@@ -142,6 +182,11 @@ function M.worker(app, ctx, s)
     end
     if round < 0 then break end
     ctx.round, ctx.staleness = round, tonumber(info.staleness)
+    -- (none once a node has stopped: it leaves no state for the snapshot)
+    if checkpoint.rounds_due(ctx, ck, round) and C.pmls_rounds_stopped(rounds) == 0 then
+      local ok, err = checkpoint.rounds_snapshot(ctx, ck, round)
+      if not ok then error(err, 0) end
+    end
     local n, out = tonumber(info.n), C.pmls_round_partial(rounds)
     push(app, ctx, info.vars, n, out, 1)
     local passes = 1
@@ -164,7 +209,7 @@ end
 
 -- ---- scheduler nodes ----------------------------------------------------------
 
-function M.scheduler(app, ctx, s, node)
+function M.scheduler(app, ctx, s, node, ckpt, resume)
   local function node_error() return ffi.string(C.pmls_sched_errmsg(node)) end
   if type(app.pull) ~= "function" then
     error("the script declares a schedule but no app:pull(ctx, vars, n, sum, values)", 0)
@@ -173,9 +218,14 @@ function M.scheduler(app, ctx, s, node)
   C.pmls_sched_range(node, lo, hi)
   ctx.lo, ctx.hi = tonumber(lo[0]), tonumber(hi[0])
   ctx.model, ctx.width, ctx.sched = C.pmls_sched_model(node), s.width, node
+  local size, picker = s.vars * s.width, nil
+  local ck, saved = checkpoint.rounds_attach(ctx, ckpt, resume, "sched-" .. ctx.node, function(c)
+    return { script = app.save_state and app:save_state(c) or nil, model = model_copy(c.model, size),
+             picker = picker and picker:save() or nil, broadcast = c.broadcast_last, nodes = c.schedulers }
+  end)
   if app.load then app:load(ctx) end
   local width, kind = s.width, s.scheduler
-  local picker, cap = nil, s.round_max
+  local cap = s.round_max
   if kind ~= "custom" then
     local schedulers = require "pmls.schedulers"
     local depfn
@@ -192,6 +242,16 @@ function M.scheduler(app, ctx, s, node)
     })
     ctx.picker = picker
   end
+  -- the next round this node dispatches: its first at or after the one
+  -- the run starts at
+  local K = ctx.schedulers
+  local next_round = ctx.start_round + (ctx.node - ctx.start_round) % K
+  if saved then
+    model_restore(ctx.model, saved.model, size, ctx.resume.path)
+    if picker then picker:restore(saved.picker) end
+    check(C.pmls_sched_resume(node, next_round), "resume", node_error)
+    if saved.broadcast then ctx:broadcast(saved.broadcast) end
+  end
   -- app:schedule, when the script has one, picks every round (it may ask
   -- ctx.picker, the shipped scheduler, for its choice).
   local schedule = app.schedule
@@ -202,7 +262,15 @@ function M.scheduler(app, ctx, s, node)
   local depth, max_rounds = s.pipeline, s.max_rounds
   local stopping = false
   while true do
-    while not stopping and C.pmls_sched_outstanding(node) <= depth do
+    -- A snapshot's node part, before its first round at or after the
+    -- snapshot's goes out: with a pipeline (one node) the rounds before it
+    -- are drained first, so that nothing is in flight.
+    local due = not stopping and checkpoint.node_due(ctx, ck, next_round)
+    if due and C.pmls_sched_outstanding(node) == 0 then
+      checkpoint.node_snapshot(ctx, ck, due)
+      due = nil
+    end
+    while not due and not stopping and C.pmls_sched_outstanding(node) <= depth do
       local n
       if schedule then n = schedule(app, ctx, vars, cap) else n = picker:next(vars) end
       if type(n) ~= "number" or n % 1 ~= 0 or n < 0 or n > cap then
@@ -217,6 +285,8 @@ function M.scheduler(app, ctx, s, node)
         rc = C.pmls_sched_dispatch(node, vars, n, 0, nil, nil, nil, nil, nil, sent)
       end
       check(rc, "dispatch", node_error)
+      next_round = tonumber(sent[0]) + K
+      due = checkpoint.node_due(ctx, ck, next_round)
       -- With a pipeline, rounds past max_rounds must not even be sent.
       if max_rounds and sent[0] + ctx.schedulers >= max_rounds then stopping = true end
     end

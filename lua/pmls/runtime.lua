@@ -144,7 +144,11 @@ function M.prepare(engine_ud, path, argv)
   -- checkpoints: the tables filled from the snapshot a run resumes from
   local ckpt, resume = checkpoint.config(engine), nil
   if ckpt and ctx.schedule_spec then
-    error(path .. ": checkpoints cover data-parallel models (app:worker); this one is scheduled", 0)
+    local ok, why = checkpoint.rounds_supported(ctx.schedule_spec, ctx.schedulers, app)
+    if not ok then
+      error({ usage = ("%s: checkpoints of a scheduled model need %s"):format(
+        ckpt.dir and "--checkpoint" or "--resume", why) }, 0)
+    end
   end
   if ckpt and ckpt.resume then resume = checkpoint.restore(engine, ckpt, opt, app) end
   main_app = app
@@ -160,7 +164,7 @@ function M.worker(client_ud, engine_ud, path, blob)
   local ctx = context.worker(engine, client, state.opt, state.shared)
   ctx.gathers = state.gathers
   if state.schedule then
-    return require("pmls.rounds").worker(app, ctx, state.schedule)
+    return require("pmls.rounds").worker(app, ctx, state.schedule, state.checkpoint, state.resume)
   end
   if not app.worker then
     error(path .. ": the script defines no app:worker(ctx)", 0)
@@ -178,7 +182,7 @@ function M.scheduler(node_ud, client_ud, engine_ud, path, blob)
   local app = load_app(path)
   local ctx = context.scheduler(engine, client, state.opt, state.shared,
                                 core.C.pmls_sched_node(node))
-  return require("pmls.rounds").scheduler(app, ctx, state.schedule, node)
+  return require("pmls.rounds").scheduler(app, ctx, state.schedule, node, state.checkpoint, state.resume)
 end
 
 function M.finish(client_ud, engine_ud, path, blob)

@@ -406,6 +406,42 @@ end
 Uniform.update, Cyclic.update, Block.update = ignore_update, ignore_update, ignore_update
 
 ---------------------------------------------------------------------------------------------------
+-- A checkpoint's part: save() is the scheduler's state (its generator, its counters, the sweep's
+-- position, the permutation, the priority tree, the block round), plain data and arrays that
+-- pmls.checkpoint writes as they are; restore(state) puts a saved state back into a scheduler
+-- built with the same kind and options, so that it goes on with the rounds it would have picked.
+
+local function save(self)
+  local r = self.rng
+  local stats = {}
+  for k, v in pairs(self.stats) do stats[k] = v end
+  return { kind = self.kind, rng = { r.x, r.y, r.z, r.w }, stats = stats, pos = self.pos,
+           round = self.round, perm = self.perm, tree = self.tree }
+end
+
+local function restore(self, st)
+  if type(st) ~= "table" or st.kind ~= self.kind or type(st.rng) ~= "table" then
+    bad("state", "restore", ("not the state of a %s scheduler"):format(self.kind), 2)
+  end
+  local r = self.rng
+  r.x, r.y, r.z, r.w = st.rng[1], st.rng[2], st.rng[3], st.rng[4]
+  for k, v in pairs(st.stats or {}) do self.stats[k] = v end
+  self.pos, self.round = st.pos, st.round
+  for _, field in ipairs { "perm", "tree" } do
+    local have, saved = self[field], st[field]
+    if have then
+      if type(saved) ~= "cdata" or ffi.sizeof(saved) ~= ffi.sizeof(have) then
+        bad("state", "restore", ("its %s does not fit this scheduler"):format(field), 2)
+      end
+      ffi.copy(have, saved, ffi.sizeof(have))
+    end
+  end
+end
+
+Uniform.save, Cyclic.save, Priority.save, Block.save = save, save, save, save
+Uniform.restore, Cyclic.restore, Priority.restore, Block.restore = restore, restore, restore, restore
+
+---------------------------------------------------------------------------------------------------
 -- Construction.
 
 local CLASSES = { uniform = Uniform, cyclic = Cyclic, priority = Priority, block = Block }

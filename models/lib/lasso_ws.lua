@@ -360,6 +360,28 @@ function M:solve(model, grad, rr, ry, na, tol)
   return sweeps
 end
 
+-- What a checkpoint keeps of the solver between rounds: W (its ids, weights, gradients, X_c'y_c
+-- and Gram matrix, as arrays) and the counters; the rest is scratch of one solve. restore(st)
+-- puts it into a solver made with the same options, which then goes on bit for bit.
+function M:save()
+  local stats = {}
+  for k, v in pairs(self.stats) do stats[k] = v end
+  return { m = self.m, cap = self.cap, pos = self.pos, ws = self.ws, w = self.w, g = self.g,
+           yc = self.yc, G = self.G, stats = stats }
+end
+
+function M:restore(st)
+  self:reserve(st.cap)
+  if self.cap ~= st.cap or array.length(st.G) ~= st.cap * st.cap or array.length(st.pos) ~= self.p then
+    error("--resume: the working set of the snapshot does not fit this problem", 0)
+  end
+  self.m = st.m
+  array.copy(self.pos, st.pos, self.p)
+  for _, f in ipairs { "ws", "w", "g", "yc" } do array.copy(self[f], st[f], st.cap) end
+  array.copy(self.G, st.G, st.cap * st.cap)
+  for k, v in pairs(st.stats) do self.stats[k] = v end
+end
+
 -- Picks up to count coordinates outside W with the highest priority
 -- prio[j] > 0 (j in [0, p)), into out; returns how many, and whether some
 -- were left out because W is full.

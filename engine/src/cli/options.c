@@ -44,7 +44,7 @@ const pl_opt pl_opts[OPT_COUNT] = {
     {OPT_CHECKPOINT, 0, "checkpoint", "DIR", KIND_STRING, 0, 0, NULL,
      "write a snapshot of the run (tables, workers' state) into DIR every --checkpoint-every clocks (docs/fault-tolerance.md)"},
     {OPT_CHECKPOINT_EVERY, 0, "checkpoint-every", "N", KIND_INT, 1, 1000000000, NULL,
-     "clocks between snapshots (default: 10)"},
+     "clocks (a scheduled model's rounds) between snapshots (default: 10)"},
     {OPT_RESUME, 0, "resume", "DIR", KIND_STRING, 0, 0, NULL,
      "go on from the last complete snapshot in DIR (the run's other options as before)"},
     {OPT_RESTARTS, 0, "restarts", "K", KIND_INT, 0, 1000, NULL,

@@ -1,6 +1,6 @@
-/* wire.h -- what the scheduler node (node.c) and the worker side (worker.c)
- * share about the messages of a round: the flags of a ROUND, and the send
- * and buffer chores both ends do the same way.
+/* wire.h -- what the scheduler node (node.c, round.c, collect.c) and the
+ * worker side (worker.c) share about the messages of a round: the flags of
+ * a ROUND, and the send and buffer chores both ends do the same way.
  *
  * A ROUND is: node (i32), round (i64), the node's last committed round
  * (i64), the commits since its last ROUND (i64 count, then per commit the

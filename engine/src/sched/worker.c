@@ -597,6 +597,28 @@ int pmls_round_next(pmls_rounds *r, pmls_round *out) {
 
 const double *pmls_round_model(const pmls_rounds *r) { return r->model; }
 
+int pmls_rounds_stopped(const pmls_rounds *r) {
+  int n = 0;
+  for (int k = 0; k < r->K; k++) n += r->stopped[k] != 0;
+  return n;
+}
+
+int pmls_rounds_resume(pmls_rounds *r, int64_t round, const double *model) {
+  if (r->next_t != 0 || r->round != -1)
+    return pmi_fail(r->err, PMLS_ESTATE, "resume after the first round");
+  if (round < 0 || round > ((int64_t)1 << 53) || !model)
+    return pmi_fail(r->err, PMLS_EINVAL, "bad argument to resume: round "
+                    "%lld, model %s", (long long)round, model ? "set" : "NULL");
+  memcpy(r->model, model, (size_t)(r->nvars * r->width) * sizeof *r->model);
+  r->next_t = round;
+  /* node k's last round before `round`, whose commits are in the copy */
+  for (int k = 0; k < r->K; k++) {
+    int64_t t = round - 1 - ((round - 1 - k) % r->K + r->K) % r->K;
+    r->through[k] = t < 0 ? -1 : t;
+  }
+  return PMLS_OK;
+}
+
 double *pmls_round_partial(pmls_rounds *r) {
   return r->round >= 0 ? r->partial : NULL;
 }
