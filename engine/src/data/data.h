@@ -23,6 +23,11 @@ typedef void (*pmi_data_free)(void *data);
 int pmi_data_cached(pmls_engine *e, const char *path, pmi_data_load load,
                     pmi_data_free release, void **out, char *err,
                     size_t errlen);
+/* The engine's kept pmls_csr of path, parsed by load (libsvm.c, for every
+ * reader that makes one: libsvm, Matrix Market), after checking the
+ * arguments of the public call. */
+int pmi_engine_read_csr(pmls_engine *e, const char *path, pmi_data_load load,
+                        const pmls_csr **out, char *err, size_t errlen);
 /* Frees the engine's copies (at engine destroy). */
 void pmi_datasets_free(pmls_engine *e);
 

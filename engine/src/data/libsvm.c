@@ -202,16 +202,21 @@ static int load_libsvm(const char *path, void **out, char *err, size_t errlen) {
   return rc;
 }
 
-static void free_libsvm(void *m) { pmls_csr_free(m); }
+static void free_csr(void *m) { pmls_csr_free(m); }
 
-int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
-                            const pmls_csr **out, char *err, size_t errlen) {
+int pmi_engine_read_csr(pmls_engine *e, const char *path, pmi_data_load load,
+                        const pmls_csr **out, char *err, size_t errlen) {
   pmi_failure f = {err, errlen, path ? path : "(null)", 0};
   if (out) *out = NULL;
   if (!e || !path || !out)
     return pmi_fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
   void *m = NULL;
-  int rc = pmi_data_cached(e, path, load_libsvm, free_libsvm, &m, err, errlen);
+  int rc = pmi_data_cached(e, path, load, free_csr, &m, err, errlen);
   *out = m;
   return rc;
+}
+
+int pmls_engine_read_libsvm(pmls_engine *e, const char *path,
+                            const pmls_csr **out, char *err, size_t errlen) {
+  return pmi_engine_read_csr(e, path, load_libsvm, out, err, errlen);
 }

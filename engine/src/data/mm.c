@@ -551,16 +551,7 @@ static int load_mm(const char *path, void **out, char *err, size_t errlen) {
   return rc;
 }
 
-static void free_mm(void *m) { pmls_csr_free(m); }
-
 int pmls_engine_read_mm(pmls_engine *e, const char *path,
                         const pmls_csr **out, char *err, size_t errlen) {
-  pmi_failure f = {err, errlen, path ? path : "(null)", 0};
-  if (out) *out = NULL;
-  if (!e || !path || !out)
-    return pmi_fail_at(&f, PMLS_EINVAL, "missing engine, path or out");
-  void *m = NULL;
-  int rc = pmi_data_cached(e, path, load_mm, free_mm, &m, err, errlen);
-  *out = m;
-  return rc;
+  return pmi_engine_read_csr(e, path, load_mm, out, err, errlen);
 }
