@@ -66,7 +66,10 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->stamps = calloc((size_t)e->local_workers + 1, sizeof *c->stamps);
   c->acc = calloc(PMI_MAX_TABLES, sizeof *c->acc);
   if (!c->push || !c->batch || !c->shard_seq || !c->stamps || !c->acc) goto fail;
-  for (int s = 0; s < e->servers; s++) c->push[s] = -1;
+  for (int s = 0; s < e->servers; s++) {
+    c->push[s] = -1;
+    pmi_msg_buf_init(&c->batch[s]); /* sent once each: handed to nanomsg */
+  }
   if (worker >= 0) c->clock = e->cfg.start_clock; /* a resumed run's */
   if (rejoin && !pmi_cache_position(e->cache, local, &c->clock, e->servers,
                                     c->shard_seq)) {

@@ -227,6 +227,11 @@ int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
                           const char *what, void **msg_out, pmi_rd *rd_out);
 void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
                      int64_t row);
+/* The same, but a dense entry it makes is not zeroed and *fresh says so:
+ * the caller writes every element (pmls_inc_dense copies its first delta
+ * instead of adding it to zeros, one pass over the row instead of two). */
+void **pmi_oplog_row_fresh(pmls_client *c, int table, const pmi_table_meta *t,
+                           int64_t row, int *fresh);
 int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
                         int64_t row, void *entry);
 int pmi_oplog_flush(pmls_client *c);

@@ -220,9 +220,13 @@ int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: increment it "
                     "with (column, delta) pairs", t->name);
-  void **slot = pmi_oplog_row(c, table, t, row);
+  int fresh;
+  void **slot = pmi_oplog_row_fresh(c, table, t, row, &fresh);
   if (!slot) return PMLS_ENOMEM;
-  pmi_add(t->spec.dtype, pmi_oplog_data(*slot), delta, t->spec.cols);
+  if (fresh)
+    memcpy(*slot, delta, (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype));
+  else
+    pmi_add(t->spec.dtype, pmi_oplog_data(*slot), delta, t->spec.cols);
   return counted(c, table);
 }
 

@@ -143,6 +143,14 @@ void pmi_sock_close(int s);
 void pmi_sock_set_rcvtimeo(int s, int ms);
 void pmi_sock_set_sndtimeo(int s, int ms);
 
+/* Makes b (freed first) a nanomsg message buffer: a send that succeeds
+ * hands its memory to nanomsg without a copy and leaves b empty (len 0, a
+ * new message at the next write); a failed one leaves it as it was. For
+ * messages sent once (OPLOG batches); a buffer sent to several peers stays
+ * a plain one, which every send copies. */
+void pmi_msg_buf_init(pmi_buf *b);
+int pmi_msg_buf_is(const pmi_buf *b);
+
 /* Sends the message in b (its header length is filled in here). */
 int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
                  char *err);

@@ -131,6 +131,46 @@ int pmi_is_zero(pmls_dtype t, const void *src, int64_t i) {
   return 1;
 }
 
+#define COUNT(type)                                                           \
+  do {                                                                        \
+    const type *s = src;                                                      \
+    for (int64_t i = 0; i < n; i++) k += s[i] != 0;                           \
+  } while (0)
+
+int64_t pmi_count_nonzero(pmls_dtype t, const void *src, int64_t n) {
+  int64_t k = 0;
+  switch (t) {
+  case PMLS_F64: COUNT(double); break;
+  case PMLS_F32: COUNT(float); break;
+  case PMLS_I32: COUNT(int32_t); break;
+  case PMLS_I64: COUNT(int64_t); break;
+  }
+  return k;
+}
+#undef COUNT
+
+int pmi_any_zero_of(pmls_dtype t, const void *src, int64_t n, int64_t looks) {
+  if (looks > n) looks = n;
+  for (int64_t k = 0; k < looks; k++)
+    if (pmi_is_zero(t, src, k * n / looks)) return 1;
+  return 0;
+}
+
+int64_t pmi_pairs_of(pmls_dtype t, void *restrict keys, void *restrict vals,
+                     const void *restrict src, int32_t n) {
+  size_t elem = pmls_dtype_size(t);
+  unsigned char *kp = keys, *vp = vals;
+  const unsigned char *sp = src;
+  int64_t k = 0;
+  for (int32_t j = 0; j < n; j++) {
+    if (pmi_is_zero(t, src, j)) continue;
+    memcpy(kp + (size_t)k * 4, &j, 4);
+    memcpy(vp + (size_t)k * elem, sp + (size_t)j * elem, elem);
+    k++;
+  }
+  return k;
+}
+
 void pmi_row_init(const pmls_table_spec *spec, uint64_t seed, int table,
                   int64_t row, void *dst) {
   size_t bytes = (size_t)spec->cols * pmls_dtype_size(spec->dtype);
