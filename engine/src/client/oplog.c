@@ -281,21 +281,27 @@ static int send_row(pmls_client *c, int table, const pmi_table_meta *t,
   } else {
     /* A whole-row delta (inc_dense, delta_many) is all nonzero when the
      * worker changed all of it, and its zeros are not counted then: a count
-     * costs as much as the copy (the streaming of wide rows). Any zero among
-     * a few evenly spaced elements (a row a sweep changed in a few places,
-     * or not at all) and they are counted, to send pairs when those are
-     * smaller (an unchanged row: an empty pair list). Increments at columns
-     * (OPLOG_PAIRS) are always counted: they are few in most rows. */
-    int count = ((uintptr_t)entry & OPLOG_PAIRS) || cols <= 4 * SAMPLES ||
-                pmi_any_zero_of(dt, delta, cols, SAMPLES);
-    n = count ? pmi_count_nonzero(dt, delta, cols) : cols;
-    if ((size_t)n * (4 + elem) >= whole) {
-      kind = 0;
+     * costs as much as the copy (the streaming of wide rows). A wide row is
+     * copied first, then a few evenly spaced elements are looked at (in
+     * cache by then); any zero among them (a row a sweep changed in a few
+     * places, or not at all) and the row is counted, and written over as
+     * pairs when those are smaller (an unchanged row: an empty list). A
+     * narrow row, and increments at columns (OPLOG_PAIRS: few in most
+     * rows), are counted first. */
+    int narrow = ((uintptr_t)entry & OPLOG_PAIRS) || cols <= 4 * SAMPLES;
+    n = cols;
+    if (narrow) n = pmi_count_nonzero(dt, delta, cols);
+    if (!narrow || (size_t)n * (4 + elem) >= whole) {
       if (pmi_buf_reserve(b, ENTRY_HEAD + whole)) goto out_of_memory;
       body = b->data + start + ENTRY_HEAD;
       memcpy(body, delta, whole);
+      if (!narrow && pmi_any_zero_of(dt, delta, cols, SAMPLES))
+        n = pmi_count_nonzero(dt, delta, cols);
+    }
+    if ((size_t)n * (4 + elem) >= whole) {
+      kind = 0;
       n = cols;
-    } else {
+    } else { /* pairs never outgrow the row: room made for it is enough */
       if (pmi_buf_reserve(b, ENTRY_HEAD + (size_t)n * (4 + elem)))
         goto out_of_memory;
       body = b->data + start + ENTRY_HEAD;
