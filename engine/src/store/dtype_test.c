@@ -143,7 +143,17 @@ static void t_count_and_pairs(void) {
       wrong += col != 3 * i || pmi_get_at(t, &v, 0) != 3 * i + 1;
     }
     CHECK_EQ_INT(wrong, 0);
+    /* the pairs added back into a row of zeros give the row again, twice */
+    int64_t back[N] = {0};
+    pmi_add_pairs(t, back, keys, vals, 14);
+    pmi_add_pairs(t, back, keys, vals, 14);
+    for (int i = 0; i < N; i++)
+      wrong += pmi_get_at(t, back, i) != 2 * (i % 3 ? 0 : i + 1);
+    CHECK_EQ_INT(wrong, 0);
   }
+  int32_t wrap[1] = {INT32_MAX}, col0 = 0, one = 1;
+  pmi_add_pairs(PMLS_I32, wrap, &col0, &one, 1); /* wraps, as pmi_add */
+  CHECK_EQ_INT(wrap[0], INT32_MIN);
   double nan[2] = {0.0 / 0.0, 0};
   CHECK_EQ_INT(pmi_count_nonzero(PMLS_F64, nan, 2), 1);
 }
@@ -334,7 +344,7 @@ static const th_case cases[] = {
     {"add: float64 and float32", t_add_floats},
     {"add: int32 and int64 wrap around", t_add_ints_wrap},
     {"add: touches exactly n elements", t_add_respects_n},
-    {"count_nonzero, any_zero_of, pairs_of", t_count_and_pairs},
+    {"count_nonzero, any_zero_of, pairs_of, add_pairs", t_count_and_pairs},
     {"add_scaled and add_at: exact floats, ints rounded to nearest", t_add_scaled},
     {"add_scaled: vectors, integer wrap-around", t_add_scaled_vector_and_wrap},
     {"add_at, add_at_typed, get_at, is_zero", t_add_at_and_get_at},

@@ -37,6 +37,10 @@ int pmi_any_zero_of(pmls_dtype t, const void *src, int64_t n, int64_t looks);
  * alignment; returns how many. */
 int64_t pmi_pairs_of(pmls_dtype t, void *restrict keys, void *restrict vals,
                      const void *restrict src, int32_t n);
+/* dst[col] += value for n (column, value) pairs laid out as pmi_pairs_of
+ * writes them (any alignment); the columns must be within dst's row. */
+void pmi_add_pairs(pmls_dtype t, void *restrict dst, const void *restrict keys,
+                   const void *restrict vals, int64_t n);
 
 /* ---- row map: int64 row id -> pointer ----------------------------------- */
 
