@@ -279,23 +279,24 @@ static int send_row(pmls_client *c, int table, const pmi_table_meta *t,
                       n) < 0)
       goto out_of_memory;
   } else {
-    /* A whole-row delta (inc_dense, delta_many) is all nonzero when the
-     * worker changed all of it, and its zeros are not counted then: a count
-     * costs as much as the copy (the streaming of wide rows). A wide row is
-     * copied first, then a few evenly spaced elements are looked at (in
-     * cache by then); any zero among them (a row a sweep changed in a few
-     * places, or not at all) and the row is counted, and written over as
-     * pairs when those are smaller (an unchanged row: an empty list). A
-     * narrow row, and increments at columns (OPLOG_PAIRS: few in most
-     * rows), are counted first. */
-    int narrow = ((uintptr_t)entry & OPLOG_PAIRS) || cols <= 4 * SAMPLES;
+    /* A whole-row delta (inc_dense, delta_many) is copied first: it is all
+     * nonzero when the worker changed all of it, and then no count is
+     * made of a wide one (a count costs as much as the copy: the streaming
+     * of wide rows). After the copy, in cache, a narrow row is counted, a
+     * wide one when one of a few evenly spaced elements is zero (a row a
+     * sweep changed in a few places, or not at all); pairs are written over
+     * the copy when smaller (an unchanged row: an empty list). Increments
+     * at columns (OPLOG_PAIRS: few in most rows) are counted first, so
+     * that a few pairs never make room for a whole wide row. */
+    int at_cols = ((uintptr_t)entry & OPLOG_PAIRS) != 0;
     n = cols;
-    if (narrow) n = pmi_count_nonzero(dt, delta, cols);
-    if (!narrow || (size_t)n * (4 + elem) >= whole) {
+    if (at_cols) n = pmi_count_nonzero(dt, delta, cols);
+    if (!at_cols || (size_t)n * (4 + elem) >= whole) {
       if (pmi_buf_reserve(b, ENTRY_HEAD + whole)) goto out_of_memory;
       body = b->data + start + ENTRY_HEAD;
       memcpy(body, delta, whole);
-      if (!narrow && pmi_any_zero_of(dt, delta, cols, SAMPLES))
+      if (!at_cols && (cols <= 4 * SAMPLES ||
+                       pmi_any_zero_of(dt, delta, cols, SAMPLES)))
         n = pmi_count_nonzero(dt, delta, cols);
     }
     if ((size_t)n * (4 + elem) >= whole) {
@@ -349,12 +350,14 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
                  : row_bytes_of(t);
   int keep = c->hist_bytes + h->bytes <= HIST_BYTES_MAX;
   h->delta = keep ? delta : NULL;
-  h->next = pmi_rowmap_get(&c->hist[table], row);
-  if (pmi_rowmap_put(&c->hist[table], row, h)) {
+  void **slot = pmi_rowmap_slot(&c->hist[table], row, NULL); /* one probe */
+  if (!slot) {
     pmi_hist_release(c, h);
     pmi_client_drop_delta(c, table, t, delta);
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   }
+  h->next = *slot;
+  *slot = h;
   if (keep) c->hist_bytes += h->bytes;
   return send_row(c, table, t, row, entry, keep);
 }
