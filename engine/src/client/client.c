@@ -197,7 +197,7 @@ int pmls_client_close(pmls_client *c) {
       if (m->keys[i] != PMI_ROWMAP_EMPTY && m->vals[i])
         pmi_client_drop_delta(c, t, &e->tables[t], pmi_oplog_data(m->vals[i]));
     pmi_rowmap_free(m);
-    free(c->order[t].rows);
+    free(c->order[t].items);
     pmi_hist_drop(c, t, INT64_MAX, INT64_MAX);
     pmi_rowmap_free(&c->hist[t]);
     for (int i = 0; i < c->spare[t].n; i++) free(c->spare[t].items[i]);

@@ -51,8 +51,15 @@ typedef struct {
  * and TLB miss per row, and the shard applies them in the order they were
  * written. */
 typedef struct {
-  int64_t *rows;
+  int64_t row;
+  void *entry; /* the map's value when made: the flush needs no lookup */
+} oplog_item;
+typedef struct {
+  oplog_item *items;
   size_t n, cap;
+  /* Entries tagged OPLOG_PAIRS since the last flush: their map value has
+   * changed since it was copied here, so the flush looks them up. */
+  size_t tagged;
 } oplog_order;
 
 #define SPARE_BYTES_MAX (32u << 20)

@@ -198,12 +198,12 @@ void **pmi_oplog_row_fresh(pmls_client *c, int table, const pmi_table_meta *t,
   /* Room in the order first, so that a failure leaves no half-made entry. */
   if (o->n == o->cap) {
     size_t cap = o->cap ? 2 * o->cap : 256;
-    int64_t *p = realloc(o->rows, cap * sizeof *p);
+    oplog_item *p = realloc(o->items, cap * sizeof *p);
     if (!p) {
       pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
       return NULL;
     }
-    o->rows = p;
+    o->items = p;
     o->cap = cap;
   }
   void **slot = pmi_rowmap_slot(m, row, NULL);
@@ -238,7 +238,8 @@ void **pmi_oplog_row_fresh(pmls_client *c, int table, const pmi_table_meta *t,
     return NULL;
   }
   *slot = p;
-  o->rows[o->n++] = row;
+  o->items[o->n].row = row;
+  o->items[o->n++].entry = p;
   c->oplog_bytes += bytes + 16;
   return slot;
 }
@@ -370,12 +371,14 @@ int pmi_oplog_flush(pmls_client *c) {
     oplog_order *o = &c->order[t];
     const pmi_table_meta *meta = &c->e->tables[t];
     for (size_t k = 0; k < o->n; k++) {
-      void *entry = pmi_rowmap_get(m, o->rows[k]);
+      int64_t row = o->items[k].row;
+      void *entry = o->tagged ? pmi_rowmap_get(m, row) : o->items[k].entry;
       /* On success the delta moves into the history. */
-      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, o->rows[k], entry);
+      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, row, entry);
       else pmi_client_drop_delta(c, t, meta, pmi_oplog_data(entry));
     }
     o->n = 0;
+    o->tagged = 0;
     pmi_rowmap_clear(m);
   }
   c->oplog_bytes = 0;

@@ -251,7 +251,10 @@ static int add_pairs(pmls_client *c, int table, const pmi_table_meta *t,
   void **entry = pmi_oplog_row(c, table, t, row);
   if (!entry) return PMLS_ENOMEM;
   void *p = pmi_oplog_data(*entry);
-  if (t->spec.layout == PMLS_DENSE) *entry = (void *)((uintptr_t)p | OPLOG_PAIRS);
+  if (t->spec.layout == PMLS_DENSE && !((uintptr_t)*entry & OPLOG_PAIRS)) {
+    *entry = (void *)((uintptr_t)p | OPLOG_PAIRS);
+    c->order[table].tagged++; /* the flush looks this table's entries up */
+  }
   size_t elem = pmls_dtype_size(t->spec.dtype);
   const unsigned char *d = deltas;
   for (int64_t i = 0; i < n; i++) {
