@@ -208,11 +208,8 @@ int pmls_client_close(pmls_client *c) {
    * and the next run read what they need), so they do not add to finish's
    * memory. */
   if (c->worker >= 0 && workers_left == 0) pmi_cache_drop_rows(e->cache);
-  while (c->free_hist) {
-    hist_entry *h = c->free_hist;
-    c->free_hist = h->next;
-    free(h);
-  }
+  while (c->free_hist.n) free(c->free_hist.items[--c->free_hist.n]);
+  free(c->free_hist.items);
   for (int s = 0; s < e->servers; s++) pmi_buf_free(&c->batch[s]);
   free(c->batch);
   free(c->shard_seq);

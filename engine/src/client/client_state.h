@@ -44,6 +44,10 @@ typedef struct {
   void **items;
   int n, cap;
 } spare_list;
+typedef struct {
+  hist_entry **items;
+  size_t n, cap;
+} spare_hist;
 /* The rows of a table's oplog in the order their entries were made. A flush
  * sends them in this order, not the map's hash order: entries made one
  * after the other sit next to each other in memory (fresh or reused
@@ -126,7 +130,7 @@ struct pmls_client {
    * row. */
   spare_list spare[PMI_MAX_TABLES];
   size_t spare_bytes;
-  hist_entry *free_hist;
+  spare_hist free_hist;
   pmi_traffic traffic;
   int64_t rows_read, rows_inc;
   view_arena arena;
