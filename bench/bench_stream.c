@@ -3,7 +3,7 @@
  *
  * What it measures: the write path of a worker end to end. One worker client
  * increments every row of a dense float64 table once (pmls_inc_dense: into
- * the oplog, which flushes itself, in OPLOG batches of up to 4 MiB, whenever
+ * the oplog, which flushes itself, in OPLOG batches of about 1 MiB, whenever
  * it holds 8 MiB), then calls pmls_barrier: clock() sends what is left and a
  * CLOCK, and the barrier returns only when the shard has acknowledged that
  * clock, so every increment has been applied by then (a shard handles one

@@ -66,7 +66,10 @@ int pmls_client_open(pmls_engine *e, int worker, pmls_client **out) {
   c->stamps = calloc((size_t)e->local_workers + 1, sizeof *c->stamps);
   c->acc = calloc(PMI_MAX_TABLES, sizeof *c->acc);
   if (!c->push || !c->batch || !c->shard_seq || !c->stamps || !c->acc) goto fail;
-  for (int s = 0; s < e->servers; s++) c->push[s] = -1;
+  for (int s = 0; s < e->servers; s++) {
+    c->push[s] = -1;
+    pmi_msg_buf_init(&c->batch[s]); /* sent once each: handed to nanomsg */
+  }
   if (worker >= 0) c->clock = e->cfg.start_clock; /* a resumed run's */
   if (rejoin && !pmi_cache_position(e->cache, local, &c->clock, e->servers,
                                     c->shard_seq)) {
@@ -194,7 +197,7 @@ int pmls_client_close(pmls_client *c) {
       if (m->keys[i] != PMI_ROWMAP_EMPTY && m->vals[i])
         pmi_client_drop_delta(c, t, &e->tables[t], pmi_oplog_data(m->vals[i]));
     pmi_rowmap_free(m);
-    free(c->order[t].rows);
+    free(c->order[t].items);
     pmi_hist_drop(c, t, INT64_MAX, INT64_MAX);
     pmi_rowmap_free(&c->hist[t]);
     for (int i = 0; i < c->spare[t].n; i++) free(c->spare[t].items[i]);
@@ -205,11 +208,8 @@ int pmls_client_close(pmls_client *c) {
    * and the next run read what they need), so they do not add to finish's
    * memory. */
   if (c->worker >= 0 && workers_left == 0) pmi_cache_drop_rows(e->cache);
-  while (c->free_hist) {
-    hist_entry *h = c->free_hist;
-    c->free_hist = h->next;
-    free(h);
-  }
+  while (c->free_hist.n) free(c->free_hist.items[--c->free_hist.n]);
+  free(c->free_hist.items);
   for (int s = 0; s < e->servers; s++) pmi_buf_free(&c->batch[s]);
   free(c->batch);
   free(c->shard_seq);

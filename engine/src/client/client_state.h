@@ -44,6 +44,10 @@ typedef struct {
   void **items;
   int n, cap;
 } spare_list;
+typedef struct {
+  hist_entry **items;
+  size_t n, cap;
+} spare_hist;
 /* The rows of a table's oplog in the order their entries were made. A flush
  * sends them in this order, not the map's hash order: entries made one
  * after the other sit next to each other in memory (fresh or reused
@@ -51,8 +55,15 @@ typedef struct {
  * and TLB miss per row, and the shard applies them in the order they were
  * written. */
 typedef struct {
-  int64_t *rows;
+  int64_t row;
+  void *entry; /* the map's value when made: the flush needs no lookup */
+} oplog_item;
+typedef struct {
+  oplog_item *items;
   size_t n, cap;
+  /* Entries tagged OPLOG_PAIRS since the last flush: their map value has
+   * changed since it was copied here, so the flush looks them up. */
+  size_t tagged;
 } oplog_order;
 
 #define SPARE_BYTES_MAX (32u << 20)
@@ -119,7 +130,7 @@ struct pmls_client {
    * row. */
   spare_list spare[PMI_MAX_TABLES];
   size_t spare_bytes;
-  hist_entry *free_hist;
+  spare_hist free_hist;
   pmi_traffic traffic;
   int64_t rows_read, rows_inc;
   view_arena arena;
@@ -227,6 +238,11 @@ int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
                           const char *what, void **msg_out, pmi_rd *rd_out);
 void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
                      int64_t row);
+/* The same, but a dense entry it makes is not zeroed and *fresh says so:
+ * the caller writes every element (pmls_inc_dense copies its first delta
+ * instead of adding it to zeros, one pass over the row instead of two). */
+void **pmi_oplog_row_fresh(pmls_client *c, int table, const pmi_table_meta *t,
+                           int64_t row, int *fresh);
 int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
                         int64_t row, void *entry);
 int pmi_oplog_flush(pmls_client *c);

@@ -37,18 +37,27 @@ void pmi_client_drop_delta(pmls_client *c, int table, const pmi_table_meta *t,
   free(delta);
 }
 
+/* Spare history entries wait on a stack, not a list threaded through
+ * them: taking one then reads the stack, not the cold entry (a dependent
+ * cache miss per row of a flush). */
 hist_entry *pmi_hist_new(pmls_client *c) {
-  hist_entry *h = c->free_hist;
-  if (h) {
-    c->free_hist = h->next;
-    return h;
-  }
-  return malloc(sizeof *h);
+  if (c->free_hist.n) return c->free_hist.items[--c->free_hist.n];
+  return malloc(sizeof(hist_entry));
 }
 
 void pmi_hist_release(pmls_client *c, hist_entry *h) {
-  h->next = c->free_hist;
-  c->free_hist = h;
+  spare_hist *f = &c->free_hist;
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? 2 * f->cap : 256;
+    hist_entry **p = realloc(f->items, cap * sizeof *p);
+    if (!p) {
+      free(h);
+      return;
+    }
+    f->items = p;
+    f->cap = cap;
+  }
+  f->items[f->n++] = h;
 }
 
 void pmi_hist_forget(pmls_client *c, int table, const pmi_table_meta *t,
@@ -187,17 +196,23 @@ int pmi_client_await_span(pmls_client *c, uint32_t req, uint32_t span, int want,
 /* The slot of the row's oplog entry, made (zeroed) when missing. */
 void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
                      int64_t row) {
+  return pmi_oplog_row_fresh(c, table, t, row, NULL);
+}
+
+void **pmi_oplog_row_fresh(pmls_client *c, int table, const pmi_table_meta *t,
+                           int64_t row, int *fresh) {
+  if (fresh) *fresh = 0;
   pmi_rowmap *m = &c->oplog[table];
   oplog_order *o = &c->order[table];
   /* Room in the order first, so that a failure leaves no half-made entry. */
   if (o->n == o->cap) {
     size_t cap = o->cap ? 2 * o->cap : 256;
-    int64_t *p = realloc(o->rows, cap * sizeof *p);
+    oplog_item *p = realloc(o->items, cap * sizeof *p);
     if (!p) {
       pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
       return NULL;
     }
-    o->rows = p;
+    o->items = p;
     o->cap = cap;
   }
   void **slot = pmi_rowmap_slot(m, row, NULL);
@@ -219,10 +234,11 @@ void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
     if (l->n > 0) {
       p = l->items[--l->n];
       c->spare_bytes -= bytes;
-      memset(p, 0, bytes);
+      if (!fresh) memset(p, 0, bytes);
     } else {
-      p = calloc(1, bytes);
+      p = fresh ? malloc(bytes) : calloc(1, bytes);
     }
+    if (p && fresh) *fresh = 1;
   }
   if (!p) {
     /* The map has no deletion: the key stays with a NULL value, which
@@ -231,79 +247,89 @@ void **pmi_oplog_row(pmls_client *c, int table, const pmi_table_meta *t,
     return NULL;
   }
   *slot = p;
-  o->rows[o->n++] = row;
+  o->items[o->n].row = row;
+  o->items[o->n++].entry = p;
   c->oplog_bytes += bytes + 16;
   return slot;
 }
 
+/* An OPLOG entry: table i32, row i64, kind u8 (0 dense, 1 pairs), count
+ * i32, then the elements or the (column, value) pairs (server.c). */
+#define ENTRY_HEAD 17
+/* Elements of a wide whole-row delta looked at before its zeros are
+ * counted (a narrow one is counted: one pass over a few elements). */
+#define SAMPLES 16
+
 /* Appends one row's delta to the shard's batch, as the whole row or as
- * (column, value) pairs, whichever is smaller on the wire. The delta is
- * dropped once copied unless the history keeps it (`kept`). */
+ * (column, value) pairs, whichever is smaller on the wire, written straight
+ * into the batch (a nanomsg message, sent without a copy: transport.c).
+ * The delta is dropped once written unless the history keeps it (`kept`). */
 static int send_row(pmls_client *c, int table, const pmi_table_meta *t,
                     int64_t row, void *entry, int kept) {
   void *delta = pmi_oplog_data(entry);
   int shard = pmi_shard_of(c->e, table, row);
   pmi_buf *b = &c->batch[shard];
-  size_t elem = pmls_dtype_size(t->spec.dtype);
+  pmls_dtype dt = t->spec.dtype;
+  int32_t cols = t->spec.cols;
+  size_t elem = pmls_dtype_size(dt), whole = (size_t)cols * elem;
   if (b->len == 0) {
     pmi_msg_begin(b, c->e->job, PMI_MSG_OPLOG, c->id);
-    pmi_put_i64(b, c->shard_seq[shard] + 1);
+    if (pmi_put_i64(b, c->shard_seq[shard] + 1)) goto out_of_memory;
   }
   size_t start = b->len;
-  int64_t n = 0;
+  int64_t n;
+  uint8_t kind = 1;
+  unsigned char *body;
   if (t->spec.layout == PMLS_SPARSE) {
     n = ((pmi_kv *)delta)->count;
-  } else if (!((uintptr_t)entry & OPLOG_PAIRS)) {
-    /* Whole-row increments only: send the whole row without counting its
-     * zeros (a count slows the streaming of large rows), unless the row
-     * is all zero, which a worker that takes all its rows each clock
-     * (LDA's delta_many) leaves for every row its sweep did not change:
-     * that goes as an empty pair list, and the first nonzero element
-     * ends the check of any other row. */
-    n = 0;
-    for (int32_t j = 0; j < t->spec.cols; j++)
-      if (!pmi_is_zero(t->spec.dtype, delta, j)) { n = t->spec.cols; break; }
+    if (pmi_buf_reserve(b, ENTRY_HEAD + (size_t)n * (4 + elem)))
+      goto out_of_memory;
+    body = b->data + start + ENTRY_HEAD;
+    if (pmi_kv_export(delta, (int32_t *)(void *)body, body + (size_t)n * 4,
+                      n) < 0)
+      goto out_of_memory;
   } else {
-    for (int32_t j = 0; j < t->spec.cols; j++)
-      n += !pmi_is_zero(t->spec.dtype, delta, j);
-  }
-  int dense = t->spec.layout == PMLS_DENSE &&
-              (size_t)n * (4 + elem) >= (size_t)t->spec.cols * elem;
-  int rc = 0;
-  rc |= pmi_put_i32(b, table);
-  rc |= pmi_put_i64(b, row);
-  rc |= pmi_put_u8(b, dense ? 0 : 1);
-  if (dense) {
-    rc |= pmi_put_i32(b, t->spec.cols);
-    rc |= pmi_put_bytes(b, delta, (size_t)t->spec.cols * elem);
-  } else if (t->spec.layout == PMLS_SPARSE) {
-    pmi_kv *kv = delta;
-    rc |= pmi_put_i32(b, (int32_t)n);
-    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) goto out_of_memory;
-    int32_t *keys = (int32_t *)(b->data + b->len);
-    unsigned char *vals = b->data + b->len + (size_t)n * 4;
-    pmi_kv_export(kv, keys, vals, n);
-    b->len += (size_t)n * (4 + elem);
-  } else {
-    rc |= pmi_put_i32(b, (int32_t)n);
-    if (pmi_buf_reserve(b, (size_t)n * (4 + elem))) goto out_of_memory;
-    int32_t *keys = (int32_t *)(b->data + b->len);
-    unsigned char *vals = b->data + b->len + (size_t)n * 4;
-    int64_t k = 0;
-    for (int32_t j = 0; j < t->spec.cols; j++) {
-      if (pmi_is_zero(t->spec.dtype, delta, j)) continue;
-      memcpy(keys + k, &j, 4);
-      memcpy(vals + (size_t)k * elem, (unsigned char *)delta + (size_t)j * elem,
-             elem);
-      k++;
+    /* A whole-row delta (inc_dense, delta_many) is copied first: it is all
+     * nonzero when the worker changed all of it, and then no count is
+     * made of a wide one (a count costs as much as the copy: the streaming
+     * of wide rows). After the copy, in cache, a narrow row is counted, a
+     * wide one when one of a few evenly spaced elements is zero (a row a
+     * sweep changed in a few places, or not at all); pairs are written over
+     * the copy when smaller (an unchanged row: an empty list). Increments
+     * at columns (OPLOG_PAIRS: few in most rows) are counted first, so
+     * that a few pairs never make room for a whole wide row. */
+    int at_cols = ((uintptr_t)entry & OPLOG_PAIRS) != 0;
+    n = cols;
+    if (at_cols) n = pmi_count_nonzero(dt, delta, cols);
+    if (!at_cols || (size_t)n * (4 + elem) >= whole) {
+      if (pmi_buf_reserve(b, ENTRY_HEAD + whole)) goto out_of_memory;
+      body = b->data + start + ENTRY_HEAD;
+      memcpy(body, delta, whole);
+      if (!at_cols && (cols <= 4 * SAMPLES ||
+                       pmi_any_zero_of(dt, delta, cols, SAMPLES)))
+        n = pmi_count_nonzero(dt, delta, cols);
     }
-    b->len += (size_t)n * (4 + elem);
+    if ((size_t)n * (4 + elem) >= whole) {
+      kind = 0;
+      n = cols;
+    } else { /* pairs never outgrow the row: room made for it is enough */
+      if (pmi_buf_reserve(b, ENTRY_HEAD + (size_t)n * (4 + elem)))
+        goto out_of_memory;
+      body = b->data + start + ENTRY_HEAD;
+      pmi_pairs_of(dt, body, body + (size_t)n * 4, delta, cols);
+    }
   }
-  if (rc) goto out_of_memory;
+  unsigned char *head = b->data + start;
+  int32_t tab = table, count = (int32_t)n;
+  memcpy(head, &tab, 4);
+  memcpy(head + 4, &row, 8);
+  head[12] = kind;
+  memcpy(head + 13, &count, 4);
+  b->len = start + ENTRY_HEAD + (kind ? (size_t)n * (4 + elem) : whole);
   if (!kept) pmi_client_drop_delta(c, table, t, delta);
   c->acc[table].bytes_sent += (int64_t)(b->len - start);
   if (b->len >= BATCH_BYTES) {
-    rc = pmi_client_send(c, shard, b);
+    int rc = pmi_client_send(c, shard, b);
     b->len = 0;
     c->shard_seq[shard]++;
     if (rc) return rc;
@@ -334,12 +360,14 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
                  : row_bytes_of(t);
   int keep = c->hist_bytes + h->bytes <= HIST_BYTES_MAX;
   h->delta = keep ? delta : NULL;
-  h->next = pmi_rowmap_get(&c->hist[table], row);
-  if (pmi_rowmap_put(&c->hist[table], row, h)) {
+  void **slot = pmi_rowmap_slot(&c->hist[table], row, NULL); /* one probe */
+  if (!slot) {
     pmi_hist_release(c, h);
     pmi_client_drop_delta(c, table, t, delta);
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
   }
+  h->next = *slot;
+  *slot = h;
   if (keep) c->hist_bytes += h->bytes;
   return send_row(c, table, t, row, entry, keep);
 }
@@ -352,12 +380,14 @@ int pmi_oplog_flush(pmls_client *c) {
     oplog_order *o = &c->order[t];
     const pmi_table_meta *meta = &c->e->tables[t];
     for (size_t k = 0; k < o->n; k++) {
-      void *entry = pmi_rowmap_get(m, o->rows[k]);
+      int64_t row = o->items[k].row;
+      void *entry = o->tagged ? pmi_rowmap_get(m, row) : o->items[k].entry;
       /* On success the delta moves into the history. */
-      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, o->rows[k], entry);
+      if (rc == PMLS_OK) rc = pmi_oplog_batch_row(c, t, meta, row, entry);
       else pmi_client_drop_delta(c, t, meta, pmi_oplog_data(entry));
     }
     o->n = 0;
+    o->tagged = 0;
     pmi_rowmap_clear(m);
   }
   c->oplog_bytes = 0;

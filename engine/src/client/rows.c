@@ -220,9 +220,13 @@ int pmls_inc_dense(pmls_client *c, int table, int64_t row, const void *delta) {
   if (t->spec.layout != PMLS_DENSE)
     return pmi_fail(c->err, PMLS_EINVAL, "table '%s' is sparse: increment it "
                     "with (column, delta) pairs", t->name);
-  void **slot = pmi_oplog_row(c, table, t, row);
+  int fresh;
+  void **slot = pmi_oplog_row_fresh(c, table, t, row, &fresh);
   if (!slot) return PMLS_ENOMEM;
-  pmi_add(t->spec.dtype, pmi_oplog_data(*slot), delta, t->spec.cols);
+  if (fresh)
+    memcpy(*slot, delta, (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype));
+  else
+    pmi_add(t->spec.dtype, pmi_oplog_data(*slot), delta, t->spec.cols);
   return counted(c, table);
 }
 
@@ -247,7 +251,10 @@ static int add_pairs(pmls_client *c, int table, const pmi_table_meta *t,
   void **entry = pmi_oplog_row(c, table, t, row);
   if (!entry) return PMLS_ENOMEM;
   void *p = pmi_oplog_data(*entry);
-  if (t->spec.layout == PMLS_DENSE) *entry = (void *)((uintptr_t)p | OPLOG_PAIRS);
+  if (t->spec.layout == PMLS_DENSE && !((uintptr_t)*entry & OPLOG_PAIRS)) {
+    *entry = (void *)((uintptr_t)p | OPLOG_PAIRS);
+    c->order[table].tagged++; /* the flush looks this table's entries up */
+  }
   size_t elem = pmls_dtype_size(t->spec.dtype);
   const unsigned char *d = deltas;
   for (int64_t i = 0; i < n; i++) {

@@ -314,6 +314,70 @@ static void t_deltas_survive_a_full_oplog(void) {
   pmls_engine_destroy(e);
 }
 
+/* ---- what a whole-row delta costs on the wire ------------------------------ */
+
+/* Rows taken whole with delta_many go as the whole row or as (column,
+ * value) pairs, whichever is smaller: unchanged, an empty list; a few
+ * changes, pairs; most changed, the row. The bytes the table sent tell
+ * which form each took (17-byte entry heads, 4 + 8 bytes a pair), and the
+ * shard applies both. A narrow row (32 int32 columns) is always counted;
+ * a wide one (1024 float64) when one of its sampled elements is zero. */
+static void t_whole_rows_go_in_the_smaller_form(void) {
+  struct { pmls_dtype dt; int cols; } shapes[] = {{PMLS_F64, 1024},
+                                                  {PMLS_I32, 32}};
+  for (int s = 0; s < 2; s++) {
+    pmls_engine *e = engine(1, 1);
+    CHECK(e != NULL);
+    int cols = shapes[s].cols;
+    size_t elem = shapes[s].dt == PMLS_F64 ? 8 : 4;
+    int t = table(e, "w", dense(4, cols, shapes[s].dt));
+    pmls_client *c = NULL;
+    CHECK_EQ_INT(pmls_client_open(e, 0, &c), PMLS_OK);
+    int64_t rows[4] = {0, 1, 2, 3};
+    void *d[4];
+    CHECK_EQ_INT(pmls_delta_many(c, t, 4, rows, d), PMLS_OK);
+    /* row 0 unchanged; row 1 one column; row 2 every column; row 3 a
+     * third of them (pairs: 4 + elem bytes each against elem) */
+    int third = cols / 3;
+    for (int j = 0; j < cols; j++) {
+      int on1 = j == 5, on2 = 1, on3 = j < third;
+      if (shapes[s].dt == PMLS_F64) {
+        ((double *)d[1])[j] += on1 ? 7 : 0;
+        ((double *)d[2])[j] += on2 ? j + 1 : 0;
+        ((double *)d[3])[j] += on3 ? 3 : 0;
+      } else {
+        ((int32_t *)d[1])[j] += on1 ? 7 : 0;
+        ((int32_t *)d[2])[j] += on2 ? j + 1 : 0;
+        ((int32_t *)d[3])[j] += on3 ? 3 : 0;
+      }
+    }
+    CHECK_EQ_INT(pmls_clock(c), PMLS_OK);
+    CHECK_EQ_INT(pmls_client_close(c), PMLS_OK); /* its counts join the table's */
+    pmls_table_stats st;
+    CHECK_EQ_INT(pmls_table_stats_of(e, t, &st), PMLS_OK);
+    size_t pairs3 = (size_t)third * (4 + elem), whole = (size_t)cols * elem;
+    size_t want = 4 * 17 + 0 + (4 + elem) + whole +
+                  (pairs3 < whole ? pairs3 : whole);
+    CHECK_EQ_INT(st.bytes_sent, (int64_t)want);
+    CHECK_EQ_INT(pmls_client_open(e, -1, &c), PMLS_OK);
+    double got[4][1024];
+    int wrong = 0;
+    for (int r = 0; r < 4; r++) {
+      CHECK_EQ_INT(pmls_get_dense(c, t, r, got[r]), PMLS_OK);
+      for (int j = 0; j < cols; j++) {
+        double v = shapes[s].dt == PMLS_F64 ? got[r][j]
+                                            : ((int32_t *)got[r])[j];
+        double w = r == 1 ? (j == 5 ? 7 : 0) : r == 2 ? j + 1
+                 : r == 3 ? (j < third ? 3 : 0) : 0;
+        wrong += v != w;
+      }
+    }
+    CHECK_EQ_INT(wrong, 0);
+    CHECK_EQ_INT(pmls_client_close(c), PMLS_OK);
+    pmls_engine_destroy(e);
+  }
+}
+
 /* ---- the history's bound ----------------------------------------------------- */
 
 /* One worker under SSP s = 3 writes 20 MB per clock, more than the history
@@ -364,6 +428,7 @@ static const th_case cases[] = {
     {"workers on views and deltas: bound, own exact, nothing lost (BSP/SSP/ESSP/async)", t_workers_on_views},
     {"a view stays unchanged until the worker's clock", t_view_is_stable_until_clock},
     {"delta pointers survive an oplog past its flush bound", t_deltas_survive_a_full_oplog},
+    {"whole-row deltas go as the row or as pairs, whichever is smaller", t_whole_rows_go_in_the_smaller_form},
     {"past the history's bound, reads still hold every own increment", t_history_past_its_bound},
 };
 

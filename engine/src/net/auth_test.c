@@ -96,6 +96,24 @@ static void t_roundtrip_and_trailer_hidden(void) {
     CHECK(1 == got(pull, &v));
     CHECK_EQ_INT(v, 100 + i);
   }
+  /* A message buffer is sealed in place and handed over with its trailer
+   * (transport.c cuts the message to it), in sequence with the others. */
+  pmi_buf m = {0};
+  pmi_msg_buf_init(&m);
+  for (int i = 0; i < 3; i++) {
+    build(&m, 200 + i);
+    CHECK_EQ_INT(pmi_msg_send(push, &m, NULL, "test", err), PMLS_OK);
+    CHECK(m.data == NULL && m.len == 0);
+    build(&b, 300 + i);
+    CHECK_EQ_INT(pmi_msg_send(push, &b, NULL, "test", err), PMLS_OK);
+  }
+  for (int i = 0; i < 6; i++) {
+    int64_t v = 0;
+    CHECK(1 == got(pull, &v));
+    CHECK_EQ_INT(v, (i % 2 ? 300 : 200) + i / 2);
+  }
+  CHECK_EQ_INT(atomic_load(&dropped), 0);
+  pmi_buf_free(&m);
   /* inproc and ipc carry no trailer */
   CHECK_EQ_INT(pmi_auth_seal_begin(-1, &b), 0);
   pmi_buf_free(&b);

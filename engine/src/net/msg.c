@@ -83,31 +83,6 @@ void pmi_msg_dropped(_Atomic int64_t *counter, const char *who,
             "most not told)\n", who, why, (long long)n);
 }
 
-const void *pmi_get_bytes(pmi_rd *r, size_t n) {
-  if (r->bad || n > r->len - r->off) {
-    r->bad = 1;
-    return NULL;
-  }
-  const void *p = r->p + r->off;
-  r->off += n;
-  return p;
-}
-
-#define GET(name, type)                                                        \
-  type pmi_get_##name(pmi_rd *r) {                                             \
-    type v = 0;                                                                \
-    const void *p = pmi_get_bytes(r, sizeof v);                                \
-    if (p) memcpy(&v, p, sizeof v);                                            \
-    return v;                                                                  \
-  }
-GET(u8, uint8_t)
-GET(u16, uint16_t)
-GET(u32, uint32_t)
-GET(i32, int32_t)
-GET(i64, int64_t)
-GET(f64, double)
-#undef GET
-
 int pmi_get_str(pmi_rd *r, char *out, size_t cap) {
   uint16_t n = pmi_get_u16(r);
   const char *p = pmi_get_bytes(r, n);

@@ -419,6 +419,90 @@ static void t_transport_large_over_ipc(void) {
   CHECK(same);
 }
 
+/* A message buffer (pmi_msg_buf_init) is handed to nanomsg by a send that
+ * succeeds: the bytes arrive as built and the buffer is left empty, ready
+ * for the next message, on ipc (written from that memory) and on inproc
+ * (the memory itself goes to the receiver). A send that fails leaves it
+ * whole: it can grow past the size it was sent at and be sent again. */
+static void t_transport_message_buffer_handed_over(void) {
+  char ipc[128], err[PMI_ERRLEN] = "";
+  snprintf(ipc, sizeof ipc, "ipc:///tmp/pmls-msg-test-mb-%d.ipc", (int)getpid());
+  const char *addrs[] = {ipc, "inproc://msg-test-msgbuf"};
+  for (int a = 0; a < 2; a++) {
+    int pull = pmi_sock_pull(addrs[a], 2000, err);
+    CHECK(pull >= 0);
+    int push = pmi_sock_push(addrs[a], 2000, err);
+    CHECK(push >= 0);
+    pmi_buf b = {0};
+    pmi_msg_buf_init(&b);
+    CHECK(pmi_msg_buf_is(&b));
+    pmi_traffic tx = {0};
+    enum { N = 3, WIDE = 3 << 18 }; /* the last is past the first capacity */
+    for (int i = 0; i < N; i++) {
+      size_t n = i == N - 1 ? WIDE : (size_t)(100 * (i + 1));
+      pmi_msg_begin(&b, JOB, PMI_MSG_OPLOG, i);
+      for (size_t k = 0; k < n; k++) pmi_put_u8(&b, (uint8_t)(k * 7 + i));
+      CHECK_EQ_INT(pmi_msg_send(push, &b, &tx, "test", err), PMLS_OK);
+      CHECK(b.data == NULL);
+      CHECK_EQ_INT(b.len, 0);
+      CHECK(pmi_msg_buf_is(&b));
+    }
+    CHECK_EQ_INT(tx.messages_sent, N);
+    CHECK_EQ_INT(tx.bytes_sent, N * sizeof(pmi_hdr) + 100 + 200 + WIDE);
+    pmi_net_allow(sizeof(pmi_hdr) + WIDE);
+    for (int i = 0; i < N; i++) {
+      void *msg = NULL;
+      size_t len = 0;
+      CHECK_EQ_INT(pmi_msg_recv(pull, &msg, &len, NULL, err), PMLS_OK);
+      size_t n = i == N - 1 ? WIDE : (size_t)(100 * (i + 1));
+      pmi_hdr h;
+      pmi_rd rd;
+      CHECK_EQ_INT(pmi_msg_open(msg, len, JOB, &h, &rd, err), PMLS_OK);
+      CHECK_EQ_INT(h.src, i);
+      CHECK_EQ_INT(len, sizeof(pmi_hdr) + n);
+      const unsigned char *p = pmi_get_bytes(&rd, n);
+      int same = p != NULL;
+      for (size_t k = 0; same && k < n; k++) same = p[k] == (uint8_t)(k * 7 + i);
+      CHECK(same);
+      pmi_msg_free(msg);
+    }
+    pmi_sock_close(pull);
+    pmi_sock_close(push);
+    /* No peer: an offer fails, and the buffer is still the message. */
+    push = pmi_sock_push(addrs[a], 100, err);
+    CHECK(push >= 0);
+    pmi_msg_begin(&b, JOB, PMI_MSG_OPLOG, 7);
+    pmi_put_i64(&b, 42);
+    size_t len0 = b.len;
+    CHECK_EQ_INT(pmi_msg_offer(push, &b), -1);
+    CHECK(b.data != NULL);
+    CHECK_EQ_INT(b.len, len0);
+    CHECK_EQ_INT(pmi_msg_send(push, &b, NULL, "test", err), PMLS_ETIMEDOUT);
+    for (int k = 0; k < 5000; k++) pmi_put_i64(&b, k); /* grows past the cut */
+    pull = pmi_sock_pull(addrs[a], 2000, err);
+    CHECK(pull >= 0);
+    int rc = PMLS_ETIMEDOUT;
+    for (int k = 0; k < 50 && rc == PMLS_ETIMEDOUT; k++)
+      rc = pmi_msg_send(push, &b, NULL, "test", err);
+    CHECK_EQ_INT(rc, PMLS_OK);
+    CHECK(b.data == NULL);
+    void *msg = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(pmi_msg_recv(pull, &msg, &len, NULL, err), PMLS_OK);
+    pmi_hdr h;
+    pmi_rd rd;
+    CHECK_EQ_INT(pmi_msg_open(msg, len, JOB, &h, &rd, err), PMLS_OK);
+    int ok = pmi_get_i64(&rd) == 42;
+    for (int k = 0; k < 5000; k++) ok &= pmi_get_i64(&rd) == k;
+    CHECK(ok && !rd.bad && pmi_rd_left(&rd) == 0);
+    pmi_msg_free(msg);
+    pmi_buf_free(&b);
+    pmi_sock_close(pull);
+    pmi_sock_close(push);
+  }
+  unlink(ipc + strlen("ipc://"));
+}
+
 /* The bound only grows and stops at nanomsg's INT_MAX. */
 static void t_transport_bound_monotone(void) {
   size_t before = pmi_net_rcvmax();
@@ -479,6 +563,7 @@ static const th_case cases[] = {
     {"transport: inproc roundtrip in order, traffic, timeout", t_transport_inproc_roundtrip},
     {"transport: binding an address twice names it", t_transport_bind_twice},
     {"transport: a 3 MiB message is refused over the bound, arrives whole once it is raised", t_transport_large_over_ipc},
+    {"transport: a message buffer is handed over by a send, kept by a failed one", t_transport_message_buffer_handed_over},
     {"transport: the receive bound only grows, up to INT_MAX", t_transport_bound_monotone},
     {"TABLE specs: the engine's rules and a row that fits a message", t_table_spec_check},
 };

@@ -283,15 +283,15 @@ static void apply_entry(pmi_server *s, pmi_rd *rd) {
   }
   const int32_t *cols = pmi_get_bytes(rd, (size_t)n * 4);
   const unsigned char *vals = pmi_get_bytes(rd, (size_t)n * elem);
+  if (p && t->spec.layout == PMLS_DENSE) { /* columns checked in range */
+    pmi_add_pairs(t->spec.dtype, p, cols, vals, n);
+    return;
+  }
   for (int32_t i = 0; p && i < n; i++) {
     int32_t col;
     memcpy(&col, cols + i, sizeof col);
-    if (t->spec.layout == PMLS_DENSE) {
-      pmi_add_at_typed(t->spec.dtype, p, col, vals + (size_t)i * elem);
-    } else {
-      void *slot = pmi_kv_slot(p, col);
-      if (slot) pmi_add(t->spec.dtype, slot, vals + (size_t)i * elem, 1);
-    }
+    void *slot = pmi_kv_slot(p, col);
+    if (slot) pmi_add(t->spec.dtype, slot, vals + (size_t)i * elem, 1);
   }
 }
 

@@ -131,6 +131,81 @@ int pmi_is_zero(pmls_dtype t, const void *src, int64_t i) {
   return 1;
 }
 
+#define COUNT(type)                                                           \
+  do {                                                                        \
+    const type *s = src;                                                      \
+    for (int64_t i = 0; i < n; i++) k += s[i] != 0;                           \
+  } while (0)
+
+int64_t pmi_count_nonzero(pmls_dtype t, const void *src, int64_t n) {
+  int64_t k = 0;
+  switch (t) {
+  case PMLS_F64: COUNT(double); break;
+  case PMLS_F32: COUNT(float); break;
+  case PMLS_I32: COUNT(int32_t); break;
+  case PMLS_I64: COUNT(int64_t); break;
+  }
+  return k;
+}
+#undef COUNT
+
+int pmi_any_zero_of(pmls_dtype t, const void *src, int64_t n, int64_t looks) {
+  if (looks > n) looks = n;
+  for (int64_t k = 0; k < looks; k++)
+    if (pmi_is_zero(t, src, k * n / looks)) return 1;
+  return 0;
+}
+
+#define PAIRS_OF(type)                                                        \
+  do {                                                                        \
+    const type *s = src;                                                      \
+    for (int32_t j = 0; j < n; j++) {                                         \
+      if (s[j] == 0) continue;                                                \
+      memcpy(kp + (size_t)k * 4, &j, 4);                                      \
+      memcpy(vp + (size_t)k * sizeof(type), &s[j], sizeof(type));             \
+      k++;                                                                    \
+    }                                                                         \
+  } while (0)
+
+int64_t pmi_pairs_of(pmls_dtype t, void *restrict keys, void *restrict vals,
+                     const void *restrict src, int32_t n) {
+  unsigned char *kp = keys, *vp = vals;
+  int64_t k = 0;
+  switch (t) {
+  case PMLS_F64: PAIRS_OF(double); break;
+  case PMLS_F32: PAIRS_OF(float); break;
+  case PMLS_I32: PAIRS_OF(int32_t); break;
+  case PMLS_I64: PAIRS_OF(int64_t); break;
+  }
+  return k;
+}
+#undef PAIRS_OF
+
+/* Integers add as unsigned (wrap around), as in pmi_add. */
+#define ADD_PAIRS(type)                                                       \
+  do {                                                                        \
+    type *d = dst;                                                            \
+    for (int64_t i = 0; i < n; i++) {                                         \
+      int32_t col;                                                            \
+      type v;                                                                 \
+      memcpy(&col, kp + (size_t)i * 4, 4);                                    \
+      memcpy(&v, vp + (size_t)i * sizeof v, sizeof v);                        \
+      d[col] += v;                                                            \
+    }                                                                         \
+  } while (0)
+
+void pmi_add_pairs(pmls_dtype t, void *restrict dst, const void *restrict keys,
+                   const void *restrict vals, int64_t n) {
+  const unsigned char *kp = keys, *vp = vals;
+  switch (t) {
+  case PMLS_F64: ADD_PAIRS(double); break;
+  case PMLS_F32: ADD_PAIRS(float); break;
+  case PMLS_I32: ADD_PAIRS(uint32_t); break;
+  case PMLS_I64: ADD_PAIRS(uint64_t); break;
+  }
+}
+#undef ADD_PAIRS
+
 void pmi_row_init(const pmls_table_spec *spec, uint64_t seed, int table,
                   int64_t row, void *dst) {
   size_t bytes = (size_t)spec->cols * pmls_dtype_size(spec->dtype);

@@ -112,6 +112,52 @@ static void t_add_respects_n(void) {
   }
 }
 
+/* ---- counting zeros, pairs of the nonzero elements ---------------------- */
+
+/* -0.0 is zero (as pmi_is_zero says), NaN is not; the pairs land at any
+ * alignment (a message buffer), columns then values. */
+static void t_count_and_pairs(void) {
+  for (size_t k = 0; k < 4; k++) {
+    pmls_dtype t = ALL[k];
+    size_t elem = pmls_dtype_size(t);
+    enum { N = 40 };
+    int64_t src[N] = {0};
+    for (int i = 0; i < N; i += 3) put(t, src, i, i + 1);
+    if (t == PMLS_F64) ((double *)src)[1] = -0.0;
+    if (t == PMLS_F32) ((float *)src)[1] = -0.0f;
+    CHECK_EQ_INT(pmi_count_nonzero(t, src, N), 14);
+    CHECK_EQ_INT(pmi_count_nonzero(t, src, 2), 1);
+    CHECK_EQ_INT(pmi_count_nonzero(t, src, 0), 0);
+    CHECK_EQ_INT(pmi_any_zero_of(t, src, N, 4), 1);  /* 0, 10, 20, 30: 10 */
+    CHECK_EQ_INT(pmi_any_zero_of(t, src, N, 1), 0);  /* element 0 only */
+    CHECK_EQ_INT(pmi_any_zero_of(t, src, 1, 16), 0); /* looks past n: n */
+    unsigned char out[1 + N * 12];
+    unsigned char *keys = out + 1, *vals = keys + 14 * 4; /* misaligned */
+    CHECK_EQ_INT(pmi_pairs_of(t, keys, vals, src, N), 14);
+    int wrong = 0;
+    for (int i = 0; i < 14; i++) {
+      int32_t col;
+      memcpy(&col, keys + 4 * i, 4);
+      int64_t v = 0;
+      memcpy(&v, vals + elem * (size_t)i, elem);
+      wrong += col != 3 * i || pmi_get_at(t, &v, 0) != 3 * i + 1;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    /* the pairs added back into a row of zeros give the row again, twice */
+    int64_t back[N] = {0};
+    pmi_add_pairs(t, back, keys, vals, 14);
+    pmi_add_pairs(t, back, keys, vals, 14);
+    for (int i = 0; i < N; i++)
+      wrong += pmi_get_at(t, back, i) != 2 * (i % 3 ? 0 : i + 1);
+    CHECK_EQ_INT(wrong, 0);
+  }
+  int32_t wrap[1] = {INT32_MAX}, col0 = 0, one = 1;
+  pmi_add_pairs(PMLS_I32, wrap, &col0, &one, 1); /* wraps, as pmi_add */
+  CHECK_EQ_INT(wrap[0], INT32_MIN);
+  double nan[2] = {0.0 / 0.0, 0};
+  CHECK_EQ_INT(pmi_count_nonzero(PMLS_F64, nan, 2), 1);
+}
+
 /* ---- pmi_add_scaled: floats exact, integers rounded to nearest ----------- */
 
 static void t_add_scaled(void) {
@@ -298,6 +344,7 @@ static const th_case cases[] = {
     {"add: float64 and float32", t_add_floats},
     {"add: int32 and int64 wrap around", t_add_ints_wrap},
     {"add: touches exactly n elements", t_add_respects_n},
+    {"count_nonzero, any_zero_of, pairs_of, add_pairs", t_count_and_pairs},
     {"add_scaled and add_at: exact floats, ints rounded to nearest", t_add_scaled},
     {"add_scaled: vectors, integer wrap-around", t_add_scaled_vector_and_wrap},
     {"add_at, add_at_typed, get_at, is_zero", t_add_at_and_get_at},

@@ -27,6 +27,20 @@ void pmi_add_at(pmls_dtype t, void *dst, int64_t i, double delta);
 void pmi_add_at_typed(pmls_dtype t, void *dst, int64_t i, const void *delta);
 double pmi_get_at(pmls_dtype t, const void *src, int64_t i);
 int pmi_is_zero(pmls_dtype t, const void *src, int64_t i);
+/* How many of the n elements of src are not zero. */
+int64_t pmi_count_nonzero(pmls_dtype t, const void *src, int64_t n);
+/* 1 when one of `looks` evenly spaced elements of the n of src (the first
+ * among them) is zero: whether a count may be worth its pass. */
+int pmi_any_zero_of(pmls_dtype t, const void *src, int64_t n, int64_t looks);
+/* Writes the nonzero elements of the n of src as (column, value) pairs,
+ * the columns (int32) at keys and the values at vals, both of any
+ * alignment; returns how many. */
+int64_t pmi_pairs_of(pmls_dtype t, void *restrict keys, void *restrict vals,
+                     const void *restrict src, int32_t n);
+/* dst[col] += value for n (column, value) pairs laid out as pmi_pairs_of
+ * writes them (any alignment); the columns must be within dst's row. */
+void pmi_add_pairs(pmls_dtype t, void *restrict dst, const void *restrict keys,
+                   const void *restrict vals, int64_t n);
 
 /* ---- row map: int64 row id -> pointer ----------------------------------- */
 

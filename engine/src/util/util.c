@@ -55,9 +55,11 @@ double pmi_rng_normal(pmi_rng *r) {
 
 int pmi_buf_reserve(pmi_buf *b, size_t extra) {
   if (b->len + extra <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 256;
+  size_t cap = b->cap ? b->cap : b->alloc && b->alloc->first ? b->alloc->first
+                                                              : 256;
   while (cap < b->len + extra) cap *= 2;
-  unsigned char *p = realloc(b->data, cap);
+  unsigned char *p = b->alloc ? b->alloc->grow(b->data, b->len, cap)
+                             : realloc(b->data, cap);
   if (!p) return -1;
   b->data = p;
   b->cap = cap;
@@ -72,7 +74,11 @@ int pmi_buf_put(pmi_buf *b, const void *p, size_t n) {
 }
 
 void pmi_buf_free(pmi_buf *b) {
-  free(b->data);
+  if (b->alloc) {
+    if (b->data) b->alloc->release(b->data);
+  } else {
+    free(b->data);
+  }
   b->data = NULL;
   b->len = b->cap = 0;
 }

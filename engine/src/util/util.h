@@ -48,10 +48,20 @@ static inline double pmi_rng_uniform(pmi_rng *r) { /* [0, 1) */
 }
 double pmi_rng_normal(pmi_rng *r);
 
-/* A growable byte buffer used to build messages. */
+/* A growable byte buffer used to build messages. Its memory comes from
+ * malloc, or from `alloc` when set: net.h's pmi_msg_buf_init makes it a
+ * nanomsg message, which a send can hand over without a copy. */
+typedef struct pmi_buf_alloc {
+  /* Like realloc (old NULL: a new block); NULL when out of memory. */
+  void *(*grow)(void *old, size_t len, size_t cap);
+  void (*release)(void *p);
+  size_t first; /* the capacity of a new block (0: 256 bytes) */
+} pmi_buf_alloc;
+
 typedef struct {
   unsigned char *data;
   size_t len, cap;
+  const pmi_buf_alloc *alloc; /* NULL: malloc */
 } pmi_buf;
 
 int pmi_buf_reserve(pmi_buf *b, size_t extra);
