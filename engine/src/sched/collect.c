@@ -137,13 +137,7 @@ int pmls_sched_collect(pmls_sched *s, pmls_collected *out) {
       if (!sl->have[w]) missing = w;
     snprintf(what, sizeof what, "worker %d's partial of round %lld", missing,
              (long long)sl->round);
-    void *msg;
-    size_t len;
-    int rc = pmi_node_recv(e, s->sock, deadline, &s->traffic, s->err, what, &msg,
-                         &len);
-    if (rc) return rc;
-    rc = pmi_sched_handle(s, msg, len);
-    pmi_msg_free(msg);
+    int rc = pmi_node_take(s, deadline, what);
     if (rc) return rc;
     deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
   }

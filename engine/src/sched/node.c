@@ -63,6 +63,18 @@ int pmi_node_recv(pmls_engine *e, int sock, double deadline, pmi_traffic *t,
   }
 }
 
+/* Receives one message for node s within the deadline and handles it. */
+int pmi_node_take(pmls_sched *s, double deadline, const char *what) {
+  void *msg;
+  size_t len;
+  int rc = pmi_node_recv(s->e, s->sock, deadline, &s->traffic, s->err, what,
+                         &msg, &len);
+  if (rc) return rc;
+  rc = pmi_sched_handle(s, msg, len);
+  pmi_msg_free(msg);
+  return rc;
+}
+
 static void slot_free(slot *sl) {
   free(sl->vars);
   free(sl->seg_worker);
@@ -192,16 +204,10 @@ static int meet_workers(pmls_sched *s) {
   pmls_engine *e = s->e;
   double deadline = pmi_now() + e->cfg.timeout_ms / 1000.0;
   while (s->met < s->P) {
-    void *msg;
-    size_t len;
     char what[96];
     snprintf(what, sizeof what, "the workers to reach scheduler node %d (%d "
              "of %d did)", s->node, s->met, s->P);
-    int rc = pmi_node_recv(e, s->sock, deadline, &s->traffic, s->err, what, &msg,
-                         &len);
-    if (rc) return rc;
-    rc = pmi_sched_handle(s, msg, len);
-    pmi_msg_free(msg);
+    int rc = pmi_node_take(s, deadline, what);
     if (rc) return rc;
   }
   return PMLS_OK;

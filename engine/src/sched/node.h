@@ -71,6 +71,8 @@ struct pmls_sched {
  * whether the job died. `what` names what is awaited, for the error. */
 int pmi_node_recv(pmls_engine *e, int sock, double deadline, pmi_traffic *t,
                   char *err, const char *what, void **msg, size_t *len);
+/* Receives one message for node s within the deadline and handles it. */
+int pmi_node_take(pmls_sched *s, double deadline, const char *what);
 /* Counts and tells a message this node drops (pmi_msg_dropped). */
 void pmi_node_dropped(pmls_sched *s, const char *why);
 

@@ -359,14 +359,7 @@ int pmls_sched_stop(pmls_sched *s) {
   /* nanomsg drops what is unsent when a socket closes: wait until every
    * worker says it has the STOP. */
   double deadline = pmi_now() + s->e->cfg.timeout_ms / 1000.0;
-  while (rc == PMLS_OK && s->byes < s->P) {
-    void *msg;
-    size_t len;
-    rc = pmi_node_recv(s->e, s->sock, deadline, &s->traffic, s->err,
-                     "the workers to take the last round", &msg, &len);
-    if (rc) break;
-    rc = pmi_sched_handle(s, msg, len);
-    pmi_msg_free(msg);
-  }
+  while (rc == PMLS_OK && s->byes < s->P)
+    rc = pmi_node_take(s, deadline, "the workers to take the last round");
   return rc;
 }
