@@ -1,6 +1,7 @@
 /* lda_test.c -- the LDA kernels (pmlsaux.h): counts stay consistent over
  * sweeps of both samplers, the log-likelihood parts against hand sums, and
- * the error returns (a negative count, an overflowing list, bad arguments). */
+ * the error returns (a negative count, an overflowing list, bad arguments),
+ * and the held-out estimator against exact values where they are known. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static int64_t tokptr[DOCS + 1] = {0, 5, 11, 18, TOK};
 static int32_t tokword[TOK] = {0, 1, 1, 2, 4, 0, 0, 3, 3, 4, 2, 1, 2, 3, 4, 4, 0, 0, 2, 2, 1, 1, 3};
 
 static void run(int32_t sampler) {
-  static int32_t zero[V][K], wd[V][K], tv[K], td[K], z[TOK], ndk[DOCS * K], nzlist[V * K], nzlen[V];
+  static int32_t zero[V][K], wd[V][K], tv[K], td[K], z[TOK], ndk[DOCS * K], nzlist[2 * V * K], nzlen[V];
   const int32_t *views[V];
   int32_t *deltas[V];
   int64_t nzoff[V + 1];
@@ -91,13 +92,47 @@ static void t_errors(void) {
   CHECK_EQ_INT(pmls_lda_sweep(2, 0.5, 0.1, 0.1, 7, 1, tp, tw, z, ndk, views, deltas,
                               tv, td, 1, nzoff, nzlist, nzlen, work, iwork, rng), -3);
   CHECK_EQ_INT(pmls_lda_assign(0, 1, tp, tw, z, ndk, deltas, td, rng), -1);
-  CHECK(isnan(pmls_lda_heldout(2, 0.5, 0.1, 0.1, 0, 1, tp, tw, wd[0], td, work, iwork, work, rng)));
+  CHECK(isnan(pmls_lda_heldout(2, 0.5, 0.1, 0.1, 0, 1, tp, tw, wd[0], td, work, iwork, rng)));
+}
+
+/* Held-out: with one topic every draw is forced and the estimate exact;
+ * with two, the second token's probability given the first is
+ * sum_z0 p(z0 | w0) p(w1 | z0), which the mean over many particles must
+ * approach (the estimator is unbiased for it). */
+static void t_heldout(void) {
+  const double a = 0.5, b = 0.1, vb = 2 * 0.1;
+  int32_t nwk1[2] = {3, 1}, nk1[1] = {4};
+  int64_t tp[3] = {0, 3, 4};
+  int32_t tw[4] = {0, 1, 0, 1};
+  double work[3 * 2];
+  int32_t iwork[(2 * 2 + 1) * 4000];
+  uint64_t rng[1] = {7};
+  double p0 = (3 + b) / (4 + vb), p1 = (1 + b) / (4 + vb);
+  CHECK_NEAR(pmls_lda_heldout(1, a, b, vb, 4, 2, tp, tw, nwk1, nk1, work, iwork, rng),
+             log(p0) + log(p1) + log(p0) + log(p1), 1e-12);
+  /* K = 2: word 0 leans to topic 0, word 1 to topic 1 */
+  int32_t nwk[4] = {9, 1, 2, 8}, nk[2] = {11, 9};
+  int64_t tp2[2] = {0, 2};
+  int32_t tw2[2] = {0, 1};
+  double phi[2][2], prob0 = 0, pz0[2], prob1 = 0;
+  for (int w = 0; w < 2; w++)
+    for (int k = 0; k < 2; k++) phi[w][k] = (nwk[w * 2 + k] + b) / (nk[k] + vb);
+  for (int k = 0; k < 2; k++) prob0 += a / (2 * a) * phi[0][k];
+  for (int k = 0; k < 2; k++) pz0[k] = a * phi[0][k] / (a * (phi[0][0] + phi[0][1]));
+  for (int z0 = 0; z0 < 2; z0++)
+    for (int k = 0; k < 2; k++) prob1 += pz0[z0] * ((z0 == k) + a) / (2 * a + 1) * phi[1][k];
+  double got = pmls_lda_heldout(2, a, b, vb, 4000, 1, tp2, tw2, nwk, nk, work, iwork, rng);
+  CHECK_NEAR(got, log(prob0) + log(prob1), 0.01);
+  /* a wrong draw (always topic 0, say) would be far off */
+  double wrong = log(prob0) + log(((1 + a) * phi[1][0] + a * phi[1][1]) / (2 * a + 1));
+  CHECK(fabs(got - wrong) > 0.1);
 }
 
 static const th_case cases[] = {
     {"lda: dense sweeps keep the counts consistent; LL parts", t_dense_counts},
     {"lda: sparse sweeps keep the counts consistent; LL parts", t_sparse_counts},
     {"lda: overflow, bad arguments", t_errors},
+    {"lda: held-out estimate against exact values", t_heldout},
 };
 
 TH_MAIN(cases)
