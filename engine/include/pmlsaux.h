@@ -62,7 +62,9 @@ int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
  * slot w's list the (topic, count) pairs nzlist[2 nzoff[w] .. 2 nzoff[w + 1]
  * - 1], so nzlist holds 2 nzoff[nwords] ints, its length in pairs
  * nzlen[w]; a slot's capacity need not pass its word's tokens in the whole
- * corpus; the lists are rebuilt from the rows at each sweep). Returns
+ * corpus; the lists are rebuilt from the rows at each sweep, in the order
+ * the last sweep left them, so nzlen starts at zeros and is kept between
+ * sweeps, though any contents give the same counts). Returns
  * the tokens sampled; -1 when a count went negative, -2 when a nonzero
  * list overflowed, -3 for bad arguments. */
 int64_t pmls_lda_sweep(int32_t K, double alpha, double beta, double vbeta,

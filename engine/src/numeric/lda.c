@@ -179,22 +179,40 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
   nzpair *pairs = (nzpair *)(void *)nzlist;
   const double ab = alpha * beta;
   const int64_t ntok = tokptr[ndocs];
-  /* The words' nonzero topics and counts as this worker sees them now. */
+  /* The words' nonzero topics and counts as this worker sees them now.
+   * The counts change little from one sweep to the next, so the pairs are
+   * laid out in the order the last sweep left (nzlen[w] pairs; a pair
+   * whose topic is out of range or seen already is dropped, so any list
+   * gives a right one), new topics after them, and the sort by count has
+   * little left to do. The counts are added in a loop of their own, with
+   * no branch, which the compiler vectorizes. */
+  int32_t *cnt = iwork;
   for (int64_t w = 0; w < nwords; w++) {
     const int32_t *wv = wview[w];
     const int32_t *wd = wdelta[w];
     nzpair *list = pairs + nzoff[w];
     int64_t cap = nzoff[w + 1] - nzoff[w];
-    int32_t n = 0;
+    int32_t neg = 0;
     for (int32_t k = 0; k < K; k++) {
-      int32_t c = wv[k] + wd[k];
-      if (c < 0) return -1;
-      if (c > 0) {
+      cnt[k] = wv[k] + wd[k];
+      neg |= cnt[k];
+    }
+    if (neg < 0) return -1;
+    int32_t n = 0, old = nzlen[w];
+    if (old < 0 || old > cap) old = 0;
+    for (int32_t j = 0; j < old; j++) {
+      int32_t k = list[j].topic;
+      if (k < 0 || k >= K || cnt[k] == 0) continue;
+      list[n++] = (nzpair){k, cnt[k]};
+      cnt[k] = 0;
+    }
+    for (int32_t k = 0; k < K; k++) {
+      if (cnt[k] > 0) {
         if (n >= cap) return -2;
-        list[n] = (nzpair){k, c};
-        pair_up(list, n++);
+        list[n++] = (nzpair){k, cnt[k]};
       }
     }
+    for (int32_t j = 1; j < n; j++) pair_up(list, j);
     nzlen[w] = n;
   }
   for (int32_t k = 0; k < K; k++) {

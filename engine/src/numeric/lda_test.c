@@ -81,7 +81,7 @@ static void t_errors(void) {
   const int32_t *views[1] = {zero[0]};
   int32_t *deltas[1] = {wd[0]};
   int64_t tp[2] = {0, 3}, nzoff[2] = {0, 0}; /* no room for the word's topic */
-  int32_t tw[3] = {0, 0, 0}, z[3] = {0, 0, 0}, ndk[2] = {3, 0}, nzlist[2], nzlen[1];
+  int32_t tw[3] = {0, 0, 0}, z[3] = {0, 0, 0}, ndk[2] = {3, 0}, nzlist[2], nzlen[1] = {0};
   double work[6];
   int32_t iwork[4];
   uint64_t rng[1] = {1};
