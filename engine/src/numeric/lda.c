@@ -264,30 +264,21 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         dlist[j] = last;
         dpos[last] = j;
       }
-      /* two running sums halve the chain of dependent additions */
-      double q0 = 0, q1 = 0;
-      int32_t j = 0;
-      for (; j + 1 < n; j += 2) {
-        double v0 = coef[list[j].topic] * (double)list[j].count;
-        double v1 = coef[list[j + 1].topic] * (double)list[j + 1].count;
-        qs[j] = v0;
-        qs[j + 1] = v1;
-        q0 += v0;
-        q1 += v1;
+      /* qs[j]: the running sum, so that the search below compares loads
+       * that do not wait on one another */
+      double q = 0;
+      for (int32_t j = 0; j < n; j++) {
+        q += coef[list[j].topic] * (double)list[j].count;
+        qs[j] = q;
       }
-      if (j < n) {
-        qs[j] = coef[list[j].topic] * (double)list[j].count;
-        q0 += qs[j];
-      }
-      double q = q0 + q1;
       double u = lda_uniform(rng) * (s + r + q);
       int32_t k = -1, jk = -1;
       if (u < q) {
         jk = 0;
-        while (jk < n - 1 && (u -= qs[jk]) >= 0) jk++;
+        while (jk < n - 1 && qs[jk] <= u) jk++;
         k = list[jk].topic;
       } else if ((u -= q) < r) {
-        j = 0;
+        int32_t j = 0;
         while (j < dn - 1 && (u -= nd[dlist[j]] * beta * inv[dlist[j]]) >= 0) j++;
         k = dlist[j];
       } else {
