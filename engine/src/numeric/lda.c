@@ -140,21 +140,39 @@ static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
  * their counts as (topic, count) pairs, in step with view + delta, so that
  * the q bucket reads one short contiguous array rather than two rows of
  * 4K bytes at scattered places (perf, K = 100: most of the sweep was there).
- * The pairs are kept sorted by count, largest first (as MALLET does): a
- * count moves by one at a time, so a pair moves past its equals only, and
- * both the search for the token's old topic and the q walk end early.
+ * The pairs are kept sorted by count, largest first (as MALLET does), so
+ * that both the search for the token's old topic and the q walk end early;
+ * each sweep starts them sorted by topic among equal counts too, so that
+ * the order there is a function of the counts alone and a run resumed
+ * from a checkpoint (which keeps the topics, not the lists) draws as the
+ * uninterrupted one.
  * The pairs are the word's counts during the sweep; its delta row is
  * written once at the end (delta = count - view, a streaming pass over the
  * rows) instead of at every token, where the new topic's line was a cache
  * miss that could not be asked for ahead (it is drawn). */
 typedef struct { int32_t topic, count; } nzpair;
 
-/* Pair j's count went up by one: moves it forward past smaller counts. */
-static inline int32_t pair_up(nzpair *l, int32_t j) {
+/* Whether pair a goes before pair b: the larger count, then the smaller
+ * topic. */
+static inline int pair_before(nzpair a, nzpair b) {
+  return a.count > b.count || (a.count == b.count && a.topic < b.topic);
+}
+
+/* Moves pair j forward into its place among l[0 .. j - 1] (sorted). */
+static inline void pair_place(nzpair *l, int32_t j) {
+  nzpair p = l[j];
+  while (j > 0 && pair_before(p, l[j - 1])) { l[j] = l[j - 1]; j--; }
+  l[j] = p;
+}
+
+/* During a sweep only the counts are kept in order (the ties are put back
+ * in topic order by the next rebuild), so a pair moves past its equals
+ * never. Pair j's count went up by one: moves it forward past smaller
+ * counts. */
+static inline void pair_up(nzpair *l, int32_t j) {
   nzpair p = l[j];
   while (j > 0 && l[j - 1].count < p.count) { l[j] = l[j - 1]; j--; }
   l[j] = p;
-  return j;
 }
 
 /* Pair j's count went down by one (n pairs): moves it back past larger
@@ -183,8 +201,8 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
    * The counts change little from one sweep to the next, so the pairs are
    * laid out in the order the last sweep left (nzlen[w] pairs; a pair
    * whose topic is out of range or seen already is dropped, so any list
-   * gives a right one), new topics after them, and the sort by count has
-   * little left to do. The counts are added in a loop of their own, with
+   * gives a right one), new topics after them, and the sort has little
+   * left to do; what it gives does not depend on that order. The counts are added in a loop of their own, with
    * no branch, which the compiler vectorizes. */
   int32_t *cnt = iwork;
   for (int64_t w = 0; w < nwords; w++) {
@@ -212,7 +230,7 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         list[n++] = (nzpair){k, cnt[k]};
       }
     }
-    for (int32_t j = 1; j < n; j++) pair_up(list, j);
+    for (int32_t j = 1; j < n; j++) pair_place(list, j);
     nzlen[w] = n;
   }
   for (int32_t k = 0; k < K; k++) {

@@ -73,6 +73,47 @@ static void run(int32_t sampler) {
                -1);
 }
 
+/* The sparse sampler's lists are rebuilt at each sweep from the counts:
+ * what they held before (the last sweep's order, nothing after a resume,
+ * or garbage) must not change the draws. Three words over twelve topics
+ * and a large alpha, so that the lists hold many equal counts. */
+enum { K2 = 12, V2 = 3, D2 = 6, T2 = 180 };
+static void t_sparse_lists_are_state_free(void) {
+  static int32_t zero[V2][K2], wd[2][V2][K2], tv[K2], td[2][K2], z[2][T2], ndk[2][D2 * K2];
+  static int32_t nzlist[2][2 * V2 * K2], nzlen[2][V2], tw[T2];
+  const int32_t *views[V2];
+  int32_t *deltas[2][V2];
+  int64_t nzoff[V2 + 1], tp[D2 + 1];
+  double work[3 * K2];
+  int32_t iwork[2 * K2];
+  for (int d = 0; d <= D2; d++) tp[d] = d * (T2 / D2);
+  for (int i = 0; i < T2; i++) tw[i] = (i * 7 + i / 13) % V2;
+  for (int w = 0; w < V2; w++) views[w] = zero[w], nzoff[w] = w * K2;
+  nzoff[V2] = V2 * K2;
+  for (int c = 0; c < 2; c++)
+    for (int w = 0; w < V2; w++) deltas[c][w] = wd[c][w];
+  uint64_t rng[2] = {9, 0};
+  CHECK_EQ_INT(pmls_lda_assign(K2, D2, tp, tw, z[0], ndk[0], deltas[0], td[0], rng), T2);
+  for (int sweep = 0; sweep < 20; sweep++)
+    CHECK_EQ_INT(pmls_lda_sweep(K2, 2.0, 0.5, V2 * 0.5, PMLS_LDA_SPARSE, D2, tp, tw, z[0], ndk[0],
+                                views, deltas[0], tv, td[0], V2, nzoff, nzlist[0], nzlen[0], work,
+                                iwork, rng), T2);
+  /* copy 1: the same counts and generator; its lists garbage or empty */
+  memcpy(wd[1], wd[0], sizeof wd[0]), memcpy(td[1], td[0], sizeof td[0]);
+  memcpy(z[1], z[0], sizeof z[0]), memcpy(ndk[1], ndk[0], sizeof ndk[0]);
+  rng[1] = rng[0];
+  for (int j = 0; j < 2 * V2 * K2; j++) nzlist[1][j] = (j * 7919) % (2 * K2) - 3;
+  for (int w = 0; w < V2; w++) nzlen[1][w] = w % 2 ? K2 : 0;
+  for (int sweep = 0; sweep < 5; sweep++)
+    for (int c = 0; c < 2; c++)
+      CHECK_EQ_INT(pmls_lda_sweep(K2, 2.0, 0.5, V2 * 0.5, PMLS_LDA_SPARSE, D2, tp, tw, z[c],
+                                  ndk[c], views, deltas[c], tv, td[c], V2, nzoff, nzlist[c],
+                                  nzlen[c], work, iwork, rng + c), T2);
+  CHECK(memcmp(z[0], z[1], sizeof z[0]) == 0);
+  CHECK(memcmp(wd[0], wd[1], sizeof wd[0]) == 0);
+  CHECK(rng[0] == rng[1]);
+}
+
 static void t_dense_counts(void) { run(PMLS_LDA_DENSE); }
 static void t_sparse_counts(void) { run(PMLS_LDA_SPARSE); }
 
@@ -131,6 +172,7 @@ static void t_heldout(void) {
 static const th_case cases[] = {
     {"lda: dense sweeps keep the counts consistent; LL parts", t_dense_counts},
     {"lda: sparse sweeps keep the counts consistent; LL parts", t_sparse_counts},
+    {"lda: sparse draws do not depend on the lists' old contents", t_sparse_lists_are_state_free},
     {"lda: overflow, bad arguments", t_errors},
     {"lda: held-out estimate against exact values", t_heldout},
 };
