@@ -58,9 +58,13 @@ int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
  * p(k) ~ (n_dk + alpha) (n_wk + beta) / (n_k + vbeta). sampler
  * PMLS_LDA_DENSE: every topic's term (work: 3K doubles); PMLS_LDA_SPARSE:
  * SparseLDA's s + r + q buckets (work: 3K doubles, iwork: 2K ints, and the
- * lists of each word slot's nonzero topics: nwords slots, slot w's list
- * nzlist[nzoff[w] .. nzoff[w + 1] - 1], its length nzlen[w]; a slot's
- * capacity need not pass its word's tokens in the whole corpus). Returns
+ * lists of each word slot's nonzero topics and their counts: nwords slots,
+ * slot w's list the (topic, count) pairs nzlist[2 nzoff[w] .. 2 nzoff[w + 1]
+ * - 1], so nzlist holds 2 nzoff[nwords] ints, its length in pairs
+ * nzlen[w]; a slot's capacity need not pass its word's tokens in the whole
+ * corpus; the lists are rebuilt from the rows at each sweep, in the order
+ * the last sweep left them, so nzlen starts at zeros and is kept between
+ * sweeps, though any contents give the same counts). Returns
  * the tokens sampled; -1 when a count went negative, -2 when a nonzero
  * list overflowed, -3 for bad arguments. */
 int64_t pmls_lda_sweep(int32_t K, double alpha, double beta, double vbeta,
@@ -91,13 +95,14 @@ double pmls_lda_ll_docs(int32_t K, int64_t ndocs, const int64_t *tokptr,
  * particle, each token's probability given the topics drawn for the tokens
  * before it, then a topic for it; the log of the mean over particles,
  * summed over tokens and documents. nwk: the trained counts, row-major
- * (word * K + k), nk the totals; work: 2K doubles, iwork: K ints,
- * wordprob: the longest document's tokens. */
+ * (word * K + k), nk the totals; work: 3K doubles, iwork: (2K + 1)
+ * particles ints. The particles of a document advance token by token
+ * together, so a draw is one uniform per token and particle, taken in
+ * that order. */
 double pmls_lda_heldout(int32_t K, double alpha, double beta, double vbeta,
                         int32_t particles, int64_t ndocs, const int64_t *tokptr,
                         const int32_t *tokword, const int32_t *nwk, const int32_t *nk,
-                        double *work, int32_t *iwork, double *wordprob,
-                        uint64_t *rng);
+                        double *work, int32_t *iwork, uint64_t *rng);
 
 /* lgamma(x); out[c] = lgamma(base + c) for c < n; a uniform in [0, 1) from
  * the splitmix64 state, as the samplers draw it. */

@@ -76,7 +76,7 @@ function M.worker(ds, first, count, K, freq, seed)
     K = K, ndocs = count, ntok = ntok, tokptr = tokptr, tokword = tokword,
     z = i32(max(ntok, 1)), ndk = i32(max(count * K, 1)),
     words = ids, nwords = nwords, nzoff = nzoff,
-    nzlist = i32(max(tonumber(nzoff[nwords]), 1)), nzlen = i32(max(nwords, 1)),
+    nzlist = i32(max(2 * tonumber(nzoff[nwords]), 1)), nzlen = i32(max(nwords, 1)),
     work = f64(3 * K), iwork = i32(2 * K), rng = M.rng(seed),
   }
 end
@@ -170,7 +170,7 @@ function M.blocks(st, block_of, d)
   for c = 0, d - 1 do
     local b = out[c]
     for s = 1, b.nwords do b.nzoff[s] = b.nzoff[s] + b.nzoff[s - 1] end
-    b.nzlist = i32(max(tonumber(b.nzoff[b.nwords]), 1))
+    b.nzlist = i32(max(2 * tonumber(b.nzoff[b.nwords]), 1)) -- (topic, count) pairs
   end
   local at = {}
   for c = 0, d - 1 do at[c] = 0 end
@@ -255,13 +255,13 @@ end
 -- Returns the log-likelihood and the tokens it covers.
 function M.heldout(ds, first, count, K, nwk, nk, known, alpha, beta, vbeta, particles, seed)
   local docptr, word, cnt = ds.docptr, ds.word, ds.count
-  local ntok, longest = 0, 0
+  local ntok = 0
   for d = first, first + count - 1 do
     local len = 0
     for e = tonumber(docptr[d]), tonumber(docptr[d + 1]) - 1 do
       if known[word[e]] > 0 then len = len + cnt[e] end
     end
-    ntok, longest = ntok + len, max(longest, len)
+    ntok = ntok + len
   end
   local tokptr, tokword = i64(count + 1), i32(max(ntok, 1))
   local t = 0
@@ -274,7 +274,7 @@ function M.heldout(ds, first, count, K, nwk, nk, known, alpha, beta, vbeta, part
   end
   tokptr[count] = t
   local ll = C.pmls_lda_heldout(K, alpha, beta, vbeta, particles, count, tokptr, tokword, nwk, nk,
-                                f64(2 * K), i32(K), f64(max(longest, 1)), M.rng(seed))
+                                f64(3 * K), i32((2 * K + 1) * particles), M.rng(seed))
   return ll, ntok
 end
 

@@ -7,7 +7,9 @@
  * reach these kernels as row views (the cache's copy, read-only) plus the
  * worker's pending increments (delta rows), so that a count as the worker
  * sees it is view + delta, and every change is written into the delta, which
- * the next clock sends. No count is copied and no token goes through Lua.
+ * the next clock sends (the sparse sampler works on its own copy of each
+ * word's nonzero counts and writes the deltas at the end of the sweep). No
+ * token goes through Lua.
  *
  * Two samplers draw from the same conditional
  *   p(z = k) ~ (n_dk + alpha) (n_wk + beta) / (n_k + V beta):
@@ -16,9 +18,10 @@
  * one is SparseLDA's decomposition into s (alpha beta / (n_k + V beta), every
  * topic), r (n_dk beta / ..., the document's topics) and q ((alpha + n_dk)
  * n_wk / ..., the word's topics), whose cost per token grows with the topics
- * a word and a document hold, not with K. Each token takes exactly one
- * uniform draw from the caller's splitmix64 state in both, so a run is fixed
- * by its seed. Everything works in the caller's memory and never allocates.
+ * a word and a document hold, not with K (its q bucket walks a short list
+ * of (topic, count) pairs, not scattered row entries). Each token takes
+ * exactly one uniform draw from the caller's splitmix64 state in both, so a
+ * run is fixed by its seed. Everything works in the caller's memory and never allocates.
  */
 #include "pmlsaux.h"
 
@@ -65,9 +68,11 @@ int64_t pmls_lda_assign(int32_t K, int64_t ndocs, const int64_t *tokptr,
 
 /* The words of a document lie all over the table, so without help each
  * token's view and delta rows are cache misses: about 40 % of a K = 20
- * sweep (perf, 20news) was spent waiting on them. The rows of the token
- * AHEAD places on are asked for while this one is sampled (the first 256
- * bytes: all of a small row, the head of a large one). */
+ * sweep (perf, 20news) was spent waiting on them. The dense sampler asks
+ * for the rows of the token AHEAD places on while this one is sampled (the
+ * first 256 bytes: all of a small row, the head of a large one); the sparse
+ * one reads no row in its token loop, only its word's pairs (below), and
+ * asks for their head. */
 enum { AHEAD = 8, AHEAD_BYTES = 256 };
 static inline void prefetch_row(const void *row, size_t bytes, int for_write) {
   const char *p = row;
@@ -131,15 +136,52 @@ static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
   return tokptr[ndocs];
 }
 
-/* Removes topic k from a list of n topics (it is there). */
-static inline int32_t list_remove(int32_t *list, int32_t n, int32_t k) {
-  for (int32_t j = 0; j < n; j++) {
-    if (list[j] == k) {
-      list[j] = list[n - 1];
-      return n - 1;
-    }
-  }
-  return n;
+/* The sparse sampler keeps, per word slot, the word's nonzero topics with
+ * their counts as (topic, count) pairs, in step with view + delta, so that
+ * the q bucket reads one short contiguous array rather than two rows of
+ * 4K bytes at scattered places (perf, K = 100: most of the sweep was there).
+ * The pairs are kept sorted by count, largest first (as MALLET does), so
+ * that both the search for the token's old topic and the q walk end early;
+ * each sweep starts them sorted by topic among equal counts too, so that
+ * the order there is a function of the counts alone and a run resumed
+ * from a checkpoint (which keeps the topics, not the lists) draws as the
+ * uninterrupted one.
+ * The pairs are the word's counts during the sweep; its delta row is
+ * written once at the end (delta = count - view, a streaming pass over the
+ * rows) instead of at every token, where the new topic's line was a cache
+ * miss that could not be asked for ahead (it is drawn). */
+typedef struct { int32_t topic, count; } nzpair;
+
+/* Whether pair a goes before pair b: the larger count, then the smaller
+ * topic. */
+static inline int pair_before(nzpair a, nzpair b) {
+  return a.count > b.count || (a.count == b.count && a.topic < b.topic);
+}
+
+/* Moves pair j forward into its place among l[0 .. j - 1] (sorted). */
+static inline void pair_place(nzpair *l, int32_t j) {
+  nzpair p = l[j];
+  while (j > 0 && pair_before(p, l[j - 1])) { l[j] = l[j - 1]; j--; }
+  l[j] = p;
+}
+
+/* During a sweep only the counts are kept in order (the ties are put back
+ * in topic order by the next rebuild), so a pair moves past its equals
+ * never. Pair j's count went up by one: moves it forward past smaller
+ * counts. */
+static inline void pair_up(nzpair *l, int32_t j) {
+  nzpair p = l[j];
+  while (j > 0 && l[j - 1].count < p.count) { l[j] = l[j - 1]; j--; }
+  l[j] = p;
+}
+
+/* Pair j's count went down by one (n pairs): moves it back past larger
+ * counts; a pair at zero ends up last and is dropped. Returns the new n. */
+static inline int32_t pair_down(nzpair *l, int32_t n, int32_t j) {
+  nzpair p = l[j];
+  while (j < n - 1 && l[j + 1].count > p.count) { l[j] = l[j + 1]; j++; }
+  l[j] = p;
+  return p.count == 0 ? n - 1 : n;
 }
 
 /* SparseLDA: s + r + q buckets. work: 3K doubles, iwork: 2K ints. */
@@ -152,24 +194,43 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
                             double *work, int32_t *iwork, uint64_t *rng) {
   double *inv = work, *coef = work + K, *qs = work + 2 * K;
   int32_t *dlist = iwork, *dpos = iwork + K;
+  nzpair *pairs = (nzpair *)(void *)nzlist;
   const double ab = alpha * beta;
-  const size_t row_bytes = (size_t)K * sizeof(int32_t);
   const int64_t ntok = tokptr[ndocs];
-  /* The words' nonzero topics as this worker sees them now. */
+  /* The words' nonzero topics and counts as this worker sees them now.
+   * The counts change little from one sweep to the next, so the pairs are
+   * laid out in the order the last sweep left (nzlen[w] pairs; a pair
+   * whose topic is out of range or seen already is dropped, so any list
+   * gives a right one), new topics after them, and the sort has little
+   * left to do; what it gives does not depend on that order. The counts are added in a loop of their own, with
+   * no branch, which the compiler vectorizes. */
+  int32_t *cnt = iwork;
   for (int64_t w = 0; w < nwords; w++) {
     const int32_t *wv = wview[w];
     const int32_t *wd = wdelta[w];
-    int32_t *list = nzlist + nzoff[w];
+    nzpair *list = pairs + nzoff[w];
     int64_t cap = nzoff[w + 1] - nzoff[w];
-    int32_t n = 0;
+    int32_t neg = 0;
     for (int32_t k = 0; k < K; k++) {
-      int32_t c = wv[k] + wd[k];
-      if (c < 0) return -1;
-      if (c > 0) {
+      cnt[k] = wv[k] + wd[k];
+      neg |= cnt[k];
+    }
+    if (neg < 0) return -1;
+    int32_t n = 0, old = nzlen[w];
+    if (old < 0 || old > cap) old = 0;
+    for (int32_t j = 0; j < old; j++) {
+      int32_t k = list[j].topic;
+      if (k < 0 || k >= K || cnt[k] == 0) continue;
+      list[n++] = (nzpair){k, cnt[k]};
+      cnt[k] = 0;
+    }
+    for (int32_t k = 0; k < K; k++) {
+      if (cnt[k] > 0) {
         if (n >= cap) return -2;
-        list[n++] = k;
+        list[n++] = (nzpair){k, cnt[k]};
       }
     }
+    for (int32_t j = 1; j < n; j++) pair_place(list, j);
     nzlen[w] = n;
   }
   for (int32_t k = 0; k < K; k++) {
@@ -191,24 +252,27 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
       }
     }
     for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      /* The head of the pairs of the token AHEAD places on: the search
+       * and the q walk start there. */
       if (i + AHEAD < ntok) {
-        int32_t ahead = tokword[i + AHEAD];
-        prefetch_row(wview[ahead], row_bytes, 0);
-        prefetch_row(wdelta[ahead], row_bytes, 1);
-        prefetch_row(nzlist + nzoff[ahead], row_bytes, 0);
+        const char *p = (const char *)(pairs + nzoff[tokword[i + AHEAD]]);
+        __builtin_prefetch(p, 1);
+        __builtin_prefetch(p + 64, 1);
       }
       int32_t w = tokword[i];
-      const int32_t *wv = wview[w];
-      int32_t *wd = wdelta[w];
-      int32_t *list = nzlist + nzoff[w];
+      nzpair *list = pairs + nzoff[w];
+      int32_t n = nzlen[w];
       int32_t t = z[i];
       s -= ab * inv[t];
       r -= nd[t] * beta * inv[t];
       nd[t]--;
-      wd[t]--;
       tdelta[t]--;
-      int32_t nt = tview[t] + tdelta[t], nwt = wv[t] + wd[t];
-      if (nd[t] < 0 || nwt < 0 || nt < 0) return -1;
+      int32_t nt = tview[t] + tdelta[t];
+      int32_t jt = 0;
+      while (jt < n && list[jt].topic != t) jt++;
+      if (nd[t] < 0 || jt == n || nt < 0) return -1;
+      list[jt].count--;
+      n = pair_down(list, n, jt);
       inv[t] = 1.0 / ((double)nt + vbeta);
       s += ab * inv[t];
       r += nd[t] * beta * inv[t];
@@ -218,21 +282,19 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         dlist[j] = last;
         dpos[last] = j;
       }
-      if (nwt == 0) nzlen[w] = list_remove(list, nzlen[w], t);
+      /* qs[j]: the running sum, so that the search below compares loads
+       * that do not wait on one another */
       double q = 0;
-      int32_t n = nzlen[w];
       for (int32_t j = 0; j < n; j++) {
-        int32_t k = list[j];
-        double v = coef[k] * (double)(wv[k] + wd[k]);
-        qs[j] = v;
-        q += v;
+        q += coef[list[j].topic] * (double)list[j].count;
+        qs[j] = q;
       }
       double u = lda_uniform(rng) * (s + r + q);
-      int32_t k = -1;
+      int32_t k = -1, jk = -1;
       if (u < q) {
-        int32_t j = 0;
-        while (j < n - 1 && (u -= qs[j]) >= 0) j++;
-        k = list[j];
+        jk = 0;
+        while (jk < n - 1 && qs[jk] <= u) jk++;
+        k = list[jk].topic;
       } else if ((u -= q) < r) {
         int32_t j = 0;
         while (j < dn - 1 && (u -= nd[dlist[j]] * beta * inv[dlist[j]]) >= 0) j++;
@@ -242,11 +304,21 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         k = 0;
         while (k < K - 1 && (u -= ab * inv[k]) >= 0) k++;
       }
+      if (jk < 0) {
+        jk = 0;
+        while (jk < n && list[jk].topic != k) jk++;
+        if (jk == n) {
+          if (n >= nzoff[w + 1] - nzoff[w]) return -2;
+          list[n++] = (nzpair){k, 0};
+        }
+      }
+      list[jk].count++;
+      pair_up(list, jk);
+      nzlen[w] = n;
       z[i] = k;
       s -= ab * inv[k];
       r -= nd[k] * beta * inv[k];
       nd[k]++;
-      wd[k]++;
       tdelta[k]++;
       inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
       s += ab * inv[k];
@@ -256,12 +328,16 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         dpos[k] = dn;
         dlist[dn++] = k;
       }
-      if (wv[k] + wd[k] == 1) {
-        if (nzlen[w] >= nzoff[w + 1] - nzoff[w]) return -2;
-        list[nzlen[w]++] = k;
-      }
     }
     for (int32_t j = 0; j < dn; j++) coef[dlist[j]] = alpha * inv[dlist[j]];
+  }
+  /* The counts go back into the delta rows. */
+  for (int64_t w = 0; w < nwords; w++) {
+    const int32_t *wv = wview[w];
+    int32_t *wd = wdelta[w];
+    const nzpair *list = pairs + nzoff[w];
+    for (int32_t k = 0; k < K; k++) wd[k] = -wv[k];
+    for (int32_t j = 0; j < nzlen[w]; j++) wd[list[j].topic] += list[j].count;
   }
   return tokptr[ndocs];
 }
@@ -322,36 +398,66 @@ double pmls_lda_ll_docs(int32_t K, int64_t ndocs, const int64_t *tokptr,
   return sum;
 }
 
+/* The particles of a document advance together, token by token: the
+ * token's word terms phi[k] = (n_wk + beta) / (n_k + V beta) and their
+ * running sum are computed once for all particles (they were computed
+ * once per particle, K products each), and each particle's sum,
+ *   sum_k (n_dk + alpha) phi[k] = alpha sum_k phi[k] + sum_{n_dk > 0} n_dk phi[k],
+ * costs the topics its document holds so far. Its draw takes the second
+ * part by a walk over those topics and the first by a binary search of the
+ * running sums. One uniform per token and particle, as before. */
 double pmls_lda_heldout(int32_t K, double alpha, double beta, double vbeta,
                         int32_t particles, int64_t ndocs, const int64_t *tokptr,
                         const int32_t *tokword, const int32_t *nwk, const int32_t *nk,
-                        double *work, int32_t *iwork, double *wordprob,
-                        uint64_t *rng) {
+                        double *work, int32_t *iwork, uint64_t *rng) {
   if (K < 1 || particles < 1) return NAN;
-  double *inv = work, *cum = work + K;
-  int32_t *nd = iwork;
+  double *inv = work, *phi = work + K, *acum = work + 2 * K;
+  int32_t *ndall = iwork, *listall = iwork + (size_t)particles * K;
+  int32_t *nlist = iwork + 2 * (size_t)particles * K;
   double asum = alpha * K, total = 0;
   for (int32_t k = 0; k < K; k++) inv[k] = 1.0 / ((double)nk[k] + vbeta);
   for (int64_t d = 0; d < ndocs; d++) {
     int64_t first = tokptr[d], len = tokptr[d + 1] - first;
-    for (int64_t p = 0; p < len; p++) wordprob[p] = 0;
-    for (int32_t part = 0; part < particles; part++) {
-      memset(nd, 0, sizeof *nd * (size_t)K);
-      for (int64_t p = 0; p < len; p++) {
-        const int32_t *row = nwk + (int64_t)tokword[first + p] * K;
-        double sum = 0;
-        for (int32_t k = 0; k < K; k++) {
-          sum += ((double)nd[k] + alpha) * ((double)row[k] + beta) * inv[k];
-          cum[k] = sum;
-        }
-        wordprob[p] += sum / (asum + (double)p);
-        double u = lda_uniform(rng) * sum;
-        int32_t k = 0;
-        while (k < K - 1 && cum[k] <= u) k++;
-        nd[k]++;
+    memset(ndall, 0, sizeof *ndall * (size_t)particles * K);
+    memset(nlist, 0, sizeof *nlist * (size_t)particles);
+    for (int64_t p = 0; p < len; p++) {
+      const int32_t *row = nwk + (int64_t)tokword[first + p] * K;
+      double c = 0;
+      for (int32_t k = 0; k < K; k++) {
+        double f = ((double)row[k] + beta) * inv[k];
+        phi[k] = f;
+        c += f;
+        acum[k] = alpha * c;
       }
+      double base = acum[K - 1], prob = 0;
+      for (int32_t part = 0; part < particles; part++) {
+        int32_t *nd = ndall + (size_t)part * K, *list = listall + (size_t)part * K;
+        int32_t n = nlist[part];
+        double sp = 0;
+        for (int32_t j = 0; j < n; j++) sp += nd[list[j]] * phi[list[j]];
+        double sum = sp + base;
+        prob += sum;
+        double u = lda_uniform(rng) * sum;
+        int32_t k;
+        if (u < sp) {
+          int32_t j = 0;
+          while (j < n - 1 && (u -= nd[list[j]] * phi[list[j]]) >= 0) j++;
+          k = list[j];
+        } else {
+          /* the first k whose running sum passes u */
+          u -= sp;
+          int32_t lo = 0, hi = K - 1;
+          while (lo < hi) {
+            int32_t mid = (lo + hi) / 2;
+            if (acum[mid] <= u) lo = mid + 1;
+            else hi = mid;
+          }
+          k = lo;
+        }
+        if (nd[k]++ == 0) list[nlist[part]++] = k;
+      }
+      total += log(prob / ((double)particles * (asum + (double)p)));
     }
-    for (int64_t p = 0; p < len; p++) total += log(wordprob[p] / particles);
   }
   return total;
 }

@@ -1,6 +1,7 @@
 /* lda_test.c -- the LDA kernels (pmlsaux.h): counts stay consistent over
  * sweeps of both samplers, the log-likelihood parts against hand sums, and
- * the error returns (a negative count, an overflowing list, bad arguments). */
+ * the error returns (a negative count, an overflowing list, bad arguments),
+ * and the held-out estimator against exact values where they are known. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static int64_t tokptr[DOCS + 1] = {0, 5, 11, 18, TOK};
 static int32_t tokword[TOK] = {0, 1, 1, 2, 4, 0, 0, 3, 3, 4, 2, 1, 2, 3, 4, 4, 0, 0, 2, 2, 1, 1, 3};
 
 static void run(int32_t sampler) {
-  static int32_t zero[V][K], wd[V][K], tv[K], td[K], z[TOK], ndk[DOCS * K], nzlist[V * K], nzlen[V];
+  static int32_t zero[V][K], wd[V][K], tv[K], td[K], z[TOK], ndk[DOCS * K], nzlist[2 * V * K], nzlen[V];
   const int32_t *views[V];
   int32_t *deltas[V];
   int64_t nzoff[V + 1];
@@ -72,6 +73,47 @@ static void run(int32_t sampler) {
                -1);
 }
 
+/* The sparse sampler's lists are rebuilt at each sweep from the counts:
+ * what they held before (the last sweep's order, nothing after a resume,
+ * or garbage) must not change the draws. Three words over twelve topics
+ * and a large alpha, so that the lists hold many equal counts. */
+enum { K2 = 12, V2 = 3, D2 = 6, T2 = 180 };
+static void t_sparse_lists_are_state_free(void) {
+  static int32_t zero[V2][K2], wd[2][V2][K2], tv[K2], td[2][K2], z[2][T2], ndk[2][D2 * K2];
+  static int32_t nzlist[2][2 * V2 * K2], nzlen[2][V2], tw[T2];
+  const int32_t *views[V2];
+  int32_t *deltas[2][V2];
+  int64_t nzoff[V2 + 1], tp[D2 + 1];
+  double work[3 * K2];
+  int32_t iwork[2 * K2];
+  for (int d = 0; d <= D2; d++) tp[d] = d * (T2 / D2);
+  for (int i = 0; i < T2; i++) tw[i] = (i * 7 + i / 13) % V2;
+  for (int w = 0; w < V2; w++) views[w] = zero[w], nzoff[w] = w * K2;
+  nzoff[V2] = V2 * K2;
+  for (int c = 0; c < 2; c++)
+    for (int w = 0; w < V2; w++) deltas[c][w] = wd[c][w];
+  uint64_t rng[2] = {9, 0};
+  CHECK_EQ_INT(pmls_lda_assign(K2, D2, tp, tw, z[0], ndk[0], deltas[0], td[0], rng), T2);
+  for (int sweep = 0; sweep < 20; sweep++)
+    CHECK_EQ_INT(pmls_lda_sweep(K2, 2.0, 0.5, V2 * 0.5, PMLS_LDA_SPARSE, D2, tp, tw, z[0], ndk[0],
+                                views, deltas[0], tv, td[0], V2, nzoff, nzlist[0], nzlen[0], work,
+                                iwork, rng), T2);
+  /* copy 1: the same counts and generator; its lists garbage or empty */
+  memcpy(wd[1], wd[0], sizeof wd[0]), memcpy(td[1], td[0], sizeof td[0]);
+  memcpy(z[1], z[0], sizeof z[0]), memcpy(ndk[1], ndk[0], sizeof ndk[0]);
+  rng[1] = rng[0];
+  for (int j = 0; j < 2 * V2 * K2; j++) nzlist[1][j] = (j * 7919) % (2 * K2) - 3;
+  for (int w = 0; w < V2; w++) nzlen[1][w] = w % 2 ? K2 : 0;
+  for (int sweep = 0; sweep < 5; sweep++)
+    for (int c = 0; c < 2; c++)
+      CHECK_EQ_INT(pmls_lda_sweep(K2, 2.0, 0.5, V2 * 0.5, PMLS_LDA_SPARSE, D2, tp, tw, z[c],
+                                  ndk[c], views, deltas[c], tv, td[c], V2, nzoff, nzlist[c],
+                                  nzlen[c], work, iwork, rng + c), T2);
+  CHECK(memcmp(z[0], z[1], sizeof z[0]) == 0);
+  CHECK(memcmp(wd[0], wd[1], sizeof wd[0]) == 0);
+  CHECK(rng[0] == rng[1]);
+}
+
 static void t_dense_counts(void) { run(PMLS_LDA_DENSE); }
 static void t_sparse_counts(void) { run(PMLS_LDA_SPARSE); }
 
@@ -80,7 +122,7 @@ static void t_errors(void) {
   const int32_t *views[1] = {zero[0]};
   int32_t *deltas[1] = {wd[0]};
   int64_t tp[2] = {0, 3}, nzoff[2] = {0, 0}; /* no room for the word's topic */
-  int32_t tw[3] = {0, 0, 0}, z[3] = {0, 0, 0}, ndk[2] = {3, 0}, nzlist[2], nzlen[1];
+  int32_t tw[3] = {0, 0, 0}, z[3] = {0, 0, 0}, ndk[2] = {3, 0}, nzlist[2], nzlen[1] = {0};
   double work[6];
   int32_t iwork[4];
   uint64_t rng[1] = {1};
@@ -91,13 +133,48 @@ static void t_errors(void) {
   CHECK_EQ_INT(pmls_lda_sweep(2, 0.5, 0.1, 0.1, 7, 1, tp, tw, z, ndk, views, deltas,
                               tv, td, 1, nzoff, nzlist, nzlen, work, iwork, rng), -3);
   CHECK_EQ_INT(pmls_lda_assign(0, 1, tp, tw, z, ndk, deltas, td, rng), -1);
-  CHECK(isnan(pmls_lda_heldout(2, 0.5, 0.1, 0.1, 0, 1, tp, tw, wd[0], td, work, iwork, work, rng)));
+  CHECK(isnan(pmls_lda_heldout(2, 0.5, 0.1, 0.1, 0, 1, tp, tw, wd[0], td, work, iwork, rng)));
+}
+
+/* Held-out: with one topic every draw is forced and the estimate exact;
+ * with two, the second token's probability given the first is
+ * sum_z0 p(z0 | w0) p(w1 | z0), which the mean over many particles must
+ * approach (the estimator is unbiased for it). */
+static void t_heldout(void) {
+  const double a = 0.5, b = 0.1, vb = 2 * 0.1;
+  int32_t nwk1[2] = {3, 1}, nk1[1] = {4};
+  int64_t tp[3] = {0, 3, 4};
+  int32_t tw[4] = {0, 1, 0, 1};
+  double work[3 * 2];
+  int32_t iwork[(2 * 2 + 1) * 4000];
+  uint64_t rng[1] = {7};
+  double p0 = (3 + b) / (4 + vb), p1 = (1 + b) / (4 + vb);
+  CHECK_NEAR(pmls_lda_heldout(1, a, b, vb, 4, 2, tp, tw, nwk1, nk1, work, iwork, rng),
+             log(p0) + log(p1) + log(p0) + log(p1), 1e-12);
+  /* K = 2: word 0 leans to topic 0, word 1 to topic 1 */
+  int32_t nwk[4] = {9, 1, 2, 8}, nk[2] = {11, 9};
+  int64_t tp2[2] = {0, 2};
+  int32_t tw2[2] = {0, 1};
+  double phi[2][2], prob0 = 0, pz0[2], prob1 = 0;
+  for (int w = 0; w < 2; w++)
+    for (int k = 0; k < 2; k++) phi[w][k] = (nwk[w * 2 + k] + b) / (nk[k] + vb);
+  for (int k = 0; k < 2; k++) prob0 += a / (2 * a) * phi[0][k];
+  for (int k = 0; k < 2; k++) pz0[k] = a * phi[0][k] / (a * (phi[0][0] + phi[0][1]));
+  for (int z0 = 0; z0 < 2; z0++)
+    for (int k = 0; k < 2; k++) prob1 += pz0[z0] * ((z0 == k) + a) / (2 * a + 1) * phi[1][k];
+  double got = pmls_lda_heldout(2, a, b, vb, 4000, 1, tp2, tw2, nwk, nk, work, iwork, rng);
+  CHECK_NEAR(got, log(prob0) + log(prob1), 0.01);
+  /* a wrong draw (always topic 0, say) would be far off */
+  double wrong = log(prob0) + log(((1 + a) * phi[1][0] + a * phi[1][1]) / (2 * a + 1));
+  CHECK(fabs(got - wrong) > 0.1);
 }
 
 static const th_case cases[] = {
     {"lda: dense sweeps keep the counts consistent; LL parts", t_dense_counts},
     {"lda: sparse sweeps keep the counts consistent; LL parts", t_sparse_counts},
+    {"lda: sparse draws do not depend on the lists' old contents", t_sparse_lists_are_state_free},
     {"lda: overflow, bad arguments", t_errors},
+    {"lda: held-out estimate against exact values", t_heldout},
 };
 
 TH_MAIN(cases)
