@@ -32,7 +32,10 @@ function M.options(app, pauses)
     app:option("pause_on", "slow", "straggler: who pauses: the slow worker (slow) or every worker (all)")
     app:option("slow_basis", "cpu", "straggler: stretch the thread's CPU time (cpu) or the work's wall time, waits included (wall)")
   end
-  app:metric("slowed_s", "sum")
+  -- total: each clock's line has the seconds slept in it, the final object
+  -- the run's (the straggler reports read that; "sum" would leave only the
+  -- last clock's there)
+  app:metric("slowed_s", "total")
 end
 
 function M.check(opt)
