@@ -138,14 +138,7 @@ local function saga_worker(ctx, shard, order, rng)
   local opt, sh, n = ctx.opt, ctx.shared, shard.n
   local W, Mu = ctx:table("w"), ctx:table("mu")
   local buf = { w = W:row_buffer(), base = W:row_buffer(), mu = W:row_buffer(), dmu = W:row_buffer() }
-  local snap = pmls.array.float64(math.max(n, 1))
-  if ctx.start_clock > 0 then
-    local saved = ctx.resume.state and ctx.resume.state.snap
-    if pmls.array.length(saved) ~= pmls.array.length(snap) then
-      error("--resume: the snapshot holds no gradient memory of this worker's examples", 0)
-    end
-    snap = saved
-  end
+  local snap = linear.saga_memory(ctx, n)
   mine.snap = snap
   for epoch = 0, sh.epochs - 1 do
     shuffle.all(order, 0, n, rng.below)

@@ -156,14 +156,7 @@ function app:worker(ctx)
   local W, Mu = ctx:table("w"), ctx:table("mu")
   local size = (d + 1) * C
   local w, base, mu, dmu = W:row_buffer(), W:row_buffer(), W:row_buffer(), W:row_buffer()
-  local snap = pmls.array.float64(math.max(n * C, 1))
-  if ctx.start_clock > 0 then
-    local saved = ctx.resume.state and ctx.resume.state.snap
-    if pmls.array.length(saved) ~= pmls.array.length(snap) then
-      error("--resume: the snapshot holds no SAGA memory of this worker's rows", 0)
-    end
-    snap = saved
-  end
+  local snap = linear.saga_memory(ctx, n * C)
   mine.snap = snap
   local work = pmls.array.float64(3 * C)
   local slices = opt.clocks_per_epoch

@@ -27,6 +27,20 @@ function M.max_norm2(ds)
   return max
 end
 
+-- A worker's SAGA memory of its examples' derivatives: n float64 values,
+-- zero at the start, or the ones its checkpoint kept as state.snap when the
+-- run resumes (--resume); a snapshot without them, or of another size (the
+-- worker's share of another data set), is refused.
+function M.saga_memory(ctx, n)
+  local snap = array.float64(math.max(n, 1))
+  if ctx.start_clock == 0 then return snap end
+  local saved = ctx.resume.state and ctx.resume.state.snap
+  if array.length(saved) ~= array.length(snap) then
+    error("--resume: the snapshot holds no SAGA memory of this worker's examples", 0)
+  end
+  return saved
+end
+
 -- y_i * (w . x_i + b)
 function M.margin(ds, i, w, d)
   local s = w[d]
