@@ -14,7 +14,9 @@
  * close that connection; the socket goes on serving the others. */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +25,100 @@
 
 #include "net.h"
 
+/* ---- the inproc guard ------------------------------------------------------
+ *
+ * nanomsg 1.1's inproc transport crashes (a jump through a freed pointer in
+ * nn_ctx_leave) when a send or a connect to a PULL socket runs while another
+ * thread closes that socket; a test of two threads doing just that crashes
+ * within milliseconds. A run's threads do it whenever one of them fails and
+ * closes its client while the others still answer it. So every send and
+ * connect on an inproc socket holds this lock shared, and every close or
+ * bind of one holds it exclusive. A send holds it only while nanomsg takes
+ * the message (NN_DONTWAIT); the wait for room happens outside, on the
+ * socket's NN_SNDFD, so a close never waits for a blocked sender. The lock
+ * prefers writers so that a close is not starved by a stream of sends. */
+static pthread_rwlock_t inproc_lock;
+static pthread_once_t inproc_once = PTHREAD_ONCE_INIT;
+
+#define INPROC_IDS 4096 /* nanomsg's socket ids stay below NN_MAX_SOCKETS */
+static _Atomic unsigned char inproc_ids[INPROC_IDS];
+
+static void inproc_init(void) {
+  pthread_rwlockattr_t a;
+  pthread_rwlockattr_init(&a);
+  pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&inproc_lock, &a);
+  pthread_rwlockattr_destroy(&a);
+}
+
+static void inproc_mark(int s, const char *addr) {
+  pthread_once(&inproc_once, inproc_init);
+  if (s >= 0 && s < INPROC_IDS)
+    atomic_store(&inproc_ids[s], strncmp(addr, "inproc://", 9) == 0);
+}
+
+/* Unknown ids count as inproc: the lock costs little, the crash much. */
+static int is_inproc(int s) {
+  return s < 0 || s >= INPROC_IDS || atomic_load(&inproc_ids[s]);
+}
+
+static void inproc_shared(int s, int on) {
+  if (!is_inproc(s)) return;
+  if (on) pthread_rwlock_rdlock(&inproc_lock);
+  else pthread_rwlock_unlock(&inproc_lock);
+}
+
+static void inproc_exclusive(int s, int on) {
+  if (!is_inproc(s)) return;
+  if (on) pthread_rwlock_wrlock(&inproc_lock);
+  else pthread_rwlock_unlock(&inproc_lock);
+}
+
+static void close_guarded(int s) {
+  inproc_exclusive(s, 1);
+  nn_close(s);
+  inproc_exclusive(s, 0);
+}
+
+/* nn_send with the socket's own NN_SNDTIMEO, the wait outside the lock. */
+static int send_guarded(int sock, const void *buf, size_t len, int flags) {
+  if (!is_inproc(sock)) return nn_send(sock, buf, len, flags);
+  double deadline = -1;
+  for (;;) {
+    pthread_rwlock_rdlock(&inproc_lock);
+    int rc = nn_send(sock, buf, len, flags | NN_DONTWAIT);
+    int e = nn_errno();
+    pthread_rwlock_unlock(&inproc_lock);
+    if (rc >= 0 || e != EAGAIN || (flags & NN_DONTWAIT)) {
+      errno = e;
+      return rc;
+    }
+    int ms = -1, fd = -1;
+    size_t sz = sizeof ms;
+    if (deadline < 0) {
+      if (nn_getsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, &sz) < 0)
+        return -1;
+      deadline = ms < 0 ? 0 : pmi_now() + ms / 1000.0;
+    }
+    int wait_ms = -1;
+    if (deadline > 0) {
+      double left = deadline - pmi_now();
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+      }
+      wait_ms = (int)(left * 1000.0) + 1;
+    }
+    sz = sizeof fd;
+    if (nn_getsockopt(sock, NN_SOL_SOCKET, NN_SNDFD, &fd, &sz) < 0) return -1;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, wait_ms) < 0 && errno != EINTR) return -1;
+  }
+}
+
 static int sock_fail(char *err, int s, const char *what, const char *addr) {
   int e = nn_errno();
-  if (s >= 0) nn_close(s);
+  if (s >= 0) close_guarded(s);
   pmi_fail(err, PMLS_ENET, "%s %s: %s", what, addr, nn_strerror(e));
   errno = e; /* callers tell running out of sockets from a bad address */
   return -1;
@@ -101,16 +194,20 @@ size_t pmi_msg_bound_row(size_t row_bytes, int workers) {
 int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err) {
   int s = nn_socket(AF_SP, NN_PULL);
   if (s < 0) return sock_fail(err, -1, "cannot create a socket for", addr);
+  inproc_mark(s, addr);
   if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &rcvtimeo_ms,
                     sizeof rcvtimeo_ms) < 0 ||
       rcv_register(s) < 0)
     return sock_fail(err, s, "cannot configure socket for", addr);
-  if (nn_bind(s, addr) < 0) {
-    int e = nn_errno();
+  inproc_exclusive(s, 1);
+  int bound = nn_bind(s, addr);
+  int e = nn_errno();
+  inproc_exclusive(s, 0);
+  if (bound < 0) {
     rcv_unregister(s);
     errno = e; /* sock_fail reads it */
     if (e == EADDRINUSE) {
-      nn_close(s);
+      close_guarded(s);
       pmi_fail(err, PMLS_ENET, "cannot bind %s: address already in use", addr);
       return -1;
     }
@@ -127,12 +224,20 @@ int pmi_sock_pull(const char *addr, int rcvtimeo_ms, char *err) {
 int pmi_sock_push(const char *addr, int sndtimeo_ms, char *err) {
   int s = nn_socket(AF_SP, NN_PUSH);
   if (s < 0) return sock_fail(err, -1, "cannot create a socket for", addr);
+  inproc_mark(s, addr);
   if (nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &sndtimeo_ms,
                     sizeof sndtimeo_ms) < 0)
     return sock_fail(err, s, "cannot configure socket for", addr);
-  if (nn_connect(s, addr) < 0) return sock_fail(err, s, "cannot connect to", addr);
+  inproc_shared(s, 1);
+  int connected = nn_connect(s, addr);
+  int e = nn_errno();
+  inproc_shared(s, 0);
+  if (connected < 0) {
+    errno = e;
+    return sock_fail(err, s, "cannot connect to", addr);
+  }
   if (pmi_auth_sock_open(s, addr, 1)) {
-    nn_close(s);
+    close_guarded(s);
     pmi_fail(err, PMLS_ENOMEM, "cannot authenticate socket %s", addr);
     return -1;
   }
@@ -208,7 +313,7 @@ static int send_buf(int sock, pmi_buf *b, int flags, int *sealed) {
       *sealed = -1;
       return -1;
     }
-    rc = nn_send(sock, &p, NN_MSG, flags);
+    rc = send_guarded(sock, &p, NN_MSG, flags);
     if (*sealed) pmi_auth_seal_end(sock, b);
     if (rc >= 0) { /* nanomsg's now */
       b->data = NULL;
@@ -218,7 +323,7 @@ static int send_buf(int sock, pmi_buf *b, int flags, int *sealed) {
       b->cap = b->len;
     }
   } else {
-    rc = nn_send(sock, b->data, b->len, flags);
+    rc = send_guarded(sock, b->data, b->len, flags);
     if (*sealed) pmi_auth_seal_end(sock, b);
   }
   return rc;
@@ -235,7 +340,7 @@ void pmi_sock_close(int s) {
   if (s < 0) return;
   rcv_unregister(s); /* before nn_close: the id may be reused at once */
   pmi_auth_sock_close(s);
-  nn_close(s);
+  close_guarded(s);
 }
 
 int pmi_msg_send(int sock, pmi_buf *b, pmi_traffic *t, const char *peer,
