@@ -80,13 +80,20 @@ pmi_cache *pmi_cache_new(int nworkers) {
   return c;
 }
 
+/* Frees a table's copies and its map. */
+static void free_rows(pmi_rowmap *m) {
+  size_t at = 0;
+  int64_t row;
+  void **slot;
+  while ((slot = pmi_rowmap_next(m, &at, &row))) free(*slot);
+  pmi_rowmap_free(m);
+}
+
 void pmi_cache_free(pmi_cache *c) {
   if (!c) return;
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     cache_table *ct = &c->tables[t];
-    for (size_t i = 0; i < ct->rows.cap; i++)
-      if (ct->rows.keys[i] != PMI_ROWMAP_EMPTY) free(ct->rows.vals[i]);
-    pmi_rowmap_free(&ct->rows);
+    free_rows(&ct->rows);
     pthread_rwlock_destroy(&ct->lock);
   }
   for (int w = 0; c->positions && w < c->nworkers; w++) free(c->positions[w].seq);
@@ -229,6 +236,7 @@ static entry *put_locked(pmi_cache *c, cache_table *ct,
   entry *en = pmi_rowmap_get(&ct->rows, row);
   if (!en) {
     en = malloc(sizeof *en + stamp_bytes + row_bytes(spec));
+    pmi_rowmap_for_table(&ct->rows, spec);
     if (en && pmi_rowmap_put(&ct->rows, row, en)) {
       free(en);
       en = NULL;
@@ -343,9 +351,7 @@ void pmi_cache_drop_rows(pmi_cache *c) {
     int held = 0;
     for (int w = 0; w < c->nworkers; w++) held |= atomic_load(&c->hold[w]) != INT64_MAX;
     if (!held) {
-      for (size_t i = 0; i < ct->rows.cap; i++)
-        if (ct->rows.keys[i] != PMI_ROWMAP_EMPTY) free(ct->rows.vals[i]);
-      pmi_rowmap_free(&ct->rows);
+      free_rows(&ct->rows);
       pmi_rowmap_init(&ct->rows);
     }
     pthread_rwlock_unlock(&ct->lock);

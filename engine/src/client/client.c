@@ -193,9 +193,11 @@ int pmls_client_close(pmls_client *c) {
   pthread_mutex_unlock(&e->mu);
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     pmi_rowmap *m = &c->oplog[t];
-    for (size_t i = 0; i < m->cap; i++) /* left unsent only when the job died */
-      if (m->keys[i] != PMI_ROWMAP_EMPTY && m->vals[i])
-        pmi_client_drop_delta(c, t, &e->tables[t], pmi_oplog_data(m->vals[i]));
+    size_t at = 0;
+    int64_t row;
+    void **slot;
+    while ((slot = pmi_rowmap_next(m, &at, &row))) /* unsent: the job died */
+      if (*slot) pmi_client_drop_delta(c, t, &e->tables[t], pmi_oplog_data(*slot));
     pmi_rowmap_free(m);
     free(c->order[t].items);
     pmi_hist_drop(c, t, INT64_MAX, INT64_MAX);

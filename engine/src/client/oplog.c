@@ -215,6 +215,7 @@ void **pmi_oplog_row_fresh(pmls_client *c, int table, const pmi_table_meta *t,
     o->items = p;
     o->cap = cap;
   }
+  pmi_rowmap_for_table(m, &t->spec);
   void **slot = pmi_rowmap_slot(m, row, NULL);
   if (!slot) {
     pmi_fail(c->err, PMLS_ENOMEM, "out of memory for the oplog");
@@ -360,6 +361,7 @@ int pmi_oplog_batch_row(pmls_client *c, int table, const pmi_table_meta *t,
                  : row_bytes_of(t);
   int keep = c->hist_bytes + h->bytes <= HIST_BYTES_MAX;
   h->delta = keep ? delta : NULL;
+  pmi_rowmap_for_table(&c->hist[table], &t->spec);
   void **slot = pmi_rowmap_slot(&c->hist[table], row, NULL); /* one probe */
   if (!slot) {
     pmi_hist_release(c, h);
@@ -413,11 +415,13 @@ int pmi_oplog_maybe_flush(pmls_client *c) {
  * message up to `upto_seq` (for one row, when the map has one entry). */
 void pmi_hist_drop(pmls_client *c, int table, int64_t before, int64_t upto_seq) {
   pmi_rowmap *m = &c->hist[table];
-  if (!m->cap) return;
+  if (!m->count) return;
   const pmi_table_meta *t = &c->e->tables[table];
-  for (size_t i = 0; i < m->cap; i++) {
-    if (m->keys[i] == PMI_ROWMAP_EMPTY) continue;
-    hist_entry **link = (hist_entry **)&m->vals[i];
+  size_t at = 0;
+  int64_t row;
+  void **slot;
+  while ((slot = pmi_rowmap_next(m, &at, &row))) {
+    hist_entry **link = (hist_entry **)slot;
     while (*link) {
       hist_entry *h = *link;
       if (h->interval < before || h->seq <= upto_seq) {

@@ -122,6 +122,7 @@ static void subscribe(pmi_server *s, int table, int64_t row, int client) {
   unsigned char *bits = pmi_rowmap_get(&t->subs, row);
   if (!bits) {
     bits = calloc((size_t)(s->e->procs + 7) / 8, 1);
+    pmi_rowmap_for_table(&t->subs, &t->spec);
     if (!bits || pmi_rowmap_put(&t->subs, row, bits)) {
       free(bits);
       return; /* no push for this row: reads still fetch it */
@@ -169,14 +170,16 @@ void srv_push_fresh(pmi_server *s) {
       srv_table *t = &s->tables[id];
       if (!t->declared || !t->essp) continue;
       size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
-      for (size_t i = 0; i < t->subs.cap; i++) {
-        if (t->subs.keys[i] == PMI_ROWMAP_EMPTY) continue;
-        const unsigned char *bits = t->subs.vals[i];
-        if (!(bits[r / 8] & (1u << (r % 8)))) continue;
-        void *p = srv_row_storage(s, id, t->subs.keys[i]);
+      size_t at = 0;
+      int64_t row;
+      void **slot;
+      while ((slot = pmi_rowmap_next(&t->subs, &at, &row))) {
+        const unsigned char *bits = *slot;
+        if (!bits || !(bits[r / 8] & (1u << (r % 8)))) continue;
+        void *p = srv_row_storage(s, id, row);
         if (!p) continue;
         pmi_put_i32(&s->out, id);
-        pmi_put_i64(&s->out, t->subs.keys[i]);
+        pmi_put_i64(&s->out, row);
         pmi_put_bytes(&s->out, p, bytes);
         if (s->out.len - head >= PMI_BATCH_BYTES) {
           push_send(s, r);

@@ -86,7 +86,9 @@ void *srv_row_storage(pmi_server *s, int table, int64_t row) {
     if (!p) return NULL;
     pmi_row_init(&t->spec, s->e->cfg.seed, table, row, p);
   }
+  pmi_rowmap_for_table(&t->rows, &t->spec);
   if (pmi_rowmap_put(&t->rows, row, p)) {
+    if (t->spec.layout == PMLS_SPARSE) pmi_kv_free(p);
     free(p);
     return NULL;
   }
@@ -593,14 +595,16 @@ void pmi_server_free(pmi_server *s) {
   for (int t = 0; t < PMI_MAX_TABLES; t++) {
     srv_table *tb = &s->tables[t];
     if (!tb->declared) continue;
-    for (size_t i = 0; i < tb->rows.cap; i++) {
-      if (tb->rows.keys[i] == PMI_ROWMAP_EMPTY) continue;
-      if (tb->spec.layout == PMLS_SPARSE) pmi_kv_free(tb->rows.vals[i]);
-      free(tb->rows.vals[i]);
+    size_t at = 0;
+    int64_t row;
+    void **slot;
+    while ((slot = pmi_rowmap_next(&tb->rows, &at, &row))) {
+      if (tb->spec.layout == PMLS_SPARSE && *slot) pmi_kv_free(*slot);
+      free(*slot);
     }
     pmi_rowmap_free(&tb->rows);
-    for (size_t i = 0; i < tb->subs.cap; i++)
-      if (tb->subs.keys[i] != PMI_ROWMAP_EMPTY) free(tb->subs.vals[i]);
+    at = 0;
+    while ((slot = pmi_rowmap_next(&tb->subs, &at, &row))) free(*slot);
     pmi_rowmap_free(&tb->subs);
   }
   for (size_t i = 0; i < s->npending; i++) free(s->pending[i].rows);

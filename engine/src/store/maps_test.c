@@ -173,6 +173,111 @@ static void t_rowmap_slot_vs_reference(void) {
   pmi_rowmap_free(&m);
 }
 
+/* The direct form against the reference and against the hashed form, on
+ * the same operations: ids inside 0..n-1 behave alike in both (slot, ref,
+ * get, put, clear, the walk), ids outside are found in neither form's
+ * direct map and cannot be inserted, and a walk visits each present id
+ * once with its value. */
+static int walk_matches(pmi_rowmap *m, const ref_rowmap *r) {
+  int seen = 0, ok = 1;
+  size_t at = 0;
+  int64_t key;
+  void **slot;
+  while ((slot = pmi_rowmap_next(m, &at, &key))) {
+    seen++;
+    int found = 0;
+    for (int i = 0; i < r->n; i++)
+      if (r->keys[i] == key) found = *slot == r->vals[i];
+    ok &= found;
+  }
+  return ok && seen == r->n;
+}
+
+static void t_rowmap_direct_vs_reference(void) {
+  static ref_rowmap ref;
+  ref.n = 0;
+  const int64_t n = 3000;
+  pmi_rowmap d, h;
+  pmi_rowmap_init(&d);
+  pmi_rowmap_init(&h);
+  pmi_rowmap_direct(&d, n, 64);
+  CHECK_EQ_INT(d.direct, n);
+  pmi_rng rng = {4242};
+  for (int step = 0; step < 60000; step++) {
+    int64_t key = (int64_t)(pmi_rng_next(&rng) % (uint64_t)n);
+    uint64_t op = pmi_rng_next(&rng) % 1000;
+    if (ref.n >= 4000 || op == 0) {
+      CHECK(walk_matches(&d, &ref));
+      CHECK(walk_matches(&h, &ref));
+      pmi_rowmap_clear(&d);
+      pmi_rowmap_clear(&h);
+      ref.n = 0;
+    } else if (op < 300) {
+      void *v = val_of((uint64_t)step);
+      CHECK_EQ_INT(pmi_rowmap_put(&d, key, v), 0);
+      CHECK_EQ_INT(pmi_rowmap_put(&h, key, v), 0);
+      ref_put(&ref, key, v);
+    } else if (op < 700) {
+      int ad = -1, ah = -1;
+      void **sd = pmi_rowmap_slot(&d, key, &ad), **sh = pmi_rowmap_slot(&h, key, &ah);
+      CHECK(sd && sh);
+      CHECK_EQ_INT(ad, ah);
+      CHECK(*sd == *sh);
+      if (ad) ref_put(&ref, key, NULL); /* present, holding NULL */
+      if (pmi_rng_next(&rng) % 2) {
+        *sd = *sh = val_of((uint64_t)step);
+        ref_put(&ref, key, *sd);
+      }
+    } else {
+      void **rd = pmi_rowmap_ref(&d, key), **rh = pmi_rowmap_ref(&h, key);
+      CHECK_EQ_INT(rd != NULL, rh != NULL);
+      if (rd) CHECK(*rd == *rh);
+    }
+    CHECK_EQ_INT(d.count, h.count);
+    CHECK(pmi_rowmap_get(&d, key) == ref_get(&ref, key));
+  }
+  CHECK(walk_matches(&d, &ref));
+  /* Outside 0..n-1: absent, and refused. */
+  static const int64_t outside[] = {-1, 3000, 3001, INT64_MAX, INT64_MIN + 1};
+  for (size_t k = 0; k < sizeof outside / sizeof *outside; k++) {
+    CHECK(pmi_rowmap_get(&d, outside[k]) == NULL);
+    CHECK(pmi_rowmap_ref(&d, outside[k]) == NULL);
+    CHECK(pmi_rowmap_slot(&d, outside[k], NULL) == NULL);
+    CHECK_EQ_INT(pmi_rowmap_put(&d, outside[k], val_of(1)), -1);
+  }
+  pmi_rowmap_free(&d);
+  pmi_rowmap_free(&h);
+}
+
+/* Which maps go direct: a table's small index always, a large one only
+ * when it weighs at most a quarter of the rows; a map in use never. */
+static void t_rowmap_direct_policy(void) {
+  pmi_rowmap m;
+  pmi_rowmap_init(&m);
+  pmi_rowmap_direct(&m, 1000, 8);
+  CHECK_EQ_INT(m.direct, 1000);
+  pmi_rowmap_free(&m);
+  pmi_rowmap_direct(&m, (int64_t)1 << 22, 8); /* 32 MiB index, 32 MiB rows */
+  CHECK_EQ_INT(m.direct, 0);
+  pmi_rowmap_direct(&m, (int64_t)1 << 22, 32);
+  CHECK_EQ_INT(m.direct, (int64_t)1 << 22);
+  pmi_rowmap_free(&m);
+  CHECK_EQ_INT(pmi_rowmap_put(&m, 5, val_of(5)), 0); /* hashed, in use */
+  pmi_rowmap_direct(&m, 1000, 64);
+  CHECK_EQ_INT(m.direct, 0);
+  CHECK(pmi_rowmap_get(&m, 5) == val_of(5));
+  pmi_rowmap_free(&m);
+  pmls_table_spec spec;
+  memset(&spec, 0, sizeof spec);
+  spec.rows = 500;
+  spec.cols = 4;
+  spec.dtype = PMLS_F64;
+  spec.layout = PMLS_DENSE;
+  pmi_rowmap_for_table(&m, &spec);
+  CHECK_EQ_INT(m.direct, 500);
+  pmi_rowmap_free(&m);
+}
+
 /* ---- sparse row ---------------------------------------------------------- */
 
 static void t_kv_empty(void) {
@@ -334,6 +439,8 @@ static void t_kv_clear_zeroes_values(void) {
 }
 
 static const th_case cases[] = {
+    {"direct row map: the same answers as the hashed one and the reference", t_rowmap_direct_vs_reference},
+    {"direct row map: which maps go direct", t_rowmap_direct_policy},
     {"rowmap: empty map", t_rowmap_empty},
     {"rowmap: negative, huge and boundary ids", t_rowmap_special_keys},
     {"rowmap: growth to 20000 ids, clear keeps storage", t_rowmap_growth},

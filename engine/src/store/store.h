@@ -42,25 +42,51 @@ int64_t pmi_pairs_of(pmls_dtype t, void *restrict keys, void *restrict vals,
 void pmi_add_pairs(pmls_dtype t, void *restrict dst, const void *restrict keys,
                    const void *restrict vals, int64_t n);
 
-/* ---- row map: int64 row id -> pointer ----------------------------------- */
+/* ---- row map: int64 row id -> pointer -----------------------------------
+ *
+ * Two forms behind one interface. Hashed (the default): open addressing over
+ * cap slots. Direct (pmi_rowmap_direct, for ids known to lie in 0..n-1, the
+ * rows of a declared table): vals[id] itself, with a bit per id saying which
+ * are present and the present ids listed in keys in the order they came, so
+ * that a lookup is one load and a clear or a walk touches only what is
+ * there. A value may be NULL; get answers NULL for it as for an absent id. */
 
 typedef struct {
-  int64_t *keys;
-  void **vals;
-  size_t cap, count; /* cap is a power of two; empty slots hold INT64_MIN */
+  int64_t *keys;  /* hashed: each slot's key; direct: the ids present */
+  void **vals;    /* hashed: each slot's value; direct: indexed by id */
+  size_t cap, count; /* hashed: cap is a power of two, empty slots hold
+                      * INT64_MIN; direct: cap is the room in keys */
+  int64_t direct; /* > 0: direct over ids 0..direct-1 */
+  uint64_t *present; /* direct: one bit per id */
 } pmi_rowmap;
 
 void pmi_rowmap_init(pmi_rowmap *m);
 void pmi_rowmap_free(pmi_rowmap *m);             /* does not free values */
-void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key);
+/* Makes an empty map direct over ids 0..n-1 when that is worth it for rows
+ * of row_bytes each (its index, 8 bytes an id and paged in as used, then
+ * costs at most a quarter of the rows themselves, or little anyway); stays
+ * hashed otherwise, or when out of memory. A map used already is left as it
+ * is. Lookups of ids outside 0..n-1 find nothing; inserting one fails. */
+void pmi_rowmap_direct(pmi_rowmap *m, int64_t n, size_t row_bytes);
+/* pmi_rowmap_direct over the rows of a table. */
+void pmi_rowmap_for_table(pmi_rowmap *m, const pmls_table_spec *spec);
+void *pmi_rowmap_hashed_get(const pmi_rowmap *m, int64_t key);
+static inline void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key) {
+  if (m->direct > 0)
+    return (uint64_t)key < (uint64_t)m->direct ? m->vals[key] : NULL;
+  return pmi_rowmap_hashed_get(m, key);
+}
 /* The value slot of key, to update in place; NULL when absent. */
 void **pmi_rowmap_ref(pmi_rowmap *m, int64_t key);
 int pmi_rowmap_put(pmi_rowmap *m, int64_t key, void *val); /* 0 or -1 */
 /* The value slot of key, made (holding NULL) when absent, in one probe;
- * *added (when added is not NULL) says which. NULL when out of memory. The slot is valid until the
- * next insertion. */
+ * *added (when added is not NULL) says which. NULL when out of memory. The
+ * slot is valid until the next insertion. */
 void **pmi_rowmap_slot(pmi_rowmap *m, int64_t key, int *added);
 void pmi_rowmap_clear(pmi_rowmap *m);
+/* Walks the present ids, giving each one's value slot: `size_t at = 0;
+ * while ((slot = pmi_rowmap_next(m, &at, &key)))`. No insertion meanwhile. */
+void **pmi_rowmap_next(pmi_rowmap *m, size_t *at, int64_t *key);
 #define PMI_ROWMAP_EMPTY INT64_MIN
 
 /* ---- sparse row: int32 key -> typed value -------------------------------- */
