@@ -26,11 +26,15 @@ void pmi_rowmap_free(pmi_rowmap *m) {
   memset(m, 0, sizeof *m);
 }
 
-/* Indexes of at most this many bytes are direct whatever the rows weigh. */
+/* Indexes of at most DIRECT_SMALL bytes are direct whatever the rows weigh;
+ * none is larger than DIRECT_MAX, since rows used at random cost a page of
+ * index each (4 KiB for 8 bytes): a huge table read sparsely, or a forged
+ * declaration, must not turn into gigabytes of index. */
 #define DIRECT_SMALL ((size_t)4 << 20)
+#define DIRECT_MAX ((size_t)64 << 20)
 
 void pmi_rowmap_direct(pmi_rowmap *m, int64_t n, size_t row_bytes) {
-  if (m->direct || m->cap || n <= 0 || (uint64_t)n > SIZE_MAX / 32) return;
+  if (m->direct || m->cap || n <= 0 || (uint64_t)n > DIRECT_MAX / 8) return;
   size_t index = (size_t)n * sizeof(void *);
   if (index > DIRECT_SMALL && (size_t)n * row_bytes / 4 < index) return;
   /* calloc's zero pages: an index costs the pages of the ids used. */

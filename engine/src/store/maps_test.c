@@ -262,6 +262,10 @@ static void t_rowmap_direct_policy(void) {
   pmi_rowmap_direct(&m, (int64_t)1 << 22, 32);
   CHECK_EQ_INT(m.direct, (int64_t)1 << 22);
   pmi_rowmap_free(&m);
+  pmi_rowmap_direct(&m, (int64_t)1 << 30, 4096); /* 8 GiB of index: never */
+  CHECK_EQ_INT(m.direct, 0);
+  pmi_rowmap_direct(&m, ((int64_t)8 << 20) + 1, 4096);
+  CHECK_EQ_INT(m.direct, 0);
   CHECK_EQ_INT(pmi_rowmap_put(&m, 5, val_of(5)), 0); /* hashed, in use */
   pmi_rowmap_direct(&m, 1000, 64);
   CHECK_EQ_INT(m.direct, 0);

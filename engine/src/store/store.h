@@ -64,7 +64,8 @@ void pmi_rowmap_init(pmi_rowmap *m);
 void pmi_rowmap_free(pmi_rowmap *m);             /* does not free values */
 /* Makes an empty map direct over ids 0..n-1 when that is worth it for rows
  * of row_bytes each (its index, 8 bytes an id and paged in as used, then
- * costs at most a quarter of the rows themselves, or little anyway); stays
+ * costs at most a quarter of the rows themselves, or little anyway, and
+ * never more than 64 MiB); stays
  * hashed otherwise, or when out of memory. A map used already is left as it
  * is. Lookups of ids outside 0..n-1 find nothing; inserting one fails. */
 void pmi_rowmap_direct(pmi_rowmap *m, int64_t n, size_t row_bytes);
