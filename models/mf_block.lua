@@ -238,16 +238,16 @@ function app:load(ctx)
     end
   end
   self.W, self.at = W, at
-  self.H = double_array(sh.items * width) -- my working copy of the item rows
   -- The rows as the SGD kernel takes them, by the file's ids: user u's is
-  -- row at[pu[u]] of W (only my users' ratings are ever stepped), item i's
-  -- row pi[i] of H.
+  -- row at[pu[u]] of W (only my users' ratings are ever stepped); item i's
+  -- is set each round to its row in the round's share (push).
   self.Wp, self.Hp = kernels.delta_pointers(sh.users), kernels.delta_pointers(sh.items)
   for u = 0, sh.users - 1 do
     local row = at[pu[u]]
     if row >= 0 then self.Wp[u] = W + row * width end
   end
-  for i = 0, sh.items - 1 do self.Hp[i] = self.H + pi[i] * width end
+  self.item_of = int32_array(sh.items) -- the file id of variable v
+  for i = 0, sh.items - 1 do self.item_of[pi[i]] = i end
   self.rng = pmls.data.new_rng(ctx.seed * 104729 + me)
   self.slow = straggler.new(ctx)
   local saved = ctx.resume and ctx.resume.state
@@ -345,15 +345,18 @@ function app:push(ctx, vars, n, out, pass)
   local epoch = floor(ctx.round / d)
   local lr = opt.lr / (1 + opt.decay * epoch)
   if opt.pass_decay then lr = lr / pass end
-  local model, H, ptr = ctx.model, self.H, self.ptr
+  local model, ptr, Hp, item_of = ctx.model, self.ptr, self.Hp, self.item_of
   local t0 = self.slow:start()
   local se, count = 0, 0
+  -- The item rows are stepped in place in `out`, which holds each row's
+  -- change so far this round (zero before the first pass): the row itself
+  -- while the block's ratings run, its change again once they are done.
   for rowblock, colblock, lo, hi in ctx:blocks() do
-    if pass == 1 then
-      for k = lo, hi - 1 do
-        local base = tonumber(vars[k]) * width
-        for f = 0, width - 1 do H[base + f] = model[base + f] end
-      end
+    for k = lo, hi - 1 do
+      local v, at = tonumber(vars[k]), k * width
+      local base = v * width
+      Hp[item_of[v]] = out + at
+      for f = 0, width - 1 do out[at + f] = out[at + f] + model[base + f] end
     end
     local b = rowblock * d + colblock
     -- in runs of file neighbours, whose entries share cache lines
@@ -362,7 +365,7 @@ function app:push(ctx, vars, n, out, pass)
     se, count = se + s, count + c
     for k = lo, hi - 1 do
       local base, at = tonumber(vars[k]) * width, k * width
-      for f = 0, width - 1 do out[at + f] = H[base + f] - model[base + f] end
+      for f = 0, width - 1 do out[at + f] = out[at + f] - model[base + f] end
     end
     if pass > 1 and ctx:round_over() then break end
   end
