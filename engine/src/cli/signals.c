@@ -217,6 +217,10 @@ int pl_guard_from_parent(pl_guard *g) {
 void pl_guard_stop(pl_guard *g) {
   if (!g) return;
   atomic_store(&g->done, 1);
+  /* Wakes the watcher now rather than at the end of its 100 ms wait, which
+   * every command paid on exit (half of a 0.1 s job on average): a SIGCHLD
+   * of its own is one it waits for, and a look at the ranks costs nothing. */
+  pthread_kill(g->thread, SIGCHLD);
   pthread_join(g->thread, NULL);
   pthread_sigmask(SIG_SETMASK, &g->old, NULL);
   pthread_mutex_destroy(&g->mu);
