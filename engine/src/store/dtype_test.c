@@ -156,6 +156,21 @@ static void t_count_and_pairs(void) {
   CHECK_EQ_INT(wrap[0], INT32_MIN);
   double nan[2] = {0.0 / 0.0, 0};
   CHECK_EQ_INT(pmi_count_nonzero(PMLS_F64, nan, 2), 1);
+  /* -0 is zero, the smallest subnormal and infinities are not, as x != 0
+   * says, at every length the vectorized count splits differently. */
+  double d[37];
+  float f[37];
+  for (int n = 0; n <= 37; n++) {
+    int want = 0;
+    for (int i = 0; i < n; i++) {
+      double v = i % 4 == 0 ? -0.0 : i % 4 == 1 ? 4.9e-324 : i % 4 == 2 ? 0.0 : -1.0 / 0.0;
+      d[i] = v;
+      f[i] = i % 4 == 1 ? 1.4e-45f : (float)v;
+      want += v != 0;
+    }
+    CHECK_EQ_INT(pmi_count_nonzero(PMLS_F64, d, n), want);
+    CHECK_EQ_INT(pmi_count_nonzero(PMLS_F32, f, n), want);
+  }
 }
 
 /* ---- pmi_add_scaled: floats exact, integers rounded to nearest ----------- */
