@@ -25,6 +25,20 @@ size_t pmls_dtype_size(pmls_dtype t) {
   return (t == PMLS_F32 || t == PMLS_I32) ? 4 : 8;
 }
 
+/* The element loops run on every row read, sent and applied. Built once per
+ * instruction set and picked when the library loads (GCC's and clang's
+ * target_clones, an ifunc), so a binary built anywhere uses the run
+ * machine's widest vectors: they were SSE2 only, the build's baseline.
+ * Every clone computes each element alike (no fused multiply-add under
+ * -std=c11, no reordering), so results do not depend on the machine. */
+/* GCC only: clang 14 (the fuzzing build) leaves the ifunc out when
+ * instrumenting, and the fuzzers need no speed. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ELEMENT_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ELEMENT_LOOP
+#endif
+
 /* src may sit anywhere inside a message payload, so it is read through
  * memcpy (a plain load on x86, and no misaligned access anywhere). */
 #define ADD_LOOP(T)                                                            \
@@ -40,6 +54,7 @@ size_t pmls_dtype_size(pmls_dtype t) {
 
 /* dst and src never overlap (a row and a delta), hence restrict: it lets
  * the compiler vectorize without checking for overlap. */
+ELEMENT_LOOP
 void pmi_add(pmls_dtype t, void *restrict dst, const void *restrict src,
              int64_t n) {
   switch (t) {
@@ -59,6 +74,7 @@ void pmi_add(pmls_dtype t, void *restrict dst, const void *restrict src,
     for (int64_t i = 0; i < n; i++) o[i] = x[i] + y[i];                        \
   } while (0)
 
+ELEMENT_LOOP
 void pmi_sum(pmls_dtype t, void *restrict out, const void *restrict a,
              const void *restrict b, int64_t n) {
   switch (t) {
@@ -72,6 +88,7 @@ void pmi_sum(pmls_dtype t, void *restrict out, const void *restrict a,
 
 static int64_t round_i64(double v) { return (int64_t)llround(v); }
 
+ELEMENT_LOOP
 void pmi_add_scaled(pmls_dtype t, void *restrict dst,
                     const double *restrict x, double alpha, int64_t n) {
   switch (t) {
@@ -153,6 +170,7 @@ int pmi_is_zero(pmls_dtype t, const void *src, int64_t i) {
     k = (int64_t)kk;                                                          \
   } while (0)
 
+ELEMENT_LOOP
 int64_t pmi_count_nonzero(pmls_dtype t, const void *src, int64_t n) {
   int64_t k = 0;
   switch (t) {
