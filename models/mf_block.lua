@@ -221,9 +221,10 @@ function app:load(ctx)
     if mine(u) then at[u], nmine = nmine, nmine + 1 end
   end
   local W = double_array(max(nmine, 1) * width)
+  local rng = pmls.data.new_rng(0)
   for u = 0, sh.users - 1 do
     if at[u] >= 0 then
-      local rng = pmls.data.new_rng(ctx.seed * 1000003 + 7919 * u + 3)
+      rng.reseed(ctx.seed * 1000003 + 7919 * u + 3)
       for f = 0, opt.rank - 1 do W[at[u] * width + f] = opt.init * (2 * rng.uniform() - 1) end
     end
   end
@@ -259,7 +260,7 @@ function app:load(ctx)
     pmls.array.copy(order, saved.order, pmls.array.length(order))
     self.rng.restore(saved.rng)
   end
-  collectgarbage() -- the loading's garbage (a generator per user row) goes now
+  collectgarbage() -- the loading's garbage goes now
 end
 
 -- What a checkpoint keeps (pmls.rounds: the item rows are its own, and the

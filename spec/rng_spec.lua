@@ -81,6 +81,23 @@ describe("pmls.rng", function()
       assert.is_false(ok)
       assert.is_truthy(tostring(err):find("bad argument 'state' to restore", 1, true), tostring(err))
     end)
+
+    it("reseed(s): the draws of rng.new(s), a spare normal dropped", function()
+      local g = rng.new(3)
+      g.normal() -- leaves a spare, which reseed must drop
+      for _, s in ipairs { 0, 1, 12345, 2 ^ 53 - 1 } do
+        g.reseed(s)
+        local fresh = rng.new(s)
+        assert.are.equal(fresh.normal(), g.normal())
+        for _ = 1, 5 do assert.are.equal(fresh.next_u64(), g.next_u64()) end
+        assert.are.equal(fresh.uniform(), g.uniform())
+      end
+      for _, bad in ipairs { -1, 0.5, 2 ^ 53, "1" } do
+        local ok, err = pcall(g.reseed, bad)
+        assert.is_false(ok)
+        assert.is_truthy(tostring(err):find("bad argument 'seed' to reseed", 1, true), tostring(err))
+      end
+    end)
   end)
 
   describe("xorshift128", function()

@@ -55,7 +55,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- splitmix64 with the draws the data generators use.
 
--- rng.new(seed) -> {next_u64(), uniform(), below(m), normal(), save(), restore(state)}
+-- rng.new(seed) -> {next_u64(), uniform(), below(m), normal(), save(), restore(state), reseed(seed)}
 --
 -- seed: an integer in [0, 2^53), or a 64-bit integer cdata for the seeds a double cannot hold;
 -- nil means 0. The first next_u64() is splitmix64's first output for that seed.
@@ -117,8 +117,19 @@ function M.new(seed)
     has_spare, spare = st.has_spare == true, tonumber(st.spare) or 0.0
   end
 
+  -- The generator rng.new(seed) would be, in this one: a model drawing each row from a seed of
+  -- its own (the same rows under any -w) makes no generator per row, whose garbage (a table and
+  -- seven closures each, tens of MB over a table's rows) raised the peak RSS of its start.
+  local function reseed(s)
+    if not is_seed(s) then
+      error("bad argument 'seed' to reseed (integer in [0, 2^53) expected, got " .. describe(s) .. ")", 2)
+    end
+    state[0] = s
+    has_spare, spare = false, 0.0
+  end
+
   return { next_u64 = next_u64, uniform = uniform, below = below, normal = normal,
-           save = save, restore = restore }
+           save = save, restore = restore, reseed = reseed }
 end
 
 ---------------------------------------------------------------------------------------------------
