@@ -26,13 +26,13 @@ size_t pmls_dtype_size(pmls_dtype t) {
 }
 
 /* The element loops run on every row read, sent and applied. Built once per
- * instruction set and picked when the library loads (GCC's and clang's
- * target_clones, an ifunc), so a binary built anywhere uses the run
- * machine's widest vectors: they were SSE2 only, the build's baseline.
- * Every clone computes each element alike (no fused multiply-add under
- * -std=c11, no reordering), so results do not depend on the machine. */
-/* GCC only: clang 14 (the fuzzing build) leaves the ifunc out when
- * instrumenting, and the fuzzers need no speed. */
+ * instruction set and picked when the library loads (GCC's target_clones,
+ * an ifunc), so a binary built anywhere uses the run machine's widest
+ * vectors: they were SSE2 only, the build's baseline. Every clone computes
+ * each element alike (no fused multiply-add under -std=c11, no
+ * reordering), so results do not depend on the machine. clang 14 (the
+ * fuzzing build) leaves the ifunc out when instrumenting, and the fuzzers
+ * need no speed: it builds one. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ELEMENT_LOOP __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

@@ -50,8 +50,7 @@ void pmi_rowmap_direct(pmi_rowmap *m, int64_t n, size_t row_bytes) {
   m->direct = n;
 }
 
-void pmi_rowmap_for_table(pmi_rowmap *m, const pmls_table_spec *spec) {
-  if (m->direct || m->cap) return;
+void pmi_rowmap_choose(pmi_rowmap *m, const pmls_table_spec *spec) {
   /* A sparse row's weight is unknown here: its head, the least it takes. */
   size_t row_bytes = spec->layout == PMLS_DENSE
                          ? (size_t)spec->cols * pmls_dtype_size(spec->dtype)
@@ -73,9 +72,8 @@ static void **direct_slot(pmi_rowmap *m, int64_t key, int *added) {
       m->keys = keys;
       m->cap = cap;
     }
-    m->keys[m->count++] = key;
+    m->keys[m->count++] = key; /* vals[key] is NULL: calloc'd or cleared */
     m->present[(uint64_t)key >> 6] |= (uint64_t)1 << ((uint64_t)key & 63);
-    m->vals[key] = NULL;
     if (added) *added = 1;
   }
   return &m->vals[key];

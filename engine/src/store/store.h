@@ -69,8 +69,14 @@ void pmi_rowmap_free(pmi_rowmap *m);             /* does not free values */
  * hashed otherwise, or when out of memory. A map used already is left as it
  * is. Lookups of ids outside 0..n-1 find nothing; inserting one fails. */
 void pmi_rowmap_direct(pmi_rowmap *m, int64_t n, size_t row_bytes);
-/* pmi_rowmap_direct over the rows of a table. */
-void pmi_rowmap_for_table(pmi_rowmap *m, const pmls_table_spec *spec);
+/* pmi_rowmap_direct over the rows of a table, for a map that has never held
+ * a row; called before each insertion, so the test of a map in use (every
+ * increment's) is inline. */
+void pmi_rowmap_choose(pmi_rowmap *m, const pmls_table_spec *spec);
+static inline void pmi_rowmap_for_table(pmi_rowmap *m,
+                                        const pmls_table_spec *spec) {
+  if (!m->direct && !m->cap) pmi_rowmap_choose(m, spec);
+}
 void *pmi_rowmap_hashed_get(const pmi_rowmap *m, int64_t key);
 static inline void *pmi_rowmap_get(const pmi_rowmap *m, int64_t key) {
   if (m->direct > 0)
