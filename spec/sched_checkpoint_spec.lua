@@ -93,6 +93,17 @@ end
 -- The uninterrupted run (--save), the same run with --checkpoint, its newest snapshot torn,
 -- and the run resumed from the one before: the bytes saved must be the same, and the
 -- resumed run's reports those of the uninterrupted run's last rounds.
+-- Runs args with a snapshot every `every` rounds into ck, tears the newest
+-- one (its manifest goes) and resumes from the one before: that run's result.
+local function resumed_from_older(args, ck, every)
+  local res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", tostring(every) }))
+  assert.equal(0, res.rc, res.out)
+  os.remove(ck .. "/" .. latest(ck)[1] .. "/manifest")
+  res = pmls(helpers.join(args, { "--resume", ck }))
+  assert.equal(0, res.rc, res.out)
+  return res
+end
+
 local function same_bytes(args, every, name, metrics)
   local full, resumed = ("%s/%s-full.npz"):format(dir, name), ("%s/%s-resumed.npz"):format(dir, name)
   local res = pmls(helpers.join(args, { "--save", full, "--metrics", full .. ".jsonl" }))
@@ -214,24 +225,14 @@ describe("checkpoints of scheduled models", function()
     local res = pmls(args)
     assert.equal(0, res.rc, res.out)
     local want = final(res.out, "objective")
-    local ck = dir .. "/w2-ck"
-    res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "50" }))
-    assert.equal(0, res.rc, res.out)
-    os.remove(ck .. "/" .. latest(ck)[1] .. "/manifest")
-    res = pmls(helpers.join(args, { "--resume", ck }))
-    assert.equal(0, res.rc, res.out)
+    res = resumed_from_older(args, dir .. "/w2-ck", 50)
     assert.is_true(math.abs(final(res.out, "objective") - want) <= 1e-9 * want, res.out)
     -- mf_ccd in two processes
     args = ccd { "-w", "1", "-p", "2" }
     res = pmls(args)
     assert.equal(0, res.rc, res.out)
     want = final(res.out, "objective")
-    ck = dir .. "/p2-ck"
-    res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "20" }))
-    assert.equal(0, res.rc, res.out)
-    os.remove(ck .. "/" .. latest(ck)[1] .. "/manifest")
-    res = pmls(helpers.join(args, { "--resume", ck }))
-    assert.equal(0, res.rc, res.out)
+    res = resumed_from_older(args, dir .. "/p2-ck", 20)
     assert.is_true(math.abs(final(res.out, "objective") - want) <= 1e-6 * want, res.out)
     -- mf_block, two workers: without agnostic rounds, the very bytes
     same_bytes(block { "-w", "2", "--no-agnostic" }, 4, "block-w2")
@@ -242,13 +243,7 @@ describe("checkpoints of scheduled models", function()
     res = pmls(block { "-w", "2", "--no-agnostic" })
     assert.equal(0, res.rc, res.out)
     local one_pass = final(res.out, "train_rmse")
-    args = block { "-w", "2" }
-    ck = dir .. "/agn-ck"
-    res = pmls(helpers.join(args, { "--checkpoint", ck, "--checkpoint-every", "4" }))
-    assert.equal(0, res.rc, res.out)
-    os.remove(ck .. "/" .. latest(ck)[1] .. "/manifest")
-    res = pmls(helpers.join(args, { "--resume", ck }))
-    assert.equal(0, res.rc, res.out)
+    res = resumed_from_older(block { "-w", "2" }, dir .. "/agn-ck", 4)
     local got = final(res.out, "train_rmse")
     assert.is_true(got < one_pass - 0.05, ("resumed %.6f, one pass a round %.6f"):format(got, one_pass))
   end)
