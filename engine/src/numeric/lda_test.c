@@ -1,5 +1,7 @@
 /* lda_test.c -- the LDA kernels (pmlsaux.h): counts stay consistent over
- * sweeps of both samplers, the log-likelihood parts against hand sums, and
+ * sweeps of both samplers, each sampler's chain has the exact posterior as
+ * its law (enumerated on a tiny corpus), the log-likelihood parts against
+ * hand sums, and
  * the error returns (a negative count, an overflowing list, bad arguments),
  * and the held-out estimator against exact values where they are known. */
 #include <math.h>
@@ -29,8 +31,8 @@ static void run(int32_t sampler) {
   uint64_t rng[1] = {42};
   CHECK_EQ_INT(pmls_lda_assign(K, DOCS, tokptr, tokword, z, ndk, deltas, td, rng), TOK);
   for (int sweep = 0; sweep < 50; sweep++) {
-    CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk,
-                                views, deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
+    CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk, views,
+                       deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
                  TOK);
     /* the word-topic columns add up to the totals, the documents' counts to their lengths */
     for (int k = 0; k < K; k++) {
@@ -68,10 +70,80 @@ static void run(int32_t sampler) {
   /* a count that goes negative (the store lost a token) is reported */
   int32_t t = z[0];
   wd[tokword[0]][t] = 0;
-  CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk,
-                              views, deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
+  CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk, views,
+                     deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
                -1);
 }
+
+/* The chain's law. Four tokens in two documents over two words and three
+ * topics: 81 assignments, whose posterior p(z | w) is enumerated here from
+ * the collapsed joint; each sampler's chain, run for many sweeps, must
+ * visit them in those proportions (total variation). The single draws are
+ * checked against the conditional in spec/lda_spec.lua; this checks the
+ * chain they make, counts moved between views and deltas as clocks move
+ * them. A posterior of other priors is far from the exact one, so the
+ * bound tells a wrong chain from sampling noise (a dense sampler whose
+ * terms keep the token in its old topic stays consistent in its counts
+ * but fails here). */
+enum { KS = 3, VS = 2, DS = 2, TS = 4, NCONF = 81 };
+static const int64_t tps[DS + 1] = {0, 2, TS};
+static const int32_t tws[TS] = {0, 1, 1, 1};
+
+static void posterior(double a, double b, double *p) {
+  double sum = 0;
+  for (int c = 0; c < NCONF; c++) {
+    int zc[TS], ndk[DS][KS] = {{0}}, nwk[VS][KS] = {{0}}, nk[KS] = {0};
+    for (int i = 0, x = c; i < TS; i++, x /= KS) zc[i] = x % KS;
+    for (int d = 0; d < DS; d++)
+      for (int64_t i = tps[d]; i < tps[d + 1]; i++) ndk[d][zc[i]]++, nwk[tws[i]][zc[i]]++, nk[zc[i]]++;
+    double lp = 0;
+    for (int k = 0; k < KS; k++) {
+      for (int d = 0; d < DS; d++) lp += lgamma(a + ndk[d][k]);
+      for (int w = 0; w < VS; w++) lp += lgamma(b + nwk[w][k]);
+      lp -= lgamma(VS * b + nk[k]);
+    }
+    p[c] = exp(lp);
+    sum += p[c];
+  }
+  for (int c = 0; c < NCONF; c++) p[c] /= sum;
+}
+
+static void law(int32_t sampler) {
+  const double a = 0.3, b = 0.2, vb = VS * 0.2;
+  int32_t view[VS][KS] = {{0}}, wd[VS][KS] = {{0}}, tv[KS] = {0}, td[KS] = {0};
+  int32_t z[TS], ndk[DS * KS] = {0}, nzlist[2 * VS * KS], nzlen[VS] = {0};
+  const int32_t *views[VS] = {view[0], view[1]};
+  int32_t *deltas[VS] = {wd[0], wd[1]};
+  int64_t nzoff[VS + 1] = {0, KS, 2 * KS};
+  double work[3 * KS], exact[NCONF], other[NCONF], seen[NCONF] = {0};
+  int32_t iwork[2 * KS];
+  uint64_t rng[1] = {2024};
+  CHECK_EQ_INT(pmls_lda_assign(KS, DS, tps, tws, z, ndk, deltas, td, rng), TS);
+  enum { SWEEPS = 200000 };
+  for (int n = 0; n < SWEEPS; n++) {
+    for (int w = 0; w < VS; w++)
+      for (int k = 0; k < KS; k++) view[w][k] += wd[w][k], wd[w][k] = 0;
+    for (int k = 0; k < KS; k++) tv[k] += td[k], td[k] = 0;
+    CHECK_EQ_INT(pmls_lda_sweep(KS, a, b, vb, sampler, DS, tps, tws, z, ndk, views, deltas, tv, td, VS,
+                       nzoff, nzlist, nzlen, work, iwork, rng),
+                 TS);
+    int c = 0;
+    for (int i = TS - 1; i >= 0; i--) c = c * KS + z[i];
+    seen[c] += 1.0 / SWEEPS;
+  }
+  posterior(a, b, exact);
+  posterior(3 * a, b / 4, other);
+  double tv_seen = 0, tv_other = 0;
+  for (int c = 0; c < NCONF; c++) {
+    tv_seen += fabs(seen[c] - exact[c]) / 2;
+    tv_other += fabs(other[c] - exact[c]) / 2;
+  }
+  CHECK(tv_seen < 0.02);
+  CHECK(tv_other > 0.1);
+}
+
+static void t_dense_law(void) { law(PMLS_LDA_DENSE); }
+static void t_sparse_law(void) { law(PMLS_LDA_SPARSE); }
 
 /* The sparse sampler's lists are rebuilt at each sweep from the counts:
  * what they held before (the last sweep's order, nothing after a resume,
@@ -172,6 +244,8 @@ static void t_heldout(void) {
 static const th_case cases[] = {
     {"lda: dense sweeps keep the counts consistent; LL parts", t_dense_counts},
     {"lda: sparse sweeps keep the counts consistent; LL parts", t_sparse_counts},
+    {"lda: the dense chain's law is the exact posterior", t_dense_law},
+    {"lda: the sparse chain's law is the exact posterior", t_sparse_law},
     {"lda: sparse draws do not depend on the lists' old contents", t_sparse_lists_are_state_free},
     {"lda: overflow, bad arguments", t_errors},
     {"lda: held-out estimate against exact values", t_heldout},
