@@ -168,6 +168,9 @@ void pmi_sock_set_sndtimeo(int s, int ms);
  * messages sent once (OPLOG batches); a buffer sent to several peers stays
  * a plain one, which every send copies. */
 void pmi_msg_buf_init(pmi_buf *b);
+/* The same for a buffer of replies, each built and sent to one peer: it
+ * starts at a small message instead of a batch's size. */
+void pmi_msg_reply_buf_init(pmi_buf *b);
 int pmi_msg_buf_is(const pmi_buf *b);
 
 /* Sends the message in b (its header length is filled in here). */

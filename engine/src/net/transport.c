@@ -288,13 +288,24 @@ static void msg_release(void *p) { nn_freemsg(p); }
 
 static const pmi_buf_alloc msg_alloc = {msg_grow, msg_release,
                                         PMI_BATCH_BYTES + (64u << 10)};
+/* Replies start small (most are a few words: ACKs, one short row) and a
+ * row's bytes are reserved whole before they are written, so a large one
+ * costs one grow that copies only the header. */
+static const pmi_buf_alloc reply_alloc = {msg_grow, msg_release, 0};
 
 void pmi_msg_buf_init(pmi_buf *b) {
   pmi_buf_free(b);
   b->alloc = &msg_alloc;
 }
 
-int pmi_msg_buf_is(const pmi_buf *b) { return b->alloc == &msg_alloc; }
+void pmi_msg_reply_buf_init(pmi_buf *b) {
+  pmi_buf_free(b);
+  b->alloc = &reply_alloc;
+}
+
+int pmi_msg_buf_is(const pmi_buf *b) {
+  return b->alloc == &msg_alloc || b->alloc == &reply_alloc;
+}
 
 /* One nn_send of the message in b, sealed on an authenticated socket. A
  * message buffer is handed over when nanomsg takes it (b is then empty);

@@ -540,6 +540,8 @@ pmi_server *pmi_server_new(pmls_engine *e, int shard, char *err) {
   s->e = e;
   s->shard = shard;
   s->pull = -1;
+  /* a reply goes to one client: nanomsg takes its memory, no copy */
+  pmi_msg_reply_buf_init(&s->out);
   snprintf(s->name, sizeof s->name, "server %d", shard);
   snprintf(s->addr, sizeof s->addr, "%s", e->server_addr[shard]);
   s->vclock = calloc((size_t)e->workers, sizeof *s->vclock);
