@@ -31,8 +31,10 @@
 -- workers see each other's item moves two epochs late; on a small set the
 -- averaged steps can then oscillate (13,000 ratings, ESSP s = 2: 14 of 30
 -- runs on a loaded machine ended far from the fit; at 4 clocks an epoch,
--- none). --dtype float32
--- halves the model and doubles the SIMD width.
+-- none). The factor tables are float32 by default, as in LIBMF: half
+-- the bytes of a float64 row through the caches and the store, twice the
+-- SIMD width, and on the 4.5 M-rating set the same test RMSE (0.3855
+-- against 0.3848; docs/benchmarks.md); --dtype float64 keeps doubles.
 -- Rating files: `user item rating [timestamp]`, whitespace or comma
 -- separated (MovieLens u.data / ua.base / ratings.csv); ids are row numbers.
 -- Straggler injection (off by default; bench/straggler.sh): lib.straggler.
@@ -56,7 +58,7 @@ app:option("lr", 0.015, "learning rate", { min = 0 })
 app:option("decay", 0, "learning rate decay: lr / (1 + decay * epoch)", { min = 0 })
 app:option("lambda", 0.05, "L2 regularisation", { min = 0 })
 app:option("init", 0.1, "initial values uniform in [-init, init)", { min = 0 })
-app:option("dtype", "float64", "element type of the factor tables: float64 or float32", { type = "string", choices = { "float64", "float32" } })
+app:option("dtype", "float32", "element type of the factor tables: float64 or float32", { type = "string", choices = { "float64", "float32" } })
 app:option("block_kb", 1024, "a block's rows (user and item side, views and deltas) fit in about this many KiB", { type = "int", min = 1 })
 straggler.options(app, true)
 model.options(app)

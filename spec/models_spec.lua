@@ -263,7 +263,7 @@ describe("models/mf_sgd.lua on generated data", function()
                 -- items are averaged once a clock: eight workers on this
                 -- small set need more than the default one clock an epoch
                 { "-w", "8", "--consistency", "async", "--clocks-per-epoch", "4" },
-                { "-w", "2", "--dtype", "float32", bound = 0 },
+                { "-w", "2", "--dtype", "float64", bound = 0 },
                 { "-w", "1", "-p", "2", "--consistency", "ssp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 },
                 { "-w", "2", "-p", "2", "--consistency", "essp", "--staleness", "2", "--clocks-per-epoch", "4", bound = 2 } },
               function(deploy, name)
