@@ -147,9 +147,10 @@ static int64_t sweep_dense(int32_t K, double alpha, double beta, double vbeta,
  * from a checkpoint (which keeps the topics, not the lists) draws as the
  * uninterrupted one.
  * The pairs are the word's counts during the sweep; its delta row is
- * written once at the end (delta = count - view, a streaming pass over the
- * rows) instead of at every token, where the new topic's line was a cache
- * miss that could not be asked for ahead (it is drawn). */
+ * written at the end (delta = count - view, for the topics it holds then,
+ * and for a topic it loses, when it loses it) instead of at every token,
+ * where the new topic's line was a cache miss that could not be asked for
+ * ahead (it is drawn). */
 typedef struct { int32_t topic, count; } nzpair;
 
 /* Whether pair a goes before pair b: the larger count, then the smaller
@@ -211,9 +212,11 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
     nzpair *list = pairs + nzoff[w];
     int64_t cap = nzoff[w + 1] - nzoff[w];
     int32_t neg = 0;
+    int64_t total = 0;
     for (int32_t k = 0; k < K; k++) {
       cnt[k] = wv[k] + wd[k];
       neg |= cnt[k];
+      total += cnt[k];
     }
     if (neg < 0) return -1;
     int32_t n = 0, old = nzlen[w];
@@ -222,12 +225,23 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
       int32_t k = list[j].topic;
       if (k < 0 || k >= K || cnt[k] == 0) continue;
       list[n++] = (nzpair){k, cnt[k]};
+      total -= cnt[k];
       cnt[k] = 0;
     }
-    for (int32_t k = 0; k < K; k++) {
-      if (cnt[k] > 0) {
-        if (n >= cap) return -2;
-        list[n++] = (nzpair){k, cnt[k]};
+    /* The topics new to the list, in topic order. Most words have none
+     * (the old list holds all their tokens: total is 0 then), and a word
+     * that has some holds few of K: runs of 16 zero counts are passed by
+     * one branch (a scan for them was a tenth of a K = 1000 sweep). */
+    for (int32_t k0 = 0; total > 0 && k0 < K; k0 += 16) {
+      int32_t k1 = K - k0 < 16 ? K : k0 + 16, any = 0;
+      for (int32_t k = k0; k < k1; k++) any |= cnt[k];
+      if (!any) continue;
+      for (int32_t k = k0; k < k1; k++) {
+        if (cnt[k] > 0) {
+          if (n >= cap) return -2;
+          list[n++] = (nzpair){k, cnt[k]};
+          total -= cnt[k];
+        }
       }
     }
     for (int32_t j = 1; j < n; j++) pair_place(list, j);
@@ -271,7 +285,9 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
       int32_t jt = 0;
       while (jt < n && list[jt].topic != t) jt++;
       if (nd[t] < 0 || jt == n || nt < 0) return -1;
-      list[jt].count--;
+      /* A topic the word leaves has no pair to write it back at the end:
+       * its delta is set now (rare next to the tokens: one row line). */
+      if (--list[jt].count == 0) wdelta[w][t] = -wview[w][t];
       n = pair_down(list, n, jt);
       inv[t] = 1.0 / ((double)nt + vbeta);
       s += ab * inv[t];
@@ -331,13 +347,15 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
     }
     for (int32_t j = 0; j < dn; j++) coef[dlist[j]] = alpha * inv[dlist[j]];
   }
-  /* The counts go back into the delta rows. */
+  /* The counts go back into the delta rows: a topic held now gets count -
+   * view; one that held tokens and lost them all got -view when it did;
+   * any other had view + delta = 0 at the start and has it still, so its
+   * delta is left as it is. A pass over the pairs, not over K topics. */
   for (int64_t w = 0; w < nwords; w++) {
     const int32_t *wv = wview[w];
     int32_t *wd = wdelta[w];
     const nzpair *list = pairs + nzoff[w];
-    for (int32_t k = 0; k < K; k++) wd[k] = -wv[k];
-    for (int32_t j = 0; j < nzlen[w]; j++) wd[list[j].topic] += list[j].count;
+    for (int32_t j = 0; j < nzlen[w]; j++) wd[list[j].topic] = list[j].count - wv[list[j].topic];
   }
   return tokptr[ndocs];
 }
