@@ -153,7 +153,8 @@ describe("saved models", function()
         if not python then return pending("python3 with numpy not installed (make deps)") end
         local code = ([[
 import numpy as np
-z = np.load(%q)
+# in doubles, as the model predicts, whatever dtype the factors are saved in
+z = {k: v.astype(np.float64) for k, v in np.load(%q).items()}
 t = np.loadtxt(%q, ndmin=2)
 u, i, r = t[:, 0].astype(int), t[:, 1].astype(int), t[:, 2]
 p = z['mu'] + z['user_bias'][u] + z['item_bias'][i] + (z['L'][u] * z['R'][i]).sum(1)
