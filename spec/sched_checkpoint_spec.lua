@@ -90,9 +90,6 @@ local function series(path, names)
   return out
 end
 
--- The uninterrupted run (--save), the same run with --checkpoint, its newest snapshot torn,
--- and the run resumed from the one before: the bytes saved must be the same, and the
--- resumed run's reports those of the uninterrupted run's last rounds.
 -- Runs args with a snapshot every `every` rounds into ck, tears the newest
 -- one (its manifest goes) and resumes from the one before: that run's result.
 local function resumed_from_older(args, ck, every)
@@ -104,6 +101,9 @@ local function resumed_from_older(args, ck, every)
   return res
 end
 
+-- The uninterrupted run (--save), the same run with --checkpoint, its newest snapshot torn,
+-- and the run resumed from the one before: the bytes saved must be the same, and the
+-- resumed run's reports those of the uninterrupted run's last rounds.
 local function same_bytes(args, every, name, metrics)
   local full, resumed = ("%s/%s-full.npz"):format(dir, name), ("%s/%s-resumed.npz"):format(dir, name)
   local res = pmls(helpers.join(args, { "--save", full, "--metrics", full .. ".jsonl" }))

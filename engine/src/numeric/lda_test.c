@@ -1,9 +1,9 @@
 /* lda_test.c -- the LDA kernels (pmlsaux.h): counts stay consistent over
  * sweeps of both samplers, each sampler's chain has the exact posterior as
  * its law (enumerated on a tiny corpus), the log-likelihood parts against
- * hand sums, and
- * the error returns (a negative count, an overflowing list, bad arguments),
- * and the held-out estimator against exact values where they are known. */
+ * hand sums, the error returns (a negative count, an overflowing list, bad
+ * arguments), and the held-out estimator against exact values where they
+ * are known. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -31,8 +31,8 @@ static void run(int32_t sampler) {
   uint64_t rng[1] = {42};
   CHECK_EQ_INT(pmls_lda_assign(K, DOCS, tokptr, tokword, z, ndk, deltas, td, rng), TOK);
   for (int sweep = 0; sweep < 50; sweep++) {
-    CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk, views,
-                       deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
+    CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk,
+                                views, deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
                  TOK);
     /* the word-topic columns add up to the totals, the documents' counts to their lengths */
     for (int k = 0; k < K; k++) {
@@ -70,8 +70,8 @@ static void run(int32_t sampler) {
   /* a count that goes negative (the store lost a token) is reported */
   int32_t t = z[0];
   wd[tokword[0]][t] = 0;
-  CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk, views,
-                     deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
+  CHECK_EQ_INT(pmls_lda_sweep(K, 0.1, 0.01, V * 0.01, sampler, DOCS, tokptr, tokword, z, ndk,
+                              views, deltas, tv, td, V, nzoff, nzlist, nzlen, work, iwork, rng),
                -1);
 }
 
@@ -124,8 +124,8 @@ static void law(int32_t sampler) {
     for (int w = 0; w < VS; w++)
       for (int k = 0; k < KS; k++) view[w][k] += wd[w][k], wd[w][k] = 0;
     for (int k = 0; k < KS; k++) tv[k] += td[k], td[k] = 0;
-    CHECK_EQ_INT(pmls_lda_sweep(KS, a, b, vb, sampler, DS, tps, tws, z, ndk, views, deltas, tv, td, VS,
-                       nzoff, nzlist, nzlen, work, iwork, rng),
+    CHECK_EQ_INT(pmls_lda_sweep(KS, a, b, vb, sampler, DS, tps, tws, z, ndk, views, deltas, tv,
+                                td, VS, nzoff, nzlist, nzlen, work, iwork, rng),
                  TS);
     int c = 0;
     for (int i = TS - 1; i >= 0; i--) c = c * KS + z[i];
