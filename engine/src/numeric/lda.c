@@ -251,19 +251,35 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
     inv[k] = 1.0 / ((double)(tview[k] + tdelta[k]) + vbeta);
     coef[k] = alpha * inv[k];
   }
+  /* Words a topic left, whose delta is set to -view: applied in batches
+   * (below), not when the topic is left. */
+  enum { LOST = 256 };
+  int32_t lost_w[LOST], lost_t[LOST], nlost = 0;
+  double s = 0;
   for (int64_t d = 0; d < ndocs; d++) {
     int32_t *nd = ndk + d * (int64_t)K;
-    /* s and r are summed afresh for each document, so rounding never drifts */
-    double s = 0, r = 0;
+    /* s is summed afresh every few documents, so rounding never drifts far,
+     * and r for each; a document's topics are found from its tokens, not by
+     * a scan of its K counts (dpos and dlist are a sparse set: k is listed
+     * when dpos[k] < dn, unsigned, and dlist[dpos[k]] == k, whatever dpos
+     * held) */
+    if (d % 32 == 0) {
+      s = 0;
+      for (int32_t k = 0; k < K; k++) s += ab * inv[k];
+    }
+    double r = 0;
     int32_t dn = 0;
-    for (int32_t k = 0; k < K; k++) {
-      s += ab * inv[k];
-      if (nd[k] > 0) {
-        dpos[k] = dn;
-        dlist[dn++] = k;
-        r += nd[k] * beta * inv[k];
-        coef[k] = (alpha + nd[k]) * inv[k];
-      }
+    for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      int32_t k = z[i];
+      if (k < 0 || k >= K || nd[k] <= 0) return -1;
+      if ((uint32_t)dpos[k] < (uint32_t)dn && dlist[dpos[k]] == k) continue;
+      dpos[k] = dn;
+      dlist[dn++] = k;
+    }
+    for (int32_t j = 0; j < dn; j++) {
+      int32_t k = dlist[j];
+      r += nd[k] * beta * inv[k];
+      coef[k] = (alpha + nd[k]) * inv[k];
     }
     for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
       /* The head of the pairs of the token AHEAD places on: the search
@@ -272,6 +288,8 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         const char *p = (const char *)(pairs + nzoff[tokword[i + AHEAD]]);
         __builtin_prefetch(p, 1);
         __builtin_prefetch(p + 64, 1);
+        __builtin_prefetch(p + 128, 1);
+        __builtin_prefetch(p + 192, 1);
       }
       int32_t w = tokword[i];
       nzpair *list = pairs + nzoff[w];
@@ -287,7 +305,17 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
       if (nd[t] < 0 || jt == n || nt < 0) return -1;
       /* A topic the word leaves has no pair to write it back at the end:
        * its delta is set now (rare next to the tokens: one row line). */
-      if (--list[jt].count == 0) wdelta[w][t] = -wview[w][t];
+      if (--list[jt].count == 0) {
+        /* set at the end, or when LOST are waiting: a row line each, and
+         * the misses of a batch overlap */
+        if (nlost == LOST) {
+          for (int32_t j = 0; j < LOST; j++)
+            wdelta[lost_w[j]][lost_t[j]] = -wview[lost_w[j]][lost_t[j]];
+          nlost = 0;
+        }
+        lost_w[nlost] = w;
+        lost_t[nlost++] = t;
+      }
       n = pair_down(list, n, jt);
       inv[t] = 1.0 / ((double)nt + vbeta);
       s += ab * inv[t];
@@ -298,18 +326,39 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
         dlist[j] = last;
         dpos[last] = j;
       }
-      /* qs[j]: the running sum, so that the search below compares loads
-       * that do not wait on one another */
+      /* The q terms in blocks of four: qs[j] holds term j, except the last
+       * slot of each whole block, which holds the running sum through it,
+       * so that the sum waits on one add a block, not one a term (the walk
+       * was a chain of dependent adds), and the search compares those sums
+       * before it looks into one block. */
       double q = 0;
-      for (int32_t j = 0; j < n; j++) {
-        q += coef[list[j].topic] * (double)list[j].count;
-        qs[j] = q;
+      const int32_t whole = n & ~3;
+      for (int32_t j = 0; j < whole; j += 4) {
+        double a0 = coef[list[j].topic] * (double)list[j].count;
+        double a1 = coef[list[j + 1].topic] * (double)list[j + 1].count;
+        double a2 = coef[list[j + 2].topic] * (double)list[j + 2].count;
+        double a3 = coef[list[j + 3].topic] * (double)list[j + 3].count;
+        qs[j] = a0;
+        qs[j + 1] = a1;
+        qs[j + 2] = a2;
+        q += (a0 + a1) + (a2 + a3);
+        qs[j + 3] = q;
+      }
+      for (int32_t j = whole; j < n; j++) {
+        qs[j] = coef[list[j].topic] * (double)list[j].count;
+        q += qs[j];
       }
       double u = lda_uniform(rng) * (s + r + q);
       int32_t k = -1, jk = -1;
       if (u < q) {
-        jk = 0;
-        while (jk < n - 1 && qs[jk] <= u) jk++;
+        int32_t b = 0;
+        while (b < whole && qs[b + 3] <= u) b += 4;
+        if (b > 0) u -= qs[b - 1];
+        /* the block's terms, its last one taken when rounding leaves u past
+         * the others */
+        int32_t end = b < whole ? b + 3 : n - 1;
+        jk = b;
+        while (jk < end && u >= qs[jk]) u -= qs[jk++];
         k = list[jk].topic;
       } else if ((u -= q) < r) {
         int32_t j = 0;
@@ -347,8 +396,10 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
     }
     for (int32_t j = 0; j < dn; j++) coef[dlist[j]] = alpha * inv[dlist[j]];
   }
+  for (int32_t j = 0; j < nlost; j++)
+    wdelta[lost_w[j]][lost_t[j]] = -wview[lost_w[j]][lost_t[j]];
   /* The counts go back into the delta rows: a topic held now gets count -
-   * view; one that held tokens and lost them all got -view when it did;
+   * view; one that held tokens and lost them all got -view above;
    * any other had view + delta = 0 at the start and has it still, so its
    * delta is left as it is. A pass over the pairs, not over K topics. */
   for (int64_t w = 0; w < nwords; w++) {
