@@ -9,6 +9,8 @@
 #             job (>= 4), its test RMSE (<= 0.40) and peak RSS (<= 250 MB);
 #   scaling   mf_sgd at -p 2 -w 1 against -p 1 -w 1, training throughput
 #             (>= 1.7).
+# Beside -w 2 / -w 1 it prints what two cores give the kernel alone, with
+# no engine (bench/mf_threads.c: one plain thread against two, same minutes).
 # mf_sgd runs at --dtype float64, the loop's float type and the one the
 # memory target is set at; its default is float32 (docs/benchmarks.md).
 # A repeat runs the six jobs (loop, mf_sgd -w 1, -w 2, -p 2 -w 1, mf_block
@@ -47,8 +49,11 @@ CC=${CC:-cc}
 WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes"
 $CC -std=c11 -D_GNU_SOURCE -O2 -ffp-contract=off $WARN -o "$BIN/gen_ratings" bench/gen_ratings.c -lm &&
   $CC -std=c11 -D_GNU_SOURCE -O3 $WARN -o "$BIN/mf_serial" bench/mf_serial.c -lm &&
-  $CC -std=c11 -D_GNU_SOURCE -O2 $WARN -o "$BIN/mf_time" bench/mf_time.c ||
-  { echo "mf: cannot build bench/gen_ratings.c, mf_serial.c or mf_time.c" >&2; exit 1; }
+  $CC -std=c11 -D_GNU_SOURCE -O2 $WARN -o "$BIN/mf_time" bench/mf_time.c &&
+  $CC -std=c11 -D_GNU_SOURCE -Iengine/include -O2 $WARN -o "$BIN/mf_threads" bench/mf_threads.c \
+    -Wl,--whole-archive build/lib/libpmls.a -Wl,--no-whole-archive \
+    $(pkg-config --libs luajit nanomsg zlib libsodium libcrypto) -ljemalloc -lpthread -ldl -lm ||
+  { echo "mf: cannot build bench/gen_ratings.c, mf_serial.c, mf_time.c or mf_threads.c" >&2; exit 1; }
 
 TRAIN=$DATA/train.txt
 TEST=$DATA/test.txt
@@ -70,7 +75,7 @@ MANIFEST=$OUT/mf-manifest.tsv
   printf '#param\tgit\t%s\n' "$(git describe --always --dirty 2>/dev/null || echo unknown)"
 } > "$MANIFEST"
 
-CONFIGS="serial sgd_w1 sgd_w2 sgd_p2 block_w1 block_w2"
+CONFIGS="serial sgd_w1 sgd_w2 sgd_p2 block_w1 block_w2 kernel"
 failed=0
 one() { # config repeat
   cfg=$1 rep=$2
@@ -78,6 +83,7 @@ one() { # config repeat
   rm -f "$base.jsonl" # --metrics appends
   case $cfg in
     serial) set -- "$BIN/mf_serial" -r $RANK -e $EPOCHS -s "$rep" "$TRAIN" "$TEST" ;;
+    kernel) set -- "$BIN/mf_threads" -r $RANK "$TRAIN" ;;
     sgd_*) set -- "$PMLS" run models/mf_sgd.lua --dtype float64 ;;
     block_*) set -- "$PMLS" run models/mf_block.lua ;;
   esac
@@ -86,7 +92,7 @@ one() { # config repeat
     *_w2) set -- "$@" -w 2 ;;
     *_p2) set -- "$@" -p 2 -w 1 ;;
   esac
-  if [ "$cfg" != serial ]; then
+  if [ "$cfg" != serial ] && [ "$cfg" != kernel ]; then
     # shellcheck disable=SC2086
     set -- "$@" -q --seed "$rep" --metrics "$base.jsonl" $FLAGS \
       --data "$TRAIN" --test "$TEST" --rank $RANK --epochs $EPOCHS
@@ -109,7 +115,7 @@ while [ "$rep" -le "$REPEATS" ]; do
     break
   fi
   # Rotate the order, so that no job always runs first (or last).
-  skip=$(((rep - 1) % 6))
+  skip=$(((rep - 1) % 7))
   first="" rest=""
   k=0
   for c in $CONFIGS; do

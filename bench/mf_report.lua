@@ -8,7 +8,9 @@
 -- epochs are needed; all are copied into the JSON), then one line per run:
 -- "config<TAB>repeat<TAB>base", where base.time is mf_time's line
 -- (wall_s, peak_rss_mb), base.log the command's output and, for the pmls
--- runs, base.jsonl the metrics file. config is serial (bench/mf_serial.c)
+-- runs, base.jsonl the metrics file. config is serial (bench/mf_serial.c),
+-- kernel (bench/mf_threads.c: the SGD kernel alone in one plain thread and
+-- in two; its ratio is reported beside -w 2 / -w 1, no target of its own)
 -- or sgd_w1, sgd_w2, sgd_p2, block_w1, block_w2.
 --
 -- Training throughput of a pmls run, from its metrics lines: the training
@@ -74,6 +76,9 @@ for line in assert(io.open(manifest_path)):lines() do
       r = keyvals(read_file(base .. ".log"))
       r.throughput = r.ratings_per_s
       if not r.throughput then err = base .. ".log: no ratings_per_s" end
+    elseif cfg == "kernel" then
+      r = keyvals(read_file(base .. ".log"))
+      if not r.ratio then r, err = nil, base .. ".log: no ratio" end
     else
       r, err = pmls_run(base, params.train_ratings, params.epochs)
     end
@@ -121,7 +126,8 @@ for _, m in ipairs { "sgd", "block" } do
     function(a) return ("per core: M ratings/s %s -w 2 (/ 2), %s loop"):format(M(a[c2].throughput), M(a.serial.throughput)) end,
     ratio(w2, loop_thr, 0.5))
   row("mf_epoch " .. m .. " -w 2 / -w 1", ">=", 1.8,
-    function(a) return ("M ratings/s: %s -w 2, %s -w 1"):format(M(a[c2].throughput), M(a[c1].throughput)) end,
+    function(a) return ("M ratings/s: %s -w 2, %s -w 1; the kernel alone, 2 plain threads / 1: %s"):format(
+      M(a[c2].throughput), M(a[c1].throughput), fmt(a.kernel.ratio, "%.3f")) end,
     ratio(w2, w1))
   row("mf_job " .. m .. " -w 2 vs loop", ">=", 4.0,
     function(a) return ("job s: %s loop, %s -w 2"):format(S(a.serial.wall_s), S(a[c2].wall_s)) end,
@@ -151,8 +157,9 @@ for _, r in ipairs(rows) do
 end
 
 -- Medians of the absolute figures, for reading.
-local CONFIGS = { "serial", "sgd_w1", "sgd_w2", "sgd_p2", "block_w1", "block_w2" }
-local FIELDS = { "throughput", "train_s", "wall_s", "peak_rss_mb", "test_rmse", "read_s", "first_clock_s" }
+local CONFIGS = { "serial", "sgd_w1", "sgd_w2", "sgd_p2", "block_w1", "block_w2", "kernel" }
+local FIELDS = { "throughput", "train_s", "wall_s", "peak_rss_mb", "test_rmse", "read_s", "first_clock_s",
+                 "ratio", "one_thread_s", "two_threads_s" }
 local absolute = {}
 for _, cfg in ipairs(CONFIGS) do
   local a = {}
@@ -173,8 +180,8 @@ print(("  %-9s %12s %9s %9s %9s %8s"):format("run", "ratings/s", "train_s", "job
 for _, r in ipairs(rows) do r.note = r.note(absolute) end
 for _, cfg in ipairs(CONFIGS) do
   local a = absolute[cfg]
-  print(("  %-9s %12s %9s %9s %9s %8s"):format(cfg, fmt(a.throughput, "%.0f"), fmt(a.train_s, "%.2f"),
-    fmt(a.wall_s, "%.2f"), fmt(a.peak_rss_mb, "%.1f"), fmt(a.test_rmse, "%.4f")))
+  if cfg ~= "kernel" then print(("  %-9s %12s %9s %9s %9s %8s"):format(cfg, fmt(a.throughput, "%.0f"), fmt(a.train_s, "%.2f"),
+    fmt(a.wall_s, "%.2f"), fmt(a.peak_rss_mb, "%.1f"), fmt(a.test_rmse, "%.4f"))) end
 end
 for _, r in ipairs(rows) do
   print(("  %-34s %8s  (target %s %g)  %-5s  %s"):format(r.name, fmt(r.median, r.format), r.op, r.target, r.status, r.note))
