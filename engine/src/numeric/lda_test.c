@@ -186,6 +186,56 @@ static void t_sparse_lists_are_state_free(void) {
   CHECK(rng[0] == rng[1]);
 }
 
+/* A corpus where a sweep moves many tokens out of the last topic their
+ * word held there (the sparse sampler sets those deltas in batches, and
+ * at the end), with views that hold part of the counts, as after clocks:
+ * after every sweep, view + delta must be the recount of the topics. */
+enum { KB = 40, VB = 37, DB = 30, TB = 3000 };
+static void t_sparse_counts_many_moves(void) {
+  static int32_t view[VB][KB], wd[VB][KB], tv[KB], td[KB], z[TB], ndk[DB * KB];
+  static int32_t nzlist[2 * VB * KB], nzlen[VB], tw[TB], count[VB][KB];
+  const int32_t *views[VB];
+  int32_t *deltas[VB];
+  int64_t nzoff[VB + 1], tp[DB + 1];
+  double work[3 * KB];
+  int32_t iwork[2 * KB];
+  for (int d = 0; d <= DB; d++) tp[d] = d * (TB / DB);
+  for (int i = 0; i < TB; i++) tw[i] = (int32_t)((i * 7919u + (unsigned)(i / 100) * 31u) % VB);
+  for (int w = 0; w < VB; w++) views[w] = view[w], deltas[w] = wd[w], nzoff[w] = w * KB;
+  nzoff[VB] = VB * KB;
+  uint64_t rng[1] = {77};
+  CHECK_EQ_INT(pmls_lda_assign(KB, DB, tp, tw, z, ndk, deltas, td, rng), TB);
+  int lost_most = 0;
+  for (int sweep = 0; sweep < 12; sweep++) {
+    if (sweep % 3 == 0) { /* a clock: the deltas move into the views */
+      for (int w = 0; w < VB; w++)
+        for (int k = 0; k < KB; k++) view[w][k] += wd[w][k], wd[w][k] = 0;
+      for (int k = 0; k < KB; k++) tv[k] += td[k], td[k] = 0;
+    }
+    int32_t before[TB];
+    memcpy(before, z, sizeof z);
+    CHECK_EQ_INT(pmls_lda_sweep(KB, 0.02, 0.02, VB * 0.02, PMLS_LDA_SPARSE, DB, tp, tw, z, ndk,
+                                views, deltas, tv, td, VB, nzoff, nzlist, nzlen, work, iwork,
+                                rng), TB);
+    memset(count, 0, sizeof count);
+    for (int i = 0; i < TB; i++) count[tw[i]][z[i]]++;
+    int wrong = 0, lost = 0;
+    for (int w = 0; w < VB; w++)
+      for (int k = 0; k < KB; k++) {
+        wrong += view[w][k] + wd[w][k] != count[w][k];
+        lost += count[w][k] == 0 && view[w][k] + wd[w][k] == 0 && view[w][k] != 0;
+      }
+    CHECK_EQ_INT(wrong, 0);
+    int moved = 0;
+    for (int i = 0; i < TB; i++) moved += before[i] != z[i];
+    if (lost > lost_most) lost_most = lost;
+    CHECK(moved > 0);
+  }
+  /* rows that held a topic in the view and hold none now, in one sweep:
+   * more than one batch of them */
+  CHECK(lost_most > 256);
+}
+
 static void t_dense_counts(void) { run(PMLS_LDA_DENSE); }
 static void t_sparse_counts(void) { run(PMLS_LDA_SPARSE); }
 
@@ -244,6 +294,7 @@ static void t_heldout(void) {
 static const th_case cases[] = {
     {"lda: dense sweeps keep the counts consistent; LL parts", t_dense_counts},
     {"lda: sparse sweeps keep the counts consistent; LL parts", t_sparse_counts},
+    {"lda: sparse sweeps that empty many topics leave view + delta the recount", t_sparse_counts_many_moves},
     {"lda: the dense chain's law is the exact posterior", t_dense_law},
     {"lda: the sparse chain's law is the exact posterior", t_sparse_law},
     {"lda: sparse draws do not depend on the lists' old contents", t_sparse_lists_are_state_free},
