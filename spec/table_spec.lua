@@ -184,6 +184,41 @@ describe("pmls.table", function()
       assert.are.equal(0.1 + 0.2, vals[0])
     end)
 
+    it("read many rows at once with get_sparse_many, as get reads each, the arrays grown as needed", function()
+      local array = require "pmls.array"
+      local T = table_with({ rows = 50, cols = 400, sparse = true, dtype = "int32" })
+      for r = 0, 49 do
+        for j = 0, r % 7 * 9 do assert.is_true(T:inc(r, (r * 13 + j * 7) % 400, r + j)) end
+      end
+      local ids = array.int64(52)
+      for i = 0, 49 do ids[i] = (i * 17) % 50 end
+      ids[50], ids[51] = 3, 3
+      local off, keys, vals = assert(T:get_sparse_many(ids, 52))
+      for i = 0, 51 do
+        local k1, v1, n1 = T:get(tonumber(ids[i]))
+        local want = as_map(k1, v1, n1)
+        local n = tonumber(off[i + 1] - off[i])
+        assert.are.equal(n1, n)
+        assert.are.same(want, as_map(keys + off[i], vals + off[i], n))
+      end
+      local off2 = assert(T:get_sparse_many(ids, 2))
+      assert.are.equal(0, tonumber(off2[0]))
+      local ok, err = pcall(T.get_sparse_many, T, ids, -1)
+      assert.is_false(ok)
+      assert.matches("bad argument 'n' to get_sparse_many", err)
+      ids[0] = 50
+      ok, err = pcall(T.get_sparse_many, T, ids, 1)
+      assert.is_false(ok)
+      assert.matches("bad argument 'ids' to get_sparse_many", err)
+    end)
+
+    it("refuse get_sparse_many on a dense table, saying so", function()
+      local T = table_with({ rows = 3, cols = 4 })
+      local ok, err = pcall(T.get_sparse_many, T, require("pmls.array").int64(1), 1)
+      assert.is_false(ok)
+      assert.matches("is dense: read many of its rows with get_many", err)
+    end)
+
     it("refuse a dense row buffer, saying the table is sparse", function()
       local T = table_with({ rows = 1, cols = 4, sparse = true })
       local ok, err = pcall(T.inc, T, 0, ffi().new("double[4]"))

@@ -1,6 +1,6 @@
 /* fuzz_client.c -- a client's handling of replies (client/oplog.c's wait,
- * client/rows.c's ROW check, client/views.c's ROWS pieces, the cache they
- * fill) on any sequence of messages. The messages are put on the client's
+ * client/rows.c's ROW check, client/views.c's and client/sparse_many.c's
+ * ROWS pieces, the cache they fill) on any sequence of messages. The messages are put on the client's
  * reply socket first, then the client makes one call that waits for a
  * reply (the input's first byte chooses which, the second the row): it
  * takes the fuzzed messages before the real shard's answer, which comes
@@ -102,13 +102,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   double out[16 * 4];
   int32_t keys[64];
   double vals[64];
-  int64_t n;
+  int64_t n, offsets[5];
   int64_t rows[4] = {row, (row + 1) % 16, (row + 5) % 16, row};
   const void *views[4];
   switch (op) {
   case 0: pmls_get_dense(c, dense, row, out); break;
   case 1: pmls_get_dense(c, f32, row, out); break;
-  case 2: pmls_get_sparse(c, sparse, row, keys, vals, 64, &n); break;
+  case 2: /* the sparse reads: one row, or four in one request per shard */
+    if (row % 2) pmls_get_sparse(c, sparse, row, keys, vals, 64, &n);
+    else pmls_get_sparse_many(c, sparse, 4, rows, offsets, keys, vals, 64);
+    break;
   case 3: pmls_get_many(c, dense, 4, rows, out); break;
   case 4: pmls_get_dense(c, dense, row, out); break;
   case 5: pmls_view_many(c, dense, 4, rows, views); break;

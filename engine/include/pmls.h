@@ -312,6 +312,16 @@ int pmls_init_dense(pmls_client *c, int table, int64_t row, const void *values);
  * The row value types are the table's dtype; errors as for get_dense. */
 int pmls_get_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
                   void *out);
+/* get_many for a sparse table: rows[0..n) each as get_sparse reads it, in
+ * one request per shard (sparse rows are not cached: every one is asked
+ * for). Row i's (key, value) pairs go to keys / vals[offsets[i] ..
+ * offsets[i + 1]), offsets[0] = 0 (n + 1 entries); cap is the room of keys
+ * and vals, in pairs. When the rows hold more than cap pairs it returns
+ * PMLS_EINVAL with offsets filled and nothing else written, so a caller
+ * can size its arrays from offsets[n] and ask again. */
+int pmls_get_sparse_many(pmls_client *c, int table, int64_t n,
+                         const int64_t *rows, int64_t *offsets, int32_t *keys,
+                         void *vals, int64_t cap);
 int pmls_view_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
                    const void **views);
 int pmls_view_dense(pmls_client *c, int table, int64_t row, const void **view);

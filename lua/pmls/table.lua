@@ -171,6 +171,33 @@ function Table:get_many(ids, n, out)
   return out
 end
 
+-- Sparse tables: rows ids[0..n-1], each as get reads it, in one request
+-- per shard. Returns offsets, keys, vals: row ids[i]'s pairs are keys /
+-- vals[offsets[i] .. offsets[i + 1] - 1] (0-based arrays, reused and grown
+-- by the next call).
+function Table:get_sparse_many(ids, n)
+  if type(ids) ~= "cdata" then core.bad_argument("ids", "get_sparse_many", "an int64 array of row ids expected, got " .. type(ids)) end
+  if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then core.bad_argument("n", "get_sparse_many", "whole number >= 0 expected, got " .. tostring(n)) end
+  if not self.sparse then core.bad_argument("ids", "get_sparse_many", "table '" .. self.name .. "' is dense: read many of its rows with get_many") end
+  if not self.many_offsets or self.many_rows < n then
+    self.many_offsets, self.many_rows = ffi.new("int64_t[?]", n + 1), n
+  end
+  local off = self.many_offsets
+  for _ = 1, 3 do
+    local cap = self.many_cap or 0
+    off[n] = -1
+    local rc = C.pmls_get_sparse_many(self.client, self.id, n, ids, off, self.many_keys, self.many_vals, cap)
+    if rc == 0 then return off, self.many_keys, self.many_vals end
+    -- too little room: offsets say how much (they stay -1 for any other error)
+    if rc ~= EINVAL or off[n] <= cap then local a, b = failed(self, rc, "get_sparse_many", "ids"); return a, b end
+    local want = tonumber(off[n])
+    self.many_cap = want + math.floor(want / 4) + 16
+    self.many_keys = ffi.new("int32_t[?]", self.many_cap)
+    self.many_vals = self.array_type(self.many_cap)
+  end
+  return nil, "get_sparse_many: the rows kept growing between the reads that size them"
+end
+
 -- Fills views[0..n-1] (from view_pointers(n)) with views of rows ids[0..n-1].
 function Table:view_many(ids, n, views)
   many_args(self, "view_many", ids, n, views, "views")

@@ -94,6 +94,16 @@ typedef struct {
       cap_stamp_of, cap_ids, cap_data;
 } many_scratch;
 
+/* Scratch of a many-row sparse read (sparse_many.c): the rows' pairs in the
+ * order their replies came, and where each row asked has its own. */
+typedef struct {
+  int32_t *keys;
+  unsigned char *vals;
+  int64_t used;     /* pairs in keys / vals */
+  int64_t *at, *n;  /* per row asked */
+  int64_t cap_keys, cap_vals, cap_at, cap_n;
+} sparse_scratch;
+
 struct pmls_client {
   pmls_engine *e;
   int id, worker;
@@ -135,12 +145,26 @@ struct pmls_client {
   int64_t rows_read, rows_inc;
   view_arena arena;
   many_scratch many;
+  sparse_scratch sparse;
   int deltas_out; /* delta pointers were handed out: no flush before clock() */
   int closing_clock; /* the flush is clock()'s: see pmi_oplog_batch_row */
   int failed; /* a shard refused increments: the run cannot be trusted */
   int saw_abort; /* a call failed because the run was aborted elsewhere */
   char err[PMI_ERRLEN];
 };
+
+/* Makes *p hold at least `need` elements of `elem` bytes (capacity in *cap,
+ * doubled); 0, or -1 when out of memory (*p unchanged). */
+static inline int pmi_grow(void **p, int64_t *cap, int64_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  int64_t n = *cap ? *cap : 64;
+  while (n < need) n *= 2;
+  void *q = realloc(*p, (size_t)n * elem);
+  if (!q) return -1;
+  *p = q;
+  *cap = n;
+  return 0;
+}
 
 /* ---- argument checks: errors name the argument and its bad value --------- */
 

@@ -69,8 +69,13 @@ void pmi_views_free(pmls_client *c) {
   free(c->many.stamp_of);
   free(c->many.ids);
   free((void *)c->many.data);
+  free(c->sparse.keys);
+  free(c->sparse.vals);
+  free(c->sparse.at);
+  free(c->sparse.n);
   memset(&c->arena, 0, sizeof c->arena);
   memset(&c->many, 0, sizeof c->many);
+  memset(&c->sparse, 0, sizeof c->sparse);
 }
 
 void pmls_release_views(pmls_client *c) { pmi_views_release(c); }
@@ -80,16 +85,6 @@ void pmls_release_views(pmls_client *c) { pmi_views_release(c); }
 /* What a many-row read does with each row once it has a copy of it. */
 typedef enum { AS_COPY, AS_VIEW } read_kind;
 
-static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  int64_t n = *cap ? *cap : 64;
-  while (n < need) n *= 2;
-  void *q = realloc(*p, (size_t)n * elem);
-  if (!q) return -1;
-  *p = q;
-  *cap = n;
-  return 0;
-}
 
 /* Hands row i its copy `data` (clock, stamp): a copy into out (with every
  * increment of this client, sent or not; data may already be that row of
@@ -154,8 +149,8 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
                     pmi_rd_left(rd));
   *got = nrows;
   many_scratch *m = &c->many;
-  if (grow((void **)&m->ids, &m->cap_ids, nrows, sizeof *m->ids) ||
-      grow((void **)&m->data, &m->cap_data, nrows, sizeof *m->data)) {
+  if (pmi_grow((void **)&m->ids, &m->cap_ids, nrows, sizeof *m->ids) ||
+      pmi_grow((void **)&m->data, &m->cap_data, nrows, sizeof *m->data)) {
     *malformed = 0;
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a many-row read");
   }
@@ -218,13 +213,13 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
   int64_t cache_min = worker ? c->clock - cache_bound_of(c, t) : 0;
   int servers = c->e->servers;
   many_scratch *m = &c->many;
-  if (grow((void **)&m->shard_of, &m->cap_rows, n, sizeof *m->shard_of) ||
-      grow((void **)&m->order, &m->cap_order, n, sizeof *m->order) ||
-      grow((void **)&m->start, &m->cap_start, servers + 1, sizeof *m->start) ||
-      grow((void **)&m->received, &m->cap_received, servers, sizeof *m->received) ||
-      grow((void **)&m->views, &m->cap_views, n, sizeof *m->views) ||
-      grow((void **)&m->clocks, &m->cap_clocks, n, sizeof *m->clocks) ||
-      grow((void **)&m->stamp_of, &m->cap_stamp_of, n, sizeof *m->stamp_of))
+  if (pmi_grow((void **)&m->shard_of, &m->cap_rows, n, sizeof *m->shard_of) ||
+      pmi_grow((void **)&m->order, &m->cap_order, n, sizeof *m->order) ||
+      pmi_grow((void **)&m->start, &m->cap_start, servers + 1, sizeof *m->start) ||
+      pmi_grow((void **)&m->received, &m->cap_received, servers, sizeof *m->received) ||
+      pmi_grow((void **)&m->views, &m->cap_views, n, sizeof *m->views) ||
+      pmi_grow((void **)&m->clocks, &m->cap_clocks, n, sizeof *m->clocks) ||
+      pmi_grow((void **)&m->stamp_of, &m->cap_stamp_of, n, sizeof *m->stamp_of))
     return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a many-row read");
   for (int s = 0; s <= servers; s++) m->start[s] = 0;
   if (worker && kind == AS_VIEW)

@@ -55,7 +55,7 @@ static void reply_row(pmi_server *s, int client, uint32_t req, int table,
   srv_send_to(s, client);
 }
 
-/* ROWS replies answer a GETS: dense rows of one table at one clock with
+/* ROWS replies answer a GETS: rows of one table at one clock with
  * one set of stamps, (row id, data) after (row id, data), in the order
  * asked, cut into messages of about ROWS_CHUNK_BYTES, each saying where in
  * the request its rows start. A clock's working set is then a few messages
@@ -64,8 +64,57 @@ static void reply_row(pmi_server *s, int client, uint32_t req, int table,
  * fresh pages, faulted in, every time). */
 #define ROWS_CHUNK_BYTES PMI_BATCH_BYTES /* the receive bound counts on it */
 
+/* The ROWS pieces of a sparse table: each row its id, its pair count and
+ * the pairs (keys, then values), a piece cut once it passes
+ * ROWS_CHUNK_BYTES. */
+static void reply_sparse_rows(pmi_server *s, const pending_get *g) {
+  srv_table *t = &s->tables[g->table];
+  size_t elem = pmls_dtype_size(t->spec.dtype);
+  pmi_buf *o = &s->out;
+  int64_t at = 0;
+  while (at < g->nrows) {
+    pmi_msg_begin(o, s->e->job, PMI_MSG_ROWS, -1);
+    pmi_put_u32(o, g->req);
+    pmi_put_i32(o, g->table);
+    pmi_put_i64(o, srv_copy_clock(s));
+    pmi_put_i64(o, seq_of(s, g->client));
+    pmi_put_i32(o, g->stamp_n);
+    for (int32_t i = 0; i < g->stamp_n; i++)
+      pmi_put_i64(o, seq_of(s, g->stamp_lo + i));
+    pmi_put_i64(o, at);
+    size_t count_at = o->len;
+    pmi_put_i64(o, 0); /* the piece's rows, set below */
+    int64_t n = 0;
+    while (at + n < g->nrows && (n == 0 || o->len < ROWS_CHUNK_BYTES)) {
+      pmi_kv *kv = srv_row_storage(s, g->table, g->rows[at + n]);
+      if (!kv) {
+        srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a row");
+        return;
+      }
+      int64_t pairs = kv->count;
+      pmi_put_i64(o, g->rows[at + n]);
+      pmi_put_i64(o, pairs);
+      if (pmi_buf_reserve(o, (size_t)pairs * (4 + elem))) {
+        srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a reply");
+        return;
+      }
+      pmi_kv_export(kv, (int32_t *)(void *)(o->data + o->len),
+                    o->data + o->len + (size_t)pairs * 4, pairs);
+      o->len += (size_t)pairs * (4 + elem);
+      n++;
+    }
+    memcpy(o->data + count_at, &n, 8);
+    srv_send_to(s, g->client);
+    at += n;
+  }
+}
+
 static void reply_rows(pmi_server *s, const pending_get *g) {
   srv_table *t = &s->tables[g->table];
+  if (t->spec.layout == PMLS_SPARSE) {
+    reply_sparse_rows(s, g);
+    return;
+  }
   size_t bytes = (size_t)t->spec.cols * pmls_dtype_size(t->spec.dtype);
   int64_t per = (int64_t)(ROWS_CHUNK_BYTES / (8 + bytes));
   if (per < 1) per = 1;
@@ -242,7 +291,7 @@ void srv_on_get(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
                             NULL, 0});
 }
 
-/* GETS: many rows of one dense table at one minimum clock. Every row is
+/* GETS: many rows of one table at one minimum clock. Every row is
  * checked before any is answered: a bad one fails the whole request, named. */
 void srv_on_gets(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
   uint32_t req = pmi_get_u32(rd);
@@ -284,12 +333,9 @@ void srv_on_gets(pmi_server *s, const pmi_hdr *h, pmi_rd *rd) {
       return;
     }
   }
-  if (s->tables[table].spec.layout != PMLS_DENSE) {
-    free(rows);
-    srv_reply_err(s, h->src, req, PMLS_EINVAL, "GETS reads dense tables only");
-    return;
-  }
-  if (s->tables[table].essp && stamp_n > 0)
+  /* Sparse rows are not cached, so not pushed either. */
+  if (s->tables[table].essp && stamp_n > 0 &&
+      s->tables[table].spec.layout == PMLS_DENSE)
     for (int64_t i = 0; i < n; i++) subscribe(s, table, rows[i], h->src);
   pending_get g = {h->src, req, table, 0, min_clock, stamp_lo, stamp_n, rows, n};
   if (clock_reached(s, min_clock)) {
