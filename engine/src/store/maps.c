@@ -273,24 +273,50 @@ const void *pmi_kv_find(const pmi_kv *m, int32_t key) {
   }
 }
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
+/* Sorts n packed (key << 32 | slot) entries by key: insertion for a few,
+ * else LSD radix over the key's four bytes (keys are >= 0, slots unique),
+ * which is what a shard does for every sparse row it sends (qsort with a
+ * comparator call per step was four tenths of an LDA run's time at K =
+ * 1000 on sparse word rows). tmp holds n entries. */
+static void sort_packed(uint64_t *a, uint64_t *tmp, int64_t n, uint32_t keybits) {
+  if (n <= 48) {
+    for (int64_t i = 1; i < n; i++) {
+      uint64_t x = a[i];
+      int64_t j = i;
+      for (; j > 0 && a[j - 1] > x; j--) a[j] = a[j - 1];
+      a[j] = x;
+    }
+    return;
+  }
+  for (int shift = 32; shift < 64; shift += 8) {
+    if (!((keybits >> (shift - 32)) & 0xff)) continue; /* every key has this byte 0 */
+    int64_t count[257] = {0};
+    for (int64_t i = 0; i < n; i++) count[((a[i] >> shift) & 0xff) + 1]++;
+    for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+    for (int64_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 0xff]++] = a[i];
+    memcpy(a, tmp, (size_t)n * sizeof *a);
+  }
 }
 
 int64_t pmi_kv_export(const pmi_kv *m, int32_t *keys, void *vals, int64_t cap) {
   if (m->count == 0 || cap <= 0) return 0;
-  int32_t *all = malloc((size_t)m->count * sizeof *all);
+  uint64_t *all = malloc((size_t)m->count * 2 * sizeof *all);
   if (!all) return -1;
   int64_t n = 0;
+  uint32_t keybits = 0;
   for (uint32_t i = 0; i < m->cap; i++)
-    if (m->keys[i] >= 0) all[n++] = m->keys[i];
+    if (m->keys[i] >= 0) {
+      all[n++] = (uint64_t)(uint32_t)m->keys[i] << 32 | i;
+      keybits |= (uint32_t)m->keys[i];
+    }
   /* Key order makes reads deterministic whatever the insertion history. */
-  qsort(all, (size_t)n, sizeof *all, cmp_i32);
+  sort_packed(all, all + m->count, n, keybits);
   if (n > cap) n = cap;
   for (int64_t k = 0; k < n; k++) {
-    memcpy(keys + k, &all[k], sizeof all[k]); /* keys may be unaligned */
-    memcpy((unsigned char *)vals + (size_t)k * m->elem, pmi_kv_find(m, all[k]),
+    int32_t key = (int32_t)(all[k] >> 32);
+    uint32_t slot = (uint32_t)all[k];
+    memcpy(keys + k, &key, sizeof key); /* keys may be unaligned */
+    memcpy((unsigned char *)vals + (size_t)k * m->elem, m->vals + (size_t)slot * m->elem,
            m->elem);
   }
   free(all);
