@@ -22,6 +22,10 @@
 -- Samplers (--sampler): dense computes all K terms per token; sparse is
 -- SparseLDA (Yao, Mimno and McCallum 2009), whose cost per token follows the
 -- topics the document and the word hold; auto takes dense for K <= 24.
+-- Word rows (--word-rows): dense (K int32 each, read as views into the
+-- cache) or sparse ((topic, count) pairs in a sparse table, read in one
+-- request per shard, the sweep's changes added as pairs); auto takes
+-- sparse from K = 1000, where it holds half the memory (docs/topic-models.md).
 --
 -- --save FILE writes the counts (int32 wt: words x K, nt: K) with α, β, K
 -- and the vocabulary in FILE.json; --init-model FILE starts from them and
@@ -48,7 +52,7 @@ function app:setup(ctx)
   straggler.check(ctx.opt)
   local ds = common.read_corpus(ctx, ctx.opt)
   local m = common.setup_of(ds, ctx.opt)
-  ctx:table("wt", { rows = ds.words, cols = m.K, dtype = "int32" })
+  ctx:table("wt", { rows = ds.words, cols = m.K, dtype = "int32", sparse = m.sparse_rows })
   ctx:table("nt", { rows = 1, cols = m.K, dtype = "int32" })
   if ctx.opt.init_model then saved.check(saved_model.load(ctx.opt.init_model), ds, m.K, saved_model.fail) end
   return { V = m.V, tokens = m.tokens }
@@ -73,7 +77,19 @@ function app:worker(ctx)
   local first, count = common.doc_range(ds, m, me, P)
   local st = lda.worker(ds, first, count, K, m.freq, ctx.seed * 7919 + me + 1)
   local WT, NT = ctx:table("wt"), ctx:table("nt")
-  local wv, wd = WT:view_pointers(max(st.nwords, 1)), WT:pointers(max(st.nwords, 1))
+  local sparse_rows = m.sparse_rows
+  if sparse_rows and ctx.checkpoint then
+    error("--checkpoint: the word rows are sparse (--word-rows, or K >= 1000), and checkpoints hold dense tables only: add --word-rows dense", 0)
+  end
+  local wv, wd
+  if not sparse_rows then wv, wd = WT:view_pointers(max(st.nwords, 1)), WT:pointers(max(st.nwords, 1)) end
+  -- Word rows as pairs: a sweep's changes, slot by slot, into the rows.
+  local function add_pairs(doff, dkeys, dvals)
+    for s = 0, st.nwords - 1 do
+      local lo, hi = doff[s], doff[s + 1]
+      if hi > lo then assert(WT:inc_pairs(st.words[s], hi - lo, dkeys + lo, dvals + lo)) end
+    end
+  end
   -- My share of the word rows for the log-likelihood: rows me, me + P, ...
   local nmine = floor((ds.words - 1 - me) / P) + 1
   local mine = array.int64(max(nmine, 1))
@@ -81,14 +97,37 @@ function app:worker(ctx)
   local mv = WT:view_pointers(max(nmine, 1))
 
   own.st = st
-  assert(WT:delta_many(st.words, st.nwords, wd))
+  if sparse_rows then
+    wd = array.int32(1) -- written through pairs; --init-model fills a dense copy first
+  else
+    assert(WT:delta_many(st.words, st.nwords, wd))
+  end
   if ctx.start_clock > 0 then
     -- the tables hold the counts of these topics already
     local ok, why = lda.restore(st, ctx.resume.state)
     if not ok then error(("--resume: %s: worker %d: %s"):format(ctx.resume.path or "snapshot", me, why), 0) end
   elseif opt.init_model then
     local mdl = saved.check(saved_model.load(opt.init_model), ds, K, saved_model.fail)
-    saved.assign(st, ds, first, m.freq, mdl.wt, wd, NT:delta(0))
+    if sparse_rows then
+      -- the first counts in dense rows of this worker's words, then as pairs
+      local rows, ptrs = array.int32(max(st.nwords * K, 1)), WT:pointers(max(st.nwords, 1))
+      for s = 0, st.nwords - 1 do ptrs[s] = rows + s * K end
+      saved.assign(st, ds, first, m.freq, mdl.wt, ptrs, NT:delta(0))
+      local keys, vals = array.int32(K), array.int32(K)
+      for s = 0, st.nwords - 1 do
+        local n = 0
+        for k = 0, K - 1 do
+          if ptrs[s][k] ~= 0 then keys[n], vals[n], n = k, ptrs[s][k], n + 1 end
+        end
+        if n > 0 then assert(WT:inc_pairs(st.words[s], n, keys, vals)) end
+      end
+    else
+      saved.assign(st, ds, first, m.freq, mdl.wt, wd, NT:delta(0))
+    end
+    assert(ctx:clock())
+  elseif sparse_rows then
+    local _, doff, dkeys, dvals = assert(lda.assign_pairs(st, NT:delta(0)))
+    add_pairs(doff, dkeys, dvals)
     assert(ctx:clock())
   else
     assert(lda.assign(st, wd, NT:delta(0)))
@@ -98,8 +137,14 @@ function app:worker(ctx)
   for it = max(1, ctx.start_clock), opt.iters + 1 do
     local last = it == opt.iters + 1
     if last or (opt.ll_every > 0 and (it - 1) % opt.ll_every == 0) then
-      assert(WT:view_many(mine, nmine, mv))
-      local words, nonzero = lda.ll_rows(K, nmine, mv, m.beta)
+      local words, nonzero
+      if sparse_rows then
+        local off, _, vals = assert(WT:get_sparse_many(mine, nmine))
+        words, nonzero = lda.ll_pairs(tonumber(off[nmine]), vals, m.beta)
+      else
+        assert(WT:view_many(mine, nmine, mv))
+        words, nonzero = lda.ll_rows(K, nmine, mv, m.beta)
+      end
       local part = lda.ll_docs(st, m.alpha) + words - nonzero * lda.lgamma(m.beta)
       if me == 0 then
         local nt = assert(NT:view(0))
@@ -109,12 +154,24 @@ function app:worker(ctx)
       ctx:report { ll_token = P * part / m.tokens }
     end
     if not last then
-      assert(WT:view_many(st.words, st.nwords, wv))
-      assert(WT:delta_many(st.words, st.nwords, wd))
+      local rows_off, rows_keys, rows_vals
+      if sparse_rows then
+        rows_off, rows_keys, rows_vals = assert(WT:get_sparse_many(st.words, st.nwords))
+      else
+        assert(WT:view_many(st.words, st.nwords, wv))
+        assert(WT:delta_many(st.words, st.nwords, wd))
+      end
       local t0, s0 = pmls.now(), slow:start()
-      local n = assert(lda.sweep(st, m.sampler, m.alpha, m.beta, m.vbeta, wv, wd,
-                                 assert(NT:view(0)), assert(NT:delta(0))))
+      local n, doff, dkeys, dvals
+      if sparse_rows then
+        n, doff, dkeys, dvals = assert(lda.sweep_pairs(st, m.alpha, m.beta, m.vbeta, rows_off, rows_keys,
+                                                       rows_vals, assert(NT:view(0)), assert(NT:delta(0))))
+      else
+        n = assert(lda.sweep(st, m.sampler, m.alpha, m.beta, m.vbeta, wv, wd,
+                             assert(NT:view(0)), assert(NT:delta(0))))
+      end
       local dt = pmls.now() - t0
+      if sparse_rows then add_pairs(doff, dkeys, dvals) end
       local nap = slow:stretch(s0)
       if nap > 0 then ctx:report { slowed_s = nap } end
       if dt > 0 then ctx:report { msamples_s = P * n / dt / 1e6 } end

@@ -112,6 +112,7 @@ function app:setup(ctx)
   local P, K = ctx.workers, m.K
   local d = opt.blocks > 0 and opt.blocks or P
   if ctx.schedulers > 1 then app:usage("one scheduler node: each round needs the one before it") end
+  if opt.word_rows == "sparse" then app:usage("--word-rows sparse: lda_sched holds its word rows dense (views)") end
   if d < P then app:usage(("--blocks %d for %d workers: a worker would have no block"):format(d, P)) end
   if d > m.V or d > m.train then
     app:usage(("--blocks %d: more blocks than words (%d) or documents (%d)"):format(d, m.V, m.train))

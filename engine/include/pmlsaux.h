@@ -75,6 +75,41 @@ int64_t pmls_lda_sweep(int32_t K, double alpha, double beta, double vbeta,
                        const int64_t *nzoff, int32_t *nzlist, int32_t *nzlen,
                        double *work, int32_t *iwork, uint64_t *rng);
 
+/* The sparse sweep (PMLS_LDA_SPARSE) on word rows held as (topic, count)
+ * pairs, as a sparse table gives them (pmls_get_sparse_many): slot w's
+ * counts at the start are ckeys / cvals[coff[w] .. coff[w + 1]), and the
+ * sweep's changes come out the same way, slot w's (topic, change) pairs at
+ * dkeys / dvals[doff[w] .. doff[w + 1]) (nwords + 1 offsets; dcap pairs of
+ * room: 2 nzoff[nwords] always suffice), to be added to the rows
+ * (pmls_inc_pairs). The other arguments and the draws are those of
+ * pmls_lda_sweep: the same counts give the same topics. Returns as it
+ * does (-2 also when dcap is short). */
+int64_t pmls_lda_sweep_pairs(int32_t K, double alpha, double beta, double vbeta,
+                             int64_t ndocs, const int64_t *tokptr,
+                             const int32_t *tokword, int32_t *z, int32_t *ndk,
+                             const int64_t *coff, const int32_t *ckeys,
+                             const int32_t *cvals, const int32_t *tview,
+                             int32_t *tdelta, int64_t nwords, const int64_t *nzoff,
+                             int32_t *nzlist, int32_t *nzlen, double *work,
+                             int32_t *iwork, int64_t *doff, int32_t *dkeys,
+                             int32_t *dvals, int64_t dcap, uint64_t *rng);
+
+/* pmls_lda_assign for word rows as pairs: the same draws, the word counts
+ * written as (topic, count) pairs per slot into doff / dkeys / dvals as
+ * pmls_lda_sweep_pairs writes its changes (nzlist is scratch). Returns the
+ * tokens, -1 for a bad K, -2 when a list or dcap is short. */
+int64_t pmls_lda_assign_pairs(int32_t K, int64_t ndocs, const int64_t *tokptr,
+                              const int32_t *tokword, int32_t *z, int32_t *ndk,
+                              int32_t *tdelta, int64_t nwords, const int64_t *nzoff,
+                              int32_t *nzlist, int64_t *doff, int32_t *dkeys,
+                              int32_t *dvals, int64_t dcap, uint64_t *rng);
+
+/* pmls_lda_ll_rows over counts given as a list of npairs values (a sparse
+ * table's rows, pmls_get_sparse_many): the sum of lgamma(beta + c) over the
+ * nonzero ones, their number in *nonzero; NaN for a negative count. */
+double pmls_lda_ll_pairs(int64_t npairs, const int32_t *vals, double beta,
+                         const double *btab, int32_t ntab, int64_t *nonzero);
+
 /* The word part of MALLET's modelLogLikelihood over nrows word-topic rows:
  * the sum of lgamma(beta + c) over the nonzero counts c (btab[c] =
  * lgamma(beta + c) for c < ntab), their number in *nonzero. NaN when a

@@ -135,6 +135,38 @@ function M.sweep(st, sampler, alpha, beta, vbeta, wviews, wdeltas, tview, tdelta
   return tonumber(n)
 end
 
+-- The word rows as pairs (a sparse "wt" table): a sweep reads each slot's
+-- counts as the CSR T:get_sparse_many gives (off, keys, vals, in the order
+-- of st.words) and returns, besides the tokens, its changes the same way
+-- (off, keys, vals: add slot s's to row st.words[s]); assign_pairs gives
+-- the first topics and returns their counts so. The arrays are st's,
+-- reused by the next call.
+local function pairs_out(st)
+  if not st.doff then
+    st.dcap = max(2 * tonumber(st.nzoff[st.nwords]), 1)
+    st.doff, st.dkeys, st.dvals = i64(st.nwords + 1), i32(st.dcap), i32(st.dcap)
+  end
+  return st.doff, st.dkeys, st.dvals, st.dcap
+end
+
+function M.sweep_pairs(st, alpha, beta, vbeta, off, keys, vals, tview, tdelta)
+  local doff, dkeys, dvals, dcap = pairs_out(st)
+  local n = C.pmls_lda_sweep_pairs(st.K, alpha, beta, vbeta, st.ndocs, st.tokptr, st.tokword,
+                                   st.z, st.ndk, off, keys, vals, tview, tdelta, st.nwords,
+                                   st.nzoff, st.nzlist, st.nzlen, st.work, st.iwork, doff,
+                                   dkeys, dvals, dcap, st.rng)
+  if n < 0 then return nil, "lda sweep: " .. SWEEP_ERRORS[tonumber(n)] end
+  return tonumber(n), doff, dkeys, dvals
+end
+
+function M.assign_pairs(st, tdelta)
+  local doff, dkeys, dvals, dcap = pairs_out(st)
+  local n = C.pmls_lda_assign_pairs(st.K, st.ndocs, st.tokptr, st.tokword, st.z, st.ndk, tdelta,
+                                    st.nwords, st.nzoff, st.nzlist, doff, dkeys, dvals, dcap, st.rng)
+  if n < 0 then return nil, "lda assign: bad arguments or a list too short" end
+  return tonumber(n), doff, dkeys, dvals
+end
+
 -- Splits worker state st by word block (models/lda_sched.lua): block_of[w]
 -- (0 .. d - 1, by word id) is word w's block. Block c's state holds, for
 -- every document in order, its tokens of block c's words in st's order,
@@ -237,6 +269,12 @@ end
 local nz_out = ffi.new("int64_t[1]")
 function M.ll_rows(K, n, views, beta)
   local s = C.pmls_lda_ll_rows(K, n, views, beta, table_of(beta), NTAB, nz_out)
+  return s, tonumber(nz_out[0])
+end
+
+-- ll_rows over the n values of rows read as pairs (T:get_sparse_many).
+function M.ll_pairs(n, vals, beta)
+  local s = C.pmls_lda_ll_pairs(n, vals, beta, table_of(beta), NTAB, nz_out)
   return s, tonumber(nz_out[0])
 end
 

@@ -10,6 +10,9 @@ local max = math.max
 
 local M = {}
 
+-- From this K on, auto holds the word rows as pairs (docs/topic-models.md).
+local SPARSE_ROWS_K = 1000
+
 -- lda.lua's options, on app (the model-parallel script adds its own).
 function M.options(app)
   app:option("data", nil, "corpus: UCI bag-of-words (docword) or LDA-C", { type = "string", required = true })
@@ -24,6 +27,8 @@ function M.options(app)
   app:option("particles", 10, "left-to-right particles for the held-out likelihood", { type = "int", min = 1 })
   app:option("top_words", 10, "words printed per topic at the end (0: none)", { type = "int", min = 0 })
   app:option("sampler", "auto", "dense, sparse (SparseLDA) or auto",
+             { type = "string", choices = { "auto", "dense", "sparse" } })
+  app:option("word_rows", "auto", "how the store holds the word-topic rows: dense (K int32), sparse ((topic, count) pairs) or auto",
              { type = "string", choices = { "auto", "dense", "sparse" } })
   app:option("ll_every", 1, "report the log-likelihood every N sweeps (0: only the last)", { type = "int", min = 0 })
   app:option("predict_sweeps", 20, "--predict: Gibbs sweeps of each document's topics", { type = "int", min = 1 })
@@ -50,8 +55,12 @@ function M.setup_of(ds, opt)
   end
   local sampler = opt.sampler == "dense" and lda.DENSE or opt.sampler == "sparse" and lda.SPARSE
                   or (K <= 24 and lda.DENSE or lda.SPARSE)
+  local sparse_rows = opt.word_rows == "sparse" or (opt.word_rows == "auto" and K >= SPARSE_ROWS_K)
+  if sparse_rows and sampler ~= lda.SPARSE then
+    error("--word-rows sparse needs the sparse sampler (--sampler sparse or auto with K > 24)", 0)
+  end
   return { K = K, alpha = alpha, beta = beta, vbeta = V * beta, V = V, train = train,
-           tokens = tokens, freq = freq, sampler = sampler }
+           tokens = tokens, freq = freq, sampler = sampler, sparse_rows = sparse_rows }
 end
 
 -- Range i of n contiguous ranges of the training documents, each holding
@@ -107,7 +116,13 @@ end
 function M.read_counts(WT, W, K)
   local ids = array.int64(W)
   for w = 0, W - 1 do ids[w] = w end
-  return assert(WT:get_many(ids, W, array.int32(W * K)))
+  if not WT.sparse then return assert(WT:get_many(ids, W, array.int32(W * K))) end
+  local nwk = array.int32(W * K)
+  local off, keys, vals = assert(WT:get_sparse_many(ids, W))
+  for w = 0, W - 1 do
+    for e = tonumber(off[w]), tonumber(off[w + 1]) - 1 do nwk[w * K + keys[e]] = vals[e] end
+  end
+  return nwk
 end
 
 -- The end of a run on rank 0: nwk the final counts (words x K), nt the

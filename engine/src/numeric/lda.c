@@ -186,10 +186,24 @@ static inline int32_t pair_down(nzpair *l, int32_t n, int32_t j) {
 }
 
 /* SparseLDA: s + r + q buckets. work: 3K doubles, iwork: 2K ints. */
+/* The word rows as (topic, count) pairs instead of views and deltas: the
+ * counts each slot's row holds at the start (CSR over the slots), and the
+ * changes the sweep made, written out the same way (pmls_lda_sweep_pairs). */
+typedef struct {
+  const int64_t *off;
+  const int32_t *keys, *vals;
+} pairs_in;
+typedef struct {
+  int64_t *off;
+  int32_t *keys, *vals;
+  int64_t cap;
+} pairs_out;
+
 static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
                             int64_t ndocs, const int64_t *tokptr,
                             const int32_t *tokword, int32_t *z, int32_t *ndk,
                             const int32_t *const *wview, int32_t *const *wdelta,
+                            const pairs_in *cin, const pairs_out *dout,
                             const int32_t *tview, int32_t *tdelta, int64_t nwords,
                             const int64_t *nzoff, int32_t *nzlist, int32_t *nzlen,
                             double *work, int32_t *iwork, uint64_t *rng) {
@@ -206,7 +220,23 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
    * left to do; what it gives does not depend on that order. The counts are added in a loop of their own, with
    * no branch, which the compiler vectorizes. */
   int32_t *cnt = iwork;
-  for (int64_t w = 0; w < nwords; w++) {
+  for (int64_t w = 0; cin && w < nwords; w++) {
+    /* pairs in: the row's counts are there already (a sparse row keeps a
+     * key whose count went back to zero: those are passed over) */
+    nzpair *list = pairs + nzoff[w];
+    int64_t lo = cin->off[w], hi = cin->off[w + 1], cap = nzoff[w + 1] - nzoff[w];
+    int32_t n = 0;
+    for (int64_t e = lo; e < hi; e++) {
+      int32_t k = cin->keys[e], c = cin->vals[e];
+      if (k < 0 || k >= K || c < 0) return -1;
+      if (c == 0) continue;
+      if (n >= cap) return -2;
+      list[n++] = (nzpair){k, c};
+    }
+    for (int32_t j = 1; j < n; j++) pair_place(list, j);
+    nzlen[w] = n;
+  }
+  for (int64_t w = 0; !cin && w < nwords; w++) {
     const int32_t *wv = wview[w];
     const int32_t *wd = wdelta[w];
     nzpair *list = pairs + nzoff[w];
@@ -305,7 +335,7 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
       if (nd[t] < 0 || jt == n || nt < 0) return -1;
       /* A topic the word leaves has no pair to write it back at the end:
        * its delta is set now (rare next to the tokens: one row line). */
-      if (--list[jt].count == 0) {
+      if (--list[jt].count == 0 && !cin) {
         /* set at the end, or when LOST are waiting: a row line each, and
          * the misses of a batch overlap */
         if (nlost == LOST) {
@@ -396,6 +426,33 @@ static int64_t sweep_sparse(int32_t K, double alpha, double beta, double vbeta,
     }
     for (int32_t j = 0; j < dn; j++) coef[dlist[j]] = alpha * inv[dlist[j]];
   }
+  if (cin) { /* the changes as pairs: count now - count at the start */
+    int32_t *acc = iwork;
+    memset(acc, 0, (size_t)K * sizeof *acc);
+    int64_t at = 0;
+    dout->off[0] = 0;
+    for (int64_t w = 0; w < nwords; w++) {
+      const nzpair *list = pairs + nzoff[w];
+      int64_t lo = cin->off[w], hi = cin->off[w + 1];
+      for (int64_t e = lo; e < hi; e++) acc[cin->keys[e]] -= cin->vals[e];
+      for (int32_t j = 0; j < nzlen[w]; j++) acc[list[j].topic] += list[j].count;
+      /* each key once: its change is zeroed when written */
+      for (int64_t e = lo; e < hi; e++) {
+        int32_t k = cin->keys[e];
+        if (!acc[k]) continue;
+        if (at >= dout->cap) return -2;
+        dout->keys[at] = k, dout->vals[at++] = acc[k], acc[k] = 0;
+      }
+      for (int32_t j = 0; j < nzlen[w]; j++) {
+        int32_t k = list[j].topic;
+        if (!acc[k]) continue;
+        if (at >= dout->cap) return -2;
+        dout->keys[at] = k, dout->vals[at++] = acc[k], acc[k] = 0;
+      }
+      dout->off[w + 1] = at;
+    }
+    return tokptr[ndocs];
+  }
   for (int32_t j = 0; j < nlost; j++)
     wdelta[lost_w[j]][lost_t[j]] = -wview[lost_w[j]][lost_t[j]];
   /* The counts go back into the delta rows: a topic held now gets count -
@@ -424,9 +481,84 @@ int64_t pmls_lda_sweep(int32_t K, double alpha, double beta, double vbeta,
                        wdelta, tview, tdelta, work, rng);
   if (sampler == PMLS_LDA_SPARSE)
     return sweep_sparse(K, alpha, beta, vbeta, ndocs, tokptr, tokword, z, ndk, wview,
-                        wdelta, tview, tdelta, nwords, nzoff, nzlist, nzlen, work, iwork,
-                        rng);
+                        wdelta, NULL, NULL, tview, tdelta, nwords, nzoff, nzlist, nzlen,
+                        work, iwork, rng);
   return -3;
+}
+
+int64_t pmls_lda_sweep_pairs(int32_t K, double alpha, double beta, double vbeta,
+                             int64_t ndocs, const int64_t *tokptr,
+                             const int32_t *tokword, int32_t *z, int32_t *ndk,
+                             const int64_t *coff, const int32_t *ckeys,
+                             const int32_t *cvals, const int32_t *tview,
+                             int32_t *tdelta, int64_t nwords, const int64_t *nzoff,
+                             int32_t *nzlist, int32_t *nzlen, double *work,
+                             int32_t *iwork, int64_t *doff, int32_t *dkeys,
+                             int32_t *dvals, int64_t dcap, uint64_t *rng) {
+  if (K < 1 || ndocs < 0 || !(alpha > 0) || !(beta > 0) || !(vbeta > 0) || dcap < 0)
+    return -3;
+  pairs_in cin = {coff, ckeys, cvals};
+  pairs_out dout = {doff, dkeys, dvals, dcap};
+  return sweep_sparse(K, alpha, beta, vbeta, ndocs, tokptr, tokword, z, ndk, NULL, NULL,
+                      &cin, &dout, tview, tdelta, nwords, nzoff, nzlist, nzlen, work,
+                      iwork, rng);
+}
+
+int64_t pmls_lda_assign_pairs(int32_t K, int64_t ndocs, const int64_t *tokptr,
+                              const int32_t *tokword, int32_t *z, int32_t *ndk,
+                              int32_t *tdelta, int64_t nwords, const int64_t *nzoff,
+                              int32_t *nzlist, int64_t *doff, int32_t *dkeys,
+                              int32_t *dvals, int64_t dcap, uint64_t *rng) {
+  if (K < 1 || dcap < 0) return -1;
+  /* the same draws as pmls_lda_assign, the word counts gathered in the
+   * slots' lists (a linear search: this runs once) */
+  nzpair *pairs = (nzpair *)(void *)nzlist;
+  int64_t *len = doff; /* the lists' lengths, until the offsets go there */
+  for (int64_t w = 0; w <= nwords; w++) len[w] = 0;
+  for (int64_t d = 0; d < ndocs; d++) {
+    int32_t *nd = ndk + d * (int64_t)K;
+    for (int64_t i = tokptr[d]; i < tokptr[d + 1]; i++) {
+      int32_t k = (int32_t)(lda_uniform(rng) * K), w = tokword[i];
+      if (k >= K) k = K - 1;
+      z[i] = k;
+      nd[k]++;
+      tdelta[k]++;
+      nzpair *list = pairs + nzoff[w];
+      int64_t j = 0;
+      while (j < len[w] && list[j].topic != k) j++;
+      if (j == len[w]) {
+        if (j >= nzoff[w + 1] - nzoff[w]) return -2;
+        list[len[w]++] = (nzpair){k, 0};
+      }
+      list[j].count++;
+    }
+  }
+  int64_t at = 0;
+  for (int64_t w = 0; w < nwords; w++) {
+    int64_t n = len[w];
+    if (at + n > dcap) return -2;
+    const nzpair *list = pairs + nzoff[w];
+    for (int64_t j = 0; j < n; j++) dkeys[at + j] = list[j].topic, dvals[at + j] = list[j].count;
+    doff[w] = at; /* len[w] is read above, before it is overwritten */
+    at += n;
+  }
+  doff[nwords] = at;
+  return tokptr[ndocs];
+}
+
+double pmls_lda_ll_pairs(int64_t npairs, const int32_t *vals, double beta,
+                         const double *btab, int32_t ntab, int64_t *nonzero) {
+  double ll = 0;
+  int64_t nz = 0;
+  for (int64_t e = 0; e < npairs; e++) {
+    int32_t c = vals[e];
+    if (c < 0) return NAN;
+    if (c == 0) continue;
+    ll += c < ntab ? btab[c] : lgamma(beta + c);
+    nz++;
+  }
+  *nonzero = nz;
+  return ll;
 }
 
 static inline double lg(const double *tab, int32_t ntab, double base, int64_t c) {

@@ -236,6 +236,77 @@ static void t_sparse_counts_many_moves(void) {
   CHECK(lost_most > 256);
 }
 
+/* Word rows as pairs (a sparse table) against views and deltas: from the
+ * same generator, assign_pairs gives assign's topics and counts, and each
+ * sweep_pairs the sweep's topics, its changes as pairs equal to the dense
+ * deltas; rows keep keys whose count went back to zero, as a sparse
+ * table's do, and the output fits 2 nzoff[nwords] pairs. */
+static void t_sparse_pairs_as_rows(void) {
+  static int32_t view[VB][KB], wd[VB][KB], tv[KB], td[2][KB], z[2][TB], ndk[2][DB * KB];
+  static int32_t nzlist[2][2 * VB * KB], nzlen[2][VB], tw[TB], held[VB][KB];
+  static int32_t ckeys[VB * KB], cvals[VB * KB], dkeys[2 * VB * KB], dvals[2 * VB * KB];
+  const int32_t *views[VB];
+  int32_t *deltas[VB];
+  int64_t nzoff[VB + 1], tp[DB + 1], coff[VB + 1], doff[VB + 1];
+  double work[3 * KB];
+  int32_t iwork[2 * KB];
+  for (int d = 0; d <= DB; d++) tp[d] = d * (TB / DB);
+  for (int i = 0; i < TB; i++) tw[i] = (int32_t)((i * 7919u + (unsigned)(i / 100) * 31u) % VB);
+  for (int w = 0; w < VB; w++) views[w] = view[w], deltas[w] = wd[w], nzoff[w] = w * KB;
+  nzoff[VB] = VB * KB;
+  uint64_t rng[2] = {5, 5};
+  CHECK_EQ_INT(pmls_lda_assign(KB, DB, tp, tw, z[0], ndk[0], deltas, td[0], rng), TB);
+  CHECK_EQ_INT(pmls_lda_assign_pairs(KB, DB, tp, tw, z[1], ndk[1], td[1], VB, nzoff, nzlist[1],
+                                     doff, dkeys, dvals, 2 * VB * KB, rng + 1), TB);
+  CHECK(memcmp(z[0], z[1], sizeof z[0]) == 0 && rng[0] == rng[1]);
+  for (int w = 0; w < VB; w++)
+    for (int64_t e = doff[w]; e < doff[w + 1]; e++) held[w][dkeys[e]] += dvals[e];
+  CHECK(memcmp(held, wd, sizeof held) == 0);
+  for (int sweep = 0; sweep < 8 && !th_failed(); sweep++) {
+    /* a clock: the deltas into the views (dense), the changes into the
+     * rows (pairs) */
+    for (int w = 0; w < VB; w++)
+      for (int k = 0; k < KB; k++) view[w][k] += wd[w][k], wd[w][k] = 0;
+    for (int k = 0; k < KB; k++) tv[k] += td[0][k], td[0][k] = td[1][k] = 0;
+    int64_t at = 0;
+    for (int w = 0; w < VB; w++) { /* the rows' keys: every topic ever held */
+      coff[w] = at;
+      for (int k = 0; k < KB; k++)
+        if (held[w][k] != 0 || (k + w + sweep) % 5 == 0) ckeys[at] = k, cvals[at++] = held[w][k];
+    }
+    coff[VB] = at;
+    CHECK_EQ_INT(pmls_lda_sweep(KB, 0.02, 0.02, VB * 0.02, PMLS_LDA_SPARSE, DB, tp, tw, z[0],
+                                ndk[0], views, deltas, tv, td[0], VB, nzoff, nzlist[0],
+                                nzlen[0], work, iwork, rng), TB);
+    CHECK_EQ_INT(pmls_lda_sweep_pairs(KB, 0.02, 0.02, VB * 0.02, DB, tp, tw, z[1], ndk[1], coff,
+                                      ckeys, cvals, tv, td[1], VB, nzoff, nzlist[1], nzlen[1],
+                                      work, iwork, doff, dkeys, dvals, 2 * VB * KB, rng + 1), TB);
+    CHECK(memcmp(z[0], z[1], sizeof z[0]) == 0);
+    CHECK(memcmp(td[0], td[1], sizeof td[0]) == 0);
+    static int32_t change[VB][KB];
+    memset(change, 0, sizeof change);
+    for (int w = 0; w < VB; w++)
+      for (int64_t e = doff[w]; e < doff[w + 1]; e++) {
+        CHECK(dvals[e] != 0);
+        change[w][dkeys[e]] += dvals[e];
+      }
+    CHECK(memcmp(change, wd, sizeof change) == 0);
+    for (int w = 0; w < VB; w++)
+      for (int k = 0; k < KB; k++) held[w][k] += change[w][k];
+  }
+  /* too little room for the changes */
+  int64_t at = 0;
+  for (int w = 0; w < VB; w++) {
+    coff[w] = at;
+    for (int k = 0; k < KB; k++)
+      if (held[w][k]) ckeys[at] = k, cvals[at++] = held[w][k];
+  }
+  coff[VB] = at;
+  CHECK_EQ_INT(pmls_lda_sweep_pairs(KB, 0.02, 0.02, VB * 0.02, DB, tp, tw, z[1], ndk[1], coff,
+                                    ckeys, cvals, tv, td[1], VB, nzoff, nzlist[1], nzlen[1],
+                                    work, iwork, doff, dkeys, dvals, 3, rng + 1), -2);
+}
+
 static void t_dense_counts(void) { run(PMLS_LDA_DENSE); }
 static void t_sparse_counts(void) { run(PMLS_LDA_SPARSE); }
 
@@ -295,6 +366,7 @@ static const th_case cases[] = {
     {"lda: dense sweeps keep the counts consistent; LL parts", t_dense_counts},
     {"lda: sparse sweeps keep the counts consistent; LL parts", t_sparse_counts},
     {"lda: sparse sweeps that empty many topics leave view + delta the recount", t_sparse_counts_many_moves},
+    {"lda: word rows as pairs: assign and sweeps draw as with views, changes = the deltas", t_sparse_pairs_as_rows},
     {"lda: the dense chain's law is the exact posterior", t_dense_law},
     {"lda: the sparse chain's law is the exact posterior", t_sparse_law},
     {"lda: sparse draws do not depend on the lists' old contents", t_sparse_lists_are_state_free},
