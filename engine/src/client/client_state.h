@@ -279,6 +279,16 @@ void pmi_client_record_staleness(pmls_client *c, int table, int64_t copy_clock);
 /* ---- views.c ---- */
 
 /* Ends every view of the client (the cache's holds, the arena). */
+/* A many-row read's fan-out and fan-in (views.c): c->many.order and start
+ * hold the rows grouped by shard; take() reads one ROWS piece of shard's
+ * rows order[0 .. count) (rd at the piece's start, which says where in
+ * them it starts) and says how many it took, or that it was malformed. */
+typedef int (*piece_fn)(pmls_client *c, void *arg, int shard,
+                        const int64_t *order, int64_t count, pmi_rd *rd,
+                        int64_t *got, int *malformed);
+int pmi_gets_many(pmls_client *c, int table, const pmi_table_meta *t,
+                  const int64_t *rows, int64_t total, int64_t min_clock,
+                  int32_t nstamps, piece_fn take, void *arg);
 void pmi_views_release(pmls_client *c);
 void pmi_views_free(pmls_client *c);
 

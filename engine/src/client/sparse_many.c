@@ -11,14 +11,22 @@
  * shard wrote it. A piece is checked whole before any of it is used. */
 #include "client_state.h"
 
+typedef struct {
+  int table;
+  const pmi_table_meta *t;
+  const int64_t *rows;
+} piece_args;
+
 /* One ROWS piece from shard `shard` for the rows order[0 .. count) of the
- * request (indices into rows); `received` rows came before it. Appends
- * each row's pairs to the scratch and notes where (at, n); *got is the
- * piece's rows. A malformed piece sets *malformed and changes nothing. */
-static int take_piece(pmls_client *c, int table, const pmi_table_meta *t,
-                      const int64_t *rows, const int64_t *order, int64_t count,
-                      int64_t received, int shard, pmi_rd *rd, int64_t *got,
-                      int *malformed) {
+ * request (indices into rows), as pmi_gets_many hands it. Appends each
+ * row's pairs to the scratch and notes where (at, n); *got is the piece's
+ * rows. A malformed piece sets *malformed and changes nothing. */
+static int take_piece(pmls_client *c, void *arg, int shard, const int64_t *order,
+                      int64_t count, pmi_rd *rd, int64_t *got, int *malformed) {
+  const piece_args *a = arg;
+  int table = a->table;
+  const pmi_table_meta *t = a->t;
+  const int64_t *rows = a->rows;
   *malformed = 1;
   size_t elem = pmls_dtype_size(t->spec.dtype);
   int32_t cols = t->spec.cols;
@@ -28,7 +36,7 @@ static int take_piece(pmls_client *c, int table, const pmi_table_meta *t,
   int64_t stamp = pmi_get_i64(rd);
   int32_t nstamps = pmi_get_i32(rd);
   int64_t at = pmi_get_i64(rd), nrows = pmi_get_i64(rd);
-  if (rd->bad || rt != table || nstamps != 0 || at != received || nrows < 1 ||
+  if (rd->bad || rt != table || nstamps != 0 || at < 0 || nrows < 1 ||
       nrows > count - at)
     return pmi_fail(c->err, PMLS_EPROTO, "malformed ROWS reply from server %d",
                     shard);
@@ -159,57 +167,9 @@ int pmls_get_sparse_many(pmls_client *c, int table, int64_t n,
   for (int64_t i = 0; i < n; i++) m->order[m->start[m->shard_of[i]]++] = i;
   for (int s = servers; s > 0; s--) m->start[s] = m->start[s - 1];
   m->start[0] = 0;
-  if (c->next_req == 0 || c->next_req > UINT32_MAX - (uint32_t)servers)
-    c->next_req = 1;
-  uint32_t first_req = c->next_req;
-  int asked = 0;
-  for (int s = 0; s < servers; s++) {
-    int64_t count = m->start[s + 1] - m->start[s];
-    if (count == 0) continue;
-    pmi_msg_begin(&c->out, c->e->job, PMI_MSG_GETS, c->id);
-    pmi_put_u32(&c->out, first_req + (uint32_t)s);
-    pmi_put_i32(&c->out, table);
-    pmi_put_i64(&c->out, min_clock);
-    pmi_put_i32(&c->out, c->e->first_worker);
-    pmi_put_i32(&c->out, 0); /* no stamps: the copies are not cached */
-    pmi_put_i64(&c->out, count);
-    if (pmi_buf_reserve(&c->out, (size_t)count * 8))
-      return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a message");
-    for (int64_t k = m->start[s]; k < m->start[s + 1]; k++)
-      pmi_put_i64(&c->out, rows[m->order[k]]);
-    int rc = pmi_client_send(c, s, &c->out);
-    if (rc) return rc;
-    asked++;
-  }
-  c->next_req = first_req + (uint32_t)servers;
-  char what[160];
-  snprintf(what, sizeof what, "%d server%s (%lld rows of table '%s' at clock "
-           ">= %lld)", asked, asked == 1 ? "" : "s", (long long)n, t->name,
-           (long long)min_clock);
-  for (int s = 0; s < servers; s++) m->received[s] = 0;
-  for (int64_t left = n; left > 0;) {
-    void *msg;
-    pmi_rd rd;
-    int rc = pmi_client_await_span(c, first_req, (uint32_t)servers,
-                                   PMI_MSG_ROWS, what, &msg, &rd);
-    if (rc) return rc;
-    pmi_rd peek = rd;
-    int s = (int)(pmi_get_u32(&peek) - first_req);
-    int64_t got = 0;
-    int malformed = 1;
-    rc = take_piece(c, table, t, rows, m->order + m->start[s],
-                    m->start[s + 1] - m->start[s], m->received[s], s, &rd, &got,
-                    &malformed);
-    pmi_msg_free(msg);
-    /* No shard sends such a piece: it is dropped, and the wait goes on. */
-    if (rc && malformed) {
-      pmi_client_dropped(c, c->err);
-      continue;
-    }
-    if (rc) return rc;
-    m->received[s] += got;
-    left -= got;
-  }
+  piece_args a = {table, t, rows};
+  int rc = pmi_gets_many(c, table, t, rows, n, min_clock, 0, take_piece, &a);
+  if (rc) return rc;
   for (int64_t i = 0; i < n; i++) offsets[i + 1] = offsets[i] + sp->n[i];
   if (offsets[n] > cap)
     return pmi_fail(c->err, PMLS_EINVAL, "the %lld rows hold %lld pairs, more "

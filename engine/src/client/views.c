@@ -192,6 +192,23 @@ static int take_reply(pmls_client *c, int table, const pmi_table_meta *t,
   return PMLS_OK;
 }
 
+typedef struct {
+  int table;
+  const pmi_table_meta *t;
+  read_kind kind;
+  const int64_t *rows;
+  void *out;
+  const void **views;
+} view_piece_args;
+
+static int take_view_piece(pmls_client *c, void *arg, int shard,
+                           const int64_t *order, int64_t count, pmi_rd *rd,
+                           int64_t *got, int *malformed) {
+  view_piece_args *a = arg;
+  return take_reply(c, a->table, a->t, a->kind, a->rows, order, count, shard, rd,
+                    a->out, a->views, got, malformed);
+}
+
 /* The batched read behind get_many and view_many: cache hits first, then
  * one GETS per shard for the rest, all sent before any reply is awaited. */
 static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
@@ -267,6 +284,21 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     if (m->shard_of[i] >= 0) m->order[m->start[m->shard_of[i]]++] = i;
   for (int s = servers; s > 0; s--) m->start[s] = m->start[s - 1];
   m->start[0] = 0;
+  view_piece_args a = {table, t, kind, rows, out, views};
+  return pmi_gets_many(c, table, t, rows, misses, min_clock,
+                       worker ? c->e->local_workers : 0, take_view_piece, &a);
+}
+
+/* Sends one GETS per shard for its rows order[start[s] .. start[s + 1])
+ * and hands every ROWS piece that comes back to take(), each shard's in
+ * the order sent, until `total` rows have come; a piece that is not the
+ * next of its shard, or that take() finds malformed, is dropped (counted)
+ * and the wait goes on. */
+int pmi_gets_many(pmls_client *c, int table, const pmi_table_meta *t,
+                  const int64_t *rows, int64_t total, int64_t min_clock,
+                  int32_t nstamps, piece_fn take, void *arg) {
+  many_scratch *m = &c->many;
+  int servers = c->e->servers;
   /* One request id per shard, none of them 0 (the id of unasked errors):
    * a span that would wrap starts again from 1. */
   if (c->next_req == 0 || c->next_req > UINT32_MAX - (uint32_t)servers)
@@ -282,7 +314,7 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
     pmi_put_i32(&c->out, table);
     pmi_put_i64(&c->out, min_clock);
     pmi_put_i32(&c->out, c->e->first_worker);
-    pmi_put_i32(&c->out, worker ? c->e->local_workers : 0);
+    pmi_put_i32(&c->out, nstamps);
     pmi_put_i64(&c->out, count);
     if (pmi_buf_reserve(&c->out, (size_t)count * 8))
       return pmi_fail(c->err, PMLS_ENOMEM, "out of memory for a message");
@@ -295,12 +327,12 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
   c->next_req = first_req + (uint32_t)servers;
   char what[160];
   snprintf(what, sizeof what, "%d server%s (%lld rows of table '%s' at clock "
-           ">= %lld)", asked, asked == 1 ? "" : "s", (long long)misses,
+           ">= %lld)", asked, asked == 1 ? "" : "s", (long long)total,
            t->name, (long long)min_clock);
   /* The replies come in pieces, from any shard in any order; a piece may
    * not claim rows another already brought (received counts them). */
   for (int s = 0; s < servers; s++) m->received[s] = 0;
-  for (int64_t left = misses; left > 0;) {
+  for (int64_t left = total; left > 0;) {
     void *msg;
     pmi_rd rd;
     int rc = pmi_client_await_span(c, first_req, (uint32_t)servers,
@@ -321,9 +353,8 @@ static int read_many(pmls_client *c, int table, int64_t n, const int64_t *rows,
                     "order (rows from %lld, %lld expected)", s,
                     (long long)at, (long long)m->received[s]);
     else
-      rc = take_reply(c, table, t, kind, rows, m->order + m->start[s],
-                      m->start[s + 1] - m->start[s], s, &rd, out, views, &got,
-                      &malformed);
+      rc = take(c, arg, s, m->order + m->start[s], m->start[s + 1] - m->start[s],
+                &rd, &got, &malformed);
     pmi_msg_free(msg);
     /* No shard sends such a piece (its pieces come in order on one pipe):
      * it is dropped, and the wait goes on for the real one. */

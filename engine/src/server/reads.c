@@ -64,6 +64,21 @@ static void reply_row(pmi_server *s, int client, uint32_t req, int table,
  * fresh pages, faulted in, every time). */
 #define ROWS_CHUNK_BYTES PMI_BATCH_BYTES /* the receive bound counts on it */
 
+/* A ROWS piece's head: the read, the copy's clock and stamps, and where in
+ * the request its rows start (its row count follows). */
+static void piece_begin(pmi_server *s, const pending_get *g, int64_t at) {
+  pmi_buf *o = &s->out;
+  pmi_msg_begin(o, s->e->job, PMI_MSG_ROWS, -1);
+  pmi_put_u32(o, g->req);
+  pmi_put_i32(o, g->table);
+  pmi_put_i64(o, srv_copy_clock(s));
+  pmi_put_i64(o, seq_of(s, g->client));
+  pmi_put_i32(o, g->stamp_n);
+  for (int32_t i = 0; i < g->stamp_n; i++)
+    pmi_put_i64(o, seq_of(s, g->stamp_lo + i));
+  pmi_put_i64(o, at);
+}
+
 /* The ROWS pieces of a sparse table: each row its id, its pair count and
  * the pairs (keys, then values), a piece cut once it passes
  * ROWS_CHUNK_BYTES. */
@@ -73,15 +88,7 @@ static void reply_sparse_rows(pmi_server *s, const pending_get *g) {
   pmi_buf *o = &s->out;
   int64_t at = 0;
   while (at < g->nrows) {
-    pmi_msg_begin(o, s->e->job, PMI_MSG_ROWS, -1);
-    pmi_put_u32(o, g->req);
-    pmi_put_i32(o, g->table);
-    pmi_put_i64(o, srv_copy_clock(s));
-    pmi_put_i64(o, seq_of(s, g->client));
-    pmi_put_i32(o, g->stamp_n);
-    for (int32_t i = 0; i < g->stamp_n; i++)
-      pmi_put_i64(o, seq_of(s, g->stamp_lo + i));
-    pmi_put_i64(o, at);
+    piece_begin(s, g, at);
     size_t count_at = o->len;
     pmi_put_i64(o, 0); /* the piece's rows, set below */
     int64_t n = 0;
@@ -122,15 +129,7 @@ static void reply_rows(pmi_server *s, const pending_get *g) {
   int64_t at = 0;
   do {
     int64_t n = g->nrows - at < per ? g->nrows - at : per;
-    pmi_msg_begin(o, s->e->job, PMI_MSG_ROWS, -1);
-    pmi_put_u32(o, g->req);
-    pmi_put_i32(o, g->table);
-    pmi_put_i64(o, srv_copy_clock(s));
-    pmi_put_i64(o, seq_of(s, g->client));
-    pmi_put_i32(o, g->stamp_n);
-    for (int32_t i = 0; i < g->stamp_n; i++)
-      pmi_put_i64(o, seq_of(s, g->stamp_lo + i));
-    pmi_put_i64(o, at);
+    piece_begin(s, g, at);
     pmi_put_i64(o, n);
     if (pmi_buf_reserve(o, (size_t)n * (8 + bytes))) {
       srv_reply_err(s, g->client, g->req, PMLS_ENOMEM, "out of memory for a reply");
